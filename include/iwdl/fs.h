@@ -1,0 +1,41 @@
+/* fs.h - filesystem helpers: safe joins, mkdir -p, capped reads, atomic
+ * writes (temp + fsync + rename + fsync dir) and advisory locks (fcntl). */
+#ifndef IWDL_FS_H
+#define IWDL_FS_H
+
+#include <stddef.h>
+#include <stdbool.h>
+#include <sys/types.h>
+#include "buf.h"
+
+/* Validate an untrusted relative path (e.g. a file name from a server):
+ * non-empty, not absolute, no "." or ".." component, no empty component,
+ * no backslash, no NUL within len, no control characters.  Returns 0 or IW_EUNSAFE. */
+int iw_path_check_relative(const char *rel, size_t len);
+
+/* *out = base "/" rel (malloc'd) after iw_path_check_relative(rel). */
+int iw_path_join(char **out, const char *base, const char *rel);
+
+int  iw_mkdir_p(const char *path, mode_t mode);
+/* mkdir -p of the parent directory of path. */
+int  iw_mkdir_parent(const char *path, mode_t mode);
+bool iw_path_exists(const char *path);
+bool iw_path_is_dir(const char *path);
+bool iw_path_is_file(const char *path);
+
+/* Read a whole file, failing with IW_ELIMIT if it is larger than max bytes. */
+int iw_read_file(const char *path, size_t max, iw_buf *out);
+
+/* Atomically replace path with data: write a temp file in the same directory,
+ * fsync, rename over path, fsync the directory.  On any failure the original
+ * file is untouched and the temp file removed. */
+int iw_write_atomic(const char *path, const void *data, size_t len);
+int iw_fsync_dir(const char *dir);
+
+/* Exclusive advisory lock on a sidecar lock file (fcntl F_SETLK[W], which
+ * works over NFS).  timeout_ms < 0 waits forever, 0 tries once. */
+typedef struct iw_lock { int fd; char *path; } iw_lock;
+int  iw_lock_acquire(iw_lock *lk, const char *lock_path, int timeout_ms);
+void iw_lock_release(iw_lock *lk);
+
+#endif

@@ -1,0 +1,34 @@
+/* json.h - strict JSON parsing of untrusted text over cJSON.
+ *
+ * iw_json_parse rejects, with a one-line error naming `what` (a path or URL),
+ * line and column: non-JSON, truncated JSON, trailing garbage, a Git LFS
+ * pointer where JSON was expected ("the real file was not downloaded"),
+ * and text larger than the cap.  A UTF-8 BOM and CRLF line ends are accepted.
+ * Duplicate object keys are reported through *dup_key (first duplicate found,
+ * as "path.key") when dup_key is non-NULL; the parse itself still succeeds. */
+#ifndef IWDL_JSON_H
+#define IWDL_JSON_H
+
+#include <stddef.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <cjson/cJSON.h>
+
+int iw_json_parse(const char *text, size_t len, const char *what, cJSON **out, char **dup_key);
+int iw_json_parse_file(const char *path, size_t max, cJSON **out, char **dup_key);
+
+/* True if text starts like a Git LFS pointer file. */
+bool iw_is_lfs_pointer(const char *text, size_t len);
+
+/* Typed getters: return true and set *out only when the item exists and has
+ * the right type (integers must be integral and within int64 range). */
+bool iw_json_get_i64(const cJSON *obj, const char *key, int64_t *out);
+bool iw_json_get_f64(const cJSON *obj, const char *key, double *out);
+bool iw_json_get_bool(const cJSON *obj, const char *key, bool *out);
+const char *iw_json_get_str(const cJSON *obj, const char *key);  /* NULL if absent/not a string */
+bool iw_json_item_i64(const cJSON *item, int64_t *out);
+
+/* Serialize with 2-space indentation and a trailing newline (malloc'd). */
+char *iw_json_print(const cJSON *item);
+
+#endif

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Install what is missing from Debian packages (idempotent). Uses sudo when not root.
+# Usage: scripts/setup.sh [--with-browser]
+set -euo pipefail
+
+pkgs=(build-essential cmake pkg-config git
+      libcurl4-openssl-dev libcjson-dev libarchive-dev libssl-dev
+      libcriterion-dev libmicrohttpd-dev)
+# Peers used by bench/ and by a few tests (curl CLI as a reference client).
+pkgs+=(curl)
+
+missing=()
+for p in "${pkgs[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$p")
+    fi
+done
+
+if ((${#missing[@]} == 0)); then
+    echo "setup: all ${#pkgs[@]} packages present"
+    exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
+        echo "setup: need root or sudo to install: ${missing[*]}" >&2; exit 1
+    fi
+fi
+echo "setup: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

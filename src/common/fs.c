@@ -1,0 +1,266 @@
+/* fs.c - safe paths, mkdir -p, capped reads, atomic writes, fcntl locks. */
+#include "iwdl/fs.h"
+#include "iwdl/error.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+int iw_path_check_relative(const char *rel, size_t len)
+{
+    if (!rel || len == 0)
+        return iw_error_set(IW_EUNSAFE, "unsafe path: empty name");
+    if (len > 4096)
+        return iw_error_set(IW_EUNSAFE, "unsafe path: name longer than 4096 bytes");
+    if (memchr(rel, 0, len))
+        return iw_error_set(IW_EUNSAFE, "unsafe path '%.*s': contains NUL", (int)strnlen(rel, len), rel);
+    if (rel[0] == '/')
+        return iw_error_set(IW_EUNSAFE, "unsafe path '%.*s': absolute", (int)len, rel);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)rel[i];
+        if (c == '\\')
+            return iw_error_set(IW_EUNSAFE, "unsafe path '%.*s': contains a backslash", (int)len, rel);
+        if (c < 0x20 || c == 0x7f)
+            return iw_error_set(IW_EUNSAFE, "unsafe path: contains a control character at byte %zu", i);
+    }
+    size_t start = 0;
+    for (size_t i = 0; i <= len; i++) {
+        if (i == len || rel[i] == '/') {
+            size_t clen = i - start;
+            const char *c = rel + start;
+            if (clen == 0)
+                return iw_error_set(IW_EUNSAFE, "unsafe path '%.*s': empty component", (int)len, rel);
+            if ((clen == 1 && c[0] == '.') || (clen == 2 && c[0] == '.' && c[1] == '.'))
+                return iw_error_set(IW_EUNSAFE, "unsafe path '%.*s': '.' or '..' component", (int)len, rel);
+            start = i + 1;
+        }
+    }
+    return 0;
+}
+
+int iw_path_join(char **out, const char *base, const char *rel)
+{
+    *out = NULL;
+    int rc = iw_path_check_relative(rel, strlen(rel));
+    if (rc < 0)
+        return rc;
+    size_t bl = strlen(base);
+    while (bl > 1 && base[bl - 1] == '/')
+        bl--;
+    size_t n = bl + 1 + strlen(rel) + 1;
+    char *p = malloc(n);
+    if (!p)
+        return iw_error_set(IW_ENOMEM, "out of memory");
+    snprintf(p, n, "%.*s/%s", (int)bl, base, rel);
+    *out = p;
+    return 0;
+}
+
+int iw_mkdir_p(const char *path, mode_t mode)
+{
+    char tmp[PATH_MAX];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof tmp)
+        return iw_error_set(IW_EINVAL, "cannot create directory: bad path length");
+    memcpy(tmp, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (tmp[i] == '/' || tmp[i] == 0) {
+            char save = tmp[i];
+            tmp[i] = 0;
+            if (mkdir(tmp, mode) != 0 && errno != EEXIST)
+                return iw_error_set_os(iw_error_from_errno(errno), errno, "cannot create directory '%s'", tmp);
+            tmp[i] = save;
+        }
+    }
+    if (!iw_path_is_dir(path))
+        return iw_error_set(IW_EIO, "'%s' exists and is not a directory", path);
+    return 0;
+}
+
+int iw_mkdir_parent(const char *path, mode_t mode)
+{
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    char *s = strrchr(tmp, '/');
+    if (!s || s == tmp)
+        return 0;
+    *s = 0;
+    return iw_mkdir_p(tmp, mode);
+}
+
+bool iw_path_exists(const char *p) { struct stat st; return lstat(p, &st) == 0; }
+bool iw_path_is_dir(const char *p) { struct stat st; return stat(p, &st) == 0 && S_ISDIR(st.st_mode); }
+bool iw_path_is_file(const char *p) { struct stat st; return stat(p, &st) == 0 && S_ISREG(st.st_mode); }
+
+int iw_read_file(const char *path, size_t max, iw_buf *out)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return iw_error_set_os(iw_error_from_errno(errno), errno, "cannot open '%s'", path);
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return iw_error_set_os(IW_EIO, e, "cannot stat '%s'", path);
+    }
+    if (S_ISDIR(st.st_mode)) {
+        close(fd);
+        return iw_error_set(IW_EIO, "'%s' is a directory", path);
+    }
+    if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > max) {
+        close(fd);
+        return iw_error_set(IW_ELIMIT, "'%s' is %lld bytes, over the %zu-byte cap",
+                            path, (long long)st.st_size, max);
+    }
+    iw_buf_init(out, max);
+    char chunk[65536];
+    for (;;) {
+        ssize_t n = read(fd, chunk, sizeof chunk);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            int e = errno;
+            close(fd);
+            iw_buf_free(out);
+            return iw_error_set_os(IW_EIO, e, "cannot read '%s'", path);
+        }
+        if (n == 0) break;
+        if (iw_buf_append(out, chunk, (size_t)n) < 0) {
+            close(fd);
+            iw_buf_free(out);
+            return iw_error_set(IW_ELIMIT, "'%s' is over the %zu-byte cap", path, max);
+        }
+    }
+    close(fd);
+    if (!out->data && iw_buf_reserve(out, 0) < 0)   /* always NUL-terminated */
+        return IW_ENOMEM;
+    if (out->data)
+        out->data[out->len] = 0;
+    return 0;
+}
+
+int iw_fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return iw_error_set_os(IW_EIO, errno, "cannot open directory '%s'", dir);
+    int rc = 0;
+    if (fsync(fd) != 0 && errno != EINVAL && errno != EROFS)
+        rc = iw_error_set_os(IW_EIO, errno, "cannot fsync directory '%s'", dir);
+    close(fd);
+    return rc;
+}
+
+static void dir_of(const char *path, char *out, size_t n)
+{
+    snprintf(out, n, "%s", path);
+    char *s = strrchr(out, '/');
+    if (!s)
+        snprintf(out, n, ".");
+    else if (s == out)
+        out[1] = 0;
+    else
+        *s = 0;
+}
+
+int iw_write_atomic(const char *path, const void *data, size_t len)
+{
+    char tmp[PATH_MAX], dir[PATH_MAX];
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int n = snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%ld", path, (long)getpid(), (long)ts.tv_nsec);
+    if (n < 0 || (size_t)n >= sizeof tmp)
+        return iw_error_set(IW_EINVAL, "path too long: '%s'", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return iw_error_set_os(iw_error_from_errno(errno), errno, "cannot create '%s'", tmp);
+    const char *p = data;
+    size_t left = len;
+    while (left) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            int e = errno;
+            close(fd);
+            unlink(tmp);
+            return iw_error_set_os(iw_error_from_errno(e), e, "cannot write '%s'", path);
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    if (fsync(fd) != 0) {
+        int e = errno;
+        close(fd);
+        unlink(tmp);
+        return iw_error_set_os(iw_error_from_errno(e), e, "cannot fsync '%s'", path);
+    }
+    if (close(fd) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return iw_error_set_os(iw_error_from_errno(e), e, "cannot close '%s'", path);
+    }
+    /* Test-only hook: widen the window between the durable temp file and the
+     * rename so crash tests can kill a writer there. */
+    const char *pause = getenv("IW_TEST_PAUSE_BEFORE_RENAME_MS");
+    if (pause && *pause) {
+        long ms = strtol(pause, NULL, 10);
+        if (ms > 0 && ms < 60000)
+            usleep((useconds_t)ms * 1000);
+    }
+    if (rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return iw_error_set_os(iw_error_from_errno(e), e, "cannot rename into '%s'", path);
+    }
+    dir_of(path, dir, sizeof dir);
+    return iw_fsync_dir(dir);
+}
+
+int iw_lock_acquire(iw_lock *lk, const char *lock_path, int timeout_ms)
+{
+    lk->fd = -1;
+    lk->path = NULL;
+    int fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return iw_error_set_os(iw_error_from_errno(errno), errno, "cannot open lock file '%s'", lock_path);
+    struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0 };
+    int waited = 0;
+    for (;;) {
+        int r = fcntl(fd, timeout_ms < 0 ? F_SETLKW : F_SETLK, &fl);
+        if (r == 0)
+            break;
+        if (errno == EINTR)
+            continue;
+        if ((errno == EACCES || errno == EAGAIN) && timeout_ms >= 0 && waited < timeout_ms) {
+            usleep(10000);
+            waited += 10;
+            continue;
+        }
+        int e = errno;
+        close(fd);
+        if (e == EACCES || e == EAGAIN)
+            return iw_error_set(IW_ELOCKED, "'%s' is locked by another process (waited %d ms)", lock_path, waited);
+        return iw_error_set_os(IW_EIO, e, "cannot lock '%s'", lock_path);
+    }
+    lk->fd = fd;
+    lk->path = strdup(lock_path);
+    return 0;
+}
+
+void iw_lock_release(iw_lock *lk)
+{
+    if (lk->fd >= 0) {
+        struct flock fl = { .l_type = F_UNLCK, .l_whence = SEEK_SET };
+        (void)fcntl(lk->fd, F_SETLK, &fl);
+        close(lk->fd);
+    }
+    free(lk->path);
+    lk->fd = -1;
+    lk->path = NULL;
+}

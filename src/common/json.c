@@ -1,0 +1,205 @@
+/* json.c - strict parsing of untrusted JSON over cJSON, with line/column
+ * errors, LFS-pointer detection and duplicate-key reports. */
+#include "iwdl/json.h"
+#include "iwdl/buf.h"
+#include "iwdl/error.h"
+#include "iwdl/fs.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define IW_JSON_MAX_DEPTH 128   /* cJSON's own CJSON_NESTING_LIMIT is 1000 */
+
+bool iw_is_lfs_pointer(const char *text, size_t len)
+{
+    static const char sig[] = "version https://git-lfs.github.com/spec/";
+    return len >= sizeof sig - 1 && memcmp(text, sig, sizeof sig - 1) == 0;
+}
+
+static void line_col(const char *text, size_t off, size_t *line, size_t *col)
+{
+    size_t l = 1, c = 1;
+    for (size_t i = 0; i < off; i++) {
+        if (text[i] == '\n') { l++; c = 1; }
+        else c++;
+    }
+    *line = l;
+    *col = c;
+}
+
+static int depth_of(const cJSON *j, int d)
+{
+    if (d > IW_JSON_MAX_DEPTH)
+        return d;
+    int m = d;
+    for (const cJSON *c = j ? j->child : NULL; c; c = c->next) {
+        int cd = depth_of(c, d + 1);
+        if (cd > m) m = cd;
+        if (m > IW_JSON_MAX_DEPTH) break;
+    }
+    return m;
+}
+
+/* First duplicate key, as "a.b.key"; NULL when none. */
+static char *find_dup(const cJSON *obj, const char *prefix, int depth)
+{
+    if (!obj || depth > IW_JSON_MAX_DEPTH)
+        return NULL;
+    if (cJSON_IsObject(obj)) {
+        for (const cJSON *a = obj->child; a; a = a->next) {
+            for (const cJSON *b = a->next; b; b = b->next) {
+                if (a->string && b->string && strcmp(a->string, b->string) == 0) {
+                    size_t n = strlen(prefix) + strlen(a->string) + 2;
+                    char *s = malloc(n);
+                    if (s) snprintf(s, n, "%s%s%s", prefix, *prefix ? "." : "", a->string);
+                    return s;
+                }
+            }
+        }
+    }
+    for (const cJSON *c = obj->child; c; c = c->next) {
+        char sub[512];
+        if (cJSON_IsObject(obj) && c->string)
+            snprintf(sub, sizeof sub, "%s%s%s", prefix, *prefix ? "." : "", c->string);
+        else
+            snprintf(sub, sizeof sub, "%s[]", prefix);
+        char *d = find_dup(c, sub, depth + 1);
+        if (d)
+            return d;
+    }
+    return NULL;
+}
+
+int iw_json_parse(const char *text, size_t len, const char *what, cJSON **out, char **dup_key)
+{
+    *out = NULL;
+    if (dup_key)
+        *dup_key = NULL;
+    if (!what)
+        what = "<json>";
+    if (!text)
+        return iw_error_set(IW_EINVAL, "%s: no data", what);
+    if (iw_is_lfs_pointer(text, len))
+        return iw_error_set(IW_EFORMAT,
+            "%s is a Git LFS pointer, not JSON: the real file was not downloaded (fetch it with LFS or re-download)", what);
+    size_t skip = 0;
+    if (len >= 3 && (unsigned char)text[0] == 0xEF && (unsigned char)text[1] == 0xBB && (unsigned char)text[2] == 0xBF)
+        skip = 3;   /* UTF-8 BOM */
+    if (memchr(text + skip, 0, len - skip))
+        return iw_error_set(IW_EFORMAT, "%s: contains a NUL byte at offset %zu, not JSON",
+                            what, (size_t)((const char *)memchr(text + skip, 0, len - skip) - text));
+    const char *end = NULL;
+    cJSON *j = cJSON_ParseWithLengthOpts(text + skip, len - skip, &end, 0);
+    if (!j) {
+        const char *ep = cJSON_GetErrorPtr();
+        size_t off = len;
+        if (ep && ep >= text + skip && ep <= text + len)
+            off = (size_t)(ep - text);
+        size_t line, col;
+        line_col(text, off, &line, &col);
+        if (off >= len)
+            return iw_error_set(IW_EFORMAT, "%s:%zu:%zu: invalid JSON: truncated (unexpected end of input)", what, line, col);
+        return iw_error_set(IW_EFORMAT, "%s:%zu:%zu: invalid JSON near '%.20s'", what, line, col, text + off);
+    }
+    /* trailing garbage (whitespace allowed) */
+    if (end) {
+        const char *p = end;
+        while (p < text + len && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+            p++;
+        if (p < text + len) {
+            size_t line, col;
+            line_col(text, (size_t)(p - text), &line, &col);
+            cJSON_Delete(j);
+            return iw_error_set(IW_EFORMAT, "%s:%zu:%zu: unexpected data after the JSON value", what, line, col);
+        }
+    }
+    if (depth_of(j, 0) > IW_JSON_MAX_DEPTH) {
+        cJSON_Delete(j);
+        return iw_error_set(IW_ELIMIT, "%s: JSON nested deeper than %d levels", what, IW_JSON_MAX_DEPTH);
+    }
+    if (dup_key)
+        *dup_key = find_dup(j, "", 0);
+    *out = j;
+    return 0;
+}
+
+int iw_json_parse_file(const char *path, size_t max, cJSON **out, char **dup_key)
+{
+    iw_buf b;
+    *out = NULL;
+    int rc = iw_read_file(path, max, &b);
+    if (rc < 0)
+        return rc;
+    rc = iw_json_parse(b.data, b.len, path, out, dup_key);
+    iw_buf_free(&b);
+    return rc;
+}
+
+bool iw_json_item_i64(const cJSON *it, int64_t *out)
+{
+    if (!cJSON_IsNumber(it))
+        return false;
+    double d = it->valuedouble;
+    if (!isfinite(d) || d != floor(d) || d < -9.2233720368547758e18 || d >= 9.2233720368547758e18)
+        return false;
+    *out = (int64_t)d;
+    return true;
+}
+
+bool iw_json_get_i64(const cJSON *obj, const char *key, int64_t *out)
+{
+    return iw_json_item_i64(cJSON_GetObjectItemCaseSensitive(obj, key), out);
+}
+
+bool iw_json_get_f64(const cJSON *obj, const char *key, double *out)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble))
+        return false;
+    *out = it->valuedouble;
+    return true;
+}
+
+bool iw_json_get_bool(const cJSON *obj, const char *key, bool *out)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!cJSON_IsBool(it))
+        return false;
+    *out = cJSON_IsTrue(it);
+    return true;
+}
+
+const char *iw_json_get_str(const cJSON *obj, const char *key)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+    return cJSON_IsString(it) ? it->valuestring : NULL;
+}
+
+char *iw_json_print(const cJSON *item)
+{
+    char *s = cJSON_Print(item);
+    if (!s)
+        return NULL;
+    /* cJSON indents with tabs and writes ":\t"; strings never hold a raw tab
+     * (it escapes them), so every tab is layout: two spaces, or one after ':'. */
+    size_t n = strlen(s), tabs = 0;
+    for (size_t i = 0; i < n; i++)
+        tabs += s[i] == '\t';
+    char *r = malloc(n + tabs + 2);
+    if (!r) {
+        free(s);
+        return NULL;
+    }
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] != '\t') { r[o++] = s[i]; continue; }
+        if (i > 0 && s[i - 1] == ':') r[o++] = ' ';
+        else { r[o++] = ' '; r[o++] = ' '; }
+    }
+    r[o++] = '\n';
+    r[o] = 0;
+    free(s);
+    return r;
+}

@@ -1,0 +1,118 @@
+/* main.c - imageworks-download: command dispatch, global help, version. */
+#include "cli.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "iwdl/error.h"
+
+#ifndef IW_VERSION
+#define IW_VERSION "0.1.0"
+#endif
+
+static const struct {
+    const char *name;
+    const char *summary;
+} commands[] = {
+    { "download",               "fetch a model repo from the Hub (or HF_ENDPOINT), verify, register" },
+    { "inspect",                "print the architecture of a folder, a .gguf/.safetensors file or a remote repo" },
+    { "list",                   "list registry entries" },
+    { "show",                   "show one registry entry" },
+    { "remove",                 "remove a registry entry (optionally its files)" },
+    { "verify",                 "re-hash installed files against the registry" },
+    { "scan",                   "register existing installs found under a folder" },
+    { "migrate-architecture",   "backfill metadata.architecture for installed entries" },
+    { "reconcile-architecture", "merge runtime metrics from the vLLM manager log" },
+    { "estimate",               "estimate GPU memory; with --vram, the largest context/batch that fits" },
+    { "serve",                  "serve the registry and estimator over HTTP" },
+    { "validate",               "compare an entry's architecture with expected values" },
+};
+
+static iw_cmd_fn lookup(const char *name)
+{
+    if (!strcmp(name, "download")) return cmd_download;
+    if (!strcmp(name, "inspect")) return cmd_inspect;
+    if (!strcmp(name, "list")) return cmd_list;
+    if (!strcmp(name, "show")) return cmd_show;
+    if (!strcmp(name, "remove")) return cmd_remove;
+    if (!strcmp(name, "verify")) return cmd_verify;
+    if (!strcmp(name, "scan")) return cmd_scan;
+    if (!strcmp(name, "migrate-architecture")) return cmd_migrate_architecture;
+    if (!strcmp(name, "reconcile-architecture")) return cmd_reconcile_architecture;
+    if (!strcmp(name, "estimate")) return cmd_estimate;
+    if (!strcmp(name, "serve")) return cmd_serve;
+    if (!strcmp(name, "validate")) return cmd_validate;
+    return NULL;
+}
+
+int cli_fail(const char *what)
+{
+    const char *msg = iw_error_last();
+    if (what && *what)
+        fprintf(stderr, "imageworks-download: %s: %s\n", what, *msg ? msg : "failed");
+    else
+        fprintf(stderr, "imageworks-download: %s\n", *msg ? msg : "failed");
+    return IW_EXIT_FAIL;
+}
+
+int cli_usage(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "imageworks-download: ");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, " (see 'imageworks-download %s --help')\n", cmd ? cmd : "");
+    return IW_EXIT_USAGE;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: imageworks-download <command> [options]\n"
+        "\n"
+        "Download LLM repos from the Hugging Face Hub, read their architecture from the\n"
+        "files, keep an imageworks-compatible registry, and estimate GPU memory.\n"
+        "\n"
+        "commands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        iw_cmd_fn fn = lookup(commands[i].name);
+        fprintf(f, "  %-24s %s%s\n", commands[i].name, commands[i].summary,
+                fn ? "" : " (not in this build)");
+    }
+    fprintf(f,
+        "\n"
+        "Run 'imageworks-download <command> --help' for a command's options.\n"
+        "Environment: HF_ENDPOINT HF_TOKEN HF_TOKEN_PATH HF_HOME HF_HUB_CACHE HF_HUB_OFFLINE\n"
+        "  IMAGEWORKS_REGISTRY_DIR IMAGEWORKS_MODEL_ROOT IMAGEWORKS_METRICS_LOG (docs/cli.md)\n"
+        "Exit codes: 0 ok, 1 failure, 2 usage.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return IW_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+        usage(stdout);
+        return IW_EXIT_OK;
+    }
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+        printf("imageworks-download %s\n", IW_VERSION);
+        return IW_EXIT_OK;
+    }
+    iw_cmd_fn fn = lookup(cmd);
+    if (!fn) {
+        for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+            if (!strcmp(cmd, commands[i].name)) {
+                fprintf(stderr, "imageworks-download: command '%s' is not available in this build\n", cmd);
+                return IW_EXIT_FAIL;
+            }
+        fprintf(stderr, "imageworks-download: unknown command '%s' (see 'imageworks-download --help')\n", cmd);
+        return IW_EXIT_USAGE;
+    }
+    return fn(argc - 1, argv + 1);
+}
