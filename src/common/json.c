@@ -29,6 +29,27 @@ static void line_col(const char *text, size_t off, size_t *line, size_t *col)
     *col = c;
 }
 
+/* True when the text ends inside a string, object or array: the usual sign
+ * of a file cut short (interrupted download, full disk). */
+static bool looks_truncated(const char *t, size_t len)
+{
+    long depth = 0;
+    bool in_str = false, esc = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = t[i];
+        if (in_str) {
+            if (esc) esc = false;
+            else if (c == '\\') esc = true;
+            else if (c == '"') in_str = false;
+            continue;
+        }
+        if (c == '"') in_str = true;
+        else if (c == '{' || c == '[') depth++;
+        else if (c == '}' || c == ']') depth--;
+    }
+    return in_str || depth > 0;
+}
+
 static int depth_of(const cJSON *j, int d)
 {
     if (d > IW_JSON_MAX_DEPTH)
@@ -99,7 +120,7 @@ int iw_json_parse(const char *text, size_t len, const char *what, cJSON **out, c
             off = (size_t)(ep - text);
         size_t line, col;
         line_col(text, off, &line, &col);
-        if (off >= len)
+        if (off >= len || looks_truncated(text + skip, len - skip))
             return iw_error_set(IW_EFORMAT, "%s:%zu:%zu: invalid JSON: truncated (unexpected end of input)", what, line, col);
         return iw_error_set(IW_EFORMAT, "%s:%zu:%zu: invalid JSON near '%.20s'", what, line, col, text + off);
     }
