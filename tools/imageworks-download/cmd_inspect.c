@@ -1,0 +1,254 @@
+/* cmd_inspect.c - `inspect PATH|FILE|REPO [--revision REV] [--tensors FILE.csv] [--json]`
+ *
+ * Local folders and files go through iw_extract_path (config.json, quant
+ * configs, GGUF and safetensors headers).  A REPO id that is not a local path
+ * is read remotely by HTTP Range (headers only) through the hub client. */
+#include "cli.h"
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "iwdl/arch.h"
+#include "iwdl/error.h"
+#include "iwdl/extract.h"
+#include "iwdl/fs.h"
+#include "iwdl/json.h"
+#include "iwdl/schema.h"
+#include "inspect_remote.h"
+
+static void help(FILE *f)
+{
+    fprintf(f,
+        "usage: imageworks-download inspect PATH|FILE|REPO [--revision REV] [--tensors FILE.csv] [--json]\n"
+        "\n"
+        "Print the architecture of a local model folder, a .gguf or .safetensors file,\n"
+        "an Ollama model (ollama:NAME:TAG) or a remote repo (org/name, headers only by\n"
+        "HTTP Range; weights are never downloaded).\n"
+        "\n"
+        "  --revision REV       branch, tag or commit of a remote repo (default main)\n"
+        "  --tensors FILE.csv   also write the tensor listing (kind,name,shape,dtype)\n"
+        "  --json               print metadata.architecture as JSON (docs/registry.md)\n"
+        "  -h, --help           this help\n");
+}
+
+static void human_int(char *out, size_t n, int64_t v)
+{
+    char raw[32], tmp[48];
+    snprintf(raw, sizeof raw, "%" PRId64, v);
+    size_t len = strlen(raw), o = 0;
+    for (size_t i = 0; i < len && o + 2 < sizeof tmp; i++) {
+        tmp[o++] = raw[i];
+        size_t left = len - i - 1;
+        if (left && left % 3 == 0 && raw[i] != '-')
+            tmp[o++] = ',';
+    }
+    tmp[o] = 0;
+    snprintf(out, n, "%s", tmp);
+}
+
+static void human_bytes(char *out, size_t n, double b)
+{
+    const char *u[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+    int i = 0;
+    while (b >= 1024 && i < 4) { b /= 1024; i++; }
+    snprintf(out, n, i ? "%.2f %s" : "%.0f %s", b, u[i]);
+}
+
+static void opt_int(FILE *f, const char *label, int64_t v)
+{
+    if (v >= 0)
+        fprintf(f, "  %s %" PRId64, label, v);
+}
+
+static void print_table(FILE *f, const iw_arch *a)
+{
+    char b1[64], b2[64];
+    fprintf(f, "model      %s", a->model_type ? a->model_type : "?");
+    if (a->architecture)
+        fprintf(f, " (%s)", a->architecture);
+    fprintf(f, "   source: %s\n", a->source ? a->source : "?");
+
+    fprintf(f, "layers    ");
+    opt_int(f, "", a->num_layers);
+    opt_int(f, " heads", a->num_attention_heads);
+    opt_int(f, " kv_heads", a->num_kv_heads);
+    opt_int(f, " head_dim", a->head_dim);
+    if (a->attention.type != IW_ATTN_UNKNOWN)
+        fprintf(f, "  (%s)", iw_attn_type_name(a->attention.type));
+    fprintf(f, "\n");
+
+    fprintf(f, "widths    ");
+    opt_int(f, " hidden", a->hidden_size);
+    opt_int(f, " intermediate", a->intermediate_size);
+    opt_int(f, " vocab", a->vocab_size);
+    fprintf(f, "\n");
+
+    fprintf(f, "context   ");
+    opt_int(f, " ", a->context_length);
+    if (a->max_position_embeddings >= 0 && a->max_position_embeddings != a->context_length)
+        fprintf(f, " (max_position_embeddings %" PRId64 ")", a->max_position_embeddings);
+    if (!isnan(a->rope_theta))
+        fprintf(f, "  rope_theta %g", a->rope_theta);
+    if (a->rope_scaling_json)
+        fprintf(f, "  rope_scaling %s", a->rope_scaling_json);
+    fprintf(f, "\n");
+
+    int64_t swa = iw_arch_count_layers(a, IW_LAYER_SLIDING);
+    int64_t chunked = iw_arch_count_layers(a, IW_LAYER_CHUNKED);
+    int64_t lin = iw_arch_count_layers(a, IW_LAYER_LINEAR) + iw_arch_count_layers(a, IW_LAYER_MAMBA);
+    if (a->attention.kv_lora_rank >= 0)
+        fprintf(f, "mla        kv_lora_rank %" PRId64 "  qk_rope_head_dim %" PRId64 "  q_lora_rank %" PRId64 "\n",
+                a->attention.kv_lora_rank, a->attention.qk_rope_head_dim, a->attention.q_lora_rank);
+    if (swa > 0 || a->attention.sliding_window >= 0)
+        fprintf(f, "sliding    window %" PRId64 " on %" PRId64 " of %" PRId64 " layers\n",
+                a->attention.sliding_window, swa > 0 ? swa : 0, a->num_layers);
+    if (chunked > 0)
+        fprintf(f, "chunked    chunk %" PRId64 " on %" PRId64 " layers\n", a->attention.chunk_size, chunked);
+    if (lin > 0)
+        fprintf(f, "hybrid     %" PRId64 " recurrent (mamba/linear) layers, %" PRId64 " attention layers\n",
+                lin, a->num_layers - lin);
+    if (a->moe.num_experts > 0) {
+        fprintf(f, "moe        %" PRId64 " experts, %" PRId64 " per token", a->moe.num_experts, a->moe.experts_per_token);
+        opt_int(f, " expert_width", a->moe.expert_intermediate_size);
+        opt_int(f, " shared", a->moe.shared_experts);
+        opt_int(f, " dense_layers", a->moe.num_dense_layers);
+        fprintf(f, "\n");
+    }
+    if (a->is_encoder_decoder)
+        fprintf(f, "enc-dec    encoder %" PRId64 " layers, decoder %" PRId64 " layers\n", a->encoder_layers, a->decoder_layers);
+    if (a->has_vision) {
+        fprintf(f, "vision    ");
+        opt_int(f, " layers", a->vision.num_layers);
+        opt_int(f, " hidden", a->vision.hidden_size);
+        opt_int(f, " image", a->vision.image_size);
+        opt_int(f, " patch", a->vision.patch_size);
+        opt_int(f, " params", a->vision.params);
+        fprintf(f, "\n");
+    }
+    fprintf(f, "dtype      %s", a->torch_dtype ? a->torch_dtype : "?");
+    if (a->quantization.method) {
+        fprintf(f, "  quant %s", a->quantization.label ? a->quantization.label : a->quantization.method);
+        if (!isnan(a->quantization.bits))
+            fprintf(f, " %gbit", a->quantization.bits);
+        if (a->quantization.group_size > 0)
+            fprintf(f, " g%" PRId64, a->quantization.group_size);
+        if (!isnan(a->quantization.effective_bits))
+            fprintf(f, " (%.3g bits/weight effective)", a->quantization.effective_bits);
+        if (a->quantization.detail)
+            fprintf(f, " [%s]", a->quantization.detail);
+    }
+    fprintf(f, "\n");
+    if (a->parameters.total >= 0) {
+        human_int(b1, sizeof b1, a->parameters.total);
+        fprintf(f, "params     %s (%s)", b1, a->parameters.source ? a->parameters.source : "?");
+        if (a->parameters.active >= 0 && a->parameters.active != a->parameters.total) {
+            human_int(b2, sizeof b2, a->parameters.active);
+            fprintf(f, "  active %s", b2);
+        }
+        if (a->parameters.embedding >= 0) {
+            human_int(b2, sizeof b2, a->parameters.embedding);
+            fprintf(f, "  embedding %s", b2);
+        }
+        fprintf(f, "\n");
+    }
+    if (a->weights_bytes >= 0) {
+        human_bytes(b1, sizeof b1, (double)a->weights_bytes);
+        human_int(b2, sizeof b2, a->weights_bytes);
+        fprintf(f, "weights    %s (%s bytes)\n", b1, b2);
+    }
+    if (a->kv_bytes_per_token >= 0) {
+        human_int(b1, sizeof b1, a->kv_bytes_per_token);
+        fprintf(f, "kv cache   %s bytes/token", b1);
+        if (a->kv_bytes_per_token_swa > 0)
+            fprintf(f, " (full %" PRId64 " + sliding %" PRId64 ")", a->kv_bytes_per_token_full, a->kv_bytes_per_token_swa);
+        fprintf(f, " at %s\n", a->kv_precision ? a->kv_precision : "bf16");
+    }
+    for (size_t i = 0; i < a->warnings.n; i++)
+        fprintf(f, "warning    %s\n", a->warnings.v[i]);
+}
+
+static int print_json(const iw_arch *a, int64_t bytes_transferred)
+{
+    cJSON *j = iw_arch_to_json(a);
+    if (!j)
+        return cli_fail("inspect");
+    if (bytes_transferred >= 0)
+        cJSON_AddNumberToObject(j, "bytes_transferred", (double)bytes_transferred);
+    char *s = iw_json_print(j);
+    cJSON_Delete(j);
+    if (!s)
+        return cli_fail("inspect");
+    fputs(s, stdout);
+    free(s);
+    return IW_EXIT_OK;
+}
+
+/* A REPO id is "org/name" that does not exist locally. */
+static int is_repo_id(const char *s)
+{
+    if (iw_path_exists(s) || s[0] == '/' || s[0] == '.' || strncmp(s, "ollama:", 7) == 0)
+        return 0;
+    const char *slash = strchr(s, '/');
+    return slash && slash != s && slash[1] && !strchr(slash + 1, '/');
+}
+
+int cmd_inspect(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "revision", required_argument, NULL, 'r' },
+        { "tensors", required_argument, NULL, 't' },
+        { "json", no_argument, NULL, 'j' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *revision = NULL, *tensors = NULL;
+    int json = 0, c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "+r:t:jh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'r': revision = optarg; break;
+        case 't': tensors = optarg; break;
+        case 'j': json = 1; break;
+        case 'h': help(stdout); return IW_EXIT_OK;
+        default: return cli_usage("inspect", "inspect: unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind != argc - 1)
+        return cli_usage("inspect", "inspect: expected one PATH, FILE or REPO");
+    const char *target = argv[optind];
+
+    iw_arch a;
+    iw_arch_init(&a);
+    int64_t transferred = -1;
+    int rc;
+    if (is_repo_id(target)) {
+        rc = inspect_remote(target, revision, tensors, &a, &transferred);
+        if (rc < 0) {
+            iw_arch_free(&a);
+            return cli_fail(target);
+        }
+    } else {
+        if (revision) {
+            iw_arch_free(&a);
+            return cli_usage("inspect", "inspect: --revision applies to a remote REPO only");
+        }
+        iw_extract_opts eo = { 0 };
+        rc = iw_extract_path(target, &eo, &a);
+        if (rc < 0) {
+            iw_arch_free(&a);
+            return cli_fail(target);
+        }
+        if (tensors && inspect_write_tensors(target, tensors) < 0) {
+            iw_arch_free(&a);
+            return cli_fail(tensors);
+        }
+    }
+    int ret = json ? print_json(&a, transferred) : (print_table(stdout, &a), IW_EXIT_OK);
+    iw_arch_free(&a);
+    return ret;
+}
