@@ -1,0 +1,148 @@
+/* registry.h - the imageworks model registry (docs/registry.md).
+ *
+ * Three files in the registry directory (IMAGEWORKS_REGISTRY_DIR, else
+ * $XDG_CONFIG_HOME/imageworks, else ~/.config/imageworks):
+ *   model_registry.curated.json     hand-edited; rewritten only by
+ *                                   iw_registry_remove(.., from_curated=true)
+ *   model_registry.discovered.json  what this tool writes
+ *   model_registry.json             merged snapshot: discovered as base,
+ *                                   curated deep-merged over it (curated
+ *                                   wins, curated nulls skipped)
+ * Each is a JSON array of objects with a unique string "name".  Entries are
+ * kept as cJSON objects and modified in place, so keys this tool does not
+ * know survive every rewrite.
+ *
+ * Every change: exclusive fcntl lock on model_registry.lock, re-read of the
+ * files under the lock, the edit, then for each file touched: temp file +
+ * fsync + hard-link backup of the previous version
+ * (model_registry[.layer].YYYYmmdd-HHMMSS.bak.json, newest
+ * IW_REGISTRY_BACKUPS kept) + rename + fsync of the directory.  A file that
+ * does not parse, is not an array of objects with string names, or repeats a
+ * name is refused ("<file>:<line>:<col>: ...") and never overwritten.
+ *
+ * Caps: each registry file at most IW_REGISTRY_MAX_BYTES; lock wait
+ * IW_REGISTRY_LOCK_TIMEOUT_MS.  Test-only: IW_TEST_PAUSE_BEFORE_RENAME_MS
+ * (milliseconds, <= 60000) sleeps between the temp write and the rename so
+ * tests can kill a writer at that point.
+ */
+#ifndef IWDL_REGISTRY_H
+#define IWDL_REGISTRY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cjson/cJSON.h>
+#include "arch.h"
+
+#define IW_REGISTRY_MAX_BYTES        (512u * 1024u * 1024u)
+#define IW_REGISTRY_BACKUPS          5
+#define IW_REGISTRY_LOCK_TIMEOUT_MS  120000
+#define IW_REGISTRY_MAX_NAME         256
+
+typedef enum iw_reg_layer {
+    IW_REG_CURATED = 0,
+    IW_REG_DISCOVERED = 1,
+    IW_REG_MERGED = 2
+} iw_reg_layer;
+
+typedef struct iw_registry iw_registry;
+
+/* Resolve the registry directory (malloc'd). */
+int  iw_registry_default_dir(char **out);
+
+/* Open (dir NULL = default) and load.  Missing files are empty layers (the
+ * directory is created on the first write).  A legacy registry with only
+ * model_registry.json loads it as the discovered layer. */
+int  iw_registry_open(iw_registry **out, const char *dir);
+void iw_registry_close(iw_registry *r);
+int  iw_registry_reload(iw_registry *r);
+const char *iw_registry_dir(const iw_registry *r);
+/* Path of a layer's file (static per registry, valid until close). */
+const char *iw_registry_path(const iw_registry *r, iw_reg_layer layer);
+
+/* The layer's array (owned by r; valid until the next reload/update). */
+const cJSON *iw_registry_entries(const iw_registry *r, iw_reg_layer layer);
+/* Entry by name in the merged view (or a layer); NULL when absent. */
+const cJSON *iw_registry_get(const iw_registry *r, const char *name);
+const cJSON *iw_registry_get_layer(const iw_registry *r, iw_reg_layer layer, const char *name);
+
+/* Transaction: under the lock, after re-reading, fn edits the arrays in
+ * place and returns a mask of layers it changed ((1<<IW_REG_DISCOVERED) |
+ * (1<<IW_REG_CURATED)), 0 for no change (nothing written), or a negative
+ * error (nothing written, the error returned).  The merged snapshot is
+ * rewritten whenever a layer changed.  Returns the mask or a negative code. */
+typedef int (*iw_registry_txn_fn)(cJSON *discovered, cJSON *curated, void *ctx);
+int  iw_registry_update(iw_registry *r, iw_registry_txn_fn fn, void *ctx);
+
+/* Upsert of one discovered entry: fn gets the entry (created as
+ * {"name": name} when absent; is_new tells) and returns 1 changed, 0
+ * unchanged, <0 error.  Returns 1/0 or a negative code. */
+typedef int (*iw_registry_entry_fn)(cJSON *entry, bool is_new, void *ctx);
+int  iw_registry_upsert(iw_registry *r, const char *name, iw_registry_entry_fn fn, void *ctx);
+
+/* Remove `name` from discovered, and from curated when from_curated.
+ * IW_ENOTFOUND when no layer touched holds it. */
+int  iw_registry_remove(iw_registry *r, const char *name, bool from_curated);
+
+/* Merged view of two layers: discovered as base, each curated entry
+ * deep-merged over the entry of the same name (objects merge key by key,
+ * other values replace, curated nulls are skipped); curated-only entries are
+ * appended.  New array (caller owns) or NULL on ENOMEM. */
+cJSON *iw_registry_merge(const cJSON *discovered, const cJSON *curated);
+
+/* Validate a parsed registry array (array of objects with unique string
+ * names).  `text` (the file text, may be NULL) locates the offending entry
+ * as line:col in the error, which names `what`. */
+int  iw_registry_validate(const cJSON *arr, const char *text, size_t len, const char *what);
+
+/* ---- names --------------------------------------------------------- */
+
+/* Slug in the original's style: "<family minus quant tokens>[_<N>b]_(<QUANT>)",
+ * e.g. "qwen2.5-vl-7b-instruct_(AWQ)", "qwen3_8b_(Q4_K_M)".  repo may be
+ * "owner/name" or "name"; quant_label NULL/"" = no suffix; params_total
+ * IW_UNKNOWN = no size suffix.  Result malloc'd. */
+int  iw_registry_slug(const char *repo, const char *quant_label, int64_t params_total, char **out);
+
+/* Quantization label of an extracted record: quantization.label, else the
+ * method upper-cased, else the dtype ("BF16", "FP16", "FP32"); NULL if none. */
+const char *iw_registry_quant_label(const iw_arch *a, char *buf, size_t bufsz);
+
+/* ---- register a download --------------------------------------------- */
+
+typedef struct iw_reg_file {
+    const char *path;      /* relative to dest_path */
+    const char *sha256;    /* lowercase hex, or NULL when not hashed */
+    uint64_t    size;
+} iw_reg_file;
+
+typedef struct iw_reg_download {
+    const char *repo_id;       /* "owner/name" */
+    const char *revision;      /* requested revision or NULL */
+    const char *commit;        /* resolved commit or NULL */
+    const char *dest_path;     /* absolute install folder (or the file for a lone GGUF) */
+    const iw_reg_file *files;
+    size_t      n_files;
+    const char *format;        /* "safetensors" | "gguf" | ...; NULL = from the files */
+    const iw_arch *arch;       /* extracted record or NULL */
+    const char *backend;       /* NULL = vllm for safetensors, llama.cpp for gguf */
+    const char *name;          /* NULL = slug */
+    const char *location;      /* download_location; NULL = "linux_wsl" */
+} iw_reg_download;
+
+/* Create or update the discovered entry for a download (see docs/registry.md
+ * for every key written).  *name_out (optional, malloc'd) gets the name used. */
+int  iw_registry_register_download(iw_registry *r, const iw_reg_download *d, char **name_out);
+
+/* artifacts.aggregate_sha256: sha256 of the sorted "<sha>  <rel>\n" lines.
+ * download_directory_checksum: first 16 hex of sha256 over the sorted
+ * "<rel>\t<size>\n" lines. */
+int  iw_registry_aggregate_sha256(const iw_reg_file *files, size_t n, char out[65]);
+int  iw_registry_dir_checksum(const iw_reg_file *files, size_t n, char out[17]);
+
+/* Default port for a backend: vllm 24001, ollama 11434, else 8000. */
+int  iw_registry_default_port(const char *backend);
+
+/* ISO-8601 UTC "YYYY-mm-ddTHH:MM:SS.ffffff+00:00" (the original's format). */
+void iw_registry_now_iso(char out[40]);
+
+#endif

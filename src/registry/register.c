@@ -1,0 +1,461 @@
+/* register.c - create/update the discovered entry after a download. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "iwdl/registry.h"
+#include "iwdl/schema.h"
+#include "iwdl/error.h"
+#include "iwdl/hash.h"
+#include "iwdl/json.h"
+#include "iwdl/buf.h"
+
+static int cmp_strp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* sha256 over the sorted lines; lines[i] malloc'd; frees them. */
+static int hash_sorted_lines(char **lines, size_t n, char out[65])
+{
+    iw_hash *h = NULL;
+    int rc = iw_hash_new(&h, IW_HASH_SHA256);
+    if (rc == 0) {
+        qsort(lines, n, sizeof *lines, cmp_strp);
+        for (size_t i = 0; i < n && rc == 0; i++)
+            rc = iw_hash_update(h, lines[i], strlen(lines[i]));
+        if (rc == 0)
+            rc = iw_hash_final_hex(h, out, 65);
+    }
+    iw_hash_free(h);
+    for (size_t i = 0; i < n; i++)
+        free(lines[i]);
+    free(lines);
+    return rc;
+}
+
+int iw_registry_aggregate_sha256(const iw_reg_file *files, size_t n, char out[65])
+{
+    char **lines = calloc(n ? n : 1, sizeof *lines);
+    size_t k = 0;
+    out[0] = 0;
+    if (!lines)
+        return iw_error_set(IW_ENOMEM, "aggregate sha256: out of memory");
+    for (size_t i = 0; i < n; i++) {
+        if (!files[i].sha256 || !files[i].sha256[0] || !files[i].path)
+            continue;
+        if (asprintf(&lines[k], "%s  %s\n", files[i].sha256, files[i].path) < 0) {
+            lines[k] = NULL;
+            hash_sorted_lines(lines, k, out);
+            out[0] = 0;
+            return iw_error_set(IW_ENOMEM, "aggregate sha256: out of memory");
+        }
+        k++;
+    }
+    if (k == 0) {
+        free(lines);
+        return 0;   /* nothing hashed: "" as the original writes */
+    }
+    return hash_sorted_lines(lines, k, out);
+}
+
+int iw_registry_dir_checksum(const iw_reg_file *files, size_t n, char out[17])
+{
+    char **lines = calloc(n ? n : 1, sizeof *lines), full[65];
+    size_t k = 0;
+    out[0] = 0;
+    if (!lines)
+        return iw_error_set(IW_ENOMEM, "directory checksum: out of memory");
+    for (size_t i = 0; i < n; i++) {
+        if (!files[i].path)
+            continue;
+        if (asprintf(&lines[k], "%s\t%llu\n", files[i].path, (unsigned long long)files[i].size) < 0) {
+            lines[k] = NULL;
+            hash_sorted_lines(lines, k, full);
+            return iw_error_set(IW_ENOMEM, "directory checksum: out of memory");
+        }
+        k++;
+    }
+    int rc = hash_sorted_lines(lines, k, full);
+    if (rc == 0) {
+        memcpy(out, full, 16);
+        out[16] = 0;
+    }
+    return rc;
+}
+
+/* ---------------------------------------------------------------- entry */
+
+typedef struct reg_ctx {
+    const iw_reg_download *d;
+    const char *format, *backend;
+    char quant[64];
+    bool has_quant;
+    char agg[65], dirsum[17], now[40];
+    char *name;            /* chosen under the lock */
+} reg_ctx;
+
+/* Set key to item (takes ownership), replacing in place to keep key order. */
+static bool put(cJSON *o, const char *key, cJSON *item)
+{
+    if (!item)
+        return false;
+    if (cJSON_GetObjectItemCaseSensitive(o, key))
+        return cJSON_ReplaceItemInObjectCaseSensitive(o, key, item) != 0;
+    return cJSON_AddItemToObject(o, key, item) != 0;
+}
+
+static bool put_str(cJSON *o, const char *key, const char *v)
+{
+    return put(o, key, v ? cJSON_CreateString(v) : cJSON_CreateNull());
+}
+
+static cJSON *nulls_obj(const char *const *keys, size_t n)
+{
+    cJSON *o = cJSON_CreateObject();
+    for (size_t i = 0; o && i < n; i++)
+        if (!cJSON_AddNullToObject(o, keys[i])) {
+            cJSON_Delete(o);
+            return NULL;
+        }
+    return o;
+}
+
+static int64_t arch_context(const iw_arch *a)
+{
+    if (!a)
+        return IW_UNKNOWN;
+    if (a->context_length > 0)
+        return a->context_length;
+    if (a->max_position_embeddings > 0)
+        return a->max_position_embeddings;
+    return IW_UNKNOWN;
+}
+
+static cJSON *default_extra_args(const char *backend, const iw_arch *a)
+{
+    cJSON *arr = cJSON_CreateArray();
+    char num[32];
+    int64_t ctx = arch_context(a);
+    if (!arr)
+        return NULL;
+    if (strcmp(backend, "vllm") == 0) {
+        int64_t len = 4096;
+        if (ctx > 0) {
+            len = (int64_t)(0.6 * (double)ctx);
+            if (len < 4096)
+                len = 4096;
+            if (len > ctx)
+                len = ctx;   /* never above the model's real context */
+        }
+        snprintf(num, sizeof num, "%lld", (long long)len);
+        const char *args[] = { "--max-model-len", num, "--max-num-seqs", "1",
+                               "--gpu-memory-utilization", "0.85", "--tensor-parallel-size", "1" };
+        for (size_t i = 0; i < 8; i++)
+            cJSON_AddItemToArray(arr, cJSON_CreateString(args[i]));
+    } else if (strcmp(backend, "ollama") == 0) {
+        int64_t len = 4096;
+        if (ctx > 0) {
+            len = (int64_t)(0.6 * (double)ctx);
+            if (len < 2048)
+                len = 2048;
+            if (len > ctx)
+                len = ctx;
+        }
+        snprintf(num, sizeof num, "%lld", (long long)len);
+        cJSON_AddItemToArray(arr, cJSON_CreateString("--num-ctx"));
+        cJSON_AddItemToArray(arr, cJSON_CreateString(num));
+    }
+    return arr;
+}
+
+static char *lower_dup(const char *s)
+{
+    char *r = strdup(s);
+    for (char *p = r; p && *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    return r;
+}
+
+static int fill_entry(cJSON *e, bool is_new, reg_ctx *c)
+{
+    const iw_reg_download *d = c->d;
+    const char *repo_base = strrchr(d->repo_id, '/');
+    repo_base = repo_base ? repo_base + 1 : d->repo_id;
+    char *qlow = c->has_quant ? lower_dup(c->quant) : NULL;
+    bool ok = true;
+    cJSON *meta;
+
+    if (is_new) {
+        char disp[512];
+        if (c->has_quant) {
+            char q[64];
+            snprintf(q, sizeof q, "%s", c->quant);
+            for (char *p = q; *p; p++)
+                if (*p == '_')
+                    *p = ' ';
+            snprintf(disp, sizeof disp, "%s (%s)", repo_base, q);
+        } else {
+            snprintf(disp, sizeof disp, "%s", repo_base);
+        }
+        cJSON *bc = cJSON_CreateObject();
+        ok = bc && cJSON_AddNumberToObject(bc, "port", iw_registry_default_port(c->backend)) &&
+             cJSON_AddStringToObject(bc, "model_path", d->dest_path) &&
+             cJSON_AddItemToObject(bc, "extra_args", default_extra_args(c->backend, d->arch));
+        cJSON *caps = cJSON_CreateObject();
+        ok = ok && caps && cJSON_AddTrueToObject(caps, "text") &&
+             cJSON_AddBoolToObject(caps, "vision", d->arch && d->arch->has_vision) &&
+             cJSON_AddFalseToObject(caps, "audio") && cJSON_AddFalseToObject(caps, "embedding");
+        static const char *const CT[] = { "path", "sha256" };
+        cJSON *ct = cJSON_CreateObject();
+        ok = ok && ct && cJSON_AddStringToObject(ct, "source", "embedded") &&
+             cJSON_AddNullToObject(ct, CT[0]) && cJSON_AddNullToObject(ct, CT[1]);
+        cJSON *vl = cJSON_CreateObject();
+        ok = ok && vl && cJSON_AddFalseToObject(vl, "locked") &&
+             cJSON_AddNullToObject(vl, "expected_aggregate_sha256") && cJSON_AddNullToObject(vl, "last_verified");
+        static const char *const PERF[] = { "ttft_ms_avg", "throughput_toks_per_s_avg", "last_sample" };
+        cJSON *perf = cJSON_CreateObject();
+        ok = ok && perf && cJSON_AddNumberToObject(perf, "rolling_samples", 0);
+        for (size_t i = 0; ok && i < 3; i++)
+            ok = cJSON_AddNullToObject(perf, PERF[i]) != NULL;
+        static const char *const PROBES[] = { "vision" };
+        ok = ok && put_str(e, "display_name", disp) && put_str(e, "backend", c->backend) &&
+             put(e, "backend_config", bc) && put(e, "capabilities", caps);
+        if (!ok) {
+            /* items not yet attached are freed here; attached ones belong to e */
+            if (!cJSON_GetObjectItem(e, "backend_config")) cJSON_Delete(bc);
+            if (!cJSON_GetObjectItem(e, "capabilities")) cJSON_Delete(caps);
+            cJSON_Delete(ct);
+            cJSON_Delete(vl);
+            cJSON_Delete(perf);
+            goto oom;
+        }
+        ok = put(e, "artifacts", cJSON_CreateObject()) && put(e, "chat_template", ct) &&
+             put(e, "version_lock", vl) && put(e, "performance", perf) &&
+             put(e, "probes", nulls_obj(PROBES, 1)) && put(e, "profiles_placeholder", cJSON_CreateNull()) &&
+             put(e, "metadata", cJSON_CreateObject()) && put(e, "served_model_id", cJSON_CreateNull()) &&
+             put(e, "model_aliases", cJSON_CreateArray()) && put(e, "roles", cJSON_CreateArray()) &&
+             put(e, "license", cJSON_CreateNull()) && put(e, "source", cJSON_CreateNull()) &&
+             put(e, "deprecated", cJSON_CreateFalse());
+        if (!ok)
+            goto oom;
+        char *fam = lower_dup(repo_base);
+        ok = fam && put_str(e, "family", fam) && put_str(e, "source_provider", "hf") &&
+             put_str(e, "quantization", qlow) && put(e, "backend_alternatives", cJSON_CreateArray()) &&
+             put(e, "role_priority", cJSON_CreateObject());
+        free(fam);
+        if (!ok)
+            goto oom;
+    } else {
+        cJSON *bc = cJSON_GetObjectItemCaseSensitive(e, "backend_config");
+        if (!cJSON_IsObject(bc)) {
+            bc = cJSON_CreateObject();
+            if (!bc || !cJSON_AddNumberToObject(bc, "port", iw_registry_default_port(c->backend)) ||
+                !cJSON_AddStringToObject(bc, "model_path", d->dest_path) ||
+                !cJSON_AddItemToObject(bc, "extra_args", default_extra_args(c->backend, d->arch)) ||
+                !put(e, "backend_config", bc))
+                goto oom;
+        } else if (!cJSON_GetObjectItemCaseSensitive(bc, "model_path")) {
+            if (!cJSON_AddStringToObject(bc, "model_path", d->dest_path))
+                goto oom;
+        }
+        if (!cJSON_GetObjectItemCaseSensitive(e, "backend") && !put_str(e, "backend", c->backend))
+            goto oom;
+        if (c->has_quant && !put_str(e, "quantization", qlow))
+            goto oom;
+    }
+
+    /* artifacts: replaced wholesale by what was downloaded */
+    cJSON *art = cJSON_CreateObject(), *files = art ? cJSON_AddArrayToObject(art, "files") : NULL;
+    if (!art || !files || !cJSON_AddStringToObject(art, "aggregate_sha256", c->agg)) {
+        cJSON_Delete(art);
+        goto oom;
+    }
+    /* keep aggregate first like the original */
+    cJSON_DetachItemViaPointer(art, files);
+    cJSON_AddItemToObject(art, "files", files);
+    cJSON *dl = cJSON_CreateArray();
+    uint64_t total = 0;
+    for (size_t i = 0; i < d->n_files; i++) {
+        const iw_reg_file *f = &d->files[i];
+        cJSON *fo = cJSON_CreateObject();
+        if (!fo || !cJSON_AddStringToObject(fo, "path", f->path) ||
+            !(f->sha256 ? cJSON_AddStringToObject(fo, "sha256", f->sha256) : cJSON_AddNullToObject(fo, "sha256")) ||
+            !cJSON_AddNumberToObject(fo, "size", (double)f->size)) {
+            cJSON_Delete(fo);
+            cJSON_Delete(art);
+            cJSON_Delete(dl);
+            goto oom;
+        }
+        cJSON_AddItemToArray(files, fo);
+        if (dl)
+            cJSON_AddItemToArray(dl, cJSON_CreateString(f->path));
+        total += f->size;
+    }
+    if (!put(e, "artifacts", art)) {
+        cJSON_Delete(dl);
+        goto oom;
+    }
+    ok = put_str(e, "download_format", c->format) &&
+         put_str(e, "download_location", d->location ? d->location : "linux_wsl") &&
+         put_str(e, "download_path", d->dest_path) &&
+         put(e, "download_size_bytes", cJSON_CreateNumber((double)total)) &&
+         put(e, "download_files", dl) &&
+         put_str(e, "download_directory_checksum", c->dirsum) &&
+         put_str(e, "downloaded_at", c->now);
+    if (!ok)
+        goto oom;
+    if (!cJSON_GetObjectItemCaseSensitive(e, "last_accessed") && !put(e, "last_accessed", cJSON_CreateNull()))
+        goto oom;
+
+    meta = cJSON_GetObjectItemCaseSensitive(e, "metadata");
+    if (!cJSON_IsObject(meta)) {
+        if (!put(e, "metadata", cJSON_CreateObject()))
+            goto oom;
+        meta = cJSON_GetObjectItemCaseSensitive(e, "metadata");
+    }
+    if (!put_str(meta, "hf_repo_id", d->repo_id) ||
+        (d->revision && !put_str(meta, "hf_revision", d->revision)) ||
+        (d->commit && !put_str(meta, "hf_commit", d->commit)))
+        goto oom;
+    if (d->arch) {
+        cJSON *old = cJSON_GetObjectItemCaseSensitive(meta, "architecture");
+        cJSON *na = iw_arch_to_json_keep(d->arch, old);
+        if (!na || !put(meta, "architecture", na))
+            goto oom;
+    }
+    free(qlow);
+    return 1;
+oom:
+    free(qlow);
+    return iw_error_set(IW_ENOMEM, "registry: out of memory building entry for '%s'", d->repo_id);
+}
+
+static cJSON *find_by_name(const cJSON *arr, const char *name)
+{
+    const cJSON *e;
+    cJSON_ArrayForEach(e, arr) {
+        const char *n = iw_json_get_str(e, "name");
+        if (n && strcmp(n, name) == 0)
+            return (cJSON *)e;
+    }
+    return NULL;
+}
+
+/* Does `name` belong to another install (different download_path)? */
+static bool clashes(const cJSON *disc, const cJSON *cur, const char *name, const char *dest)
+{
+    const cJSON *layers[2] = { disc, cur };
+    for (int l = 0; l < 2; l++) {
+        const cJSON *e = find_by_name(layers[l], name);
+        if (!e)
+            continue;
+        const char *p = iw_json_get_str(e, "download_path");
+        if (p && strcmp(p, dest) != 0)
+            return true;
+        if (!p && l == 1 && !find_by_name(disc, name))
+            return true;   /* a curated entry without a path is someone else's */
+    }
+    return false;
+}
+
+static int register_txn(cJSON *disc, cJSON *cur, void *p)
+{
+    reg_ctx *c = p;
+    const iw_reg_download *d = c->d;
+    char *base = NULL;
+    int rc;
+    if (d->name && *d->name) {
+        base = strdup(d->name);
+        if (!base)
+            return iw_error_set(IW_ENOMEM, "registry: out of memory");
+        c->name = base;
+    } else {
+        int64_t total = d->arch ? d->arch->parameters.total : IW_UNKNOWN;
+        if ((rc = iw_registry_slug(d->repo_id, c->has_quant ? c->quant : NULL, total, &base)) < 0)
+            return rc;
+        c->name = base;
+        for (int k = 2; clashes(disc, cur, c->name, d->dest_path); k++) {
+            if (c->name != base)
+                free(c->name);
+            if (k > 10000 || asprintf(&c->name, "%s-%d", base, k) < 0) {
+                c->name = base;
+                return iw_error_set(IW_EEXISTS, "registry: no free name for '%s'", base);
+            }
+        }
+        if (c->name != base)
+            free(base);
+    }
+    cJSON *e = find_by_name(disc, c->name);
+    bool is_new = e == NULL;
+    if (is_new) {
+        e = cJSON_CreateObject();
+        if (!e || !cJSON_AddStringToObject(e, "name", c->name)) {
+            cJSON_Delete(e);
+            return iw_error_set(IW_ENOMEM, "registry: out of memory");
+        }
+    }
+    rc = fill_entry(e, is_new, c);
+    if (rc < 0) {
+        if (is_new)
+            cJSON_Delete(e);
+        return rc;
+    }
+    if (is_new)
+        cJSON_AddItemToArray(disc, e);
+    return 1 << IW_REG_DISCOVERED;
+}
+
+static const char *format_of(const iw_reg_download *d)
+{
+    if (d->format && *d->format)
+        return d->format;
+    bool st = false;
+    for (size_t i = 0; i < d->n_files; i++) {
+        const char *p = d->files[i].path;
+        size_t n = p ? strlen(p) : 0;
+        if (n >= 5 && strcasecmp(p + n - 5, ".gguf") == 0)
+            return "gguf";
+        if (n >= 12 && strcasecmp(p + n - 12, ".safetensors") == 0)
+            st = true;
+    }
+    if (st)
+        return "safetensors";
+    if (d->arch && d->arch->source && strcmp(d->arch->source, "gguf") == 0)
+        return "gguf";
+    return NULL;
+}
+
+int iw_registry_register_download(iw_registry *r, const iw_reg_download *d, char **name_out)
+{
+    reg_ctx c;
+    int rc;
+    if (name_out)
+        *name_out = NULL;
+    if (!r || !d || !d->repo_id || !*d->repo_id || !d->dest_path || !*d->dest_path ||
+        (d->n_files && !d->files))
+        return iw_error_set(IW_EINVAL, "register download: repo id and destination path are required");
+    if (d->name && strlen(d->name) > IW_REGISTRY_MAX_NAME)
+        return iw_error_set(IW_EINVAL, "register download: name longer than %d bytes", IW_REGISTRY_MAX_NAME);
+    for (size_t i = 0; i < d->n_files; i++)
+        if (!d->files[i].path)
+            return iw_error_set(IW_EINVAL, "register download: file %zu has no path", i);
+    memset(&c, 0, sizeof c);
+    c.d = d;
+    c.format = format_of(d);
+    c.backend = d->backend && *d->backend ? d->backend
+              : (c.format && strcmp(c.format, "gguf") == 0) ? "llama.cpp" : "vllm";
+    c.has_quant = iw_registry_quant_label(d->arch, c.quant, sizeof c.quant) != NULL;
+    if ((rc = iw_registry_aggregate_sha256(d->files, d->n_files, c.agg)) < 0 ||
+        (rc = iw_registry_dir_checksum(d->files, d->n_files, c.dirsum)) < 0)
+        return rc;
+    iw_registry_now_iso(c.now);
+    rc = iw_registry_update(r, register_txn, &c);
+    if (rc >= 0 && name_out) {
+        *name_out = c.name;
+        c.name = NULL;
+    }
+    free(c.name);
+    return rc < 0 ? rc : 0;
+}
