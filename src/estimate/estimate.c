@@ -1,0 +1,1179 @@
+/* estimate.c - GPU memory estimator over iw_arch (see include/iwdl/estimate.h
+ * and docs/estimate.md for every formula).
+ *
+ * All byte arithmetic is done in double: every product here is of integers
+ * bounded by the input caps, exact below 2^53, and results are checked to
+ * stay below 2^62 before they are stored as int64.
+ */
+#include <ctype.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "iwdl/error.h"
+#include "iwdl/estimate.h"
+
+#define CAP_LAYERS   100000
+#define CAP_HEADS    100000
+#define CAP_DIM      1000000
+#define CAP_CTX      ((int64_t)1 << 31)
+#define CAP_BATCH    ((int64_t)1 << 20)
+#define CAP_TP       1024
+#define CAP_BYTES    4611686018427387904.0   /* 2^62 */
+#define MiB          1048576.0
+#define GiB          1073741824.0
+
+/* ------------------------------------------------------------------ names */
+
+const char *iw_engine_name(iw_engine e)
+{
+    switch (e) {
+    case IW_ENGINE_VLLM:     return "vllm";
+    case IW_ENGINE_LLAMACPP: return "llama.cpp";
+    case IW_ENGINE_OLLAMA:   return "ollama";
+    }
+    return "?";
+}
+
+int iw_engine_parse(const char *s, iw_engine *out)
+{
+    if (!s)
+        return iw_error_set(IW_EINVAL, "engine: missing value");
+    if (!strcasecmp(s, "vllm"))
+        *out = IW_ENGINE_VLLM;
+    else if (!strcasecmp(s, "llama.cpp") || !strcasecmp(s, "llamacpp") || !strcasecmp(s, "llama-cpp"))
+        *out = IW_ENGINE_LLAMACPP;
+    else if (!strcasecmp(s, "ollama"))
+        *out = IW_ENGINE_OLLAMA;
+    else
+        return iw_error_set(IW_EINVAL, "engine '%s': expected vllm, llama.cpp or ollama", s);
+    return 0;
+}
+
+const char *iw_kv_dtype_name(iw_kv_dtype t)
+{
+    static const char *n[] = {"auto", "f32", "fp16", "bf16", "fp8", "q8_0", "q4_0"};
+    return (unsigned)t < sizeof(n) / sizeof(n[0]) ? n[t] : "?";
+}
+
+int iw_kv_dtype_parse(const char *s, iw_kv_dtype *out)
+{
+    static const struct { const char *s; iw_kv_dtype t; } tab[] = {
+        {"auto", IW_KV_AUTO}, {"f32", IW_KV_F32}, {"fp32", IW_KV_F32}, {"float32", IW_KV_F32},
+        {"f16", IW_KV_F16}, {"fp16", IW_KV_F16}, {"float16", IW_KV_F16}, {"half", IW_KV_F16},
+        {"bf16", IW_KV_BF16}, {"bfloat16", IW_KV_BF16},
+        {"fp8", IW_KV_FP8}, {"fp8_e4m3", IW_KV_FP8}, {"fp8_e5m2", IW_KV_FP8}, {"f8", IW_KV_FP8},
+        {"q8_0", IW_KV_Q8_0}, {"q4_0", IW_KV_Q4_0},
+    };
+    if (!s)
+        return iw_error_set(IW_EINVAL, "kv dtype: missing value");
+    for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
+        if (!strcasecmp(s, tab[i].s)) {
+            *out = tab[i].t;
+            return 0;
+        }
+    return iw_error_set(IW_EINVAL, "kv dtype '%s': expected auto, f32, fp16, bf16, fp8, q8_0 or q4_0", s);
+}
+
+/* ------------------------------------------------------------- options */
+
+void iw_est_opts_init(iw_est_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->engine = IW_ENGINE_VLLM;
+    o->context = IW_UNKNOWN;
+    o->batch = IW_UNKNOWN;
+    o->kv_dtype = IW_KV_AUTO;
+    o->tp = 1;
+    o->gpu_util = NAN;
+    o->vram_bytes = IW_UNKNOWN;
+    o->max_num_batched_tokens = IW_UNKNOWN;
+    o->n_ubatch = IW_UNKNOWN;
+    o->n_gpu_layers = IW_UNKNOWN;
+    o->flash_attn = -1;
+}
+
+void iw_estimate_init(iw_estimate *e)
+{
+    memset(e, 0, sizeof(*e));
+    iw_est_opts_init(&e->in);
+    e->max_context = IW_UNKNOWN;
+    e->budget = IW_UNKNOWN;
+    e->kv_capacity_tokens = IW_UNKNOWN;
+}
+
+void iw_estimate_free(iw_estimate *e)
+{
+    iw_strlist_free(&e->warnings);
+    iw_estimate_init(e);
+}
+
+/* -------------------------------------------------------------- helpers */
+
+static int64_t to_i64(double v)
+{
+    if (!(v >= 0))
+        return 0;
+    if (v >= CAP_BYTES)
+        return (int64_t)CAP_BYTES;
+    return (int64_t)ceil(v);
+}
+
+static double pad_up(double v, double m) { return ceil(v / m) * m; }
+
+static bool known(int64_t v) { return v > 0; }
+
+/* Bytes of one element of a dtype name ("bfloat16", "bf16", "float32",
+ * "fp8", ...); 0 when unknown. */
+static double dtype_bytes(const char *s)
+{
+    if (!s)
+        return 0;
+    if (!strcasecmp(s, "bfloat16") || !strcasecmp(s, "bf16") || !strcasecmp(s, "float16") ||
+        !strcasecmp(s, "fp16") || !strcasecmp(s, "f16") || !strcasecmp(s, "half"))
+        return 2;
+    if (!strcasecmp(s, "float32") || !strcasecmp(s, "fp32") || !strcasecmp(s, "f32") ||
+        !strcasecmp(s, "float"))
+        return 4;
+    if (!strncasecmp(s, "fp8", 3) || !strncasecmp(s, "float8", 6) || !strcasecmp(s, "f8") ||
+        !strcasecmp(s, "int8"))
+        return 1;
+    if (!strcasecmp(s, "q8_0"))
+        return 34.0 / 32.0;
+    if (!strcasecmp(s, "q4_0"))
+        return 18.0 / 32.0;
+    return 0;
+}
+
+static double kv_elem_bytes(iw_kv_dtype t)
+{
+    switch (t) {
+    case IW_KV_F32:  return 4;
+    case IW_KV_F16:
+    case IW_KV_BF16: return 2;
+    case IW_KV_FP8:  return 1;
+    case IW_KV_Q8_0: return 34.0 / 32.0;
+    case IW_KV_Q4_0: return 18.0 / 32.0;
+    case IW_KV_AUTO: break;
+    }
+    return 0;
+}
+
+/* Resolve AUTO: vLLM follows kv_precision, then torch_dtype; llama.cpp and
+ * Ollama default to f16.  *how names the choice for the formula text. */
+static double resolve_kv_bytes(const iw_arch *a, iw_engine eng, iw_kv_dtype t, const char **how,
+                               bool *guessed)
+{
+    *guessed = false;
+    if (t != IW_KV_AUTO) {
+        *how = iw_kv_dtype_name(t);
+        return kv_elem_bytes(t);
+    }
+    if (eng != IW_ENGINE_VLLM) {
+        *how = "f16 (engine default)";
+        return 2;
+    }
+    double b = dtype_bytes(a->kv_precision);
+    if (b > 0) {
+        *how = a->kv_precision;
+        return b;
+    }
+    b = dtype_bytes(a->torch_dtype);
+    if (b > 0) {
+        *how = a->torch_dtype;
+        return b;
+    }
+    *how = "16-bit (dtype unknown, assumed)";
+    *guessed = true;
+    return 2;
+}
+
+static int check_cap(const char *what, int64_t v, int64_t cap)
+{
+    if (v > cap)
+        return iw_error_set(IW_ELIMIT, "estimate: %s = %lld exceeds the cap %lld", what,
+                            (long long)v, (long long)cap);
+    return 0;
+}
+
+static int validate_arch(const iw_arch *a)
+{
+    int rc;
+    if (!known(a->num_layers))
+        return iw_error_set(IW_EINVAL, "estimate: num_layers is unknown; cannot size the KV cache "
+                            "(re-run inspect or add metadata.architecture.num_layers)");
+    if ((rc = check_cap("num_layers", a->num_layers, CAP_LAYERS)) ||
+        (rc = check_cap("num_attention_heads", a->num_attention_heads, CAP_HEADS)) ||
+        (rc = check_cap("num_kv_heads", a->num_kv_heads, CAP_HEADS)) ||
+        (rc = check_cap("head_dim", a->head_dim, CAP_DIM)) ||
+        (rc = check_cap("hidden_size", a->hidden_size, CAP_DIM)) ||
+        (rc = check_cap("intermediate_size", a->intermediate_size, (int64_t)CAP_DIM * 100)) ||
+        (rc = check_cap("vocab_size", a->vocab_size, (int64_t)CAP_DIM * 100)) ||
+        (rc = check_cap("attention.key_length", a->attention.key_length, CAP_DIM)) ||
+        (rc = check_cap("attention.value_length", a->attention.value_length, CAP_DIM)) ||
+        (rc = check_cap("attention.kv_lora_rank", a->attention.kv_lora_rank, CAP_DIM)) ||
+        (rc = check_cap("attention.qk_rope_head_dim", a->attention.qk_rope_head_dim, CAP_DIM)) ||
+        (rc = check_cap("attention.sliding_window", a->attention.sliding_window, CAP_CTX)) ||
+        (rc = check_cap("attention.chunk_size", a->attention.chunk_size, CAP_CTX)) ||
+        (rc = check_cap("attention.encoder_length", a->attention.encoder_length, CAP_CTX)) ||
+        (rc = check_cap("moe.num_experts", a->moe.num_experts, CAP_HEADS)) ||
+        (rc = check_cap("moe.experts_per_token", a->moe.experts_per_token, CAP_HEADS)) ||
+        (rc = check_cap("moe.expert_intermediate_size", a->moe.expert_intermediate_size, CAP_DIM * 10)) ||
+        (rc = check_cap("ssm.d_state", a->ssm.d_state, CAP_DIM)) ||
+        (rc = check_cap("ssm.d_conv", a->ssm.d_conv, CAP_DIM)) ||
+        (rc = check_cap("ssm.d_inner", a->ssm.d_inner, CAP_DIM * 10)) ||
+        (rc = check_cap("ssm.n_heads", a->ssm.n_heads, CAP_HEADS)) ||
+        (rc = check_cap("ssm.n_groups", a->ssm.n_groups, CAP_HEADS)) ||
+        (rc = check_cap("ssm.head_dim", a->ssm.head_dim, CAP_DIM)))
+        return rc;
+    for (size_t i = 0; i < a->attention.n_kv_heads_per_layer && a->attention.kv_heads_per_layer; i++)
+        if ((rc = check_cap("attention.kv_heads_per_layer[]", a->attention.kv_heads_per_layer[i], CAP_HEADS)))
+            return rc;
+    return 0;
+}
+
+static bool is_mla(const iw_arch *a)
+{
+    return a->attention.type == IW_ATTN_MLA || known(a->attention.kv_lora_rank);
+}
+
+/* Layer kind of layer il: layer_types when present, else the
+ * sliding_window_pattern convention (layer i full iff (i+1) % n == 0, the
+ * same set as llama.cpp's il % n < n-1 for SWA), else full. */
+static iw_layer_kind kind_of(const iw_arch *a, int64_t il)
+{
+    const iw_attention *at = &a->attention;
+    if (at->layer_types && at->n_layer_types > 0)
+        return (size_t)il < at->n_layer_types ? at->layer_types[il] : IW_LAYER_FULL;
+    if (at->sliding_window_pattern > 1 && known(at->sliding_window))
+        return ((il + 1) % at->sliding_window_pattern) != 0 ? IW_LAYER_SLIDING : IW_LAYER_FULL;
+    return IW_LAYER_FULL;
+}
+
+/* Per-class KV bytes per token (one sequence, one GPU) and layer counts. */
+typedef struct kvsum {
+    double full, swa, chunk, cross;     /* bytes per token summed over the layers of the class */
+    int64_t n_full, n_swa, n_chunk, n_cross, n_rec, n_none;
+    double state;                       /* recurrent state bytes per sequence */
+    double eb;                          /* KV element bytes */
+    const char *kv_how;
+    char desc[200];                     /* per-layer formula text */
+} kvsum;
+
+static double head_k(const iw_arch *a)
+{
+    if (known(a->attention.key_length))
+        return (double)a->attention.key_length;
+    if (known(a->head_dim))
+        return (double)a->head_dim;
+    if (known(a->hidden_size) && known(a->num_attention_heads))
+        return (double)(a->hidden_size / a->num_attention_heads);
+    return 0;
+}
+
+static double head_v(const iw_arch *a)
+{
+    if (known(a->attention.value_length))
+        return (double)a->attention.value_length;
+    return head_k(a);
+}
+
+static int kv_classes(const iw_arch *a, iw_engine eng, iw_kv_dtype t, int tp, kvsum *s,
+                      iw_strlist *warn)
+{
+    bool guessed = false;
+    memset(s, 0, sizeof(*s));
+    s->eb = resolve_kv_bytes(a, eng, t, &s->kv_how, &guessed);
+    if (guessed && warn)
+        iw_strlist_push_unique(warn, "KV dtype unknown (no kv_precision/torch_dtype): assumed 16-bit");
+    bool mla = is_mla(a);
+    double dk = head_k(a), dv = head_v(a);
+    double mla_w = 0;
+    if (mla) {
+        if (!known(a->attention.kv_lora_rank))
+            return iw_error_set(IW_EINVAL, "estimate: MLA attention without attention.kv_lora_rank");
+        mla_w = (double)a->attention.kv_lora_rank +
+                (known(a->attention.qk_rope_head_dim) ? (double)a->attention.qk_rope_head_dim : 0);
+        if (!known(a->attention.qk_rope_head_dim) && warn)
+            iw_strlist_push_unique(warn, "MLA without qk_rope_head_dim: latent width = kv_lora_rank only");
+        snprintf(s->desc, sizeof(s->desc), "MLA latent (kv_lora_rank %lld + qk_rope_head_dim %lld) x %g B, not split by TP",
+                 (long long)a->attention.kv_lora_rank, (long long)(known(a->attention.qk_rope_head_dim) ? a->attention.qk_rope_head_dim : 0), s->eb);
+    } else {
+        if (!(dk > 0))
+            return iw_error_set(IW_EINVAL, "estimate: head dimension unknown (no head_dim, key_length, "
+                                "or hidden_size/num_attention_heads)");
+        if (a->num_kv_heads < 0 && a->num_attention_heads < 0 && !a->attention.kv_heads_per_layer)
+            return iw_error_set(IW_EINVAL, "estimate: number of KV heads unknown (no num_kv_heads or num_attention_heads)");
+        if (a->num_kv_heads < 0 && !a->attention.kv_heads_per_layer && warn)
+            iw_strlist_push_unique(warn, "num_kv_heads unknown: assumed = num_attention_heads (MHA)");
+        snprintf(s->desc, sizeof(s->desc), "n_kv(l)/tp x (d_k %g + d_v %g) x %g B", dk, dv, s->eb);
+    }
+
+    bool any_cross = false;
+    for (int64_t il = 0; il < a->num_layers; il++)
+        if (kind_of(a, il) == IW_LAYER_CROSS)
+            any_cross = true;
+    int64_t cross_left = (!any_cross && known(a->attention.num_cross_layers)) ? a->attention.num_cross_layers : 0;
+
+    for (int64_t il = 0; il < a->num_layers; il++) {
+        iw_layer_kind k = kind_of(a, il);
+        double per = 0;
+        if (k == IW_LAYER_LINEAR || k == IW_LAYER_MAMBA) {
+            s->n_rec++;
+            continue;
+        }
+        if (k == IW_LAYER_NONE) {
+            s->n_none++;
+            continue;
+        }
+        if (mla) {
+            per = mla_w * s->eb;
+        } else {
+            int64_t nkv = iw_arch_kv_heads_of_layer(a, (size_t)il);
+            if (nkv < 0)
+                nkv = 1;
+            if (nkv == 0) {         /* per-layer array: no attention in this layer */
+                s->n_none++;
+                continue;
+            }
+            int64_t r = nkv / (tp > 0 ? tp : 1);
+            if (r < 1)
+                r = 1;
+            per = (double)r * (dk + dv) * s->eb;
+        }
+        if (k == IW_LAYER_FULL && cross_left > 0 && il >= a->num_layers - cross_left) {
+            k = IW_LAYER_CROSS;     /* num_cross_layers without per-layer types */
+        }
+        switch (k) {
+        case IW_LAYER_SLIDING:
+            if (known(a->attention.sliding_window)) {
+                s->swa += per; s->n_swa++;
+            } else {
+                if (warn)
+                    iw_strlist_push_unique(warn, "sliding layers without attention.sliding_window: counted as full attention");
+                s->full += per; s->n_full++;
+            }
+            break;
+        case IW_LAYER_CHUNKED:
+            if (known(a->attention.chunk_size)) {
+                s->chunk += per; s->n_chunk++;
+            } else {
+                if (warn)
+                    iw_strlist_push_unique(warn, "chunked layers without attention.chunk_size: counted as full attention");
+                s->full += per; s->n_full++;
+            }
+            break;
+        case IW_LAYER_CROSS:
+            s->cross += per; s->n_cross++;
+            break;
+        default:
+            s->full += per; s->n_full++;
+            break;
+        }
+    }
+
+    /* Recurrent state (per sequence).  Fields: d_conv (k), d_inner, n_groups,
+     * d_state, n_heads, head_dim.  Per layer, elements:
+     *   conv = (k-1) x (d_inner + 2 x n_groups x d_state)
+     *   ssm  = n_heads x head_dim x d_state    (mamba2 / gated delta net)
+     *        | d_inner x d_state                (mamba1: no n_heads)
+     * For a gated delta net (Qwen3-Next) extract maps n_groups = linear key
+     * heads, d_state = key head dim, n_heads = value heads, head_dim = value
+     * head dim, d_inner = n_heads x head_dim: the same formulas give vLLM's
+     * conv (k-1)(2 nk dk + nv dv) and ssm nv dv dk.  Divided by TP. */
+    int64_t n_rec = s->n_rec;
+    if (n_rec == 0 && known(a->ssm.num_recurrent_layers))
+        n_rec = a->ssm.num_recurrent_layers;
+    s->n_rec = n_rec;
+    if (n_rec > 0) {
+        const iw_ssm *m = &a->ssm;
+        double d_inner = known(m->d_inner) ? (double)m->d_inner
+                       : (known(m->n_heads) && known(m->head_dim)) ? (double)m->n_heads * (double)m->head_dim : 0;
+        if (!known(m->d_state) || !(d_inner > 0)) {
+            if (warn)
+                iw_strlist_push_unique(warn, "recurrent layers without ssm.d_state/d_inner: recurrent state not counted");
+        } else {
+            double k = known(m->d_conv) ? (double)m->d_conv : 4;
+            if (!known(m->d_conv) && warn)
+                iw_strlist_push_unique(warn, "ssm.d_conv unknown: assumed 4");
+            double g = known(m->n_groups) ? (double)m->n_groups : 1;
+            double conv = (k - 1) * (d_inner + 2 * g * (double)m->d_state);
+            double ssm = (known(m->n_heads) && known(m->head_dim))
+                       ? (double)m->n_heads * (double)m->head_dim * (double)m->d_state
+                       : d_inner * (double)m->d_state;
+            double sb = eng == IW_ENGINE_VLLM ? 2 : 4;  /* vLLM: model dtype; llama.cpp: F32 */
+            double dt = dtype_bytes(a->torch_dtype);
+            if (eng == IW_ENGINE_VLLM && dt > 0)
+                sb = dt;
+            s->state = (double)n_rec * (conv + ssm) / (tp > 0 ? tp : 1) * sb;
+        }
+    }
+    return 0;
+}
+
+int iw_estimate_kv_per_token(const iw_arch *a, iw_kv_dtype kv, int tp, int64_t *out)
+{
+    kvsum s;
+    int rc = validate_arch(a);
+    if (rc)
+        return rc;
+    if (tp < 1 || tp > CAP_TP)
+        return iw_error_set(IW_EINVAL, "estimate: tensor-parallel size %d out of range 1..%d", tp, CAP_TP);
+    if ((rc = kv_classes(a, IW_ENGINE_VLLM, kv, tp, &s, NULL)))
+        return rc;
+    *out = to_i64(s.full + s.swa + s.chunk + s.cross);
+    return 0;
+}
+
+/* -------------------------------------------------------------- weights */
+
+static double weight_bytes_per_param(const iw_arch *a)
+{
+    double b = dtype_bytes(a->torch_dtype);
+    return b > 0 ? b : 2;
+}
+
+static double embedding_params(const iw_arch *a)
+{
+    if (a->parameters.embedding >= 0)
+        return (double)a->parameters.embedding;
+    if (known(a->vocab_size) && known(a->hidden_size))
+        return (double)a->vocab_size * (double)a->hidden_size;
+    return 0;
+}
+
+static double lm_head_params(const iw_arch *a)
+{
+    if (a->parameters.lm_head >= 0)
+        return (double)a->parameters.lm_head;
+    return a->tie_word_embeddings ? 0 : embedding_params(a);
+}
+
+/* Routed-expert parameters (for mxfp4, which quantizes experts only). */
+static double expert_params(const iw_arch *a)
+{
+    if (a->parameters.experts >= 0)
+        return (double)a->parameters.experts;
+    const iw_moe *m = &a->moe;
+    if (!known(m->num_experts) || !known(m->expert_intermediate_size) || !known(a->hidden_size))
+        return -1;
+    double moe_layers = (double)a->num_layers - (m->num_dense_layers > 0 ? (double)m->num_dense_layers : 0);
+    if (m->moe_layer_freq > 1)
+        moe_layers = floor(moe_layers / (double)m->moe_layer_freq);
+    return moe_layers * (double)m->num_experts * 3.0 * (double)a->hidden_size *
+           (double)m->expert_intermediate_size;
+}
+
+int iw_estimate_weights(const iw_arch *a, int64_t *bytes, char *formula, size_t flen,
+                        const char **source)
+{
+    const iw_quant *q = &a->quantization;
+    if (a->weights_bytes > 0) {
+        bool gguf = (a->source && !strcmp(a->source, "gguf")) || (q->method && !strcasecmp(q->method, "gguf"));
+        *source = gguf ? "exact: gguf tensors" : "exact: safetensors headers";
+        snprintf(formula, flen, "sum of tensor data bytes from the %s = %lld",
+                 gguf ? "GGUF tensor infos" : "safetensors headers", (long long)a->weights_bytes);
+        *bytes = a->weights_bytes;
+        return 0;
+    }
+    if (a->parameters.total <= 0)
+        return iw_error_set(IW_EINVAL, "estimate: weight size unknown: no tensor headers (weights_bytes) "
+                            "and no parameter count (parameters.total)");
+    *source = "formula";
+    double P = (double)a->parameters.total;
+    double db = weight_bytes_per_param(a);
+    const char *dts = dtype_bytes(a->torch_dtype) > 0 ? a->torch_dtype : "16-bit (torch_dtype unknown)";
+    const char *m = q->method;
+    if (!m || !*m || !strcasecmp(m, "none") || !strcasecmp(m, "bf16") || !strcasecmp(m, "fp16")) {
+        snprintf(formula, flen, "parameters %.0f x %g B (%s)", P, db, dts);
+        *bytes = to_i64(P * db);
+        return 0;
+    }
+    double b = isfinite(q->bits) && q->bits > 0 ? q->bits : 0;
+    double G = q->group_size > 0 ? (double)q->group_size : 0;
+    double eff = 0;
+    char ebuf[120] = "";
+    bool experts_only = false, all_params = false;
+    if (isfinite(q->effective_bits) && q->effective_bits > 0) {
+        eff = q->effective_bits;
+        snprintf(ebuf, sizeof(ebuf), "%.4g bits (recorded effective_bits)", eff);
+    }
+    if (!strcasecmp(m, "mxfp4")) {
+        experts_only = true;
+        if (!(eff > 0)) {
+            eff = 4.25;
+            snprintf(ebuf, sizeof(ebuf), "4 + 8/32 = 4.25 bits (MXFP4 e8m0 scale per 32)");
+        }
+    } else if (eff > 0) {
+        /* recorded */
+    } else if (!strcasecmp(m, "gptq") || !strcasecmp(m, "awq") || !strcasecmp(m, "auto-round") ||
+               !strcasecmp(m, "hqq") || !strcasecmp(m, "compressed-tensors") ||
+               !strcasecmp(m, "compressed_tensors") || !strcasecmp(m, "modelopt") ||
+               !strcasecmp(m, "modelopt_fp4") || !strcasecmp(m, "quark")) {
+        bool nvfp4 = (q->format && strstr(q->format, "nvfp4")) || !strcasecmp(m, "modelopt_fp4");
+        if (nvfp4) {
+            eff = 4.5;
+            snprintf(ebuf, sizeof(ebuf), "4 + 8/16 = 4.5 bits (NVFP4)");
+        } else {
+            if (!(b > 0))
+                return iw_error_set(IW_EINVAL, "estimate: quantization %s without bits", m);
+            bool ct_sym = (!strncasecmp(m, "compressed", 10) && q->sym && !q->zero_point);
+            if (G > 0 && b < 8) {
+                double extra = ct_sym ? 16.0 : 16.0 + b;
+                eff = b + extra / G;
+                snprintf(ebuf, sizeof(ebuf), "b + (%s)/G = %g + %g/%g = %.4g bits", ct_sym ? "16" : "16+b",
+                         b, extra, G, eff);
+            } else if (b >= 8 && G > 0) {
+                eff = b + 32.0 / (G * G);
+                snprintf(ebuf, sizeof(ebuf), "%g + 32/(%g x %g) = %.4g bits (block scales)", b, G, G, eff);
+            } else {
+                eff = b;
+                snprintf(ebuf, sizeof(ebuf), "%g bits (per-channel scales ignored)", b);
+            }
+        }
+    } else if (!strcasecmp(m, "fp8") || !strcasecmp(m, "fbgemm_fp8")) {
+        if (G > 0) {
+            eff = 8 + 32.0 / (G * G);
+            snprintf(ebuf, sizeof(ebuf), "8 + 32/(%g x %g) = %.5g bits (fp8 + f32 block scales)", G, G, eff);
+        } else {
+            eff = 8;
+            snprintf(ebuf, sizeof(ebuf), "8 bits (fp8, per-tensor scale)");
+        }
+    } else if (!strcasecmp(m, "bitsandbytes") || !strcasecmp(m, "bnb")) {
+        if (b > 0 && b <= 4) {
+            eff = q->double_quant ? 4 + 8.0 / 64 + 32.0 / (64 * 256) : 4.5;
+            snprintf(ebuf, sizeof(ebuf), q->double_quant
+                     ? "4 + 8/64 + 32/(64 x 256) = %.4g bits (nf4, double quant)"
+                     : "4 + 32/64 = %.4g bits (nf4/fp4, f32 absmax per 64)", eff);
+        } else {
+            eff = 8;
+            snprintf(ebuf, sizeof(ebuf), "8 bits (LLM.int8)");
+        }
+    } else if (!strcasecmp(m, "mlx")) {
+        if (!(b > 0))
+            return iw_error_set(IW_EINVAL, "estimate: quantization mlx without bits");
+        double g = G > 0 ? G : 64;
+        eff = b + 32.0 / g;
+        all_params = true;
+        snprintf(ebuf, sizeof(ebuf), "b + 32/G = %g + 32/%g = %.4g bits (f16 scale+bias)", b, g, eff);
+    } else {
+        if (!(b > 0))
+            return iw_error_set(IW_EINVAL, "estimate: quantization '%s' without bits or effective_bits; "
+                                "weight size unknown", m);
+        eff = b;
+        all_params = !strcasecmp(m, "gguf");
+        snprintf(ebuf, sizeof(ebuf), "%g bits (%s nominal)", b, m);
+    }
+
+    double qp, keep;
+    if (experts_only) {
+        double ep = expert_params(a);
+        if (ep < 0)
+            return iw_error_set(IW_EINVAL, "estimate: mxfp4 quantizes experts only, but expert parameters "
+                                "are unknown (no parameters.experts or moe fields)");
+        if (ep > P)
+            ep = P;
+        qp = ep;
+        keep = P - ep;
+        snprintf(formula, flen, "experts %.0f x %s / 8 + other %.0f x %g B (modules_to_not_convert kept at %s)",
+                 qp, ebuf, keep, db, dts);
+    } else if (all_params) {
+        qp = P;
+        keep = 0;
+        snprintf(formula, flen, "parameters %.0f x %s / 8", P, ebuf);
+    } else {
+        keep = embedding_params(a) + lm_head_params(a);
+        if (keep > P)
+            keep = 0;
+        qp = P - keep;
+        snprintf(formula, flen, "quantized %.0f x %s / 8 + embeddings/lm_head %.0f x %g B", qp, ebuf, keep, db);
+    }
+    *bytes = to_i64(qp * eff / 8.0 + keep * db);
+    return 0;
+}
+
+/* -------------------------------------------------------------- vision */
+
+/* Vision tower bytes when they are not inside weights: vision.params x dtype,
+ * else a ViT formula L x (4h^2 + 2hI) + patch embedding 3 p^2 h + projector. */
+static double vision_bytes(const iw_arch *a, char *formula, size_t flen, bool *included)
+{
+    *included = false;
+    if (!a->has_vision && !known(a->vision.params) && !known(a->vision.num_layers))
+        return 0;
+    bool gguf = (a->source && !strcmp(a->source, "gguf"));
+    if (a->weights_bytes > 0 && !gguf) {
+        *included = true;
+        snprintf(formula, flen, "included in the exact weights (safetensors headers)");
+        return 0;
+    }
+    if (a->parameters.vision > 0 && a->weights_bytes <= 0) {
+        *included = true;
+        snprintf(formula, flen, "included in parameters.total (vision component %lld)", (long long)a->parameters.vision);
+        return 0;
+    }
+    double db = weight_bytes_per_param(a);
+    if (gguf)
+        db = 2;     /* mmproj files are usually f16 */
+    if (known(a->vision.params)) {
+        snprintf(formula, flen, "vision.params %lld x %g B", (long long)a->vision.params, db);
+        return (double)a->vision.params * db;
+    }
+    const iw_vision *v = &a->vision;
+    if (known(v->num_layers) && known(v->hidden_size)) {
+        double h = (double)v->hidden_size;
+        double I = known(v->intermediate_size) ? (double)v->intermediate_size : 4 * h;
+        double p = known(v->patch_size) ? (double)v->patch_size : 14;
+        double proj = known(v->projection_dim) ? (double)v->projection_dim :
+                      known(a->hidden_size) ? (double)a->hidden_size : h;
+        double params = (double)v->num_layers * (4 * h * h + 2 * h * I) + 3 * p * p * h + h * proj + proj * proj;
+        snprintf(formula, flen, "ViT formula (L %lld x (4h^2 + 2hI) + 3p^2h + h*proj + proj^2) = %.0f params x %g B "
+                 "(vision.params unknown)", (long long)v->num_layers, params, db);
+        return params * db;
+    }
+    snprintf(formula, flen, "vision tower present but its size is unknown: not counted");
+    return 0;
+}
+
+/* -------------------------------------------------------------- terms */
+
+static void add_term(iw_estimate *e, const char *name, double bytes, const char *source,
+                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void add_term(iw_estimate *e, const char *name, double bytes, const char *source,
+                     const char *fmt, ...)
+{
+    if (e->n_terms >= IW_EST_MAX_TERMS)
+        return;
+    iw_est_term *t = &e->terms[e->n_terms++];
+    snprintf(t->name, sizeof(t->name), "%s", name);
+    snprintf(t->source, sizeof(t->source), "%s", source);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(t->formula, sizeof(t->formula), fmt, ap);
+    va_end(ap);
+    t->bytes = to_i64(bytes);
+}
+
+static int64_t model_max_ctx(const iw_arch *a)
+{
+    if (known(a->context_length))
+        return a->context_length;
+    if (known(a->max_position_embeddings))
+        return a->max_position_embeddings;
+    return IW_UNKNOWN;
+}
+
+/* Effective FFN width per token for activations (dense I, or MoE top-k). */
+static void ffn_widths(const iw_arch *a, double *dense, double *moe_per_tok, double *n_exp)
+{
+    *dense = known(a->intermediate_size) ? (double)a->intermediate_size : 0;
+    *moe_per_tok = 0;
+    *n_exp = 0;
+    if (known(a->moe.num_experts) && known(a->moe.expert_intermediate_size)) {
+        double k = known(a->moe.experts_per_token) ? (double)a->moe.experts_per_token : 1;
+        *moe_per_tok = k * (double)a->moe.expert_intermediate_size;
+        if (known(a->moe.shared_expert_intermediate_size))
+            *moe_per_tok += (double)a->moe.shared_expert_intermediate_size;
+        else if (known(a->moe.shared_experts))
+            *moe_per_tok += (double)a->moe.shared_experts * (double)a->moe.expert_intermediate_size;
+        *n_exp = (double)a->moe.num_experts;
+    }
+    if (!(*dense > 0) && known(a->hidden_size) && !(*moe_per_tok > 0))
+        *dense = 4.0 * (double)a->hidden_size;
+}
+
+int iw_estimate_compute(const iw_arch *a, const iw_est_opts *o, iw_estimate *e)
+{
+    int rc;
+    iw_estimate_free(e);
+    e->in = *o;
+    iw_est_opts *in = &e->in;
+    if ((rc = validate_arch(a)))
+        return rc;
+    if (in->tp < 1 || in->tp > CAP_TP)
+        return iw_error_set(IW_EINVAL, "estimate: tensor-parallel size %d out of range 1..%d", in->tp, CAP_TP);
+    if (in->engine != IW_ENGINE_VLLM && in->tp != 1)
+        return iw_error_set(IW_EINVAL, "estimate: --tp applies to vLLM only (llama.cpp splits layers, not heads)");
+    if (in->engine == IW_ENGINE_VLLM && (in->kv_dtype == IW_KV_Q8_0 || in->kv_dtype == IW_KV_Q4_0))
+        return iw_error_set(IW_EINVAL, "estimate: KV dtype %s is llama.cpp only; vLLM accepts auto, fp16, bf16, fp8",
+                            iw_kv_dtype_name(in->kv_dtype));
+    if (isnan(in->gpu_util))
+        in->gpu_util = IW_EST_DEFAULT_GPU_UTIL;
+    if (!(in->gpu_util > 0 && in->gpu_util <= 1))
+        return iw_error_set(IW_EINVAL, "estimate: gpu memory utilization %g outside (0, 1]", in->gpu_util);
+    e->max_context = model_max_ctx(a);
+    if (in->context == IW_UNKNOWN) {
+        if (in->engine == IW_ENGINE_OLLAMA)
+            in->context = IW_EST_OLLAMA_CTX_DEFAULT;
+        else if (known(e->max_context))
+            in->context = e->max_context;
+        else
+            return iw_error_set(IW_EINVAL, "estimate: the model's maximum context is unknown; give --context N");
+    }
+    if (in->context < 1 || in->context > CAP_CTX)
+        return iw_error_set(IW_EINVAL, "estimate: context %lld outside 1..%lld", (long long)in->context, (long long)CAP_CTX);
+    if (in->batch == IW_UNKNOWN)
+        in->batch = 1;
+    if (in->batch < 1 || in->batch > CAP_BATCH)
+        return iw_error_set(IW_EINVAL, "estimate: batch %lld outside 1..%lld", (long long)in->batch, (long long)CAP_BATCH);
+    if (known(e->max_context) && in->context > e->max_context)
+        iw_strlist_pushf(&e->warnings, "context %lld exceeds the model's maximum %lld",
+                         (long long)in->context, (long long)e->max_context);
+
+    /* weights */
+    int64_t wb = 0;
+    char wf[256];
+    const char *wsrc = NULL;
+    if ((rc = iw_estimate_weights(a, &wb, wf, sizeof(wf), &wsrc)))
+        return rc;
+    e->weights_bytes = wb;
+
+    kvsum s;
+    if ((rc = kv_classes(a, in->engine, in->kv_dtype, in->tp, &s, &e->warnings)))
+        return rc;
+    e->kv_bytes_per_token = to_i64(s.full + s.swa + s.chunk + s.cross);
+    e->state_bytes_per_seq = to_i64(s.state);
+    double ctx = (double)in->context, B = (double)in->batch;
+    double h = known(a->hidden_size) ? (double)a->hidden_size : 0;
+    double V = known(a->vocab_size) ? (double)a->vocab_size : 0;
+    double L = (double)a->num_layers;
+    double dense_I, moe_I, n_exp;
+    ffn_widths(a, &dense_I, &moe_I, &n_exp);
+    double nh = known(a->num_attention_heads) ? (double)a->num_attention_heads : 0;
+    double qdim = nh * head_k(a);
+    double kvdim = (double)(a->num_kv_heads > 0 ? a->num_kv_heads : (int64_t)nh) * head_k(a);
+    if (!known(a->hidden_size) || !known(a->vocab_size))
+        iw_strlist_push_unique(&e->warnings, "hidden_size or vocab_size unknown: activation/compute terms undercounted");
+    char vf[256] = "";
+    bool vis_incl = false;
+    double vis = vision_bytes(a, vf, sizeof(vf), &vis_incl);
+
+    if (in->engine == IW_ENGINE_VLLM) {
+        double tp = in->tp, blk = IW_EST_VLLM_BLOCK;
+        double mbt = known(in->max_num_batched_tokens) ? (double)in->max_num_batched_tokens
+                   : in->no_chunked_prefill ? fmax(ctx, 2048) : IW_EST_VLLM_MBT_DEFAULT;
+        in->max_num_batched_tokens = (int64_t)mbt;
+        double weights = ceil((double)wb / tp);
+        add_term(e, "weights", weights, wsrc, "%s%s", wf, in->tp > 1 ? " / tp" : "");
+        /* KV per sequence, in 16-token blocks */
+        double full_tok = pad_up(ctx, blk);
+        double w = known(a->attention.sliding_window) ? (double)a->attention.sliding_window : 0;
+        double swa_tok = pad_up(fmin(w - 1 + mbt, ctx), blk) + blk;
+        double ch = known(a->attention.chunk_size) ? (double)a->attention.chunk_size : 0;
+        double chunk_tok = pad_up(fmin(ch + mbt, ctx), blk);
+        double enc = known(a->attention.encoder_length) ? (double)a->attention.encoder_length : 0;
+        if (s.n_cross > 0 && !(enc > 0)) {
+            if (known(a->vision.image_size) && known(a->vision.patch_size)) {
+                double side = floor((double)a->vision.image_size / (double)a->vision.patch_size);
+                enc = 4 * (side * side + 1);
+                iw_strlist_pushf(&e->warnings, "encoder length unknown: assumed 4 tiles x (%g^2 + 1) = %g tokens (mllama)", side, enc);
+            } else {
+                iw_strlist_push_unique(&e->warnings, "cross-attention layers without encoder_length: their KV is not counted");
+            }
+        }
+        double cross_tok = enc > 0 ? pad_up(enc, blk) : 0;
+        double kv_seq = s.full * full_tok + s.swa * swa_tok + s.chunk * chunk_tok + s.cross * cross_tok;
+        add_term(e, "kv_cache", B * kv_seq, "formula",
+                 "batch %g x [full %lld L x %.0f B x %.0f tok + sliding %lld L x %.0f B x (cdiv(min(%g-1+%g, ctx),16)+1)x16 = %.0f tok"
+                 " + chunked %lld L x %.0f tok + cross %lld L x %.0f tok]; per layer %s (%s)",
+                 B, (long long)s.n_full, s.n_full ? s.full / s.n_full : 0, full_tok, (long long)s.n_swa,
+                 s.n_swa ? s.swa / s.n_swa : 0, w, mbt, swa_tok, (long long)s.n_chunk, chunk_tok,
+                 (long long)s.n_cross, cross_tok, s.desc, s.kv_how);
+        if (s.n_rec > 0)
+            add_term(e, "state", B * s.state, "formula",
+                     "batch %g x %lld recurrent layers x [(d_conv-1)(d_inner + 2 n_groups d_state) + n_heads head_dim d_state] / tp x dtype = %.0f B/seq",
+                     B, (long long)s.n_rec, s.state);
+        /* activation peak of the profiling run */
+        double T = mbt;
+        double seqs = fmin(T, B);
+        double layer = h * 2 + (dense_I * 3 + (qdim + 2 * kvdim)) / tp;
+        if (moe_I > 0) {
+            double k = known(a->moe.experts_per_token) ? (double)a->moe.experts_per_token : 1;
+            double fmoe = h * 2 + k * h + moe_I * 3 / tp + n_exp * 2;
+            if (fmoe > layer)
+                layer = fmoe;
+        }
+        double act = T * layer * 2 + seqs * V * 4 * 2;
+        add_term(e, "activations", act, "heuristic",
+                 "max_num_batched_tokens %g x (2h + (3 I_ffn + q + 2kv)/tp | MoE 2h + k h + 3 k I_e/tp) x 2 B + "
+                 "sampler min(tokens, seqs %g) x vocab %g x 4 B x 2", T, B, V);
+        double nt = 256 * MiB + (in->tp > 1 ? 512 * MiB : 0);
+        add_term(e, "non_torch", nt, "heuristic", "256 MiB (cuBLAS workspace, allocator)%s",
+                 in->tp > 1 ? " + 512 MiB NCCL buffers (tp > 1)" : "");
+        double cg = in->enforce_eager ? 0 : 192 * MiB + L * 8 * MiB / tp;
+        add_term(e, "cuda_graphs", cg, "heuristic",
+                 in->enforce_eager ? "0 (enforce_eager)" : "192 MiB + num_layers %g x 8 MiB / tp", L);
+        if (vis > 0)
+            add_term(e, "vision", ceil(vis / tp), "formula", "%s%s", vf, in->tp > 1 ? " / tp" : "");
+        else if (vis_incl)
+            add_term(e, "vision", 0, "formula", "%s", vf);
+        if (known(in->vram_bytes)) {
+            e->budget = (int64_t)floor((double)in->vram_bytes * in->gpu_util);
+            double non_kv = 0;
+            for (size_t i = 0; i < e->n_terms; i++)
+                if (strcmp(e->terms[i].name, "kv_cache") && strcmp(e->terms[i].name, "state"))
+                    non_kv += (double)e->terms[i].bytes;
+            double per_tok = s.full + s.swa + s.chunk;
+            double avail = (double)e->budget - non_kv;
+            if (per_tok > 0)
+                e->kv_capacity_tokens = avail > 0 ? (int64_t)(floor(avail / per_tok / blk) * blk) : 0;
+        }
+    } else {
+        bool ollama = in->engine == IW_ENGINE_OLLAMA;
+        double ub = known(in->n_ubatch) ? (double)in->n_ubatch : IW_EST_LLAMA_UBATCH;
+        in->n_ubatch = (int64_t)ub;
+        int fa = in->flash_attn >= 0 ? in->flash_attn : (ollama ? 0 : 1);
+        in->flash_attn = fa;
+        if (!fa && (in->kv_dtype == IW_KV_Q8_0 || in->kv_dtype == IW_KV_Q4_0))
+            iw_strlist_push_unique(&e->warnings, "quantized V cache needs flash attention (-fa on)");
+        double ncells = pad_up(ctx * B, IW_EST_LLAMA_PAD);
+        double nlay = L;
+        double ngl = known(in->n_gpu_layers) || in->n_gpu_layers == 0 ? (double)in->n_gpu_layers : L + 1;
+        if (ngl < 0)
+            ngl = L + 1;
+        in->n_gpu_layers = (int64_t)ngl;
+        double n_off = fmin(ngl, nlay);
+        bool out_gpu = ngl > nlay;
+        double P = a->parameters.total > 0 ? (double)a->parameters.total : 0;
+        double bpp = P > 0 ? (double)wb / P : weight_bytes_per_param(a);
+        double emb = embedding_params(a) * bpp;
+        double outb = a->tie_word_embeddings ? emb : lm_head_params(a) * bpp;
+        double layers_b = (double)wb - emb - (a->tie_word_embeddings ? 0 : outb);
+        if (layers_b < 0)
+            layers_b = 0;
+        double gpu_w = layers_b * n_off / nlay + (out_gpu ? outb : 0);
+        add_term(e, "weights", gpu_w, wsrc,
+                 "%s; on GPU: repeating layers x %g/%g%s (token embeddings stay in host RAM)", wf, n_off, nlay,
+                 out_gpu ? " + output layer" : "");
+        double w = known(a->attention.sliding_window) ? (double)a->attention.sliding_window : 0;
+        double swa_cells = fmin(ncells, pad_up(w * B + ub, IW_EST_LLAMA_PAD));
+        double ch = known(a->attention.chunk_size) ? (double)a->attention.chunk_size : 0;
+        double chunk_cells = fmin(ncells, pad_up(ch * B + ub, IW_EST_LLAMA_PAD));
+        double enc = known(a->attention.encoder_length) ? (double)a->attention.encoder_length : 0;
+        double kv_all = s.full * ncells + s.swa * swa_cells + s.chunk * chunk_cells + s.cross * enc * B;
+        double frac = n_off / nlay;
+        add_term(e, "kv_cache", kv_all * frac, "formula",
+                 "n_ctx = PAD(ctx %g x seqs %g, 256) = %g cells: full %lld L x %.0f B x %g + SWA %lld L x %.0f B x "
+                 "min(n_ctx, PAD(%g x %g + %g, 256)) = %g + chunked %lld L x %g cells; per layer %s (%s); x %g/%g offloaded layers",
+                 ctx, B, ncells, (long long)s.n_full, s.n_full ? s.full / s.n_full : 0, ncells, (long long)s.n_swa,
+                 s.n_swa ? s.swa / s.n_swa : 0, w, B, ub, swa_cells, (long long)s.n_chunk, chunk_cells, s.desc,
+                 s.kv_how, n_off, nlay);
+        if (s.n_rec > 0)
+            add_term(e, "state", B * s.state * frac, "formula",
+                     "seqs %g x %lld recurrent layers x [(d_conv-1)(d_inner + 2 n_groups d_state) + n_heads head_dim d_state] x 4 B (F32)",
+                     B, (long long)s.n_rec);
+        double nT = fmin(ncells, ub);
+        double out_stage = out_gpu ? nT * (V + h) * 4 : 0;
+        double ffn = nT * (2 * h + 3 * fmax(dense_I, moe_I) + n_exp) * 4;
+        double attn = fa ? nT * (qdim + 2 * kvdim) * 4 + ncells * nT * 2
+                         : nT * (qdim + 2 * kvdim) * 4 + ncells * nT * nh * 4 + ncells * nT * 4;
+        double comp = fmax(out_stage, fmax(ffn, attn));
+        if (n_off <= 0)
+            comp = 0;
+        add_term(e, "compute", comp, "formula",
+                 "max(output nT x (vocab + h) x 4, ffn nT x (2h + 3 I_ffn) x 4, attention %s) with nT = min(n_ctx, n_ubatch %g) = %g",
+                 fa ? "FA nT x (q + 2kv) x 4 + mask n_ctx x nT x 2" : "nT x (q+2kv) x 4 + KQ n_ctx x nT x heads x 4 + mask",
+                 ub, nT);
+        add_term(e, "overhead", n_off > 0 ? 250 * MiB : 0, "heuristic",
+                 "platform footprint 250 MiB (CUDA context, gguf-parser default)");
+        if (vis > 0)
+            add_term(e, "vision", vis, "formula", "%s (mmproj)", vf);
+        else if (vis_incl)
+            add_term(e, "vision", 0, "formula", "%s", vf);
+        e->host_bytes = to_i64((double)wb - gpu_w + (a->tie_word_embeddings && out_gpu ? outb : 0) +
+                               kv_all * (1 - frac));
+        if (known(in->vram_bytes))
+            e->budget = in->vram_bytes;
+    }
+    double total = 0;
+    for (size_t i = 0; i < e->n_terms; i++)
+        total += (double)e->terms[i].bytes;
+    e->total = to_i64(total);
+    e->fits = e->budget != IW_UNKNOWN && e->total <= e->budget;
+    return 0;
+}
+
+/* -------------------------------------------------------------- inverse */
+
+static int64_t engine_step(iw_engine e) { return e == IW_ENGINE_VLLM ? IW_EST_VLLM_BLOCK : IW_EST_LLAMA_PAD; }
+
+static int fits_at(const iw_arch *a, const iw_est_opts *o, int64_t ctx, int64_t batch, bool *fits)
+{
+    iw_est_opts t = *o;
+    iw_estimate e;
+    iw_estimate_init(&e);
+    t.context = ctx;
+    t.batch = batch;
+    int rc = iw_estimate_compute(a, &t, &e);
+    *fits = rc == 0 && e.fits;
+    iw_estimate_free(&e);
+    return rc;
+}
+
+int iw_estimate_max_context(const iw_arch *a, const iw_est_opts *o, int64_t batch, int64_t *out)
+{
+    int rc;
+    bool f;
+    *out = 0;
+    if (!known(o->vram_bytes))
+        return iw_error_set(IW_EINVAL, "estimate: the inverse needs a memory budget (--vram or --gpu)");
+    if (batch < 1 || batch > CAP_BATCH)
+        return iw_error_set(IW_EINVAL, "estimate: batch %lld outside 1..%lld", (long long)batch, (long long)CAP_BATCH);
+    int64_t step = engine_step(o->engine);
+    int64_t mx = model_max_ctx(a);
+    if (!known(mx))
+        mx = CAP_CTX;
+    if (mx > CAP_CTX)
+        mx = CAP_CTX;
+    if ((rc = fits_at(a, o, mx, batch, &f)))
+        return rc;
+    if (f) {
+        *out = mx;
+        return 0;
+    }
+    /* total(ctx) is non-decreasing in ctx (every term is; sliding terms stop
+     * growing past the window), so bisect over multiples of the block. */
+    int64_t lo = 0, hi = mx / step;     /* fits(lo*step) (0 = nothing), !fits(hi*step) or hi*step>=mx */
+    if (hi * step >= mx)
+        hi = (mx - 1) / step + 1;
+    while (hi - lo > 1) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if ((rc = fits_at(a, o, mid * step, batch, &f)))
+            return rc;
+        if (f)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    *out = lo * step;
+    return 0;
+}
+
+int iw_estimate_max_batch(const iw_arch *a, const iw_est_opts *o, int64_t context, int64_t *out)
+{
+    int rc;
+    bool f;
+    *out = 0;
+    if (!known(o->vram_bytes))
+        return iw_error_set(IW_EINVAL, "estimate: the inverse needs a memory budget (--vram or --gpu)");
+    if ((rc = fits_at(a, o, context, 1, &f)))
+        return rc;
+    if (!f)
+        return 0;
+    int64_t lo = 1, hi = 2;
+    while (hi <= CAP_BATCH) {
+        if ((rc = fits_at(a, o, context, hi, &f)))
+            return rc;
+        if (!f)
+            break;
+        lo = hi;
+        hi *= 2;
+    }
+    if (hi > CAP_BATCH) {
+        *out = lo;
+        return 0;
+    }
+    while (hi - lo > 1) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if ((rc = fits_at(a, o, context, mid, &f)))
+            return rc;
+        if (f)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    *out = lo;
+    return 0;
+}
+
+/* -------------------------------------------------------------- output */
+
+int iw_estimate_recommend(const iw_estimate *e, int64_t context, int64_t batch, iw_strlist *args)
+{
+    int rc = 0;
+    const iw_est_opts *in = &e->in;
+    if (context < 1 || batch < 1)
+        return iw_error_set(IW_EINVAL, "estimate: nothing to recommend (context %lld, batch %lld)",
+                            (long long)context, (long long)batch);
+    if (known(e->max_context) && context > e->max_context)
+        context = e->max_context;
+    if (in->engine == IW_ENGINE_VLLM) {
+        if ((rc = iw_strlist_push(args, "--max-model-len")) || (rc = iw_strlist_pushf(args, "%lld", (long long)context)) ||
+            (rc = iw_strlist_push(args, "--max-num-seqs")) || (rc = iw_strlist_pushf(args, "%lld", (long long)batch)) ||
+            (rc = iw_strlist_push(args, "--gpu-memory-utilization")) || (rc = iw_strlist_pushf(args, "%.2f", in->gpu_util)))
+            return rc;
+        if (in->kv_dtype == IW_KV_FP8 &&
+            ((rc = iw_strlist_push(args, "--kv-cache-dtype")) || (rc = iw_strlist_push(args, "fp8"))))
+            return rc;
+        if (in->tp > 1 && ((rc = iw_strlist_push(args, "--tensor-parallel-size")) ||
+                           (rc = iw_strlist_pushf(args, "%d", in->tp))))
+            return rc;
+        if (in->enforce_eager && (rc = iw_strlist_push(args, "--enforce-eager")))
+            return rc;
+    } else if (in->engine == IW_ENGINE_LLAMACPP) {
+        if ((rc = iw_strlist_push(args, "-c")) || (rc = iw_strlist_pushf(args, "%lld", (long long)(context * batch))) ||
+            (rc = iw_strlist_push(args, "-ngl")) || (rc = iw_strlist_pushf(args, "%lld", (long long)in->n_gpu_layers)))
+            return rc;
+        if (batch > 1 && ((rc = iw_strlist_push(args, "-np")) || (rc = iw_strlist_pushf(args, "%lld", (long long)batch))))
+            return rc;
+        if (in->kv_dtype != IW_KV_AUTO && in->kv_dtype != IW_KV_F16) {
+            const char *t = in->kv_dtype == IW_KV_FP8 ? "q8_0" : iw_kv_dtype_name(in->kv_dtype);
+            if (in->kv_dtype == IW_KV_BF16) t = "bf16";
+            if (in->kv_dtype == IW_KV_F32) t = "f32";
+            if ((rc = iw_strlist_push(args, "-ctk")) || (rc = iw_strlist_push(args, t)) ||
+                (rc = iw_strlist_push(args, "-ctv")) || (rc = iw_strlist_push(args, t)))
+                return rc;
+        }
+        if (in->flash_attn == 1 && ((rc = iw_strlist_push(args, "-fa")) || (rc = iw_strlist_push(args, "on"))))
+            return rc;
+    } else {
+        if ((rc = iw_strlist_push(args, "--num-ctx")) || (rc = iw_strlist_pushf(args, "%lld", (long long)context)))
+            return rc;
+    }
+    return 0;
+}
+
+cJSON *iw_estimate_to_json(const iw_estimate *e)
+{
+    const iw_est_opts *in = &e->in;
+    cJSON *root = cJSON_CreateObject(), *inputs = NULL, *terms = NULL, *w = NULL;
+    if (!root)
+        goto oom;
+    if (!(inputs = cJSON_AddObjectToObject(root, "inputs")))
+        goto oom;
+    cJSON_AddStringToObject(inputs, "engine", iw_engine_name(in->engine));
+    cJSON_AddNumberToObject(inputs, "context", (double)in->context);
+    cJSON_AddNumberToObject(inputs, "batch", (double)in->batch);
+    cJSON_AddStringToObject(inputs, "kv_dtype", iw_kv_dtype_name(in->kv_dtype));
+    cJSON_AddNumberToObject(inputs, "tp", in->tp);
+    if (in->engine == IW_ENGINE_VLLM) {
+        cJSON_AddNumberToObject(inputs, "gpu_util", in->gpu_util);
+        cJSON_AddNumberToObject(inputs, "max_num_batched_tokens", (double)in->max_num_batched_tokens);
+        cJSON_AddBoolToObject(inputs, "enforce_eager", in->enforce_eager);
+        cJSON_AddNumberToObject(inputs, "block_size", IW_EST_VLLM_BLOCK);
+    } else {
+        cJSON_AddNumberToObject(inputs, "n_ubatch", (double)in->n_ubatch);
+        cJSON_AddNumberToObject(inputs, "n_gpu_layers", (double)in->n_gpu_layers);
+        cJSON_AddBoolToObject(inputs, "flash_attn", in->flash_attn == 1);
+    }
+    if (known(in->vram_bytes))
+        cJSON_AddNumberToObject(inputs, "vram", (double)in->vram_bytes);
+    else
+        cJSON_AddNullToObject(inputs, "vram");
+    if (known(e->max_context))
+        cJSON_AddNumberToObject(inputs, "model_max_context", (double)e->max_context);
+    if (!(terms = cJSON_AddArrayToObject(root, "terms")))
+        goto oom;
+    for (size_t i = 0; i < e->n_terms; i++) {
+        cJSON *t = cJSON_CreateObject();
+        if (!t)
+            goto oom;
+        cJSON_AddItemToArray(terms, t);
+        cJSON_AddStringToObject(t, "name", e->terms[i].name);
+        cJSON_AddNumberToObject(t, "bytes", (double)e->terms[i].bytes);
+        cJSON_AddStringToObject(t, "formula", e->terms[i].formula);
+        cJSON_AddStringToObject(t, "source", e->terms[i].source);
+    }
+    cJSON_AddNumberToObject(root, "total", (double)e->total);
+    if (e->budget != IW_UNKNOWN)
+        cJSON_AddNumberToObject(root, "budget", (double)e->budget);
+    else
+        cJSON_AddNullToObject(root, "budget");
+    cJSON_AddBoolToObject(root, "fits", e->fits);
+    cJSON_AddNumberToObject(root, "weights_bytes", (double)e->weights_bytes);
+    cJSON_AddNumberToObject(root, "kv_bytes_per_token", (double)e->kv_bytes_per_token);
+    if (e->state_bytes_per_seq > 0)
+        cJSON_AddNumberToObject(root, "state_bytes_per_sequence", (double)e->state_bytes_per_seq);
+    if (in->engine != IW_ENGINE_VLLM)
+        cJSON_AddNumberToObject(root, "host_bytes", (double)e->host_bytes);
+    if (e->kv_capacity_tokens != IW_UNKNOWN)
+        cJSON_AddNumberToObject(root, "kv_capacity_tokens", (double)e->kv_capacity_tokens);
+    if (!(w = cJSON_AddArrayToObject(root, "warnings")))
+        goto oom;
+    for (size_t i = 0; i < e->warnings.n; i++)
+        cJSON_AddItemToArray(w, cJSON_CreateString(e->warnings.v[i]));
+    return root;
+oom:
+    cJSON_Delete(root);
+    iw_error_set(IW_ENOMEM, "estimate: out of memory building JSON");
+    return NULL;
+}
+
+/* -------------------------------------------------------------- GPUs */
+
+#define GIB_I ((int64_t)1 << 30)
+static const iw_gpu gpus[] = {
+    {"rtx3060", 12 * GIB_I}, {"rtx3080", 10 * GIB_I}, {"rtx3090", 24 * GIB_I},
+    {"rtx4060ti", 16 * GIB_I}, {"rtx4070", 12 * GIB_I}, {"rtx4080", 16 * GIB_I},
+    {"rtx4090", 24 * GIB_I}, {"rtx5080", 16 * GIB_I}, {"rtx5090", 32 * GIB_I},
+    {"rtxa6000", 48 * GIB_I}, {"a10", 24 * GIB_I}, {"a10g", 24 * GIB_I},
+    {"a100-40", 40 * GIB_I}, {"a100-80", 80 * GIB_I}, {"a100", 80 * GIB_I},
+    {"h100-80", 80 * GIB_I}, {"h100", 80 * GIB_I}, {"h200", 141 * GIB_I},
+    {"l4", 24 * GIB_I}, {"l40s", 48 * GIB_I}, {"t4", 16 * GIB_I}, {"v100", 32 * GIB_I},
+    {"mi300x", 192 * GIB_I}, {NULL, 0},
+};
+
+const iw_gpu *iw_gpu_table(void) { return gpus; }
+
+static void norm_name(const char *in, char *out, size_t n)
+{
+    size_t j = 0;
+    for (; *in && j + 1 < n; in++)
+        if (*in != '-' && *in != '_' && *in != ' ')
+            out[j++] = (char)tolower((unsigned char)*in);
+    out[j] = 0;
+}
+
+bool iw_gpu_lookup(const char *name, int64_t *bytes)
+{
+    char a[64], b[64];
+    if (!name || strlen(name) >= sizeof(a))
+        return false;
+    norm_name(name, a, sizeof(a));
+    if (!strncmp(a, "nvidia", 6))
+        memmove(a, a + 6, strlen(a + 6) + 1);
+    size_t la = strlen(a);
+    if (la > 2 && !strcmp(a + la - 2, "gb"))
+        a[la - 2] = 0;      /* "a100-80gb" */
+    for (const iw_gpu *g = gpus; g->name; g++) {
+        norm_name(g->name, b, sizeof(b));
+        if (!strcmp(a, b)) {
+            *bytes = g->bytes;
+            return true;
+        }
+    }
+    return false;
+}
+
+int iw_parse_mem_size(const char *s, int64_t *out)
+{
+    if (!s || !*s)
+        return iw_error_set(IW_EINVAL, "memory size: empty");
+    char *end = NULL;
+    double v = strtod(s, &end);
+    if (end == s || !(v > 0) || !isfinite(v))
+        return iw_error_set(IW_EINVAL, "memory size '%s': expected a positive number with an optional unit (24GiB, 80G, 16000MiB)", s);
+    double mul = 1;
+    if (!*end || !strcasecmp(end, "b"))
+        mul = 1;
+    else if (!strcasecmp(end, "k") || !strcasecmp(end, "kib")) mul = 1024.0;
+    else if (!strcasecmp(end, "m") || !strcasecmp(end, "mib")) mul = MiB;
+    else if (!strcasecmp(end, "g") || !strcasecmp(end, "gib")) mul = GiB;
+    else if (!strcasecmp(end, "t") || !strcasecmp(end, "tib")) mul = GiB * 1024;
+    else if (!strcasecmp(end, "kb")) mul = 1e3;
+    else if (!strcasecmp(end, "mb")) mul = 1e6;
+    else if (!strcasecmp(end, "gb")) mul = 1e9;
+    else if (!strcasecmp(end, "tb")) mul = 1e12;
+    else
+        return iw_error_set(IW_EINVAL, "memory size '%s': unknown unit '%s' (use B, MiB, GiB, TiB, MB, GB, TB)", s, end);
+    double b = v * mul;
+    if (b >= CAP_BYTES)
+        return iw_error_set(IW_ELIMIT, "memory size '%s' is too large", s);
+    if (b < 1)
+        return iw_error_set(IW_EINVAL, "memory size '%s' is below one byte", s);
+    *out = (int64_t)b;
+    return 0;
+}
