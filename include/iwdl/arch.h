@@ -160,6 +160,11 @@ typedef struct iw_arch {
     iw_strlist warnings;
     char   *collected_at;             /* ISO-8601 UTC */
     char   *runtime_json;             /* metadata.architecture.runtime (reconcile) as JSON text, kept verbatim */
+    /* Ollama models (src/extract/ollama*.c): num_ctx from the manifest's
+     * params blob (or /api/show parameters), the context Ollama serves by
+     * default; context_length stays the trained context from GGUF.
+     * 0 = not set (iw_arch_init zeroes it; Ollama's num_ctx is always > 0). */
+    int64_t ollama_num_ctx;
 } iw_arch;
 
 void iw_arch_init(iw_arch *a);      /* everything unknown */

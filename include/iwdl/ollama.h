@@ -1,0 +1,167 @@
+/* ollama.h - architecture of Ollama-installed models.
+ *
+ * Ollama keeps its weights as ordinary GGUF files in a content-addressed
+ * store (an OCI-like layout):
+ *
+ *   <root>/manifests/<registry>/<namespace>/<name>/<tag>   JSON manifest
+ *   <root>/blobs/sha256-<64 lowercase hex>                  layers (GGUF, JSON, text)
+ *
+ * <root> is $OLLAMA_MODELS, else ~/.ollama/models, else
+ * /usr/share/ollama/.ollama/models (the first directory that exists).
+ *
+ * The store path (src/extract/ollama.c, ollama_extract.c, ollama_info.c)
+ * never touches the network.  The /api/show fallback for a running server
+ * (src/downloader/ollama_api.c) uses libcurl and lives in the downloader.
+ * See docs/formats/ollama.md for what is accepted and refused.
+ */
+#ifndef IWDL_OLLAMA_H
+#define IWDL_OLLAMA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "arch.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define IW_OLLAMA_DEFAULT_REGISTRY  "registry.ollama.ai"
+#define IW_OLLAMA_DEFAULT_NAMESPACE "library"
+#define IW_OLLAMA_DEFAULT_TAG       "latest"
+
+/* Component caps (as in Ollama's own name validation). */
+#define IW_OLLAMA_MAX_REGISTRY 350
+#define IW_OLLAMA_MAX_PART     80      /* namespace, name, tag */
+
+#define IW_OLLAMA_MAX_MANIFEST (1u << 20)   /* manifest JSON: 1 MiB */
+#define IW_OLLAMA_MAX_PARAMS   (1u << 20)   /* params blob JSON: 1 MiB */
+#define IW_OLLAMA_MAX_LAYERS   1024         /* layers in one manifest */
+#define IW_OLLAMA_MAX_SHOW     (256u << 20) /* /api/show answer (verbose includes the vocabulary) */
+
+/* ---- references --------------------------------------------------------- */
+
+typedef struct iw_ollama_ref {
+    char registry[IW_OLLAMA_MAX_REGISTRY + 1];
+    char ns[IW_OLLAMA_MAX_PART + 1];
+    char name[IW_OLLAMA_MAX_PART + 1];
+    char tag[IW_OLLAMA_MAX_PART + 1];
+} iw_ollama_ref;
+
+/* True when s starts with "ollama:" (any of the three spellings). */
+bool iw_ollama_is_ref(const char *s);
+
+/* Parse "ollama://NAME[:TAG]", "ollama:/NAME[:TAG]", "ollama:NAME[:TAG]" or a
+ * plain served_model_id "NAME[:TAG]".  NAME is "name", "namespace/name" or
+ * "registry/namespace/name"; defaults: registry.ollama.ai, library, latest.
+ * Every component becomes a path component, so each is checked: it starts
+ * with a letter, digit or '_', continues with letters, digits, '_', '-', '.'
+ * (the registry may also hold one ":port"), contains no "..", and fits its
+ * cap.  "@digest" references are not supported.  Returns 0 or IW_EINVAL with
+ * a one-line error naming the reference and the bad component. */
+int iw_ollama_parse_ref(const char *s, iw_ollama_ref *out);
+
+/* Short display form: "name:tag" for library models on registry.ollama.ai,
+ * "ns/name:tag" on registry.ollama.ai, else "registry/ns/name:tag". */
+int iw_ollama_ref_format(const iw_ollama_ref *ref, char *buf, size_t size);
+
+/* ---- the local store ---------------------------------------------------- */
+
+/* *out (malloc'd) = $OLLAMA_MODELS, ~/.ollama/models or
+ * /usr/share/ollama/.ollama/models, the first that is a directory.
+ * IW_ENOTFOUND naming the candidates when none exists. */
+int iw_ollama_store_root(char **out);
+
+typedef enum iw_ollama_layer_kind {
+    IW_OLLAMA_LAYER_UNKNOWN = 0,
+    IW_OLLAMA_LAYER_MODEL,      /* application/vnd.ollama.image.model: GGUF weights */
+    IW_OLLAMA_LAYER_PROJECTOR,  /* application/vnd.ollama.image.projector: vision projector GGUF */
+    IW_OLLAMA_LAYER_ADAPTER,    /* application/vnd.ollama.image.adapter: LoRA GGUF */
+    IW_OLLAMA_LAYER_PARAMS,     /* application/vnd.ollama.image.params: JSON options (num_ctx, stop, ...) */
+    IW_OLLAMA_LAYER_TEMPLATE,   /* application/vnd.ollama.image.template */
+    IW_OLLAMA_LAYER_SYSTEM,     /* application/vnd.ollama.image.system */
+    IW_OLLAMA_LAYER_LICENSE,    /* application/vnd.ollama.image.license */
+    IW_OLLAMA_LAYER_MESSAGES,   /* application/vnd.ollama.image.messages */
+    IW_OLLAMA_LAYER_OTHER       /* older known kinds: embed, prompt */
+} iw_ollama_layer_kind;
+
+const char *iw_ollama_layer_kind_name(iw_ollama_layer_kind k);   /* "model", ... */
+iw_ollama_layer_kind iw_ollama_layer_kind_of(const char *media_type);
+
+typedef struct iw_ollama_layer {
+    iw_ollama_layer_kind kind;
+    char   *media_type;
+    char    hex[65];      /* lowercase sha256 of the blob */
+    int64_t size;         /* from the manifest, IW_UNKNOWN when absent */
+    char   *path;         /* <root>/blobs/sha256-<hex> (realpath), NULL when the blob is missing */
+} iw_ollama_layer;
+
+typedef struct iw_ollama_manifest {
+    iw_ollama_ref ref;
+    char *root;            /* store root used */
+    char *manifest_path;
+    char  config_hex[65];  /* config blob digest ("" when absent) */
+    iw_ollama_layer *layers;
+    size_t n_layers;
+    iw_strlist warnings;   /* unknown media types, missing optional blobs, ... */
+} iw_ollama_manifest;
+
+/* Read manifests/<registry>/<ns>/<name>/<tag> under root (NULL: the default
+ * root, see iw_ollama_store_root) and resolve every layer's blob.
+ * Refused with a one-line error: a missing manifest (IW_ENOTFOUND), a
+ * manifest larger than IW_OLLAMA_MAX_MANIFEST (IW_ELIMIT), malformed JSON or
+ * a layer without mediaType/digest (IW_EFORMAT), a digest that is not
+ * "sha256:" + 64 lowercase hex (IW_EFORMAT), a manifest or blob whose real
+ * path leaves the store's manifests/ or blobs/ directory (IW_EUNSAFE), a
+ * missing model or projector blob (IW_ENOTFOUND).  Unknown media types and
+ * missing blobs of other layers are warnings.  On failure *out is freed. */
+int  iw_ollama_resolve(const iw_ollama_ref *ref, const char *root, iw_ollama_manifest *out);
+void iw_ollama_manifest_free(iw_ollama_manifest *m);
+
+/* First layer of kind k, or NULL. */
+const iw_ollama_layer *iw_ollama_manifest_find(const iw_ollama_manifest *m, iw_ollama_layer_kind k);
+
+/* sha256 of the file at path equals hex (64 lowercase hex): 0, IW_EVERIFY
+ * naming the path and both digests, or an I/O error. */
+int iw_ollama_verify_blob(const char *path, const char *hex);
+
+/* ---- architecture ------------------------------------------------------- */
+
+/* Resolve `ref` (any spelling accepted by iw_ollama_parse_ref) in the store
+ * at root (NULL: default root), parse the model GGUF blob(s) and the vision
+ * projector through the GGUF reader (iw_gguf_to_arch), and read the params
+ * blob.  Sets a->source = "ollama-store", adds sources "ollama:<ref>",
+ * "gguf:<blob path>" (each GGUF blob) and "ollama-params:<blob path>",
+ * a->ollama_num_ctx from params num_ctx (context_length stays the model's
+ * trained context from GGUF), and stamps collected_at. */
+int iw_ollama_extract(const char *ref, const char *root, iw_arch *a);
+
+/* Map an Ollama /api/show answer (JSON text) into `a`: model_info (GGUF keys
+ * with GGUF-typed values) and projector_info go through the same key mapping
+ * as GGUF files (the keys are re-encoded as a header-only GGUF and given to
+ * iw_gguf_to_arch); details.quantization_level labels the quantization,
+ * parameters ("num_ctx 4096" lines) set ollama_num_ctx.  Sets
+ * a->source = "ollama-api".  `what` names the answer in errors (a URL). */
+int iw_ollama_show_to_arch(const char *json, size_t len, const char *what, iw_arch *a);
+
+/* ---- running server (src/downloader/ollama_api.c, libcurl) -------------- */
+
+/* Default OLLAMA_HOST when unset. */
+#define IW_OLLAMA_DEFAULT_HOST "http://127.0.0.1:11434"
+
+/* Base URL from host (NULL: $OLLAMA_HOST, else IW_OLLAMA_DEFAULT_HOST).
+ * Accepts "host", "host:port", "http://host[:port]", "https://...";
+ * a missing scheme means http, a missing port 11434. (malloc'd) */
+int iw_ollama_host_url(const char *host, char **out);
+
+/* POST <host>/api/show {"model": "<name>:<tag>", "verbose": true} and map
+ * the answer with iw_ollama_show_to_arch.  Errors: IW_ENET when the server
+ * cannot be reached ("... set OLLAMA_HOST"), IW_ENOTFOUND on 404 (model not
+ * pulled), IW_EHTTP on other statuses, IW_ELIMIT when the answer exceeds
+ * IW_OLLAMA_MAX_SHOW.  Adds source "ollama-api:<url> <ref>". */
+int iw_ollama_api_extract(const char *ref, const char *host, iw_arch *a);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

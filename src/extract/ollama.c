@@ -1,0 +1,490 @@
+/* ollama.c - Ollama references and the local store (manifests -> blobs).
+ *
+ * No network here: this file turns "ollama:NAME:TAG" into blob paths.
+ * Every name component becomes a path component and every digest a file
+ * name, so both are validated before use, and every resolved path is checked
+ * with realpath() to stay inside the store (docs/formats/ollama.md). */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "iwdl/buf.h"
+#include "iwdl/error.h"
+#include "iwdl/fs.h"
+#include "iwdl/hash.h"
+#include "iwdl/json.h"
+#include "iwdl/ollama.h"
+
+/* ---- references --------------------------------------------------------- */
+
+bool iw_ollama_is_ref(const char *s)
+{
+    return s && strncmp(s, "ollama:", 7) == 0;
+}
+
+static bool part_char(unsigned char c)
+{
+    return isalnum(c) || c == '_' || c == '-' || c == '.';
+}
+
+/* Check one component [s, s+n) and copy it into dst (cap bytes + NUL). */
+static int take_part(const char *ref, const char *what, const char *s, size_t n,
+                     size_t cap, bool is_registry, char *dst)
+{
+    if (n == 0)
+        return iw_error_set(IW_EINVAL, "ollama reference '%s': empty %s", ref, what);
+    if (n > cap)
+        return iw_error_set(IW_EINVAL, "ollama reference '%s': %s longer than %zu characters",
+                            ref, what, cap);
+    unsigned char c0 = (unsigned char)s[0];
+    if (!(isalnum(c0) || c0 == '_'))
+        return iw_error_set(IW_EINVAL, "ollama reference '%s': %s must start with a letter, digit or '_'",
+                            ref, what);
+    bool colon = false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (is_registry && c == ':' && !colon && i + 1 < n) {
+            /* host:port, digits only after the colon */
+            for (size_t j = i + 1; j < n; j++)
+                if (!isdigit((unsigned char)s[j]))
+                    return iw_error_set(IW_EINVAL, "ollama reference '%s': bad port in registry", ref);
+            colon = true;
+            break;
+        }
+        if (!part_char(c))
+            return iw_error_set(IW_EINVAL, "ollama reference '%s': character 0x%02x not allowed in %s",
+                                ref, c, what);
+        if (c == '.' && i + 1 < n && s[i + 1] == '.')
+            return iw_error_set(IW_EINVAL, "ollama reference '%s': '..' not allowed in %s", ref, what);
+    }
+    memcpy(dst, s, n);
+    dst[n] = 0;
+    return 0;
+}
+
+int iw_ollama_parse_ref(const char *s, iw_ollama_ref *out)
+{
+    if (!s || !out)
+        return iw_error_set(IW_EINVAL, "ollama reference: NULL argument");
+    memset(out, 0, sizeof *out);
+    const char *p = s;
+    if (strncmp(p, "ollama://", 9) == 0)
+        p += 9;
+    else if (strncmp(p, "ollama:/", 8) == 0)
+        p += 8;
+    else if (strncmp(p, "ollama:", 7) == 0)
+        p += 7;
+    size_t len = strlen(p);
+    if (len == 0)
+        return iw_error_set(IW_EINVAL, "ollama reference '%s': no model name", s);
+    if (len > IW_OLLAMA_MAX_REGISTRY + 3 * IW_OLLAMA_MAX_PART + 4)
+        return iw_error_set(IW_EINVAL, "ollama reference: longer than %d characters",
+                            IW_OLLAMA_MAX_REGISTRY + 3 * IW_OLLAMA_MAX_PART + 4);
+    if (strchr(p, '@'))
+        return iw_error_set(IW_EINVAL, "ollama reference '%s': @digest references are not supported", s);
+
+    /* tag: after the last ':' that follows the last '/' */
+    const char *slash = strrchr(p, '/');
+    const char *colon = strrchr(slash ? slash : p, ':');
+    const char *name_end = colon ? colon : p + len;
+    int rc;
+    if (colon) {
+        if ((rc = take_part(s, "tag", colon + 1, strlen(colon + 1), IW_OLLAMA_MAX_PART, false, out->tag)) < 0)
+            return rc;
+    } else {
+        strcpy(out->tag, IW_OLLAMA_DEFAULT_TAG);
+    }
+
+    /* split NAME into at most three '/'-separated parts */
+    const char *parts[4];
+    size_t lens[4], n = 0;
+    const char *q = p;
+    for (;;) {
+        const char *sl = memchr(q, '/', (size_t)(name_end - q));
+        const char *e = sl ? sl : name_end;
+        if (n == 3)
+            return iw_error_set(IW_EINVAL, "ollama reference '%s': more than registry/namespace/name", s);
+        parts[n] = q;
+        lens[n] = (size_t)(e - q);
+        n++;
+        if (!sl)
+            break;
+        q = sl + 1;
+    }
+    const char *reg = IW_OLLAMA_DEFAULT_REGISTRY, *ns = IW_OLLAMA_DEFAULT_NAMESPACE;
+    size_t reg_n = strlen(reg), ns_n = strlen(ns);
+    size_t i = 0;
+    if (n == 3) {
+        reg = parts[0]; reg_n = lens[0]; i = 1;
+    }
+    if (n >= 2) {
+        ns = parts[i]; ns_n = lens[i]; i++;
+    }
+    if ((rc = take_part(s, "registry", reg, reg_n, IW_OLLAMA_MAX_REGISTRY, true, out->registry)) < 0 ||
+        (rc = take_part(s, "namespace", ns, ns_n, IW_OLLAMA_MAX_PART, false, out->ns)) < 0 ||
+        (rc = take_part(s, "name", parts[i], lens[i], IW_OLLAMA_MAX_PART, false, out->name)) < 0)
+        return rc;
+    return 0;
+}
+
+int iw_ollama_ref_format(const iw_ollama_ref *r, char *buf, size_t size)
+{
+    int n;
+    bool def_reg = strcmp(r->registry, IW_OLLAMA_DEFAULT_REGISTRY) == 0;
+    if (def_reg && strcmp(r->ns, IW_OLLAMA_DEFAULT_NAMESPACE) == 0)
+        n = snprintf(buf, size, "%s:%s", r->name, r->tag);
+    else if (def_reg)
+        n = snprintf(buf, size, "%s/%s:%s", r->ns, r->name, r->tag);
+    else
+        n = snprintf(buf, size, "%s/%s/%s:%s", r->registry, r->ns, r->name, r->tag);
+    if (n < 0 || (size_t)n >= size)
+        return iw_error_set(IW_ELIMIT, "ollama reference does not fit in %zu bytes", size);
+    return 0;
+}
+
+/* ---- store root --------------------------------------------------------- */
+
+int iw_ollama_store_root(char **out)
+{
+    *out = NULL;
+    const char *env = getenv("OLLAMA_MODELS");
+    const char *home = getenv("HOME");
+    char homepath[PATH_MAX] = "";
+    if (home && *home)
+        snprintf(homepath, sizeof homepath, "%s/.ollama/models", home);
+    const char *cands[] = { env && *env ? env : NULL, homepath[0] ? homepath : NULL,
+                            "/usr/share/ollama/.ollama/models" };
+    for (size_t i = 0; i < 3; i++) {
+        if (cands[i] && iw_path_is_dir(cands[i])) {
+            if (!(*out = strdup(cands[i])))
+                return iw_error_set(IW_ENOMEM, "out of memory");
+            return 0;
+        }
+    }
+    return iw_error_set(IW_ENOTFOUND,
+                        "no Ollama model store found (tried %s%s%s, /usr/share/ollama/.ollama/models); set OLLAMA_MODELS",
+                        env && *env ? env : "$OLLAMA_MODELS (unset)", homepath[0] ? ", " : "", homepath);
+}
+
+/* ---- media types -------------------------------------------------------- */
+
+static const struct { const char *suffix; iw_ollama_layer_kind kind; const char *name; } kinds[] = {
+    { "model",     IW_OLLAMA_LAYER_MODEL,     "model" },
+    { "projector", IW_OLLAMA_LAYER_PROJECTOR, "projector" },
+    { "adapter",   IW_OLLAMA_LAYER_ADAPTER,   "adapter" },
+    { "params",    IW_OLLAMA_LAYER_PARAMS,    "params" },
+    { "template",  IW_OLLAMA_LAYER_TEMPLATE,  "template" },
+    { "system",    IW_OLLAMA_LAYER_SYSTEM,    "system" },
+    { "license",   IW_OLLAMA_LAYER_LICENSE,   "license" },
+    { "messages",  IW_OLLAMA_LAYER_MESSAGES,  "messages" },
+    { "embed",     IW_OLLAMA_LAYER_OTHER,     "other" },
+    { "prompt",    IW_OLLAMA_LAYER_OTHER,     "other" },
+};
+
+iw_ollama_layer_kind iw_ollama_layer_kind_of(const char *mt)
+{
+    static const char pre[] = "application/vnd.ollama.image.";
+    if (!mt || strncmp(mt, pre, sizeof pre - 1) != 0)
+        return IW_OLLAMA_LAYER_UNKNOWN;
+    mt += sizeof pre - 1;
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if (strcmp(mt, kinds[i].suffix) == 0)
+            return kinds[i].kind;
+    return IW_OLLAMA_LAYER_UNKNOWN;
+}
+
+const char *iw_ollama_layer_kind_name(iw_ollama_layer_kind k)
+{
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if (kinds[i].kind == k)
+            return kinds[i].name;
+    return "unknown";
+}
+
+/* ---- manifest ----------------------------------------------------------- */
+
+void iw_ollama_manifest_free(iw_ollama_manifest *m)
+{
+    if (!m)
+        return;
+    free(m->root);
+    free(m->manifest_path);
+    for (size_t i = 0; i < m->n_layers; i++) {
+        free(m->layers[i].media_type);
+        free(m->layers[i].path);
+    }
+    free(m->layers);
+    iw_strlist_free(&m->warnings);
+    memset(m, 0, sizeof *m);
+}
+
+const iw_ollama_layer *iw_ollama_manifest_find(const iw_ollama_manifest *m, iw_ollama_layer_kind k)
+{
+    for (size_t i = 0; i < m->n_layers; i++)
+        if (m->layers[i].kind == k)
+            return &m->layers[i];
+    return NULL;
+}
+
+/* "sha256:<64 lowercase hex>" -> hex; anything else is refused. */
+static int parse_digest(const char *d, const char *where, char hex[65])
+{
+    if (!d || strncmp(d, "sha256:", 7) != 0 || strlen(d) != 7 + 64)
+        goto bad;
+    for (size_t i = 0; i < 64; i++) {
+        char c = d[7 + i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+            goto bad;
+    }
+    memcpy(hex, d + 7, 64);
+    hex[64] = 0;
+    return 0;
+bad:
+    return iw_error_set(IW_EFORMAT, "%s: digest '%.80s%s' is not sha256:<64 lowercase hex>",
+                        where, d ? d : "(missing)", d && strlen(d) > 80 ? "..." : "");
+}
+
+/* realpath(path) must lie inside realpath(base) ("base/..."); *out = the real path.
+ * IW_ENOTFOUND when path does not exist. */
+static int contained_realpath(const char *path, const char *base_real, const char *what, char **out)
+{
+    *out = NULL;
+    char *rp = realpath(path, NULL);
+    if (!rp) {
+        int e = errno;
+        if (e == ENOENT || e == ENOTDIR)
+            return iw_error_set(IW_ENOTFOUND, "%s not found: %s", what, path);
+        return iw_error_set_os(iw_error_from_errno(e), e, "%s: cannot resolve %s", what, path);
+    }
+    size_t bl = strlen(base_real);
+    if (strncmp(rp, base_real, bl) != 0 || rp[bl] != '/') {
+        iw_error_set(IW_EUNSAFE, "%s %s resolves to %s, outside the Ollama store %s; refused",
+                     what, path, rp, base_real);
+        free(rp);
+        return IW_EUNSAFE;
+    }
+    *out = rp;
+    return 0;
+}
+
+static char *join3(const char *a, const char *b, const char *c)
+{
+    size_t n = strlen(a) + strlen(b) + (c ? strlen(c) + 1 : 0) + 2;
+    char *s = malloc(n);
+    if (!s)
+        return NULL;
+    if (c)
+        snprintf(s, n, "%s/%s/%s", a, b, c);
+    else
+        snprintf(s, n, "%s/%s", a, b);
+    return s;
+}
+
+static void lower(char *s)
+{
+    for (; *s; s++)
+        *s = (char)tolower((unsigned char)*s);
+}
+
+static int find_manifest(iw_ollama_manifest *m, const char *man_real)
+{
+    const iw_ollama_ref *r = &m->ref;
+    char rel[IW_OLLAMA_MAX_REGISTRY + 3 * IW_OLLAMA_MAX_PART + 8];
+    snprintf(rel, sizeof rel, "%s/%s/%s/%s", r->registry, r->ns, r->name, r->tag);
+    int rc = IW_ENOTFOUND;
+    for (int attempt = 0; attempt < 2 && rc == IW_ENOTFOUND; attempt++) {
+        if (attempt == 1) {
+            /* Ollama names are case-insensitive; newer versions store them lowercased */
+            char low[sizeof rel];
+            memcpy(low, rel, sizeof rel);
+            lower(low);
+            if (strcmp(low, rel) == 0)
+                break;
+            memcpy(rel, low, sizeof rel);
+        }
+        char *path = join3(m->root, "manifests", rel);
+        if (!path)
+            return iw_error_set(IW_ENOMEM, "out of memory");
+        rc = contained_realpath(path, man_real, "Ollama manifest", &m->manifest_path);
+        free(path);
+    }
+    if (rc == IW_ENOTFOUND) {
+        char fmt[IW_OLLAMA_MAX_REGISTRY + 3 * IW_OLLAMA_MAX_PART + 8];
+        iw_ollama_ref_format(r, fmt, sizeof fmt);
+        iw_error_set(IW_ENOTFOUND, "Ollama model %s is not in the store %s: no manifest manifests/%s/%s/%s/%s (run 'ollama pull %s' or set OLLAMA_MODELS)",
+                     fmt, m->root, r->registry, r->ns, r->name, r->tag, fmt);
+    } else if (rc == 0 && !iw_path_is_file(m->manifest_path)) {
+        rc = iw_error_set(IW_EFORMAT, "Ollama manifest %s is not a regular file", m->manifest_path);
+    }
+    return rc;
+}
+
+static int parse_layer(iw_ollama_manifest *m, const cJSON *item, size_t idx, const char *blobs_real,
+                       iw_ollama_layer *L)
+{
+    char where[64 + PATH_MAX];
+    snprintf(where, sizeof where, "%s: layers[%zu]", m->manifest_path, idx);
+    if (!cJSON_IsObject(item))
+        return iw_error_set(IW_EFORMAT, "%s is not an object", where);
+    const char *mt = iw_json_get_str(item, "mediaType");
+    if (!mt)
+        return iw_error_set(IW_EFORMAT, "%s has no mediaType string", where);
+    if (strlen(mt) > 255 || memchr(mt, '\n', strlen(mt)))
+        return iw_error_set(IW_EFORMAT, "%s: mediaType is not a media type", where);
+    int rc = parse_digest(iw_json_get_str(item, "digest"), where, L->hex);
+    if (rc < 0)
+        return rc;
+    if (!(L->media_type = strdup(mt)))
+        return iw_error_set(IW_ENOMEM, "out of memory");
+    L->kind = iw_ollama_layer_kind_of(mt);
+    if (!iw_json_get_i64(item, "size", &L->size) || L->size < 0)
+        L->size = IW_UNKNOWN;
+    if (L->kind == IW_OLLAMA_LAYER_UNKNOWN)
+        iw_strlist_pushf(&m->warnings, "%s: unknown media type '%s' (layer sha256-%.12s ignored)",
+                         where, mt, L->hex);
+
+    char name[80];
+    snprintf(name, sizeof name, "sha256-%s", L->hex);
+    char *p = join3(m->root, "blobs", name);
+    if (!p)
+        return iw_error_set(IW_ENOMEM, "out of memory");
+    char what[96];
+    snprintf(what, sizeof what, "Ollama %s blob", iw_ollama_layer_kind_name(L->kind));
+    rc = contained_realpath(p, blobs_real, what, &L->path);
+    if (rc == 0 && !iw_path_is_file(L->path))
+        rc = iw_error_set(IW_EFORMAT, "%s %s is not a regular file", what, p);
+    if (rc == IW_ENOTFOUND && L->kind != IW_OLLAMA_LAYER_MODEL && L->kind != IW_OLLAMA_LAYER_PROJECTOR) {
+        /* optional layers: note and go on */
+        iw_strlist_pushf(&m->warnings, "%s", iw_error_last());
+        iw_error_clear();
+        rc = 0;
+    } else if (rc == IW_ENOTFOUND) {
+        iw_error_prefix("manifest %s names a missing blob", m->manifest_path);
+    }
+    free(p);
+    if (rc < 0) {
+        free(L->path);
+        L->path = NULL;
+    }
+    return rc;
+}
+
+int iw_ollama_resolve(const iw_ollama_ref *ref, const char *root, iw_ollama_manifest *m)
+{
+    memset(m, 0, sizeof *m);
+    int rc = 0;
+    char *man_real = NULL, *blobs_real = NULL, *dir = NULL;
+    iw_buf text = IW_BUF_INIT(IW_OLLAMA_MAX_MANIFEST);
+    cJSON *doc = NULL;
+    m->ref = *ref;
+
+    if (root) {
+        if (!iw_path_is_dir(root)) {
+            rc = iw_error_set(IW_ENOTFOUND, "Ollama model store %s is not a directory", root);
+            goto cleanup;
+        }
+        if (!(m->root = strdup(root))) {
+            rc = iw_error_set(IW_ENOMEM, "out of memory");
+            goto cleanup;
+        }
+    } else if ((rc = iw_ollama_store_root(&m->root)) < 0) {
+        goto cleanup;
+    }
+
+    if (!(dir = join3(m->root, "manifests", NULL))) {
+        rc = iw_error_set(IW_ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    if (!(man_real = realpath(dir, NULL))) {
+        rc = iw_error_set(IW_ENOTFOUND, "%s has no manifests/ directory: not an Ollama model store (set OLLAMA_MODELS)",
+                          m->root);
+        goto cleanup;
+    }
+    if ((rc = find_manifest(m, man_real)) < 0)
+        goto cleanup;
+
+    if ((rc = iw_read_file(m->manifest_path, IW_OLLAMA_MAX_MANIFEST, &text)) < 0) {
+        if (rc == IW_ELIMIT)
+            rc = iw_error_set(IW_ELIMIT, "Ollama manifest %s is larger than %u bytes; refused",
+                              m->manifest_path, IW_OLLAMA_MAX_MANIFEST);
+        goto cleanup;
+    }
+    if ((rc = iw_json_parse(text.data, text.len, m->manifest_path, &doc, NULL)) < 0)
+        goto cleanup;
+    if (!cJSON_IsObject(doc)) {
+        rc = iw_error_set(IW_EFORMAT, "Ollama manifest %s is not a JSON object", m->manifest_path);
+        goto cleanup;
+    }
+    const cJSON *config = cJSON_GetObjectItemCaseSensitive(doc, "config");
+    if (cJSON_IsObject(config)) {
+        char where[64 + PATH_MAX];
+        snprintf(where, sizeof where, "%s: config", m->manifest_path);
+        if ((rc = parse_digest(iw_json_get_str(config, "digest"), where, m->config_hex)) < 0)
+            goto cleanup;
+    }
+    const cJSON *layers = cJSON_GetObjectItemCaseSensitive(doc, "layers");
+    if (!cJSON_IsArray(layers)) {
+        rc = iw_error_set(IW_EFORMAT, "Ollama manifest %s has no \"layers\" array", m->manifest_path);
+        goto cleanup;
+    }
+    int nl = cJSON_GetArraySize(layers);
+    if (nl < 0 || (size_t)nl > IW_OLLAMA_MAX_LAYERS) {
+        rc = iw_error_set(IW_ELIMIT, "Ollama manifest %s has %d layers (cap %d)", m->manifest_path, nl,
+                          IW_OLLAMA_MAX_LAYERS);
+        goto cleanup;
+    }
+    if (nl > 0 && !(m->layers = calloc((size_t)nl, sizeof *m->layers))) {
+        rc = iw_error_set(IW_ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    free(dir);
+    if (!(dir = join3(m->root, "blobs", NULL))) {
+        rc = iw_error_set(IW_ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    if (!(blobs_real = realpath(dir, NULL))) {
+        rc = iw_error_set(IW_ENOTFOUND, "Ollama store %s has no blobs/ directory", m->root);
+        goto cleanup;
+    }
+    const cJSON *it;
+    size_t idx = 0;
+    cJSON_ArrayForEach(it, layers) {
+        m->n_layers = idx + 1;
+        if ((rc = parse_layer(m, it, idx, blobs_real, &m->layers[idx])) < 0)
+            goto cleanup;
+        idx++;
+    }
+    if (!iw_ollama_manifest_find(m, IW_OLLAMA_LAYER_MODEL)) {
+        rc = iw_error_set(IW_EFORMAT, "Ollama manifest %s has no application/vnd.ollama.image.model layer",
+                          m->manifest_path);
+        goto cleanup;
+    }
+
+cleanup:
+    cJSON_Delete(doc);
+    iw_buf_free(&text);
+    free(man_real);
+    free(blobs_real);
+    free(dir);
+    if (rc < 0)
+        iw_ollama_manifest_free(m);
+    return rc;
+}
+
+int iw_ollama_verify_blob(const char *path, const char *hex)
+{
+    char got[65];
+    if (!path || !hex || strlen(hex) != 64)
+        return iw_error_set(IW_EINVAL, "verify Ollama blob: need a path and 64 hex digits");
+    int rc = iw_hash_file_hex(path, IW_HASH_SHA256, got, sizeof got);
+    if (rc < 0)
+        return rc;
+    if (strcmp(got, hex) != 0)
+        return iw_error_set(IW_EVERIFY, "Ollama blob %s is corrupt: sha256 %s, expected %s from its name",
+                            path, got, hex);
+    return 0;
+}

@@ -1,0 +1,576 @@
+/* test_ollama.c - Ollama references, the local store and extraction.
+ *
+ * Every test builds its own Ollama store in a tmpdir: small GGUF blobs
+ * written by the tiny GGUF writer below (v3, little endian), manifests,
+ * a params blob and a vision projector.  Nothing here reads a real store. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "iwdl/arch.h"
+#include "iwdl/error.h"
+#include "iwdl/hash.h"
+#include "iwdl/ollama.h"
+#include "iwtest.h"
+
+/* ---- a tiny GGUF writer ------------------------------------------------- */
+
+typedef struct gw {
+    unsigned char *p;
+    size_t len, cap;
+    uint64_t n_kv, n_tensors;
+    size_t kv_count_pos;
+} gw;
+
+static void gw_put(gw *w, const void *d, size_t n)
+{
+    if (w->len + n > w->cap) {
+        w->cap = (w->len + n) * 2 + 64;
+        w->p = realloc(w->p, w->cap);
+        cr_assert(w->p);
+    }
+    memcpy(w->p + w->len, d, n);
+    w->len += n;
+}
+static void gw_u32(gw *w, uint32_t v) { unsigned char b[4]; for (int i = 0; i < 4; i++) b[i] = (unsigned char)(v >> (8 * i)); gw_put(w, b, 4); }
+static void gw_u64(gw *w, uint64_t v) { unsigned char b[8]; for (int i = 0; i < 8; i++) b[i] = (unsigned char)(v >> (8 * i)); gw_put(w, b, 8); }
+static void gw_str(gw *w, const char *s) { gw_u64(w, strlen(s)); gw_put(w, s, strlen(s)); }
+
+/* Header is written by gw_finish; kvs and tensor infos are collected first. */
+typedef struct gguf_spec {
+    gw kv;        /* serialized kv pairs */
+    gw ti;        /* serialized tensor infos */
+    uint64_t data_size;
+} gguf_spec;
+
+static void kv_u32(gguf_spec *s, const char *k, uint32_t v) { gw_str(&s->kv, k); gw_u32(&s->kv, 4); gw_u32(&s->kv, v); s->kv.n_kv++; }
+static void kv_f32(gguf_spec *s, const char *k, float v) { uint32_t u; memcpy(&u, &v, 4); gw_str(&s->kv, k); gw_u32(&s->kv, 6); gw_u32(&s->kv, u); s->kv.n_kv++; }
+static void kv_str(gguf_spec *s, const char *k, const char *v) { gw_str(&s->kv, k); gw_u32(&s->kv, 8); gw_str(&s->kv, v); s->kv.n_kv++; }
+static void kv_strs(gguf_spec *s, const char *k, const char **v, size_t n)
+{
+    gw_str(&s->kv, k); gw_u32(&s->kv, 9); gw_u32(&s->kv, 8); gw_u64(&s->kv, n);
+    for (size_t i = 0; i < n; i++)
+        gw_str(&s->kv, v[i]);
+    s->kv.n_kv++;
+}
+
+/* type: 0 = F32 (4 bytes/elem), 12 = Q4_K (256 elems / 144 bytes) */
+static void tensor(gguf_spec *s, const char *name, int64_t ne0, int64_t ne1, uint32_t type)
+{
+    uint64_t nel = (uint64_t)ne0 * (uint64_t)ne1;
+    uint64_t bytes = type == 0 ? nel * 4 : nel / 256 * 144;
+    gw_str(&s->ti, name);
+    gw_u32(&s->ti, 2);
+    gw_u64(&s->ti, (uint64_t)ne0);
+    gw_u64(&s->ti, (uint64_t)ne1);
+    gw_u32(&s->ti, type);
+    gw_u64(&s->ti, s->data_size);
+    s->ti.n_tensors++;
+    s->data_size += (bytes + 31) / 32 * 32;
+}
+
+/* Whole file bytes (caller frees). */
+static unsigned char *gguf_finish(gguf_spec *s, size_t *len)
+{
+    gw w = { 0 };
+    gw_put(&w, "GGUF", 4);
+    gw_u32(&w, 3);
+    gw_u64(&w, s->ti.n_tensors);
+    gw_u64(&w, s->kv.n_kv);
+    gw_put(&w, s->kv.p, s->kv.len);
+    if (s->ti.len)
+        gw_put(&w, s->ti.p, s->ti.len);
+    static const unsigned char zero[64];
+    while (w.len % 32)
+        gw_put(&w, zero, 1);
+    for (uint64_t i = 0; i < s->data_size; i += 32)
+        gw_put(&w, zero, 32);
+    free(s->kv.p);
+    free(s->ti.p);
+    memset(s, 0, sizeof *s);
+    *len = w.len;
+    return w.p;
+}
+
+/* A llama-like model: 2 layers, 64 wide, 4 heads, 2 KV heads, 8 tokens. */
+static unsigned char *model_gguf(size_t *len, uint32_t ctx)
+{
+    gguf_spec s = { 0 };
+    static const char *toks[] = { "<s>", "</s>", "a", "b", "c", "d", "e", "f" };
+    kv_str(&s, "general.architecture", "llama");
+    kv_str(&s, "general.name", "tiny");
+    kv_u32(&s, "general.file_type", 15);   /* Q4_K_M */
+    kv_u32(&s, "llama.block_count", 2);
+    kv_u32(&s, "llama.context_length", ctx);
+    kv_u32(&s, "llama.embedding_length", 256);
+    kv_u32(&s, "llama.feed_forward_length", 512);
+    kv_u32(&s, "llama.attention.head_count", 4);
+    kv_u32(&s, "llama.attention.head_count_kv", 2);
+    kv_f32(&s, "llama.rope.freq_base", 10000.0f);
+    kv_f32(&s, "llama.attention.layer_norm_rms_epsilon", 1e-5f);
+    kv_str(&s, "tokenizer.ggml.model", "llama");
+    kv_strs(&s, "tokenizer.ggml.tokens", toks, 8);
+    tensor(&s, "token_embd.weight", 256, 8, 12);
+    tensor(&s, "blk.0.attn_norm.weight", 256, 1, 0);
+    tensor(&s, "blk.0.attn_q.weight", 256, 256, 12);
+    tensor(&s, "output_norm.weight", 256, 1, 0);
+    return gguf_finish(&s, len);
+}
+
+static unsigned char *projector_gguf(size_t *len)
+{
+    gguf_spec s = { 0 };
+    kv_str(&s, "general.architecture", "clip");
+    kv_str(&s, "clip.projector_type", "mlp");
+    kv_u32(&s, "clip.has_vision_encoder", 1);
+    kv_u32(&s, "clip.vision.image_size", 336);
+    kv_u32(&s, "clip.vision.patch_size", 14);
+    kv_u32(&s, "clip.vision.embedding_length", 64);
+    kv_u32(&s, "clip.vision.feed_forward_length", 128);
+    kv_u32(&s, "clip.vision.block_count", 3);
+    kv_u32(&s, "clip.vision.attention.head_count", 2);
+    kv_u32(&s, "clip.vision.projection_dim", 256);
+    tensor(&s, "v.patch_embd.weight", 64, 4, 0);
+    tensor(&s, "mm.0.weight", 64, 256, 0);
+    return gguf_finish(&s, len);
+}
+
+/* ---- a fixture store ---------------------------------------------------- */
+
+static char *root;
+
+static void setup(void)
+{
+    root = iwt_tmpdir("ollama");
+    cr_assert(root);
+    iw_error_clear();
+}
+
+static void teardown(void)
+{
+    iwt_rm_rf(root);
+    free(root);
+    root = NULL;
+}
+
+static char *pathf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *pathf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = NULL;
+    cr_assert(vasprintf(&s, fmt, ap) >= 0);
+    va_end(ap);
+    return s;
+}
+
+/* Write a blob under root/blobs and return its hex (static per slot). */
+static void put_blob(const void *data, size_t len, char hex[65])
+{
+    cr_assert_eq(iw_sha256_hex(data, len, hex), 0);
+    char *p = pathf("%s/blobs/sha256-%s", root, hex);
+    cr_assert_eq(iwt_write(p, data, len), 0);
+    free(p);
+}
+
+static void put_manifest(const char *rel, const char *json)
+{
+    char *p = pathf("%s/manifests/%s", root, rel);
+    cr_assert_eq(iwt_write(p, json, strlen(json)), 0);
+    free(p);
+}
+
+typedef struct store { char model[65], proj[65], params[65], tmpl[65], config[65]; } store;
+
+/* root/manifests/registry.ollama.ai/library/tiny/latest (text only),
+ * .../library/tiny-vl/latest (with projector), .../library/tiny/broken (per test). */
+static void build_store(store *st)
+{
+    size_t len;
+    unsigned char *g = model_gguf(&len, 8192);
+    put_blob(g, len, st->model);
+    free(g);
+    g = projector_gguf(&len);
+    put_blob(g, len, st->proj);
+    free(g);
+    const char *params = "{\"num_ctx\": 4096, \"stop\": [\"<|eot_id|>\"], \"temperature\": 0.6}";
+    put_blob(params, strlen(params), st->params);
+    const char *tmpl = "{{ .Prompt }}";
+    put_blob(tmpl, strlen(tmpl), st->tmpl);
+    const char *cfg = "{\"model_format\":\"gguf\",\"model_family\":\"llama\",\"file_type\":\"Q4_K_M\"}";
+    put_blob(cfg, strlen(cfg), st->config);
+
+    char *m = pathf("{\"schemaVersion\":2,\"mediaType\":\"application/vnd.docker.distribution.manifest.v2+json\","
+                    "\"config\":{\"mediaType\":\"application/vnd.docker.container.image.v1+json\",\"digest\":\"sha256:%s\",\"size\":70},"
+                    "\"layers\":["
+                    "{\"mediaType\":\"application/vnd.ollama.image.model\",\"digest\":\"sha256:%s\",\"size\":1000},"
+                    "{\"mediaType\":\"application/vnd.ollama.image.template\",\"digest\":\"sha256:%s\",\"size\":13},"
+                    "{\"mediaType\":\"application/vnd.ollama.image.params\",\"digest\":\"sha256:%s\",\"size\":60}]}",
+                    st->config, st->model, st->tmpl, st->params);
+    put_manifest("registry.ollama.ai/library/tiny/latest", m);
+    free(m);
+    m = pathf("{\"schemaVersion\":2,\"config\":{\"digest\":\"sha256:%s\"},\"layers\":["
+              "{\"mediaType\":\"application/vnd.ollama.image.model\",\"digest\":\"sha256:%s\"},"
+              "{\"mediaType\":\"application/vnd.ollama.image.projector\",\"digest\":\"sha256:%s\"},"
+              "{\"mediaType\":\"application/vnd.ollama.image.params\",\"digest\":\"sha256:%s\"}]}",
+              st->config, st->model, st->proj, st->params);
+    put_manifest("registry.ollama.ai/library/tiny-vl/latest", m);
+    put_manifest("hf.co/bartowski/Tiny-GGUF/Q4_K_M", m);
+    put_manifest("registry.ollama.ai/someone/tiny/q4", m);
+    free(m);
+}
+
+/* Manifest with one model layer whose digest string is given verbatim. */
+static void broken_manifest(const char *tag, const char *model_digest, const char *extra_layer)
+{
+    char *m = pathf("{\"schemaVersion\":2,\"layers\":["
+                    "{\"mediaType\":\"application/vnd.ollama.image.model\",\"digest\":\"%s\"}%s%s]}",
+                    model_digest, extra_layer ? "," : "", extra_layer ? extra_layer : "");
+    char *rel = pathf("registry.ollama.ai/library/tiny/%s", tag);
+    put_manifest(rel, m);
+    free(rel);
+    free(m);
+}
+
+static bool one_line(const char *s)
+{
+    return s && *s && !strchr(s, '\n');
+}
+
+/* ---- references --------------------------------------------------------- */
+
+Test(ollama_ref, spellings)
+{
+    const char *same[] = { "ollama://tiny:latest", "ollama:/tiny:latest", "ollama:tiny:latest",
+                           "tiny:latest", "tiny", "ollama:tiny", "library/tiny",
+                           "registry.ollama.ai/library/tiny:latest", "ollama://registry.ollama.ai/library/tiny" };
+    for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
+        iw_ollama_ref r;
+        cr_assert_eq(iw_ollama_parse_ref(same[i], &r), 0, "%s: %s", same[i], iw_error_last());
+        cr_expect_str_eq(r.registry, "registry.ollama.ai", "%s", same[i]);
+        cr_expect_str_eq(r.ns, "library", "%s", same[i]);
+        cr_expect_str_eq(r.name, "tiny", "%s", same[i]);
+        cr_expect_str_eq(r.tag, "latest", "%s", same[i]);
+        char buf[64];
+        cr_assert_eq(iw_ollama_ref_format(&r, buf, sizeof buf), 0);
+        cr_expect_str_eq(buf, "tiny:latest");
+    }
+    iw_ollama_ref r;
+    cr_assert_eq(iw_ollama_parse_ref("ollama:/aqualaguna/gemma-3-27b-it-abliterated-GGUF:q3_k_m", &r), 0);
+    cr_expect_str_eq(r.ns, "aqualaguna");
+    cr_expect_str_eq(r.name, "gemma-3-27b-it-abliterated-GGUF");
+    cr_expect_str_eq(r.tag, "q3_k_m");
+    cr_assert_eq(iw_ollama_parse_ref("hf.co/bartowski/Llama-3.2-1B-Instruct-GGUF:Q4_K_M", &r), 0);
+    cr_expect_str_eq(r.registry, "hf.co");
+    cr_expect_str_eq(r.ns, "bartowski");
+    cr_expect_str_eq(r.tag, "Q4_K_M");
+    char buf[128];
+    cr_assert_eq(iw_ollama_ref_format(&r, buf, sizeof buf), 0);
+    cr_expect_str_eq(buf, "hf.co/bartowski/Llama-3.2-1B-Instruct-GGUF:Q4_K_M");
+    cr_assert_eq(iw_ollama_parse_ref("localhost:5000/me/m", &r), 0, "%s", iw_error_last());
+    cr_expect_str_eq(r.registry, "localhost:5000");
+    cr_expect_str_eq(r.tag, "latest");
+    cr_assert_eq(iw_ollama_parse_ref("qwen2.5:7b-instruct-q4_K_M", &r), 0);
+    cr_expect_str_eq(r.name, "qwen2.5");
+    cr_expect_str_eq(r.tag, "7b-instruct-q4_K_M");
+    cr_expect(iw_ollama_is_ref("ollama:/x:y"));
+    cr_expect(!iw_ollama_is_ref("/models/x"));
+}
+
+Test(ollama_ref, refused)
+{
+    char longpart[100];
+    memset(longpart, 'a', 81);
+    longpart[81] = 0;
+    char longref[120];
+    snprintf(longref, sizeof longref, "ollama:%s:latest", longpart);
+    const char *bad[] = {
+        "ollama:", "ollama://", "ollama:../etc:latest", "ollama:a/../b:t", "ollama:x:..",
+        "ollama:x:../../t", "ollama:a/b/c/d:t", "ollama:x:", "ollama::t", "ollama:/x y:t",
+        "ollama:x:t\n", "ollama:.hidden:t", "ollama:a..b:t", "ollama:x:-t", "ollama:x/:t",
+        "ollama:/x//y:t", "ollama:x@sha256:abcd", "ollama:x:t:u", "ollama:host:99a/ns/m:t",
+        "ollama:x\\y:t", "ollama:x%2f..:t", longref,
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        iw_ollama_ref r;
+        iw_error_clear();
+        cr_expect_eq(iw_ollama_parse_ref(bad[i], &r), IW_EINVAL, "accepted '%s'", bad[i]);
+        cr_expect(one_line(iw_error_last()), "'%s': no one-line error", bad[i]);
+    }
+}
+
+/* ---- store root --------------------------------------------------------- */
+
+Test(ollama_store, root_order, .init = setup, .fini = teardown)
+{
+    char *old_models = getenv("OLLAMA_MODELS") ? strdup(getenv("OLLAMA_MODELS")) : NULL;
+    char *old_home = getenv("HOME") ? strdup(getenv("HOME")) : NULL;
+    char *models = pathf("%s/custom", root);
+    char *home_models = pathf("%s/home/.ollama/models", root);
+    char *home = pathf("%s/home", root);
+    cr_assert_eq(mkdir(models, 0700), 0);
+    char *marker = pathf("%s/x", home_models);
+    cr_assert_eq(iwt_write(marker, "", 0), 0);
+    free(marker);
+
+    char *got = NULL;
+    setenv("OLLAMA_MODELS", models, 1);
+    setenv("HOME", home, 1);
+    cr_assert_eq(iw_ollama_store_root(&got), 0);
+    cr_expect_str_eq(got, models);
+    free(got);
+    setenv("OLLAMA_MODELS", "/nonexistent/ollama/models", 1);
+    cr_assert_eq(iw_ollama_store_root(&got), 0);
+    cr_expect_str_eq(got, home_models);
+    free(got);
+    unsetenv("OLLAMA_MODELS");
+    cr_assert_eq(iw_ollama_store_root(&got), 0);
+    cr_expect_str_eq(got, home_models);
+    free(got);
+
+    if (old_models) setenv("OLLAMA_MODELS", old_models, 1); else unsetenv("OLLAMA_MODELS");
+    if (old_home) setenv("HOME", old_home, 1); else unsetenv("HOME");
+    free(old_models); free(old_home); free(models); free(home_models); free(home);
+}
+
+/* ---- resolution --------------------------------------------------------- */
+
+static int resolve(const char *s, iw_ollama_manifest *m)
+{
+    iw_ollama_ref r;
+    int rc = iw_ollama_parse_ref(s, &r);
+    if (rc < 0)
+        return rc;
+    return iw_ollama_resolve(&r, root, m);
+}
+
+Test(ollama_store, resolves_layers, .init = setup, .fini = teardown)
+{
+    store st;
+    build_store(&st);
+    const char *refs[] = { "ollama://tiny:latest", "ollama:/tiny:latest", "ollama:tiny:latest", "tiny" };
+    for (size_t i = 0; i < 4; i++) {
+        iw_ollama_manifest m;
+        cr_assert_eq(resolve(refs[i], &m), 0, "%s: %s", refs[i], iw_error_last());
+        cr_expect_eq(m.n_layers, 3);
+        const iw_ollama_layer *L = iw_ollama_manifest_find(&m, IW_OLLAMA_LAYER_MODEL);
+        cr_assert(L);
+        cr_expect_str_eq(L->hex, st.model);
+        cr_expect_eq(L->size, 1000);
+        cr_assert(L->path);
+        cr_expect(strstr(L->path, st.model) && strstr(L->path, "/blobs/sha256-"), "%s", L->path);
+        L = iw_ollama_manifest_find(&m, IW_OLLAMA_LAYER_PARAMS);
+        cr_assert(L && L->path);
+        cr_expect_str_eq(L->hex, st.params);
+        cr_expect(iw_ollama_manifest_find(&m, IW_OLLAMA_LAYER_TEMPLATE));
+        cr_expect(!iw_ollama_manifest_find(&m, IW_OLLAMA_LAYER_PROJECTOR));
+        cr_expect_str_eq(m.config_hex, st.config);
+        cr_expect_eq(m.warnings.n, 0);
+        iw_ollama_manifest_free(&m);
+    }
+    iw_ollama_manifest m;
+    cr_assert_eq(resolve("hf.co/bartowski/Tiny-GGUF:Q4_K_M", &m), 0, "%s", iw_error_last());
+    cr_expect(iw_ollama_manifest_find(&m, IW_OLLAMA_LAYER_PROJECTOR));
+    iw_ollama_manifest_free(&m);
+    cr_assert_eq(resolve("ollama:/someone/tiny:q4", &m), 0, "%s", iw_error_last());
+    iw_ollama_manifest_free(&m);
+    /* case-insensitive fallback: the store keeps lowercase names */
+    cr_assert_eq(resolve("ollama:TINY:Latest", &m), 0, "%s", iw_error_last());
+    iw_ollama_manifest_free(&m);
+}
+
+Test(ollama_store, missing_manifest, .init = setup, .fini = teardown)
+{
+    store st;
+    build_store(&st);
+    iw_ollama_manifest m;
+    cr_expect_eq(resolve("ollama:nothere:latest", &m), IW_ENOTFOUND);
+    cr_expect(one_line(iw_error_last()));
+    cr_expect(strstr(iw_error_last(), "nothere:latest") && strstr(iw_error_last(), "ollama pull"),
+              "%s", iw_error_last());
+    cr_expect_eq(resolve("ollama:tiny:other", &m), IW_ENOTFOUND);
+    /* not a store at all */
+    iw_ollama_ref r;
+    iw_ollama_parse_ref("tiny", &r);
+    char *sub = pathf("%s/blobs", root);
+    cr_expect_eq(iw_ollama_resolve(&r, sub, &m), IW_ENOTFOUND);
+    cr_expect(strstr(iw_error_last(), "manifests"), "%s", iw_error_last());
+    free(sub);
+    cr_expect_eq(iw_ollama_resolve(&r, "/nonexistent/store", &m), IW_ENOTFOUND);
+    cr_expect(one_line(iw_error_last()));
+}
+
+Test(ollama_store, missing_blob, .init = setup, .fini = teardown)
+{
+    store st;
+    build_store(&st);
+    char d[80];
+    snprintf(d, sizeof d, "sha256:%064d", 7);
+    broken_manifest("noblob", d, NULL);
+    iw_ollama_manifest m;
+    cr_expect_eq(resolve("tiny:noblob", &m), IW_ENOTFOUND);
+    cr_expect(one_line(iw_error_last()));
+    cr_expect(strstr(iw_error_last(), "sha256-0000") && strstr(iw_error_last(), "missing blob"),
+              "%s", iw_error_last());
+    /* a missing optional blob (template) is only a warning */
+    char model[80], extra[200];
+    snprintf(model, sizeof model, "sha256:%s", st.model);
+    snprintf(extra, sizeof extra, "{\"mediaType\":\"application/vnd.ollama.image.template\",\"digest\":\"%s\"}", d);
+    broken_manifest("notemplate", model, extra);
+    cr_assert_eq(resolve("tiny:notemplate", &m), 0, "%s", iw_error_last());
+    cr_expect_eq(m.warnings.n, 1);
+    cr_expect(strstr(m.warnings.v[0], "template"), "%s", m.warnings.v[0]);
+    iw_ollama_manifest_free(&m);
+}
+
+Test(ollama_store, bad_digests, .init = setup, .fini = teardown)
+{
+    store st;
+    build_store(&st);
+    char upper[80];
+    snprintf(upper, sizeof upper, "sha256:%s", st.model);
+    for (char *c = upper + 7; *c; c++)
+        if (*c >= 'a' && *c <= 'f') { *c = (char)(*c - 32); break; }
+    char shortd[80];
+    snprintf(shortd, sizeof shortd, "sha256:%.63s", st.model);
+    char sha512[200];
+    snprintf(sha512, sizeof sha512, "sha512:%s%s", st.model, st.model);
+    char dash[80];
+    snprintf(dash, sizeof dash, "sha256-%s", st.model);
+    const char *bad[] = { "sha256:../../../etc/passwd", "sha256:../manifests/x", upper, shortd, sha512, dash,
+                          "", "sha256:" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        broken_manifest("bad", bad[i], NULL);
+        iw_ollama_manifest m;
+        iw_error_clear();
+        cr_expect_eq(resolve("tiny:bad", &m), IW_EFORMAT, "accepted digest '%s'", bad[i]);
+        cr_expect(one_line(iw_error_last()));
+        cr_expect(strstr(iw_error_last(), "digest"), "%s", iw_error_last());
+        cr_expect_eq(m.layers, NULL);
+    }
+    /* digest not a string / layers not an array / not JSON */
+    put_manifest("registry.ollama.ai/library/tiny/bad", "{\"layers\":[{\"mediaType\":\"application/vnd.ollama.image.model\",\"digest\":5}]}");
+    iw_ollama_manifest m;
+    cr_expect_eq(resolve("tiny:bad", &m), IW_EFORMAT);
+    put_manifest("registry.ollama.ai/library/tiny/bad", "{\"layers\":{}}");
+    cr_expect_eq(resolve("tiny:bad", &m), IW_EFORMAT);
+    put_manifest("registry.ollama.ai/library/tiny/bad", "{\"layers\":[]}");
+    cr_expect_eq(resolve("tiny:bad", &m), IW_EFORMAT);
+    cr_expect(strstr(iw_error_last(), "image.model"), "%s", iw_error_last());
+    put_manifest("registry.ollama.ai/library/tiny/bad", "{\"layers\":[");
+    cr_expect_eq(resolve("tiny:bad", &m), IW_EFORMAT);
+    cr_expect(one_line(iw_error_last()));
+    put_manifest("registry.ollama.ai/library/tiny/bad", "version https://git-lfs.github.com/spec/v1\noid sha256:00\nsize 3\n");
+    cr_expect_lt(resolve("tiny:bad", &m), 0);
+}
+
+Test(ollama_store, outside_the_store, .init = setup, .fini = teardown)
+{
+    store st;
+    build_store(&st);
+    /* a blob that is a symlink to a file outside the store */
+    char *outside = pathf("%s/outside.gguf", root);
+    size_t len;
+    unsigned char *g = model_gguf(&len, 8192);
+    cr_assert_eq(iwt_write(outside, g, len), 0);
+    char hex[65];
+    cr_assert_eq(iw_sha256_hex("x", 1, hex), 0);
+    char *store_root = pathf("%s/store", root);
+    /* move the fixture into root/store so "outside" really is outside */
+    char *old = pathf("%s/blobs", root), *nw = pathf("%s/store/blobs", root);
+    char *oldm = pathf("%s/manifests", root), *nwm = pathf("%s/store/manifests", root);
+    cr_assert_eq(mkdir(store_root, 0700), 0);
+    cr_assert_eq(rename(old, nw), 0);
+    cr_assert_eq(rename(oldm, nwm), 0);
+    char *link = pathf("%s/blobs/sha256-%s", store_root, hex);
+    cr_assert_eq(symlink(outside, link), 0);
+    char d[80];
+    snprintf(d, sizeof d, "sha256:%s", hex);
+    char *m = pathf("{\"layers\":[{\"mediaType\":\"application/vnd.ollama.image.model\",\"digest\":\"%s\"}]}", d);
+    char *mp = pathf("%s/manifests/registry.ollama.ai/library/tiny/symlink", store_root);
+    cr_assert_eq(iwt_write(mp, m, strlen(m)), 0);
+    iw_ollama_ref r;
+    iw_ollama_manifest man;
+    cr_assert_eq(iw_ollama_parse_ref("tiny:symlink", &r), 0);
+    cr_expect_eq(iw_ollama_resolve(&r, store_root, &man), IW_EUNSAFE);
+    cr_expect(one_line(iw_error_last()));
+    cr_expect(strstr(iw_error_last(), "outside"), "%s", iw_error_last());
+
+    /* a symlink that stays inside blobs/ is fine */
+    unlink(link);
+    char *target = pathf("%s/blobs/sha256-%s", store_root, st.model);
+    cr_assert_eq(symlink(target, link), 0);
+    cr_expect_eq(iw_ollama_resolve(&r, store_root, &man), 0, "%s", iw_error_last());
+    iw_ollama_manifest_free(&man);
+
+    /* a manifest that is a symlink out of manifests/ */
+    char *evil = pathf("%s/evil.json", root);
+    cr_assert_eq(iwt_write(evil, m, strlen(m)), 0);
+    char *ml = pathf("%s/manifests/registry.ollama.ai/library/tiny/evil", store_root);
+    cr_assert_eq(symlink(evil, ml), 0);
+    cr_assert_eq(iw_ollama_parse_ref("tiny:evil", &r), 0);
+    cr_expect_eq(iw_ollama_resolve(&r, store_root, &man), IW_EUNSAFE);
+    cr_expect(one_line(iw_error_last()));
+
+    free(g); free(outside); free(store_root); free(old); free(nw); free(oldm); free(nwm);
+    free(link); free(m); free(mp); free(target); free(evil); free(ml);
+}
+
+Test(ollama_store, unknown_media_type_warns, .init = setup, .fini = teardown)
+{
+    store st;
+    build_store(&st);
+    char model[80], extra[300];
+    snprintf(model, sizeof model, "sha256:%s", st.model);
+    snprintf(extra, sizeof extra,
+             "{\"mediaType\":\"application/vnd.ollama.image.future-thing\",\"digest\":\"sha256:%s\"},"
+             "{\"mediaType\":\"text/plain\",\"digest\":\"sha256:%s\"}", st.tmpl, st.tmpl);
+    broken_manifest("unknown", model, extra);
+    iw_ollama_manifest m;
+    cr_assert_eq(resolve("tiny:unknown", &m), 0, "%s", iw_error_last());
+    cr_expect_eq(m.n_layers, 3);
+    cr_assert_eq(m.warnings.n, 2);
+    cr_expect(strstr(m.warnings.v[0], "future-thing"), "%s", m.warnings.v[0]);
+    cr_expect(strstr(m.warnings.v[1], "text/plain"), "%s", m.warnings.v[1]);
+    cr_expect_eq(m.layers[1].kind, IW_OLLAMA_LAYER_UNKNOWN);
+    iw_ollama_manifest_free(&m);
+}
+
+Test(ollama_store, manifest_cap, .init = setup, .fini = teardown)
+{
+    store st;
+    build_store(&st);
+    size_t n = IW_OLLAMA_MAX_MANIFEST + 10;
+    char *big = malloc(n + 1);
+    cr_assert(big);
+    memset(big, ' ', n);
+    big[0] = '{';
+    big[n - 1] = '}';
+    big[n] = 0;
+    put_manifest("registry.ollama.ai/library/tiny/big", big);
+    free(big);
+    iw_ollama_manifest m;
+    cr_expect_eq(resolve("tiny:big", &m), IW_ELIMIT);
+    cr_expect(one_line(iw_error_last()));
+}
+
+Test(ollama_store, verify_blob, .init = setup, .fini = teardown)
+{
+    store st;
+    build_store(&st);
+    char *p = pathf("%s/blobs/sha256-%s", root, st.params);
+    cr_expect_eq(iw_ollama_verify_blob(p, st.params), 0, "%s", iw_error_last());
+    const char *tampered = "{\"num_ctx\": 999999}";
+    cr_assert_eq(iwt_write(p, tampered, strlen(tampered)), 0);
+    cr_expect_eq(iw_ollama_verify_blob(p, st.params), IW_EVERIFY);
+    cr_expect(one_line(iw_error_last()));
+    cr_expect(strstr(iw_error_last(), st.params), "%s", iw_error_last());
+    cr_expect_lt(iw_ollama_verify_blob("/nonexistent/blob", st.params), 0);
+    free(p);
+}
