@@ -1,0 +1,1081 @@
+/* gguf_arch.c - map parsed GGUF headers onto iw_arch, and find the GGUF
+ * files of a model on disk (split sets, mmproj).
+ *
+ * Keys are read under the prefix named by general.architecture
+ * ("<arch>.block_count", ...), so every architecture llama.cpp writes is
+ * covered without a per-family table.  A known key with a value of the
+ * wrong type is an error naming the key; absent keys stay unknown. */
+#include "iwdl/gguf.h"
+#include "iwdl/error.h"
+
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <dirent.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#define MAX_LAYERS 65536      /* per-layer arrays longer than this are rejected */
+#define SRC "gguf"
+
+typedef struct mapper {
+    const iw_gguf *g;
+    const char *arch;
+    iw_arch *a;
+} mapper;
+
+static const char *key_of(const mapper *m, const char *suffix, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s.%s", m->arch, suffix);
+    return buf;
+}
+
+/* 1 found, 0 absent, <0 error (wrong type) */
+static int get_i(const mapper *m, const char *suffix, int64_t *v)
+{
+    char k[256];
+    int rc = iw_gguf_get_int(m->g, key_of(m, suffix, k, sizeof k), v);
+    return rc == IW_ENOTFOUND ? 0 : rc < 0 ? rc : 1;
+}
+
+static int get_f(const mapper *m, const char *suffix, double *v)
+{
+    char k[256];
+    int rc = iw_gguf_get_float(m->g, key_of(m, suffix, k, sizeof k), v);
+    return rc == IW_ENOTFOUND ? 0 : rc < 0 ? rc : 1;
+}
+
+static int set_int(iw_arch *a, int64_t *slot, const char *field, int64_t v, const char *src)
+{
+    *slot = v;
+    return iw_arch_set_source(a, field, src);
+}
+
+/* Map "<arch>.<suffix>" (an integer) to a field. */
+static int map_i(const mapper *m, const char *suffix, int64_t *slot, const char *field)
+{
+    int64_t v;
+    int rc = get_i(m, suffix, &v);
+    if (rc <= 0)
+        return rc;
+    if (v < 0) {
+        char k[256];
+        return iw_error_set(IW_EFORMAT, "%s: key '%s' is negative (%" PRId64 ")", iw_gguf_name(m->g),
+                            key_of(m, suffix, k, sizeof k), v);
+    }
+    return set_int(m->a, slot, field, v, SRC);
+}
+
+/* A value that is a scalar or a per-layer array of integers.
+ * Returns 1 with the scalar set (array NULL) or the array and its length
+ * set (malloc-ed); 0 when absent. */
+static int get_i_or_layers(const mapper *m, const char *suffix, int64_t *scalar, int64_t **arr, size_t *n)
+{
+    char k[256];
+    key_of(m, suffix, k, sizeof k);
+    *arr = NULL;
+    *n = 0;
+    long idx = iw_gguf_find_key(m->g, k);
+    if (idx < 0)
+        return 0;
+    if (iw_gguf_kv_type(m->g, (size_t)idx) != IW_GGUF_ARRAY) {
+        int rc = iw_gguf_kv_int(m->g, (size_t)idx, scalar);
+        if (rc < 0)
+            return rc;
+        if (*scalar < 0)
+            return iw_error_set(IW_EFORMAT, "%s: key '%s' is negative", iw_gguf_name(m->g), k);
+        return 1;
+    }
+    iw_gguf_type et;
+    uint64_t cnt;
+    iw_gguf_kv_array(m->g, (size_t)idx, &et, &cnt);
+    if (cnt == 0 || cnt > MAX_LAYERS)
+        return iw_error_set(IW_EFORMAT, "%s: key '%s': per-layer array of %" PRIu64 " elements"
+                            " (expected 1..%d)", iw_gguf_name(m->g), k, cnt, MAX_LAYERS);
+    int64_t *v = malloc(cnt * sizeof *v);
+    if (!v)
+        return iw_error_set(IW_ENOMEM, "out of memory");
+    for (uint64_t i = 0; i < cnt; i++) {
+        int rc = iw_gguf_array_int(m->g, k, i, &v[i]);
+        if (rc == 0 && v[i] < 0)
+            rc = iw_error_set(IW_EFORMAT, "%s: key '%s'[%" PRIu64 "] is negative", iw_gguf_name(m->g), k, i);
+        if (rc < 0) {
+            free(v);
+            return rc;
+        }
+    }
+    *arr = v;
+    *n = (size_t)cnt;
+    return 1;
+}
+
+static int64_t max_of(const int64_t *v, size_t n)
+{
+    int64_t mx = 0;
+    for (size_t i = 0; i < n; i++)
+        if (v[i] > mx)
+            mx = v[i];
+    return mx;
+}
+
+static bool has_prefix_key(const iw_gguf *g, const char *prefix)
+{
+    size_t pl = strlen(prefix);
+    for (size_t i = 0; i < iw_gguf_kv_count(g); i++)
+        if (strncmp(iw_gguf_kv_key(g, i), prefix, pl) == 0)
+            return true;
+    return false;
+}
+
+static bool is_clip(const iw_gguf *g)
+{
+    const char *arch = NULL;
+    if (iw_gguf_get_str(g, "general.architecture", &arch, NULL) == 0 && strcmp(arch, "clip") == 0)
+        return true;
+    return has_prefix_key(g, "clip.vision.");
+}
+
+/* rope.scaling.* -> compact JSON object */
+static int map_rope_scaling(const mapper *m)
+{
+    char prefix[256];
+    int rc = 0;
+    snprintf(prefix, sizeof prefix, "%s.rope.scaling.", m->arch);
+    size_t pl = strlen(prefix);
+    cJSON *o = NULL;
+    for (size_t i = 0; i < iw_gguf_kv_count(m->g); i++) {
+        const char *k = iw_gguf_kv_key(m->g, i);
+        if (strncmp(k, prefix, pl) != 0 || !k[pl])
+            continue;
+        if (!o && !(o = cJSON_CreateObject()))
+            return iw_error_set(IW_ENOMEM, "out of memory");
+        iw_gguf_type t = iw_gguf_kv_type(m->g, i);
+        const char *name = k + pl;
+        cJSON *item = NULL;
+        if (t == IW_GGUF_STRING) {
+            const char *s;
+            iw_gguf_kv_str(m->g, i, &s, NULL);
+            item = cJSON_CreateString(s);
+        } else if (t == IW_GGUF_BOOL) {
+            int64_t b = 0;
+            iw_gguf_kv_int(m->g, i, &b);
+            item = cJSON_CreateBool(b != 0);
+        } else if (t == IW_GGUF_FLOAT32 || t == IW_GGUF_FLOAT64) {
+            double d = 0;
+            iw_gguf_kv_float(m->g, i, &d);
+            if (t == IW_GGUF_FLOAT32) {      /* print the float32 value, not its double expansion */
+                char tmp[32];
+                snprintf(tmp, sizeof tmp, "%.7g", d);
+                d = strtod(tmp, NULL);
+            }
+            item = isfinite(d) ? cJSON_CreateNumber(d) : cJSON_CreateNull();
+        } else if (t != IW_GGUF_ARRAY) {
+            double d = 0;
+            iw_gguf_kv_float(m->g, i, &d);
+            item = cJSON_CreateNumber(d);
+        } else {
+            continue;
+        }
+        if (!item || !cJSON_AddItemToObject(o, strcmp(name, "type") == 0 ? "rope_type" : name, item)) {
+            cJSON_Delete(item);
+            rc = iw_error_set(IW_ENOMEM, "out of memory");
+            goto done;
+        }
+        if (strcmp(name, "type") == 0) {      /* HF spelling: both keys */
+            cJSON *dup = cJSON_Duplicate(item, 0);
+            if (!dup || !cJSON_AddItemToObject(o, "type", dup)) {
+                cJSON_Delete(dup);
+                rc = iw_error_set(IW_ENOMEM, "out of memory");
+                goto done;
+            }
+        }
+    }
+    if (o) {
+        char *txt = cJSON_PrintUnformatted(o);
+        if (!txt) {
+            rc = iw_error_set(IW_ENOMEM, "out of memory");
+            goto done;
+        }
+        free(m->a->rope_scaling_json);
+        m->a->rope_scaling_json = txt;
+        rc = iw_arch_set_source(m->a, "rope_scaling", SRC);
+    }
+done:
+    cJSON_Delete(o);
+    return rc;
+}
+
+static int set_layer_types(iw_arch *a, iw_layer_kind *lt, size_t n, const char *src)
+{
+    free(a->attention.layer_types);
+    a->attention.layer_types = lt;
+    a->attention.n_layer_types = n;
+    return iw_arch_set_source(a, "attention.layer_types", src);
+}
+
+/* Hard-wired SWA patterns of llama.cpp (llama-model.cpp set_swa_pattern). */
+static int64_t default_swa_pattern(const char *arch)
+{
+    static const struct { const char *arch; int64_t n; } t[] = {
+        { "gemma2", 2 }, { "gemma3", 6 }, { "cohere2", 4 }, { "gpt-oss", 2 },
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        if (strcmp(arch, t[i].arch) == 0)
+            return t[i].n;
+    return 0;
+}
+
+static int map_layers(const mapper *m)
+{
+    iw_arch *a = m->a;
+    int rc;
+    int64_t L = a->num_layers;
+    char k[256];
+    if (L <= 0 || L > MAX_LAYERS)
+        return 0;
+
+    /* sliding window: window size, then which layers use it */
+    int64_t win = 0;
+    if ((rc = map_i(m, "attention.sliding_window", &a->attention.sliding_window, "attention.sliding_window")) < 0)
+        return rc;
+    win = a->attention.sliding_window > 0 ? a->attention.sliding_window : 0;
+    long pidx = iw_gguf_find_key(m->g, key_of(m, "attention.sliding_window_pattern", k, sizeof k));
+    if (win > 0 && pidx >= 0 && iw_gguf_kv_type(m->g, (size_t)pidx) == IW_GGUF_ARRAY) {
+        iw_gguf_type et;
+        uint64_t cnt;
+        iw_gguf_kv_array(m->g, (size_t)pidx, &et, &cnt);
+        if (cnt != (uint64_t)L)
+            return iw_error_set(IW_EFORMAT, "%s: key '%s' has %" PRIu64 " elements, expected %" PRId64
+                                " (block_count)", iw_gguf_name(m->g), k, cnt, L);
+        iw_layer_kind *lt = calloc((size_t)L, sizeof *lt);
+        if (!lt)
+            return iw_error_set(IW_ENOMEM, "out of memory");
+        for (int64_t i = 0; i < L; i++) {
+            int64_t v;
+            if ((rc = iw_gguf_array_int(m->g, k, (uint64_t)i, &v)) < 0) {
+                free(lt);
+                return rc;
+            }
+            lt[i] = v ? IW_LAYER_SLIDING : IW_LAYER_FULL;
+        }
+        if ((rc = set_layer_types(a, lt, (size_t)L, SRC)) < 0)
+            return rc;
+    } else if (win > 0) {
+        int64_t n = 0;
+        const char *src = SRC;
+        if (pidx >= 0) {
+            if ((rc = iw_gguf_kv_int(m->g, (size_t)pidx, &n)) < 0)
+                return rc;
+            a->attention.sliding_window_pattern = n;
+            iw_arch_set_source(a, "attention.sliding_window_pattern", SRC);
+        } else if ((n = default_swa_pattern(m->arch)) > 0) {
+            src = "gguf+llama.cpp:set_swa_pattern";
+            a->attention.sliding_window_pattern = n;
+            iw_arch_set_source(a, "attention.sliding_window_pattern", src);
+        }
+        if (n > 0) {
+            iw_layer_kind *lt = calloc((size_t)L, sizeof *lt);
+            if (!lt)
+                return iw_error_set(IW_ENOMEM, "out of memory");
+            for (int64_t i = 0; i < L; i++)     /* llama.cpp: SWA iff il % n < n - 1 */
+                lt[i] = (i % n) < (n - 1) ? IW_LAYER_SLIDING : IW_LAYER_FULL;
+            if ((rc = set_layer_types(a, lt, (size_t)L, src)) < 0)
+                return rc;
+        }
+    }
+
+    /* hybrids: recurrent layers are those with no KV heads (jamba, granitehybrid,
+     * falcon-h1, lfm2, ...) or, with full_attention_interval (qwen3next), all
+     * but every n-th layer */
+    bool ssm = has_prefix_key(m->g, key_of(m, "ssm.", k, sizeof k));
+    int64_t interval = 0;
+    if ((rc = get_i(m, "full_attention_interval", &interval)) < 0)
+        return rc;
+    iw_layer_kind *lt = NULL;
+    int64_t nrec = 0;
+    if (interval > 0) {
+        if (!(lt = calloc((size_t)L, sizeof *lt)))
+            return iw_error_set(IW_ENOMEM, "out of memory");
+        for (int64_t i = 0; i < L; i++) {
+            lt[i] = (i + 1) % interval == 0 ? IW_LAYER_FULL : IW_LAYER_LINEAR;
+            nrec += lt[i] != IW_LAYER_FULL;
+        }
+    } else if (ssm) {
+        if (!(lt = calloc((size_t)L, sizeof *lt)))
+            return iw_error_set(IW_ENOMEM, "out of memory");
+        for (int64_t i = 0; i < L; i++) {
+            int64_t kvh = iw_arch_kv_heads_of_layer(a, (size_t)i);
+            bool attn = a->attention.kv_heads_per_layer ? kvh > 0 : a->num_attention_heads > 0 && kvh != 0;
+            lt[i] = attn ? (a->attention.layer_types ? a->attention.layer_types[i] : IW_LAYER_FULL) : IW_LAYER_MAMBA;
+            nrec += !attn;
+        }
+    }
+    if (lt) {
+        if ((rc = set_layer_types(a, lt, (size_t)L, SRC)) < 0)
+            return rc;
+        if ((rc = set_int(a, &a->ssm.num_recurrent_layers, "ssm.num_recurrent_layers", nrec, SRC)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int map_model(const mapper *m)
+{
+    iw_arch *a = m->a;
+    int rc;
+    int64_t v, *arr = NULL;
+    size_t n = 0;
+
+    if ((rc = iw_arch_set_str(&a->model_type, m->arch)) < 0 || (rc = iw_arch_set_source(a, "model_type", SRC)) < 0)
+        return rc;
+    if ((rc = map_i(m, "block_count", &a->num_layers, "num_layers")) < 0 ||
+        (rc = map_i(m, "context_length", &a->context_length, "context_length")) < 0 ||
+        (rc = map_i(m, "context_length", &a->max_position_embeddings, "max_position_embeddings")) < 0 ||
+        (rc = map_i(m, "embedding_length", &a->hidden_size, "hidden_size")) < 0)
+        return rc;
+
+    /* feed_forward_length: scalar, or per layer (OpenELM): the widest layer */
+    if ((rc = get_i_or_layers(m, "feed_forward_length", &v, &arr, &n)) < 0)
+        return rc;
+    if (rc > 0) {
+        if (arr) {
+            v = max_of(arr, n);
+            free(arr);
+            arr = NULL;
+            rc = set_int(a, &a->intermediate_size, "intermediate_size", v, "gguf:max(per-layer)");
+        } else {
+            rc = set_int(a, &a->intermediate_size, "intermediate_size", v, SRC);
+        }
+        if (rc < 0)
+            return rc;
+    }
+
+    if ((rc = get_i_or_layers(m, "attention.head_count", &v, &arr, &n)) < 0)
+        return rc;
+    if (rc > 0) {
+        if (arr) {
+            v = max_of(arr, n);
+            free(arr);
+            arr = NULL;
+            rc = set_int(a, &a->num_attention_heads, "num_attention_heads", v, "gguf:max(per-layer)");
+        } else {
+            rc = set_int(a, &a->num_attention_heads, "num_attention_heads", v, SRC);
+        }
+        if (rc < 0)
+            return rc;
+    }
+
+    if ((rc = get_i_or_layers(m, "attention.head_count_kv", &v, &arr, &n)) < 0)
+        return rc;
+    if (rc > 0 && arr) {
+        if (a->num_layers > 0 && (int64_t)n != a->num_layers) {
+            free(arr);
+            return iw_error_set(IW_EFORMAT, "%s: key '%s.attention.head_count_kv' has %zu elements, expected %"
+                                PRId64 " (block_count)", iw_gguf_name(m->g), m->arch, n, a->num_layers);
+        }
+        free(a->attention.kv_heads_per_layer);
+        a->attention.kv_heads_per_layer = arr;
+        a->attention.n_kv_heads_per_layer = n;
+        arr = NULL;
+        if ((rc = iw_arch_set_source(a, "attention.kv_heads_per_layer", SRC)) < 0 ||
+            (rc = set_int(a, &a->num_kv_heads, "num_kv_heads", max_of(a->attention.kv_heads_per_layer, n),
+                          "gguf:max(per-layer)")) < 0)
+            return rc;
+    } else if (rc > 0) {
+        if ((rc = set_int(a, &a->num_kv_heads, "num_kv_heads", v, SRC)) < 0)
+            return rc;
+    } else if (a->num_attention_heads >= 0) {
+        /* llama.cpp: n_head_kv defaults to n_head */
+        if ((rc = set_int(a, &a->num_kv_heads, "num_kv_heads", a->num_attention_heads,
+                          "gguf:default(head_count)")) < 0)
+            return rc;
+    }
+
+    /* explicit per-head widths; else embedding_length / head_count (llama.cpp default) */
+    if ((rc = map_i(m, "attention.key_length", &a->attention.key_length, "attention.key_length")) < 0 ||
+        (rc = map_i(m, "attention.value_length", &a->attention.value_length, "attention.value_length")) < 0)
+        return rc;
+    if (a->attention.key_length > 0) {
+        if ((rc = set_int(a, &a->head_dim, "head_dim", a->attention.key_length, "gguf:attention.key_length")) < 0)
+            return rc;
+    } else if (a->hidden_size > 0 && a->num_attention_heads > 0) {
+        if ((rc = set_int(a, &a->head_dim, "head_dim", a->hidden_size / a->num_attention_heads,
+                          "gguf:embedding_length/head_count")) < 0)
+            return rc;
+    }
+
+    double d;
+    if ((rc = get_f(m, "rope.freq_base", &d)) < 0)
+        return rc;
+    if (rc > 0) {
+        a->rope_theta = d;
+        if ((rc = iw_arch_set_source(a, "rope_theta", SRC)) < 0)
+            return rc;
+    }
+    if ((rc = map_rope_scaling(m)) < 0)
+        return rc;
+
+    /* MoE */
+    if ((rc = map_i(m, "expert_count", &a->moe.num_experts, "moe.num_experts")) < 0 ||
+        (rc = map_i(m, "expert_used_count", &a->moe.experts_per_token, "moe.experts_per_token")) < 0 ||
+        (rc = map_i(m, "expert_feed_forward_length", &a->moe.expert_intermediate_size,
+                    "moe.expert_intermediate_size")) < 0 ||
+        (rc = map_i(m, "expert_shared_count", &a->moe.shared_experts, "moe.shared_experts")) < 0 ||
+        (rc = map_i(m, "leading_dense_block_count", &a->moe.num_dense_layers, "moe.num_dense_layers")) < 0)
+        return rc;
+    if ((rc = get_i(m, "expert_shared_feed_forward_length", &v)) < 0)
+        return rc;
+    if (rc > 0) {
+        int64_t cnt = a->moe.shared_experts > 0 ? a->moe.shared_experts : 1;
+        if (v >= 0 && v <= INT64_MAX / cnt &&
+            (rc = set_int(a, &a->moe.shared_expert_intermediate_size, "moe.shared_expert_intermediate_size",
+                          v * cnt, SRC)) < 0)
+            return rc;
+    }
+    if (a->moe.num_experts > 0) {
+        if ((rc = iw_arch_set_str(&a->mlp_type, "moe")) < 0 || (rc = iw_arch_set_source(a, "mlp_type", SRC)) < 0)
+            return rc;
+    }
+
+    /* MLA (DeepSeek-V2/V3, Kimi, GLM-4.7-Flash, ...) */
+    if ((rc = map_i(m, "attention.kv_lora_rank", &a->attention.kv_lora_rank, "attention.kv_lora_rank")) < 0 ||
+        (rc = map_i(m, "attention.q_lora_rank", &a->attention.q_lora_rank, "attention.q_lora_rank")) < 0)
+        return rc;
+    if (a->attention.kv_lora_rank > 0) {
+        int64_t rope = -1, kmla = -1, vmla = -1;
+        if ((rc = get_i(m, "rope.dimension_count", &rope)) < 0 ||
+            (rc = get_i(m, "attention.key_length_mla", &kmla)) < 0 ||
+            (rc = get_i(m, "attention.value_length_mla", &vmla)) < 0)
+            return rc;
+        int64_t kfull = kmla > 0 ? kmla : a->attention.key_length;
+        if (rope > 0 && (rc = set_int(a, &a->attention.qk_rope_head_dim, "attention.qk_rope_head_dim", rope, SRC)) < 0)
+            return rc;
+        if (rope > 0 && kfull > rope &&
+            (rc = set_int(a, &a->attention.qk_nope_head_dim, "attention.qk_nope_head_dim", kfull - rope, SRC)) < 0)
+            return rc;
+        if (vmla > 0 && (rc = set_int(a, &a->attention.value_length, "attention.value_length", vmla, SRC)) < 0)
+            return rc;
+        if (kmla > 0 && (rc = set_int(a, &a->head_dim, "head_dim", kmla, "gguf:attention.key_length_mla")) < 0)
+            return rc;
+    }
+
+    /* attention type */
+    iw_attn_type at = IW_ATTN_UNKNOWN;
+    if (a->attention.kv_lora_rank > 0)
+        at = IW_ATTN_MLA;
+    else if (a->num_attention_heads > 0 && a->num_kv_heads > 0)
+        at = a->num_kv_heads == a->num_attention_heads ? IW_ATTN_MHA
+           : a->num_kv_heads == 1 ? IW_ATTN_MQA : IW_ATTN_GQA;
+    if (at != IW_ATTN_UNKNOWN) {
+        a->attention.type = at;
+        if ((rc = iw_arch_set_source(a, "attention.type", SRC)) < 0)
+            return rc;
+    }
+
+    /* SSM / recurrent */
+    if ((rc = map_i(m, "ssm.conv_kernel", &a->ssm.d_conv, "ssm.d_conv")) < 0 ||
+        (rc = map_i(m, "ssm.inner_size", &a->ssm.d_inner, "ssm.d_inner")) < 0 ||
+        (rc = map_i(m, "ssm.state_size", &a->ssm.d_state, "ssm.d_state")) < 0 ||
+        (rc = map_i(m, "ssm.group_count", &a->ssm.n_groups, "ssm.n_groups")) < 0 ||
+        (rc = map_i(m, "ssm.time_step_rank", &a->ssm.n_heads, "ssm.n_heads")) < 0)
+        return rc;
+    if (a->ssm.d_inner > 0 && a->ssm.n_heads > 0 &&
+        (rc = set_int(a, &a->ssm.head_dim, "ssm.head_dim", a->ssm.d_inner / a->ssm.n_heads,
+                      "gguf:ssm.inner_size/time_step_rank")) < 0)
+        return rc;
+
+    if ((rc = map_layers(m)) < 0)
+        return rc;
+
+    /* norm type */
+    char k[256];
+    if (iw_gguf_find_key(m->g, key_of(m, "attention.layer_norm_rms_epsilon", k, sizeof k)) >= 0)
+        rc = iw_arch_set_str(&a->norm_type, "rmsnorm");
+    else if (iw_gguf_find_key(m->g, key_of(m, "attention.layer_norm_epsilon", k, sizeof k)) >= 0)
+        rc = iw_arch_set_str(&a->norm_type, "layernorm");
+    else
+        rc = 1;
+    if (rc < 0 || (rc == 0 && (rc = iw_arch_set_source(a, "norm_type", SRC)) < 0))
+        return rc;
+
+    /* vocabulary: tokenizer.ggml.tokens length, else <arch>.vocab_size */
+    iw_gguf_type et;
+    uint64_t cnt;
+    rc = iw_gguf_get_array(m->g, "tokenizer.ggml.tokens", &et, &cnt);
+    if (rc == 0) {
+        if ((rc = set_int(a, &a->vocab_size, "vocab_size", (int64_t)cnt, "gguf:tokenizer.ggml.tokens")) < 0)
+            return rc;
+    } else if (rc != IW_ENOTFOUND) {
+        return rc;
+    } else if ((rc = map_i(m, "vocab_size", &a->vocab_size, "vocab_size")) < 0) {
+        return rc;
+    }
+    return 0;
+}
+
+static int map_vision(const iw_gguf *g, iw_arch *a)
+{
+    static const struct { const char *key; size_t off; const char *field; } t[] = {
+        { "clip.vision.image_size", offsetof(iw_vision, image_size), "vision.image_size" },
+        { "clip.vision.patch_size", offsetof(iw_vision, patch_size), "vision.patch_size" },
+        { "clip.vision.embedding_length", offsetof(iw_vision, hidden_size), "vision.hidden_size" },
+        { "clip.vision.block_count", offsetof(iw_vision, num_layers), "vision.num_layers" },
+        { "clip.vision.attention.head_count", offsetof(iw_vision, num_heads), "vision.num_heads" },
+        { "clip.vision.feed_forward_length", offsetof(iw_vision, intermediate_size), "vision.intermediate_size" },
+        { "clip.vision.projection_dim", offsetof(iw_vision, projection_dim), "vision.projection_dim" },
+    };
+    int rc;
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        int64_t v;
+        rc = iw_gguf_get_int(g, t[i].key, &v);
+        if (rc == IW_ENOTFOUND)
+            continue;
+        if (rc < 0)
+            return rc;
+        if ((rc = set_int(a, (int64_t *)((char *)&a->vision + t[i].off), t[i].field, v, SRC)) < 0)
+            return rc;
+    }
+    const char *pt;
+    rc = iw_gguf_get_str(g, "clip.projector_type", &pt, NULL);
+    if (rc == 0) {
+        if ((rc = iw_arch_set_str(&a->vision.model_type, pt)) < 0 ||
+            (rc = iw_arch_set_source(a, "vision.model_type", SRC)) < 0)
+            return rc;
+    } else if (rc != IW_ENOTFOUND) {
+        return rc;
+    }
+    a->has_vision = true;
+    return iw_arch_set_source(a, "has_vision", SRC);
+}
+
+/* ---- tensors: parameters, bytes, quantization mix ------------------------- */
+
+typedef struct tally {
+    int64_t total, embedding, attention, mlp, experts, norms, lm_head;
+    int64_t bytes;              /* -1 unknown */
+    int64_t by_type[IW_GGML_TYPE_COUNT];
+    int64_t unknown_type_tensors;
+    bool has_embd, has_output;
+} tally;
+
+static bool has_sub(const char *s, const char *sub) { return strstr(s, sub) != NULL; }
+
+static int tally_add(tally *T, const iw_gguf *g)
+{
+    for (size_t i = 0; i < iw_gguf_tensor_count(g); i++) {
+        const iw_gguf_tensor *t = iw_gguf_tensor_at(g, i);
+        int64_t ne = t->n_elements;
+        if (T->total > INT64_MAX - ne)
+            return iw_error_set(IW_EFORMAT, "%s: parameter count overflows", iw_gguf_name(g));
+        T->total += ne;
+        const char *nm = t->name;
+        if (strcmp(nm, "token_embd.weight") == 0 || strcmp(nm, "position_embd.weight") == 0 ||
+            strcmp(nm, "token_types.weight") == 0) {
+            T->embedding += ne;
+            T->has_embd |= strcmp(nm, "token_embd.weight") == 0;
+        } else if (strcmp(nm, "output.weight") == 0) {
+            T->lm_head += ne;
+            T->has_output = true;
+        } else if (has_sub(nm, "norm")) {
+            T->norms += ne;
+        } else if (has_sub(nm, "_exps")) {
+            T->experts += ne;
+        } else if (has_sub(nm, ".attn_")) {
+            T->attention += ne;
+        } else if (has_sub(nm, ".ffn_")) {
+            T->mlp += ne;
+        }
+        if (t->n_bytes < 0) {
+            T->bytes = -1;
+            T->unknown_type_tensors++;
+        } else {
+            if (T->bytes >= 0)
+                T->bytes += t->n_bytes;
+            T->by_type[t->type] += t->n_bytes;
+        }
+    }
+    return 0;
+}
+
+static int map_quant(iw_arch *a, const iw_gguf *meta, const tally *T, size_t n_tensors)
+{
+    int rc;
+    iw_quant *q = &a->quantization;
+    uint64_t ft = 0;
+    bool have_ft = false;
+    rc = iw_gguf_get_uint(meta, "general.file_type", &ft);
+    if (rc == 0)
+        have_ft = true;
+    else if (rc != IW_ENOTFOUND)
+        return rc;
+    const char *ft_name = have_ft && ft <= UINT32_MAX ? iw_gguf_file_type_name((uint32_t)ft) : NULL;
+
+    if ((rc = iw_arch_set_str(&q->method, "gguf")) < 0)
+        return rc;
+    char fmt[32];
+    snprintf(fmt, sizeof fmt, "gguf-v%" PRIu32, iw_gguf_version(meta));
+    if ((rc = iw_arch_set_str(&q->format, fmt)) < 0)
+        return rc;
+
+    /* bytes by type; the dominant type ignores F32 (norms, biases) unless alone */
+    int64_t sum = 0;
+    int dom = -1;
+    for (int t = 0; t < IW_GGML_TYPE_COUNT; t++) {
+        sum += T->by_type[t];
+        if (T->by_type[t] > 0 && t != 0 && (dom < 0 || T->by_type[t] > T->by_type[dom]))
+            dom = t;
+    }
+    if (dom < 0 && T->by_type[0] > 0)
+        dom = 0;
+
+    if (n_tensors == 0 || dom < 0) {
+        if (ft_name) {
+            if ((rc = iw_arch_set_str(&q->label, ft_name)) < 0)
+                return rc;
+            return iw_arch_set_source(a, "quantization", "gguf:general.file_type");
+        }
+        return iw_arch_set_source(a, "quantization", SRC);
+    }
+
+    /* detail: "Q4_K 71%, Q6_K 24%, F32 5%" by bytes */
+    int order[IW_GGML_TYPE_COUNT], no = 0;
+    for (int t = 0; t < IW_GGML_TYPE_COUNT; t++)
+        if (T->by_type[t] > 0)
+            order[no++] = t;
+    for (int i = 1; i < no; i++)
+        for (int j = i; j > 0 && T->by_type[order[j]] > T->by_type[order[j - 1]]; j--) {
+            int x = order[j]; order[j] = order[j - 1]; order[j - 1] = x;
+        }
+    char detail[1024];
+    size_t o = 0;
+    detail[0] = 0;
+    for (int i = 0; i < no && o < sizeof detail - 64; i++) {
+        double pct = 100.0 * (double)T->by_type[order[i]] / (double)sum;
+        if (pct >= 0.5)
+            o += (size_t)snprintf(detail + o, sizeof detail - o, "%s%s %.0f%%", o ? ", " : "",
+                                  iw_ggml_type_name(order[i]), pct);
+        else
+            o += (size_t)snprintf(detail + o, sizeof detail - o, "%s%s <1%%", o ? ", " : "",
+                                  iw_ggml_type_name(order[i]));
+    }
+    if (T->unknown_type_tensors && o < sizeof detail - 64)
+        snprintf(detail + o, sizeof detail - o, "%s%" PRId64 " tensors of unknown type", o ? ", " : "",
+                 T->unknown_type_tensors);
+    if ((rc = iw_arch_set_str(&q->detail, detail)) < 0)
+        return rc;
+
+    /* label: the file_type name when the tensors agree, else the dominant type */
+    const char *label = iw_ggml_type_name(dom);
+    if (ft_name) {
+        int32_t main_t = iw_gguf_file_type_main_type((uint32_t)ft);
+        bool agrees = main_t >= 0 && main_t < IW_GGML_TYPE_COUNT &&
+                      (main_t == dom || 4 * T->by_type[main_t] >= sum);
+        if (agrees)
+            label = ft_name;
+        else if ((rc = iw_arch_warn(a, "gguf: general.file_type %" PRIu64 " (%s) does not match the tensors"
+                                    " (mostly %s); the label follows the tensors", ft, ft_name,
+                                    iw_ggml_type_name(dom))) < 0)
+            return rc;
+    }
+    if ((rc = iw_arch_set_str(&q->label, label)) < 0)
+        return rc;
+    const iw_ggml_type_info *ti = iw_ggml_type_info_get(dom);
+    q->bits = ti->nominal_bits;
+    q->group_size = ti->blck_size > 1 ? (int64_t)ti->blck_size : IW_UNKNOWN;
+    if (T->bytes >= 0 && T->total > 0)
+        q->effective_bits = 8.0 * (double)T->bytes / (double)T->total;
+    return iw_arch_set_source(a, "quantization", SRC);
+}
+
+static int map_tensors(iw_arch *a, const iw_gguf *meta, const iw_gguf *const *model, size_t nm, const tally *T)
+{
+    int rc;
+    size_t n_tensors = 0;
+    for (size_t i = 0; i < nm; i++)
+        n_tensors += iw_gguf_tensor_count(model[i]);
+
+    if ((rc = map_quant(a, meta, T, n_tensors)) < 0)
+        return rc;
+    if (n_tensors == 0)   /* vocab-only file: nothing to count */
+        return 0;
+
+    iw_params *P = &a->parameters;
+    int64_t formula = (P->source && strcmp(P->source, "formula") == 0) ? P->total : IW_UNKNOWN;
+    if (formula > 0) {
+        double diff = fabs((double)T->total - (double)formula) / (double)formula;
+        if (diff > 0.005 && (rc = iw_arch_warn(a, "gguf: exact parameter count %" PRId64 " differs from the"
+                                               " formula estimate %" PRId64 " by %.1f%%; using the GGUF count",
+                                               T->total, formula, 100.0 * diff)) < 0)
+            return rc;
+    }
+    P->total = T->total;
+    P->embedding = T->embedding;
+    P->attention = T->attention;
+    P->mlp = T->mlp;
+    P->experts = T->experts;
+    P->norms = T->norms;
+    P->lm_head = T->has_output ? T->lm_head : 0;
+    P->active = T->total;
+    if (T->experts > 0 && a->moe.num_experts > 0 && a->moe.experts_per_token > 0 &&
+        a->moe.experts_per_token <= a->moe.num_experts) {
+        double idle = (double)T->experts * (1.0 - (double)a->moe.experts_per_token / (double)a->moe.num_experts);
+        P->active = T->total - (int64_t)llround(idle);
+    }
+    if ((rc = iw_arch_set_str(&P->source, SRC)) < 0 || (rc = iw_arch_set_source(a, "parameters", SRC)) < 0)
+        return rc;
+    a->weights_bytes = T->bytes >= 0 ? T->bytes : IW_UNKNOWN;
+    if (T->bytes >= 0 && (rc = iw_arch_set_source(a, "weights_bytes", SRC)) < 0)
+        return rc;
+    if (T->bytes < 0 && (rc = iw_arch_warn(a, "gguf: %" PRId64 " tensors have an unknown ggml type;"
+                                           " weights_bytes unknown", T->unknown_type_tensors)) < 0)
+        return rc;
+    if (T->has_embd) {
+        a->tie_word_embeddings = !T->has_output;
+        if ((rc = iw_arch_set_source(a, "tie_word_embeddings", SRC)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+int iw_gguf_to_arch(const iw_gguf *const *shards, size_t n, iw_arch *a)
+{
+    int rc = 0;
+    const iw_gguf **model = NULL, **clip = NULL;
+    size_t nm = 0, nc = 0;
+    if (!shards || !a || n == 0)
+        return iw_error_set(IW_EINVAL, "iw_gguf_to_arch: no GGUF given");
+    model = calloc(n, sizeof *model);
+    clip = calloc(n, sizeof *clip);
+    if (!model || !clip) {
+        rc = iw_error_set(IW_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (is_clip(shards[i]))
+            clip[nc++] = shards[i];
+        else
+            model[nm++] = shards[i];
+    }
+
+    /* the shard with the metadata: split.no 0, else the first with general.architecture */
+    const iw_gguf *meta = NULL;
+    const char *arch = NULL;
+    for (size_t i = 0; i < nm && !meta; i++) {
+        uint64_t no;
+        if (iw_gguf_get_uint(model[i], "split.no", &no) == 0 && no == 0)
+            meta = model[i];
+    }
+    for (size_t i = 0; i < nm && !meta; i++)
+        if (iw_gguf_find_key(model[i], "general.architecture") >= 0)
+            meta = model[i];
+    if (nm && !meta)
+        meta = model[0];
+
+    if (meta) {
+        rc = iw_gguf_get_str(meta, "general.architecture", &arch, NULL);
+        if (rc == IW_ENOTFOUND) {
+            rc = 0;
+            arch = NULL;
+            if ((rc = iw_arch_warn(a, "gguf: %s has no general.architecture; architecture fields unknown",
+                                   iw_gguf_name(meta))) < 0)
+                goto done;
+        } else if (rc < 0) {
+            goto done;
+        }
+        if (arch && (!*arch || strlen(arch) > 64 || strchr(arch, '%'))) {
+            rc = iw_error_set(IW_EFORMAT, "%s: key 'general.architecture' has an invalid value",
+                              iw_gguf_name(meta));
+            goto done;
+        }
+
+        /* split set: all shards present, numbered once each */
+        uint64_t count = 0, tcount = 0;
+        rc = iw_gguf_get_uint(meta, "split.count", &count);
+        if (rc < 0 && rc != IW_ENOTFOUND)
+            goto done;
+        bool complete = true;
+        if (rc == 0 && count > 1) {
+            if (count != nm) {
+                complete = false;
+                if ((rc = iw_arch_warn(a, "gguf: split set declares %" PRIu64 " shards but %zu were read;"
+                                       " parameters and weight bytes are incomplete", count, nm)) < 0)
+                    goto done;
+            }
+            for (size_t i = 0; i < nm; i++)
+                for (size_t j = i + 1; j < nm; j++) {
+                    uint64_t ni = UINT64_MAX, nj = UINT64_MAX - 1;
+                    iw_gguf_get_uint(model[i], "split.no", &ni);
+                    iw_gguf_get_uint(model[j], "split.no", &nj);
+                    if (ni == nj) {
+                        rc = iw_error_set(IW_EFORMAT, "%s and %s are both split.no %" PRIu64,
+                                          iw_gguf_name(model[i]), iw_gguf_name(model[j]), ni);
+                        goto done;
+                    }
+                }
+            rc = iw_gguf_get_uint(meta, "split.tensors.count", &tcount);
+            if (rc < 0 && rc != IW_ENOTFOUND)
+                goto done;
+            size_t have = 0;
+            for (size_t i = 0; i < nm; i++)
+                have += iw_gguf_tensor_count(model[i]);
+            if (rc == 0 && complete && tcount != have &&
+                (rc = iw_arch_warn(a, "gguf: split.tensors.count is %" PRIu64 " but the shards hold %zu tensors",
+                                   tcount, have)) < 0)
+                goto done;
+        } else if (nm > 1) {
+            rc = iw_error_set(IW_EINVAL, "%zu GGUF files given but %s is not part of a split set",
+                              nm, iw_gguf_name(meta));
+            goto done;
+        }
+
+        if (arch) {
+            mapper m = { meta, arch, a };
+            if ((rc = map_model(&m)) < 0)
+                goto done;
+        }
+        tally T;
+        memset(&T, 0, sizeof T);
+        for (size_t i = 0; i < nm; i++)
+            if ((rc = tally_add(&T, model[i])) < 0)
+                goto done;
+        if (complete) {
+            if ((rc = map_tensors(a, meta, model, nm, &T)) < 0)
+                goto done;
+        }
+        if (!a->source && (rc = iw_arch_set_str(&a->source, SRC)) < 0)
+            goto done;
+    }
+
+    for (size_t i = 0; i < nc; i++) {
+        if ((rc = map_vision(clip[i], a)) < 0)
+            goto done;
+        int64_t vp = iw_gguf_param_count(clip[i]);
+        if (iw_gguf_tensor_count(clip[i]) > 0) {
+            a->vision.params = (a->vision.params > 0 && i > 0 ? a->vision.params : 0) + vp;
+            a->parameters.vision = a->vision.params;
+            if ((rc = iw_arch_set_source(a, "vision.params", SRC)) < 0)
+                goto done;
+        }
+        if (!meta && i == 0) {
+            if ((rc = iw_arch_set_str(&a->model_type, "clip")) < 0)
+                goto done;
+        }
+    }
+    rc = 0;
+done:
+    free(model);
+    free(clip);
+    return rc;
+}
+
+/* ---- files on disk ------------------------------------------------------------ */
+
+bool iw_gguf_split_name(const char *name, size_t *prefix_len, unsigned *no, unsigned *count)
+{
+    /* <prefix>-NNNNN-of-MMMMM.gguf */
+    size_t n = strlen(name);
+    const size_t tail = 1 + 5 + 4 + 5 + 5;     /* "-00001-of-00003.gguf" */
+    if (n <= tail || strcasecmp(name + n - 5, ".gguf") != 0)
+        return false;
+    const char *s = name + n - tail;
+    if (s[0] != '-' || memcmp(s + 6, "-of-", 4) != 0)
+        return false;
+    unsigned a = 0, b = 0;
+    for (int i = 0; i < 5; i++) {
+        if (!isdigit((unsigned char)s[1 + i]) || !isdigit((unsigned char)s[10 + i]))
+            return false;
+        a = a * 10 + (unsigned)(s[1 + i] - '0');
+        b = b * 10 + (unsigned)(s[10 + i] - '0');
+    }
+    if (a == 0 || b == 0 || a > b)
+        return false;
+    if (prefix_len) *prefix_len = (size_t)(s - name);
+    if (no) *no = a;
+    if (count) *count = b;
+    return true;
+}
+
+static bool is_gguf_name(const char *n)
+{
+    size_t l = strlen(n);
+    return l > 5 && strcasecmp(n + l - 5, ".gguf") == 0;
+}
+
+static bool is_mmproj_name(const char *n)
+{
+    for (const char *p = n; *p; p++)
+        if (strncasecmp(p, "mmproj", 6) == 0)
+            return true;
+    return false;
+}
+
+static int cmp_str(const void *x, const void *y)
+{
+    return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+typedef struct pathlist { char **v; size_t n, cap; } pathlist;
+
+static int pl_push(pathlist *l, const char *dir, const char *name)
+{
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? l->cap * 2 : 8;
+        char **nv = realloc(l->v, nc * sizeof *nv);
+        if (!nv)
+            return iw_error_set(IW_ENOMEM, "out of memory");
+        l->v = nv;
+        l->cap = nc;
+    }
+    size_t len = (dir ? strlen(dir) + 1 : 0) + strlen(name) + 1;
+    char *p = malloc(len);
+    if (!p)
+        return iw_error_set(IW_ENOMEM, "out of memory");
+    if (dir)
+        snprintf(p, len, "%s/%s", dir, name);
+    else
+        snprintf(p, len, "%s", name);
+    l->v[l->n++] = p;
+    return 0;
+}
+
+static void pl_free(pathlist *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    memset(l, 0, sizeof *l);
+}
+
+static const char *base_name(const char *p)
+{
+    const char *s = strrchr(p, '/');
+    return s ? s + 1 : p;
+}
+
+/* All shards of the split set `file` belongs to (in order), or just `file`. */
+static int add_split_set(pathlist *out, const char *dir, const char *file)
+{
+    size_t plen;
+    unsigned no, count;
+    const char *bn = base_name(file);
+    if (!iw_gguf_split_name(bn, &plen, &no, &count))
+        return pl_push(out, dir, bn);
+    for (unsigned k = 1; k <= count; k++) {
+        char name[1024];
+        int w = snprintf(name, sizeof name, "%.*s-%05u-of-%05u.gguf", (int)plen, bn, k, count);
+        if (w < 0 || (size_t)w >= sizeof name)
+            return iw_error_set(IW_EINVAL, "%s: file name too long", file);
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        struct stat st;
+        if (stat(path, &st) != 0)
+            return iw_error_set(IW_ENOTFOUND, "%s: shard %u of %u (%s) is missing", file, k, count, name);
+        int rc = pl_push(out, dir, name);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+int iw_gguf_extract_path(const char *path, iw_arch *a)
+{
+    int rc = 0;
+    pathlist names = { 0 }, files = { 0 };
+    iw_gguf **gs = NULL;
+    size_t ng = 0;
+    char dir[4096];
+    struct stat st;
+
+    if (!path || !a)
+        return iw_error_set(IW_EINVAL, "iw_gguf_extract_path: invalid argument");
+    if (stat(path, &st) != 0)
+        return iw_error_set_os(IW_ENOTFOUND, errno, "%s", path);
+
+    if (S_ISDIR(st.st_mode)) {
+        snprintf(dir, sizeof dir, "%s", path);
+        DIR *d = opendir(path);
+        if (!d)
+            return iw_error_set_os(IW_EIO, errno, "%s: cannot list", path);
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            if (e->d_name[0] == '.' || !is_gguf_name(e->d_name))
+                continue;
+            if ((rc = pl_push(&names, NULL, e->d_name)) < 0)
+                break;
+        }
+        closedir(d);
+        if (rc < 0)
+            goto done;
+        qsort(names.v, names.n, sizeof *names.v, cmp_str);
+        /* models: distinct split sets / single files; mmproj separately */
+        size_t n_models = 0;
+        const char *chosen = NULL;
+        for (size_t i = 0; i < names.n; i++) {
+            const char *nm = names.v[i];
+            if (is_mmproj_name(nm))
+                continue;
+            unsigned no, count;
+            if (iw_gguf_split_name(nm, NULL, &no, &count) && no != 1)
+                continue;
+            n_models++;
+            if (!chosen)
+                chosen = nm;
+        }
+        if (!chosen && names.n == 0) {
+            rc = iw_error_set(IW_ENOTFOUND, "%s: no .gguf file in the folder", path);
+            goto done;
+        }
+        if (chosen && (rc = add_split_set(&files, dir, chosen)) < 0)
+            goto done;
+        if (n_models > 1 &&
+            (rc = iw_arch_warn(a, "gguf: %s holds %zu GGUF models; read %s", path, n_models, chosen)) < 0)
+            goto done;
+        for (size_t i = 0; i < names.n; i++)
+            if (is_mmproj_name(names.v[i]) && (rc = pl_push(&files, dir, names.v[i])) < 0)
+                goto done;
+    } else {
+        const char *slash = strrchr(path, '/');
+        if (slash)
+            snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+        else
+            snprintf(dir, sizeof dir, ".");
+        if (slash == path)
+            snprintf(dir, sizeof dir, "/");
+        unsigned no, count;
+        if (iw_gguf_split_name(base_name(path), NULL, &no, &count))
+            rc = add_split_set(&files, dir, path);
+        else
+            rc = pl_push(&files, NULL, path);
+        if (rc < 0)
+            goto done;
+    }
+
+    if (!(gs = calloc(files.n ? files.n : 1, sizeof *gs))) {
+        rc = iw_error_set(IW_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < files.n; i++) {
+        if ((rc = iw_gguf_parse_file(&gs[ng], files.v[i], NULL)) < 0)
+            goto done;
+        ng++;
+        for (size_t w = 0; w < iw_gguf_warning_count(gs[ng - 1]); w++)
+            if ((rc = iw_arch_warn(a, "gguf: %s: %s", base_name(files.v[i]), iw_gguf_warning(gs[ng - 1], w))) < 0)
+                goto done;
+        if ((rc = iw_strlist_pushf(&a->sources, "gguf:%s", files.v[i])) < 0)
+            goto done;
+    }
+    rc = iw_gguf_to_arch((const iw_gguf *const *)gs, ng, a);
+done:
+    for (size_t i = 0; i < ng; i++)
+        iw_gguf_free(gs[i]);
+    free(gs);
+    pl_free(&names);
+    pl_free(&files);
+    return rc;
+}
