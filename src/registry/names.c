@@ -67,14 +67,20 @@ int iw_registry_slug(const char *repo, const char *quant_label, int64_t params_t
     if (!fam)
         return iw_error_set(IW_ENOMEM, "slug: out of memory");
     size_t fl = 0;
-    bool has_size = false;
+    bool has_size = false, prev_quant = false;
     /* tokens split on '-' and '_' ('.' stays: "qwen2.5") */
     for (size_t i = 0; i < bl;) {
         size_t j = i;
         while (j < bl && base[j] != '-' && base[j] != '_' && base[j] != ' ')
             j++;
         size_t n = j - i;
-        if (n && !is_quant_token(base + i, n)) {
+        bool digits = n > 0;
+        for (size_t k = 0; k < n; k++)
+            if (!isdigit((unsigned char)base[i + k]))
+                digits = false;
+        bool drop = n && (is_quant_token(base + i, n) || (digits && prev_quant));
+        prev_quant = n && drop;
+        if (n && !drop) {
             if (is_size_token(base + i, n))
                 has_size = true;
             if (fl)
@@ -101,7 +107,7 @@ int iw_registry_slug(const char *repo, const char *quant_label, int64_t params_t
         double b = (double)params_total / 1e9;
         if (b >= 1.0) {
             double r1 = round(b * 10.0) / 10.0;
-            if (fabs(r1 - round(r1)) < 1e-9 || b >= 100)
+            if (fabs(r1 - round(r1)) < 1e-9 || (b < 10 && fabs(b - round(b)) < 0.25))   /* 8.19B -> 8b, 20.9B -> 20.9b */
                 snprintf(size, sizeof size, "_%.0fb", round(b));
             else
                 snprintf(size, sizeof size, "_%.1fb", r1);

@@ -382,14 +382,16 @@ const cJSON *iw_registry_get(const iw_registry *r, const char *name)
 
 /* ------------------------------------------------------------ merge */
 
-static bool deep_merge(cJSON *dst, const cJSON *src)
+static bool deep_merge(cJSON *dst, const cJSON *src, bool top)
 {
     for (const cJSON *it = src->child; it; it = it->next) {
         if (!it->string || cJSON_IsNull(it))
             continue;   /* curated nulls are skipped */
+        if (top && strcmp(it->string, "name") == 0 && cJSON_GetObjectItemCaseSensitive(dst, "name"))
+            continue;   /* same name by construction; the index points at it */
         cJSON *cur = cJSON_GetObjectItemCaseSensitive(dst, it->string);
         if (cur && cJSON_IsObject(cur) && cJSON_IsObject(it)) {
-            if (!deep_merge(cur, it))
+            if (!deep_merge(cur, it, false))
                 return false;
             continue;
         }
@@ -429,7 +431,8 @@ cJSON *iw_registry_merge(const cJSON *discovered, const cJSON *curated)
             k++;
         }
     }
-    qsort(ix, (size_t)k, sizeof *ix, cmp_name_ent);
+    if (k > 1)
+        qsort(ix, (size_t)k, sizeof *ix, cmp_name_ent);
     const cJSON *c;
     cJSON_ArrayForEach(c, curated) {
         const char *nm = iw_json_get_str(c, "name");
@@ -437,12 +440,12 @@ cJSON *iw_registry_merge(const cJSON *discovered, const cJSON *curated)
             continue;
         name_ent key = { nm, NULL }, *hit = k ? bsearch(&key, ix, (size_t)k, sizeof *ix, cmp_name_ent) : NULL;
         if (hit) {
-            if (!deep_merge(hit->e, c))
+            if (!deep_merge(hit->e, c, true))
                 goto fail;
         } else {
             /* curated-only entry: nulls skipped as in a merge over {} */
             cJSON *o = cJSON_CreateObject();
-            if (!o || !deep_merge(o, c)) {
+            if (!o || !deep_merge(o, c, true)) {
                 cJSON_Delete(o);
                 goto fail;
             }

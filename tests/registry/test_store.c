@@ -1,0 +1,221 @@
+/* Registry store: load/validate/merge, locking, atomicity, preservation. */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "iwtest.h"
+#include "iwdl/registry.h"
+#include "iwdl/schema.h"
+#include "iwdl/error.h"
+#include "iwdl/json.h"
+
+static char *path_in(const char *dir, const char *name)
+{
+    char *p = NULL;
+    cr_assert(asprintf(&p, "%s/%s", dir, name) > 0);
+    return p;
+}
+
+static cJSON *parse_file(const char *path)
+{
+    size_t len;
+    char *t = iwt_slurp(path, &len);
+    if (!t)
+        return NULL;
+    cJSON *j = cJSON_ParseWithLength(t, len);
+    free(t);
+    return j;
+}
+
+static int set_meta(cJSON *e, bool is_new, void *ctx)
+{
+    cJSON *m = cJSON_GetObjectItem(e, "metadata");
+    if (!m)
+        m = cJSON_AddObjectToObject(e, "metadata");
+    cJSON_DeleteItemFromObject(m, "touched");
+    cJSON_AddStringToObject(m, "touched", (const char *)ctx);
+    return 1;
+}
+
+static int no_change(cJSON *e, bool is_new, void *ctx) { return 0; }
+
+Test(store, round_trip_preserves_original_and_unknown_keys)
+{
+    char *dir = iwt_tmpdir("reg-rt");
+    char *disc = path_in(dir, "model_registry.discovered.json");
+    size_t len;
+    char *orig = iwt_slurp(iwt_fixture("registry/original.json"), &len);
+    cr_assert_not_null(orig);
+    cr_assert_eq(iwt_write(disc, orig, len), 0);
+    cJSON *before = cJSON_Parse(orig);
+
+    iw_registry *r;
+    cr_assert_eq(iw_registry_open(&r, dir), 0, "%s", iw_error_last());
+    cr_assert_eq(cJSON_GetArraySize(iw_registry_entries(r, IW_REG_MERGED)), 3);
+    /* touch one entry; every other byte of meaning must survive */
+    cr_assert_eq(iw_registry_upsert(r, "vlm-caption", set_meta, "yes"), 1, "%s", iw_error_last());
+    cJSON *after = parse_file(disc);
+    cr_assert_not_null(after);
+    cJSON_DeleteItemFromObject(cJSON_GetObjectItem(cJSON_GetArrayItem(after, 0), "metadata"), "touched");
+    cr_assert(cJSON_Compare(before, after, 1), "discovered layer lost data");
+    char *mp = path_in(dir, "model_registry.json");
+    cJSON *merged = parse_file(mp);
+    free(mp);
+    cr_assert_eq(cJSON_GetArraySize(merged), 3);
+    cJSON *q = cJSON_GetArrayItem(after, 2);
+    cr_assert_not_null(cJSON_GetObjectItem(q, "x_future_key"));
+    cr_assert_str_eq(iw_json_get_str(q, "served_model_id"), "None");
+    /* no-op upsert writes nothing */
+    cr_assert_eq(iw_registry_upsert(r, "vlm-caption", no_change, NULL), 0);
+    iw_registry_close(r);
+    cJSON_Delete(before); cJSON_Delete(after); cJSON_Delete(merged);
+    free(orig); free(disc);
+    iwt_rm_rf(dir);
+    free(dir);
+}
+
+Test(store, merge_curated_wins_nulls_skipped)
+{
+    cJSON *d = cJSON_Parse("[{\"name\":\"a\",\"backend\":\"vllm\",\"backend_config\":{\"port\":1,\"extra_args\":[\"x\"]},"
+                           "\"license\":\"mit\",\"roles\":[\"chat\"]},{\"name\":\"b\",\"k\":1}]");
+    cJSON *c = cJSON_Parse("[{\"name\":\"a\",\"backend\":\"ollama\",\"backend_config\":{\"port\":2},"
+                           "\"license\":null,\"roles\":[]},{\"name\":\"c\",\"z\":null,\"y\":2}]");
+    cJSON *m = iw_registry_merge(d, c);
+    cr_assert_eq(cJSON_GetArraySize(m), 3);
+    cJSON *a = cJSON_GetArrayItem(m, 0);
+    cr_assert_str_eq(iw_json_get_str(a, "backend"), "ollama", "curated wins");
+    cr_assert_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(a, "backend_config"), "port")->valueint, 2);
+    cr_assert_not_null(cJSON_GetObjectItem(cJSON_GetObjectItem(a, "backend_config"), "extra_args"), "deep merge");
+    cr_assert_str_eq(iw_json_get_str(a, "license"), "mit", "curated null skipped");
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(a, "roles")), 0, "curated empty list is a value");
+    cJSON *cc = cJSON_GetArrayItem(m, 2);
+    cr_assert_str_eq(iw_json_get_str(cc, "name"), "c");
+    cr_assert_null(cJSON_GetObjectItem(cc, "z"));
+    cJSON_Delete(d); cJSON_Delete(c); cJSON_Delete(m);
+}
+
+/* Write `text` as the discovered layer; every operation must be refused and
+ * the bytes left identical. */
+static void check_refused(const char *text, const char *want)
+{
+    char *dir = iwt_tmpdir("reg-bad");
+    char *disc = path_in(dir, "model_registry.discovered.json");
+    cr_assert_eq(iwt_write(disc, text, strlen(text)), 0);
+    iw_registry *r = NULL;
+    int rc = iw_registry_open(&r, dir);
+    cr_assert_lt(rc, 0, "bad registry accepted: %s", text);
+    cr_assert(strstr(iw_error_last(), "model_registry.discovered.json:"), "%s", iw_error_last());
+    cr_assert(strstr(iw_error_last(), want), "error '%s' lacks '%s'", iw_error_last(), want);
+    cr_assert_null(strchr(iw_error_last(), '\n'));
+    size_t len;
+    char *now = iwt_slurp(disc, &len);
+    cr_assert_eq(len, strlen(text));
+    cr_assert_eq(memcmp(now, text, len), 0);
+    free(now);
+    free(disc);
+    iwt_rm_rf(dir);
+    free(dir);
+}
+
+Test(store, refuses_bad_files_untouched)
+{
+    check_refused("[{\"name\":\"a\"},\n {\"name\":", "truncated");
+    check_refused("[{\"name\":\"a\"} garbage", ":1:");
+    check_refused("[{\"name\":\"a\"},\n  {\"name\":\"b\"},\n  {\"name\":\"a\"}]", ":3:3: duplicate entry name 'a'");
+    check_refused("{\"name\":\"a\"}", "expected a JSON array");
+    check_refused("[{\"name\":\"a\"},\n 42]", ":2:2: entry is not an object");
+    check_refused("[{\"name\":7}]", "no string \"name\"");
+    check_refused("", "truncated");
+}
+
+Test(store, update_refused_when_file_goes_bad_under_lock)
+{
+    char *dir = iwt_tmpdir("reg-bad2");
+    iw_registry *r;
+    cr_assert_eq(iw_registry_open(&r, dir), 0);
+    cr_assert_eq(iw_registry_upsert(r, "a", set_meta, "1"), 1, "%s", iw_error_last());
+    char *disc = path_in(dir, "model_registry.discovered.json");
+    const char *bad = "[{\"name\":\"a\"},{\"name\":\"a\"}]";
+    cr_assert_eq(iwt_write(disc, bad, strlen(bad)), 0);
+    cr_assert_lt(iw_registry_upsert(r, "b", set_meta, "1"), 0);
+    size_t len;
+    char *now = iwt_slurp(disc, &len);
+    cr_assert_str_eq(now, bad);
+    free(now);
+    iw_registry_close(r);
+    free(disc);
+    iwt_rm_rf(dir);
+    free(dir);
+}
+
+Test(store, backups_bounded_and_remove)
+{
+    char *dir = iwt_tmpdir("reg-bak");
+    iw_registry *r;
+    cr_assert_eq(iw_registry_open(&r, dir), 0);
+    cr_assert_eq(iw_registry_upsert(r, "a", set_meta, "1"), 1);
+    cr_assert_eq(iw_registry_upsert(r, "a", set_meta, "2"), 1);
+    /* backups are named model_registry.discovered.YYYYmmdd-HHMMSS.bak.json */
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    int nbak = 0;
+    while ((de = readdir(d)))
+        if (strncmp(de->d_name, "model_registry.discovered.", 26) == 0 && strstr(de->d_name, ".bak.json")) {
+            nbak++;
+            cr_assert_eq(strlen(de->d_name), strlen("model_registry.discovered.20250101-000000.bak.json"));
+        }
+    closedir(d);
+    cr_assert_geq(nbak, 1);
+    cr_assert_leq(nbak, IW_REGISTRY_BACKUPS);
+    /* a curated entry is only removed when asked */
+    char *cur = path_in(dir, "model_registry.curated.json");
+    const char *ct = "[{\"name\":\"a\",\"roles\":[\"chat\"]},{\"name\":\"keep\"}]";
+    cr_assert_eq(iwt_write(cur, ct, strlen(ct)), 0);
+    cr_assert_eq(iw_registry_remove(r, "a", false), 0, "%s", iw_error_last());
+    cr_assert_not_null(iw_registry_get(r, "a"), "still curated");
+    cr_assert_null(iw_registry_get_layer(r, IW_REG_DISCOVERED, "a"));
+    char *now = iwt_slurp(cur, NULL);
+    cr_assert_str_eq(now, ct, "curated untouched");
+    free(now);
+    cr_assert_eq(iw_registry_remove(r, "a", true), 0, "%s", iw_error_last());
+    cr_assert_null(iw_registry_get(r, "a"));
+    cr_assert_not_null(iw_registry_get(r, "keep"));
+    cr_assert_eq(iw_registry_remove(r, "nope", true), IW_ENOTFOUND);
+    iw_registry_close(r);
+    free(cur);
+    iwt_rm_rf(dir);
+    free(dir);
+}
+
+Test(names, slugs_in_the_original_style)
+{
+    char *s;
+    cr_assert_eq(iw_registry_slug("Qwen/Qwen2.5-VL-7B-Instruct-AWQ", "AWQ", IW_UNKNOWN, &s), 0);
+    cr_assert_str_eq(s, "qwen2.5-vl-7b-instruct_(AWQ)");
+    free(s);
+    cr_assert_eq(iw_registry_slug("qwen3", "Q4_K_M", 8190735360LL, &s), 0);
+    cr_assert_str_eq(s, "qwen3_8b_(Q4_K_M)");
+    free(s);
+    cr_assert_eq(iw_registry_slug("someone/gpt-oss-abliterated-20.9B-GGUF", "F16", 20900000000LL, &s), 0);
+    cr_assert_str_eq(s, "gpt-oss-abliterated-20.9b_(F16)", "size kept once, not 9b");
+    free(s);
+    cr_assert_eq(iw_registry_slug("someone/gpt-oss-abliterated", "F16", 20914757184LL, &s), 0);
+    cr_assert_str_eq(s, "gpt-oss-abliterated_20.9b_(F16)");
+    free(s);
+    cr_assert_eq(iw_registry_slug("unsloth/Qwen3-8B-GGUF", "Q4_K_M", IW_UNKNOWN, &s), 0);
+    cr_assert_str_eq(s, "qwen3-8b_(Q4_K_M)");
+    free(s);
+    cr_assert_eq(iw_registry_slug("org/Model_Q8_0", NULL, IW_UNKNOWN, &s), 0);
+    cr_assert_str_eq(s, "model");
+    free(s);
+    cr_assert_lt(iw_registry_slug("", NULL, IW_UNKNOWN, &s), 0);
+    cr_assert_eq(iw_registry_default_port("vllm"), 24001);
+    cr_assert_eq(iw_registry_default_port("ollama"), 11434);
+    cr_assert_eq(iw_registry_default_port("llama.cpp"), 8000);
+}
