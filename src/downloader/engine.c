@@ -1,0 +1,934 @@
+/* engine.c - the transfer engine (see include/iwdl/download.h, docs/download.md).
+ *
+ * One libcurl multi handle drives every transfer.  A file is a list of
+ * segments [start, end) with pos = next byte wanted; a transfer fetches
+ * bytes pos..end-1 of one segment with a Range request and pwrite()s them at
+ * their offset in the preallocated partial file.  When a file may use more
+ * connections than it has open transfers and no segment is idle, the
+ * segment with the latest estimated finish is split at its midpoint; the
+ * transfer still serving it stops at the new end (its write callback clips
+ * and ends it).  State files record the segments so that another run can
+ * resume; data is trusted only after the whole file hashes to the expected
+ * value, and only then renamed to where readers look.
+ */
+#include "engine.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "iwdl/error.h"
+#include "iwdl/fs.h"
+#include "iwdl/hash.h"
+#include "iwdl/json.h"
+
+#define MAX_SEGS        256
+#define ERRBODY_MAX     4096
+#define PROGRESS_MS     250
+#define STATE_EVERY_MS  1000
+#define LOCK_RETRY_MS   200
+
+enum { F_PENDING = 0, F_RUNNING, F_DONE, F_FAILED };
+
+typedef struct seg {
+    uint64_t start, pos, end;
+    int      xfer;          /* index+1 of the active transfer, 0 = idle */
+    int      fails;         /* consecutive failures without progress */
+    uint64_t not_before;    /* ms: backoff */
+    uint64_t t_start, b_start; /* for the rate estimate */
+} seg;
+
+typedef struct xfer {
+    struct iw_engine *E;
+    CURL   *e;
+    struct dfile *f;
+    size_t  seg;
+    struct curl_slist *hl;
+    iw_hdrs hdrs;
+    char   *url;
+    bool    ranged, checked, clipped, restart200, etag_changed, bad_range;
+    int     werr;           /* errno of a failed write */
+    long    status;
+    iw_buf  errbody;
+    uint64_t got;
+    int     redirects;
+} xfer;
+
+typedef struct dfile {
+    iw_dl_file *spec;
+    int      state;
+    int      fd;
+    iw_lock  lock;
+    bool     locked;
+    seg     *segs;
+    size_t   nseg, segcap;
+    int      active;
+    char    *location;      /* URL after the hub redirect (CDN) */
+    iw_hash *h;
+    uint64_t hashed;
+    uint64_t done;          /* bytes present (sum of pos - start) */
+    uint64_t state_bytes, state_ms;
+    int      verify_failures;
+    uint64_t not_before;
+    bool     no_range;      /* server ignored Range: single full GET */
+    uint64_t rate_t, rate_b;
+    double   rate;
+} dfile;
+
+struct iw_engine {
+    iw_hub   *hub;
+    CURLM    *m;
+    const iw_engine_opts *o;
+    dfile    *files;
+    size_t    nfiles;
+    xfer    **x;            /* slots; NULL = free */
+    size_t    nx;
+    int       rc;           /* first failure */
+    bool      fatal;        /* stop everything (ENOSPC, EROFS, ...) */
+    uint64_t  fetched;
+    uint64_t  t0, last_progress;
+    uint64_t  total_size, total_done;
+    char      err[1024];    /* first failure's message */
+};
+
+/* ---------------------------------------------------------------- helpers */
+
+static void emit(iw_engine *E, iw_dl_event *ev)
+{
+    if (!E->o->on_event)
+        return;
+    uint64_t now = iw_now_ms();
+    ev->total_done = E->total_done;
+    ev->total_size = E->total_size;
+    ev->elapsed = (double)(now - E->t0) / 1000.0;
+    ev->rate = ev->elapsed > 0 ? (double)E->fetched / ev->elapsed : 0;
+    E->o->on_event(ev, E->o->ud);
+}
+
+static const char *expected_hash(const iw_dl_file *s) { return s->lfs ? s->sha256 : s->oid; }
+
+static int fail_file(iw_engine *E, dfile *f, int rc)
+{
+    f->state = F_FAILED;
+    if (E->rc == 0) {
+        E->rc = rc;
+        snprintf(E->err, sizeof E->err, "%s", iw_error_last());
+    }
+    iw_dl_event ev = { .kind = IW_DL_EV_ERROR, .path = f->spec->path, .message = iw_error_last() };
+    emit(E, &ev);
+    return rc;
+}
+
+/* ------------------------------------------------------------ state files */
+
+static int state_write(dfile *f)
+{
+    cJSON *j = cJSON_CreateObject(), *a = cJSON_CreateArray();
+    if (!j || !a) { cJSON_Delete(j); cJSON_Delete(a); return IW_ENOMEM; }
+    cJSON_AddNumberToObject(j, "version", 1);
+    cJSON_AddStringToObject(j, "path", f->spec->path);
+    cJSON_AddNumberToObject(j, "size", (double)f->spec->size);
+    cJSON_AddStringToObject(j, "hash", expected_hash(f->spec));
+    cJSON_AddBoolToObject(j, "no_range", f->no_range);
+    cJSON_AddItemToObject(j, "segments", a);
+    for (size_t i = 0; i < f->nseg; i++) {
+        cJSON *s = cJSON_CreateArray();
+        cJSON_AddItemToArray(s, cJSON_CreateNumber((double)f->segs[i].start));
+        cJSON_AddItemToArray(s, cJSON_CreateNumber((double)f->segs[i].pos));
+        cJSON_AddItemToArray(s, cJSON_CreateNumber((double)f->segs[i].end));
+        cJSON_AddItemToArray(a, s);
+    }
+    char *txt = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    if (!txt)
+        return IW_ENOMEM;
+    int rc = iw_write_atomic(f->spec->state_path, txt, strlen(txt));
+    free(txt);
+    f->state_bytes = f->done;
+    f->state_ms = iw_now_ms();
+    return rc;
+}
+
+static int seg_push(dfile *f, uint64_t start, uint64_t pos, uint64_t end)
+{
+    if (f->nseg == f->segcap) {
+        size_t nc = f->segcap ? f->segcap * 2 : 8;
+        seg *ns = realloc(f->segs, nc * sizeof *ns);
+        if (!ns)
+            return iw_error_set(IW_ENOMEM, "out of memory");
+        f->segs = ns;
+        f->segcap = nc;
+    }
+    seg *s = &f->segs[f->nseg++];
+    memset(s, 0, sizeof *s);
+    s->start = start; s->pos = pos; s->end = end;
+    return 0;
+}
+
+/* Load a state file; on any inconsistency return -1 (caller discards). */
+static int state_load(dfile *f)
+{
+    cJSON *j = NULL;
+    iw_error_clear();
+    if (iw_json_parse_file(f->spec->state_path, 1u << 20, &j, NULL) < 0)
+        return -1;
+    int rc = -1;
+    int64_t size;
+    const char *hash = iw_json_get_str(j, "hash");
+    cJSON *a = cJSON_GetObjectItemCaseSensitive(j, "segments");
+    bool nr = false;
+    iw_json_get_bool(j, "no_range", &nr);
+    if (!iw_json_get_i64(j, "size", &size) || (uint64_t)size != f->spec->size || !hash ||
+        strcmp(hash, expected_hash(f->spec)) || !cJSON_IsArray(a) || cJSON_GetArraySize(a) > MAX_SEGS)
+        goto out;
+    f->nseg = 0;
+    f->done = 0;
+    cJSON *s;
+    uint64_t covered = 0;
+    cJSON_ArrayForEach(s, a) {
+        int64_t v[3];
+        if (!cJSON_IsArray(s) || cJSON_GetArraySize(s) != 3)
+            goto out;
+        for (int k = 0; k < 3; k++)
+            if (!iw_json_item_i64(cJSON_GetArrayItem(s, k), &v[k]) || v[k] < 0)
+                goto out;
+        if (v[0] > v[1] || v[1] > v[2] || (uint64_t)v[2] > f->spec->size)
+            goto out;
+        if (seg_push(f, (uint64_t)v[0], (uint64_t)v[1], (uint64_t)v[2]) < 0)
+            goto out;
+        covered += (uint64_t)(v[2] - v[0]);
+        f->done += (uint64_t)(v[1] - v[0]);
+    }
+    /* segments must tile the file exactly */
+    if (covered != f->spec->size)
+        goto out;
+    for (size_t i = 0; i < f->nseg; i++)
+        for (size_t k = i + 1; k < f->nseg; k++)
+            if (f->segs[i].start < f->segs[k].end && f->segs[k].start < f->segs[i].end)
+                goto out;
+    f->no_range = nr;
+    rc = 0;
+out:
+    cJSON_Delete(j);
+    if (rc < 0) { f->nseg = 0; f->done = 0; }
+    return rc;
+}
+
+/* ------------------------------------------------------------ file setup */
+
+static void build_fresh_segments(iw_engine *E, dfile *f)
+{
+    f->nseg = 0;
+    f->done = 0;
+    uint64_t size = f->spec->size;
+    int n = 1;
+    if (size >= E->o->split_min && E->o->connections > 1) {
+        n = E->o->connections;
+        while (n > 1 && size / (uint64_t)n < IW_DL_MIN_SPLIT)
+            n--;
+    }
+    uint64_t chunk = size / (uint64_t)n, at = 0;
+    for (int i = 0; i < n; i++) {
+        uint64_t end = i == n - 1 ? size : at + chunk;
+        seg_push(f, at, at, end);
+        at = end;
+    }
+}
+
+static int preallocate(dfile *f)
+{
+    if (f->spec->size == 0)
+        return 0;
+    int r = posix_fallocate(f->fd, 0, (off_t)f->spec->size);
+    if (r == EOPNOTSUPP || r == EINVAL)
+        r = ftruncate(f->fd, (off_t)f->spec->size) == 0 ? 0 : errno;
+    if (r)
+        return iw_error_set_os(iw_error_from_errno(r), r, "cannot reserve %" PRIu64 " bytes for %s in %s",
+                               f->spec->size, f->spec->path, f->spec->part_path);
+    return 0;
+}
+
+static void reset_hash(dfile *f)
+{
+    iw_hash_free(f->h);
+    f->h = NULL;
+    f->hashed = 0;
+    if (f->spec->lfs)
+        iw_hash_new(&f->h, IW_HASH_SHA256);
+    else
+        iw_hash_new_git_blob(&f->h, f->spec->size);
+}
+
+/* Start over from zero: truncate the partial, fresh segments, new state. */
+static int restart_file(iw_engine *E, dfile *f, bool no_range)
+{
+    build_fresh_segments(E, f);
+    if (no_range) {
+        f->nseg = 0;
+        seg_push(f, 0, 0, f->spec->size);
+    }
+    f->no_range = no_range;
+    reset_hash(f);
+    if (ftruncate(f->fd, 0) < 0)
+        return iw_error_set_os(iw_error_from_errno(errno), errno, "cannot truncate %s", f->spec->part_path);
+    int rc = preallocate(f);
+    if (rc < 0)
+        return rc;
+    return state_write(f);
+}
+
+/* Try to make a pending file runnable: lock, skip check, open partial. */
+static int open_file(iw_engine *E, dfile *f)
+{
+    iw_dl_file *s = f->spec;
+    int rc;
+    if (!f->locked) {
+        if (iw_mkdir_parent(s->lock_path, 0755) < 0)
+            return -1;
+        rc = iw_lock_acquire(&f->lock, s->lock_path, 0);
+        if (rc == IW_ELOCKED) {
+            f->not_before = iw_now_ms() + LOCK_RETRY_MS;
+            return 1; /* try again later */
+        }
+        if (rc < 0)
+            return rc;
+        f->locked = true;
+    }
+    /* someone (another process) may have finished it while we waited */
+    if (E->o->is_present && E->o->is_present(s, E->o->ud_layout)) {
+        s->skipped = true;
+        return 2;
+    }
+    if ((rc = iw_mkdir_parent(s->part_path, 0755)) < 0)
+        return rc;
+    f->fd = open(s->part_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (f->fd < 0)
+        return iw_error_set_os(iw_error_from_errno(errno), errno, "cannot create %s", s->part_path);
+    struct stat st;
+    bool resumed = false;
+    if (fstat(f->fd, &st) == 0 && (uint64_t)st.st_size == s->size && s->size > 0 && state_load(f) == 0)
+        resumed = true;
+    reset_hash(f);
+    if (!f->h)
+        return iw_error_set(IW_ENOMEM, "out of memory");
+    if (resumed) {
+        s->resumed_bytes = f->done;
+        E->total_done += f->done;
+        return 0;
+    }
+    return restart_file(E, f, false);
+}
+
+/* ------------------------------------------------------------ transfers */
+
+static size_t x_write(char *p, size_t sz, size_t n, void *ud)
+{
+    xfer *x = ud;
+    dfile *f = x->f;
+    size_t len = sz * n;
+    if (!x->checked) {
+        curl_easy_getinfo(x->e, CURLINFO_RESPONSE_CODE, &x->status);
+        x->checked = true;
+        if (x->status == 206 || x->status == 200) {
+            seg *s = &f->segs[x->seg];
+            if (x->status == 200 && (x->ranged && (s->pos > 0 || f->nseg > 1))) {
+                x->restart200 = true;
+                return 0;
+            }
+            if (x->status == 206) {
+                uint64_t a, b, t;
+                if (iw_parse_content_range(x->hdrs.content_range, &a, &b, &t) < 0 || a != s->pos ||
+                    t != f->spec->size) {
+                    x->bad_range = true;
+                    return 0;
+                }
+            }
+            char eb[80];
+            const char *et = iw_hdrs_etag(&x->hdrs, eb, sizeof eb);
+            if (et && (iw_is_hex(et, 40) || iw_is_hex(et, 64)) && strcmp(et, expected_hash(f->spec))) {
+                x->etag_changed = true;
+                return 0;
+            }
+        }
+    }
+    if (x->status != 206 && x->status != 200) {
+        size_t room = ERRBODY_MAX - x->errbody.len;
+        iw_buf_append(&x->errbody, p, len < room ? len : room);
+        return len;
+    }
+    seg *s = &f->segs[x->seg];
+    uint64_t want = s->end - s->pos;
+    size_t take = len < want ? len : (size_t)want;
+    size_t off = 0;
+    while (off < take) {
+        ssize_t w = pwrite(f->fd, p + off, take - off, (off_t)(s->pos + off));
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            x->werr = errno;
+            return 0;
+        }
+        off += (size_t)w;
+    }
+    if (s->pos == f->hashed && f->h) {
+        iw_hash_update(f->h, p, take);
+        f->hashed += take;
+    }
+    s->pos += take;
+    f->done += take;
+    x->got += take;
+    x->E->fetched += take;
+    s->fails = 0;
+    if (take < len) {
+        x->clipped = true;
+        return 0;
+    }
+    return len;
+}
+
+static void x_free(xfer *x)
+{
+    if (!x)
+        return;
+    if (x->e)
+        curl_easy_cleanup(x->e);
+    curl_slist_free_all(x->hl);
+    iw_hdrs_reset(&x->hdrs);
+    iw_buf_free(&x->errbody);
+    free(x->url);
+    free(x);
+}
+
+static int start_xfer(iw_engine *E, dfile *f, size_t si, const char *url_override, int redirects)
+{
+    seg *s = &f->segs[si];
+    size_t slot = 0;
+    while (slot < E->nx && E->x[slot])
+        slot++;
+    if (slot == E->nx) {
+        size_t nn = E->nx ? E->nx * 2 : 16;
+        xfer **nx = realloc(E->x, nn * sizeof *nx);
+        if (!nx)
+            return iw_error_set(IW_ENOMEM, "out of memory");
+        for (size_t i = E->nx; i < nn; i++)
+            nx[i] = NULL;
+        E->x = nx;
+        E->nx = nn;
+    }
+    xfer *x = calloc(1, sizeof *x);
+    if (!x)
+        return iw_error_set(IW_ENOMEM, "out of memory");
+    x->E = E;
+    x->f = f;
+    x->seg = si;
+    if (f->no_range && s->pos > 0) {
+        /* no Range support: a retry starts the file over */
+        f->done = 0;
+        s->pos = 0;
+        reset_hash(f);
+    }
+    x->hdrs.retry_after = -1;
+    x->redirects = redirects;
+    iw_buf_init(&x->errbody, ERRBODY_MAX);
+    const char *u = url_override ? url_override : (f->location ? f->location : f->spec->url);
+    x->url = strdup(u);
+    x->e = curl_easy_init();
+    char range[80];
+    x->ranged = !f->no_range;
+    if (x->ranged)
+        snprintf(range, sizeof range, "Range: bytes=%" PRIu64 "-%" PRIu64, s->pos, s->end - 1);
+    if (x->e && x->url)
+        x->hl = iw_hub_headers(E->hub, x->url, x->ranged ? range : NULL, "Accept-Encoding: identity");
+    if (!x->e || !x->url || !x->hl) {
+        x_free(x);
+        return iw_error_set(IW_ENOMEM, "out of memory");
+    }
+    iw_hub_setup_easy(E->hub, x->e);
+    curl_easy_setopt(x->e, CURLOPT_URL, x->url);
+    curl_easy_setopt(x->e, CURLOPT_HTTPHEADER, x->hl);
+    curl_easy_setopt(x->e, CURLOPT_HEADERFUNCTION, iw_hdrs_cb);
+    curl_easy_setopt(x->e, CURLOPT_HEADERDATA, &x->hdrs);
+    curl_easy_setopt(x->e, CURLOPT_WRITEFUNCTION, x_write);
+    curl_easy_setopt(x->e, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(x->e, CURLOPT_PRIVATE, x);
+    curl_easy_setopt(x->e, CURLOPT_BUFFERSIZE, 256L * 1024);
+    if (curl_multi_add_handle(E->m, x->e) != CURLM_OK) {
+        x_free(x);
+        return iw_error_set(IW_ENET, "curl_multi_add_handle failed");
+    }
+    E->x[slot] = x;
+    s->xfer = (int)slot + 1;
+    s->t_start = iw_now_ms();
+    s->b_start = s->pos;
+    f->active++;
+    return 0;
+}
+
+/* Remove a transfer from the multi and from its segment. */
+static void end_xfer(iw_engine *E, size_t slot)
+{
+    xfer *x = E->x[slot];
+    curl_multi_remove_handle(E->m, x->e);
+    dfile *f = x->f;
+    if (x->seg < f->nseg && f->segs[x->seg].xfer == (int)slot + 1)
+        f->segs[x->seg].xfer = 0;
+    f->active--;
+    E->x[slot] = NULL;
+    x_free(x);
+}
+
+static void cancel_file_xfers(iw_engine *E, dfile *f)
+{
+    for (size_t i = 0; i < E->nx; i++)
+        if (E->x[i] && E->x[i]->f == f)
+            end_xfer(E, i);
+}
+
+static long backoff_ms(iw_engine *E, int fails, long retry_after)
+{
+    if (retry_after >= 0)
+        return (retry_after > IW_DL_MAX_RETRY_AFTER_S ? IW_DL_MAX_RETRY_AFTER_S : retry_after) * 1000;
+    int k = fails - 1 < 0 ? 0 : (fails - 1 > 3 ? 3 : fails - 1);
+    return E->o->retry_base_ms << k;
+}
+
+/* ------------------------------------------------------------ finishing */
+
+static int hash_rest_from_disk(dfile *f)
+{
+    enum { CH = 1 << 20 };
+    char *buf = malloc(CH);
+    if (!buf)
+        return iw_error_set(IW_ENOMEM, "out of memory");
+    int rc = 0;
+    while (f->hashed < f->spec->size) {
+        uint64_t left = f->spec->size - f->hashed;
+        size_t want = left < CH ? (size_t)left : CH;
+        ssize_t r = pread(f->fd, buf, want, (off_t)f->hashed);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            rc = iw_error_set_os(IW_EIO, r < 0 ? errno : EIO, "cannot read back %s", f->spec->part_path);
+            break;
+        }
+        iw_hash_update(f->h, buf, (size_t)r);
+        f->hashed += (uint64_t)r;
+    }
+    free(buf);
+    return rc;
+}
+
+static void release_file(dfile *f)
+{
+    if (f->fd > 0) { close(f->fd); f->fd = -1; }
+    iw_hash_free(f->h);
+    f->h = NULL;
+    if (f->locked) { iw_lock_release(&f->lock); f->locked = false; }
+}
+
+static void finish_file(iw_engine *E, dfile *f)
+{
+    iw_dl_file *s = f->spec;
+    char got[65];
+    int rc = hash_rest_from_disk(f);
+    if (rc == 0)
+        rc = iw_hash_final_hex(f->h, got, sizeof got);
+    if (rc < 0) { fail_file(E, f, rc); release_file(f); return; }
+    const char *want = expected_hash(s);
+    if (strcmp(got, want) != 0) {
+        if (f->verify_failures++ == 0) {
+            /* discard and fetch once more */
+            E->total_done -= f->done;
+            if ((rc = restart_file(E, f, f->no_range)) < 0) { fail_file(E, f, rc); release_file(f); }
+            return;
+        }
+        unlink(s->part_path);
+        unlink(s->state_path);
+        rc = iw_error_set(IW_EVERIFY, "%s: %s mismatch after 2 attempts: expected %s, got %s", s->path,
+                          s->lfs ? "sha256" : "git blob sha1", want, got);
+        fail_file(E, f, rc);
+        release_file(f);
+        return;
+    }
+    if (fdatasync(f->fd) < 0 && errno != EINVAL) {
+        rc = iw_error_set_os(iw_error_from_errno(errno), errno, "cannot flush %s", s->part_path);
+        fail_file(E, f, rc);
+        release_file(f);
+        return;
+    }
+    close(f->fd);
+    f->fd = -1;
+    rc = E->o->place ? E->o->place(s, E->o->ud_layout) : 0;
+    if (rc < 0) { fail_file(E, f, rc); release_file(f); return; }
+    unlink(s->state_path);
+    f->state = F_DONE;
+    s->done = true;
+    release_file(f);
+    iw_dl_event ev = { .kind = IW_DL_EV_FILE_DONE, .path = s->path, .size = s->size };
+    emit(E, &ev);
+}
+
+/* A transfer finished (any way): decide what happens to its segment. */
+static void on_done(iw_engine *E, size_t slot, CURLcode cc)
+{
+    xfer *x = E->x[slot];
+    dfile *f = x->f;
+    seg *s = &f->segs[x->seg];
+    long st = 0;
+    curl_easy_getinfo(x->e, CURLINFO_RESPONSE_CODE, &st);
+    uint64_t now = iw_now_ms();
+    int rc;
+
+    if (x->werr) {
+        int code = iw_error_from_errno(x->werr);
+        rc = iw_error_set_os(code, x->werr, "cannot write %s (offset %" PRIu64 ")", f->spec->part_path, s->pos);
+        end_xfer(E, slot);
+        cancel_file_xfers(E, f);
+        state_write(f);
+        fail_file(E, f, rc);
+        release_file(f);
+        if (code == IW_ENOSPC || x->werr == EROFS || x->werr == EDQUOT)
+            E->fatal = true;
+        return;
+    }
+    if (x->restart200) {
+        /* the server ignored Range: restart this file as one plain GET */
+        end_xfer(E, slot);
+        cancel_file_xfers(E, f);
+        E->total_done -= f->done;
+        if ((rc = restart_file(E, f, true)) < 0) { fail_file(E, f, rc); release_file(f); }
+        return;
+    }
+    if (x->etag_changed) {
+        char eb[80];
+        const char *et = iw_hdrs_etag(&x->hdrs, eb, sizeof eb);
+        rc = iw_error_set(IW_EVERIFY, "%s: the server's ETag %s differs from the listing's %s (repo changed during the download?)",
+                          f->spec->path, et ? et : "?", expected_hash(f->spec));
+        end_xfer(E, slot);
+        cancel_file_xfers(E, f);
+        unlink(f->spec->part_path);
+        unlink(f->spec->state_path);
+        fail_file(E, f, rc);
+        release_file(f);
+        return;
+    }
+    if (x->bad_range) {
+        rc = iw_error_set(IW_EFORMAT, "%s: Content-Range '%s' does not match the request for bytes %" PRIu64 "-%" PRIu64,
+                          f->spec->path, x->hdrs.content_range ? x->hdrs.content_range : "(none)", s->pos, s->end - 1);
+        end_xfer(E, slot);
+        cancel_file_xfers(E, f);
+        state_write(f);
+        fail_file(E, f, rc);
+        release_file(f);
+        return;
+    }
+    bool body_ok = (st == 200 || st == 206);
+    if (body_ok && (x->clipped || s->pos == s->end)) {
+        end_xfer(E, slot);
+        return; /* segment complete; scheduler finishes the file */
+    }
+    if (cc == CURLE_OK && st >= 300 && st < 400 && x->hdrs.location) {
+        char *next = iw_hub_resolve_location(x->url, x->hdrs.location);
+        int red = x->redirects + 1;
+        size_t si = x->seg;
+        end_xfer(E, slot);
+        if (!next || red > IW_HUB_MAX_REDIRECTS) {
+            free(next);
+            rc = iw_error_set(IW_ENET, "%s: too many or bad redirects", f->spec->path);
+            cancel_file_xfers(E, f);
+            state_write(f);
+            fail_file(E, f, rc);
+            release_file(f);
+            return;
+        }
+        free(f->location);
+        f->location = next;
+        if ((rc = start_xfer(E, f, si, NULL, red)) < 0) {
+            cancel_file_xfers(E, f);
+            fail_file(E, f, rc);
+            release_file(f);
+        }
+        return;
+    }
+    bool retry = false;
+    long ra = -1;
+    if (cc != CURLE_OK && !(cc == CURLE_WRITE_ERROR)) {
+        retry = true;
+    } else if (body_ok) {
+        retry = true; /* body ended early: resume with Range */
+    } else if (st == 408 || st == 429 || st >= 500) {
+        retry = true;
+        ra = x->hdrs.retry_after;
+    }
+    if (retry) {
+        if (x->got == 0)
+            s->fails++;
+        if (s->fails > IW_DL_MAX_RETRIES) {
+            if (cc != CURLE_OK)
+                rc = iw_error_set(IW_ENET, "%s: %s after %d attempts (%s)", f->spec->path, curl_easy_strerror(cc),
+                                  s->fails, x->url);
+            else
+                rc = iw_error_set(IW_ENET, "%s: HTTP %ld after %d attempts (%s)", f->spec->path, st, s->fails, x->url);
+            end_xfer(E, slot);
+            cancel_file_xfers(E, f);
+            state_write(f);
+            fail_file(E, f, rc);
+            release_file(f);
+            return;
+        }
+        s->not_before = x->got > 0 && ra < 0 ? now : now + (uint64_t)backoff_ms(E, s->fails ? s->fails : 1, ra);
+        /* a CDN failure may be a stale signed URL: go back to the hub */
+        if (f->location && st >= 400) { free(f->location); f->location = NULL; }
+        end_xfer(E, slot);
+        return;
+    }
+    /* a non-retryable HTTP status */
+    if (cc == CURLE_OK)
+        rc = iw_hub_http_error(E->hub, st, x->hdrs.x_error_code, f->spec->path, x->url);
+    else
+        rc = iw_error_set(IW_ENET, "%s: %s", f->spec->path, curl_easy_strerror(cc));
+    if (st == 404 && x->hdrs.x_error_code && !strcmp(x->hdrs.x_error_code, "EntryNotFound") && E->o->no_exist)
+        E->o->no_exist(f->spec, E->o->ud_layout);
+    end_xfer(E, slot);
+    cancel_file_xfers(E, f);
+    state_write(f);
+    fail_file(E, f, rc);
+    release_file(f);
+}
+
+/* Split the active segment with the latest estimated finish. */
+static bool try_split(iw_engine *E, dfile *f, uint64_t now)
+{
+    if (f->nseg >= MAX_SEGS || f->no_range)
+        return false;
+    size_t best = SIZE_MAX;
+    double best_eta = -1;
+    for (size_t i = 0; i < f->nseg; i++) {
+        seg *s = &f->segs[i];
+        uint64_t rem = s->end - s->pos;
+        if (!s->xfer || rem < 2 * IW_DL_MIN_SPLIT)
+            continue;
+        double el = (double)(now - s->t_start) / 1000.0;
+        double rate = el > 0.05 ? (double)(s->pos - s->b_start) / el : 0;
+        double eta = rate > 0 ? (double)rem / rate : 1e9 + (double)rem;
+        if (eta > best_eta) { best_eta = eta; best = i; }
+    }
+    if (best == SIZE_MAX)
+        return false;
+    seg *s = &f->segs[best];
+    uint64_t mid = s->pos + (s->end - s->pos) / 2;
+    uint64_t end = s->end;
+    s->end = mid;
+    if (seg_push(f, mid, mid, end) < 0) {
+        f->segs[best].end = end;
+        return false;
+    }
+    return true;
+}
+
+static size_t running_files(iw_engine *E)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < E->nfiles; i++)
+        if (E->files[i].state == F_RUNNING)
+            n++;
+    return n;
+}
+
+static void schedule(iw_engine *E, uint64_t now)
+{
+    /* promote pending files */
+    size_t running = running_files(E);
+    for (size_t i = 0; i < E->nfiles && running < (size_t)E->o->jobs && !E->fatal; i++) {
+        dfile *f = &E->files[i];
+        if (f->state != F_PENDING || f->not_before > now)
+            continue;
+        int r = open_file(E, f);
+        if (r == 1)
+            continue;
+        if (r == 2) {
+            f->state = F_DONE;
+            E->total_done += f->spec->size;
+            release_file(f);
+            iw_dl_event ev = { .kind = IW_DL_EV_FILE_DONE, .path = f->spec->path, .size = f->spec->size, .skipped = true };
+            emit(E, &ev);
+            continue;
+        }
+        if (r < 0) {
+            fail_file(E, f, r);
+            release_file(f);
+            int c = iw_error_last_code();
+            if (c == IW_ENOSPC || c == IW_EIO || c == IW_EUNSAFE)
+                E->fatal = true;
+            continue;
+        }
+        f->state = F_RUNNING;
+        running++;
+        iw_dl_event ev = { .kind = IW_DL_EV_START, .path = f->spec->path, .size = f->spec->size };
+        emit(E, &ev);
+    }
+    /* start transfers */
+    for (size_t i = 0; i < E->nfiles && !E->fatal; i++) {
+        dfile *f = &E->files[i];
+        if (f->state != F_RUNNING)
+            continue;
+        bool complete = true;
+        for (size_t k = 0; k < f->nseg; k++)
+            if (f->segs[k].pos < f->segs[k].end || f->segs[k].xfer)
+                complete = false;
+        if (complete && f->active == 0) {
+            finish_file(E, f);
+            continue;
+        }
+        int maxc = (f->spec->size >= E->o->split_min && !f->no_range) ? E->o->connections : 1;
+        for (size_t k = 0; k < f->nseg && f->active < maxc; k++) {
+            seg *s = &f->segs[k];
+            if (s->xfer || s->pos >= s->end || s->not_before > now)
+                continue;
+            int rc = start_xfer(E, f, k, NULL, 0);
+            if (rc < 0) { cancel_file_xfers(E, f); fail_file(E, f, rc); release_file(f); break; }
+        }
+        if (f->state != F_RUNNING)
+            continue;
+        while (f->active < maxc) {
+            bool idle = false;
+            for (size_t k = 0; k < f->nseg; k++)
+                if (!f->segs[k].xfer && f->segs[k].pos < f->segs[k].end)
+                    idle = true;
+            if (idle || !try_split(E, f, now))
+                break;
+            if (start_xfer(E, f, f->nseg - 1, NULL, 0) < 0)
+                break;
+        }
+    }
+}
+
+static void progress(iw_engine *E, uint64_t now, bool force)
+{
+    if (!force && now - E->last_progress < PROGRESS_MS)
+        return;
+    E->last_progress = now;
+    iw_dl_active act[64];
+    size_t na = 0;
+    for (size_t i = 0; i < E->nfiles; i++) {
+        dfile *f = &E->files[i];
+        if (f->state != F_RUNNING)
+            continue;
+        if (now - f->rate_t >= 1000) {
+            if (f->rate_t)
+                f->rate = (double)(f->done - f->rate_b) * 1000.0 / (double)(now - f->rate_t);
+            f->rate_t = now;
+            f->rate_b = f->done;
+        }
+        if (na < 64)
+            act[na++] = (iw_dl_active){ f->spec->path, f->done, f->spec->size, f->rate, f->active };
+    }
+    iw_dl_event ev = { .kind = IW_DL_EV_PROGRESS, .active = act, .n_active = na };
+    emit(E, &ev);
+}
+
+int iw_engine_run(iw_hub *hub, iw_dl_file *files, size_t n, const iw_engine_opts *o, uint64_t *fetched)
+{
+    iw_engine E;
+    memset(&E, 0, sizeof E);
+    E.hub = hub;
+    E.o = o;
+    E.t0 = iw_now_ms();
+    *fetched = 0;
+    if (n == 0)
+        return 0;
+    E.files = calloc(n, sizeof *E.files);
+    E.m = curl_multi_init();
+    if (!E.files || !E.m) {
+        free(E.files);
+        if (E.m) curl_multi_cleanup(E.m);
+        return iw_error_set(IW_ENOMEM, "out of memory");
+    }
+    curl_multi_setopt(E.m, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+    curl_multi_setopt(E.m, CURLMOPT_MAX_HOST_CONNECTIONS, (long)(o->jobs * o->connections));
+    E.nfiles = n;
+    for (size_t i = 0; i < n; i++) {
+        E.files[i].spec = &files[i];
+        E.files[i].fd = -1;
+        E.files[i].lock.fd = -1;
+        E.total_size += files[i].size;
+    }
+    for (;;) {
+        uint64_t now = iw_now_ms();
+        schedule(&E, now);
+        bool left = false;
+        for (size_t i = 0; i < n; i++)
+            if (E.files[i].state == F_PENDING || E.files[i].state == F_RUNNING)
+                left = true;
+        if (!left || E.fatal)
+            break;
+        int still = 0;
+        curl_multi_perform(E.m, &still);
+        CURLMsg *msg;
+        int q;
+        while ((msg = curl_multi_info_read(E.m, &q)) != NULL) {
+            if (msg->msg != CURLMSG_DONE)
+                continue;
+            xfer *x = NULL;
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+            CURLcode cc = msg->data.result;
+            for (size_t s = 0; s < E.nx; s++)
+                if (E.x[s] == x) { on_done(&E, s, cc); break; }
+        }
+        /* account bytes and persist state */
+        for (size_t i = 0; i < n; i++) {
+            dfile *f = &E.files[i];
+            if (f->state == F_RUNNING) {
+                if ((f->done - f->state_bytes >= IW_DL_STATE_EVERY) ||
+                    (f->done != f->state_bytes && now - f->state_ms >= STATE_EVERY_MS))
+                    state_write(f);
+            }
+        }
+        E.total_done = 0;
+        for (size_t i = 0; i < n; i++) {
+            dfile *f = &E.files[i];
+            if (f->state == F_DONE) E.total_done += f->spec->size;
+            else if (f->state == F_RUNNING) E.total_done += f->done;
+        }
+        progress(&E, now, false);
+        if (still > 0)
+            curl_multi_poll(E.m, NULL, 0, 100, NULL);
+        else
+            usleep(20000);
+    }
+    /* stop: keep partial state resumable */
+    for (size_t s = 0; s < E.nx; s++)
+        if (E.x[s]) {
+            dfile *f = E.x[s]->f;
+            end_xfer(&E, s);
+            (void)f;
+        }
+    for (size_t i = 0; i < n; i++) {
+        dfile *f = &E.files[i];
+        if (f->state == F_RUNNING) {
+            state_write(f);
+            if (E.rc == 0) {
+                E.rc = iw_error_set(IW_ERR, "%s: interrupted", f->spec->path);
+                snprintf(E.err, sizeof E.err, "%s", iw_error_last());
+            }
+        }
+        release_file(f);
+        free(f->segs);
+        free(f->location);
+    }
+    *fetched = E.fetched;
+    progress(&E, iw_now_ms(), true);
+    free(E.x);
+    curl_multi_cleanup(E.m);
+    free(E.files);
+    if (E.rc < 0)
+        iw_error_set(E.rc, "%s", E.err[0] ? E.err : "download failed");
+    return E.rc;
+}

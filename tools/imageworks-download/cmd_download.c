@@ -1,0 +1,314 @@
+/* cmd_download.c - `imageworks-download download REPO ...` (docs/download.md). */
+#include "cli.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "iwdl/download.h"
+#include "iwdl/error.h"
+#include "iwdl/hub.h"
+
+#define MAX_GLOBS 256
+
+typedef struct dl_args {
+    const char *repo, *revision, *dest, *support_repo, *name, *backend;
+    const char *include[MAX_GLOBS], *exclude[MAX_GLOBS];
+    size_t n_include, n_exclude;
+    bool hf_cache, no_arch, unpack, quiet, json;
+    int jobs, connections;
+} dl_args;
+
+typedef struct ui {
+    bool quiet, json, tty;
+    int  drawn;             /* lines drawn last time (tty) */
+    double last_plain;
+} ui;
+
+static void human(char *out, size_t n, double b)
+{
+    const char *u[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+    int i = 0;
+    while (b >= 1024 && i < 4) { b /= 1024; i++; }
+    snprintf(out, n, i ? "%.1f %s" : "%.0f %s", b, u[i]);
+}
+
+static void json_str(FILE *o, const char *s)
+{
+    fputc('"', o);
+    for (; s && *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') fprintf(o, "\\%c", c);
+        else if (c < 0x20) fprintf(o, "\\u%04x", c);
+        else fputc(c, o);
+    }
+    fputc('"', o);
+}
+
+static void on_event(const iw_dl_event *ev, void *ud)
+{
+    ui *u = ud;
+    if (u->json) {
+        FILE *o = stdout;
+        switch (ev->kind) {
+        case IW_DL_EV_START:
+            fputs("{\"event\":\"start\",\"file\":", o); json_str(o, ev->path);
+            fprintf(o, ",\"size\":%llu}\n", (unsigned long long)ev->size);
+            break;
+        case IW_DL_EV_PROGRESS:
+            fprintf(o, "{\"event\":\"progress\",\"done\":%llu,\"total\":%llu,\"rate\":%.0f,\"elapsed\":%.2f,\"active\":[",
+                    (unsigned long long)ev->total_done, (unsigned long long)ev->total_size, ev->rate, ev->elapsed);
+            for (size_t i = 0; i < ev->n_active; i++) {
+                fputs(i ? ",{\"file\":" : "{\"file\":", o); json_str(o, ev->active[i].path);
+                fprintf(o, ",\"done\":%llu,\"size\":%llu,\"rate\":%.0f,\"connections\":%d}",
+                        (unsigned long long)ev->active[i].done, (unsigned long long)ev->active[i].size,
+                        ev->active[i].rate, ev->active[i].connections);
+            }
+            fputs("]}\n", o);
+            break;
+        case IW_DL_EV_FILE_DONE:
+            fputs("{\"event\":\"file_done\",\"file\":", o); json_str(o, ev->path);
+            fprintf(o, ",\"size\":%llu,\"skipped\":%s}\n", (unsigned long long)ev->size, ev->skipped ? "true" : "false");
+            break;
+        case IW_DL_EV_ERROR:
+            fputs("{\"event\":\"error\",\"file\":", o); json_str(o, ev->path);
+            fputs(",\"message\":", o); json_str(o, ev->message); fputs("}\n", o);
+            break;
+        default:
+            break;
+        }
+        fflush(o);
+        return;
+    }
+    if (u->quiet || ev->kind != IW_DL_EV_PROGRESS)
+        return;
+    char a[32], b[32], r[32];
+    human(a, sizeof a, (double)ev->total_done);
+    human(b, sizeof b, (double)ev->total_size);
+    human(r, sizeof r, ev->rate);
+    double eta = ev->rate > 0 ? (double)(ev->total_size - ev->total_done) / ev->rate : -1;
+    if (u->tty) {
+        /* redraw: one line per active file, then the total */
+        for (int i = 0; i < u->drawn; i++)
+            fputs("\x1b[1A\x1b[2K", stderr);
+        u->drawn = 0;
+        for (size_t i = 0; i < ev->n_active && i < 16; i++) {
+            char d[32], s[32], fr[32];
+            human(d, sizeof d, (double)ev->active[i].done);
+            human(s, sizeof s, (double)ev->active[i].size);
+            human(fr, sizeof fr, ev->active[i].rate);
+            fprintf(stderr, "  %-40.40s %10s / %-10s %10s/s  x%d\n", ev->active[i].path, d, s, fr,
+                    ev->active[i].connections);
+            u->drawn++;
+        }
+        if (eta >= 0)
+            fprintf(stderr, "total %s / %s  %s/s  ETA %.0fs\n", a, b, r, eta);
+        else
+            fprintf(stderr, "total %s / %s  %s/s\n", a, b, r);
+        u->drawn++;
+    } else if (ev->elapsed - u->last_plain >= 5.0) {
+        u->last_plain = ev->elapsed;
+        fprintf(stderr, "progress: %s / %s, %s/s, %zu active%s\n", a, b, r, ev->n_active, "");
+    }
+}
+
+static int parse_int(const char *v, int lo, int hi, int *out)
+{
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (errno || end == v || *end || x < lo || x > hi)
+        return -1;
+    *out = (int)x;
+    return 0;
+}
+
+#define usage_err(...) cli_usage("download", __VA_ARGS__)
+
+static int parse_args(int argc, char **argv, dl_args *a)
+{
+    memset(a, 0, sizeof *a);
+    for (int i = 1; i < argc; i++) {
+        const char *s = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+#define NEEDV() do { if (!v) return usage_err("%s needs a value", s); i++; } while (0)
+        if (!strcmp(s, "--revision")) { NEEDV(); a->revision = v; }
+        else if (!strcmp(s, "--include")) {
+            NEEDV();
+            if (a->n_include >= MAX_GLOBS) return usage_err("too many %s patterns", s);
+            a->include[a->n_include++] = v;
+        } else if (!strcmp(s, "--exclude")) {
+            NEEDV();
+            if (a->n_exclude >= MAX_GLOBS) return usage_err("too many %s patterns", s);
+            a->exclude[a->n_exclude++] = v;
+        }
+        else if (!strcmp(s, "--dest")) { NEEDV(); a->dest = v; }
+        else if (!strcmp(s, "--hf-cache")) a->hf_cache = true;
+        else if (!strcmp(s, "--support-repo")) { NEEDV(); a->support_repo = v; }
+        else if (!strcmp(s, "--no-architecture")) a->no_arch = true;
+        else if (!strcmp(s, "--name")) { NEEDV(); a->name = v; }
+        else if (!strcmp(s, "--backend")) {
+            NEEDV();
+            if (strcmp(v, "vllm") && strcmp(v, "ollama") && strcmp(v, "llama.cpp"))
+                return usage_err("--backend must be vllm, ollama or llama.cpp, not '%s'", v);
+            a->backend = v;
+        }
+        else if (!strcmp(s, "--jobs")) { NEEDV(); if (parse_int(v, 1, 64, &a->jobs)) return usage_err("--jobs must be 1..64, not '%s'", v); }
+        else if (!strcmp(s, "--connections")) { NEEDV(); if (parse_int(v, 1, 32, &a->connections)) return usage_err("--connections must be 1..32, not '%s'", v); }
+        else if (!strcmp(s, "--unpack")) a->unpack = true;
+        else if (!strcmp(s, "--quiet") || !strcmp(s, "-q")) a->quiet = true;
+        else if (!strcmp(s, "--json")) a->json = true;
+        else if (s[0] == '-') return usage_err("unknown option '%s'", s);
+        else if (!a->repo) a->repo = s;
+        else return usage_err("unexpected argument '%s'", s);
+#undef NEEDV
+    }
+    if (!a->repo)
+        return cli_usage("download", "missing REPO (org/name)");
+    if (a->dest && a->hf_cache)
+        return cli_usage("download", "--dest and --hf-cache cannot be combined");
+    return 0;
+}
+
+/* Config and tokenizer files of a support repo; never weights. */
+static const char *const support_include[] = {
+    "*.json", "tokenizer*", "*.model", "*.tiktoken", "merges.txt", "vocab.txt",
+};
+static const char *const support_exclude[] = {
+    "*.safetensors", "*.gguf", "*.bin", "*.pt", "*.pth", "*.ckpt", "*.onnx", "*.h5", "*.msgpack",
+};
+
+static int fetch_support(iw_hub *hub, const dl_args *a, const char *main_dest, ui *u)
+{
+    if (iw_hub_check_repo_id(a->support_repo) < 0)
+        return cli_fail("--support-repo");
+    char folder[512];
+    snprintf(folder, sizeof folder, "%s", a->support_repo);
+    for (char *p = folder; *p; p++)
+        if (*p == '/') { memmove(p + 2, p + 1, strlen(p + 1) + 1); p[0] = '-'; p[1] = '-'; break; }
+    char dest[8192];
+    snprintf(dest, sizeof dest, "%s/.imageworks/support/%s", main_dest, folder);
+    iw_dl_options o;
+    iw_dl_options_init(&o);
+    o.include = support_include;
+    o.n_include = sizeof support_include / sizeof *support_include;
+    o.exclude = support_exclude;
+    o.n_exclude = sizeof support_exclude / sizeof *support_exclude;
+    o.dest = dest;
+    o.on_event = on_event;
+    o.ud = u;
+    iw_dl_result r;
+    if (iw_download_repo(hub, a->support_repo, &o, &r) < 0) {
+        iw_dl_result_free(&r);
+        return cli_fail(a->support_repo);
+    }
+    if (!u->quiet && !u->json)
+        printf("support repo %s: %zu files in %s\n", a->support_repo, r.files, dest);
+    iw_dl_result_free(&r);
+    return 0;
+}
+
+static int unpack_archives(const iw_dl_result *r, ui *u)
+{
+    for (size_t i = 0; i < r->n_paths; i++) {
+        const char *p = r->paths[i];
+        size_t stem;
+        if (!iw_is_archive_name(p, &stem))
+            continue;
+        char src[8192], dir[8192];
+        snprintf(src, sizeof src, "%s/%s", r->dest, p);
+        snprintf(dir, sizeof dir, "%s/%.*s", r->dest, (int)stem, p);
+        if (iw_unpack_archive(src, dir) < 0)
+            return cli_fail(p);
+        if (!u->quiet && !u->json)
+            printf("unpacked %s into %s\n", p, dir);
+    }
+    return 0;
+}
+
+int cmd_download(int argc, char **argv)
+{
+    dl_args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc)
+        return rc;
+    ui u = { .quiet = a.quiet, .json = a.json, .tty = isatty(2) && !a.quiet && !a.json };
+    iw_hub *hub = NULL;
+    if (iw_hub_check_repo_id(a.repo) < 0)
+        return cli_usage("download", "%s", iw_error_last());
+    if (iw_hub_new(&hub, NULL) < 0)
+        return cli_fail("download");
+    iw_dl_options o;
+    iw_dl_options_init(&o);
+    o.revision = a.revision;
+    o.include = a.include; o.n_include = a.n_include;
+    o.exclude = a.exclude; o.n_exclude = a.n_exclude;
+    o.layout = a.hf_cache ? IW_DL_LAYOUT_HF_CACHE : IW_DL_LAYOUT_PLAIN;
+    o.dest = a.dest;
+    if (a.jobs) o.jobs = a.jobs;
+    if (a.connections) o.connections = a.connections;
+    o.on_event = on_event;
+    o.ud = &u;
+    iw_dl_result r;
+    rc = iw_download_repo(hub, a.repo, &o, &r);
+    if (u.tty && u.drawn) {
+        for (int i = 0; i < u.drawn; i++)
+            fputs("\x1b[1A\x1b[2K", stderr);
+    }
+    if (rc < 0) {
+        if (u.json) {
+            fputs("{\"event\":\"done\",\"ok\":false,\"error\":", stdout);
+            json_str(stdout, iw_error_last());
+            fputs("}\n", stdout);
+        }
+        rc = cli_fail(a.repo);
+        goto out;
+    }
+    double rate = r.seconds > 0 ? (double)r.bytes_fetched / r.seconds : 0;
+    if (u.json) {
+        printf("{\"event\":\"done\",\"ok\":true,\"repo\":");
+        json_str(stdout, a.repo);
+        printf(",\"commit\":\"%s\",\"files\":%zu,\"fetched\":%zu,\"skipped\":%zu,\"bytes\":%llu,"
+               "\"bytes_fetched\":%llu,\"seconds\":%.3f,\"rate\":%.0f,\"dest\":",
+               r.commit, r.files, r.files_fetched, r.files_skipped, (unsigned long long)r.bytes,
+               (unsigned long long)r.bytes_fetched, r.seconds, rate);
+        json_str(stdout, r.dest);
+        fputs("}\n", stdout);
+    } else if (!u.quiet) {
+        char b[32], f[32], rr[32];
+        human(b, sizeof b, (double)r.bytes);
+        human(f, sizeof f, (double)r.bytes_fetched);
+        human(rr, sizeof rr, rate);
+        printf("%s@%.12s: %zu files (%zu fetched, %zu already present), %s total, %s fetched in %.1f s (%s/s)\n",
+               a.repo, r.commit, r.files, r.files_fetched, r.files_skipped, b, f, r.seconds, rr);
+        printf("dest: %s\n", r.dest);
+    }
+    if (a.unpack && !a.hf_cache && (rc = unpack_archives(&r, &u)) != 0)
+        goto out;
+    if (a.support_repo) {
+        char *sd = NULL;
+        const char *base = r.dest;
+        if (a.hf_cache) {
+            if (iw_dl_default_dest(a.repo, &sd) < 0) { rc = cli_fail("--support-repo"); goto out; }
+            base = sd;
+        }
+        rc = fetch_support(hub, &a, base, &u);
+        free(sd);
+        if (rc)
+            goto out;
+    }
+    /* ==== LEAD HOOK: architecture extraction + registry registration ====
+     * Here, unless a.no_arch: extract the architecture of r.dest (files
+     * r.paths[0..r.n_paths), commit r.commit, support files under
+     * <r.dest>/.imageworks/support/ when a.support_repo) and register the
+     * entry with a.name / a.backend.  Wired by the lead; nothing here yet. */
+    rc = IW_EXIT_OK;
+out:
+    iw_dl_result_free(&r);
+    iw_hub_free(hub);
+    return rc;
+}
