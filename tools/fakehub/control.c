@@ -1,0 +1,342 @@
+/* control.c - fault table, request log and counters behind /_control/. */
+#include "fakehub.h"
+#include "iwdl/glob.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct fh_fault {
+    int      id;
+    char    *path_glob;       /* over the repo file path, or NULL */
+    char    *url_glob;        /* over the raw request path, or NULL */
+    int      host;            /* -1 any */
+    long     times;           /* remaining uses; -1 forever */
+    unsigned status;          /* 0 = not a status fault */
+    long     retry_after;     /* -1 none */
+    uint64_t cut_after;       /* UINT64_MAX none */
+    int64_t  corrupt_offset;  /* -1 none */
+    uint64_t rate_bps;        /* 0 none */
+    struct fh_fault *next;
+} fh_fault;
+
+static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+static fh_fault *g_faults;
+static int g_next_id = 1;
+static cJSON *g_log;
+static FILE *g_logf;
+static uint64_t g_requests[2], g_bytes[2], g_conns[2];
+
+int fh_control_init(const char *log_path, char *msg, size_t msgn)
+{
+    g_log = cJSON_CreateArray();
+    if (!g_log) {
+        snprintf(msg, msgn, "out of memory");
+        return -1;
+    }
+    if (log_path) {
+        g_logf = fopen(log_path, "a");
+        if (!g_logf) {
+            snprintf(msg, msgn, "cannot open log %s: %s", log_path, strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void faults_clear_locked(void)
+{
+    while (g_faults) {
+        fh_fault *f = g_faults;
+        g_faults = f->next;
+        free(f->path_glob);
+        free(f->url_glob);
+        free(f);
+    }
+}
+
+void fh_control_shutdown(void)
+{
+    pthread_mutex_lock(&g_mu);
+    faults_clear_locked();
+    cJSON_Delete(g_log);
+    g_log = NULL;
+    if (g_logf)
+        fclose(g_logf);
+    g_logf = NULL;
+    pthread_mutex_unlock(&g_mu);
+}
+
+static bool fault_matches(const fh_fault *f, int host, const char *file_path, const char *url_path)
+{
+    if (f->host >= 0 && f->host != host)
+        return false;
+    if (f->url_glob)
+        return url_path && iw_glob_match(f->url_glob, url_path);
+    if (!file_path)
+        return false;
+    return iw_glob_match(f->path_glob ? f->path_glob : "*", file_path);
+}
+
+/* Count one use down; unlink and free the fault when it is used up. */
+static void fault_use_locked(fh_fault *f)
+{
+    if (f->times < 0)
+        return;
+    if (--f->times > 0)
+        return;
+    for (fh_fault **pp = &g_faults; *pp; pp = &(*pp)->next) {
+        if (*pp == f) {
+            *pp = f->next;
+            free(f->path_glob);
+            free(f->url_glob);
+            free(f);
+            return;
+        }
+    }
+}
+
+int fh_fault_take_status(int host, const char *file_path, const char *url_path,
+                         unsigned *status, long *retry_after)
+{
+    int id = 0;
+    pthread_mutex_lock(&g_mu);
+    for (fh_fault *f = g_faults; f; f = f->next) {
+        if (f->status && fault_matches(f, host, file_path, url_path)) {
+            id = f->id;
+            *status = f->status;
+            *retry_after = f->retry_after;
+            fault_use_locked(f);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&g_mu);
+    return id;
+}
+
+void fh_fault_take_body(int host, const char *file_path, const char *url_path, fh_body_fault *out)
+{
+    out->id = 0;
+    out->cut_after = UINT64_MAX;
+    out->corrupt_offset = -1;
+    out->rate_bps = 0;
+    pthread_mutex_lock(&g_mu);
+    fh_fault *f = g_faults;
+    while (f) {
+        fh_fault *next = f->next;
+        bool body = f->cut_after != UINT64_MAX || f->corrupt_offset >= 0 || f->rate_bps;
+        if (!f->status && body && fault_matches(f, host, file_path, url_path)) {
+            if (!out->id)
+                out->id = f->id;
+            if (f->cut_after < out->cut_after)
+                out->cut_after = f->cut_after;
+            if (out->corrupt_offset < 0)
+                out->corrupt_offset = f->corrupt_offset;
+            if (f->rate_bps && (!out->rate_bps || f->rate_bps < out->rate_bps))
+                out->rate_bps = f->rate_bps;
+            fault_use_locked(f);
+        }
+        f = next;
+    }
+    pthread_mutex_unlock(&g_mu);
+}
+
+void fh_stats_connection(int host)
+{
+    pthread_mutex_lock(&g_mu);
+    g_conns[host]++;
+    pthread_mutex_unlock(&g_mu);
+}
+
+void fh_log_request(const fh_logrec *rec)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return;
+    cJSON_AddStringToObject(o, "host", rec->host == FH_CDN ? "cdn" : "hub");
+    cJSON_AddStringToObject(o, "method", rec->method ? rec->method : "");
+    cJSON_AddStringToObject(o, "path", rec->path ? rec->path : "");
+    cJSON_AddStringToObject(o, "query", rec->query ? rec->query : "");
+    if (rec->range)
+        cJSON_AddStringToObject(o, "range", rec->range);
+    else
+        cJSON_AddNullToObject(o, "range");
+    cJSON_AddBoolToObject(o, "auth", rec->auth);
+    cJSON_AddNumberToObject(o, "status", rec->status);
+    cJSON_AddNumberToObject(o, "bytes", (double)rec->bytes);
+    cJSON_AddNumberToObject(o, "conn", (double)rec->conn);
+    if (rec->fault > 0)
+        cJSON_AddNumberToObject(o, "fault", rec->fault);
+    else
+        cJSON_AddNullToObject(o, "fault");
+    char *line = cJSON_PrintUnformatted(o);
+    pthread_mutex_lock(&g_mu);
+    g_requests[rec->host]++;
+    g_bytes[rec->host] += rec->bytes;
+    if (g_logf && line) {
+        fprintf(g_logf, "%s\n", line);
+        fflush(g_logf);
+    }
+    if (g_log)
+        cJSON_AddItemToArray(g_log, o);
+    else
+        cJSON_Delete(o);
+    pthread_mutex_unlock(&g_mu);
+    free(line);
+}
+
+static char *json_err(unsigned *status, unsigned code, const char *msg)
+{
+    *status = code;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "error", msg);
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return s;
+}
+
+static bool get_u64(const cJSON *o, const char *key, uint64_t *out, bool *bad)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!v || cJSON_IsNull(v))
+        return false;
+    if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 9.0e15 ||
+        v->valuedouble != (double)(uint64_t)v->valuedouble) {
+        *bad = true;
+        return false;
+    }
+    *out = (uint64_t)v->valuedouble;
+    return true;
+}
+
+static char *add_fault(const char *body, size_t len, unsigned *status)
+{
+    cJSON *j = cJSON_ParseWithLength(body ? body : "", len);
+    if (!cJSON_IsObject(j)) {
+        cJSON_Delete(j);
+        return json_err(status, 400, "fault body must be a JSON object");
+    }
+    fh_fault *f = calloc(1, sizeof *f);
+    if (!f) {
+        cJSON_Delete(j);
+        return json_err(status, 500, "out of memory");
+    }
+    f->host = -1;
+    f->times = 1;
+    f->retry_after = -1;
+    f->cut_after = UINT64_MAX;
+    f->corrupt_offset = -1;
+    const char *err = NULL;
+    bool bad = false;
+    const cJSON *v;
+    if ((v = cJSON_GetObjectItemCaseSensitive(j, "path")) && !cJSON_IsNull(v)) {
+        if (!cJSON_IsString(v)) err = "path must be a string";
+        else f->path_glob = strdup(v->valuestring);
+    }
+    if ((v = cJSON_GetObjectItemCaseSensitive(j, "url")) && !cJSON_IsNull(v)) {
+        if (!cJSON_IsString(v)) err = "url must be a string";
+        else f->url_glob = strdup(v->valuestring);
+    }
+    if ((v = cJSON_GetObjectItemCaseSensitive(j, "host")) && !cJSON_IsNull(v)) {
+        if (!cJSON_IsString(v)) err = "host must be hub, cdn or any";
+        else if (strcmp(v->valuestring, "hub") == 0) f->host = FH_HUB;
+        else if (strcmp(v->valuestring, "cdn") == 0) f->host = FH_CDN;
+        else if (strcmp(v->valuestring, "any") != 0) err = "host must be hub, cdn or any";
+    }
+    if ((v = cJSON_GetObjectItemCaseSensitive(j, "times")) && !cJSON_IsNull(v)) {
+        if (!cJSON_IsNumber(v) || v->valuedouble != (double)(long)v->valuedouble ||
+            (v->valuedouble < 1 && v->valuedouble != -1))
+            err = "times must be a positive integer or -1";
+        else
+            f->times = (long)v->valuedouble;
+    }
+    uint64_t u;
+    if (get_u64(j, "status", &u, &bad)) {
+        if (u < 100 || u > 599) err = "status must be 100..599";
+        else f->status = (unsigned)u;
+    }
+    if (get_u64(j, "retry_after", &u, &bad))
+        f->retry_after = (long)u;
+    get_u64(j, "cut_after", &f->cut_after, &bad);
+    if (get_u64(j, "corrupt_offset", &u, &bad))
+        f->corrupt_offset = (int64_t)u;
+    get_u64(j, "rate_bps", &f->rate_bps, &bad);
+    if (bad && !err)
+        err = "numeric fields must be non-negative integers";
+    if (!err && !f->status && f->cut_after == UINT64_MAX && f->corrupt_offset < 0 && !f->rate_bps)
+        err = "a fault needs one of status, cut_after, corrupt_offset, rate_bps";
+    if (!err && f->status && (f->cut_after != UINT64_MAX || f->corrupt_offset >= 0 || f->rate_bps))
+        err = "a status fault cannot also carry body faults; post two faults";
+    cJSON_Delete(j);
+    if (err) {
+        free(f->path_glob);
+        free(f->url_glob);
+        free(f);
+        return json_err(status, 400, err);
+    }
+    pthread_mutex_lock(&g_mu);
+    f->id = g_next_id++;
+    fh_fault **pp = &g_faults;
+    while (*pp)
+        pp = &(*pp)->next;
+    *pp = f;
+    int id = f->id;
+    pthread_mutex_unlock(&g_mu);
+    char *out = NULL;
+    if (asprintf(&out, "{\"id\":%d}", id) < 0)
+        out = NULL;
+    *status = 200;
+    return out;
+}
+
+char *fh_control_handle(const char *method, const char *what, const char *body, size_t body_len,
+                        unsigned *status)
+{
+    bool post = strcmp(method, "POST") == 0, get = strcmp(method, "GET") == 0;
+    if (strcmp(what, "fault") == 0) {
+        if (!post)
+            return json_err(status, 405, "use POST");
+        return add_fault(body, body_len, status);
+    }
+    if (strcmp(what, "reset") == 0) {
+        if (!post)
+            return json_err(status, 405, "use POST");
+        pthread_mutex_lock(&g_mu);
+        faults_clear_locked();
+        cJSON_Delete(g_log);
+        g_log = cJSON_CreateArray();
+        memset(g_requests, 0, sizeof g_requests);
+        memset(g_bytes, 0, sizeof g_bytes);
+        memset(g_conns, 0, sizeof g_conns);
+        pthread_mutex_unlock(&g_mu);
+        *status = 200;
+        return strdup("{\"ok\":true}");
+    }
+    if (strcmp(what, "log") == 0) {
+        if (!get)
+            return json_err(status, 405, "use GET");
+        pthread_mutex_lock(&g_mu);
+        char *s = g_log ? cJSON_PrintUnformatted(g_log) : strdup("[]");
+        pthread_mutex_unlock(&g_mu);
+        *status = 200;
+        return s;
+    }
+    if (strcmp(what, "stats") == 0) {
+        if (!get)
+            return json_err(status, 405, "use GET");
+        char *s = NULL;
+        pthread_mutex_lock(&g_mu);
+        int rc = asprintf(&s,
+            "{\"requests\":{\"hub\":%llu,\"cdn\":%llu},\"bytes\":{\"hub\":%llu,\"cdn\":%llu},"
+            "\"connections\":{\"hub\":%llu,\"cdn\":%llu}}",
+            (unsigned long long)g_requests[0], (unsigned long long)g_requests[1],
+            (unsigned long long)g_bytes[0], (unsigned long long)g_bytes[1],
+            (unsigned long long)g_conns[0], (unsigned long long)g_conns[1]);
+        pthread_mutex_unlock(&g_mu);
+        *status = 200;
+        return rc < 0 ? NULL : s;
+    }
+    return NULL;
+}
