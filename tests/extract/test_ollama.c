@@ -574,3 +574,189 @@ Test(ollama_store, verify_blob, .init = setup, .fini = teardown)
     cr_expect_lt(iw_ollama_verify_blob("/nonexistent/blob", st.params), 0);
     free(p);
 }
+
+/* ---- extraction --------------------------------------------------------- */
+
+static bool has_prefix_entry(const iw_strlist *l, const char *prefix)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strncmp(l->v[i], prefix, strlen(prefix)) == 0)
+            return true;
+    return false;
+}
+
+static bool any_contains(const iw_strlist *l, const char *needle)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strstr(l->v[i], needle))
+            return true;
+    return false;
+}
+
+Test(ollama_extract, text_model, .init = setup, .fini = teardown)
+{
+    store st;
+    build_store(&st);
+    const char *refs[] = { "ollama://tiny:latest", "ollama:/tiny:latest", "ollama:tiny:latest", "tiny" };
+    for (size_t i = 0; i < 4; i++) {
+        iw_arch a;
+        iw_arch_init(&a);
+        cr_assert_eq(iw_ollama_extract(refs[i], root, &a), 0, "%s: %s", refs[i], iw_error_last());
+        cr_expect_str_eq(a.source, "ollama-store");
+        cr_assert(a.model_type);
+        cr_expect_str_eq(a.model_type, "llama");
+        cr_expect_eq(a.num_layers, 2);
+        cr_expect_eq(a.hidden_size, 256);
+        cr_expect_eq(a.intermediate_size, 512);
+        cr_expect_eq(a.num_attention_heads, 4);
+        cr_expect_eq(a.num_kv_heads, 2);
+        cr_expect_eq(a.context_length, 8192, "context_length must stay the trained context");
+        cr_expect_eq(a.vocab_size, 8);
+        cr_expect_eq(a.ollama_num_ctx, 4096);
+        cr_expect(iw_arch_get_source(&a, "ollama_num_ctx") &&
+                  strncmp(iw_arch_get_source(&a, "ollama_num_ctx"), "ollama-params:", 14) == 0);
+        cr_expect_eq(a.parameters.total, 256 * 8 + 256 + 256 * 256 + 256);
+        cr_expect_eq(a.weights_bytes, 1152 + 1024 + 36864 + 1024);
+        cr_expect(!a.has_vision);
+        cr_expect(iw_strlist_contains(&a.sources, "ollama:tiny:latest"));
+        char *gp = pathf("gguf:%s", "");
+        cr_expect(has_prefix_entry(&a.sources, gp) && any_contains(&a.sources, st.model));
+        free(gp);
+        cr_expect(has_prefix_entry(&a.sources, "ollama-params:"));
+        cr_expect(a.collected_at);
+        for (size_t w = 0; w < a.warnings.n; w++)
+            cr_expect(0, "unexpected warning: %s", a.warnings.v[w]);
+        iw_arch_free(&a);
+    }
+}
+
+Test(ollama_extract, vision_projector, .init = setup, .fini = teardown)
+{
+    store st;
+    build_store(&st);
+    iw_arch a;
+    iw_arch_init(&a);
+    cr_assert_eq(iw_ollama_extract("ollama:hf.co/bartowski/Tiny-GGUF:Q4_K_M", root, &a), 0, "%s", iw_error_last());
+    cr_expect_str_eq(a.source, "ollama-store");
+    cr_expect_eq(a.num_layers, 2);
+    cr_expect(a.has_vision);
+    cr_expect_eq(a.vision.image_size, 336);
+    cr_expect_eq(a.vision.patch_size, 14);
+    cr_expect_eq(a.vision.hidden_size, 64);
+    cr_expect_eq(a.vision.num_layers, 3);
+    cr_expect_eq(a.vision.num_heads, 2);
+    cr_expect_eq(a.vision.projection_dim, 256);
+    cr_expect_eq(a.vision.params, 64 * 4 + 64 * 256);
+    cr_expect(iw_strlist_contains(&a.sources, "ollama:hf.co/bartowski/Tiny-GGUF:Q4_K_M"));
+    cr_expect(any_contains(&a.sources, st.proj));
+    iw_arch_free(&a);
+}
+
+static void manifest_with(const char *tag, const char *model_hex, const char *extra)
+{
+    char d[80];
+    snprintf(d, sizeof d, "sha256:%s", model_hex);
+    broken_manifest(tag, d, extra);
+}
+
+Test(ollama_extract, params_oddities, .init = setup, .fini = teardown)
+{
+    store st;
+    build_store(&st);
+    /* num_ctx above the trained context: recorded, with a warning */
+    const char *big = "{\"num_ctx\": 100000}";
+    char hex[65], extra[200];
+    put_blob(big, strlen(big), hex);
+    snprintf(extra, sizeof extra, "{\"mediaType\":\"application/vnd.ollama.image.params\",\"digest\":\"sha256:%s\"}", hex);
+    manifest_with("bigctx", st.model, extra);
+    iw_arch a;
+    iw_arch_init(&a);
+    cr_assert_eq(iw_ollama_extract("tiny:bigctx", root, &a), 0, "%s", iw_error_last());
+    cr_expect_eq(a.ollama_num_ctx, 100000);
+    cr_expect_eq(a.context_length, 8192);
+    cr_expect(any_contains(&a.warnings, "num_ctx 100000 exceeds"));
+    iw_arch_free(&a);
+
+    /* malformed params: a warning, the architecture is still read */
+    const char *bad = "{\"num_ctx\": ";
+    put_blob(bad, strlen(bad), hex);
+    snprintf(extra, sizeof extra, "{\"mediaType\":\"application/vnd.ollama.image.params\",\"digest\":\"sha256:%s\"}", hex);
+    manifest_with("badparams", st.model, extra);
+    iw_arch_init(&a);
+    cr_assert_eq(iw_ollama_extract("tiny:badparams", root, &a), 0, "%s", iw_error_last());
+    cr_expect_eq(a.ollama_num_ctx, 0);
+    cr_expect_eq(a.num_layers, 2);
+    cr_expect(any_contains(&a.warnings, "params ignored"));
+    cr_expect_str_eq(iw_error_last(), "");
+    iw_arch_free(&a);
+
+    const char *neg = "{\"num_ctx\": -5}";
+    put_blob(neg, strlen(neg), hex);
+    snprintf(extra, sizeof extra, "{\"mediaType\":\"application/vnd.ollama.image.params\",\"digest\":\"sha256:%s\"}", hex);
+    manifest_with("negparams", st.model, extra);
+    iw_arch_init(&a);
+    cr_assert_eq(iw_ollama_extract("tiny:negparams", root, &a), 0, "%s", iw_error_last());
+    cr_expect_eq(a.ollama_num_ctx, 0);
+    cr_expect(any_contains(&a.warnings, "num_ctx is not a positive integer"));
+    iw_arch_free(&a);
+}
+
+Test(ollama_extract, bad_blobs, .init = setup, .fini = teardown)
+{
+    store st;
+    build_store(&st);
+    /* a model layer that is not GGUF */
+    manifest_with("notgguf", st.params, NULL);
+    iw_arch a;
+    iw_arch_init(&a);
+    cr_expect_lt(iw_ollama_extract("tiny:notgguf", root, &a), 0);
+    cr_expect(one_line(iw_error_last()));
+    cr_expect(strstr(iw_error_last(), "tiny:notgguf") && strstr(iw_error_last(), st.params),
+              "%s", iw_error_last());
+    iw_arch_free(&a);
+
+    /* a truncated GGUF */
+    size_t len;
+    unsigned char *g = model_gguf(&len, 8192);
+    char hex[65];
+    put_blob(g, 100, hex);
+    free(g);
+    manifest_with("truncated", hex, NULL);
+    iw_arch_init(&a);
+    cr_expect_lt(iw_ollama_extract("tiny:truncated", root, &a), 0);
+    cr_expect(one_line(iw_error_last()));
+    iw_arch_free(&a);
+
+    /* a projector that is not a projector: warning, text model still read */
+    char extra[200];
+    snprintf(extra, sizeof extra, "{\"mediaType\":\"application/vnd.ollama.image.projector\",\"digest\":\"sha256:%s\"}", st.model);
+    manifest_with("oddproj", st.model, extra);
+    iw_arch_init(&a);
+    cr_assert_eq(iw_ollama_extract("tiny:oddproj", root, &a), 0, "%s", iw_error_last());
+    cr_expect(any_contains(&a.warnings, "clip.vision"));
+    cr_expect(a.has_vision);
+    cr_expect_eq(a.num_layers, 2);
+    iw_arch_free(&a);
+
+    /* errors from resolution surface unchanged */
+    iw_arch_init(&a);
+    cr_expect_eq(iw_ollama_extract("ollama:/missing:latest", root, &a), IW_ENOTFOUND);
+    cr_expect(strstr(iw_error_last(), "ollama pull"), "%s", iw_error_last());
+    cr_expect_eq(iw_ollama_extract("ollama:../x", root, &a), IW_EINVAL);
+    cr_expect_eq(iw_ollama_extract(NULL, root, &a), IW_EINVAL);
+    iw_arch_free(&a);
+}
+
+Test(ollama_extract, unknown_media_type_is_a_warning, .init = setup, .fini = teardown)
+{
+    store st;
+    build_store(&st);
+    char extra[200];
+    snprintf(extra, sizeof extra, "{\"mediaType\":\"application/x-new\",\"digest\":\"sha256:%s\"}", st.tmpl);
+    manifest_with("newlayer", st.model, extra);
+    iw_arch a;
+    iw_arch_init(&a);
+    cr_assert_eq(iw_ollama_extract("tiny:newlayer", root, &a), 0, "%s", iw_error_last());
+    cr_expect(any_contains(&a.warnings, "application/x-new"));
+    iw_arch_free(&a);
+}
