@@ -1,0 +1,235 @@
+/* extract.c - architecture of a local model folder.
+ *
+ * Order (most trusted first; a field already attributed is never
+ * overwritten, see config.c):
+ *   1. tensor headers (safetensors / GGUF)            -- LEAD HOOK below
+ *   2. config.json (+ nested text/vision blocks)
+ *   3. generation_config.json (optional, informational only)
+ *   4. quantize_config.json / quant_config.json (only when 2 had none)
+ *   5. support repo folder (opts->support_dir): fills only unknown fields,
+ *      attributed "support_repo:<id>"
+ *   6. formula parameters (when no header gave an exact count), KV per token,
+ *      name-size cross-check, collected_at.
+ * Files are read with a 16 MiB cap (IW_CONFIG_MAX_BYTES).
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "iwdl/buf.h"
+#include "iwdl/error.h"
+#include "iwdl/extract.h"
+#include "iwdl/fs.h"
+#include "iwdl/json.h"
+#include "config_internal.h"
+
+static char *join(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+/* Read dir/name when it exists.  *found tells whether it did. */
+static int read_opt(const char *dir, const char *name, iw_buf *b, char **path_out, bool *found)
+{
+    char *p = join(dir, name);
+    *found = false;
+    if (!p)
+        return iw_error_set(IW_ENOMEM, "out of memory");
+    if (!iw_path_is_file(p)) {
+        free(p);
+        return 0;
+    }
+    int rc = iw_read_file(p, IW_CONFIG_MAX_BYTES, b);
+    if (rc < 0) {
+        free(p);
+        return rc;
+    }
+    *found = true;
+    *path_out = p;
+    return 0;
+}
+
+/* quantize_config.json (GPTQ) then quant_config.json (AWQ). */
+static int read_quant_files(const char *dir, const char *source_prefix, iw_arch *a)
+{
+    static const char *const names[] = {"quantize_config.json", "quant_config.json", NULL};
+    int rc = 0;
+    for (size_t i = 0; names[i] && rc == 0; i++) {
+        iw_buf b = IW_BUF_INIT(IW_CONFIG_MAX_BYTES);
+        char *p = NULL;
+        bool found;
+        rc = read_opt(dir, names[i], &b, &p, &found);
+        if (rc == 0 && found) {
+            char src[512];
+            snprintf(src, sizeof(src), "%s%s", source_prefix, names[i]);
+            int qrc = iw_quant_config_parse(b.data ? b.data : "", b.len, src, a);
+            if (qrc < 0) {
+                /* a broken sidecar does not make the model unreadable */
+                iw_arch_warn(a, "%s", iw_error_last());
+                iw_error_clear();
+            } else {
+                rc = iw_strlist_pushf(&a->sources, "quant:%s", p);
+            }
+        }
+        free(p);
+        iw_buf_free(&b);
+    }
+    return rc;
+}
+
+/* generation_config.json: only checked to be JSON; recorded as a source. */
+static int read_generation_config(const char *dir, iw_arch *a)
+{
+    iw_buf b = IW_BUF_INIT(IW_CONFIG_MAX_BYTES);
+    char *p = NULL;
+    bool found;
+    int rc = read_opt(dir, "generation_config.json", &b, &p, &found);
+    if (rc == 0 && found) {
+        cJSON *j = NULL;
+        if (iw_json_parse(b.data ? b.data : "", b.len, p, &j, NULL) < 0) {
+            iw_arch_warn(a, "%s", iw_error_last());
+            iw_error_clear();
+        } else {
+            rc = iw_strlist_pushf(&a->sources, "generation_config:%s", p);
+        }
+        cJSON_Delete(j);
+    } else if (rc < 0) {
+        iw_arch_warn(a, "%s", iw_error_last());
+        iw_error_clear();
+        rc = 0;
+    }
+    free(p);
+    iw_buf_free(&b);
+    return rc;
+}
+
+static int read_support(const iw_extract_opts *opts, iw_arch *a)
+{
+    const char *id = opts->support_id ? opts->support_id : opts->support_dir;
+    char src[512];
+    iw_buf b = IW_BUF_INIT(IW_CONFIG_MAX_BYTES);
+    char *p = NULL;
+    bool found;
+    int rc;
+
+    snprintf(src, sizeof(src), "support_repo:%s", id);
+    rc = read_opt(opts->support_dir, "config.json", &b, &p, &found);
+    if (rc == 0 && found) {
+        /* fields already known keep their source: config.c never overwrites */
+        rc = iw_config_parse(b.data ? b.data : "", b.len, src, a);
+        if (rc == 0)
+            rc = iw_strlist_pushf(&a->sources, "support_config:%s", p);
+    } else if (rc == 0) {
+        iw_arch_warn(a, "support repo %s: no config.json in %s", id, opts->support_dir);
+    }
+    free(p);
+    iw_buf_free(&b);
+    if (rc == 0) {
+        char pre[600];
+        snprintf(pre, sizeof(pre), "support_repo:%s:", id);
+        rc = read_quant_files(opts->support_dir, pre, a);
+    }
+    return rc;
+}
+
+static void name_check(const char *path, iw_arch *a)
+{
+    int64_t nt, na;
+    if (a->parameters.total <= 0)
+        return;
+    /* last non-empty path component */
+    size_t n = strlen(path);
+    while (n > 1 && path[n - 1] == '/')
+        n--;
+    size_t s = n;
+    while (s > 0 && path[s - 1] != '/')
+        s--;
+    char name[256];
+    size_t len = n - s < sizeof(name) - 1 ? n - s : sizeof(name) - 1;
+    memcpy(name, path + s, len);
+    name[len] = 0;
+    if (!iw_parse_size_from_name(name, &nt, &na))
+        return;
+    double diff = fabs((double)a->parameters.total - (double)nt) / (double)nt;
+    if (diff > 0.10)
+        iw_arch_warn(a, "name '%s' says %.3gB parameters but the %s count is %.3gB (%.0f%% apart)", name,
+                     (double)nt / 1e9, a->parameters.source ? a->parameters.source : "computed",
+                     (double)a->parameters.total / 1e9, diff * 100);
+}
+
+int iw_extract_path(const char *path, const iw_extract_opts *opts, iw_arch *a)
+{
+    static const iw_extract_opts no_opts = {0};
+    iw_buf b = IW_BUF_INIT(IW_CONFIG_MAX_BYTES);
+    char *cfg_path = NULL;
+    bool found = false;
+    int rc;
+
+    if (!path || !a)
+        return iw_error_set(IW_EINVAL, "iw_extract_path: NULL argument");
+    if (!opts)
+        opts = &no_opts;
+    if (!iw_path_exists(path))
+        return iw_error_set(IW_ENOTFOUND, "%s: no such file or folder", path);
+
+    if (!iw_path_is_dir(path)) {
+        /* ==== LEAD HOOK: single .gguf / .safetensors file ====
+         * The GGUF and safetensors header readers (other modules) are called
+         * here by the lead; this module does not read tensor headers. */
+        return iw_error_set(IW_EUNSUPPORTED, "%s: not a folder (single-file headers are read elsewhere)", path);
+    }
+
+    /* ==== LEAD HOOK: tensor headers of the folder ====
+     * Unless opts->skip_headers, the lead calls the safetensors / GGUF header
+     * readers here, BEFORE config.json, so exact parameters, weights_bytes and
+     * tensor-derived fields win (their field_sources are then "safetensors" /
+     * "gguf" and config.c leaves them alone). */
+
+    rc = read_opt(path, "config.json", &b, &cfg_path, &found);
+    if (rc < 0)
+        goto cleanup;
+    if (!found) {
+        rc = iw_error_set(IW_ENOTFOUND, "%s: no config.json in this folder (not a Hugging Face model folder)",
+                          path);
+        goto cleanup;
+    }
+    rc = iw_config_parse(b.data ? b.data : "", b.len, "config.json", a);
+    if (rc < 0) {
+        iw_error_prefix("%s", path);
+        goto cleanup;
+    }
+    rc = iw_strlist_pushf(&a->sources, "config:%s", cfg_path);
+    if (rc == 0)
+        rc = read_generation_config(path, a);
+    if (rc == 0)
+        rc = read_quant_files(path, "", a);
+    if (rc == 0 && opts->support_dir)
+        rc = read_support(opts, a);
+    if (rc < 0)
+        goto cleanup;
+
+    if (!a->parameters.source || a->parameters.total <= 0) {
+        if (iw_params_formula(a) < 0) {
+            iw_arch_warn(a, "%s", iw_error_last());
+            iw_error_clear();
+        }
+    }
+    name_check(path, a);
+    if (a->kv_bytes_per_token <= 0 && iw_kv_per_token(a) < 0) {
+        iw_arch_warn(a, "%s", iw_error_last());
+        iw_error_clear();
+    }
+    rc = 0;
+
+cleanup:
+    iw_arch_stamp_now(a);
+    free(cfg_path);
+    iw_buf_free(&b);
+    return rc;
+}
