@@ -1,0 +1,225 @@
+/* test_estimate_cli.c - `imageworks-download estimate` on a generated model
+ * folder (PATH) and on registry entries (NAME, --apply). */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cjson/cJSON.h>
+
+#include "iwtest.h"
+
+/* Llama-3-8B config.json (published values). */
+static const char *LLAMA_CFG =
+    "{\"architectures\":[\"LlamaForCausalLM\"],\"model_type\":\"llama\",\"hidden_size\":4096,"
+    "\"intermediate_size\":14336,\"num_hidden_layers\":32,\"num_attention_heads\":32,"
+    "\"num_key_value_heads\":8,\"vocab_size\":128256,\"max_position_embeddings\":8192,"
+    "\"torch_dtype\":\"bfloat16\",\"rope_theta\":500000.0,\"tie_word_embeddings\":false}";
+
+static char *make_model(const char *tmp)
+{
+    char *dir = NULL;
+    cr_assert(asprintf(&dir, "%s/models/llama3-8b", tmp) > 0);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    cr_assert_eq(iwt_write(path, LLAMA_CFG, strlen(LLAMA_CFG)), 0);
+    return dir;
+}
+
+static int run(const char *regdir, const char *args, char **out, char **err)
+{
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "IMAGEWORKS_REGISTRY_DIR='%s' '%s' estimate %s", regdir, iwt_cli(), args);
+    return iwt_run(cmd, out, err);
+}
+
+Test(estimate_cli, path_json_and_inverse)
+{
+    char *tmp = iwt_tmpdir("estcli");
+    char *model = make_model(tmp);
+    char args[4096], *out = NULL, *err = NULL;
+    snprintf(args, sizeof args, "'%s' --context 4096 --gpu rtx4090 --json", model);
+    int rc = run(tmp, args, &out, &err);
+    cr_assert_eq(rc, 0, "rc %d: %s", rc, err ? err : "");
+    cJSON *j = cJSON_Parse(out);
+    cr_assert_not_null(j, "%s", out);
+    cJSON *terms = cJSON_GetObjectItem(j, "terms");
+    cr_assert(cJSON_IsArray(terms));
+    /* weights: 8030261248 params (formula) x 2 B */
+    cJSON *w = cJSON_GetArrayItem(terms, 0);
+    cr_assert_str_eq(cJSON_GetObjectItem(w, "name")->valuestring, "weights");
+    cr_assert_eq((long long)cJSON_GetObjectItem(w, "bytes")->valuedouble, 16060522496LL);
+    /* KV at 4096 tokens: 131072 x 4096 */
+    cJSON *kv = cJSON_GetArrayItem(terms, 1);
+    cr_assert_eq((long long)cJSON_GetObjectItem(kv, "bytes")->valuedouble, 131072LL * 4096);
+    cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(j, "fits")));
+    cJSON *inv = cJSON_GetObjectItem(j, "inverse");
+    cr_assert(cJSON_IsNumber(cJSON_GetObjectItem(inv, "max_context")));
+    cr_assert_eq((long long)cJSON_GetObjectItem(inv, "max_context")->valuedouble, 8192);   /* model max fits */
+    double mb = cJSON_GetObjectItem(inv, "max_batch")->valuedouble;
+    cr_assert(mb >= 2, "max_batch %g", mb);
+    cJSON *ra = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "recommended"), "args");
+    cr_assert(cJSON_IsArray(ra));
+    cr_assert_str_eq(cJSON_GetArrayItem(ra, 0)->valuestring, "--max-model-len");
+    cr_assert_str_eq(cJSON_GetArrayItem(ra, 1)->valuestring, "4096");
+    cJSON_Delete(j);
+    free(out);
+    free(err);
+
+    /* the table names every term and the recommendation */
+    snprintf(args, sizeof args, "'%s' --gpu rtx4090", model);
+    rc = run(tmp, args, &out, &err);
+    cr_assert_eq(rc, 0, "%s", err);
+    cr_assert(strstr(out, "kv_cache") && strstr(out, "activations") && strstr(out, "recommended:"), "%s", out);
+    cr_assert(strstr(out, "#") != NULL);
+    free(out);
+    free(err);
+
+    /* llama.cpp profile: -c and -ngl */
+    snprintf(args, sizeof args, "'%s' --engine llama.cpp --kv-dtype q8_0 --vram 24GiB --json", model);
+    rc = run(tmp, args, &out, &err);
+    cr_assert_eq(rc, 0, "%s", err);
+    cr_assert(strstr(out, "\"-ngl\"") && strstr(out, "\"-ctk\"") && strstr(out, "\"q8_0\""), "%s", out);
+    free(out);
+    free(err);
+
+    /* budget smaller than the weights */
+    snprintf(args, sizeof args, "'%s' --vram 8GiB", model);
+    rc = run(tmp, args, &out, &err);
+    cr_assert_eq(rc, 1);
+    cr_assert(strstr(err, "does not fit: weights alone need 14.96 GiB on a 7.20 GiB budget"), "%s", err);
+    free(out);
+    free(err);
+
+    /* usage errors */
+    snprintf(args, sizeof args, "'%s' --gpu rtx9999", model);
+    cr_assert_eq(run(tmp, args, NULL, &err), 2);
+    cr_assert(strstr(err, "unknown GPU"), "%s", err);
+    free(err);
+    snprintf(args, sizeof args, "'%s' --engine vllm --kv-dtype q4_0", model);
+    cr_assert_eq(run(tmp, args, NULL, &err), 1);
+    cr_assert(strstr(err, "llama.cpp only"), "%s", err);
+    free(err);
+    cr_assert_eq(run(tmp, "no-such-model-anywhere", NULL, &err), 1);
+    cr_assert(strstr(err, "not a registry entry"), "%s", err);
+    free(err);
+    snprintf(args, sizeof args, "'%s' --apply --gpu rtx4090", model);
+    cr_assert_eq(run(tmp, args, NULL, &err), 2);     /* --apply needs a NAME */
+    free(err);
+
+    iwt_rm_rf(tmp);
+    free(model);
+    free(tmp);
+}
+
+/* Registry with a vLLM entry and an Ollama entry, both carrying
+ * metadata.architecture; --apply must replace only our flags. */
+static const char *REG =
+    "[{\"name\":\"llama3-8b-vllm\",\"backend\":\"vllm\",\"backend_config\":{\"port\":24001,"
+    "\"model_path\":\"/x\",\"extra_args\":[\"--max-model-len\",\"4096\",\"--trust-remote-code\","
+    "\"--max-num-seqs=9\"]},\"custom_key\":{\"keep\":true},"
+    "\"metadata\":{\"architecture\":{\"num_layers\":32,\"num_attention_heads\":32,\"num_kv_heads\":8,"
+    "\"hidden_size\":4096,\"head_dim\":128,\"intermediate_size\":14336,\"vocab_size\":128256,"
+    "\"max_position_embeddings\":8192,\"context_length\":8192,\"torch_dtype\":\"bfloat16\","
+    "\"weights_bytes\":16060522496,\"parameters\":{\"total\":8030261248}}}},"
+    "{\"name\":\"llama3-8b-ollama\",\"backend\":\"ollama\",\"backend_config\":{\"port\":11434,"
+    "\"model_path\":\"ollama:llama3:8b\",\"extra_args\":[\"--num-ctx\",\"2048\",\"--num-gpu\",\"35\"]},"
+    "\"generation_defaults\":{\"temperature\":0.7,\"context_window\":2048},"
+    "\"metadata\":{\"architecture\":{\"num_layers\":32,\"num_attention_heads\":32,\"num_kv_heads\":8,"
+    "\"hidden_size\":4096,\"head_dim\":128,\"intermediate_size\":14336,\"vocab_size\":128256,"
+    "\"context_length\":8192,\"torch_dtype\":\"bfloat16\",\"weights_bytes\":4920000000,"
+    "\"parameters\":{\"total\":8030261248}}}}]";
+
+static cJSON *entry(const char *regdir, const char *name)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/model_registry.discovered.json", regdir);
+    char *t = iwt_slurp(path, NULL);
+    cr_assert_not_null(t);
+    cJSON *arr = cJSON_Parse(t);
+    free(t);
+    cr_assert(cJSON_IsArray(arr));
+    cJSON *it, *found = NULL;
+    cJSON_ArrayForEach(it, arr)
+        if (!strcmp(cJSON_GetObjectItem(it, "name")->valuestring, name))
+            found = cJSON_Duplicate(it, 1);
+    cJSON_Delete(arr);
+    cr_assert_not_null(found, "entry %s missing", name);
+    return found;
+}
+
+Test(estimate_cli, apply_to_registry)
+{
+    char *tmp = iwt_tmpdir("estapply");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/model_registry.discovered.json", tmp);
+    cr_assert_eq(iwt_write(path, REG, strlen(REG)), 0);
+    char *out = NULL, *err = NULL;
+
+    int rc = run(tmp, "llama3-8b-vllm --gpu rtx4090 --apply", &out, &err);
+    cr_assert_eq(rc, 0, "rc %d: %s", rc, err);
+    cr_assert(strstr(out, "applied to registry entry"), "%s", out);
+    free(out);
+    free(err);
+    cJSON *e = entry(tmp, "llama3-8b-vllm");
+    cJSON *xa = cJSON_GetObjectItem(cJSON_GetObjectItem(e, "backend_config"), "extra_args");
+    char *s = cJSON_PrintUnformatted(xa);
+    /* old --max-model-len 4096 and --max-num-seqs=9 replaced; --trust-remote-code kept;
+     * the model maximum (8192) fits on 24 GiB, so it is used and not exceeded */
+    cr_assert(strstr(s, "\"--trust-remote-code\"") != NULL, "%s", s);
+    cr_assert(strstr(s, "\"4096\"") == NULL && strstr(s, "--max-num-seqs=9") == NULL, "%s", s);
+    cr_assert(strstr(s, "\"--max-model-len\",\"8192\"") != NULL, "%s", s);
+    cr_assert(strstr(s, "\"--gpu-memory-utilization\",\"0.90\"") != NULL, "%s", s);
+    int n_mml = 0;
+    for (const char *p = s; (p = strstr(p, "--max-model-len")); p++)
+        n_mml++;
+    cr_assert_eq(n_mml, 1, "%s", s);
+    free(s);
+    cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(e, "custom_key"), "keep")));
+    cJSON_Delete(e);
+
+    /* Ollama: extra_args --num-ctx and generation_defaults.context_window; the
+     * budget allows the model maximum 8192 (never more) */
+    rc = run(tmp, "llama3-8b-ollama --vram 24GiB --apply", &out, &err);
+    cr_assert_eq(rc, 0, "rc %d: %s", rc, err);
+    free(out);
+    free(err);
+    e = entry(tmp, "llama3-8b-ollama");
+    xa = cJSON_GetObjectItem(cJSON_GetObjectItem(e, "backend_config"), "extra_args");
+    s = cJSON_PrintUnformatted(xa);
+    cr_assert_str_eq(s, "[\"--num-gpu\",\"35\",\"--num-ctx\",\"8192\"]");
+    free(s);
+    cJSON *gd = cJSON_GetObjectItem(e, "generation_defaults");
+    cr_assert_eq(cJSON_GetObjectItem(gd, "context_window")->valuedouble, 8192);
+    cr_assert_eq(cJSON_GetObjectItem(gd, "temperature")->valuedouble, 0.7);
+    cJSON_Delete(e);
+
+    /* a small budget: the context written is what fits (multiple of 256), below 8192 */
+    rc = run(tmp, "llama3-8b-ollama --vram 6GiB --apply --json", &out, &err);
+    cr_assert_eq(rc, 0, "rc %d: %s", rc, err);
+    cJSON *j = cJSON_Parse(out);
+    cr_assert_not_null(j);
+    double mc = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "inverse"), "max_context")->valuedouble;
+    cr_assert(mc > 0 && mc < 8192 && (long long)mc % 256 == 0, "%g", mc);
+    cJSON_Delete(j);
+    free(out);
+    free(err);
+    e = entry(tmp, "llama3-8b-ollama");
+    gd = cJSON_GetObjectItem(e, "generation_defaults");
+    cr_assert_eq(cJSON_GetObjectItem(gd, "context_window")->valuedouble, mc);
+    cJSON_Delete(e);
+
+    /* does not fit: nothing written */
+    snprintf(path, sizeof path, "%s/model_registry.discovered.json", tmp);
+    char *before = iwt_slurp(path, NULL);
+    rc = run(tmp, "llama3-8b-vllm --vram 8GiB --apply", NULL, &err);
+    cr_assert_eq(rc, 1);
+    cr_assert(strstr(err, "does not fit"), "%s", err);
+    free(err);
+    char *after = iwt_slurp(path, NULL);
+    cr_assert_str_eq(before, after);
+    free(before);
+    free(after);
+
+    iwt_rm_rf(tmp);
+    free(tmp);
+}
