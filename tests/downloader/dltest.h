@@ -1,0 +1,121 @@
+/* dltest.h - shared helpers of the downloader suites (static, header-only). */
+#ifndef DLTEST_H
+#define DLTEST_H
+
+#include <criterion/criterion.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "hubtest.h"
+#include "iwtest.h"
+#include "iwdl/download.h"
+#include "iwdl/error.h"
+#include "iwdl/fs.h"
+#include "iwdl/hash.h"
+#include "iwdl/hub.h"
+
+#include <time.h>
+static inline uint64_t iw_now_ms_test(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Deterministic pseudo-random content of n bytes. */
+static inline char *dl_bytes(size_t n, uint32_t seed)
+{
+    char *p = malloc(n ? n : 1);
+    uint32_t x = seed * 2654435761u + 1;
+    for (size_t i = 0; i < n; i++) {
+        x ^= x << 13; x ^= x >> 17; x ^= x << 5;
+        p[i] = (char)(x >> 24);
+    }
+    return p;
+}
+
+static inline void dl_put(const char *root, const char *repo, const char *path, size_t n, uint32_t seed)
+{
+    char full[4096];
+    snprintf(full, sizeof full, "%s/%s/%s", root, repo, path);
+    char *b = dl_bytes(n, seed);
+    cr_assert_eq(iwt_write(full, b, n), 0, "cannot write %s", full);
+    free(b);
+}
+
+static inline void dl_put_text(const char *root, const char *repo, const char *path, const char *text)
+{
+    char full[4096];
+    snprintf(full, sizeof full, "%s/%s/%s", root, repo, path);
+    cr_assert_eq(iwt_write(full, text, strlen(text)), 0);
+}
+
+static inline iw_hub *dl_hub(const iwt_hub *h, const char *token)
+{
+    iw_hub_options o = IW_HUB_OPTIONS_INIT;
+    o.endpoint = h->hub_url;
+    o.token = token ? token : "";
+    o.offline = 0;
+    o.timeout_s = 5;
+    iw_hub *hub = NULL;
+    cr_assert_eq(iw_hub_new(&hub, &o), 0, "%s", iw_error_last());
+    return hub;
+}
+
+static inline void dl_opts(iw_dl_options *o, const char *dest)
+{
+    iw_dl_options_init(o);
+    o->dest = dest;
+    o->retry_base_ms = 50;
+}
+
+/* Sum of "bytes" in the log for host ("hub"/"cdn"), optionally only requests
+ * whose path contains `sub`; *n_req counts them, *n_auth those with auth. */
+static inline uint64_t dl_log_bytes(iwt_hub *h, const char *host, const char *sub, int *n_req, int *n_auth)
+{
+    cJSON *log = iwt_hub_log_json(h);
+    cr_assert_not_null(log, "cannot read the fakehub log");
+    uint64_t sum = 0;
+    int nr = 0, na = 0;
+    cJSON *it;
+    cJSON_ArrayForEach(it, log) {
+        const char *hh = cJSON_GetStringValue(cJSON_GetObjectItem(it, "host"));
+        const char *p = cJSON_GetStringValue(cJSON_GetObjectItem(it, "path"));
+        if (host && (!hh || strcmp(hh, host)))
+            continue;
+        if (sub && (!p || !strstr(p, sub)))
+            continue;
+        nr++;
+        if (cJSON_IsTrue(cJSON_GetObjectItem(it, "auth")))
+            na++;
+        sum += (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(it, "bytes"));
+    }
+    cJSON_Delete(log);
+    if (n_req) *n_req = nr;
+    if (n_auth) *n_auth = na;
+    return sum;
+}
+
+/* Hash of a file: sha256 or git blob sha1. */
+static inline void dl_file_hash(const char *path, bool lfs, char out[65])
+{
+    int rc = lfs ? iw_hash_file_hex(path, IW_HASH_SHA256, out, 65) : iw_git_blob_sha1_file(path, out);
+    cr_assert_eq(rc, 0, "cannot hash %s: %s", path, iw_error_last());
+}
+
+static inline void dl_same_file(const char *a, const char *b)
+{
+    size_t la = 0, lb = 0;
+    char *x = iwt_slurp(a, &la), *y = iwt_slurp(b, &lb);
+    cr_assert_not_null(x, "missing %s", a);
+    cr_assert_not_null(y, "missing %s", b);
+    cr_assert_eq(la, lb, "%s: %zu bytes, %s: %zu bytes", a, la, b, lb);
+    cr_assert(memcmp(x, y, la) == 0, "%s and %s differ", a, b);
+    free(x);
+    free(y);
+}
+
+#endif

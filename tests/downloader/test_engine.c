@@ -1,0 +1,331 @@
+/* test_engine.c - transfer engine against fakehub faults: cut bodies resumed
+ * with Range, 503 + Retry-After, corrupt bytes, rate limits with multi-range
+ * splitting, skip without requests, HF cache layout, offline mode. */
+#include "hubtest.c"
+#include "dltest.h"
+
+#include <unistd.h>
+
+#define BIG (3u << 20)  /* 3 MiB LFS file */
+
+static char *g_root;
+static iwt_hub g_hub;
+
+static void setup(void)
+{
+    g_root = iwt_tmpdir("engroot");
+    dl_put_text(g_root, "t/r", "config.json", "{\"model_type\":\"llama\"}");
+    dl_put_text(g_root, "t/r", "sub/dir/notes.txt", "hello");
+    dl_put(g_root, "t/r", "model.safetensors", BIG, 7);
+    dl_put(g_root, "t/r", "small.bin", 2000, 8);
+    cr_assert_eq(iwt_hub_start(&g_hub, g_root, NULL), 0, "fakehub did not start");
+}
+
+static void teardown(void)
+{
+    iwt_hub_stop(&g_hub);
+    iwt_rm_rf(g_root);
+    free(g_root);
+}
+
+TestSuite(engine, .init = setup, .fini = teardown, .timeout = 60);
+
+static void check_big(const char *dest)
+{
+    char p[4096], h[65], want[65];
+    snprintf(p, sizeof p, "%s/model.safetensors", dest);
+    dl_file_hash(p, true, h);
+    char *b = dl_bytes(BIG, 7);
+    iw_sha256_hex(b, BIG, want);
+    free(b);
+    cr_expect_str_eq(h, want, "model.safetensors content differs");
+}
+
+static int count_ranges_not_from_zero(iwt_hub *h)
+{
+    cJSON *log = iwt_hub_log_json(h);
+    int n = 0;
+    cJSON *it;
+    cJSON_ArrayForEach(it, log) {
+        const char *r = cJSON_GetStringValue(cJSON_GetObjectItem(it, "range"));
+        const char *host = cJSON_GetStringValue(cJSON_GetObjectItem(it, "host"));
+        if (r && host && !strcmp(host, "cdn") && strncmp(r, "bytes=0-", 8))
+            n++;
+    }
+    cJSON_Delete(log);
+    return n;
+}
+
+Test(engine, cut_body_resumes_with_range)
+{
+    char *dest = iwt_tmpdir("cut");
+    iw_hub *hub = dl_hub(&g_hub, NULL);
+    cr_assert_gt(iwt_hub_fault(&g_hub, "{\"path\":\"model.safetensors\",\"host\":\"cdn\",\"cut_after\":1000000,\"times\":2}"), 0);
+    iw_dl_options o;
+    dl_opts(&o, dest);
+    iw_dl_result r;
+    cr_assert_eq(iw_download_repo(hub, "t/r", &o, &r), 0, "%s", iw_error_last());
+    check_big(dest);
+    uint64_t cdn = dl_log_bytes(&g_hub, "cdn", NULL, NULL, NULL);
+    /* nothing fetched twice: resumed, not restarted (small.bin is LFS too) */
+    cr_expect_eq(cdn, (uint64_t)BIG + 2000, "CDN sent %llu bytes for a %u-byte file", (unsigned long long)cdn, BIG);
+    cr_expect_geq(count_ranges_not_from_zero(&g_hub), 2, "no Range resume seen");
+    iw_dl_result_free(&r);
+    iw_hub_free(hub);
+    iwt_rm_rf(dest);
+    free(dest);
+}
+
+Test(engine, status_503_with_retry_after)
+{
+    char *dest = iwt_tmpdir("503");
+    iw_hub *hub = dl_hub(&g_hub, NULL);
+    cr_assert_gt(iwt_hub_fault(&g_hub, "{\"path\":\"config.json\",\"status\":503,\"retry_after\":1,\"times\":2}"), 0);
+    iw_dl_options o;
+    dl_opts(&o, dest);
+    iw_dl_result r;
+    uint64_t t0 = iw_now_ms_test();
+    cr_assert_eq(iw_download_repo(hub, "t/r", &o, &r), 0, "%s", iw_error_last());
+    uint64_t ms = iw_now_ms_test() - t0;
+    cr_expect_geq(ms, 1900u, "Retry-After not honoured (%llu ms)", (unsigned long long)ms);
+    int n = 0;
+    dl_log_bytes(&g_hub, "hub", "config.json", &n, NULL);
+    cr_expect_eq(n, 3, "config.json requested %d times (2 x 503 + 1)", n);
+    iw_dl_result_free(&r);
+    iw_hub_free(hub);
+    iwt_rm_rf(dest);
+    free(dest);
+}
+
+Test(engine, persistent_5xx_fails_with_one_line)
+{
+    char *dest = iwt_tmpdir("500");
+    iw_hub *hub = dl_hub(&g_hub, NULL);
+    cr_assert_gt(iwt_hub_fault(&g_hub, "{\"path\":\"small.bin\",\"status\":500,\"times\":-1}"), 0);
+    iw_dl_options o;
+    dl_opts(&o, dest);
+    o.retry_base_ms = 10;
+    iw_dl_result r;
+    cr_assert_eq(iw_download_repo(hub, "t/r", &o, &r), IW_ENET);
+    cr_expect(strstr(iw_error_last(), "small.bin") && strstr(iw_error_last(), "500"), "%s", iw_error_last());
+    char p[4096];
+    snprintf(p, sizeof p, "%s/small.bin", dest);
+    cr_expect(!iw_path_exists(p), "failed file placed");
+    iw_dl_result_free(&r);
+    iw_hub_free(hub);
+    iwt_rm_rf(dest);
+    free(dest);
+}
+
+Test(engine, corrupt_once_is_retried)
+{
+    char *dest = iwt_tmpdir("corr1");
+    iw_hub *hub = dl_hub(&g_hub, NULL);
+    cr_assert_gt(iwt_hub_fault(&g_hub, "{\"path\":\"model.safetensors\",\"corrupt_offset\":12345,\"times\":1}"), 0);
+    iw_dl_options o;
+    dl_opts(&o, dest);
+    iw_dl_result r;
+    cr_assert_eq(iw_download_repo(hub, "t/r", &o, &r), 0, "%s", iw_error_last());
+    check_big(dest);
+    uint64_t cdn = dl_log_bytes(&g_hub, "cdn", NULL, NULL, NULL);
+    cr_expect_eq(cdn, 2ull * BIG + 2000, "expected one full retry, CDN sent %llu", (unsigned long long)cdn);
+    iw_dl_result_free(&r);
+    iw_hub_free(hub);
+    iwt_rm_rf(dest);
+    free(dest);
+}
+
+Test(engine, corrupt_always_fails_naming_both_hashes)
+{
+    char *dest = iwt_tmpdir("corr2");
+    iw_hub *hub = dl_hub(&g_hub, NULL);
+    cr_assert_gt(iwt_hub_fault(&g_hub, "{\"path\":\"small.bin\",\"corrupt_offset\":10,\"times\":-1}"), 0);
+    iw_dl_options o;
+    dl_opts(&o, dest);
+    iw_dl_result r;
+    cr_assert_eq(iw_download_repo(hub, "t/r", &o, &r), IW_EVERIFY);
+    char *b = dl_bytes(2000, 8), want[65];
+    iw_sha256_hex(b, 2000, want);
+    free(b);
+    const char *msg = iw_error_last();
+    cr_expect(strstr(msg, "small.bin") && strstr(msg, want) && strstr(msg, "got "), "%s", msg);
+    char p[4096];
+    snprintf(p, sizeof p, "%s/small.bin", dest);
+    cr_expect(!iw_path_exists(p), "unverified file placed");
+    iw_dl_result_free(&r);
+    iw_hub_free(hub);
+    iwt_rm_rf(dest);
+    free(dest);
+}
+
+static double timed_download(const char *tag, int connections)
+{
+    char *dest = iwt_tmpdir(tag);
+    iw_hub *hub = dl_hub(&g_hub, NULL);
+    iwt_hub_reset(&g_hub);
+    cr_assert_gt(iwt_hub_fault(&g_hub, "{\"path\":\"model.safetensors\",\"host\":\"cdn\",\"rate_bps\":1500000,\"times\":-1}"), 0);
+    iw_dl_options o;
+    dl_opts(&o, dest);
+    const char *inc[] = { "model.safetensors" };
+    o.include = inc; o.n_include = 1;
+    o.connections = connections;
+    o.split_min = 1u << 20;
+    iw_dl_result r;
+    uint64_t t0 = iw_now_ms_test();
+    cr_assert_eq(iw_download_repo(hub, "t/r", &o, &r), 0, "%s", iw_error_last());
+    double s = (double)(iw_now_ms_test() - t0) / 1000.0;
+    check_big(dest);
+    iw_dl_result_free(&r);
+    iw_hub_free(hub);
+    iwt_rm_rf(dest);
+    free(dest);
+    return s;
+}
+
+Test(engine, rate_limited_multi_range_is_faster)
+{
+    double single = timed_download("rate1", 1);
+    int reqs = 0;
+    double multi = timed_download("rate8", 8);
+    dl_log_bytes(&g_hub, "cdn", NULL, &reqs, NULL);
+    cr_expect_geq(reqs, 4, "only %d CDN requests with 8 connections", reqs);
+    cr_expect_lt(multi, single * 0.5, "multi %.2fs vs single %.2fs", multi, single);
+}
+
+Test(engine, present_files_skipped_without_requests)
+{
+    char *dest = iwt_tmpdir("skip");
+    iw_hub *hub = dl_hub(&g_hub, NULL);
+    iw_dl_options o;
+    dl_opts(&o, dest);
+    iw_dl_result r;
+    cr_assert_eq(iw_download_repo(hub, "t/r", &o, &r), 0, "%s", iw_error_last());
+    cr_expect_eq(r.files_fetched, 4u);
+    iw_dl_result_free(&r);
+    iwt_hub_reset(&g_hub);
+    cr_assert_eq(iw_download_repo(hub, "t/r", &o, &r), 0, "%s", iw_error_last());
+    cr_expect_eq(r.files_skipped, 4u);
+    cr_expect_eq(r.bytes_fetched, 0u);
+    int n = 0;
+    dl_log_bytes(&g_hub, NULL, "/resolve/", &n, NULL);
+    cr_expect_eq(n, 0, "%d resolve requests for files already present", n);
+    iw_dl_result_free(&r);
+    /* a damaged local file is fetched again */
+    char p[4096];
+    snprintf(p, sizeof p, "%s/small.bin", dest);
+    cr_assert_eq(iwt_write(p, "x", 1), 0);
+    cr_assert_eq(iw_download_repo(hub, "t/r", &o, &r), 0, "%s", iw_error_last());
+    cr_expect_eq(r.files_fetched, 1u);
+    iw_dl_result_free(&r);
+    /* offline: served from the destination, no request */
+    iwt_hub_reset(&g_hub);
+    iw_hub_options ho = IW_HUB_OPTIONS_INIT;
+    ho.endpoint = g_hub.hub_url;
+    ho.token = "";
+    ho.offline = 1;
+    iw_hub *off;
+    cr_assert_eq(iw_hub_new(&off, &ho), 0);
+    cr_assert_eq(iw_download_repo(off, "t/r", &o, &r), 0, "%s", iw_error_last());
+    cr_expect_eq(r.files, 4u);
+    iw_dl_result_free(&r);
+    int all = 0;
+    dl_log_bytes(&g_hub, NULL, NULL, &all, NULL);
+    cr_expect_eq(all, 0, "offline mode made %d requests", all);
+    /* offline and absent: clear error */
+    char *other = iwt_tmpdir("offnone");
+    dl_opts(&o, other);
+    cr_expect_eq(iw_download_repo(off, "t/r", &o, &r), IW_EOFFLINE);
+    cr_expect(strstr(iw_error_last(), "HF_HUB_OFFLINE"), "%s", iw_error_last());
+    iw_dl_result_free(&r);
+    iw_hub_free(off);
+    iw_hub_free(hub);
+    iwt_rm_rf(other);
+    free(other);
+    iwt_rm_rf(dest);
+    free(dest);
+}
+
+static void expect_link(const char *snap, const char *path, const char *target)
+{
+    char p[4096], buf[4096];
+    snprintf(p, sizeof p, "%s/%s", snap, path);
+    ssize_t n = readlink(p, buf, sizeof buf - 1);
+    cr_assert_geq(n, 0, "%s is not a symlink", p);
+    buf[n] = 0;
+    cr_expect_str_eq(buf, target, "link %s", path);
+    cr_expect(iw_path_is_file(p), "%s dangling", p);
+}
+
+Test(engine, hf_cache_layout_file_by_file)
+{
+    char *cache = iwt_tmpdir("hfc");
+    iw_hub *hub = dl_hub(&g_hub, NULL);
+    iw_dl_options o;
+    dl_opts(&o, cache);
+    o.layout = IW_DL_LAYOUT_HF_CACHE;
+    iw_dl_result r;
+    cr_assert_eq(iw_download_repo(hub, "t/r", &o, &r), 0, "%s", iw_error_last());
+    char p[4096];
+    /* refs/main = commit, no newline */
+    snprintf(p, sizeof p, "%s/models--t--r/refs/main", cache);
+    size_t len = 0;
+    char *ref = iwt_slurp(p, &len);
+    cr_assert_not_null(ref);
+    cr_expect_eq(len, 40u);
+    cr_expect(strncmp(ref, r.commit, 40) == 0);
+    free(ref);
+    snprintf(p, sizeof p, "%s/models--t--r/snapshots/%s", cache, r.commit);
+    cr_expect_str_eq(r.dest, p);
+    iw_hub_listing l;
+    cr_assert_eq(iw_hub_list_files(hub, "t/r", r.commit, &l), 0);
+    for (size_t i = 0; i < l.n; i++) {
+        const iw_hub_file *f = &l.files[i];
+        const char *etag = f->lfs ? f->sha256 : f->oid;
+        char target[512] = "";
+        for (const char *c = f->path; *c; c++)
+            if (*c == '/') strcat(target, "../");
+        strcat(target, "../../blobs/");
+        strcat(target, etag);
+        expect_link(r.dest, f->path, target);
+        char blob[4096], h[65];
+        snprintf(blob, sizeof blob, "%s/models--t--r/blobs/%s", cache, etag);
+        dl_file_hash(blob, f->lfs, h);
+        cr_expect_str_eq(h, etag, "blob %s content", f->path);
+        snprintf(blob, sizeof blob, "%s/.locks/models--t--r/%s.lock", cache, etag);
+        cr_expect(iw_path_exists(blob), "lock file %s", blob);
+    }
+    snprintf(p, sizeof p, "%s/CACHEDIR.TAG", cache);
+    char *tag = iwt_slurp(p, NULL);
+    cr_expect(tag && !strncmp(tag, "Signature: 8a477f597d28d172789f06886806bc55", 43));
+    free(tag);
+    /* no stray partials left in blobs */
+    char cmd[8192], *out = NULL;
+    snprintf(cmd, sizeof cmd, "ls %s/models--t--r/blobs | grep -c incomplete", cache);
+    iwt_run(cmd, &out, NULL);
+    cr_expect(out && atoi(out) == 0, "partials left: %s", out);
+    free(out);
+    iw_hub_listing_free(&l);
+    iw_dl_result_free(&r);
+    iw_hub_free(hub);
+    iwt_rm_rf(cache);
+    free(cache);
+}
+
+Test(engine, missing_entry_writes_no_exist)
+{
+    /* a file that disappears between listing and fetch: EntryNotFound */
+    char *cache = iwt_tmpdir("noexist");
+    iw_hub *hub = dl_hub(&g_hub, NULL);
+    cr_assert_gt(iwt_hub_fault(&g_hub, "{\"path\":\"config.json\",\"status\":404,\"times\":-1}"), 0);
+    iw_dl_options o;
+    dl_opts(&o, cache);
+    o.layout = IW_DL_LAYOUT_HF_CACHE;
+    iw_dl_result r;
+    int rc = iw_download_repo(hub, "t/r", &o, &r);
+    cr_expect_eq(rc, IW_ENOTFOUND, "rc %d: %s", rc, iw_error_last());
+    cr_expect(strstr(iw_error_last(), "config.json"), "%s", iw_error_last());
+    iw_dl_result_free(&r);
+    iw_hub_free(hub);
+    iwt_rm_rf(cache);
+    free(cache);
+}
