@@ -760,3 +760,146 @@ Test(ollama_extract, unknown_media_type_is_a_warning, .init = setup, .fini = tea
     cr_expect(any_contains(&a.warnings, "application/x-new"));
     iw_arch_free(&a);
 }
+
+/* ---- /api/show answers (pure mapping; HTTP is tested in tests/downloader) */
+
+static char *fixture_text(const char *rel, size_t *len)
+{
+    char *t = iwt_slurp(iwt_fixture(rel), len);
+    cr_assert(t, "fixture %s missing", rel);
+    return t;
+}
+
+Test(ollama_show, llama_model_info)
+{
+    size_t len;
+    char *t = fixture_text("ollama/show_llama.json", &len);
+    iw_arch a;
+    iw_arch_init(&a);
+    cr_assert_eq(iw_ollama_show_to_arch(t, len, "http://127.0.0.1:11434/api/show", &a), 0, "%s", iw_error_last());
+    cr_expect_str_eq(a.source, "ollama-api");
+    cr_expect_str_eq(a.model_type, "llama");
+    cr_expect_eq(a.num_layers, 28);
+    cr_expect_eq(a.num_attention_heads, 24);
+    cr_expect_eq(a.num_kv_heads, 8);
+    cr_expect_eq(a.hidden_size, 3072);
+    cr_expect_eq(a.intermediate_size, 8192);
+    cr_expect_eq(a.head_dim, 128);
+    cr_expect_eq(a.context_length, 131072);
+    cr_expect_eq(a.vocab_size, 128256);
+    cr_expect(fabs(a.rope_theta - 500000.0) < 1e-6, "rope_theta %g", a.rope_theta);
+    cr_expect_eq(a.parameters.total, 3212749888LL);
+    cr_expect_str_eq(iw_arch_get_source(&a, "parameters"), "ollama-api:general.parameter_count");
+    cr_assert(a.quantization.label);
+    cr_expect_str_eq(a.quantization.label, "Q4_K_M");
+    cr_expect_eq(a.ollama_num_ctx, 4096);
+    cr_expect_str_eq(iw_arch_get_source(&a, "ollama_num_ctx"), "ollama-api:parameters");
+    cr_expect(!a.has_vision);
+    cr_expect_eq(a.weights_bytes, IW_UNKNOWN);
+    for (size_t w = 0; w < a.warnings.n; w++)
+        cr_expect(0, "unexpected warning: %s", a.warnings.v[w]);
+    iw_arch_free(&a);
+    free(t);
+}
+
+Test(ollama_show, vision_projector_info)
+{
+    size_t len;
+    char *t = fixture_text("ollama/show_vision.json", &len);
+    iw_arch a;
+    iw_arch_init(&a);
+    cr_assert_eq(iw_ollama_show_to_arch(t, len, NULL, &a), 0, "%s", iw_error_last());
+    cr_expect_eq(a.num_layers, 32);
+    cr_expect_eq(a.context_length, 4096);
+    cr_expect_eq(a.ollama_num_ctx, 8192);
+    cr_expect(any_contains(&a.warnings, "num_ctx 8192 exceeds"));
+    cr_expect(a.has_vision);
+    cr_expect_eq(a.vision.image_size, 336);
+    cr_expect_eq(a.vision.patch_size, 14);
+    cr_expect_eq(a.vision.num_layers, 23);
+    cr_expect_eq(a.vision.hidden_size, 1024);
+    cr_expect_eq(a.vision.num_heads, 16);
+    cr_expect_eq(a.vision.intermediate_size, 4096);
+    cr_expect_eq(a.vision.projection_dim, 768);
+    cr_assert(a.vision.model_type);
+    cr_expect_str_eq(a.vision.model_type, "mlp");
+    cr_expect_str_eq(a.quantization.label, "Q4_0");
+    iw_arch_free(&a);
+    free(t);
+}
+
+Test(ollama_show, tensors_give_exact_counts)
+{
+    const char *j =
+        "{\"model_info\":{\"general.architecture\":\"llama\",\"general.file_type\":15,"
+        "\"general.parameter_count\":1,"
+        "\"llama.block_count\":1,\"llama.embedding_length\":256,\"llama.attention.head_count\":4,"
+        "\"llama.attention.head_count_kv\":[2],\"llama.context_length\":2048},"
+        "\"tensors\":[{\"name\":\"token_embd.weight\",\"type\":\"Q4_K\",\"shape\":[256,8]},"
+        "{\"name\":\"blk.0.attn_q.weight\",\"type\":\"Q4_K\",\"shape\":[256,256]},"
+        "{\"name\":\"output_norm.weight\",\"type\":\"F32\",\"shape\":[256]}]}";
+    iw_arch a;
+    iw_arch_init(&a);
+    cr_assert_eq(iw_ollama_show_to_arch(j, strlen(j), NULL, &a), 0, "%s", iw_error_last());
+    cr_expect_eq(a.parameters.total, 256 * 8 + 256 * 256 + 256);
+    cr_expect_str_eq(iw_arch_get_source(&a, "parameters"), "gguf");
+    cr_expect_eq(a.weights_bytes, 1152 + 36864 + 1024);
+    cr_expect_eq(a.num_kv_heads, 2);
+    cr_expect_str_eq(a.quantization.label, "Q4_K_M");
+    iw_arch_free(&a);
+
+    /* a tensor type the reader does not know: the list is dropped with a warning */
+    const char *k =
+        "{\"model_info\":{\"general.architecture\":\"llama\",\"general.parameter_count\":12345,"
+        "\"llama.block_count\":1},"
+        "\"tensors\":[{\"name\":\"a\",\"type\":\"Q9_Z\",\"shape\":[256]}]}";
+    iw_arch_init(&a);
+    cr_assert_eq(iw_ollama_show_to_arch(k, strlen(k), NULL, &a), 0, "%s", iw_error_last());
+    cr_expect_eq(a.parameters.total, 12345);
+    cr_expect(any_contains(&a.warnings, "does not know"));
+    iw_arch_free(&a);
+}
+
+Test(ollama_show, refused)
+{
+    const char *bad[] = {
+        "", "not json", "[]", "{}", "{\"model_info\":{}}", "{\"model_info\":[1]}",
+        "{\"model_info\":{\"general.architecture\":\"llama\"", "{\"error\":\"model 'x' not found\"}",
+        "{\"model_info\":{\"general.architecture\":5}}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        iw_arch a;
+        iw_arch_init(&a);
+        iw_error_clear();
+        cr_expect_lt(iw_ollama_show_to_arch(bad[i], strlen(bad[i]), "fixture", &a), 0, "accepted '%s'", bad[i]);
+        cr_expect(one_line(iw_error_last()), "'%s': %s", bad[i], iw_error_last());
+        iw_arch_free(&a);
+    }
+    /* odd values are skipped with a warning, never fatal */
+    const char *odd = "{\"model_info\":{\"general.architecture\":\"llama\",\"llama.block_count\":3,"
+                      "\"x.obj\":{\"a\":1},\"x.mixed\":[1,\"a\"],\"x.nested\":[[1]],\"x.null\":null,"
+                      "\"x.empty\":[],\"x.neg\":-3,\"x.big\":18446744073709551615,\"x.f\":[0.5,1]},"
+                      "\"parameters\":\"num_ctx -1\"}";
+    iw_arch a;
+    iw_arch_init(&a);
+    cr_assert_eq(iw_ollama_show_to_arch(odd, strlen(odd), "fixture", &a), 0, "%s", iw_error_last());
+    cr_expect_eq(a.num_layers, 3);
+    cr_expect(any_contains(&a.warnings, "3 model_info value(s)"), "warnings: %zu %s", a.warnings.n,
+              a.warnings.n ? a.warnings.v[0] : "");
+    cr_expect(any_contains(&a.warnings, "num_ctx is not a positive integer"));
+    cr_expect_eq(a.ollama_num_ctx, 0);
+    iw_arch_free(&a);
+}
+
+Test(ollama_show, vision_capability_without_projector_info)
+{
+    const char *j = "{\"model_info\":{\"general.architecture\":\"gemma3\",\"gemma3.block_count\":4},"
+                    "\"capabilities\":[\"completion\",\"vision\"]}";
+    iw_arch a;
+    iw_arch_init(&a);
+    cr_assert_eq(iw_ollama_show_to_arch(j, strlen(j), NULL, &a), 0, "%s", iw_error_last());
+    cr_expect(a.has_vision);
+    cr_expect_str_eq(iw_arch_get_source(&a, "has_vision"), "ollama-api:capabilities");
+    cr_expect_eq(a.num_layers, 4);
+    iw_arch_free(&a);
+}
