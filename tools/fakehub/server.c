@@ -22,7 +22,10 @@
 #define FH_MAX_SEGS   512
 #define FH_BLOCK      (128u * 1024u)
 
+struct fh_req;
+
 typedef struct fh_reader {
+    struct fh_req *q;         /* owning request, NULL once it completed */
     int      fd;
     uint64_t start, len;      /* file offset of the body and its length */
     uint64_t sent;            /* body bytes handed to MHD */
@@ -42,6 +45,7 @@ typedef struct fh_req {
     bool     control;
     iw_buf   body;
     bool     body_overflow;
+    bool     logged;
     unsigned status;
     uint64_t static_bytes;
     fh_reader *rd;
@@ -205,6 +209,27 @@ static const char *raw_after(const char *raw, size_t k)
     return p ? p : "";
 }
 
+/* ---------- request log ---------- */
+
+/* Record the request once.  Called when the last body byte is handed to MHD
+ * (or at queue time for bodiless/in-memory answers), i.e. BEFORE the client
+ * can have read the whole answer, so a test that fetches /_control/log right
+ * after a response always finds it.  Aborted transfers are logged when the
+ * connection ends. */
+static void req_log(struct fh_req *q, uint64_t bytes)
+{
+    if (!q || q->logged || q->control || !q->started)
+        return;
+    q->logged = true;
+    fh_logrec rec = {
+        .host = q->host, .method = q->method, .path = q->path, .query = q->query,
+        .range = q->range, .auth = q->auth, .status = q->status,
+        .bytes = strcmp(q->method, "HEAD") == 0 ? 0 : bytes,
+        .conn = q->conn, .fault = q->fault,
+    };
+    fh_log_request(&rec);
+}
+
 /* ---------- responses ---------- */
 
 static enum MHD_Result queue(struct MHD_Connection *c, fh_req *q, unsigned status,
@@ -215,6 +240,8 @@ static enum MHD_Result queue(struct MHD_Connection *c, fh_req *q, unsigned statu
     q->status = status;
     if (strcmp(q->method, "HEAD") != 0)
         q->static_bytes = body_len;
+    if (!q->rd || strcmp(q->method, "HEAD") == 0)
+        req_log(q, q->static_bytes);
     enum MHD_Result r = MHD_queue_response(c, status, resp);
     MHD_destroy_response(resp);
     return r;
@@ -333,8 +360,10 @@ static ssize_t reader_cb(void *cls, uint64_t pos, char *buf, size_t max)
     fh_reader *rd = cls;
     if (pos >= rd->len)
         return MHD_CONTENT_READER_END_OF_STREAM;
-    if (pos >= rd->f.cut_after)
+    if (pos >= rd->f.cut_after) {
+        req_log(rd->q, pos);
         return MHD_CONTENT_READER_END_WITH_ERROR;   /* drop the connection */
+    }
     uint64_t n = rd->len - pos;
     if (n > max)
         n = max;
@@ -367,14 +396,18 @@ static ssize_t reader_cb(void *cls, uint64_t pos, char *buf, size_t max)
             break;
         got += (size_t)r;
     }
-    if (got == 0)
+    if (got == 0) {
+        req_log(rd->q, pos);
         return MHD_CONTENT_READER_END_WITH_ERROR;   /* file shrank under us */
+    }
     if (rd->f.corrupt_offset >= 0) {
         uint64_t off = (uint64_t)rd->f.corrupt_offset, base = rd->start + pos;
         if (off >= base && off < base + got)
             buf[off - base] ^= (char)0xff;
     }
     rd->sent = pos + got;
+    if (rd->sent == rd->len)
+        req_log(rd->q, rd->sent);
     return (ssize_t)got;
 }
 
@@ -450,6 +483,17 @@ static enum MHD_Result serve_file(struct MHD_Connection *c, fh_req *q, const fh_
         return queue(c, q, 416, resp, 0);
     }
     uint64_t len = rk ? b - a + 1 : size;
+    if (len == 0) {                 /* empty file: nothing to stream */
+        close(fd);
+        struct MHD_Response *resp = buf_response(NULL, 0);
+        if (!resp)
+            return MHD_NO;
+        MHD_add_response_header(resp, "ETag", etag);
+        MHD_add_response_header(resp, "Accept-Ranges", "bytes");
+        if (commit)
+            MHD_add_response_header(resp, "X-Repo-Commit", commit);
+        return queue(c, q, 200, resp, 0);
+    }
     fh_reader *rd = calloc(1, sizeof *rd);
     if (!rd) {
         close(fd);
@@ -473,6 +517,7 @@ static enum MHD_Result serve_file(struct MHD_Connection *c, fh_req *q, const fh_
         return MHD_NO;
     }
     q->rd = rd;
+    rd->q = q;
     MHD_add_response_header(resp, "ETag", etag);
     MHD_add_response_header(resp, "Accept-Ranges", "bytes");
     MHD_add_response_header(resp, "Content-Type", "application/octet-stream");
@@ -1009,17 +1054,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
     fh_req *q = *req_cls;
     if (!q)
         return;
-    if (!q->control && q->started) {
-        fh_logrec rec = {
-            .host = q->host, .method = q->method, .path = q->path, .query = q->query,
-            .range = q->range, .auth = q->auth, .status = q->status,
-            .bytes = q->rd ? __atomic_load_n(&q->rd->sent, __ATOMIC_ACQUIRE) : q->static_bytes,
-            .conn = q->conn, .fault = q->fault,
-        };
-        if (strcmp(q->method, "HEAD") == 0)
-            rec.bytes = 0;
-        fh_log_request(&rec);
-    }
+    req_log(q, q->rd ? q->rd->sent : q->static_bytes);
+    if (q->rd)
+        q->rd->q = NULL;
     reader_unref(q->rd);
     iw_buf_free(&q->body);
     free(q->path);
