@@ -47,6 +47,7 @@ typedef struct traits {
     bool emb_norm;            /* bloom word_embeddings_layernorm */
     bool qwen_shared_gate;    /* qwen2_moe / qwen3_next shared expert gate */
     bool expert_bias;         /* gpt-oss expert and router biases */
+    bool router_bias;         /* aux-loss-free routing: e_score_correction_bias, one per expert */
     bool gated_q;             /* qwen3_next full attention: q_proj emits query and gate */
 } traits;
 
@@ -101,6 +102,8 @@ static traits family_traits(const iw_arch *a)
         t.expert_bias = true;
     if (has(mt, "qwen3_next"))
         t.gated_q = true;
+    if (has(mt, "deepseek_v3") || has(mt, "bailing_moe") || has(mt, "ernie4_5_moe"))
+        t.router_bias = true;
     return t;
 }
 
@@ -291,7 +294,7 @@ int iw_params_formula(iw_arch *a)
             } else {
                 __int128 E = m->num_experts, Ie = m->expert_intermediate_size;
                 __int128 one = 3 * (__int128)h * Ie + (t.expert_bias ? 2 * Ie + h : 0);
-                __int128 router = (__int128)h * E + (t.expert_bias ? E : 0);
+                __int128 router = (__int128)h * E + (t.expert_bias || t.router_bias ? E : 0);
                 experts_sum += E * one;
                 mlp_sum += router;
                 if (m->shared_expert_intermediate_size > 0)
