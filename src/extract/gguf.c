@@ -641,7 +641,7 @@ static int parse_pass(parser *p)
         return iw_error_set(IW_ELIMIT, "%s: tensor count %" PRIu64 " at offset 8 is over the cap of %" PRIu64,
                             g->name, n_t, p->max_tensors);
     if (n_kv > p->max_kv)
-        return iw_error_set(IW_ELIMIT, "%s: key/value count %" PRIu64 " is over the cap of %" PRIu64,
+        return iw_error_set(IW_ELIMIT, "%s: key/value count %" PRIu64 " (offset 8) is over the cap of %" PRIu64,
                             g->name, n_kv, p->max_kv);
     /* smallest kv: key length + 1 byte key + type + 1 byte value;
      * smallest tensor info: name length + n_dims + type + offset */
@@ -650,8 +650,8 @@ static int parse_pass(parser *p)
     if (n_kv > room(p) / min_kv || n_t > room(p) / min_ti ||
         n_kv * min_kv + n_t * min_ti > room(p))
         return iw_error_set(p->limit >= g->file_size ? IW_EFORMAT : IW_ELIMIT,
-                            "%s: %" PRIu64 " keys and %" PRIu64 " tensors cannot fit in the %" PRIu64
-                            " bytes left in the %s", g->name, n_kv, n_t, room(p),
+                            "%s: %" PRIu64 " keys and %" PRIu64 " tensors (counts at offset 8) cannot fit in the %"
+                            PRIu64 " bytes left in the %s", g->name, n_kv, n_t, room(p),
                             p->limit >= g->file_size ? "file" : "header cap");
 
     for (uint64_t i = 0; i < n_kv; i++)
