@@ -1,0 +1,299 @@
+/* test_cli.c - the download command as a process: kill -9 then resume,
+ * two concurrent downloaders, --json events, exit codes, --unpack,
+ * archive escapes, full disk. */
+#include "hubtest.c"
+#include "dltest.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#define BIG (4u << 20)
+
+static char *g_root;
+static iwt_hub g_hub;
+
+static void setup(void)
+{
+    g_root = iwt_tmpdir("cliroot");
+    dl_put_text(g_root, "t/k", "config.json", "{\"model_type\":\"llama\"}");
+    dl_put(g_root, "t/k", "model.safetensors", BIG, 11);
+    cr_assert_eq(iwt_hub_start(&g_hub, g_root, NULL), 0, "fakehub did not start");
+}
+
+static void teardown(void)
+{
+    iwt_hub_stop(&g_hub);
+    iwt_rm_rf(g_root);
+    free(g_root);
+}
+
+TestSuite(cli, .init = setup, .fini = teardown, .timeout = 90);
+
+static int run_cli(const char *args, char **out, char **err)
+{
+    char cmd[16384];
+    snprintf(cmd, sizeof cmd, "HF_ENDPOINT=%s HF_TOKEN= HF_TOKEN_PATH=/nonexistent HF_HUB_OFFLINE= %s %s",
+             g_hub.hub_url, iwt_cli(), args);
+    return iwt_run(cmd, out, err);
+}
+
+static void check_big(const char *dest)
+{
+    char p[4096], h[65], want[65];
+    snprintf(p, sizeof p, "%s/model.safetensors", dest);
+    dl_file_hash(p, true, h);
+    char *b = dl_bytes(BIG, 11);
+    iw_sha256_hex(b, BIG, want);
+    free(b);
+    cr_expect_str_eq(h, want);
+}
+
+Test(cli, kill9_then_resume_refetches_little)
+{
+    char *dest = iwt_tmpdir("kill");
+    cr_assert_gt(iwt_hub_fault(&g_hub, "{\"path\":\"model.safetensors\",\"host\":\"cdn\",\"rate_bps\":1000000,\"times\":-1}"), 0);
+    char cmd[16384];
+    snprintf(cmd, sizeof cmd,
+             "HF_ENDPOINT=%s HF_TOKEN= HF_TOKEN_PATH=/nonexistent %s download t/k --dest %s --quiet & "
+             "p=$!; sleep 2.5; kill -9 $p; wait $p; echo killed",
+             g_hub.hub_url, iwt_cli(), dest);
+    char *out = NULL;
+    iwt_run(cmd, &out, NULL);
+    cr_assert(out && strstr(out, "killed"));
+    free(out);
+    char p[4096];
+    snprintf(p, sizeof p, "%s/model.safetensors", dest);
+    cr_assert(!iw_path_exists(p), "the killed run placed an unverified file");
+    uint64_t first = dl_log_bytes(&g_hub, "cdn", NULL, NULL, NULL);
+    cr_assert_gt(first, 500000u, "first run got only %llu bytes", (unsigned long long)first);
+    cr_assert_lt(first, BIG, "first run finished before the kill");
+    iwt_hub_reset(&g_hub);
+    char *err = NULL;
+    snprintf(cmd, sizeof cmd, "download t/k --quiet --dest %s", dest);
+    int rc = run_cli(cmd, NULL, &err);
+    cr_assert_eq(rc, 0, "resume failed: %s", err ? err : "");
+    free(err);
+    check_big(dest);
+    uint64_t second = dl_log_bytes(&g_hub, "cdn", NULL, NULL, NULL);
+    /* the second run fetches what the first did not save, plus at most the
+     * last second of data (state is saved every second or 4 MiB) */
+    cr_expect_leq(second + first, (uint64_t)BIG + 1100000u,
+                  "first %llu + second %llu bytes for a %u-byte file", (unsigned long long)first,
+                  (unsigned long long)second, BIG);
+    cr_expect_lt(second, (uint64_t)BIG - 400000u, "resume re-fetched %llu bytes", (unsigned long long)second);
+    /* no partial state left */
+    snprintf(cmd, sizeof cmd, "ls -A %s/.imageworks/partial | grep -v lock | wc -l", dest);
+    char *n = NULL;
+    iwt_run(cmd, &n, NULL);
+    cr_expect(n && atoi(n) == 0, "partials left: %s", n);
+    free(n);
+    iwt_rm_rf(dest);
+    free(dest);
+}
+
+Test(cli, two_concurrent_downloaders_one_copy)
+{
+    char *dest = iwt_tmpdir("conc");
+    cr_assert_gt(iwt_hub_fault(&g_hub, "{\"path\":\"model.safetensors\",\"host\":\"cdn\",\"rate_bps\":4000000,\"times\":-1}"), 0);
+    char cmd[16384];
+    const char *env = "HF_TOKEN= HF_TOKEN_PATH=/nonexistent";
+    snprintf(cmd, sizeof cmd,
+             "(HF_ENDPOINT=%s %s %s download t/k --dest %s --quiet; echo rc1=$?) & "
+             "(HF_ENDPOINT=%s %s %s download t/k --dest %s --quiet; echo rc2=$?) & wait",
+             g_hub.hub_url, env, iwt_cli(), dest, g_hub.hub_url, env, iwt_cli(), dest);
+    char *out = NULL, *err = NULL;
+    iwt_run(cmd, &out, &err);
+    cr_expect(out && strstr(out, "rc1=0") && strstr(out, "rc2=0"), "out: %s err: %s", out, err);
+    free(out);
+    free(err);
+    check_big(dest);
+    uint64_t cdn = dl_log_bytes(&g_hub, "cdn", NULL, NULL, NULL);
+    cr_expect_eq(cdn, (uint64_t)BIG, "CDN sent %llu bytes: the file was fetched twice", (unsigned long long)cdn);
+    iwt_rm_rf(dest);
+    free(dest);
+}
+
+Test(cli, json_events_and_summary)
+{
+    char *dest = iwt_tmpdir("json");
+    char args[8192];
+    snprintf(args, sizeof args, "download t/k --json --dest %s", dest);
+    char *out = NULL, *err = NULL;
+    cr_assert_eq(run_cli(args, &out, &err), 0, "%s", err);
+    int starts = 0, dones = 0, done = 0;
+    for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
+        cJSON *j = cJSON_Parse(line);
+        cr_assert_not_null(j, "not JSON: %s", line);
+        const char *ev = cJSON_GetStringValue(cJSON_GetObjectItem(j, "event"));
+        cr_assert_not_null(ev);
+        if (!strcmp(ev, "start")) starts++;
+        if (!strcmp(ev, "file_done")) dones++;
+        if (!strcmp(ev, "done")) {
+            done++;
+            cr_expect(cJSON_IsTrue(cJSON_GetObjectItem(j, "ok")));
+            cr_expect_eq(cJSON_GetNumberValue(cJSON_GetObjectItem(j, "files")), 2);
+        }
+        cJSON_Delete(j);
+    }
+    cr_expect_eq(starts, 2);
+    cr_expect_eq(dones, 2);
+    cr_expect_eq(done, 1);
+    free(out);
+    free(err);
+    /* plain summary */
+    snprintf(args, sizeof args, "download t/k --dest %s", dest);
+    cr_assert_eq(run_cli(args, &out, NULL), 0);
+    cr_expect(out && strstr(out, "2 files") && strstr(out, "dest: "), "%s", out);
+    free(out);
+    iwt_rm_rf(dest);
+    free(dest);
+}
+
+Test(cli, usage_and_error_exit_codes)
+{
+    char *err = NULL;
+    cr_expect_eq(run_cli("download", NULL, &err), 2);
+    free(err);
+    cr_expect_eq(run_cli("download t/k --jobs 0", NULL, NULL), 2);
+    cr_expect_eq(run_cli("download ../x", NULL, NULL), 2);
+    char *dest = iwt_tmpdir("nf");
+    char args[8192];
+    snprintf(args, sizeof args, "download t/missing --dest %s", dest);
+    cr_expect_eq(run_cli(args, NULL, &err), 1);
+    cr_expect(err && strstr(err, "repository not found") && !strchr(strchr(err, '\n') + 1, '\n'),
+              "stderr: %s", err);
+    free(err);
+    iwt_rm_rf(dest);
+    free(dest);
+}
+
+/* Traversal names: fakehub never lists unsafe names (it skips them), so the
+ * refusal is tested on crafted listings in test_hub.c
+ * (hub_unit.tree_page_refuses_unsafe_names) and on archives below. */
+
+/* ----------------------------------------------------------- archives */
+
+typedef struct aent { const char *name; int type; const char *data; const char *link; } aent;
+
+static void make_tar(const char *path, const aent *e, size_t n)
+{
+    struct archive *a = archive_write_new();
+    archive_write_add_filter_gzip(a);
+    archive_write_set_format_pax_restricted(a);
+    cr_assert_eq(archive_write_open_filename(a, path), ARCHIVE_OK);
+    for (size_t i = 0; i < n; i++) {
+        struct archive_entry *en = archive_entry_new();
+        archive_entry_set_pathname(en, e[i].name);
+        archive_entry_set_perm(en, 0644);
+        if (e[i].type == 'f') {
+            archive_entry_set_filetype(en, AE_IFREG);
+            archive_entry_set_size(en, (la_int64_t)strlen(e[i].data));
+        } else if (e[i].type == 'd') {
+            archive_entry_set_filetype(en, AE_IFDIR);
+        } else if (e[i].type == 'l') {
+            archive_entry_set_filetype(en, AE_IFLNK);
+            archive_entry_set_symlink(en, e[i].link);
+        } else if (e[i].type == 'h') {
+            archive_entry_set_filetype(en, AE_IFREG);
+            archive_entry_set_hardlink(en, e[i].link);
+        }
+        archive_write_header(a, en);
+        if (e[i].type == 'f')
+            archive_write_data(a, e[i].data, strlen(e[i].data));
+        archive_entry_free(en);
+    }
+    archive_write_close(a);
+    archive_write_free(a);
+}
+
+Test(unpack, refuses_escapes_and_leaves_nothing)
+{
+    char *d = iwt_tmpdir("unp");
+    char tar[4096], out[4096], p[4096];
+    snprintf(tar, sizeof tar, "%s/a.tar.gz", d);
+    snprintf(out, sizeof out, "%s/x/a", d);
+    const aent cases[][2] = {
+        { { "ok.txt", 'f', "ok", NULL }, { "../evil.txt", 'f', "evil", NULL } },
+        { { "ok.txt", 'f', "ok", NULL }, { "/tmp/evil-abs.txt", 'f', "evil", NULL } },
+        { { "ok.txt", 'f', "ok", NULL }, { "link", 'l', NULL, "../../etc" } },
+        { { "ok.txt", 'f', "ok", NULL }, { "link", 'l', NULL, "/etc/passwd" } },
+        { { "ok.txt", 'f', "ok", NULL }, { "hard", 'h', NULL, "/etc/passwd" } },
+        { { "ok.txt", 'f', "ok", NULL }, { "ok.txt", 'f', "again", NULL } },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        make_tar(tar, cases[i], 2);
+        int rc = iw_unpack_archive(tar, out);
+        cr_expect(rc == IW_EUNSAFE, "case %zu: rc %d (%s)", i, rc, iw_error_last());
+        cr_expect(!iw_path_exists(out), "case %zu left %s", i, out);
+        snprintf(p, sizeof p, "%s/x/evil.txt", d);
+        cr_expect(!iw_path_exists(p), "case %zu wrote outside", i);
+        unlink(tar);
+    }
+    /* a good archive with a folder and an inside symlink */
+    const aent good[] = { { "./dir/", 'd', NULL, NULL }, { "dir/a.txt", 'f', "A", NULL },
+                          { "l", 'l', NULL, "dir/a.txt" } };
+    make_tar(tar, good, 3);
+    cr_assert_eq(iw_unpack_archive(tar, out), 0, "%s", iw_error_last());
+    snprintf(p, sizeof p, "%s/l", out);
+    char *c = iwt_slurp(p, NULL);
+    cr_expect(c && !strcmp(c, "A"));
+    free(c);
+    size_t stem = 0;
+    cr_expect(iw_is_archive_name("x/y.tar.gz", &stem) && stem == 3);
+    cr_expect(iw_is_archive_name("m.zip", &stem) && stem == 1);
+    cr_expect(!iw_is_archive_name("m.safetensors", &stem));
+    iwt_rm_rf(d);
+    free(d);
+}
+
+Test(cli, unpack_flag_unpacks_repo_archives)
+{
+    char p[4096];
+    snprintf(p, sizeof p, "%s/t/arch/data", g_root);
+    iw_mkdir_p(p, 0755);
+    snprintf(p, sizeof p, "%s/t/arch/data/bundle.tar.gz", g_root);
+    const aent good[] = { { "inner/x.txt", 'f', "X", NULL } };
+    make_tar(p, good, 1);
+    char *dest = iwt_tmpdir("unpcli");
+    char args[8192];
+    snprintf(args, sizeof args, "download t/arch --unpack --quiet --dest %s", dest);
+    char *err = NULL;
+    cr_assert_eq(run_cli(args, NULL, &err), 0, "%s", err);
+    free(err);
+    snprintf(p, sizeof p, "%s/data/bundle/inner/x.txt", dest);
+    cr_expect(iw_path_is_file(p), "missing %s", p);
+    iwt_rm_rf(dest);
+    free(dest);
+}
+
+Test(cli, full_disk_one_clear_error)
+{
+    if (geteuid() != 0)
+        cr_skip_test("needs root to mount a small tmpfs");
+    char *d = iwt_tmpdir("enospc");
+    if (mount("tmpfs", d, "tmpfs", 0, "size=1m") != 0) {
+        iwt_rm_rf(d);
+        free(d);
+        cr_skip_test("cannot mount a tmpfs here");
+    }
+    char args[8192];
+    snprintf(args, sizeof args, "download t/k --quiet --dest %s/m", d);
+    char *err = NULL;
+    int rc = run_cli(args, NULL, &err);
+    cr_expect_eq(rc, 1);
+    cr_expect(err && strstr(err, "No space left") && !strchr(strchr(err, '\n') + 1, '\n'), "stderr: %s", err);
+    free(err);
+    umount(d);
+    /* read-only destination */
+    if (mount("tmpfs", d, "tmpfs", MS_RDONLY, "size=1m") == 0) {
+        rc = run_cli(args, NULL, &err);
+        cr_expect_eq(rc, 1);
+        cr_expect(err && strstr(err, "Read-only"), "stderr: %s", err);
+        free(err);
+        umount(d);
+    }
+    iwt_rm_rf(d);
+    free(d);
+}
