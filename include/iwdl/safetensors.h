@@ -125,7 +125,7 @@ typedef struct iw_st_quant {
 typedef struct iw_st_summary {
     uint64_t weights_bytes;          /* sum of tensor data ranges (exact) */
     int64_t  params_total;           /* elements after unpacking, bookkeeping skipped */
-    int64_t  params_active;          /* MoE: total - experts + experts*k/E; IW_UNKNOWN otherwise */
+    int64_t  params_active;          /* dense: total; MoE: total - experts + experts*k/E (IW_UNKNOWN without k) */
     int64_t  embedding, attention, mlp, experts, norms, lm_head, vision, other;
     int64_t  skipped_tensors;        /* quantization bookkeeping tensors not counted */
     int64_t  packed_tensors;         /* tensors whose elements were unpacked */

@@ -458,6 +458,8 @@ int iw_st_analyse(const iw_st_tinfo *t, size_t n, const iw_st_quant *q,
         && hint->moe.experts_per_token <= out->num_experts) {
         int64_t per = out->experts / out->num_experts;
         out->params_active = out->params_total - out->experts + per * hint->moe.experts_per_token;
+    } else if (have_counts && out->experts == 0) {
+        out->params_active = out->params_total;   /* dense: every parameter is active */
     }
     rc = 0;
 cleanup:

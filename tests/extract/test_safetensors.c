@@ -114,6 +114,7 @@ Test(safetensors, dense_single_file_exact)
     cr_assert_eq(a.parameters.attention, NL * ATTN_L);
     cr_assert_eq(a.parameters.mlp, NL * MLP_L);
     cr_assert_eq(a.parameters.norms, (int64_t)(2 * NL + 1) * H);
+    cr_assert_eq(a.parameters.active, DENSE_TOTAL, "dense: all parameters active");
     cr_assert_eq(a.attention.type, IW_ATTN_GQA);
     cr_assert_str_eq(a.mlp_type, "gated");
     cr_assert_str_eq(a.norm_type, "rmsnorm");
