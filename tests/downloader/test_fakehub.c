@@ -88,6 +88,10 @@ static void setup(void)
               "{\"revisions\": {\"main\": \"1111111111111111111111111111111111111111\","
               " \"v1.0\": \"2222222222222222222222222222222222222222\"},"
               " \"card\": {\"base_model\": \"org/base\"}}");
+    puts_file("org/evil/ok.txt", "ok\n");
+    puts_file("org/evil.hub.json",
+              "{\"extra_tree_entries\": [{\"type\": \"file\", \"oid\": \"0000000000000000000000000000000000000000\","
+              " \"size\": 3, \"path\": \"../escape.txt\"}]}");
     const char *args[] = { "--page-size", "3", NULL };
     cr_assert_eq(iwt_hub_start(&g_hub, g_root, args), 0, "fakehub did not start");
 }
@@ -408,6 +412,19 @@ Test(fakehub, unsafe_paths_are_refused_and_symlinks_not_served)
     cr_assert_eq(iwt_http_do(&r, "GET", url, NULL, NULL), 0);
     cr_expect_eq(r.status, 400);
     iwt_http_free(&r);
+}
+
+Test(fakehub, extra_tree_entries_simulate_a_hostile_server)
+{
+    cJSON *j = get_json("/api/models/org/evil/tree/main?recursive=true", 200);
+    cr_assert_eq(cJSON_GetArraySize(j), 2);
+    cr_expect_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(j, 1), "path")->valuestring, "../escape.txt");
+    cJSON_Delete(j);
+    j = get_json("/api/models/org/evil", 200);
+    cJSON *sib = cJSON_GetObjectItem(j, "siblings");
+    cr_expect_eq(cJSON_GetArraySize(sib), 2);
+    cJSON_Delete(j);
+    expect_error("GET", "/org/evil/resolve/main/..%2Fescape.txt", NULL, 400, NULL);
 }
 
 /* ---- faults ---- */

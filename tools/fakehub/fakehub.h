@@ -112,5 +112,7 @@ int fh_make_demo(const char *dir);
 /* ---- server.c ---- */
 struct MHD_Daemon;
 struct MHD_Daemon *fh_server_start(int host, const char *addr, unsigned port, unsigned *bound_port);
+/* Make in-flight bodies end (connections drop) so the daemons stop quickly. */
+void fh_server_stopping(void);
 
 #endif

@@ -158,6 +158,7 @@ int main(int argc, char **argv)
     sigwait(&set, &sig);
     rc = 0;
 cleanup:
+    fh_server_stopping();
     if (hub)
         MHD_stop_daemon(hub);
     if (cdn)

@@ -54,6 +54,12 @@ typedef struct fh_req {
 } fh_req;
 
 static int g_host_ids[2] = { FH_HUB, FH_CDN };
+static int g_stopping;          /* set before the daemons stop: end slow bodies */
+
+void fh_server_stopping(void)
+{
+    __atomic_store_n(&g_stopping, 1, __ATOMIC_RELEASE);
+}
 static uint64_t g_conn_counter[2];
 
 /* ---------- small helpers ---------- */
@@ -360,7 +366,7 @@ static ssize_t reader_cb(void *cls, uint64_t pos, char *buf, size_t max)
     fh_reader *rd = cls;
     if (pos >= rd->len)
         return MHD_CONTENT_READER_END_OF_STREAM;
-    if (pos >= rd->f.cut_after) {
+    if (pos >= rd->f.cut_after || __atomic_load_n(&g_stopping, __ATOMIC_ACQUIRE)) {
         req_log(rd->q, pos);
         return MHD_CONTENT_READER_END_WITH_ERROR;   /* drop the connection */
     }
@@ -682,6 +688,15 @@ static enum MHD_Result route_info(struct MHD_Connection *c, fh_req *q, fh_repo *
         }
         cJSON_AddItemToArray(sib, s);
     }
+    const cJSON *extra = r->meta ? cJSON_GetObjectItemCaseSensitive(r->meta, "extra_tree_entries") : NULL, *x;
+    cJSON_ArrayForEach(x, extra) {
+        const cJSON *p = cJSON_GetObjectItemCaseSensitive(x, "path");
+        if (cJSON_IsString(p)) {
+            cJSON *sb = cJSON_CreateObject();
+            cJSON_AddStringToObject(sb, "rfilename", p->valuestring);
+            cJSON_AddItemToArray(sib, sb);
+        }
+    }
     if (blobs)
         cJSON_AddNumberToObject(o, "usedStorage", (double)total);
     return send_json(c, q, 200, o, NULL);
@@ -738,6 +753,14 @@ static enum MHD_Result route_tree(struct MHD_Connection *c, fh_req *q, fh_repo *
             cJSON_AddItemToArray(arr, fh_entry_json(r, e, expand, commit));
         }
         idx++;
+    }
+    /* hostile-server simulation: raw entries from the metadata are appended
+     * to the last page of the root listing, unchecked (docs/fakehub.md) */
+    const cJSON *extra = r->meta ? cJSON_GetObjectItemCaseSensitive(r->meta, "extra_tree_entries") : NULL;
+    if (!more && !dir && cJSON_IsArray(extra)) {
+        const cJSON *x;
+        cJSON_ArrayForEach(x, extra)
+            cJSON_AddItemToArray(arr, cJSON_Duplicate(x, true));
     }
     if (cursor > idx && !more) {
         cJSON_Delete(arr);
