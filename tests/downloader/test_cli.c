@@ -66,6 +66,7 @@ Test(cli, kill9_then_resume_refetches_little)
     char p[4096];
     snprintf(p, sizeof p, "%s/model.safetensors", dest);
     cr_assert(!iw_path_exists(p), "the killed run placed an unverified file");
+    usleep(800000); /* let fakehub notice the dropped connection and log it */
     uint64_t first = dl_log_bytes(&g_hub, "cdn", NULL, NULL, NULL);
     cr_assert_gt(first, 500000u, "first run got only %llu bytes", (unsigned long long)first);
     cr_assert_lt(first, BIG, "first run finished before the kill");
