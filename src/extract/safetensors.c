@@ -758,6 +758,8 @@ static int st_collect(const char *path, st_set *s)
     char *p = NULL;
     if (iw_path_is_file(path)) {
         if (st_ends_with(path, ".index.json")) {
+            if (!st_ends_with(path, ".safetensors.index.json"))
+                return iw_error_set(IW_ENOTFOUND, "'%s' is not a safetensors index (pytorch .bin indexes: iw_torch_bin_index_extract)", path);
             char *dir = st_dirname(path);
             if (!dir)
                 return iw_error_set(IW_ENOMEM, "out of memory");

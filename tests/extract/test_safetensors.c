@@ -245,6 +245,12 @@ Test(safetensors, no_safetensors_is_enotfound)
     iw_arch_init(&a);
     cr_assert_eq(iw_safetensors_extract_dir(g_tmp, &a), IW_ENOTFOUND);
     cr_assert(strstr(iw_error_last(), g_tmp));
+    const char *bin = "{\"weight_map\":{\"w\":\"pytorch_model-00001-of-00001.bin\"}}";
+    cr_assert_eq(iwt_write(path_in("pytorch_model.bin.index.json"), bin, strlen(bin)), 0);
+    cr_assert_eq(iw_safetensors_extract_dir(g_tmp, &a), IW_ENOTFOUND);
+    cr_assert_eq(iw_safetensors_extract_dir(path_in("pytorch_model.bin.index.json"), &a), IW_ENOTFOUND);
+    cr_assert_eq(iw_torch_bin_index_extract(g_tmp, &a), 0, "%s", iw_error_last());
+    cr_assert_eq(a.weights_bytes, IW_UNKNOWN);
     iw_arch_free(&a);
 }
 
