@@ -149,16 +149,19 @@ int iw_ollama_show_to_arch(const char *json, size_t len, const char *what, iw_ar
 /* Default OLLAMA_HOST when unset. */
 #define IW_OLLAMA_DEFAULT_HOST "http://127.0.0.1:11434"
 
-/* Base URL from host (NULL: $OLLAMA_HOST, else IW_OLLAMA_DEFAULT_HOST).
- * Accepts "host", "host:port", "http://host[:port]", "https://...";
- * a missing scheme means http, a missing port 11434. (malloc'd) */
+/* Base URL from host (NULL: $OLLAMA_HOST, else IW_OLLAMA_DEFAULT_HOST),
+ * read as Ollama itself reads OLLAMA_HOST: "host[:port]" means http with
+ * port 11434; "http://host" / "https://host" without a port mean 80 / 443;
+ * an empty host means 127.0.0.1; IPv6 in brackets; a path is kept.
+ * "0.0.0.0:11434" -> "http://0.0.0.0:11434".  (malloc'd) */
 int iw_ollama_host_url(const char *host, char **out);
 
 /* POST <host>/api/show {"model": "<name>:<tag>", "verbose": true} and map
  * the answer with iw_ollama_show_to_arch.  Errors: IW_ENET when the server
  * cannot be reached ("... set OLLAMA_HOST"), IW_ENOTFOUND on 404 (model not
  * pulled), IW_EHTTP on other statuses, IW_ELIMIT when the answer exceeds
- * IW_OLLAMA_MAX_SHOW.  Adds source "ollama-api:<url> <ref>". */
+ * IW_OLLAMA_MAX_SHOW.  Adds sources "ollama:<ref>" and "ollama-api:<url>";
+ * a->source = "ollama-api".  Timeouts: 5 s to connect, 60 s without data. */
 int iw_ollama_api_extract(const char *ref, const char *host, iw_arch *a);
 
 #ifdef __cplusplus
