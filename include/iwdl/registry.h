@@ -103,8 +103,10 @@ int  iw_registry_validate(const cJSON *arr, const char *text, size_t len, const 
  * IW_UNKNOWN = no size suffix.  Result malloc'd. */
 int  iw_registry_slug(const char *repo, const char *quant_label, int64_t params_total, char **out);
 
-/* Quantization label of an extracted record: quantization.label, else the
- * method upper-cased, else the dtype ("BF16", "FP16", "FP32"); NULL if none. */
+/* Short quantization label for names and the entry's "quantization": the
+ * method upper-cased for awq/gptq/fp8/mxfp4/exl2/hqq/aqlm/eetq/nvfp4 ("AWQ"),
+ * else quantization.label ("Q4_K_M"), else the method upper-cased, else the
+ * dtype ("BF16", "FP16", "FP32"); NULL if none. */
 const char *iw_registry_quant_label(const iw_arch *a, char *buf, size_t bufsz);
 
 /* ---- register a download --------------------------------------------- */
@@ -144,5 +146,63 @@ int  iw_registry_default_port(const char *backend);
 
 /* ISO-8601 UTC "YYYY-mm-ddTHH:MM:SS.ffffff+00:00" (the original's format). */
 void iw_registry_now_iso(char out[40]);
+
+/* ---- migrate-architecture -------------------------------------------- */
+
+/* Extraction callback (the CLI passes iw_extract_path): fill the
+ * initialised `out` for the install at `path`; <0 with iw_error set on failure. */
+typedef int (*iw_registry_extract_fn)(const char *path, iw_arch *out, void *ctx);
+
+typedef struct iw_migrate_opts {
+    bool dry_run;     /* compute and report, write nothing */
+    bool force;       /* rewrite even when only collected_at would change */
+    long limit;       /* process at most this many installs; <= 0 = all */
+} iw_migrate_opts;
+
+typedef struct iw_migrate_report {
+    size_t candidates;  /* entries with a local download_path */
+    size_t updated, unchanged, failed, skipped;
+    cJSON *changes;     /* array of {name, status, before, after, error?} (caller frees) */
+} iw_migrate_report;
+
+/* For each entry with a local download_path (not ollama:), run fn and write
+ * metadata.architecture = iw_arch_to_json_keep(new, old) into the discovered
+ * layer: runtime, manual (unknown) keys and the "runtime-log" source are
+ * kept.  An entry whose record is unchanged apart from collected_at is left
+ * alone (idempotent) unless opts->force.  A failed extraction records the
+ * warning "migrate: <error>" in the entry's metadata.architecture.warnings
+ * and the run continues.  Extraction runs outside the lock; all changes are
+ * applied in one locked transaction against a fresh re-read. */
+int iw_registry_migrate(iw_registry *r, iw_registry_extract_fn fn, void *ctx,
+                        const iw_migrate_opts *opts, iw_migrate_report *rep);
+
+/* ---- reconcile-architecture ------------------------------------------ */
+
+#define IW_METRICS_MAX_LINE   (1u << 20)     /* longer lines count as malformed */
+#define IW_METRICS_MAX_MODELS 1000000
+
+typedef struct iw_reconcile_report {
+    size_t lines, malformed, models, updated, unchanged, unknown;
+    bool   missing_file;
+    cJSON *changes;     /* array of {name, status, before, after} (caller frees) */
+    cJSON *unknown_models; /* array of model names not in the registry */
+} iw_reconcile_report;
+
+/* Default log path: IMAGEWORKS_METRICS_LOG or logs/model_loader_metrics.jsonl. */
+const char *iw_registry_default_metrics_log(void);
+
+/* Read the vLLM manager's JSONL log; the newest line per model (by
+ * timestamp, ties by line order) becomes metadata.architecture.runtime =
+ * {<payload.metrics...>, extra_args_snapshot, observed_at, producer?,
+ * source: {file, line}} of the discovered entry, and "runtime-log" is added
+ * to metadata.architecture.sources.  Malformed lines (not JSON, no string
+ * model/timestamp, unparseable timestamp, payload not an object) and models
+ * not in the registry are counted, never fatal; a missing file sets
+ * missing_file and returns 0.  A second run changes nothing. */
+int iw_registry_reconcile(iw_registry *r, const char *log_path, bool dry_run, iw_reconcile_report *rep);
+
+/* Parse an ISO-8601 timestamp ("2025-11-06T22:32:45.240601+00:00", "...Z",
+ * no zone = UTC) to seconds since the epoch with microseconds. */
+int iw_parse_iso8601(const char *s, int64_t *sec, int32_t *usec);
 
 #endif

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "iwdl/registry.h"
 #include "iwdl/error.h"
@@ -145,6 +146,16 @@ const char *iw_registry_quant_label(const iw_arch *a, char *buf, size_t bufsz)
     if (!a || !buf || bufsz < 8)
         return NULL;
     const iw_quant *q = &a->quantization;
+    /* methods the original names by the method alone: "(AWQ)", "(GPTQ)", "(FP8)" */
+    static const char *const SHORT[] = { "awq", "gptq", "fp8", "mxfp4", "exl2", "hqq", "aqlm", "eetq", "nvfp4" };
+    for (size_t i = 0; q->method && i < sizeof SHORT / sizeof SHORT[0]; i++)
+        if (strcasecmp(q->method, SHORT[i]) == 0) {
+            size_t k = 0;
+            for (; q->method[k] && k + 1 < bufsz; k++)
+                buf[k] = (char)toupper((unsigned char)q->method[k]);
+            buf[k] = 0;
+            return buf;
+        }
     if (q->label && *q->label) {
         snprintf(buf, bufsz, "%s", q->label);
         return buf;

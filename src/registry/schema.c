@@ -329,6 +329,29 @@ cJSON *iw_arch_to_json_keep(const iw_arch *a, const cJSON *old)
         }
         cJSON_AddItemToObject(o, it->string, dup);
     }
+    /* a kept runtime keeps its "runtime-log" marker in sources */
+    const cJSON *osrc = cJSON_GetObjectItemCaseSensitive(old, "sources");
+    if (!a->runtime_json && cJSON_GetObjectItemCaseSensitive(o, "runtime") && cJSON_IsArray(osrc)) {
+        const cJSON *s;
+        cJSON_ArrayForEach(s, osrc) {
+            if (!cJSON_IsString(s) || strcmp(s->valuestring, "runtime-log") != 0)
+                continue;
+            cJSON *ns = cJSON_GetObjectItemCaseSensitive(o, "sources");
+            if (!ns)
+                ns = cJSON_AddArrayToObject(o, "sources");
+            bool have = false;
+            const cJSON *t;
+            cJSON_ArrayForEach(t, ns)
+                if (cJSON_IsString(t) && strcmp(t->valuestring, "runtime-log") == 0)
+                    have = true;
+            if (!ns || (!have && !cJSON_AddItemToArray(ns, cJSON_CreateString("runtime-log")))) {
+                cJSON_Delete(o);
+                iw_error_set(IW_ENOMEM, "metadata.architecture: out of memory");
+                return NULL;
+            }
+            break;
+        }
+    }
     return o;
 }
 

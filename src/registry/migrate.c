@@ -1,0 +1,241 @@
+/* migrate.c - migrate-architecture: re-extract metadata.architecture for
+ * every local install, keeping runtime and manual fields. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "iwdl/registry.h"
+#include "iwdl/schema.h"
+#include "iwdl/error.h"
+#include "iwdl/json.h"
+
+typedef struct mig_item {
+    char   *name;
+    char   *path;
+    iw_arch arch;
+    bool    ok;
+    char   *error;
+} mig_item;
+
+typedef struct mig_ctx {
+    mig_item *items;
+    size_t    n;
+    const iw_migrate_opts *opts;
+    iw_migrate_report *rep;
+} mig_ctx;
+
+static bool is_local_path(const char *p)
+{
+    return p && *p && strncmp(p, "ollama:", 7) != 0 && !strstr(p, "://");
+}
+
+/* Compare two architecture objects ignoring collected_at. */
+static bool same_ignoring_stamp(const cJSON *a, const cJSON *b)
+{
+    if (!a || !b)
+        return a == b;
+    cJSON *x = cJSON_Duplicate(a, 1), *y = cJSON_Duplicate(b, 1);
+    bool eq = false;
+    if (x && y) {
+        cJSON_DeleteItemFromObjectCaseSensitive(x, "collected_at");
+        cJSON_DeleteItemFromObjectCaseSensitive(y, "collected_at");
+        eq = cJSON_Compare(x, y, 1);
+    }
+    cJSON_Delete(x);
+    cJSON_Delete(y);
+    return eq;
+}
+
+static cJSON *find_by_name(const cJSON *arr, const char *name)
+{
+    const cJSON *e;
+    cJSON_ArrayForEach(e, arr) {
+        const char *n = iw_json_get_str(e, "name");
+        if (n && strcmp(n, name) == 0)
+            return (cJSON *)e;
+    }
+    return NULL;
+}
+
+static const cJSON *arch_of(const cJSON *entry)
+{
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(entry, "metadata");
+    const cJSON *a = cJSON_IsObject(m) ? cJSON_GetObjectItemCaseSensitive(m, "architecture") : NULL;
+    return cJSON_IsObject(a) ? a : NULL;
+}
+
+/* The new architecture object for one item given the current old one. */
+static cJSON *new_arch(const mig_item *it, const cJSON *old)
+{
+    if (it->ok)
+        return iw_arch_to_json_keep(&it->arch, old);
+    /* failure: keep the old record, add the warning once */
+    cJSON *o = old ? cJSON_Duplicate(old, 1) : cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    cJSON *w = cJSON_GetObjectItemCaseSensitive(o, "warnings");
+    if (!cJSON_IsArray(w)) {
+        cJSON_DeleteItemFromObjectCaseSensitive(o, "warnings");
+        w = cJSON_AddArrayToObject(o, "warnings");
+    }
+    char msg[1200];
+    snprintf(msg, sizeof msg, "migrate: %s", it->error ? it->error : "extraction failed");
+    const cJSON *s;
+    cJSON_ArrayForEach(s, w)
+        if (cJSON_IsString(s) && strcmp(s->valuestring, msg) == 0)
+            return o;
+    if (!w || !cJSON_AddItemToArray(w, cJSON_CreateString(msg))) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
+static int apply(cJSON *disc, const cJSON *merged_fallback, mig_ctx *c, bool write)
+{
+    int mask = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        mig_item *it = &c->items[i];
+        cJSON *e = find_by_name(disc, it->name);
+        const cJSON *old = e ? arch_of(e) : NULL;
+        if (!e && merged_fallback)
+            old = arch_of(find_by_name(merged_fallback, it->name));
+        cJSON *na = new_arch(it, old);
+        if (!na)
+            return iw_error_set(IW_ENOMEM, "migrate: out of memory");
+        bool changed = !same_ignoring_stamp(na, old) || (c->opts->force && it->ok);
+        const char *status = !it->ok ? (changed ? "failed" : "failed-unchanged")
+                                     : (changed ? "updated" : "unchanged");
+        if (!it->ok)
+            c->rep->failed++;
+        else if (changed)
+            c->rep->updated++;
+        else
+            c->rep->unchanged++;
+        if (c->rep->changes) {
+            cJSON *ch = cJSON_CreateObject();
+            if (ch) {
+                cJSON_AddStringToObject(ch, "name", it->name);
+                cJSON_AddStringToObject(ch, "status", status);
+                if (it->error)
+                    cJSON_AddStringToObject(ch, "error", it->error);
+                if (changed) {
+                    cJSON_AddItemToObject(ch, "before", old ? cJSON_Duplicate(old, 1) : cJSON_CreateNull());
+                    cJSON_AddItemToObject(ch, "after", cJSON_Duplicate(na, 1));
+                }
+                cJSON_AddItemToArray(c->rep->changes, ch);
+            }
+        }
+        if (!changed || !write) {
+            cJSON_Delete(na);
+            continue;
+        }
+        if (!e) {
+            /* only in curated: the discovered layer gets a thin entry */
+            e = cJSON_CreateObject();
+            if (!e || !cJSON_AddStringToObject(e, "name", it->name)) {
+                cJSON_Delete(e);
+                cJSON_Delete(na);
+                return iw_error_set(IW_ENOMEM, "migrate: out of memory");
+            }
+            cJSON_AddItemToArray(disc, e);
+        }
+        cJSON *m = cJSON_GetObjectItemCaseSensitive(e, "metadata");
+        if (!cJSON_IsObject(m)) {
+            cJSON_DeleteItemFromObjectCaseSensitive(e, "metadata");
+            m = cJSON_AddObjectToObject(e, "metadata");
+        }
+        if (!m) {
+            cJSON_Delete(na);
+            return iw_error_set(IW_ENOMEM, "migrate: out of memory");
+        }
+        if (cJSON_GetObjectItemCaseSensitive(m, "architecture"))
+            cJSON_ReplaceItemInObjectCaseSensitive(m, "architecture", na);
+        else
+            cJSON_AddItemToObject(m, "architecture", na);
+        mask = 1 << IW_REG_DISCOVERED;
+    }
+    return mask;
+}
+
+
+static int migrate_txn(cJSON *disc, cJSON *cur, void *p)
+{
+    mig_ctx *c = p;
+    cJSON *merged = iw_registry_merge(disc, cur);
+    /* counts are recomputed against the fresh state */
+    c->rep->updated = c->rep->unchanged = c->rep->failed = 0;
+    if (c->rep->changes) {
+        cJSON_Delete(c->rep->changes);
+        c->rep->changes = cJSON_CreateArray();
+    }
+    int rc = apply(disc, merged, c, !c->opts->dry_run);
+    cJSON_Delete(merged);
+    return rc;
+}
+
+int iw_registry_migrate(iw_registry *r, iw_registry_extract_fn fn, void *ctx,
+                        const iw_migrate_opts *opts, iw_migrate_report *rep)
+{
+    iw_migrate_opts defopts = { false, false, 0 };
+    mig_ctx c = { NULL, 0, opts ? opts : &defopts, rep };
+    int rc = 0;
+    if (!r || !fn || !rep)
+        return iw_error_set(IW_EINVAL, "migrate: missing registry, extractor or report");
+    memset(rep, 0, sizeof *rep);
+    rep->changes = cJSON_CreateArray();
+    const cJSON *merged = iw_registry_entries(r, IW_REG_MERGED);
+    size_t total = (size_t)cJSON_GetArraySize(merged);
+    c.items = calloc(total ? total : 1, sizeof *c.items);
+    if (!c.items)
+        return iw_error_set(IW_ENOMEM, "migrate: out of memory");
+    const cJSON *e;
+    cJSON_ArrayForEach(e, merged) {
+        const char *name = iw_json_get_str(e, "name");
+        const char *path = iw_json_get_str(e, "download_path");
+        if (!name || !is_local_path(path)) {
+            rep->skipped++;
+            continue;
+        }
+        rep->candidates++;
+        if (c.opts->limit > 0 && c.n >= (size_t)c.opts->limit) {
+            rep->skipped++;
+            continue;
+        }
+        mig_item *it = &c.items[c.n++];
+        it->name = strdup(name);
+        it->path = strdup(path);
+        iw_arch_init(&it->arch);
+        if (!it->name || !it->path) {
+            rc = iw_error_set(IW_ENOMEM, "migrate: out of memory");
+            goto done;
+        }
+        iw_error_clear();
+        int erc = fn(path, &it->arch, ctx);
+        it->ok = erc == 0;
+        if (!it->ok) {
+            const char *msg = iw_error_last();
+            it->error = strdup(*msg ? msg : "extraction failed");
+            iw_error_clear();
+        }
+    }
+    if (c.opts->dry_run) {
+        /* against the state just loaded; nothing written */
+        cJSON *disc = cJSON_Duplicate(iw_registry_entries(r, IW_REG_DISCOVERED), 1);
+        rc = disc ? apply(disc, merged, &c, false) : iw_error_set(IW_ENOMEM, "migrate: out of memory");
+        cJSON_Delete(disc);
+    } else {
+        rc = iw_registry_update(r, migrate_txn, &c);
+    }
+    if (rc > 0)
+        rc = 0;
+done:
+    for (size_t i = 0; i < c.n; i++) {
+        free(c.items[i].name);
+        free(c.items[i].path);
+        free(c.items[i].error);
+        iw_arch_free(&c.items[i].arch);
+    }
+    free(c.items);
+    return rc;
+}

@@ -1,0 +1,119 @@
+/* cmd_migrate_architecture.c - `imageworks-download migrate-architecture
+ * [--dry-run] [--limit N] [--force]`. */
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "iwdl/error.h"
+#include "iwdl/extract.h"
+#include "iwdl/json.h"
+#include "iwdl/registry.h"
+
+static void help(FILE *f)
+{
+    fprintf(f,
+        "usage: imageworks-download migrate-architecture [--dry-run] [--limit N] [--force]\n"
+        "\n"
+        "Re-read the architecture of every registry entry with a local download_path\n"
+        "(config.json, GGUF/safetensors headers, quantization configs) and write it to\n"
+        "metadata.architecture in the discovered layer.  metadata.architecture.runtime\n"
+        "(from reconcile-architecture) and keys this tool does not know are kept.  An\n"
+        "entry whose record would only get a new collected_at is left alone, so a\n"
+        "second run changes nothing.  A missing or unreadable install is recorded as a\n"
+        "warning (\"migrate: ...\") in that entry and the run continues.\n"
+        "\n"
+        "  --dry-run   print the per-entry change (before/after) and write nothing\n"
+        "  --limit N   process at most N installs\n"
+        "  --force     rewrite every entry (refreshes collected_at)\n"
+        "  -h, --help  this help\n"
+        "Summary line: updated/unchanged/failed.  Exit 1 only when the registry could not\n"
+        "be read or written.\n");
+}
+
+static int extract_cb(const char *path, iw_arch *out, void *ctx)
+{
+    (void)ctx;
+    iw_extract_opts o = { NULL, NULL, false };
+    return iw_extract_path(path, &o, out);
+}
+
+static void print_change(const cJSON *ch)
+{
+    const char *name = iw_json_get_str(ch, "name"), *status = iw_json_get_str(ch, "status");
+    const char *err = iw_json_get_str(ch, "error");
+    const cJSON *before = cJSON_GetObjectItemCaseSensitive(ch, "before");
+    const cJSON *after = cJSON_GetObjectItemCaseSensitive(ch, "after");
+    printf("%s: %s%s%s\n", name, status, err ? ": " : "", err ? err : "");
+    if (!after)
+        return;
+    /* per-key diff of metadata.architecture */
+    for (const cJSON *k = after->child; k; k = k->next) {
+        const cJSON *o = cJSON_IsObject(before) ? cJSON_GetObjectItemCaseSensitive(before, k->string) : NULL;
+        if (o && cJSON_Compare(o, k, 1))
+            continue;
+        if (!strcmp(k->string, "collected_at"))
+            continue;
+        char *ns = cJSON_PrintUnformatted(k), *os = o ? cJSON_PrintUnformatted(o) : NULL;
+        printf("  %s: %s -> %.200s\n", k->string, os ? os : "(absent)", ns ? ns : "?");
+        free(ns);
+        free(os);
+    }
+    if (cJSON_IsObject(before))
+        for (const cJSON *k = before->child; k; k = k->next)
+            if (!cJSON_GetObjectItemCaseSensitive(after, k->string))
+                printf("  %s: removed\n", k->string);
+}
+
+int cmd_migrate_architecture(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "dry-run", no_argument, NULL, 'n' }, { "limit", required_argument, NULL, 'l' },
+        { "force", no_argument, NULL, 'f' }, { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 }
+    };
+    iw_migrate_opts mo = { false, false, 0 };
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "nl:fh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'n': mo.dry_run = true; break;
+        case 'f': mo.force = true; break;
+        case 'l': {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || v <= 0)
+                return cli_usage("migrate-architecture", "migrate-architecture: --limit needs a positive number, got '%s'", optarg);
+            mo.limit = v;
+            break;
+        }
+        case 'h': help(stdout); return IW_EXIT_OK;
+        default: return cli_usage("migrate-architecture", "migrate-architecture: unknown option or missing value '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return cli_usage("migrate-architecture", "migrate-architecture: unexpected argument '%s'", argv[optind]);
+    iw_registry *r;
+    if (iw_registry_open(&r, NULL) < 0)
+        return cli_fail("migrate-architecture");
+    iw_migrate_report rep;
+    int rc = iw_registry_migrate(r, extract_cb, NULL, &mo, &rep);
+    if (rc < 0) {
+        cJSON_Delete(rep.changes);
+        iw_registry_close(r);
+        return cli_fail("migrate-architecture");
+    }
+    const cJSON *ch;
+    cJSON_ArrayForEach(ch, rep.changes) {
+        const char *st = iw_json_get_str(ch, "status");
+        if (mo.dry_run || (st && strcmp(st, "unchanged") != 0))
+            print_change(ch);
+    }
+    printf("%s%zu updated, %zu unchanged, %zu failed (%zu installs, %zu entries skipped)\n",
+           mo.dry_run ? "dry run: " : "", rep.updated, rep.unchanged, rep.failed, rep.candidates, rep.skipped);
+    cJSON_Delete(rep.changes);
+    iw_registry_close(r);
+    return IW_EXIT_OK;
+}

@@ -1,0 +1,387 @@
+/* cmd_scan.c - `imageworks-download scan DIR`: register existing installs. */
+#include "cli.h"
+
+#include <dirent.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "iwdl/arch.h"
+#include "iwdl/error.h"
+#include "iwdl/extract.h"
+#include "iwdl/hash.h"
+#include "iwdl/json.h"
+#include "iwdl/registry.h"
+
+#define SCAN_MAX_FILES 100000   /* per install */
+#define SCAN_MAX_DEPTH 8
+
+static void help(FILE *f)
+{
+    fprintf(f,
+        "usage: imageworks-download scan DIR [--backend B] [--location L] [--hash] [--dry-run]\n"
+        "\n"
+        "Find model installs under DIR and register them (discovered layer), reading\n"
+        "each one's architecture from its files.  Recognised layouts:\n"
+        "  DIR/<owner>/<repo>/ or DIR/<repo>/   a folder with config.json or *.safetensors\n"
+        "  DIR/models--<owner>--<repo>/snapshots/<commit>/   Hugging Face cache snapshots\n"
+        "                                       (DIR may be the cache or its hub/ folder)\n"
+        "  *.gguf files in DIR, DIR/<x>/ or DIR/<owner>/<repo>/ without config.json:\n"
+        "                                       one entry per GGUF file\n"
+        "An install already registered at the same path is updated, not duplicated.\n"
+        "\n"
+        "  --backend B   backend for new entries (default vllm; llama.cpp for GGUF)\n"
+        "  --location L  download_location (default linux_wsl)\n"
+        "  --hash        record sha256 of every file (slow for large weights)\n"
+        "  --dry-run     list what would be registered, write nothing\n"
+        "  -h, --help    this help\n");
+}
+
+typedef struct scan_opts { const char *backend, *location; bool hash, dry; } scan_opts;
+typedef struct scan_stats { size_t found, registered, failed; } scan_stats;
+
+typedef struct flist { iw_reg_file *v; char **shas; size_t n, cap; } flist;
+
+static void flist_free(flist *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        free((char *)l->v[i].path);
+        free(l->shas[i]);
+    }
+    free(l->v);
+    free(l->shas);
+    memset(l, 0, sizeof *l);
+}
+
+static int flist_add(flist *l, const char *rel, uint64_t size)
+{
+    if (l->n >= SCAN_MAX_FILES)
+        return iw_error_set(IW_ELIMIT, "more than %d files in one install", SCAN_MAX_FILES);
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? l->cap * 2 : 32;
+        iw_reg_file *nv = realloc(l->v, nc * sizeof *nv);
+        if (!nv)
+            return iw_error_set(IW_ENOMEM, "scan: out of memory");
+        l->v = nv;
+        char **ns = realloc(l->shas, nc * sizeof *ns);
+        if (!ns)
+            return iw_error_set(IW_ENOMEM, "scan: out of memory");
+        l->shas = ns;
+        l->cap = nc;
+    }
+    char *p = strdup(rel);
+    if (!p)
+        return iw_error_set(IW_ENOMEM, "scan: out of memory");
+    l->v[l->n].path = p;
+    l->v[l->n].sha256 = NULL;
+    l->v[l->n].size = size;
+    l->shas[l->n] = NULL;
+    l->n++;
+    return 0;
+}
+
+static bool ends_with(const char *s, const char *suf)
+{
+    size_t a = strlen(s), b = strlen(suf);
+    return a >= b && strcasecmp(s + a - b, suf) == 0;
+}
+
+/* Recursive listing of regular files (symlinks followed, hidden skipped). */
+static int list_files(const char *root, const char *rel, int depth, flist *l)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s%s%s", root, *rel ? "/" : "", rel);
+    DIR *d = opendir(path);
+    if (!d)
+        return iw_error_set_os(IW_EIO, 0, "cannot open folder '%s'", path);
+    struct dirent *de;
+    int rc = 0;
+    while (rc == 0 && (de = readdir(d))) {
+        if (de->d_name[0] == '.' || ends_with(de->d_name, ".aria2") || ends_with(de->d_name, ".incomplete"))
+            continue;
+        char sub[4096], full[4096];
+        snprintf(sub, sizeof sub, "%s%s%s", rel, *rel ? "/" : "", de->d_name);
+        snprintf(full, sizeof full, "%s/%s", root, sub);
+        struct stat st;
+        if (stat(full, &st) != 0)
+            continue;
+        if (S_ISDIR(st.st_mode)) {
+            if (depth < SCAN_MAX_DEPTH)
+                rc = list_files(root, sub, depth + 1, l);
+        } else if (S_ISREG(st.st_mode)) {
+            rc = flist_add(l, sub, (uint64_t)st.st_size);
+        }
+    }
+    closedir(d);
+    return rc;
+}
+
+static void hash_all(const char *root, flist *l, bool lone_file)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        char full[4096], hex[65];
+        if (lone_file)
+            snprintf(full, sizeof full, "%s", root);
+        else
+            snprintf(full, sizeof full, "%s/%s", root, l->v[i].path);
+        if (iw_hash_file_hex(full, IW_HASH_SHA256, hex, sizeof hex) == 0 && (l->shas[i] = strdup(hex)))
+            l->v[i].sha256 = l->shas[i];
+    }
+}
+
+static void register_one(iw_registry *r, const char *path, const char *repo, const char *commit,
+                         flist *files, bool lone, const scan_opts *o, scan_stats *st)
+{
+    st->found++;
+    if (o->dry) {
+        printf("would register %s (%s, %zu file%s)\n", path, repo, files->n, files->n == 1 ? "" : "s");
+        return;
+    }
+    if (o->hash)
+        hash_all(path, files, lone);
+    iw_arch a;
+    iw_arch_init(&a);
+    iw_extract_opts eo = { NULL, NULL, false };
+    if (iw_extract_path(path, &eo, &a) < 0) {
+        iw_arch_warn(&a, "scan: %s", iw_error_last());
+        iw_error_clear();
+    }
+    iw_reg_download d = { .repo_id = repo, .commit = commit, .dest_path = path, .files = files->v,
+                          .n_files = files->n, .arch = &a, .backend = o->backend, .location = o->location };
+    char *name = NULL;
+    if (iw_registry_register_download(r, &d, &name) < 0) {
+        fprintf(stderr, "imageworks-download: scan: cannot register '%s': %s\n", path, iw_error_last());
+        st->failed++;
+    } else {
+        printf("registered %s -> %s\n", path, name);
+        st->registered++;
+    }
+    free(name);
+    iw_arch_free(&a);
+}
+
+/* A folder: one install (config.json / safetensors) or one per GGUF file. */
+static bool scan_folder(iw_registry *r, const char *path, const char *repo, const char *commit,
+                        const scan_opts *o, scan_stats *st)
+{
+    flist l = { 0 };
+    if (list_files(path, "", 0, &l) < 0) {
+        iw_error_clear();
+        flist_free(&l);
+        return false;
+    }
+    bool cfg = false, stf = false, gguf = false;
+    for (size_t i = 0; i < l.n; i++) {
+        const char *p = l.v[i].path;
+        if (!strcmp(p, "config.json"))
+            cfg = true;
+        if (ends_with(p, ".safetensors"))
+            stf = true;
+        if (ends_with(p, ".gguf"))
+            gguf = true;
+    }
+    if (cfg || stf) {
+        register_one(r, path, repo, commit, &l, false, o, st);
+    } else if (gguf) {
+        for (size_t i = 0; i < l.n; i++) {
+            if (!ends_with(l.v[i].path, ".gguf"))
+                continue;
+            flist one = { 0 };
+            const char *base = strrchr(l.v[i].path, '/');
+            base = base ? base + 1 : l.v[i].path;
+            char full[4096];
+            snprintf(full, sizeof full, "%s/%s", path, l.v[i].path);
+            if (flist_add(&one, base, l.v[i].size) == 0) {
+                /* repo id: the folder's, with the file's quant in the file name */
+                char rid[1024];
+                snprintf(rid, sizeof rid, "%s", repo);
+                register_one(r, full, rid, commit, &one, true, o, st);
+            }
+            flist_free(&one);
+        }
+    }
+    flist_free(&l);
+    return cfg || stf || gguf;
+}
+
+static bool is_dir(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static void scan_hf_cache(iw_registry *r, const char *hub, const scan_opts *o, scan_stats *st)
+{
+    DIR *d = opendir(hub);
+    struct dirent *de;
+    if (!d)
+        return;
+    while ((de = readdir(d))) {
+        if (strncmp(de->d_name, "models--", 8) != 0)
+            continue;
+        char repo[1024];
+        snprintf(repo, sizeof repo, "%s", de->d_name + 8);
+        char *sep = strstr(repo, "--");
+        if (sep) {
+            *sep = '/';
+            memmove(sep + 1, sep + 2, strlen(sep + 2) + 1);
+        }
+        char snaps[4096];
+        snprintf(snaps, sizeof snaps, "%s/%s/snapshots", hub, de->d_name);
+        DIR *sd = opendir(snaps);
+        struct dirent *se;
+        if (!sd)
+            continue;
+        while ((se = readdir(sd))) {
+            if (se->d_name[0] == '.')
+                continue;
+            char snap[4096];
+            snprintf(snap, sizeof snap, "%s/%s", snaps, se->d_name);
+            if (is_dir(snap))
+                scan_folder(r, snap, repo, se->d_name, o, st);
+        }
+        closedir(sd);
+    }
+    closedir(d);
+}
+
+static void scan_dir(iw_registry *r, const char *dir, const scan_opts *o, scan_stats *st)
+{
+    char hub[4096];
+    snprintf(hub, sizeof hub, "%s/hub", dir);
+    if (is_dir(hub))
+        scan_hf_cache(r, hub, o, st);
+    scan_hf_cache(r, dir, o, st);
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    if (!d)
+        return;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.' || strncmp(de->d_name, "models--", 8) == 0 || !strcmp(de->d_name, "hub"))
+            continue;
+        char a[4096];
+        snprintf(a, sizeof a, "%s/%s", dir, de->d_name);
+        struct stat sa;
+        if (stat(a, &sa) != 0)
+            continue;
+        if (S_ISREG(sa.st_mode) && ends_with(de->d_name, ".gguf")) {
+            flist one = { 0 };
+            char repo[1024];
+            snprintf(repo, sizeof repo, "%.*s", (int)(strlen(de->d_name) - 5), de->d_name);
+            if (flist_add(&one, de->d_name, (uint64_t)sa.st_size) == 0)
+                register_one(r, a, repo, NULL, &one, true, o, st);
+            flist_free(&one);
+            continue;
+        }
+        if (!S_ISDIR(sa.st_mode))
+            continue;
+        /* DIR/<repo> itself an install? (config.json or safetensors at its top) */
+        char probe[4200];
+        snprintf(probe, sizeof probe, "%s/config.json", a);
+        struct stat sp;
+        bool top_install = stat(probe, &sp) == 0;
+        if (!top_install) {
+            DIR *ad = opendir(a);
+            struct dirent *ae;
+            bool has_sub = false, has_weights = false;
+            while (ad && (ae = readdir(ad))) {
+                if (ae->d_name[0] == '.')
+                    continue;
+                char b[4200];
+                snprintf(b, sizeof b, "%s/%s", a, ae->d_name);
+                if (is_dir(b))
+                    has_sub = true;
+                else if (ends_with(ae->d_name, ".safetensors") || ends_with(ae->d_name, ".gguf"))
+                    has_weights = true;
+            }
+            if (ad)
+                closedir(ad);
+            top_install = has_weights && !has_sub;
+            if (!top_install) {
+                /* DIR/<owner>/<repo> */
+                ad = opendir(a);
+                while (ad && (ae = readdir(ad))) {
+                    if (ae->d_name[0] == '.')
+                        continue;
+                    char b[4200], repo[1024];
+                    snprintf(b, sizeof b, "%s/%s", a, ae->d_name);
+                    snprintf(repo, sizeof repo, "%s/%s", de->d_name, ae->d_name);
+                    if (is_dir(b))
+                        scan_folder(r, b, repo, NULL, o, st);
+                }
+                if (ad)
+                    closedir(ad);
+                if (has_weights) {
+                    /* loose GGUF files next to repo folders: one entry each */
+                    ad = opendir(a);
+                    while (ad && (ae = readdir(ad))) {
+                        char b[4200];
+                        struct stat sb;
+                        snprintf(b, sizeof b, "%s/%s", a, ae->d_name);
+                        if (ae->d_name[0] == '.' || !ends_with(ae->d_name, ".gguf") ||
+                            stat(b, &sb) != 0 || !S_ISREG(sb.st_mode))
+                            continue;
+                        flist one = { 0 };
+                        if (flist_add(&one, ae->d_name, (uint64_t)sb.st_size) == 0)
+                            register_one(r, b, de->d_name, NULL, &one, true, o, st);
+                        flist_free(&one);
+                    }
+                    if (ad)
+                        closedir(ad);
+                }
+                continue;
+            }
+        }
+        scan_folder(r, a, de->d_name, NULL, o, st);
+    }
+    closedir(d);
+}
+
+int cmd_scan(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "backend", required_argument, NULL, 'b' }, { "location", required_argument, NULL, 'L' },
+        { "hash", no_argument, NULL, 'H' }, { "dry-run", no_argument, NULL, 'n' },
+        { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 }
+    };
+    scan_opts o = { NULL, NULL, false, false };
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "b:L:Hnh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'b':
+            if (strcmp(optarg, "vllm") && strcmp(optarg, "ollama") && strcmp(optarg, "llama.cpp"))
+                return cli_usage("scan", "scan: --backend must be vllm, ollama or llama.cpp, got '%s'", optarg);
+            o.backend = optarg;
+            break;
+        case 'L': o.location = optarg; break;
+        case 'H': o.hash = true; break;
+        case 'n': o.dry = true; break;
+        case 'h': help(stdout); return IW_EXIT_OK;
+        default: return cli_usage("scan", "scan: unknown option or missing value '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind != argc - 1)
+        return cli_usage("scan", "scan: expected one folder DIR");
+    char *dir = realpath(argv[optind], NULL);
+    if (!dir || !is_dir(dir)) {
+        fprintf(stderr, "imageworks-download: scan: '%s' is not a folder\n", argv[optind]);
+        free(dir);
+        return IW_EXIT_FAIL;
+    }
+    iw_registry *r;
+    if (iw_registry_open(&r, NULL) < 0) {
+        free(dir);
+        return cli_fail("scan");
+    }
+    scan_stats st = { 0, 0, 0 };
+    scan_dir(r, dir, &o, &st);
+    printf("%s%zu install%s found, %zu registered, %zu failed\n", o.dry ? "dry run: " : "", st.found,
+           st.found == 1 ? "" : "s", st.registered, st.failed);
+    iw_registry_close(r);
+    free(dir);
+    return st.failed ? IW_EXIT_FAIL : IW_EXIT_OK;
+}
