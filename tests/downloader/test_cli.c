@@ -1,5 +1,5 @@
 /* test_cli.c - the download command as a process: kill -9 then resume,
- * two concurrent downloaders, --json events, exit codes, --unpack,
+ * two concurrent downloaders, --json events, exit codes, traversal names, --unpack,
  * archive escapes, full disk. */
 #include "hubtest.c"
 #include "dltest.h"
@@ -170,9 +170,34 @@ Test(cli, usage_and_error_exit_codes)
     free(dest);
 }
 
-/* Traversal names: fakehub never lists unsafe names (it skips them), so the
- * refusal is tested on crafted listings in test_hub.c
- * (hub_unit.tree_page_refuses_unsafe_names) and on archives below. */
+Test(cli, traversal_names_from_server_refused)
+{
+    /* fakehub appends hostile entries to the listing (extra_tree_entries) */
+    static const char *names[] = { "../escape.txt", "/abs.txt", "a\\\\b.txt", "ok/../../x.txt" };
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        char repo[64], meta[1024], p[4096];
+        snprintf(repo, sizeof repo, "t/bad%zu", i);
+        dl_put_text(g_root, repo, "good.txt", "ok");
+        snprintf(meta, sizeof meta,
+                 "{\"extra_tree_entries\":[{\"type\":\"file\",\"oid\":\"0123456789012345678901234567890123456789\","
+                 "\"size\":3,\"path\":\"%s\"}]}", names[i]);
+        snprintf(p, sizeof p, "%s/t/bad%zu.hub.json", g_root, i);
+        cr_assert_eq(iwt_write(p, meta, strlen(meta)), 0);
+        char *dest = iwt_tmpdir("trav");
+        char args[8192];
+        snprintf(args, sizeof args, "download %s --dest %s/out", repo, dest);
+        char *err = NULL;
+        cr_expect_eq(run_cli(args, NULL, &err), 1, "name %s accepted", names[i]);
+        cr_expect(err && strstr(err, "unsafe"), "stderr: %s", err);
+        free(err);
+        snprintf(p, sizeof p, "%s/out", dest);
+        cr_expect(!iw_path_exists(p), "something was written before the check (%s)", names[i]);
+        snprintf(p, sizeof p, "%s/escape.txt", dest);
+        cr_expect(!iw_path_exists(p));
+        iwt_rm_rf(dest);
+        free(dest);
+    }
+}
 
 /* ----------------------------------------------------------- archives */
 
