@@ -992,7 +992,17 @@ int iw_config_parse(const char *text, size_t len, const char *source, iw_arch *a
                             "%s: is a Git LFS pointer, the real file was not downloaded (run git lfs pull "
                             "or download it again)", source);
 
-    rc = iw_json_parse(text, len, source, &root, &dup);
+    /* parse a NUL-terminated copy: the bytes may come straight from a
+     * reader or a fuzzer, and error messages quote the text */
+    {
+        char *copy = malloc(len + 1);
+        if (!copy)
+            return iw_error_set(IW_ENOMEM, "%s: out of memory", source);
+        memcpy(copy, text, len);
+        copy[len] = 0;
+        rc = iw_json_parse(copy, len, source, &root, &dup);
+        free(copy);
+    }
     if (rc < 0)
         return rc;
     memset(&c, 0, sizeof(c));

@@ -2,6 +2,7 @@
  * sliding windows, hybrids, MoE/MLA fields and bad input. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -380,4 +381,105 @@ Test(config, existing_sources_are_not_overwritten)
     cr_expect_eq(A.num_layers, 2);
     cr_expect_eq(A.vocab_size, 1000);
     cr_expect_str_eq(iw_arch_get_source(&A, "vocab_size"), "support_repo:org/base");
+}
+
+/* ---- iw_extract_path over folders --------------------------------------- */
+
+#include "iwtest.h"
+
+static bool has_source_prefix(const iw_arch *a, const char *prefix)
+{
+    for (size_t i = 0; i < a->sources.n; i++)
+        if (strncmp(a->sources.v[i], prefix, strlen(prefix)) == 0)
+            return true;
+    return false;
+}
+
+Test(config, extract_fixture_folder)
+{
+    const char *dir = iwt_fixture("models/tiny-llama");
+    cr_assert_eq(iw_extract_path(dir, NULL, &A), 0, "%s", iw_error_last());
+    cr_expect_eq(A.num_layers, 4);
+    cr_expect_eq(A.head_dim, 32);
+    cr_expect_eq(A.parameters.total, 19286272LL);
+    cr_expect_str_eq(A.parameters.source, "formula");
+    cr_expect_eq(A.kv_bytes_per_token, 4LL * 4 * 64 * 2);
+    cr_expect_not_null(A.collected_at);
+    cr_expect(has_source_prefix(&A, "config:"));
+    cr_expect(has_source_prefix(&A, "generation_config:"));
+    cr_expect_eq(A.warnings.n, 0, "unexpected warning: %s", A.warnings.n ? A.warnings.v[0] : "");
+}
+
+Test(config, extract_folder_without_config_is_enotfound)
+{
+    char *d = iwt_tmpdir("cfg-empty");
+    cr_assert_not_null(d);
+    cr_expect_eq(iw_extract_path(d, NULL, &A), IW_ENOTFOUND);
+    cr_expect_not_null(strstr(iw_error_last(), "no config.json"));
+    cr_expect_null(strchr(iw_error_last(), '\n'));
+    cr_expect_eq(iw_extract_path("/nonexistent/iw/model", NULL, &A), IW_ENOTFOUND);
+    iwt_rm_rf(d);
+    free(d);
+}
+
+Test(config, extract_lfs_pointer_config)
+{
+    char *d = iwt_tmpdir("cfg-lfs");
+    char p[4200];
+    const char *ptr = "version https://git-lfs.github.com/spec/v1\noid sha256:"
+                      "4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\nsize 700\n";
+    snprintf(p, sizeof p, "%s/config.json", d);
+    cr_assert_eq(iwt_write(p, ptr, strlen(ptr)), 0);
+    cr_expect_lt(iw_extract_path(d, NULL, &A), 0);
+    cr_expect_not_null(strstr(iw_error_last(), "not downloaded"), "%s", iw_error_last());
+    iwt_rm_rf(d);
+    free(d);
+}
+
+Test(config, extract_support_dir_fills_only_unknown_and_quant_files)
+{
+    char *root = iwt_tmpdir("cfg-support");
+    char p[4200], model[4200], sup[4200];
+    snprintf(model, sizeof model, "%s/Foo-7B-GPTQ", root);
+    snprintf(sup, sizeof sup, "%s/base", root);
+    /* the model's config lacks vocab_size and intermediate_size */
+    const char *mc = "{\"model_type\":\"llama\",\"hidden_size\":4096,\"num_hidden_layers\":32,"
+                     "\"num_attention_heads\":32,\"tie_word_embeddings\":false}";
+    const char *sc = "{\"model_type\":\"llama\",\"hidden_size\":1,\"vocab_size\":32000,"
+                     "\"intermediate_size\":11008,\"num_hidden_layers\":1}";
+    const char *qc = "{\"bits\":4,\"group_size\":128,\"desc_act\":false,\"sym\":true}";
+    snprintf(p, sizeof p, "%s/config.json", model);
+    cr_assert_eq(iwt_write(p, mc, strlen(mc)), 0);
+    snprintf(p, sizeof p, "%s/quantize_config.json", model);
+    cr_assert_eq(iwt_write(p, qc, strlen(qc)), 0);
+    snprintf(p, sizeof p, "%s/config.json", sup);
+    cr_assert_eq(iwt_write(p, sc, strlen(sc)), 0);
+    iw_extract_opts o = {.support_dir = sup, .support_id = "org/base", .skip_headers = true};
+    cr_assert_eq(iw_extract_path(model, &o, &A), 0, "%s", iw_error_last());
+    cr_expect_eq(A.hidden_size, 4096);
+    cr_expect_eq(A.num_layers, 32);
+    cr_expect_eq(A.vocab_size, 32000);
+    cr_expect_str_eq(iw_arch_get_source(&A, "vocab_size"), "support_repo:org/base");
+    cr_expect_str_eq(iw_arch_get_source(&A, "hidden_size"), "config.json");
+    cr_expect_str_eq(A.quantization.method, "gptq");
+    cr_expect_str_eq(A.quantization.label, "GPTQ-4bit-g128");
+    cr_expect_eq(A.parameters.total, 6738415616LL);
+    cr_expect(!warned("parameters but"), "7B name agrees with 6.74B");
+    iwt_rm_rf(root);
+    free(root);
+}
+
+Test(config, extract_name_size_disagreement_warns)
+{
+    char *root = iwt_tmpdir("cfg-name");
+    char p[4200];
+    const char *mc = "{\"model_type\":\"llama\",\"hidden_size\":256,\"num_hidden_layers\":4,"
+                     "\"num_attention_heads\":8,\"intermediate_size\":688,\"vocab_size\":32000}";
+    snprintf(p, sizeof p, "%s/Mislabelled-70B/config.json", root);
+    cr_assert_eq(iwt_write(p, mc, strlen(mc)), 0);
+    snprintf(p, sizeof p, "%s/Mislabelled-70B", root);
+    cr_assert_eq(iw_extract_path(p, NULL, &A), 0, "%s", iw_error_last());
+    cr_expect(warned("name 'Mislabelled-70B' says 70B"), "no name-size warning (%zu warnings)", A.warnings.n);
+    iwt_rm_rf(root);
+    free(root);
 }
