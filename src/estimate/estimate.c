@@ -392,7 +392,19 @@ static int kv_classes(const iw_arch *a, iw_engine eng, iw_kv_dtype t, int tp, kv
         const iw_ssm *m = &a->ssm;
         double d_inner = known(m->d_inner) ? (double)m->d_inner
                        : (known(m->n_heads) && known(m->head_dim)) ? (double)m->n_heads * (double)m->head_dim : 0;
-        if (!known(m->d_state) || !(d_inner > 0)) {
+        double d_state = known(m->d_state) ? (double)m->d_state : 0;
+        bool gdn = false;
+        for (int64_t il = 0; il < a->num_layers; il++)
+            if (kind_of(a, il) == IW_LAYER_LINEAR)
+                gdn = true;
+        if (!(d_state > 0) && gdn && known(m->head_dim) && known(m->n_groups)) {
+            /* gated delta net without linear_key_head_dim: the published
+             * GDN models (Qwen3-Next, Qwen3.5) use equal key/value head dims */
+            d_state = (double)m->head_dim;
+            if (warn)
+                iw_strlist_push_unique(warn, "ssm.d_state (linear key head dim) unknown: assumed = value head dim (ssm.head_dim)");
+        }
+        if (!(d_state > 0) || !(d_inner > 0)) {
             if (warn)
                 iw_strlist_push_unique(warn, "recurrent layers without ssm.d_state/d_inner: recurrent state not counted");
         } else {
@@ -400,10 +412,10 @@ static int kv_classes(const iw_arch *a, iw_engine eng, iw_kv_dtype t, int tp, kv
             if (!known(m->d_conv) && warn)
                 iw_strlist_push_unique(warn, "ssm.d_conv unknown: assumed 4");
             double g = known(m->n_groups) ? (double)m->n_groups : 1;
-            double conv = (k - 1) * (d_inner + 2 * g * (double)m->d_state);
+            double conv = (k - 1) * (d_inner + 2 * g * d_state);
             double ssm = (known(m->n_heads) && known(m->head_dim))
-                       ? (double)m->n_heads * (double)m->head_dim * (double)m->d_state
-                       : d_inner * (double)m->d_state;
+                       ? (double)m->n_heads * (double)m->head_dim * d_state
+                       : d_inner * d_state;
             double sb = eng == IW_ENGINE_VLLM ? 2 : 4;  /* vLLM: model dtype; llama.cpp: F32 */
             double dt = dtype_bytes(a->torch_dtype);
             if (eng == IW_ENGINE_VLLM && dt > 0)
@@ -849,17 +861,20 @@ int iw_estimate_compute(const iw_arch *a, const iw_est_opts *o, iw_estimate *e)
                  "%s; on GPU: repeating layers x %g/%g%s (token embeddings stay in host RAM)", wf, n_off, nlay,
                  out_gpu ? " + output layer" : "");
         double w = known(a->attention.sliding_window) ? (double)a->attention.sliding_window : 0;
-        double swa_cells = fmin(ncells, pad_up(w * B + ub, IW_EST_LLAMA_PAD));
+        /* llama.cpp default kv_unified = false: every sequence owns n_ctx/n_seq
+         * cells, and its SWA cache PAD(min(n_ctx_seq, n_swa + n_ubatch), 256) */
+        double seq_cells = pad_up(ctx, IW_EST_LLAMA_PAD);
+        double swa_cells = B * fmin(seq_cells, pad_up(w + ub, IW_EST_LLAMA_PAD));
         double ch = known(a->attention.chunk_size) ? (double)a->attention.chunk_size : 0;
-        double chunk_cells = fmin(ncells, pad_up(ch * B + ub, IW_EST_LLAMA_PAD));
+        double chunk_cells = B * fmin(seq_cells, pad_up(ch + ub, IW_EST_LLAMA_PAD));
         double enc = known(a->attention.encoder_length) ? (double)a->attention.encoder_length : 0;
         double kv_all = s.full * ncells + s.swa * swa_cells + s.chunk * chunk_cells + s.cross * enc * B;
         double frac = n_off / nlay;
         add_term(e, "kv_cache", kv_all * frac, "formula",
                  "n_ctx = PAD(ctx %g x seqs %g, 256) = %g cells: full %lld L x %.0f B x %g + SWA %lld L x %.0f B x "
-                 "min(n_ctx, PAD(%g x %g + %g, 256)) = %g + chunked %lld L x %g cells; per layer %s (%s); x %g/%g offloaded layers",
+                 "seqs x min(n_ctx_seq, PAD(%g + n_ubatch %g, 256)) = %g + chunked %lld L x %g cells; per layer %s (%s); x %g/%g offloaded layers",
                  ctx, B, ncells, (long long)s.n_full, s.n_full ? s.full / s.n_full : 0, ncells, (long long)s.n_swa,
-                 s.n_swa ? s.swa / s.n_swa : 0, w, B, ub, swa_cells, (long long)s.n_chunk, chunk_cells, s.desc,
+                 s.n_swa ? s.swa / s.n_swa : 0, w, ub, swa_cells, (long long)s.n_chunk, chunk_cells, s.desc,
                  s.kv_how, n_off, nlay);
         if (s.n_rec > 0)
             add_term(e, "state", B * s.state * frac, "formula",

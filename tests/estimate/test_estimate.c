@@ -243,6 +243,17 @@ Test(kv, gpt_oss_alternating)
     o.engine = IW_ENGINE_LLAMACPP;
     cr_assert_eq(iw_estimate_compute(&a, &o, &e), 0, "%s", iw_error_last());
     cr_assert_eq(term_bytes(&e, "kv_cache"), 4831838208 + 28311552);
+    /* Ollama's llama-server log (ollama/ollama#16480, #16416): n_ctx 262144 = 2 seqs x 131072,
+     * n_ubatch 1024, FA.  full: 18 x 2048 x 131072 x 2 = 9216 MiB; SWA per seq
+     * PAD(min(131072, 128 + 1024), 256) = 1280 cells: 18 x 2048 x 1280 x 2 = 90 MiB;
+     * compute: output stage 1024 x (201088 + 2880) x 4 = 835452928 B (logged 796 MiB) */
+    o.context = 131072;
+    o.batch = 2;
+    o.n_ubatch = 1024;
+    o.flash_attn = 1;
+    cr_assert_eq(iw_estimate_compute(&a, &o, &e), 0, "%s", iw_error_last());
+    cr_assert_eq(term_bytes(&e, "kv_cache"), (int64_t)(9216 + 90) << 20);
+    cr_assert_eq(term_bytes(&e, "compute"), 835452928);
     iw_estimate_free(&e);
 
     /* MXFP4 weights, experts only: 36 x 128 x 3 x 2880 x 2880 = 114661785600 expert params

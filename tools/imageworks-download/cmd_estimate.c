@@ -459,7 +459,7 @@ int cmd_estimate(int argc, char **argv)
         cJSON *ra = rec ? cJSON_AddArrayToObject(rec, "args") : NULL;
         for (size_t i = 0; ra && i < args.n; i++)
             cJSON_AddItemToArray(ra, cJSON_CreateString(args.v[i]));
-        if (rec && rec_ctx > 0) {
+        if (rec && rec_ctx > 0 && rec_batch > 0) {
             cJSON_AddNumberToObject(rec, "context", (double)rec_ctx);
             cJSON_AddNumberToObject(rec, "batch", (double)rec_batch);
         }
