@@ -121,9 +121,28 @@ void iw_ollama_manifest_free(iw_ollama_manifest *m);
 /* First layer of kind k, or NULL. */
 const iw_ollama_layer *iw_ollama_manifest_find(const iw_ollama_manifest *m, iw_ollama_layer_kind k);
 
+/* True when dir has the manifests/ and blobs/ folders of an Ollama store. */
+bool iw_ollama_is_store(const char *dir);
+
+#define IW_OLLAMA_MAX_MODELS 100000   /* models listed from one store */
+
+/* Every model of the store at root (NULL: default root), walking
+ * manifests/<registry>/<namespace>/<name>/<tag>, as short references
+ * (iw_ollama_ref_format: "qwen3:8b", "hf.co/org/Repo-GGUF:Q4_K_M") that
+ * iw_ollama_extract accepts, sorted.  Paths whose components are not valid
+ * names, hidden entries and non-files are skipped and counted in *skipped
+ * (may be NULL).  IW_ELIMIT beyond IW_OLLAMA_MAX_MODELS. */
+int iw_ollama_store_list(const char *root, iw_strlist *out, size_t *skipped);
+
 /* sha256 of the file at path equals hex (64 lowercase hex): 0, IW_EVERIFY
  * naming the path and both digests, or an I/O error. */
 int iw_ollama_verify_blob(const char *path, const char *hex);
+
+/* Resolve ref and verify every blob the manifest names (model, projector,
+ * params, ...; missing optional blobs are skipped) against its digest.
+ * 0, or the first IW_EVERIFY / resolution error.  Reads whole blobs:
+ * as slow as the disk. */
+int iw_ollama_verify_model(const char *ref, const char *root);
 
 /* ---- architecture ------------------------------------------------------- */
 

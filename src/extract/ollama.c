@@ -5,6 +5,7 @@
  * name, so both are validated before use, and every resolved path is checked
  * with realpath() to stay inside the store (docs/formats/ollama.md). */
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -487,4 +488,132 @@ int iw_ollama_verify_blob(const char *path, const char *hex)
         return iw_error_set(IW_EVERIFY, "Ollama blob %s is corrupt: sha256 %s, expected %s from its name",
                             path, got, hex);
     return 0;
+}
+
+int iw_ollama_verify_model(const char *refstr, const char *root)
+{
+    iw_ollama_ref ref;
+    iw_ollama_manifest m;
+    int rc = iw_ollama_parse_ref(refstr, &ref);
+    if (rc < 0 || (rc = iw_ollama_resolve(&ref, root, &m)) < 0)
+        return rc;
+    for (size_t i = 0; i < m.n_layers && rc == 0; i++)
+        if (m.layers[i].path)
+            rc = iw_ollama_verify_blob(m.layers[i].path, m.layers[i].hex);
+    iw_ollama_manifest_free(&m);
+    return rc;
+}
+
+/* ---- listing a store ---------------------------------------------------- */
+
+bool iw_ollama_is_store(const char *dir)
+{
+    if (!dir)
+        return false;
+    char *a = join3(dir, "manifests", NULL), *b = join3(dir, "blobs", NULL);
+    bool ok = a && b && iw_path_is_dir(a) && iw_path_is_dir(b);
+    free(a);
+    free(b);
+    return ok;
+}
+
+typedef struct lister {
+    iw_strlist *out;
+    size_t skipped;
+    char *parts[4];
+} lister;
+
+static int cmp_str(const void *x, const void *y)
+{
+    return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+/* Walk one level: depth 0..2 are directories (registry, namespace, name),
+ * depth 3 files (tag). */
+static int list_level(lister *L, const char *dir, int depth)
+{
+    static const char *what[] = { "registry", "namespace", "name", "tag" };
+    static const size_t caps[] = { IW_OLLAMA_MAX_REGISTRY, IW_OLLAMA_MAX_PART, IW_OLLAMA_MAX_PART, IW_OLLAMA_MAX_PART };
+    DIR *d = opendir(dir);
+    if (!d) {
+        L->skipped++;
+        return 0;
+    }
+    int rc = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL && rc == 0) {
+        if (e->d_name[0] == '.')
+            continue;
+        char comp[IW_OLLAMA_MAX_REGISTRY + 1];
+        int vr = take_part(e->d_name, what[depth], e->d_name, strlen(e->d_name), caps[depth], depth == 0, comp);
+        iw_error_clear();
+        char *path = join3(dir, e->d_name, NULL);
+        if (!path) {
+            rc = iw_error_set(IW_ENOMEM, "out of memory");
+            break;
+        }
+        if (vr < 0) {
+            L->skipped++;
+        } else if (depth < 3) {
+            if (iw_path_is_dir(path)) {
+                L->parts[depth] = comp;
+                rc = list_level(L, path, depth + 1);
+            } else {
+                L->skipped++;
+            }
+        } else if (!iw_path_is_file(path)) {
+            L->skipped++;
+        } else if (L->out->n >= IW_OLLAMA_MAX_MODELS) {
+            rc = iw_error_set(IW_ELIMIT, "Ollama store lists more than %d models", IW_OLLAMA_MAX_MODELS);
+        } else {
+            iw_ollama_ref r;
+            memset(&r, 0, sizeof r);
+            snprintf(r.registry, sizeof r.registry, "%s", L->parts[0]);
+            snprintf(r.ns, sizeof r.ns, "%s", L->parts[1]);
+            snprintf(r.name, sizeof r.name, "%s", L->parts[2]);
+            snprintf(r.tag, sizeof r.tag, "%s", comp);
+            char fmt[IW_OLLAMA_MAX_REGISTRY + 3 * IW_OLLAMA_MAX_PART + 8];
+            if ((rc = iw_ollama_ref_format(&r, fmt, sizeof fmt)) == 0)
+                rc = iw_strlist_push(L->out, fmt);
+        }
+        free(path);
+    }
+    closedir(d);
+    return rc;
+}
+
+int iw_ollama_store_list(const char *root, iw_strlist *out, size_t *skipped)
+{
+    char *own = NULL, *man = NULL;
+    int rc = 0;
+    if (skipped)
+        *skipped = 0;
+    if (!out)
+        return iw_error_set(IW_EINVAL, "iw_ollama_store_list: invalid argument");
+    if (!root) {
+        if ((rc = iw_ollama_store_root(&own)) < 0)
+            return rc;
+        root = own;
+    }
+    if (!(man = join3(root, "manifests", NULL))) {
+        rc = iw_error_set(IW_ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    if (!iw_path_is_dir(man)) {
+        rc = iw_error_set(IW_ENOTFOUND, "%s has no manifests/ directory: not an Ollama model store", root);
+        goto cleanup;
+    }
+    lister L;
+    memset(&L, 0, sizeof L);
+    L.out = out;
+    size_t before = out->n;
+    rc = list_level(&L, man, 0);
+    if (rc == 0 && out->n > before)
+        qsort(out->v + before, out->n - before, sizeof *out->v, cmp_str);
+    if (skipped)
+        *skipped = L.skipped;
+cleanup:
+    free(man);
+    free(own);
+    return rc;
 }

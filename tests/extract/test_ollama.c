@@ -903,3 +903,56 @@ Test(ollama_show, vision_capability_without_projector_info)
     cr_expect_eq(a.num_layers, 4);
     iw_arch_free(&a);
 }
+
+/* ---- listing and verifying a store (scan / verify) ---------------------- */
+
+Test(ollama_store, list_models, .init = setup, .fini = teardown)
+{
+    store st;
+    build_store(&st);
+    cr_expect(iw_ollama_is_store(root));
+    char *blobs = pathf("%s/blobs", root);
+    cr_expect(!iw_ollama_is_store(blobs));
+    free(blobs);
+    /* junk the walk must skip */
+    put_manifest("registry.ollama.ai/library/tiny/.hidden", "{}");
+    put_manifest("registry.ollama.ai/library/bad name/latest", "{}");
+    put_manifest("registry.ollama.ai/stray-file", "{}");
+    iw_strlist l = { 0 };
+    size_t skipped = 0;
+    cr_assert_eq(iw_ollama_store_list(root, &l, &skipped), 0, "%s", iw_error_last());
+    const char *want[] = { "hf.co/bartowski/Tiny-GGUF:Q4_K_M", "someone/tiny:q4", "tiny-vl:latest", "tiny:latest" };
+    cr_assert_eq(l.n, 4, "got %zu", l.n);
+    for (size_t i = 0; i < 4; i++)
+        cr_expect_str_eq(l.v[i], want[i]);
+    cr_expect_eq(skipped, 2);
+    /* every listed reference extracts */
+    for (size_t i = 0; i < l.n; i++) {
+        iw_arch a;
+        iw_arch_init(&a);
+        cr_expect_eq(iw_ollama_extract(l.v[i], root, &a), 0, "%s: %s", l.v[i], iw_error_last());
+        iw_arch_free(&a);
+    }
+    iw_strlist_free(&l);
+    cr_expect_eq(iw_ollama_store_list("/nonexistent/x", &l, NULL), IW_ENOTFOUND);
+    cr_expect(one_line(iw_error_last()));
+}
+
+Test(ollama_store, verify_model, .init = setup, .fini = teardown)
+{
+    store st;
+    build_store(&st);
+    cr_expect_eq(iw_ollama_verify_model("ollama:tiny-vl:latest", root), 0, "%s", iw_error_last());
+    /* flip one byte of the projector */
+    char *p = pathf("%s/blobs/sha256-%s", root, st.proj);
+    size_t len;
+    char *b = iwt_slurp(p, &len);
+    cr_assert(b && len > 10);
+    b[len - 1] ^= 1;
+    cr_assert_eq(iwt_write(p, b, len), 0);
+    cr_expect_eq(iw_ollama_verify_model("ollama:tiny-vl:latest", root), IW_EVERIFY);
+    cr_expect(strstr(iw_error_last(), st.proj), "%s", iw_error_last());
+    cr_expect_eq(iw_ollama_verify_model("ollama:tiny:latest", root), 0, "%s", iw_error_last());
+    free(b);
+    free(p);
+}
