@@ -909,6 +909,14 @@ static void parse_vision(cfg *c, const cJSON *root, const char *source)
             a->has_vision = true;
             note(c, iw_arch_set_str(&v->model_type, t->valuestring));
             set_src(c, "vision.model_type", source);
+            /* llava: the projector input width (the tower itself is not in the checkpoint) */
+            const cJSON *mh = cJSON_GetObjectItemCaseSensitive(root, "mm_hidden_size");
+            int64_t w;
+            if (mh && iw_json_item_i64(mh, &w) && w > 0 && w <= IW_CONFIG_MAX_DIM &&
+                !has_src(c, "vision.projection_dim")) {
+                v->projection_dim = w;
+                set_src(c, "vision.projection_dim", source);
+            }
         }
         return;
     }

@@ -163,6 +163,23 @@ static void name_check(const char *path, iw_arch *a)
                      (double)a->parameters.total / 1e9, diff * 100);
 }
 
+/* Last resort when the config cannot give a count: the size written in the
+ * folder name, recorded as source "table" with a warning (it is a guess). */
+static void name_table(const char *path, iw_arch *a)
+{
+    int64_t nt, na;
+    const char *base = strrchr(path, '/');
+    base = base && base[1] ? base + 1 : path;
+    if (!iw_parse_size_from_name(base, &nt, &na))
+        return;
+    a->parameters.total = nt;
+    a->parameters.active = na > 0 ? na : nt;
+    if (iw_arch_set_str(&a->parameters.source, "table") == 0 &&
+        iw_arch_set_source(a, "parameters.total", "table:name") == 0)
+        iw_arch_warn(a, "parameter count guessed from the name '%s' (%.3gB): the config does not give it",
+                     base, (double)nt / 1e9);
+}
+
 int iw_extract_path(const char *path, const iw_extract_opts *opts, iw_arch *a)
 {
     static const iw_extract_opts no_opts = {0};
@@ -220,7 +237,10 @@ int iw_extract_path(const char *path, const iw_extract_opts *opts, iw_arch *a)
             iw_error_clear();
         }
     }
-    name_check(path, a);
+    if (a->parameters.total <= 0)
+        name_table(path, a);
+    else
+        name_check(path, a);
     if (a->kv_bytes_per_token <= 0 && iw_kv_per_token(a) < 0) {
         iw_arch_warn(a, "%s", iw_error_last());
         iw_error_clear();

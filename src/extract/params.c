@@ -181,6 +181,13 @@ static bool vision_params(const iw_arch *a, __int128 *out)
     const iw_vision *v = &a->vision;
     const char *vt = v->model_type ? v->model_type : "";
     const char *mt = a->model_type ? a->model_type : "";
+    if (v->hidden_size <= 0 && v->projection_dim > 0 && has(mt, "llava") && a->hidden_size > 0) {
+        /* llava-1.5: the checkpoint holds only the 2-layer projector (mlp2x_gelu);
+         * the CLIP tower is loaded from its own repo and is not counted */
+        __int128 w = v->projection_dim, h = a->hidden_size;
+        *out = w * h + h + h * h + h;
+        return true;
+    }
     if (v->hidden_size <= 0 || v->num_layers <= 0 || v->intermediate_size <= 0 || v->patch_size <= 0)
         return false;
     __int128 hv = v->hidden_size, Iv = v->intermediate_size, p = v->patch_size, Lv = v->num_layers;

@@ -483,3 +483,19 @@ Test(config, extract_name_size_disagreement_warns)
     iwt_rm_rf(root);
     free(root);
 }
+
+Test(config, extract_name_table_is_last_resort)
+{
+    char *root = iwt_tmpdir("cfg-table");
+    char p[4200];
+    const char *mc = "{\"model_type\":\"mystery\",\"hidden_size\":5120,\"num_hidden_layers\":40}";
+    snprintf(p, sizeof p, "%s/Mystery-13B/config.json", root);
+    cr_assert_eq(iwt_write(p, mc, strlen(mc)), 0);
+    snprintf(p, sizeof p, "%s/Mystery-13B", root);
+    cr_assert_eq(iw_extract_path(p, NULL, &A), 0, "%s", iw_error_last());
+    cr_expect_eq(A.parameters.total, 13000000000LL);
+    cr_expect_str_eq(A.parameters.source, "table");
+    cr_expect(warned("guessed from the name"));
+    iwt_rm_rf(root);
+    free(root);
+}
