@@ -1,0 +1,198 @@
+/* Registry commands through the CLI binary, IMAGEWORKS_REGISTRY_DIR in a tmpdir. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cjson/cJSON.h>
+#include "iwtest.h"
+
+static char *g_dir;
+
+static int run(const char *args, char **out, char **err)
+{
+    char cmd[16384];
+    snprintf(cmd, sizeof cmd, "IMAGEWORKS_REGISTRY_DIR='%s/reg' IMAGEWORKS_METRICS_LOG='%s/none.jsonl' '%s' %s",
+             g_dir, g_dir, iwt_cli(), args);
+    return iwt_run(cmd, out, err);
+}
+
+static int count_lines(const char *s)
+{
+    int n = 0;
+    for (; s && *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+static void put(const char *rel, const char *text)
+{
+    char p[4096];
+    snprintf(p, sizeof p, "%s/%s", g_dir, rel);
+    cr_assert_eq(iwt_write(p, text, strlen(text)), 0);
+}
+
+static const char *CONFIG =
+    "{\"architectures\":[\"Qwen2ForCausalLM\"],\"model_type\":\"qwen2\",\"hidden_size\":896,"
+    "\"num_hidden_layers\":24,\"num_attention_heads\":14,\"num_key_value_heads\":2,"
+    "\"intermediate_size\":4864,\"vocab_size\":151936,\"max_position_embeddings\":32768,"
+    "\"torch_dtype\":\"bfloat16\",\"tie_word_embeddings\":true}";
+
+static void setup(void)
+{
+    g_dir = iwt_tmpdir("regcli");
+    put("w/Qwen/Qwen2.5-0.5B-Instruct/config.json", CONFIG);
+    put("w/Qwen/Qwen2.5-0.5B-Instruct/tokenizer.json", "{}");
+}
+
+static void teardown(void)
+{
+    iwt_rm_rf(g_dir);
+    free(g_dir);
+}
+
+TestSuite(regcli, .init = setup, .fini = teardown, .timeout = 240);
+
+Test(regcli, help_and_usage)
+{
+    const char *cmds[] = { "list", "show", "remove", "verify", "scan", "migrate-architecture", "reconcile-architecture" };
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        char a[128], *out = NULL, *err = NULL;
+        snprintf(a, sizeof a, "%s --help", cmds[i]);
+        cr_assert_eq(run(a, &out, &err), 0, "%s", a);
+        cr_assert(strstr(out, "usage: imageworks-download"), "%s: %s", a, out);
+        free(out); free(err);
+        snprintf(a, sizeof a, "%s --bogus", cmds[i]);
+        cr_assert_eq(run(a, &out, &err), 2, "%s", a);
+        cr_assert_eq(count_lines(err), 1, "%s: %s", a, err);
+        free(out); free(err);
+    }
+    char *out = NULL, *err = NULL;
+    cr_assert_eq(run("show", &out, &err), 2);
+    free(out); free(err);
+    cr_assert_eq(run("migrate-architecture --limit x", &out, &err), 2);
+    free(out); free(err);
+}
+
+Test(regcli, scan_list_show_verify_remove)
+{
+    char *out = NULL, *err = NULL, a[4096];
+    snprintf(a, sizeof a, "scan '%s/w'", g_dir);
+    cr_assert_eq(run(a, &out, &err), 0, "%s%s", out, err);
+    cr_assert(strstr(out, "-> qwen2.5-0.5b-instruct_(BF16)"), "%s", out);
+    free(out); free(err);
+    /* scanning again updates, never duplicates */
+    cr_assert_eq(run(a, &out, &err), 0);
+    free(out); free(err);
+    cr_assert_eq(run("list --json", &out, &err), 0, "%s", err);
+    cJSON *rows = cJSON_Parse(out);
+    cr_assert_eq(cJSON_GetArraySize(rows), 1, "%s", out);
+    cJSON *row = cJSON_GetArrayItem(rows, 0);
+    cr_assert_str_eq(cJSON_GetObjectItem(row, "backend")->valuestring, "vllm");
+    cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(row, "installed")));
+    cJSON_Delete(rows);
+    free(out); free(err);
+    cr_assert_eq(run("list", &out, &err), 0);
+    cr_assert(strstr(out, "qwen2.5-0.5b-instruct_(BF16)"));
+    free(out); free(err);
+    cr_assert_eq(run("show 'qwen2.5-0.5b-instruct_(BF16)' --json", &out, &err), 0, "%s", err);
+    cJSON *e = cJSON_Parse(out);
+    cJSON *arch = cJSON_GetObjectItem(cJSON_GetObjectItem(e, "metadata"), "architecture");
+    cr_assert_eq(cJSON_GetObjectItem(arch, "num_layers")->valueint, 24);
+    cJSON *xa = cJSON_GetObjectItem(cJSON_GetObjectItem(e, "backend_config"), "extra_args");
+    cr_assert_str_eq(cJSON_GetArrayItem(xa, 1)->valuestring, "19660");
+    cJSON_Delete(e);
+    free(out); free(err);
+    cr_assert_eq(run("show 'qwen2.5-0.5b-instruct_(BF16)'", &out, &err), 0);
+    cr_assert(strstr(out, "num_layers"), "%s", out);
+    free(out); free(err);
+    cr_assert_eq(run("show nope", &out, &err), 1);
+    cr_assert_eq(count_lines(err), 1);
+    free(out); free(err);
+    cr_assert_eq(run("verify", &out, &err), 0, "%s", out);
+    cr_assert(strstr(out, "0 missing, 0 changed"), "%s", out);
+    free(out); free(err);
+    put("w/Qwen/Qwen2.5-0.5B-Instruct/tokenizer.json", "{\"changed\":1}");
+    cr_assert_eq(run("verify 'qwen2.5-0.5b-instruct_(BF16)'", &out, &err), 1, "%s", out);
+    cr_assert(strstr(out, "SIZE"), "%s", out);
+    free(out); free(err);
+    snprintf(a, sizeof a, "%s/w/Qwen/Qwen2.5-0.5B-Instruct/tokenizer.json", g_dir);
+    remove(a);
+    cr_assert_eq(run("verify", &out, &err), 1);
+    cr_assert(strstr(out, "MISSING"), "%s", out);
+    free(out); free(err);
+    cr_assert_eq(run("remove 'qwen2.5-0.5b-instruct_(BF16)' --delete-files", &out, &err), 0, "%s", err);
+    free(out); free(err);
+    snprintf(a, sizeof a, "%s/w/Qwen/Qwen2.5-0.5B-Instruct/config.json", g_dir);
+    FILE *f = fopen(a, "r");
+    cr_assert_null(f, "files not deleted");
+    cr_assert_eq(run("list --json", &out, &err), 0);
+    cr_assert_str_eq(out, "[]\n");
+    free(out); free(err);
+    cr_assert_eq(run("remove 'qwen2.5-0.5b-instruct_(BF16)'", &out, &err), 1);
+    free(out); free(err);
+}
+
+Test(regcli, corrupt_registry_refused_untouched)
+{
+    const char *bad = "[{\"name\":\"a\"},\n{\"name\":\"a\"}]";
+    put("reg/model_registry.discovered.json", bad);
+    char *out = NULL, *err = NULL, a[4096];
+    cr_assert_eq(run("list", &out, &err), 1);
+    cr_assert(strstr(err, "model_registry.discovered.json:2:1: duplicate entry name 'a'"), "%s", err);
+    cr_assert_eq(count_lines(err), 1);
+    free(out); free(err);
+    snprintf(a, sizeof a, "scan '%s/w'", g_dir);
+    cr_assert_neq(run(a, &out, &err), 0);
+    free(out); free(err);
+    snprintf(a, sizeof a, "%s/reg/model_registry.discovered.json", g_dir);
+    char *now = iwt_slurp(a, NULL);
+    cr_assert_str_eq(now, bad);
+    free(now);
+}
+
+Test(regcli, concurrent_reconcile_and_migrate)
+{
+    char *out = NULL, *err = NULL, a[8192];
+    /* N installs registered without architecture, and a log naming them all */
+    char reg[65536] = "[", log[65536] = "";
+    for (int i = 0; i < 20; i++) {
+        char rel[256];
+        snprintf(rel, sizeof rel, "w/o/m%d/config.json", i);
+        put(rel, CONFIG);
+        size_t n = strlen(reg);
+        snprintf(reg + n, sizeof reg - n, "%s{\"name\":\"m%d\",\"download_path\":\"%s/w/o/m%d\"}", i ? "," : "", i, g_dir, i);
+        n = strlen(log);
+        snprintf(log + n, sizeof log - n,
+                 "{\"timestamp\":\"2025-11-06T22:00:%02dZ\",\"model\":\"m%d\",\"payload\":{\"metrics\":{\"runtime_context_tokens\":%d}}}\n",
+                 i, i, 1000 + i);
+    }
+    strcat(reg, "]");
+    put("reg/model_registry.discovered.json", reg);
+    put("metrics.jsonl", log);
+    snprintf(a, sizeof a,
+             "IMAGEWORKS_REGISTRY_DIR='%s/reg' '%s' migrate-architecture >/dev/null & "
+             "IMAGEWORKS_REGISTRY_DIR='%s/reg' '%s' reconcile-architecture --metrics '%s/metrics.jsonl' >/dev/null & wait",
+             g_dir, iwt_cli(), g_dir, iwt_cli(), g_dir);
+    cr_assert_eq(iwt_run(a, &out, &err), 0, "%s", err);
+    free(out); free(err);
+    snprintf(a, sizeof a, "%s/reg/model_registry.json", g_dir);
+    char *text = iwt_slurp(a, NULL);
+    cJSON *m = cJSON_Parse(text);
+    cr_assert_eq(cJSON_GetArraySize(m), 20);
+    cJSON *e;
+    cJSON_ArrayForEach(e, m) {
+        cJSON *ar = cJSON_GetObjectItem(cJSON_GetObjectItem(e, "metadata"), "architecture");
+        cr_assert_not_null(cJSON_GetObjectItem(ar, "num_layers"), "migrate lost: %s", cJSON_GetObjectItem(e, "name")->valuestring);
+        cr_assert_not_null(cJSON_GetObjectItem(ar, "runtime"), "reconcile lost: %s", cJSON_GetObjectItem(e, "name")->valuestring);
+    }
+    cJSON_Delete(m);
+    free(text);
+    /* both again: nothing changes */
+    cr_assert_eq(run("migrate-architecture", &out, &err), 0);
+    cr_assert(strstr(out, "0 updated, 20 unchanged"), "%s", out);
+    free(out); free(err);
+    snprintf(a, sizeof a, "reconcile-architecture --metrics '%s/metrics.jsonl'", g_dir);
+    cr_assert_eq(run(a, &out, &err), 0);
+    cr_assert(strstr(out, "0 updated, 20 unchanged"), "%s", out);
+    free(out); free(err);
+}
