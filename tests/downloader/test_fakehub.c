@@ -525,6 +525,36 @@ Test(fakehub, fault_corrupt_flips_one_byte)
     iwt_http_free(&r);
 }
 
+Test(fakehub, fault_ignore_range_answers_200_with_the_whole_file)
+{
+    char loc[1024];
+    cdn_url_for_big(loc, sizeof loc);
+    cr_assert_gt(iwt_hub_fault(&g_hub, "{\"path\": \"big.bin\", \"ignore_range\": true}"), 0);
+    const char *rh[] = { "Range: bytes=100-199", NULL };
+    iwt_http r;
+    cr_assert_eq(iwt_http_do(&r, "GET", loc, rh, NULL), 0);
+    cr_expect_eq(r.status, 200);
+    cr_expect_eq(r.body_len, g_big_len);
+    iwt_http_free(&r);
+    cr_assert_eq(iwt_http_do(&r, "GET", loc, rh, NULL), 0);
+    cr_expect_eq(r.status, 206, "used up after one request");
+    cr_expect_eq(r.body_len, 100);
+    iwt_http_free(&r);
+    /* a HEAD does not use a body fault up */
+    cr_assert_gt(iwt_hub_fault(&g_hub, "{\"path\": \"big.bin\", \"cut_after\": 10}"), 0);
+    cr_assert_eq(iwt_http_do(&r, "HEAD", loc, NULL, NULL), 0);
+    cr_expect_eq(r.status, 200);
+    iwt_http_free(&r);
+    iwt_http_do(&r, "GET", loc, NULL, NULL);
+    cr_expect_eq(r.body_len, 10);
+    iwt_http_free(&r);
+    /* bad fault bodies are refused */
+    cr_expect_eq(iwt_hub_fault(&g_hub, "{\"path\": \"x\"}"), -1);
+    cr_expect_eq(iwt_hub_fault(&g_hub, "{\"status\": 503, \"cut_after\": 3}"), -1);
+    cr_expect_eq(iwt_hub_fault(&g_hub, "{\"cut_after\": -3}"), -1);
+    cr_expect_eq(iwt_hub_fault(&g_hub, "not json"), -1);
+}
+
 Test(fakehub, fault_rate_limit_is_measurably_slower)
 {
     char loc[1024];

@@ -19,6 +19,7 @@ typedef struct fh_fault {
     uint64_t cut_after;       /* UINT64_MAX none */
     int64_t  corrupt_offset;  /* -1 none */
     uint64_t rate_bps;        /* 0 none */
+    bool     ignore_range;
     struct fh_fault *next;
 } fh_fault;
 
@@ -122,11 +123,13 @@ void fh_fault_take_body(int host, const char *file_path, const char *url_path, f
     out->cut_after = UINT64_MAX;
     out->corrupt_offset = -1;
     out->rate_bps = 0;
+    out->ignore_range = false;
     pthread_mutex_lock(&g_mu);
     fh_fault *f = g_faults;
     while (f) {
         fh_fault *next = f->next;
-        bool body = f->cut_after != UINT64_MAX || f->corrupt_offset >= 0 || f->rate_bps;
+        bool body = f->cut_after != UINT64_MAX || f->corrupt_offset >= 0 || f->rate_bps ||
+                    f->ignore_range;
         if (!f->status && body && fault_matches(f, host, file_path, url_path)) {
             if (!out->id)
                 out->id = f->id;
@@ -136,6 +139,8 @@ void fh_fault_take_body(int host, const char *file_path, const char *url_path, f
                 out->corrupt_offset = f->corrupt_offset;
             if (f->rate_bps && (!out->rate_bps || f->rate_bps < out->rate_bps))
                 out->rate_bps = f->rate_bps;
+            if (f->ignore_range)
+                out->ignore_range = true;
             fault_use_locked(f);
         }
         f = next;
@@ -263,11 +268,16 @@ static char *add_fault(const char *body, size_t len, unsigned *status)
     if (get_u64(j, "corrupt_offset", &u, &bad))
         f->corrupt_offset = (int64_t)u;
     get_u64(j, "rate_bps", &f->rate_bps, &bad);
+    if ((v = cJSON_GetObjectItemCaseSensitive(j, "ignore_range")) && !cJSON_IsNull(v)) {
+        if (!cJSON_IsBool(v)) err = "ignore_range must be a boolean";
+        else f->ignore_range = cJSON_IsTrue(v);
+    }
     if (bad && !err)
         err = "numeric fields must be non-negative integers";
-    if (!err && !f->status && f->cut_after == UINT64_MAX && f->corrupt_offset < 0 && !f->rate_bps)
-        err = "a fault needs one of status, cut_after, corrupt_offset, rate_bps";
-    if (!err && f->status && (f->cut_after != UINT64_MAX || f->corrupt_offset >= 0 || f->rate_bps))
+    bool has_body = f->cut_after != UINT64_MAX || f->corrupt_offset >= 0 || f->rate_bps || f->ignore_range;
+    if (!err && !f->status && !has_body)
+        err = "a fault needs one of status, cut_after, corrupt_offset, rate_bps, ignore_range";
+    if (!err && f->status && has_body)
         err = "a status fault cannot also carry body faults; post two faults";
     cJSON_Delete(j);
     if (err) {

@@ -73,6 +73,7 @@ int  fh_repo_resolve_rev(fh_repo *r, const char *rev, char out[41], char *msg, s
 cJSON *fh_entry_json(const fh_repo *r, const fh_entry *e, bool expand, const char *commit);
 bool fh_is_lfs_name(const char *path, uint64_t size);
 void fh_hash_cache_free(void);
+void fh_prehash_all(void);
 
 /* ---- control.c ---- */
 typedef struct fh_body_fault {
@@ -80,6 +81,7 @@ typedef struct fh_body_fault {
     uint64_t cut_after;       /* UINT64_MAX = none */
     int64_t  corrupt_offset;  /* file offset, -1 = none */
     uint64_t rate_bps;        /* 0 = none */
+    bool     ignore_range;    /* answer 200 + whole body to a Range request */
 } fh_body_fault;
 
 /* First matching status fault (consumes one use): returns its id (> 0) and

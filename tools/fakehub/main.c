@@ -21,6 +21,7 @@ static int usage(const char *msg)
     fprintf(stderr,
         "usage: fakehub --root DIR [--host 127.0.0.1] [--port 0] [--cdn-host 127.0.0.2] [--cdn-port 0]\n"
         "               [--page-size N] [--lfs-threshold BYTES] [--log FILE] [--ready-file FILE]\n"
+        "               [--no-prehash]\n"
         "       fakehub --make-demo DIR\n");
     return 2;
 }
@@ -58,6 +59,7 @@ static int write_ready(const char *path, const char *line)
 int main(int argc, char **argv)
 {
     const char *root = NULL, *demo = NULL;
+    bool prehash = true;
     uint64_t v;
     g_fh.host = "127.0.0.1";
     g_fh.cdn_host = "127.0.0.2";
@@ -89,6 +91,7 @@ int main(int argc, char **argv)
             g_fh.lfs_threshold = v;
         } else if (strcmp(a, "--log") == 0) { NEEDVAL(); g_fh.log_path = val; }
         else if (strcmp(a, "--ready-file") == 0) { NEEDVAL(); g_fh.ready_file = val; }
+        else if (strcmp(a, "--no-prehash") == 0) { prehash = false; }
         else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) { usage(NULL); return 0; }
         else {
             fprintf(stderr, "fakehub: unknown option %s\n", a);
@@ -117,6 +120,9 @@ int main(int argc, char **argv)
         free(g_fh.root);
         return 1;
     }
+
+    if (prehash)
+        fh_prehash_all();
 
     /* the daemons' threads inherit this mask; main waits for the signals */
     sigset_t set;

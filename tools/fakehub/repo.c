@@ -209,6 +209,11 @@ int fh_repo_hash_entry(fh_repo *r, fh_entry *e, char *msg, size_t msgn)
     return 0;
 }
 
+static bool seg_ok_name(const char *s)
+{
+    return iw_path_check_relative(s, strlen(s)) == 0 && !strchr(s, '/');
+}
+
 /* ---- listing ---- */
 static int add_entry(fh_repo *r, size_t *cap, const char *rel, const struct stat *st, bool dir)
 {
@@ -487,4 +492,40 @@ void fh_repo_free(fh_repo *r)
     free(r->dir);
     cJSON_Delete(r->meta);
     memset(r, 0, sizeof *r);
+}
+
+/* Hash every repo under the root once, before announcing readiness, so the
+ * first request for a repo with multi-GB files answers as fast as later ones.
+ * Failures are only warnings: the request that needs the hash reports them. */
+void fh_prehash_all(void)
+{
+    DIR *rd = opendir(g_fh.root);
+    if (!rd)
+        return;
+    struct dirent *o;
+    while ((o = readdir(rd)) != NULL) {
+        if (o->d_name[0] == '.' || !seg_ok_name(o->d_name))
+            continue;
+        char *orgdir = NULL;
+        if (asprintf(&orgdir, "%s/%s", g_fh.root, o->d_name) < 0)
+            break;
+        struct stat st;
+        DIR *od = (lstat(orgdir, &st) == 0 && S_ISDIR(st.st_mode)) ? opendir(orgdir) : NULL;
+        free(orgdir);
+        if (!od)
+            continue;
+        struct dirent *n;
+        while ((n = readdir(od)) != NULL) {
+            if (n->d_name[0] == '.' || !seg_ok_name(n->d_name))
+                continue;
+            fh_repo r;
+            char msg[512];
+            if (fh_repo_open(&r, o->d_name, n->d_name, msg, sizeof msg) == 0 && r.exists &&
+                fh_repo_hash_all(&r, msg, sizeof msg) < 0)
+                fprintf(stderr, "fakehub: warning: %s: %s\n", r.id, msg);
+            fh_repo_free(&r);
+        }
+        closedir(od);
+    }
+    closedir(rd);
 }

@@ -475,6 +475,14 @@ static enum MHD_Result serve_file(struct MHD_Connection *c, fh_req *q, const fh_
     uint64_t size = (uint64_t)st.st_size, a = 0, b = size ? size - 1 : 0;
     int rk = parse_range(q->range, size, &a, &b);
     char hdr[128];
+    /* body faults are taken only by GETs that will carry file bytes */
+    fh_body_fault bf = { 0, UINT64_MAX, -1, 0, false };
+    if (strcmp(q->method, "GET") == 0 && size > 0 && rk >= 0) {
+        fh_fault_take_body(q->host, e->path, q->path, &bf);
+        q->fault = bf.id;
+        if (bf.ignore_range)
+            rk = 0;   /* answer 200 with the whole file, as a gzip-ing CDN does */
+    }
     if (rk < 0) {
         close(fd);
         struct MHD_Response *resp = buf_response(NULL, 0);
@@ -509,12 +517,7 @@ static enum MHD_Result serve_file(struct MHD_Connection *c, fh_req *q, const fh_
     rd->start = rk ? a : 0;
     rd->len = len;
     rd->refs = 2;
-    rd->f.cut_after = UINT64_MAX;
-    rd->f.corrupt_offset = -1;
-    if (strcmp(q->method, "GET") == 0 && len > 0) {
-        fh_fault_take_body(q->host, e->path, q->path, &rd->f);
-        q->fault = rd->f.id;
-    }
+    rd->f = bf;
     struct MHD_Response *resp = MHD_create_response_from_callback(len, FH_BLOCK, reader_cb, rd,
                                                                   reader_free_cb);
     if (!resp) {
