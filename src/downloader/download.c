@@ -2,6 +2,7 @@
  * manifest, offline mode (see include/iwdl/download.h, docs/download.md). */
 #include "engine.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
 #include <inttypes.h>
@@ -405,6 +406,52 @@ static int offline_serve(const char *repo, const char *rev, const iw_dl_options 
     return res->dest ? 0 : iw_error_set(IW_ENOMEM, "out of memory");
 }
 
+/* ------------------------------------------------------------ stale partials */
+
+/* A partial is named by the content hash the listing promised.  When the
+ * server's file changed (new ETag/hash), the old partial of the same path can
+ * never be completed: discard it (only if no other process holds its lock). */
+static void discard_stale_partials(layout *L, iw_dl_file *files, size_t nf)
+{
+    char *dir = xasprintf("%s/.imageworks/partial", L->dest);
+    DIR *d = dir ? opendir(dir) : NULL;
+    struct dirent *de;
+    while (d && (de = readdir(d)) != NULL) {
+        size_t n = strlen(de->d_name);
+        if (n < 7 || strcmp(de->d_name + n - 6, ".state"))
+            continue;
+        char *sp = xasprintf("%s/%s", dir, de->d_name);
+        cJSON *j = NULL;
+        if (sp && iw_json_parse_file(sp, 1u << 20, &j, NULL) == 0) {
+            const char *path = iw_json_get_str(j, "path");
+            const char *hash = iw_json_get_str(j, "hash");
+            for (size_t i = 0; path && hash && i < nf; i++) {
+                const char *want = files[i].lfs ? files[i].sha256 : files[i].oid;
+                if (strcmp(files[i].path, path) || !strcmp(hash, want) ||
+                    !(iw_is_hex(hash, 40) || iw_is_hex(hash, 64)))
+                    continue;
+                char *lp = xasprintf("%s/%s.lock", dir, hash);
+                char *pp = xasprintf("%s/%s.part", dir, hash);
+                iw_lock lk = { -1, NULL };
+                if (lp && pp && iw_lock_acquire(&lk, lp, 0) == 0) {
+                    unlink(pp);
+                    unlink(sp);
+                    iw_lock_release(&lk);
+                }
+                free(lp);
+                free(pp);
+                break;
+            }
+        }
+        cJSON_Delete(j);
+        free(sp);
+    }
+    if (d)
+        closedir(d);
+    free(dir);
+    iw_error_clear();
+}
+
 /* ------------------------------------------------------------ main flow */
 
 static int build_file(iw_hub *hub, const char *repo, layout *L, const iw_hub_file *hf, iw_dl_file *f)
@@ -509,6 +556,7 @@ int iw_download_repo(iw_hub *hub, const char *repo, const iw_dl_options *o, iw_d
     }
     if (L.kind == IW_DL_LAYOUT_PLAIN) {
         manifest_load(&L);
+        discard_stale_partials(&L, files, nf);
     } else {
         char *tag = xasprintf("%s/CACHEDIR.TAG", L.cache_root);
         if (tag && !iw_path_exists(tag))

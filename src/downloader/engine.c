@@ -750,6 +750,16 @@ static void schedule(iw_engine *E, uint64_t now)
         dfile *f = &E->files[i];
         if (f->state != F_PENDING || f->not_before > now)
             continue;
+        /* same content twice in one repo: one partial at a time (fcntl
+         * locks do not exclude within one process) */
+        bool twin = false;
+        for (size_t k = 0; k < E->nfiles; k++)
+            if (k != i && E->files[k].state == F_RUNNING && !strcmp(E->files[k].spec->part_path, f->spec->part_path))
+                twin = true;
+        if (twin) {
+            f->not_before = now + LOCK_RETRY_MS;
+            continue;
+        }
         int r = open_file(E, f);
         if (r == 1)
             continue;

@@ -329,3 +329,55 @@ Test(engine, missing_entry_writes_no_exist)
     iwt_rm_rf(cache);
     free(cache);
 }
+
+Test(engine, stale_partial_of_changed_file_is_discarded)
+{
+    char *dest = iwt_tmpdir("stale");
+    const char *old = "1111111111111111111111111111111111111111111111111111111111111111";
+    char p[4096], st[1024];
+    snprintf(p, sizeof p, "%s/.imageworks/partial/%s.part", dest, old);
+    cr_assert_eq(iwt_write(p, "partial", 7), 0);
+    snprintf(st, sizeof st, "{\"version\":1,\"path\":\"model.safetensors\",\"size\":7,\"hash\":\"%s\","
+             "\"segments\":[[0,3,7]]}", old);
+    snprintf(p, sizeof p, "%s/.imageworks/partial/%s.state", dest, old);
+    cr_assert_eq(iwt_write(p, st, strlen(st)), 0);
+    iw_hub *hub = dl_hub(&g_hub, NULL);
+    iw_dl_options o;
+    dl_opts(&o, dest);
+    iw_dl_result r;
+    cr_assert_eq(iw_download_repo(hub, "t/r", &o, &r), 0, "%s", iw_error_last());
+    check_big(dest);
+    cr_expect(!iw_path_exists(p), "stale state kept");
+    snprintf(p, sizeof p, "%s/.imageworks/partial/%s.part", dest, old);
+    cr_expect(!iw_path_exists(p), "stale partial kept");
+    iw_dl_result_free(&r);
+    iw_hub_free(hub);
+    iwt_rm_rf(dest);
+    free(dest);
+}
+
+Test(engine, duplicate_content_in_one_repo)
+{
+    dl_put(g_root, "t/dup", "a/model.safetensors", 300000, 5);
+    dl_put(g_root, "t/dup", "b/model.safetensors", 300000, 5);
+    char *dest = iwt_tmpdir("dup");
+    iw_hub *hub = dl_hub(&g_hub, NULL);
+    iw_dl_options o;
+    dl_opts(&o, dest);
+    iw_dl_result r;
+    cr_assert_eq(iw_download_repo(hub, "t/dup", &o, &r), 0, "%s", iw_error_last());
+    char a[4096], b[4096];
+    snprintf(a, sizeof a, "%s/a/model.safetensors", dest);
+    snprintf(b, sizeof b, "%s/b/model.safetensors", dest);
+    dl_same_file(a, b);
+    char h[65], want[65];
+    dl_file_hash(a, true, h);
+    char *x = dl_bytes(300000, 5);
+    iw_sha256_hex(x, 300000, want);
+    free(x);
+    cr_expect_str_eq(h, want);
+    iw_dl_result_free(&r);
+    iw_hub_free(hub);
+    iwt_rm_rf(dest);
+    free(dest);
+}
