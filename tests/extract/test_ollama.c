@@ -956,3 +956,53 @@ Test(ollama_store, verify_model, .init = setup, .fini = teardown)
     free(b);
     free(p);
 }
+
+/* ---- a real GGUF served from a store: same record as reading the file ---- */
+
+#include "iwdl/gguf.h"
+
+Test(ollama_corpus, real_gguf_matches_file_path, .init = setup, .fini = teardown)
+{
+    const char *corpus = iwt_corpus_dir();
+    if (!corpus)
+        cr_skip_test("corpus absent: ../shared/corpus");
+    char *src = pathf("%s/gguf/stories260K.gguf", corpus);
+    size_t len;
+    char *g = iwt_slurp(src, &len);
+    if (!g) {
+        free(src);
+        cr_skip_test("corpus file absent: gguf/stories260K.gguf");
+    }
+    /* the copy lives in the test's tmpdir only */
+    char hex[65];
+    put_blob(g, len, hex);
+    free(g);
+    char *m = pathf("{\"schemaVersion\":2,\"layers\":[{\"mediaType\":\"application/vnd.ollama.image.model\","
+                    "\"digest\":\"sha256:%s\",\"size\":%zu}]}", hex, len);
+    put_manifest("registry.ollama.ai/library/stories/260k", m);
+    free(m);
+
+    iw_arch fa, oa;
+    iw_arch_init(&fa);
+    iw_arch_init(&oa);
+    cr_assert_eq(iw_gguf_extract_path(src, &fa), 0, "%s", iw_error_last());
+    cr_assert_eq(iw_ollama_extract("ollama:/stories:260k", root, &oa), 0, "%s", iw_error_last());
+    cr_expect_str_eq(oa.source, "ollama-store");
+    cr_assert(fa.model_type && oa.model_type);
+    cr_expect_str_eq(oa.model_type, fa.model_type);
+    cr_expect_eq(oa.num_layers, fa.num_layers);
+    cr_expect_gt(oa.num_layers, 0);
+    cr_expect_eq(oa.hidden_size, fa.hidden_size);
+    cr_expect_eq(oa.num_attention_heads, fa.num_attention_heads);
+    cr_expect_eq(oa.num_kv_heads, fa.num_kv_heads);
+    cr_expect_eq(oa.vocab_size, fa.vocab_size);
+    cr_expect_eq(oa.context_length, fa.context_length);
+    cr_expect_eq(oa.parameters.total, fa.parameters.total);
+    cr_expect_gt(oa.parameters.total, 0);
+    cr_expect_eq(oa.weights_bytes, fa.weights_bytes);
+    cr_expect_eq(oa.warnings.n, fa.warnings.n);
+    cr_expect_eq(iw_ollama_verify_model("stories:260k", root), 0, "%s", iw_error_last());
+    iw_arch_free(&fa);
+    iw_arch_free(&oa);
+    free(src);
+}
