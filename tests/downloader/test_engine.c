@@ -381,3 +381,34 @@ Test(engine, duplicate_content_in_one_repo)
     iwt_rm_rf(dest);
     free(dest);
 }
+
+Test(engine, slow_range_is_resplit_so_the_tail_does_not_crawl)
+{
+    /* only the first CDN response is throttled (150 kB/s: alone it would
+     * need ~10 s for its 1.5 MiB half); the free connection must take over
+     * halves of it as it goes */
+    char *dest = iwt_tmpdir("resplit");
+    iw_hub *hub = dl_hub(&g_hub, NULL);
+    cr_assert_gt(iwt_hub_fault(&g_hub, "{\"path\":\"model.safetensors\",\"host\":\"cdn\",\"rate_bps\":150000,\"times\":1}"), 0);
+    iw_dl_options o;
+    dl_opts(&o, dest);
+    const char *inc[] = { "model.safetensors" };
+    o.include = inc; o.n_include = 1;
+    o.connections = 2;
+    o.split_min = 1u << 20;
+    iw_dl_result r;
+    uint64_t t0 = iw_now_ms_test();
+    cr_assert_eq(iw_download_repo(hub, "t/r", &o, &r), 0, "%s", iw_error_last());
+    double s = (double)(iw_now_ms_test() - t0) / 1000.0;
+    check_big(dest);
+    int reqs = 0;
+    uint64_t bytes = dl_log_bytes(&g_hub, "cdn", NULL, &reqs, NULL);
+    cr_expect_geq(reqs, 4, "no re-split: %d CDN requests", reqs);
+    cr_expect_lt(s, 6.0, "took %.1f s", s);
+    /* clipping a split range may waste what was in flight, not much more */
+    cr_expect_lt(bytes, (uint64_t)BIG + (2u << 20), "CDN sent %llu bytes", (unsigned long long)bytes);
+    iw_dl_result_free(&r);
+    iw_hub_free(hub);
+    iwt_rm_rf(dest);
+    free(dest);
+}
