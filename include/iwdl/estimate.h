@@ -81,10 +81,12 @@ typedef struct iw_est_opts {
 
 void iw_est_opts_init(iw_est_opts *o);
 
+#define IW_EST_FORMULA_MAX 512
+
 typedef struct iw_est_term {
     char    name[24];
     int64_t bytes;             /* per GPU */
-    char    formula[320];      /* human-readable formula with the numbers used */
+    char    formula[IW_EST_FORMULA_MAX];  /* human-readable formula with the numbers used (truncated to fit) */
     char    source[48];        /* "exact: safetensors headers", "exact: gguf tensors", "formula", "heuristic" */
 } iw_est_term;
 

@@ -652,6 +652,22 @@ static double vision_bytes(const iw_arch *a, char *formula, size_t flen, bool *i
 
 /* -------------------------------------------------------------- terms */
 
+/* Append to a formula buffer; returns the new length (clamped to n-1). */
+static size_t fmt_app(char *buf, size_t n, size_t off, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static size_t fmt_app(char *buf, size_t n, size_t off, const char *fmt, ...)
+{
+    if (off >= n)
+        return off;
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(buf + off, n - off, fmt, ap);
+    va_end(ap);
+    if (k < 0)
+        return off;
+    off += (size_t)k;
+    return off < n ? off : n - 1;
+}
+
 static void add_term(iw_estimate *e, const char *name, double bytes, const char *source,
                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 static void add_term(iw_estimate *e, const char *name, double bytes, const char *source,
@@ -788,12 +804,24 @@ int iw_estimate_compute(const iw_arch *a, const iw_est_opts *o, iw_estimate *e)
         }
         double cross_tok = enc > 0 ? pad_up(enc, blk) : 0;
         double kv_seq = s.full * full_tok + s.swa * swa_tok + s.chunk * chunk_tok + s.cross * cross_tok;
-        add_term(e, "kv_cache", B * kv_seq, "formula",
-                 "batch %g x [full %lld L x %.0f B x %.0f tok + sliding %lld L x %.0f B x (cdiv(min(%g-1+%g, ctx),16)+1)x16 = %.0f tok"
-                 " + chunked %lld L x %.0f tok + cross %lld L x %.0f tok]; per layer %s (%s)",
-                 B, (long long)s.n_full, s.n_full ? s.full / s.n_full : 0, full_tok, (long long)s.n_swa,
-                 s.n_swa ? s.swa / s.n_swa : 0, w, mbt, swa_tok, (long long)s.n_chunk, chunk_tok,
-                 (long long)s.n_cross, cross_tok, s.desc, s.kv_how);
+        {
+            char f[IW_EST_FORMULA_MAX];
+            size_t fo = 0;
+            fo = fmt_app(f, sizeof f, fo, "batch %g x [", B);
+            if (s.n_full)
+                fo = fmt_app(f, sizeof f, fo, "full %lld L x %.0f B x %.0f tok", (long long)s.n_full, s.full / s.n_full, full_tok);
+            if (s.n_swa)
+                fo = fmt_app(f, sizeof f, fo, "%ssliding %lld L x %.0f B x (cdiv(min(window %g - 1 + mbt %g, ctx), 16) + 1) x 16 = %.0f tok",
+                            s.n_full ? " + " : "", (long long)s.n_swa, s.swa / s.n_swa, w, mbt, swa_tok);
+            if (s.n_chunk)
+                fo = fmt_app(f, sizeof f, fo, " + chunked %lld L x %.0f B x cdiv(min(chunk %g + mbt, ctx), 16) x 16 = %.0f tok",
+                            (long long)s.n_chunk, s.chunk / s.n_chunk, ch, chunk_tok);
+            if (s.n_cross)
+                fo = fmt_app(f, sizeof f, fo, " + cross %lld L x %.0f B x encoder %.0f tok", (long long)s.n_cross,
+                            s.cross / s.n_cross, cross_tok);
+            fmt_app(f, sizeof f, fo, "]; per layer %s (%s)", s.desc, s.kv_how);
+            add_term(e, "kv_cache", B * kv_seq, "formula", "%s", f);
+        }
         if (s.n_rec > 0)
             add_term(e, "state", B * s.state, "formula",
                      "batch %g x %lld recurrent layers x [(d_conv-1)(d_inner + 2 n_groups d_state) + n_heads head_dim d_state] / tp x dtype = %.0f B/seq",
@@ -870,12 +898,24 @@ int iw_estimate_compute(const iw_arch *a, const iw_est_opts *o, iw_estimate *e)
         double enc = known(a->attention.encoder_length) ? (double)a->attention.encoder_length : 0;
         double kv_all = s.full * ncells + s.swa * swa_cells + s.chunk * chunk_cells + s.cross * enc * B;
         double frac = n_off / nlay;
-        add_term(e, "kv_cache", kv_all * frac, "formula",
-                 "n_ctx = PAD(ctx %g x seqs %g, 256) = %g cells: full %lld L x %.0f B x %g + SWA %lld L x %.0f B x "
-                 "seqs x min(n_ctx_seq, PAD(%g + n_ubatch %g, 256)) = %g + chunked %lld L x %g cells; per layer %s (%s); x %g/%g offloaded layers",
-                 ctx, B, ncells, (long long)s.n_full, s.n_full ? s.full / s.n_full : 0, ncells, (long long)s.n_swa,
-                 s.n_swa ? s.swa / s.n_swa : 0, w, ub, swa_cells, (long long)s.n_chunk, chunk_cells, s.desc,
-                 s.kv_how, n_off, nlay);
+        {
+            char f[IW_EST_FORMULA_MAX];
+            size_t fo = 0;
+            fo = fmt_app(f, sizeof f, fo, "n_ctx = PAD(ctx %g x seqs %g, 256) = %g cells: ", ctx, B, ncells);
+            if (s.n_full)
+                fo = fmt_app(f, sizeof f, fo, "full %lld L x %.0f B x %g", (long long)s.n_full, s.full / s.n_full, ncells);
+            if (s.n_swa)
+                fo = fmt_app(f, sizeof f, fo, "%sSWA %lld L x %.0f B x seqs x min(PAD(ctx, 256), PAD(window %g + n_ubatch %g, 256)) = %g",
+                            s.n_full ? " + " : "", (long long)s.n_swa, s.swa / s.n_swa, w, ub, swa_cells);
+            if (s.n_chunk)
+                fo = fmt_app(f, sizeof f, fo, " + chunked %lld L x %.0f B x %g", (long long)s.n_chunk, s.chunk / s.n_chunk, chunk_cells);
+            if (s.n_cross)
+                fo = fmt_app(f, sizeof f, fo, " + cross %lld L x %.0f B x encoder %g x seqs", (long long)s.n_cross, s.cross / s.n_cross, enc);
+            fo = fmt_app(f, sizeof f, fo, "; per layer %s (%s)", s.desc, s.kv_how);
+            if (n_off < nlay)
+                fmt_app(f, sizeof f, fo, "; x %g/%g offloaded layers (rest in host RAM)", n_off, nlay);
+            add_term(e, "kv_cache", kv_all * frac, "formula", "%s", f);
+        }
         if (s.n_rec > 0)
             add_term(e, "state", B * s.state * frac, "formula",
                      "seqs %g x %lld recurrent layers x [(d_conv-1)(d_inner + 2 n_groups d_state) + n_heads head_dim d_state] x 4 B (F32)",
