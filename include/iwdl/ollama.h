@@ -183,6 +183,14 @@ int iw_ollama_host_url(const char *host, char **out);
  * a->source = "ollama-api".  Timeouts: 5 s to connect, 60 s without data. */
 int iw_ollama_api_extract(const char *ref, const char *host, iw_arch *a);
 
+/* Store first, then the server: iw_ollama_extract(ref, root, a); only when
+ * that fails with IW_ENOTFOUND (no store on this machine, or the model is
+ * not in it) iw_ollama_api_extract(ref, host, a).  Other store errors (a
+ * bad digest, a blob outside the store, a corrupt GGUF) are returned as they
+ * are, never masked by the server.  When both fail, the one-line error names
+ * both causes and the server's code is returned. */
+int iw_ollama_extract_auto(const char *ref, const char *root, const char *host, iw_arch *a);
+
 #ifdef __cplusplus
 }
 #endif

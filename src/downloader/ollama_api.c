@@ -247,3 +247,20 @@ cleanup:
     iw_buf_free(&s.b);
     return rc;
 }
+
+int iw_ollama_extract_auto(const char *ref, const char *root, const char *host, iw_arch *a)
+{
+    int rc = iw_ollama_extract(ref, root, a);
+    if (rc != IW_ENOTFOUND)
+        return rc;
+    char store_err[512];
+    snprintf(store_err, sizeof store_err, "%s", iw_error_last());
+    iw_error_clear();
+    rc = iw_ollama_api_extract(ref, host, a);
+    if (rc < 0) {
+        char api_err[512];
+        snprintf(api_err, sizeof api_err, "%s", iw_error_last());
+        iw_error_set(rc, "%s; and from the server: %s", store_err, api_err);
+    }
+    return rc;
+}

@@ -298,3 +298,58 @@ Test(ollama_api, host_url)
         cr_expect(one_line(iw_error_last()));
     }
 }
+
+/* ---- store first, then the server ---------------------------------------- */
+
+Test(ollama_api, auto_falls_back_only_when_not_in_the_store)
+{
+    char *root = iwt_tmpdir("ollama-auto");
+    cr_assert(root);
+    char *p = NULL;
+    cr_assert(asprintf(&p, "%s/blobs/.keep", root) > 0);
+    cr_assert_eq(iwt_write(p, "", 0), 0);
+    free(p);
+    /* a store holding one broken manifest */
+    cr_assert(asprintf(&p, "%s/manifests/registry.ollama.ai/library/broken/latest", root) > 0);
+    const char *bad = "{\"layers\":[{\"mediaType\":\"application/vnd.ollama.image.model\",\"digest\":\"sha256:../../x\"}]}";
+    cr_assert_eq(iwt_write(p, bad, strlen(bad)), 0);
+    free(p);
+
+    size_t len;
+    char *body = iwt_slurp(iwt_fixture("ollama/show_llama.json"), &len);
+    cr_assert(body);
+    stub s;
+    stub_start(&s, 200, body, len);
+    char *host = host_of(&s);
+    iw_arch a;
+    iw_arch_init(&a);
+    /* not in the store: the server answers */
+    int rc = iw_ollama_extract_auto("ollama:/llama3.2:3b", root, host, &a);
+    stub_stop(&s);
+    stub_free(&s);
+    cr_assert_eq(rc, 0, "%s", iw_error_last());
+    cr_expect_str_eq(a.source, "ollama-api");
+    cr_expect_eq(a.num_layers, 28);
+    iw_arch_free(&a);
+    cr_expect_eq(s.served, 1);
+
+    /* a store error other than "not found" is not masked (no server contacted) */
+    int port;
+    int fd = listen_loopback(&port);
+    char refused[64];
+    snprintf(refused, sizeof refused, "127.0.0.1:%d", port);
+    iw_arch_init(&a);
+    cr_expect_eq(iw_ollama_extract_auto("ollama:/broken:latest", root, refused, &a), IW_EFORMAT);
+    cr_expect(strstr(iw_error_last(), "digest"), "%s", iw_error_last());
+
+    /* neither: one line naming both */
+    cr_expect_eq(iw_ollama_extract_auto("ollama:/nothere:latest", root, refused, &a), IW_ENET);
+    cr_expect(one_line(iw_error_last()));
+    cr_expect(strstr(iw_error_last(), "ollama pull") && strstr(iw_error_last(), "OLLAMA_HOST"), "%s", iw_error_last());
+    close(fd);
+    iw_arch_free(&a);
+    free(host);
+    free(body);
+    iwt_rm_rf(root);
+    free(root);
+}
