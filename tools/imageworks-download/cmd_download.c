@@ -15,6 +15,14 @@
 
 #define MAX_GLOBS 256
 
+#define USAGE \
+    "usage: imageworks-download download REPO [--revision REV] [--include GLOB]... [--exclude GLOB]...\n" \
+    "        [--dest DIR | --hf-cache] [--support-repo REPO] [--no-architecture]\n" \
+    "        [--name NAME] [--backend vllm|ollama|llama.cpp] [--jobs N] [--connections N]\n" \
+    "        [--unpack] [--quiet] [--json]\n" \
+    "Environment: HF_ENDPOINT, HF_TOKEN, HF_TOKEN_PATH, HF_HOME, HF_HUB_CACHE, HF_HUB_OFFLINE,\n" \
+    "HF_HUB_DOWNLOAD_TIMEOUT, IMAGEWORKS_MODEL_ROOT.  See docs/download.md.\n"
+
 typedef struct dl_args {
     const char *repo, *revision, *dest, *support_repo, *name, *backend;
     const char *include[MAX_GLOBS], *exclude[MAX_GLOBS];
@@ -160,6 +168,10 @@ static int parse_args(int argc, char **argv, dl_args *a)
         else if (!strcmp(s, "--jobs")) { NEEDV(); if (parse_int(v, 1, 64, &a->jobs)) return usage_err("--jobs must be 1..64, not '%s'", v); }
         else if (!strcmp(s, "--connections")) { NEEDV(); if (parse_int(v, 1, 32, &a->connections)) return usage_err("--connections must be 1..32, not '%s'", v); }
         else if (!strcmp(s, "--unpack")) a->unpack = true;
+        else if (!strcmp(s, "--help") || !strcmp(s, "-h")) {
+            fputs(USAGE, stdout);
+            return -1;
+        }
         else if (!strcmp(s, "--quiet") || !strcmp(s, "-q")) a->quiet = true;
         else if (!strcmp(s, "--json")) a->json = true;
         else if (s[0] == '-') return usage_err("unknown option '%s'", s);
@@ -235,7 +247,7 @@ int cmd_download(int argc, char **argv)
     dl_args a;
     int rc = parse_args(argc, argv, &a);
     if (rc)
-        return rc;
+        return rc < 0 ? IW_EXIT_OK : rc;
     ui u = { .quiet = a.quiet, .json = a.json, .tty = isatty(2) && !a.quiet && !a.json };
     iw_hub *hub = NULL;
     if (iw_hub_check_repo_id(a.repo) < 0)
