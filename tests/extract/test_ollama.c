@@ -1006,3 +1006,83 @@ Test(ollama_corpus, real_gguf_matches_file_path, .init = setup, .fini = teardown
     iw_arch_free(&oa);
     free(src);
 }
+
+/* ---- robustness: mutated inputs never crash and fail with one line ------ */
+
+static uint32_t rng_state = 12345;
+static uint32_t rnd(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 17;
+    rng_state ^= rng_state << 5;
+    return rng_state;
+}
+
+Test(ollama_show, mutated_answers)
+{
+    size_t len;
+    char *t = fixture_text("ollama/show_vision.json", &len);
+    static const char alphabet[] = "{}[]\",:0123456789-.eE truefalsnul\\";
+    size_t ok = 0, failed = 0;
+    for (int iter = 0; iter < 400; iter++) {
+        char *m = malloc(len + 1);
+        cr_assert(m);
+        memcpy(m, t, len + 1);
+        int flips = 1 + (int)(rnd() % 4);
+        for (int f = 0; f < flips; f++)
+            m[rnd() % len] = alphabet[rnd() % (sizeof alphabet - 1)];
+        size_t mlen = iter % 5 == 0 ? rnd() % len : len;   /* sometimes truncated */
+        iw_arch a;
+        iw_arch_init(&a);
+        iw_error_clear();
+        int rc = iw_ollama_show_to_arch(m, mlen, "mutant", &a);
+        if (rc == 0) {
+            ok++;
+        } else {
+            failed++;
+            cr_expect(one_line(iw_error_last()), "iteration %d: rc %d without a one-line error", iter, rc);
+        }
+        iw_arch_free(&a);
+        free(m);
+    }
+    cr_expect_gt(ok, 0);
+    cr_expect_gt(failed, 0);
+    free(t);
+}
+
+Test(ollama_store, mutated_manifests, .init = setup, .fini = teardown)
+{
+    store st;
+    build_store(&st);
+    char *mp = pathf("%s/manifests/registry.ollama.ai/library/tiny-vl/latest", root);
+    size_t len;
+    char *orig = iwt_slurp(mp, &len);
+    cr_assert(orig);
+    static const char alphabet[] = "{}[]\",:0123456789abcdef./-";
+    size_t ok = 0, failed = 0;
+    for (int iter = 0; iter < 200; iter++) {
+        char *m = malloc(len + 1);
+        cr_assert(m);
+        memcpy(m, orig, len + 1);
+        int flips = 1 + (int)(rnd() % 3);
+        for (int f = 0; f < flips; f++)
+            m[rnd() % len] = alphabet[rnd() % (sizeof alphabet - 1)];
+        cr_assert_eq(iwt_write(mp, m, iter % 7 == 0 ? rnd() % len : len), 0);
+        iw_arch a;
+        iw_arch_init(&a);
+        iw_error_clear();
+        int rc = iw_ollama_extract("tiny-vl", root, &a);
+        if (rc == 0) {
+            ok++;
+            cr_expect_str_eq(a.source, "ollama-store");
+        } else {
+            failed++;
+            cr_expect(one_line(iw_error_last()), "iteration %d: rc %d without a one-line error", iter, rc);
+        }
+        iw_arch_free(&a);
+        free(m);
+    }
+    cr_expect_gt(failed, 0);
+    free(orig);
+    free(mp);
+}
