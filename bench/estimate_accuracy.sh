@@ -79,54 +79,54 @@ r2() { awk -v x="$1" 'BEGIN{printf "%.2f", x}'; }
 
 # 1-3 Meta-Llama-3-8B on H100 (79.22 GiB), util 0.90, V0 profile (mbt 8192, 256 seqs, graphs outside the profile)
 j=$(est "$tmp/llama3-8b" --context 8192 --batch 256 --vram 79.22GiB --gpu-util 0.90 --enforce-eager --max-num-batched-tokens 8192)
-row "Meta-Llama-3-8B" "vLLM tp1, H100 79.22 GiB, util 0.90" "weights GiB" 14.96 "$(r2 "$(echo "$j" | term weights $GiB)")" "vllm-project/vllm#10511"
-row "Meta-Llama-3-8B" "vLLM tp1, same" "KV memory GiB" 53.29 "$(r2 "$(echo "$j" | avail)")" "vllm-project/vllm#10511"
+row "Meta-Llama-3-8B" "vLLM tp1, H100 79.22 GiB, util 0.90" "weights GiB" 14.96 "$(r2 "$(echo "$j" | term weights $GiB)")" "[vllm-project/vllm#10511](https://github.com/vllm-project/vllm/pull/10511)"
+row "Meta-Llama-3-8B" "vLLM tp1, same" "KV memory GiB" 53.29 "$(r2 "$(echo "$j" | avail)")" "[vllm-project/vllm#10511](https://github.com/vllm-project/vllm/pull/10511)"
 j=$(est "$tmp/llama3-8b" --context 8192 --tp 2 --vram 79.22GiB --enforce-eager)
-row "Meta-Llama-3-8B" "vLLM tp2, H100" "weights GiB/rank" 7.48 "$(r2 "$(echo "$j" | term weights $GiB)")" "vllm-project/vllm#10511"
+row "Meta-Llama-3-8B" "vLLM tp2, H100" "weights GiB/rank" 7.48 "$(r2 "$(echo "$j" | term weights $GiB)")" "[vllm-project/vllm#10511](https://github.com/vllm-project/vllm/pull/10511)"
 
 # 4-7 Llama-3.1-8B-Instruct on RTX 3090 (23.58 GiB), util 0.90, V0 without chunked prefill (mbt = max_model_len)
 for c in 20000:3.81:31232 29000:2.89:23648; do
     ctx=${c%%:*}; rest=${c#*:}; gib=${rest%%:*}; tok=${rest#*:}
     j=$(est "$tmp/llama31-8b" --context "$ctx" --batch 256 --vram 23.58GiB --gpu-util 0.90 --enforce-eager --max-num-batched-tokens "$ctx")
-    [ "$ctx" = 20000 ] && row "Llama-3.1-8B-Instruct" "vLLM, RTX 3090 23.58 GiB, util 0.90, max_model_len 20000" "weights GiB" 14.9888 "$(r2 "$(echo "$j" | term weights $GiB)")" "vllm-project/vllm#10517"
-    row "Llama-3.1-8B-Instruct" "vLLM, max_model_len $ctx" "KV tokens for the logged $gib GiB" "$tok" "$(echo "$j" | tok_of "$gib")" "vllm-project/vllm#10517"
-    row "Llama-3.1-8B-Instruct" "vLLM, max_model_len $ctx (end to end)" "KV tokens" "$tok" "$(echo "$j" | jq -r .kv_capacity_tokens)" "vllm-project/vllm#10517"
+    [ "$ctx" = 20000 ] && row "Llama-3.1-8B-Instruct" "vLLM, RTX 3090 23.58 GiB, util 0.90, max_model_len 20000" "weights GiB" 14.9888 "$(r2 "$(echo "$j" | term weights $GiB)")" "[vllm-project/vllm#10517](https://github.com/vllm-project/vllm/issues/10517)"
+    row "Llama-3.1-8B-Instruct" "vLLM, max_model_len $ctx" "KV tokens for the logged $gib GiB" "$tok" "$(echo "$j" | tok_of "$gib")" "[vllm-project/vllm#10517](https://github.com/vllm-project/vllm/issues/10517)"
+    row "Llama-3.1-8B-Instruct" "vLLM, max_model_len $ctx (end to end)" "KV tokens" "$tok" "$(echo "$j" | jq -r .kv_capacity_tokens)" "[vllm-project/vllm#10517](https://github.com/vllm-project/vllm/issues/10517)"
 done
 
 # 8 DeepSeek-R1-Distill-Qwen-14B, TP2 on 2x RTX 4090
 j=$(est "$tmp/r1-distill-qwen-14b" --context 8192 --tp 2 --vram 24GiB)
-row "DeepSeek-R1-Distill-Qwen-14B" "vLLM tp2, 2x RTX 4090, util 0.98" "weights GiB/rank" 13.9476 "$(r2 "$(echo "$j" | term weights $GiB)")" "vllm-project/vllm#13061"
+row "DeepSeek-R1-Distill-Qwen-14B" "vLLM tp2, 2x RTX 4090, util 0.98" "weights GiB/rank" 13.9476 "$(r2 "$(echo "$j" | term weights $GiB)")" "[vllm-project/vllm#13061](https://github.com/vllm-project/vllm/issues/13061)"
 
 # 9 Qwen3-235B-A22B-FP8, TP4 on H100: 8.11 GiB -> 178,880 tokens
 j=$(est "$tmp/qwen3-235b-fp8" --context 8192 --tp 4 --vram 80GiB)
-row "Qwen3-235B-A22B-FP8" "vLLM tp4, 4x H100, KV auto (bf16)" "KV tokens for the logged 8.11 GiB" 178880 "$(echo "$j" | tok_of 8.11)" "vllm-project/vllm#21348"
+row "Qwen3-235B-A22B-FP8" "vLLM tp4, 4x H100, KV auto (bf16)" "KV tokens for the logged 8.11 GiB" 178880 "$(echo "$j" | tok_of 8.11)" "[vllm-project/vllm#21348](https://github.com/vllm-project/vllm/issues/21348)"
 
 # 10-11 gpt-oss-120b on one H100 (MXFP4): Model loading took ...
 j=$(est "$corpus/gpt_oss__gpt-oss-120b" --context 8192 --vram 80GiB)
 w=$(r2 "$(echo "$j" | term weights $GiB)")
-row "gpt-oss-120b" "vLLM 0.10.1, H100 (Marlin MXFP4)" "weights GiB" 65.9651 "$w" "vllm-project/vllm#23278"
-row "gpt-oss-120b" "vLLM 0.14.1, H100 (Triton MXFP4)" "weights GiB" 64.38 "$w" "vllm-project/vllm#33155"
+row "gpt-oss-120b" "vLLM 0.10.1, H100 (Marlin MXFP4)" "weights GiB" 65.9651 "$w" "[vllm-project/vllm#23278](https://github.com/vllm-project/vllm/issues/23278)"
+row "gpt-oss-120b" "vLLM 0.14.1, H100 (Triton MXFP4)" "weights GiB" 64.38 "$w" "[vllm-project/vllm#33155](https://github.com/vllm-project/vllm/issues/33155)"
 
 # 12 DeepSeek-Coder-V2-Lite-Instruct-AWQ (MLA): 59.75 GiB -> 116023 blocks
 j=$(est "$tmp/dsv2-lite-awq" --context 163840 --vram 80GiB)
-row "DeepSeek-Coder-V2-Lite-Instruct-AWQ" "vLLM 0.7 (V0, Triton MLA)" "weights GiB" 10.45 "$(r2 "$(echo "$j" | term weights $GiB)")" "vllm-project/vllm#13109"
-row "DeepSeek-Coder-V2-Lite-Instruct-AWQ" "vLLM 0.7, MLA latent" "KV tokens for the logged 59.75 GiB" 1856368 "$(echo "$j" | tok_of 59.75)" "vllm-project/vllm#13109"
+row "DeepSeek-Coder-V2-Lite-Instruct-AWQ" "vLLM 0.7 (V0, Triton MLA)" "weights GiB" 10.45 "$(r2 "$(echo "$j" | term weights $GiB)")" "[vllm-project/vllm#13109](https://github.com/vllm-project/vllm/pull/13109)"
+row "DeepSeek-Coder-V2-Lite-Instruct-AWQ" "vLLM 0.7, MLA latent" "KV tokens for the logged 59.75 GiB" 1856368 "$(echo "$j" | tok_of 59.75)" "[vllm-project/vllm#13109](https://github.com/vllm-project/vllm/pull/13109)"
 
 # 14-16 gpt-oss-120b in Ollama's llama-server: n_ctx 262144 = 2 seqs x 131072, n_ubatch 1024, FA, f16 KV
 j=$(est "$corpus/gpt_oss__gpt-oss-120b" --engine llama.cpp --context 131072 --batch 2 --ubatch 1024 --flash-attn on)
 kv=$(echo "$j" | term kv_cache $MiB)
-row "gpt-oss-120b (GGUF)" "llama.cpp, n_ctx 262144 (2 x 131072), ubatch 1024, FA" "KV MiB (9216 full + 90 SWA)" 9306 "$(r2 "$kv")" "ollama/ollama#16480"
-row "gpt-oss-120b (GGUF)" "llama.cpp, same settings" "compute buffer MiB" 796 "$(r2 "$(echo "$j" | term compute $MiB)")" "ollama/ollama#16416"
+row "gpt-oss-120b (GGUF)" "llama.cpp, n_ctx 262144 (2 x 131072), ubatch 1024, FA" "KV MiB (9216 full + 90 SWA)" 9306 "$(r2 "$kv")" "[ollama/ollama#16480](https://github.com/ollama/ollama/issues/16480)"
+row "gpt-oss-120b (GGUF)" "llama.cpp, same settings" "compute buffer MiB" 796 "$(r2 "$(echo "$j" | term compute $MiB)")" "[ollama/ollama#16416](https://github.com/ollama/ollama/issues/16416)"
 
 # 17 Qwen2.5-3B: compute buffer at n_ubatch 512
 j=$(est "$corpus/qwen2__Qwen2.5-3B-Instruct" --engine llama.cpp --context 4096)
-row "Qwen2.5-3B-Instruct (GGUF)" "llama.cpp, n_ubatch 512, full offload" "CUDA0 compute buffer MiB" 300.75 "$(r2 "$(echo "$j" | term compute $MiB)")" "SciSharp/LLamaSharp#1099"
+row "Qwen2.5-3B-Instruct (GGUF)" "llama.cpp, n_ubatch 512, full offload" "CUDA0 compute buffer MiB" 300.75 "$(r2 "$(echo "$j" | term compute $MiB)")" "[SciSharp/LLamaSharp#1099](https://github.com/SciSharp/LLamaSharp/issues/1099)"
 # 18 Qwen2.5-7B: compute buffer (log truncated after \"304\")
 j=$(est "$corpus/qwen2__Qwen2.5-7B-Instruct" --engine llama.cpp --context 2048 --flash-attn off)
-row "Qwen2.5-7B-Instruct (GGUF)" "llama.cpp, n_ubatch 512, full offload" "CUDA0 compute buffer MiB" 304 "$(r2 "$(echo "$j" | term compute $MiB)")" "abetlen/llama-cpp-python#1901"
+row "Qwen2.5-7B-Instruct (GGUF)" "llama.cpp, n_ubatch 512, full offload" "CUDA0 compute buffer MiB" 304 "$(r2 "$(echo "$j" | term compute $MiB)")" "[abetlen/llama-cpp-python#1901](https://github.com/abetlen/llama-cpp-python/pull/1901)"
 # 19 Qwen2.5-Coder-32B (shapes of DeepSeek-R1-Distill-Qwen-32B): kv_size 32768, q8_0
 j=$(est "$corpus/qwen2__DeepSeek-R1-Distill-Qwen-32B" --engine llama.cpp --context 32768 --kv-dtype q8_0 --flash-attn on)
-row "Qwen2.5-Coder-32B (GGUF)" "llama.cpp, kv_size 32768, -ctk/-ctv q8_0" "KV self size MiB" 4352 "$(r2 "$(echo "$j" | term kv_cache $MiB)")" "ggml-org/llama.cpp#11200"
+row "Qwen2.5-Coder-32B (GGUF)" "llama.cpp, kv_size 32768, -ctk/-ctv q8_0" "KV self size MiB" 4352 "$(r2 "$(echo "$j" | term kv_cache $MiB)")" "[ggml-org/llama.cpp#11200](https://github.com/ggml-org/llama.cpp/issues/11200)"
 # 20 DeepSeek-R1 MLA cache, n_ctx 32768, f16 (K^R 244 + c^KV 1952)
 j=$(est "$corpus/deepseek_v3__DeepSeek-R1" --engine llama.cpp --context 32768)
-row "DeepSeek-R1 (GGUF)" "llama.cpp MLA, n_ctx 32768, f16" "KV self size MiB" 2196 "$(r2 "$(echo "$j" | term kv_cache $MiB)")" "ggml-org/llama.cpp#11446"
+row "DeepSeek-R1 (GGUF)" "llama.cpp MLA, n_ctx 32768, f16" "KV self size MiB" 2196 "$(r2 "$(echo "$j" | term kv_cache $MiB)")" "[ggml-org/llama.cpp#11446](https://github.com/ggml-org/llama.cpp/pull/11446)"
