@@ -242,16 +242,22 @@ static int add_entry(fh_repo *r, size_t *cap, const char *rel, const struct stat
     return 0;
 }
 
-static int walk(fh_repo *r, size_t *cap, const char *abs, const char *rel, int depth,
+/* Walk the directory open as dfd (which walk closes).  Every step is
+ * relative to a directory fd and never follows a symlink (fstatat with
+ * AT_SYMLINK_NOFOLLOW, openat with O_NOFOLLOW), which is also much cheaper
+ * than re-resolving absolute paths for every entry. */
+static int walk(fh_repo *r, size_t *cap, int dfd, const char *rel, int depth,
                 char *msg, size_t msgn)
 {
     if (depth > FH_MAX_DEPTH) {
-        snprintf(msg, msgn, "%s: nested deeper than %d", abs, FH_MAX_DEPTH);
+        close(dfd);
+        snprintf(msg, msgn, "%s: nested deeper than %d", r->id, FH_MAX_DEPTH);
         return -1;
     }
-    DIR *d = opendir(abs);
+    DIR *d = fdopendir(dfd);
     if (!d) {
-        snprintf(msg, msgn, "cannot list %s: %s", abs, strerror(errno));
+        close(dfd);
+        snprintf(msg, msgn, "cannot list %s/%s: %s", r->id, rel, strerror(errno));
         return -1;
     }
     int rc = 0;
@@ -260,24 +266,26 @@ static int walk(fh_repo *r, size_t *cap, const char *abs, const char *rel, int d
         const char *nm = de->d_name;
         if (strcmp(nm, ".") == 0 || strcmp(nm, "..") == 0 || strcmp(nm, ".git") == 0)
             continue;
-        char *cabs = NULL, *crel = NULL;
-        if (asprintf(&cabs, "%s/%s", abs, nm) < 0) { rc = -1; break; }
-        if (asprintf(&crel, "%s%s%s", rel, *rel ? "/" : "", nm) < 0) { free(cabs); rc = -1; break; }
+        char *crel = NULL;
+        if (asprintf(&crel, "%s%s%s", rel, *rel ? "/" : "", nm) < 0) { rc = -1; break; }
         struct stat st;
-        /* lstat: symlinks are neither listed nor followed; names a client
-         * could not safely write are left out too */
-        if (lstat(cabs, &st) == 0 && iw_path_check_relative(crel, strlen(crel)) == 0) {
+        /* symlinks are neither listed nor followed; names a client could
+         * not safely write are left out too */
+        if (fstatat(dirfd(d), nm, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+            iw_path_check_relative(crel, strlen(crel)) == 0) {
             if (S_ISDIR(st.st_mode)) {
                 rc = add_entry(r, cap, crel, &st, true);
-                if (rc == 0)
-                    rc = walk(r, cap, cabs, crel, depth + 1, msg, msgn);
+                if (rc == 0) {
+                    int cfd = openat(dirfd(d), nm, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                    if (cfd >= 0)
+                        rc = walk(r, cap, cfd, crel, depth + 1, msg, msgn);
+                }
             } else if (S_ISREG(st.st_mode)) {
                 rc = add_entry(r, cap, crel, &st, false);
             }
             if (rc < 0 && !*msg)
                 snprintf(msg, msgn, "%s: too many entries or out of memory", r->id);
         }
-        free(cabs);
         free(crel);
     }
     closedir(d);
@@ -299,7 +307,12 @@ int fh_repo_list(fh_repo *r, char *msg, size_t msgn)
         snprintf(msg, msgn, "repository %s not found", r->id);
         return -1;
     }
-    if (walk(r, &cap, r->dir, "", 0, msg, msgn) < 0)
+    int dfd = open(r->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dfd < 0) {
+        snprintf(msg, msgn, "cannot open %s: %s", r->id, strerror(errno));
+        return -1;
+    }
+    if (walk(r, &cap, dfd, "", 0, msg, msgn) < 0)
         return -1;
     if (r->n > 1)
         qsort(r->entries, r->n, sizeof *r->entries, cmp_entry);
