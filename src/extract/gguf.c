@@ -1019,7 +1019,7 @@ static int array_elem(const iw_gguf *g, const char *key, uint64_t i, const gguf_
 
 int iw_gguf_array_int(const iw_gguf *g, const char *key, uint64_t i, int64_t *out)
 {
-    const gguf_kv *kv;
+    const gguf_kv *kv = NULL;
     int rc = array_elem(g, key, i, &kv);
     if (rc)
         return rc;
@@ -1032,7 +1032,7 @@ int iw_gguf_array_int(const iw_gguf *g, const char *key, uint64_t i, int64_t *ou
 
 int iw_gguf_array_float(const iw_gguf *g, const char *key, uint64_t i, double *out)
 {
-    const gguf_kv *kv;
+    const gguf_kv *kv = NULL;
     int rc = array_elem(g, key, i, &kv);
     if (rc)
         return rc;
@@ -1045,7 +1045,7 @@ int iw_gguf_array_float(const iw_gguf *g, const char *key, uint64_t i, double *o
 
 int iw_gguf_array_str(const iw_gguf *g, const char *key, uint64_t i, const char **out, size_t *len)
 {
-    const gguf_kv *kv;
+    const gguf_kv *kv = NULL;
     int rc = array_elem(g, key, i, &kv);
     if (rc)
         return rc;

@@ -1033,7 +1033,7 @@ int iw_gguf_extract_path(const char *path, iw_arch *a)
         }
         if (chosen && (rc = add_split_set(&files, dir, chosen)) < 0)
             goto done;
-        if (n_models > 1 &&
+        if (n_models > 1 && chosen &&
             (rc = iw_arch_warn(a, "gguf: %s holds %zu GGUF models; read %s", path, n_models, chosen)) < 0)
             goto done;
         for (size_t i = 0; i < names.n; i++)
