@@ -131,6 +131,10 @@ static int fail_file(iw_engine *E, dfile *f, int rc)
 
 static int state_write(dfile *f)
 {
+    /* files under IW_DL_STATE_EVERY are cheaper to fetch again than to
+     * journal: they keep no resume state */
+    if (f->spec->size < IW_DL_STATE_EVERY)
+        return 0;
     cJSON *j = cJSON_CreateObject(), *a = cJSON_CreateArray();
     if (!j || !a) { cJSON_Delete(j); cJSON_Delete(a); return IW_ENOMEM; }
     cJSON_AddNumberToObject(j, "version", 1);
@@ -882,10 +886,11 @@ int iw_engine_run(iw_hub *hub, iw_dl_file *files, size_t n, const iw_engine_opts
         int still = 0;
         curl_multi_perform(E.m, &still);
         CURLMsg *msg;
-        int q;
+        int q, completed = 0;
         while ((msg = curl_multi_info_read(E.m, &q)) != NULL) {
             if (msg->msg != CURLMSG_DONE)
                 continue;
+            completed++;
             xfer *x = NULL;
             curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
             CURLcode cc = msg->data.result;
@@ -908,6 +913,8 @@ int iw_engine_run(iw_hub *hub, iw_dl_file *files, size_t n, const iw_engine_opts
             else if (f->state == F_RUNNING) E.total_done += f->done;
         }
         progress(&E, now, false);
+        if (completed)
+            continue;   /* start the next transfers right away */
         if (still > 0)
             curl_multi_poll(E.m, NULL, 0, 100, NULL);
         else
