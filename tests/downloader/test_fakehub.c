@@ -709,3 +709,58 @@ Test(fakehub, make_demo_writes_a_valid_tiny_llama)
     free(dir);
     free(dir2);
 }
+
+Test(fakehub, command_line_errors_are_clear)
+{
+    char cmd[8192], *out = NULL, *err = NULL;
+    snprintf(cmd, sizeof cmd, "'%s'", iwt_fakehub());
+    cr_expect_eq(iwt_run(cmd, &out, &err), 2, "no --root is a usage error");
+    cr_expect_not_null(strstr(err, "--root"), "%s", err);
+    free(out); free(err);
+    snprintf(cmd, sizeof cmd, "'%s' --root '%s' --page-size 0", iwt_fakehub(), g_root);
+    cr_expect_eq(iwt_run(cmd, &out, &err), 2);
+    free(out); free(err);
+    snprintf(cmd, sizeof cmd, "'%s' --root '%s/nope'", iwt_fakehub(), g_root);
+    cr_expect_eq(iwt_run(cmd, &out, &err), 1);
+    cr_expect_not_null(strstr(err, "not a directory"), "%s", err);
+    free(out); free(err);
+    /* a CDN address that is not on this machine cannot be bound */
+    snprintf(cmd, sizeof cmd, "'%s' --root '%s' --cdn-host 192.0.2.1", iwt_fakehub(), g_root);
+    cr_expect_eq(iwt_run(cmd, &out, &err), 1);
+    cr_expect_not_null(strstr(err, "cannot listen on CDN address 192.0.2.1"), "%s", err);
+    free(out); free(err);
+}
+
+Test(fakehub, private_repo_and_bad_metadata)
+{
+    puts_file("org/priv/a.txt", "a\n");
+    puts_file("org/priv.hub.json", "{\"private\": true, \"tokens\": [\"hf_p\"]}");
+    expect_error("GET", "/api/models/org/priv", NULL, 401, "RepoNotFound");
+    const char *good[] = { "Authorization: Bearer hf_p", NULL };
+    iwt_http r;
+    get(&r, "GET", "/org/priv/resolve/main/a.txt", good);
+    cr_expect_eq(r.status, 200);
+    iwt_http_free(&r);
+    puts_file("org/broken/a.txt", "a\n");
+    puts_file("org/broken.hub.json", "{not json");
+    expect_error("GET", "/api/models/org/broken", NULL, 500, NULL);
+    /* files added while fakehub runs are served (listings are not cached) */
+    puts_file("org/plain/new.txt", "new\n");
+    get(&r, "GET", "/org/plain/resolve/main/new.txt", NULL);
+    cr_expect_eq(r.status, 200);
+    cr_expect_str_eq(r.body, "new\n");
+    iwt_http_free(&r);
+    /* a file rewritten in place (same size) gets a new ETag: hashes are
+     * cached by inode, size AND mtime */
+    char before[128], after[128], want[41];
+    get(&r, "HEAD", "/org/plain/resolve/main/small.txt", NULL);
+    cr_assert_not_null(iwt_http_header(&r, "ETag", before, sizeof before));
+    iwt_http_free(&r);
+    puts_file("org/plain/small.txt", "HELLO FAKEHUB\n");
+    get(&r, "HEAD", "/org/plain/resolve/main/small.txt", NULL);
+    cr_assert_not_null(iwt_http_header(&r, "ETag", after, sizeof after));
+    iwt_http_free(&r);
+    git_blob_hex("HELLO FAKEHUB\n", 14, want);
+    cr_expect_str_neq(before, after);
+    cr_expect_eq(strncmp(after + 1, want, 40), 0, "%s vs %s", after, want);
+}
