@@ -256,7 +256,7 @@ static iw_layer_kind kind_of(const iw_arch *a, int64_t il)
 /* Per-class KV bytes per token (one sequence, one GPU) and layer counts. */
 typedef struct kvsum {
     double full, swa, chunk, cross;     /* bytes per token summed over the layers of the class */
-    int64_t n_full, n_swa, n_chunk, n_cross, n_rec, n_none;
+    int64_t n_full, n_swa, n_chunk, n_cross, n_rec, n_none, n_shared;
     double state;                       /* recurrent state bytes per sequence */
     double eb;                          /* KV element bytes */
     const char *kv_how;
@@ -318,9 +318,22 @@ static int kv_classes(const iw_arch *a, iw_engine eng, iw_kv_dtype t, int tp, kv
             any_cross = true;
     int64_t cross_left = (!any_cross && known(a->attention.num_cross_layers)) ? a->attention.num_cross_layers : 0;
 
+    /* KV sharing (Gemma 3n num_kv_shared_layers): the last N layers reuse
+     * the KV of earlier layers and store none of their own. */
+    int64_t shared_from = a->num_layers;
+    if (known(a->attention.num_kv_shared_layers)) {
+        if (a->attention.num_kv_shared_layers < a->num_layers)
+            shared_from = a->num_layers - a->attention.num_kv_shared_layers;
+        else if (warn)
+            iw_strlist_push_unique(warn, "attention.num_kv_shared_layers >= num_layers: ignored");
+    }
     for (int64_t il = 0; il < a->num_layers; il++) {
         iw_layer_kind k = kind_of(a, il);
         double per = 0;
+        if (il >= shared_from && k != IW_LAYER_LINEAR && k != IW_LAYER_MAMBA) {
+            s->n_shared++;
+            continue;
+        }
         if (k == IW_LAYER_LINEAR || k == IW_LAYER_MAMBA) {
             s->n_rec++;
             continue;
@@ -819,7 +832,9 @@ int iw_estimate_compute(const iw_arch *a, const iw_est_opts *o, iw_estimate *e)
             if (s.n_cross)
                 fo = fmt_app(f, sizeof f, fo, " + cross %lld L x %.0f B x encoder %.0f tok", (long long)s.n_cross,
                             s.cross / s.n_cross, cross_tok);
-            fmt_app(f, sizeof f, fo, "]; per layer %s (%s)", s.desc, s.kv_how);
+            fo = fmt_app(f, sizeof f, fo, "]; per layer %s (%s)", s.desc, s.kv_how);
+            if (s.n_shared)
+                fmt_app(f, sizeof f, fo, "; %lld layers reuse earlier KV (num_kv_shared_layers)", (long long)s.n_shared);
             add_term(e, "kv_cache", B * kv_seq, "formula", "%s", f);
         }
         if (s.n_rec > 0)
@@ -912,6 +927,8 @@ int iw_estimate_compute(const iw_arch *a, const iw_est_opts *o, iw_estimate *e)
             if (s.n_cross)
                 fo = fmt_app(f, sizeof f, fo, " + cross %lld L x %.0f B x encoder %g x seqs", (long long)s.n_cross, s.cross / s.n_cross, enc);
             fo = fmt_app(f, sizeof f, fo, "; per layer %s (%s)", s.desc, s.kv_how);
+            if (s.n_shared)
+                fo = fmt_app(f, sizeof f, fo, "; %lld layers reuse earlier KV", (long long)s.n_shared);
             if (n_off < nlay)
                 fmt_app(f, sizeof f, fo, "; x %g/%g offloaded layers (rest in host RAM)", n_off, nlay);
             add_term(e, "kv_cache", kv_all * frac, "formula", "%s", f);

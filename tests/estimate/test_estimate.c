@@ -389,6 +389,24 @@ Test(kv, per_layer_kv_heads)
     iw_arch_free(&a);
 }
 
+Test(kv, shared_kv_layers)
+{
+    /* Gemma-3n-like: 30 layers, 2 KV heads x 256, the last 10 reuse earlier KV:
+     * 20 x 2 x 512 x 2 B = 40960 B/token (not 30 x 2048 = 61440) */
+    iw_arch a;
+    iw_arch_init(&a);
+    iw_arch_set_str(&a.torch_dtype, "bfloat16");
+    a.num_layers = 30;
+    a.num_attention_heads = 8;
+    a.num_kv_heads = 2;
+    a.head_dim = 256;
+    a.attention.num_kv_shared_layers = 10;
+    int64_t kv = 0;
+    cr_assert_eq(iw_estimate_kv_per_token(&a, IW_KV_AUTO, 1, &kv), 0, "%s", iw_error_last());
+    cr_assert_eq(kv, 40960);
+    iw_arch_free(&a);
+}
+
 Test(weights, gptq_awq_fp8_bnb)
 {
     iw_arch a;

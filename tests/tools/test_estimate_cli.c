@@ -223,3 +223,61 @@ Test(estimate_cli, apply_to_registry)
     iwt_rm_rf(tmp);
     free(tmp);
 }
+
+/* Real published config.json files from the corpus, through extraction and
+ * the estimator (PATH).  Expected values are the hand computations of
+ * tests/estimate/test_estimate.c. */
+static cJSON *est_corpus(const char *model, const char *args)
+{
+    const char *corpus = iwt_corpus_dir();
+    if (!corpus)
+        return NULL;
+    char *tmp = iwt_tmpdir("estcorpus");
+    char a[4096], *out = NULL, *err = NULL;
+    snprintf(a, sizeof a, "'%s/configs/%s' %s --json", corpus, model, args);
+    int rc = run(tmp, a, &out, &err);
+    cr_assert_eq(rc, 0, "%s: rc %d: %s", model, rc, err ? err : "");
+    cJSON *j = cJSON_Parse(out);
+    cr_assert_not_null(j, "%s", out);
+    free(out);
+    free(err);
+    iwt_rm_rf(tmp);
+    free(tmp);
+    return j;
+}
+
+static double kv_term(const cJSON *j)
+{
+    const cJSON *t;
+    cJSON_ArrayForEach(t, cJSON_GetObjectItem(j, "terms"))
+        if (!strcmp(cJSON_GetObjectItem(t, "name")->valuestring, "kv_cache"))
+            return cJSON_GetObjectItem(t, "bytes")->valuedouble;
+    cr_assert_fail("no kv_cache term");
+    return 0;
+}
+
+Test(estimate_cli, corpus_configs)
+{
+    if (!iwt_corpus_dir())
+        cr_skip_test("corpus absent: ../shared/corpus");
+    /* Gemma-3 27B (medgemma-27b-it config): 62 layers, 10 full + 52 sliding (1024),
+     * 16 kv heads x 128: vLLM ctx 32768 -> 6617038848 B */
+    cJSON *j = est_corpus("gemma3__medgemma-27b-it", "--context 32768");
+    cr_assert_eq(cJSON_GetObjectItem(j, "kv_bytes_per_token")->valuedouble, 62 * 8192);
+    cr_assert_eq(kv_term(j), 6617038848.0);
+    cJSON_Delete(j);
+    /* DeepSeek-R1: MLA 61 x 576 x 2 = 70272 B/token, also under TP 8 */
+    j = est_corpus("deepseek_v3__DeepSeek-R1", "--context 4096 --tp 8");
+    cr_assert_eq(cJSON_GetObjectItem(j, "kv_bytes_per_token")->valuedouble, 70272);
+    cJSON_Delete(j);
+    /* Qwen3-Next-80B: 12 attention layers x 2 x 512 x 2 = 24576 B/token; GDN state
+     * 36 x 548864 x 2 = 39518208 B per sequence */
+    j = est_corpus("qwen3_next__Qwen3-Next-80B-A3B-Instruct", "--context 4096");
+    cr_assert_eq(cJSON_GetObjectItem(j, "kv_bytes_per_token")->valuedouble, 24576);
+    cr_assert_eq(cJSON_GetObjectItem(j, "state_bytes_per_sequence")->valuedouble, 39518208);
+    cJSON_Delete(j);
+    /* gpt-oss-120b in llama.cpp, 2 x 131072, n_ubatch 1024 (ollama/ollama#16480: 9216 + 90 MiB) */
+    j = est_corpus("gpt_oss__gpt-oss-120b", "--engine llama.cpp --context 131072 --batch 2 --ubatch 1024 --flash-attn on");
+    cr_assert_eq(kv_term(j), 9306.0 * 1048576.0);
+    cJSON_Delete(j);
+}
