@@ -542,3 +542,86 @@ Test(safetensors, metadata_kept_and_all_dtypes)
     free(buf);
     free(h);
 }
+
+/* A read-at source that does not know its size (like an HTTP reader before
+ * Content-Range) and counts every byte delivered. */
+typedef struct mem_ctx { const unsigned char *p; size_t len; } mem_ctx;
+
+static int mem_read_at(void *ctx, uint64_t off, void *dst, size_t len, size_t *got)
+{
+    mem_ctx *m = ctx;
+    *got = 0;
+    if (off >= m->len)
+        return 0;
+    size_t n = m->len - (size_t)off < len ? m->len - (size_t)off : len;
+    memcpy(dst, m->p + off, n);
+    *got = n;
+    return 0;
+}
+
+Test(safetensors, unknown_size_source_reads_header_only)
+{
+    stw_t t[64];
+    size_t n = build_dense(t, false);
+    uint64_t db;
+    char *h = stw_header(t, n, NULL, &db);
+    size_t len;
+    unsigned char *buf = stw_buffer(h, db, &len);
+    mem_ctx m = { buf, len };
+    iw_source s;
+    memset(&s, 0, sizeof s);
+    s.read_at = mem_read_at;
+    s.ctx = &m;
+    s.size = IW_SIZE_UNKNOWN;
+    snprintf(s.name, sizeof s.name, "https://127.0.0.1/x/model.safetensors");
+    iw_st_file f;
+    cr_assert_eq(iw_st_read_header(&s, &f), 0, "%s", iw_error_last());
+    cr_assert_eq(f.n_tensors, n);
+    cr_assert_eq(f.data_bytes, db);
+    cr_assert_eq(f.file_size, IW_SIZE_UNKNOWN);
+    cr_assert_eq(s.bytes_read, 8 + strlen(h), "never reads tensor data: %llu",
+                 (unsigned long long)s.bytes_read);
+    iw_st_file_free(&f);
+    free(buf);
+    free(h);
+}
+
+Test(safetensors, big_sparse_file_reads_header_only)
+{
+    /* 2 GiB of (sparse) data behind a tiny header */
+    stw_t t[2] = { T2("model.embed_tokens.weight", "F32", 32768, 16384), T1("model.norm.weight", "F32", 16384) };
+    cr_assert_eq(stw_write(path_in("model.safetensors"), t, 2), 0);
+    iw_source s;
+    cr_assert_eq(iw_source_open_file(&s, path_in("model.safetensors")), 0);
+    iw_st_file f;
+    cr_assert_eq(iw_st_read_header(&s, &f), 0, "%s", iw_error_last());
+    cr_assert_eq(f.data_bytes, 32768ULL * 16384 * 4 + 16384 * 4);
+    cr_assert_eq(s.bytes_read, f.data_start);
+    iw_source_close(&s);
+    iw_st_file_free(&f);
+}
+
+Test(safetensors, many_tensors_stay_linear)
+{
+    /* 100k tensors in one header: duplicate detection and tiling must not
+     * be quadratic (a quadratic check would take minutes here). */
+    const size_t N = 100000;
+    stw_str js = { 0 };
+    stw_cat(&js, "{");
+    for (size_t i = 0; i < N; i++)
+        stw_cat(&js, "%s\"model.layers.%zu.w\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[%zu,%zu]}",
+                i ? "," : "", i, i, i + 1);
+    stw_cat(&js, "}");
+    size_t len;
+    unsigned char *buf = stw_buffer(js.p, N, &len);
+    iw_st_file f;
+    cr_assert_eq(iw_st_parse_buffer(buf, len, "many", &f), 0, "%s", iw_error_last());
+    cr_assert_eq(f.n_tensors, N);
+    iw_st_summary s;
+    cr_assert_eq(iw_st_analyse_files(&f, 1, NULL, NULL, &s), 0);
+    cr_assert_eq(s.params_total, (int64_t)N);
+    cr_assert_eq(s.num_layers, (int64_t)N);
+    iw_st_file_free(&f);
+    free(buf);
+    free(js.p);
+}
