@@ -57,6 +57,12 @@ mk dsv2-lite-awq <<'EOF'
  "tie_word_embeddings":false,
  "quantization_config":{"quant_method":"awq","bits":4,"group_size":128,"zero_point":true,"version":"gemm"}}
 EOF
+# CohereForAI/c4ai-command-r-v01 (MHA: 64 KV heads)
+mk command-r-v01 <<'EOF'
+{"architectures":["CohereForCausalLM"],"model_type":"cohere","hidden_size":8192,"intermediate_size":22528,
+ "num_hidden_layers":40,"num_attention_heads":64,"num_key_value_heads":64,"vocab_size":256000,
+ "max_position_embeddings":8192,"torch_dtype":"float16","rope_theta":8000000.0,"tie_word_embeddings":true}
+EOF
 
 est() { "$cli" estimate "$@" --json 2>/dev/null || true; }
 GiB='1073741824'
@@ -130,3 +136,6 @@ row "Qwen2.5-Coder-32B (GGUF)" "llama.cpp, kv_size 32768, -ctk/-ctv q8_0" "KV se
 # 20 DeepSeek-R1 MLA cache, n_ctx 32768, f16 (K^R 244 + c^KV 1952)
 j=$(est "$corpus/deepseek_v3__DeepSeek-R1" --engine llama.cpp --context 32768)
 row "DeepSeek-R1 (GGUF)" "llama.cpp MLA, n_ctx 32768, f16" "KV self size MiB" 2196 "$(r2 "$(echo "$j" | term kv_cache $MiB)")" "[ggml-org/llama.cpp#11446](https://github.com/ggml-org/llama.cpp/pull/11446)"
+# 21 Command-R v01 (MHA), n_ctx 4096, f16: freq_base 8000000 and 40 layers identify it in the log
+j=$(est "$tmp/command-r-v01" --engine llama.cpp --context 4096)
+row "c4ai-command-r-v01 (GGUF)" "llama.cpp, n_ctx 4096, f16 (MHA, 64 KV heads)" "KV self size MiB" 5120 "$(r2 "$(echo "$j" | term kv_cache $MiB)")" "[ggml-org/llama.cpp#6122](https://github.com/ggml-org/llama.cpp/pull/6122)"
