@@ -155,6 +155,30 @@ static int shape_of(const char *n, const cfg *c, int64_t *s)
     return -1;
 }
 
+/* MLX affine quantization (Qwen3-14B-MLX-4bit): "<m>.weight" U32
+ * [N, K*bits/32] with "<m>.scales" / "<m>.biases" BF16 [N, K/group]. */
+static int g_mlx_bits, g_mlx_group;
+
+static int mlx_shape(const char *n, const cfg *c, int64_t *s, const char **dtype)
+{
+    char base[512];
+    const char *dot = strrchr(n, '.');
+    snprintf(base, sizeof base, "%.*s.weight", (int)(dot - n), n);
+    int nd = shape_of(base, c, s);
+    if (nd != 2) {
+        *dtype = "BF16";
+        return nd;
+    }
+    if (strcmp(dot, ".weight") == 0) {
+        *dtype = "U32";
+        s[1] = s[1] * g_mlx_bits / 32;
+    } else {
+        *dtype = "BF16";
+        s[1] = s[1] / g_mlx_group;
+    }
+    return 2;
+}
+
 static void synthesise_and_check(const char *model_dir, long long want_params)
 {
     const char *corpus = iwt_corpus_dir();
@@ -189,7 +213,10 @@ static void synthesise_and_check(const char *model_dir, long long want_params)
                 continue;
             t[k].name = idx.tensor_names[i];
             t[k].dtype = "BF16";
-            t[k].nd = shape_of(idx.tensor_names[i], &c, t[k].shape);
+            if (g_mlx_bits)
+                t[k].nd = mlx_shape(idx.tensor_names[i], &c, t[k].shape, &t[k].dtype);
+            else
+                t[k].nd = shape_of(idx.tensor_names[i], &c, t[k].shape);
             cr_assert_gt(t[k].nd, 0, "%s: no shape rule for '%s'", model_dir, idx.tensor_names[i]);
             k++;
         }
@@ -208,6 +235,10 @@ static void synthesise_and_check(const char *model_dir, long long want_params)
     iw_arch a;
     iw_arch_init(&a);
     a.moe.experts_per_token = k_per_tok;
+    if (g_mlx_bits) {
+        iw_arch_set_str(&a.quantization.method, "mlx");
+        a.quantization.bits = g_mlx_bits;
+    }
     int rc = iw_safetensors_extract_dir(dir, &a);
     cr_assert_eq(rc, 0, "%s: %s", model_dir, iw_error_last());
     for (size_t i = 0; i < a.warnings.n; i++)
@@ -242,6 +273,20 @@ Test(safetensors_corpus, mistral_7b_reproduced) { synthesise_and_check("mistral_
 Test(safetensors_corpus, qwen3_17b_reproduced)  { synthesise_and_check("qwen3__Qwen3-1.7B", 1720574976LL); }
 Test(safetensors_corpus, qwen2_14b_reproduced)  { synthesise_and_check("qwen2__cogito-v1-preview-qwen-14B", 14765947904LL); }
 Test(safetensors_corpus, mixtral_reproduced)    { synthesise_and_check("mixtral__Mixtral-8x7B-v0.1", 46702792704LL); }
+
+/* The MLX 4-bit index: its total_size (8,307,783,680 = every linear at
+ * 0.5 + 2x2/64 bytes per weight + BF16 norms) is reproduced, and unpacking
+ * gives the unquantized Qwen3-14B count, computed here from config.json:
+ * 2*V*h + L*(2*h*q + 2*h*kv + 3*h*I + 2*h + 2*hd) + h. */
+Test(safetensors_corpus, qwen3_14b_mlx_4bit_reproduced)
+{
+    const int64_t V = 151936, h = 5120, L = 40, q = 40 * 128, kv = 8 * 128, I = 17408, hd = 128;
+    g_mlx_bits = 4;
+    g_mlx_group = 64;
+    synthesise_and_check("qwen3__Qwen3-14B-MLX-4bit",
+                         2 * V * h + L * (2 * h * q + 2 * h * kv + 3 * h * I + 2 * h + 2 * hd) + h);
+    g_mlx_bits = 0;
+}
 
 /* ---- names only ------------------------------------------------------------ */
 
