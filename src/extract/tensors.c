@@ -131,6 +131,14 @@ int64_t iw_st_tensor_params(const char *name, iw_st_dtype dtype, uint64_t n,
         } else {
             r = (int64_t)n;
         }
+    } else if (method_is(q, "modelopt") || method_is(q, "modelopt_fp4") || method_is(q, "nvfp4")) {
+        /* NVFP4: U8 weights hold two 4-bit values per byte; FP8: as stored */
+        if (st_ends_with(name, ".weight") && dtype == IW_ST_U8 && (qb == 4 || !method_is(q, "modelopt"))) {
+            pk = true;
+            r = unpack(n, 8, 4, &ok);
+        } else {
+            r = (int64_t)n;
+        }
     } else if (method_is(q, "mlx")) {
         if (st_ends_with(name, ".scales") || st_ends_with(name, ".biases")) {
             sk = true;

@@ -431,6 +431,18 @@ Test(safetensors, compressed_tensors_packed)
     check_quant("compressed-tensors", 4, k, t, (int64_t)V * H + (int64_t)H * FF + H);
 }
 
+Test(safetensors, modelopt_nvfp4_packed_u8)
+{
+    stw_t t[32];
+    size_t k = 0;
+    t[k++] = T2("model.embed_tokens.weight", "BF16", V, H);
+    t[k++] = T2("model.layers.0.mlp.up_proj.weight", "U8", FF, H / 2);
+    t[k++] = T2("model.layers.0.mlp.up_proj.weight_scale", "F8_E4M3", FF, H / 16);
+    t[k++] = T1("model.layers.0.mlp.up_proj.weight_scale_2", "F32", 1);
+    t[k++] = T1("model.layers.0.mlp.up_proj.input_scale", "F32", 1);
+    check_quant("modelopt", 4, k, t, (int64_t)V * H + (int64_t)FF * H);
+}
+
 Test(safetensors, mxfp4_experts_blocks_and_active)
 {
     const int E = 4, I = 32, K = H;
