@@ -50,7 +50,8 @@ const char *iw_engine_name(iw_engine e);                 /* "vllm", "llama.cpp",
 int         iw_engine_parse(const char *s, iw_engine *out);
 const char *iw_kv_dtype_name(iw_kv_dtype t);             /* "auto","f32","fp16","bf16","fp8","q8_0","q4_0" */
 /* Accepts auto, f32/float32, f16/fp16/float16/half, bf16/bfloat16,
- * fp8/fp8_e4m3/fp8_e5m2, q8_0, q4_0.  Rejects q8_0/q4_0 for vLLM. */
+ * fp8/fp8_e4m3/fp8_e5m2, q8_0, q4_0.  iw_estimate_compute rejects q8_0/q4_0
+ * for vLLM and fp8 for llama.cpp/Ollama. */
 int         iw_kv_dtype_parse(const char *s, iw_kv_dtype *out);
 
 #define IW_EST_DEFAULT_GPU_UTIL      0.9
@@ -111,7 +112,9 @@ typedef struct iw_estimate {
 void iw_estimate_init(iw_estimate *e);
 void iw_estimate_free(iw_estimate *e);
 
-/* Forward estimate for opts.  Fails (IW_EINVAL, one-line error) when a field
+/* Forward estimate for opts.  `e` must have been initialised with
+ * iw_estimate_init (its previous content is freed); free it with
+ * iw_estimate_free, also after a failure.  Fails (IW_EINVAL, one-line error) when a field
  * the formulas need is missing (no num_layers, no parameters and no
  * weights_bytes, no head dims) or out of the caps; never invents a value
  * silently: defaults used are listed in e->warnings. */

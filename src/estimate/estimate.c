@@ -741,6 +741,8 @@ int iw_estimate_compute(const iw_arch *a, const iw_est_opts *o, iw_estimate *e)
     if (in->engine == IW_ENGINE_VLLM && (in->kv_dtype == IW_KV_Q8_0 || in->kv_dtype == IW_KV_Q4_0))
         return iw_error_set(IW_EINVAL, "estimate: KV dtype %s is llama.cpp only; vLLM accepts auto, fp16, bf16, fp8",
                             iw_kv_dtype_name(in->kv_dtype));
+    if (in->engine != IW_ENGINE_VLLM && in->kv_dtype == IW_KV_FP8)
+        return iw_error_set(IW_EINVAL, "estimate: llama.cpp has no fp8 KV cache; use q8_0 (or f16, bf16, f32, q4_0)");
     if (isnan(in->gpu_util))
         in->gpu_util = IW_EST_DEFAULT_GPU_UTIL;
     if (!(in->gpu_util > 0 && in->gpu_util <= 1))
@@ -1092,9 +1094,9 @@ int iw_estimate_recommend(const iw_estimate *e, int64_t context, int64_t batch, 
         if (batch > 1 && ((rc = iw_strlist_push(args, "-np")) || (rc = iw_strlist_pushf(args, "%lld", (long long)batch))))
             return rc;
         if (in->kv_dtype != IW_KV_AUTO && in->kv_dtype != IW_KV_F16) {
-            const char *t = in->kv_dtype == IW_KV_FP8 ? "q8_0" : iw_kv_dtype_name(in->kv_dtype);
-            if (in->kv_dtype == IW_KV_BF16) t = "bf16";
-            if (in->kv_dtype == IW_KV_F32) t = "f32";
+            /* llama.cpp cache type names: f32, f16, bf16, q8_0, q4_0 */
+            const char *t = in->kv_dtype == IW_KV_BF16 ? "bf16" : in->kv_dtype == IW_KV_F32 ? "f32"
+                          : iw_kv_dtype_name(in->kv_dtype);
             if ((rc = iw_strlist_push(args, "-ctk")) || (rc = iw_strlist_push(args, t)) ||
                 (rc = iw_strlist_push(args, "-ctv")) || (rc = iw_strlist_push(args, t)))
                 return rc;

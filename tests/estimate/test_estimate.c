@@ -607,6 +607,10 @@ Test(bad, missing_fields)
     a.num_layers = 32;
     o.kv_dtype = IW_KV_Q4_0;    /* llama.cpp only */
     cr_assert_eq(iw_estimate_compute(&a, &o, &e), IW_EINVAL);
+    o.kv_dtype = IW_KV_FP8;     /* no fp8 cache in llama.cpp */
+    o.engine = IW_ENGINE_LLAMACPP;
+    cr_assert_eq(iw_estimate_compute(&a, &o, &e), IW_EINVAL);
+    o.engine = IW_ENGINE_VLLM;
     o.kv_dtype = IW_KV_AUTO;
     o.gpu_util = 1.5;
     cr_assert_eq(iw_estimate_compute(&a, &o, &e), IW_EINVAL);

@@ -96,8 +96,12 @@ Test(estimate_cli, path_json_and_inverse)
     cr_assert(strstr(err, "unknown GPU"), "%s", err);
     free(err);
     snprintf(args, sizeof args, "'%s' --engine vllm --kv-dtype q4_0", model);
-    cr_assert_eq(run(tmp, args, NULL, &err), 1);
-    cr_assert(strstr(err, "llama.cpp only"), "%s", err);
+    cr_assert_eq(run(tmp, args, NULL, &err), 2);
+    cr_assert(strstr(err, "llama.cpp/Ollama"), "%s", err);
+    free(err);
+    snprintf(args, sizeof args, "'%s' --engine llama.cpp --kv-dtype fp8", model);
+    cr_assert_eq(run(tmp, args, NULL, &err), 2);
+    cr_assert(strstr(err, "q8_0"), "%s", err);
     free(err);
     cr_assert_eq(run(tmp, "no-such-model-anywhere", NULL, &err), 1);
     cr_assert(strstr(err, "not a registry entry"), "%s", err);

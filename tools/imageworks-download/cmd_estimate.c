@@ -402,6 +402,19 @@ int cmd_estimate(int argc, char **argv)
             o.engine = IW_ENGINE_VLLM;
         iw_error_clear();
     }
+    if (o.engine == IW_ENGINE_VLLM && (o.kv_dtype == IW_KV_Q8_0 || o.kv_dtype == IW_KV_Q4_0)) {
+        ret = cli_usage("estimate", "estimate: --kv-dtype %s is for llama.cpp/Ollama; vLLM takes auto, fp16, bf16 or fp8",
+                        iw_kv_dtype_name(o.kv_dtype));
+        goto done;
+    }
+    if (o.engine != IW_ENGINE_VLLM && o.kv_dtype == IW_KV_FP8) {
+        ret = cli_usage("estimate", "estimate: llama.cpp has no fp8 KV cache; use --kv-dtype q8_0");
+        goto done;
+    }
+    if (o.engine != IW_ENGINE_VLLM && o.tp != 1) {
+        ret = cli_usage("estimate", "estimate: --tp applies to vLLM only");
+        goto done;
+    }
     if (iw_estimate_compute(&a, &o, &e) < 0) {
         ret = cli_fail(target);
         goto done;
