@@ -8,6 +8,7 @@
 
 #include <microhttpd.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -732,6 +733,8 @@ static enum MHD_Result route_tree(struct MHD_Connection *c, fh_req *q, fh_repo *
         free(cur);
         if (bad)
             return send_error(c, q, 400, "BadRequest", "invalid cursor", NULL);
+        if (v > FH_MAX_ENTRIES)
+            return send_error(c, q, 400, "BadRequest", "cursor past the end", NULL);
         cursor = v;
     }
     /* matching entries, in path order */
@@ -1104,6 +1107,21 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
     }
 }
 
+/* MHD's own messages, minus the ones every injected cut or client abort
+ * produces (they would only clutter test output). */
+static void mhd_logger(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char line[1024];
+    vsnprintf(line, sizeof line, fmt, ap);
+    if (strstr(line, "application reported error generating data") ||
+        strstr(line, "no longer available for sending") ||
+        strstr(line, "Connection reset by peer") || strstr(line, "Broken pipe"))
+        return;
+    size_t n = strlen(line);
+    fprintf(stderr, "fakehub: %s%s", line, n && line[n - 1] == '\n' ? "" : "\n");
+}
+
 struct MHD_Daemon *fh_server_start(int host, const char *addr, unsigned port, unsigned *bound_port)
 {
     struct sockaddr_in sa;
@@ -1117,6 +1135,7 @@ struct MHD_Daemon *fh_server_start(int host, const char *addr, unsigned port, un
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
         MHD_USE_ERROR_LOG,
         (uint16_t)port, NULL, NULL, on_request, hid,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,   /* must come first */
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, hid,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, hid,
