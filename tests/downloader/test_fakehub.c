@@ -86,7 +86,8 @@ static void setup(void)
     puts_file("org/revs/x.txt", "x\n");
     puts_file("org/revs.hub.json",
               "{\"revisions\": {\"main\": \"1111111111111111111111111111111111111111\","
-              " \"v1.0\": \"2222222222222222222222222222222222222222\"},"
+              " \"v1.0\": \"2222222222222222222222222222222222222222\","
+              " \"refs/pr/1\": \"4444444444444444444444444444444444444444\"},"
               " \"card\": {\"base_model\": \"org/base\"}}");
     puts_file("org/evil/ok.txt", "ok\n");
     puts_file("org/evil.hub.json",
@@ -168,6 +169,15 @@ Test(fakehub, model_info_and_revisions)
     cJSON_Delete(j);
     j = get_json("/api/models/org/revs/revision/1111111111111111111111111111111111111111", 200);
     cJSON_Delete(j);
+    j = get_json("/api/models/org/revs/revision/refs%2Fpr%2F1", 200);
+    cr_expect_str_eq(cJSON_GetObjectItem(j, "sha")->valuestring, "4444444444444444444444444444444444444444");
+    cJSON_Delete(j);
+    iwt_http rr;
+    char hv[64];
+    get(&rr, "GET", "/org/revs/resolve/refs%2Fpr%2F1/x.txt", NULL);
+    cr_expect_eq(rr.status, 200);
+    cr_expect_str_eq(iwt_http_header(&rr, "X-Repo-Commit", hv, sizeof hv), "4444444444444444444444444444444444444444");
+    iwt_http_free(&rr);
 
     expect_error("GET", "/api/models/org/plain/revision/nope", NULL, 404, "RevisionNotFound");
     expect_error("GET", "/api/models/org/revs/revision/3333333333333333333333333333333333333333", NULL,
