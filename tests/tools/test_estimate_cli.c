@@ -285,3 +285,41 @@ Test(estimate_cli, corpus_configs)
     cr_assert_eq(kv_term(j), 9306.0 * 1048576.0);
     cJSON_Delete(j);
 }
+
+/* tests/fixtures/models/tiny-llama: 4 layers, 4 KV heads x 32, bf16.
+ * KV = 4 x 4 x (32 + 32) x 2 = 2048 B/token; parameters by formula:
+ * 2 x 32000 x 256 (embeddings + lm_head) + 4 layers x (attention 256x256 + 2 x 256x128 + 256x256
+ * = 196608, MLP 3 x 256 x 688 = 528384, norms 512) + final norm 256 = 19286272 params x 2 B = 38572544 B.
+ * The inverse answer is plugged back through the command: B fits, B + 1 does not. */
+Test(estimate_cli, fixture_tiny_llama_plug_back)
+{
+    char *tmp = iwt_tmpdir("esttiny");
+    const char *model = iwt_fixture("models/tiny-llama");
+    char args[4096], *out = NULL, *err = NULL;
+    snprintf(args, sizeof args, "'%s' --vram 1GiB --json", model);
+    int rc = run(tmp, args, &out, &err);
+    cr_assert_eq(rc, 0, "rc %d: %s", rc, err ? err : "");
+    cJSON *j = cJSON_Parse(out);
+    cr_assert_not_null(j, "%s", out);
+    cr_assert_eq(cJSON_GetObjectItem(j, "kv_bytes_per_token")->valuedouble, 2048);
+    cr_assert_eq(cJSON_GetObjectItem(j, "weights_bytes")->valuedouble, 38572544);
+    cJSON *inv = cJSON_GetObjectItem(j, "inverse");
+    int b = (int)cJSON_GetObjectItem(inv, "max_batch")->valuedouble;
+    cr_assert_eq(cJSON_GetObjectItem(inv, "max_context")->valuedouble, 4096);
+    cr_assert_gt(b, 1);
+    cJSON_Delete(j);
+    free(out);
+    free(err);
+    snprintf(args, sizeof args, "'%s' --vram 1GiB --context 4096 --batch %d", model, b);
+    cr_assert_eq(run(tmp, args, &out, &err), 0, "batch %d should fit: %s", b, err);
+    cr_assert(strstr(out, "-> fits"), "%s", out);
+    free(out);
+    free(err);
+    snprintf(args, sizeof args, "'%s' --vram 1GiB --context 4096 --batch %d", model, b + 1);
+    cr_assert_eq(run(tmp, args, &out, &err), 1, "batch %d should not fit", b + 1);
+    cr_assert(strstr(err, "does not fit"), "%s", err);
+    free(out);
+    free(err);
+    iwt_rm_rf(tmp);
+    free(tmp);
+}
