@@ -844,6 +844,17 @@ dir_done:
     return rc;
 }
 
+/* A Git LFS pointer saved under the shard's name (clone without git-lfs). */
+static bool st_is_lfs_pointer(iw_source *src)
+{
+    char probe[160];
+    size_t got = 0;
+    if (iw_source_read_at(src, 0, probe, sizeof probe, &got) < 0)
+        return false;
+    src->bytes_read = 0;
+    return iw_is_lfs_pointer(probe, got);
+}
+
 static int st_read_all(st_set *s)
 {
     s->files = calloc(s->n ? s->n : 1, sizeof *s->files);
@@ -857,6 +868,11 @@ static int st_read_all(st_set *s)
         int rc = iw_source_open_file(&src, s->paths[i]);
         if (rc < 0)
             return rc;
+        if (st_is_lfs_pointer(&src)) {
+            iw_source_close(&src);
+            return iw_error_set(IW_ENOTFOUND, "%s is a Git LFS pointer, not the weights: the real file was not downloaded (fetch it with git lfs pull or re-download)",
+                                s->paths[i]);
+        }
         rc = iw_st_read_header(&src, &s->files[i]);
         iw_source_close(&src);
         if (rc < 0)

@@ -637,3 +637,18 @@ Test(safetensors, many_tensors_stay_linear)
     free(buf);
     free(js.p);
 }
+
+Test(safetensors, lfs_pointer_shard_is_enotfound_with_warning)
+{
+    const char *ptr = "version https://git-lfs.github.com/spec/v1\n"
+                      "oid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\n"
+                      "size 2669283096\n";
+    cr_assert_eq(iwt_write(path_in("model.safetensors"), ptr, strlen(ptr)), 0);
+    iw_arch a;
+    iw_arch_init(&a);
+    cr_assert_eq(iw_safetensors_extract_dir(g_tmp, &a), IW_ENOTFOUND);
+    cr_assert(strstr(iw_error_last(), "Git LFS pointer"), "%s", iw_error_last());
+    cr_assert(has_warning(&a, "Git LFS pointer"));
+    cr_assert_eq(a.weights_bytes, IW_UNKNOWN);
+    iw_arch_free(&a);
+}
