@@ -2,14 +2,16 @@
  *
  * Order (most trusted first; a field already attributed is never
  * overwritten, see config.c):
- *   1. tensor headers (safetensors / GGUF)            -- LEAD HOOK below
- *   2. config.json (+ nested text/vision blocks)
- *   3. generation_config.json (optional, informational only)
- *   4. quantize_config.json / quant_config.json (only when 2 had none)
- *   5. support repo folder (opts->support_dir): fills only unknown fields,
+ *   1. config.json (+ nested text/vision blocks), generation_config.json,
+ *      quantize_config.json / quant_config.json, formula parameters
+ *   2. tensor headers (headers.c: safetensors, else GGUF): exact parameters
+ *      and weight bytes win over the formula (a >0.5% gap is a warning)
+ *   3. support repo folder (opts->support_dir): fills only unknown fields,
  *      attributed "support_repo:<id>"
- *   6. formula parameters (when no header gave an exact count), KV per token,
- *      name-size cross-check, collected_at.
+ *   4. name-size cross-check (or the name as a last-resort "table" count),
+ *      KV per token, collected_at.
+ * `ollama:` references and single .gguf/.safetensors files go straight to
+ * their readers (headers.c).
  * Files are read with a 16 MiB cap (IW_CONFIG_MAX_BYTES).
  */
 #include <errno.h>
@@ -24,6 +26,7 @@
 #include "iwdl/fs.h"
 #include "iwdl/json.h"
 #include "config_internal.h"
+#include "headers_internal.h"
 
 static char *join(const char *dir, const char *name)
 {
@@ -157,6 +160,17 @@ static void name_check(const char *path, iw_arch *a)
     if (!iw_parse_size_from_name(name, &nt, &na))
         return;
     double diff = fabs((double)a->parameters.total - (double)nt) / (double)nt;
+    /* "8x7B" multiplies the expert size: attention and embeddings are shared,
+     * so the real total is below N*size (Mixtral-8x7B is 46.7B).  Only a
+     * total above the product, or under half of it, is suspicious. */
+    bool nx = false;
+    for (size_t i = 1; i + 1 < len; i++)
+        if ((name[i] == 'x' || name[i] == 'X') && name[i - 1] >= '0' && name[i - 1] <= '9' &&
+            name[i + 1] >= '0' && name[i + 1] <= '9')
+            nx = true;
+    if (nx)
+        diff = (double)a->parameters.total > (double)nt * 1.10 || (double)a->parameters.total < (double)nt * 0.5
+             ? diff : 0;
     if (diff > 0.10)
         iw_arch_warn(a, "name '%s' says %.3gB parameters but the %s count is %.3gB (%.0f%% apart)", name,
                      (double)nt / 1e9, a->parameters.source ? a->parameters.source : "computed",
@@ -180,6 +194,15 @@ static void name_table(const char *path, iw_arch *a)
                      base, (double)nt / 1e9);
 }
 
+/* KV bytes per token once every source has spoken (warn, never fail). */
+static void finish_kv(iw_arch *a)
+{
+    if (a->kv_bytes_per_token <= 0 && iw_kv_per_token(a) < 0) {
+        iw_arch_warn(a, "%s", iw_error_last());
+        iw_error_clear();
+    }
+}
+
 int iw_extract_path(const char *path, const iw_extract_opts *opts, iw_arch *a)
 {
     static const iw_extract_opts no_opts = {0};
@@ -192,59 +215,79 @@ int iw_extract_path(const char *path, const iw_extract_opts *opts, iw_arch *a)
         return iw_error_set(IW_EINVAL, "iw_extract_path: NULL argument");
     if (!opts)
         opts = &no_opts;
+    if (iw__is_ollama_ref(path)) {
+        rc = iw__extract_ollama(path, a);
+        if (rc == 0)
+            finish_kv(a);
+        iw_arch_stamp_now(a);
+        return rc;
+    }
     if (!iw_path_exists(path))
         return iw_error_set(IW_ENOTFOUND, "%s: no such file or folder", path);
 
     if (!iw_path_is_dir(path)) {
-        /* ==== LEAD HOOK: single .gguf / .safetensors file ====
-         * The GGUF and safetensors header readers (other modules) are called
-         * here by the lead; this module does not read tensor headers. */
-        return iw_error_set(IW_EUNSUPPORTED, "%s: not a folder (single-file headers are read elsewhere)", path);
+        /* A single .gguf / .safetensors file: its header is the whole story. */
+        rc = iw__extract_headers(path, a);
+        if (rc == 0)
+            finish_kv(a);
+        iw_arch_stamp_now(a);
+        return rc;
     }
 
-    /* ==== LEAD HOOK: tensor headers of the folder ====
-     * Unless opts->skip_headers, the lead calls the safetensors / GGUF header
-     * readers here, BEFORE config.json, so exact parameters, weights_bytes and
-     * tensor-derived fields win (their field_sources are then "safetensors" /
-     * "gguf" and config.c leaves them alone). */
-
+    /* config.json first, then quantization configs and the formula, so that
+     * the header readers know the quantization (for unpacking packed tensors)
+     * and can warn when the formula disagrees with the exact count; the
+     * headers then win for parameters and weight bytes. */
     rc = read_opt(path, "config.json", &b, &cfg_path, &found);
     if (rc < 0)
         goto cleanup;
-    if (!found) {
-        rc = iw_error_set(IW_ENOTFOUND, "%s: no config.json in this folder (not a Hugging Face model folder)",
-                          path);
-        goto cleanup;
-    }
-    rc = iw_config_parse(b.data ? b.data : "", b.len, "config.json", a);
-    if (rc < 0) {
-        iw_error_prefix("%s", path);
-        goto cleanup;
-    }
-    rc = iw_strlist_pushf(&a->sources, "config:%s", cfg_path);
-    if (rc == 0)
-        rc = read_generation_config(path, a);
-    if (rc == 0)
-        rc = read_quant_files(path, "", a);
-    if (rc == 0 && opts->support_dir)
-        rc = read_support(opts, a);
-    if (rc < 0)
-        goto cleanup;
-
-    if (!a->parameters.source || a->parameters.total <= 0) {
-        if (iw_params_formula(a) < 0) {
-            iw_arch_warn(a, "%s", iw_error_last());
-            iw_error_clear();
+    if (found) {
+        rc = iw_config_parse(b.data ? b.data : "", b.len, "config.json", a);
+        if (rc < 0) {
+            iw_error_prefix("%s", path);
+            goto cleanup;
         }
+        rc = iw_strlist_pushf(&a->sources, "config:%s", cfg_path);
+        if (rc == 0)
+            rc = read_generation_config(path, a);
+        if (rc == 0)
+            rc = read_quant_files(path, "", a);
+        if (rc == 0 && opts->support_dir)
+            rc = read_support(opts, a);
+        if (rc < 0)
+            goto cleanup;
+        if (!a->parameters.source || a->parameters.total <= 0) {
+            if (iw_params_formula(a) < 0) {
+                iw_arch_warn(a, "%s", iw_error_last());
+                iw_error_clear();
+            }
+        }
+    }
+    if (!opts->skip_headers || !found) {
+        rc = iw__extract_headers(path, a);
+        if (rc == IW_ENOTFOUND && found) {
+            iw_error_clear();       /* config-only folder: the formula stands */
+        } else if (rc == IW_ENOTFOUND) {
+            rc = iw_error_set(IW_ENOTFOUND,
+                "%s: no config.json, safetensors or GGUF files here (not a model folder)", path);
+            goto cleanup;
+        } else if (rc < 0) {
+            iw_error_prefix("%s", path);
+            goto cleanup;
+        }
+    }
+    /* GGUF-only folder: the support repo's config fills what the header lacks. */
+    if (!found && opts->support_dir && (rc = read_support(opts, a)) < 0)
+        goto cleanup;
+    if (!found && (!a->parameters.source || a->parameters.total <= 0) && iw_params_formula(a) < 0) {
+        iw_arch_warn(a, "%s", iw_error_last());
+        iw_error_clear();
     }
     if (a->parameters.total <= 0)
         name_table(path, a);
     else
         name_check(path, a);
-    if (a->kv_bytes_per_token <= 0 && iw_kv_per_token(a) < 0) {
-        iw_arch_warn(a, "%s", iw_error_last());
-        iw_error_clear();
-    }
+    finish_kv(a);
     rc = 0;
 
 cleanup:

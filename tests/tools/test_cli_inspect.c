@@ -1,0 +1,128 @@
+/* CLI behaviour of the tool itself and of `inspect` on local folders. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cjson/cJSON.h>
+#include "iwtest.h"
+
+static int run(const char *args, char **out, char **err)
+{
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "'%s' %s", iwt_cli(), args);
+    return iwt_run(cmd, out, err);
+}
+
+static int count_lines(const char *s)
+{
+    int n = 0;
+    for (; s && *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+Test(cli, help_version_and_usage_errors)
+{
+    char *out = NULL, *err = NULL;
+    cr_assert_eq(run("--help", &out, &err), 0);
+    cr_assert(strstr(out, "download") && strstr(out, "migrate-architecture") && strstr(out, "estimate"));
+    free(out); free(err);
+    cr_assert_eq(run("--version", &out, &err), 0);
+    cr_assert(strstr(out, "imageworks-download "));
+    free(out); free(err);
+    cr_assert_eq(run("", &out, &err), 2);
+    free(out); free(err);
+    cr_assert_eq(run("frobnicate", &out, &err), 2);
+    cr_assert(strstr(err, "unknown command 'frobnicate'"), "%s", err);
+    cr_assert_eq(count_lines(err), 1);
+    free(out); free(err);
+    cr_assert_eq(run("inspect", &out, &err), 2);
+    cr_assert_eq(count_lines(err), 1, "%s", err);
+    free(out); free(err);
+    cr_assert_eq(run("inspect --bogus x", &out, &err), 2);
+    free(out); free(err);
+    cr_assert_eq(run("inspect --help", &out, &err), 0);
+    cr_assert(strstr(out, "--tensors"));
+    free(out); free(err);
+}
+
+static char *make_model(const char *config, size_t len)
+{
+    char *d = iwt_tmpdir("cli");
+    char p[4096];
+    snprintf(p, sizeof p, "%s/model/config.json", d);
+    iwt_write(p, config, len);
+    return d;
+}
+
+Test(cli, inspect_bad_config_is_one_line_error)
+{
+    struct { const char *text; const char *expect; } cases[] = {
+        { "version https://git-lfs.github.com/spec/v1\noid sha256:0123\nsize 42\n", "not downloaded" },
+        { "{\"num_hidden_layers\": 32, \"hidden_size\": 40", "truncated" },
+        { "[1, 2, 3]", "config.json" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *d = make_model(cases[i].text, strlen(cases[i].text));
+        char args[4200], *out = NULL, *err = NULL;
+        snprintf(args, sizeof args, "inspect '%s/model'", d);
+        int rc = run(args, &out, &err);
+        cr_assert_eq(rc, 1, "case %zu: exit %d, stderr %s", i, rc, err);
+        cr_assert(strstr(err, cases[i].expect), "case %zu: %s", i, err);
+        cr_assert_eq(count_lines(err), 1, "case %zu: %s", i, err);
+        free(out); free(err);
+        iwt_rm_rf(d);
+        free(d);
+    }
+}
+
+Test(cli, inspect_missing_path)
+{
+    char *out = NULL, *err = NULL;
+    cr_assert_eq(run("inspect /nonexistent/model/dir", &out, &err), 1);
+    cr_assert(strstr(err, "/nonexistent/model/dir"), "%s", err);
+    cr_assert_eq(count_lines(err), 1, "%s", err);
+    free(out); free(err);
+}
+
+Test(cli, inspect_json_llama_folder)
+{
+    static const char cfg[] =
+        "{\"architectures\": [\"LlamaForCausalLM\"], \"model_type\": \"llama\",\r\n"
+        " \"hidden_size\": 4096, \"intermediate_size\": 14336, \"num_hidden_layers\": 32,\r\n"
+        " \"num_attention_heads\": 32, \"num_key_value_heads\": 8, \"vocab_size\": 128256,\r\n"
+        " \"max_position_embeddings\": 131072, \"rope_theta\": 500000.0, \"rms_norm_eps\": 1e-05,\r\n"
+        " \"tie_word_embeddings\": false, \"torch_dtype\": \"bfloat16\"}\r\n";
+    char *d = make_model(cfg, sizeof cfg - 1);
+    char args[4200], *out = NULL, *err = NULL;
+    snprintf(args, sizeof args, "inspect --json '%s/model'", d);
+    cr_assert_eq(run(args, &out, &err), 0, "%s", err);
+    cJSON *j = cJSON_Parse(out);
+    cr_assert_not_null(j, "not JSON: %s", out);
+    cr_assert_eq(cJSON_GetObjectItem(j, "num_layers")->valueint, 32);
+    cr_assert_eq(cJSON_GetObjectItem(j, "num_kv_heads")->valueint, 8);
+    cr_assert_eq(cJSON_GetObjectItem(j, "head_dim")->valueint, 128);
+    cr_assert_eq(cJSON_GetObjectItem(j, "context_length")->valueint, 131072);
+    cJSON *p = cJSON_GetObjectItem(j, "parameters");
+    cr_assert_not_null(p);
+    /* Llama-3.1-8B published: 8,030,261,248 */
+    cr_assert_eq((long long)cJSON_GetObjectItem(p, "total")->valuedouble, 8030261248LL);
+    cr_assert_str_eq(cJSON_GetObjectItem(p, "source")->valuestring, "formula");
+    /* GQA: 32 layers * 8 kv heads * 128 * 2 (K,V) * 2 bytes (bf16) */
+    cr_assert_eq((long long)cJSON_GetObjectItem(j, "kv_bytes_per_token")->valuedouble, 131072LL);
+    cJSON *fs = cJSON_GetObjectItem(j, "field_sources");
+    cr_assert(cJSON_IsObject(fs));
+    cr_assert_not_null(cJSON_GetObjectItem(fs, "num_layers"));
+    cr_assert(cJSON_IsArray(cJSON_GetObjectItem(j, "sources")));
+    cr_assert_not_null(cJSON_GetObjectItem(j, "collected_at"));
+    cJSON_Delete(j);
+    free(out); free(err);
+
+    snprintf(args, sizeof args, "inspect '%s/model'", d);
+    cr_assert_eq(run(args, &out, &err), 0, "%s", err);
+    cr_assert(strstr(out, "8,030,261,248"), "%s", out);
+    cr_assert(strstr(out, "kv_heads 8"), "%s", out);
+    free(out); free(err);
+    iwt_rm_rf(d);
+    free(d);
+}
