@@ -428,13 +428,14 @@ static void parse_core(cfg *c)
     }
 
     /* FFN width */
-    if (FAM(c, "qwen")) {
-        /* Qwen v1: intermediate_size is w1+w2, twice the FFN width */
+    if (FAM(c, "qwen", "molmo")) {
+        /* Qwen v1 and Molmo: intermediate_size is the fused w1+w2 (gate+up)
+         * width, twice the FFN width */
         int64_t v;
         if (!has_src(c, "intermediate_size") &&
             get_i64_any(c, (const char *const[]){"intermediate_size", NULL}, 1, &v, &src, NULL))
             set_i64_field(c, "intermediate_size", &a->intermediate_size, v / 2,
-                          "derived:intermediate_size/2 (qwen v1)");
+                          "derived:intermediate_size/2 (fused gate+up)");
     }
     GETI(c, "intermediate_size", &a->intermediate_size,
          "intermediate_size", "n_inner", "ffn_hidden_size", "d_ff", "ffn_dim", "decoder_ffn_dim",
@@ -491,7 +492,7 @@ static void parse_core(cfg *c)
                               "qwen3_next", "gpt_neox", "gpt_neox_reward", "gptj", "chatglm", "internlm",
                               "internlm2", "deepseek_v2", "deepseek_v3", "falcon", "refinedweb",
                               "refinedwebmodel", "gpt_neox_reward_model", "mimo", "phi3", "phi", "mixformer-sequential",
-                              "phi-msft", "baichuan", "qwen", "cohere", "stablelm", "olmo2", "olmo",
+                              "phi-msft", "baichuan", "qwen", "stablelm", "olmo2", "olmo",
                               "minicpm", "molmo", "llava", "minicpmv", "internvl_chat", "mistral3",
                               "ernie4_5_moe", "bailing_moe", "llama4_text", "granitemoe", "starcoder2_untied",
                               "exaone", "yi", "jamba", "dbrx", "gpt_oss");

@@ -499,3 +499,20 @@ Test(config, extract_name_table_is_last_resort)
     iwt_rm_rf(root);
     free(root);
 }
+
+Test(config, extract_moe_name_is_not_a_total)
+{
+    char *root = iwt_tmpdir("cfg-nx");
+    char p[4200];
+    const char *mc = "{\"model_type\":\"mixtral\",\"hidden_size\":4096,\"num_hidden_layers\":32,"
+                     "\"num_attention_heads\":32,\"num_key_value_heads\":8,\"intermediate_size\":14336,"
+                     "\"num_local_experts\":8,\"num_experts_per_tok\":2,\"vocab_size\":32000}";
+    snprintf(p, sizeof p, "%s/Mixtral-8x7B-v0.1/config.json", root);
+    cr_assert_eq(iwt_write(p, mc, strlen(mc)), 0);
+    snprintf(p, sizeof p, "%s/Mixtral-8x7B-v0.1", root);
+    cr_assert_eq(iw_extract_path(p, NULL, &A), 0, "%s", iw_error_last());
+    cr_expect_eq(A.parameters.total, 46702792704LL);
+    cr_expect(!warned("parameters but"), "8x7B naming warned: %s", A.warnings.n ? A.warnings.v[0] : "");
+    iwt_rm_rf(root);
+    free(root);
+}
