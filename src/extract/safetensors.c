@@ -22,7 +22,7 @@
 
 /* ---- small helpers -------------------------------------------------------- */
 
-bool st_ends_with(const char *s, const char *suffix)
+bool iw_st_ends_with(const char *s, const char *suffix)
 {
     size_t n = strlen(s), m = strlen(suffix);
     return n >= m && memcmp(s + n - m, suffix, m) == 0;
@@ -38,7 +38,7 @@ static uint64_t st_hash(const char *s)
     return h;
 }
 
-int st_strset_init(st_strset *s, size_t expected)
+int iw_st_strset_init(st_strset *s, size_t expected)
 {
     memset(s, 0, sizeof *s);
     size_t cap = 16;
@@ -50,31 +50,31 @@ int st_strset_init(st_strset *s, size_t expected)
     s->slot = calloc(cap, sizeof *s->slot);
     s->val = calloc(cap, sizeof *s->val);
     if (!s->slot || !s->val) {
-        st_strset_free(s);
+        iw_st_strset_free(s);
         return iw_error_set(IW_ENOMEM, "out of memory (name set of %zu entries)", expected);
     }
     s->cap = cap;
     return 0;
 }
 
-static int st_strset_grow(st_strset *s)
+static int iw_st_strset_grow(st_strset *s)
 {
     st_strset n;
-    int rc = st_strset_init(&n, s->cap);   /* doubles the capacity */
+    int rc = iw_st_strset_init(&n, s->cap);   /* doubles the capacity */
     if (rc < 0)
         return rc;
     for (size_t i = 0; i < s->cap; i++)
         if (s->slot[i])
-            st_strset_put(&n, s->slot[i], s->val[i], NULL);
-    st_strset_free(s);
+            iw_st_strset_put(&n, s->slot[i], s->val[i], NULL);
+    iw_st_strset_free(s);
     *s = n;
     return 0;
 }
 
-int st_strset_put(st_strset *s, const char *key, size_t val, size_t *val_out)
+int iw_st_strset_put(st_strset *s, const char *key, size_t val, size_t *val_out)
 {
     if ((s->n + 1) * 2 > s->cap) {
-        int rc = st_strset_grow(s);
+        int rc = iw_st_strset_grow(s);
         if (rc < 0)
             return rc;
     }
@@ -94,7 +94,7 @@ int st_strset_put(st_strset *s, const char *key, size_t val, size_t *val_out)
     }
 }
 
-bool st_strset_get(const st_strset *s, const char *key, size_t *val_out)
+bool iw_st_strset_get(const st_strset *s, const char *key, size_t *val_out)
 {
     if (!s->cap)
         return false;
@@ -109,7 +109,7 @@ bool st_strset_get(const st_strset *s, const char *key, size_t *val_out)
     return false;
 }
 
-void st_strset_free(st_strset *s)
+void iw_st_strset_free(st_strset *s)
 {
     free(s->slot);
     free(s->val);
@@ -436,7 +436,7 @@ int iw_st_read_header(iw_source *src, iw_st_file *out)
             goto cleanup;
         }
     }
-    rc = st_strset_init(&names, count);
+    rc = iw_st_strset_init(&names, count);
     if (rc < 0)
         goto cleanup;
 
@@ -480,7 +480,7 @@ int iw_st_read_header(iw_source *src, iw_st_file *out)
             goto cleanup;
         }
         out->n_tensors++;
-        rc = st_strset_put(&names, t->name, 0, NULL);
+        rc = iw_st_strset_put(&names, t->name, 0, NULL);
         if (rc < 0)
             goto cleanup;
         if (rc == 0) {
@@ -500,7 +500,7 @@ int iw_st_read_header(iw_source *src, iw_st_file *out)
     rc = 0;
 
 cleanup:
-    st_strset_free(&names);
+    iw_st_strset_free(&names);
     cJSON_Delete(root);
     free(hdr);
     if (rc < 0)
@@ -594,7 +594,7 @@ int iw_st_index_parse(const char *text, size_t len, const char *what, iw_st_inde
             goto cleanup;
         }
     }
-    if ((rc = st_strset_init(&names, count)) < 0 || (rc = st_strset_init(&shards, 64)) < 0)
+    if ((rc = iw_st_strset_init(&names, count)) < 0 || (rc = iw_st_strset_init(&shards, 64)) < 0)
         goto cleanup;
     size_t cap_shards = 0;
     for (const cJSON *it = wm->child; it; it = it->next) {
@@ -613,7 +613,7 @@ int iw_st_index_parse(const char *text, size_t len, const char *what, iw_st_inde
             goto cleanup;
         }
         size_t si;
-        if (!st_strset_get(&shards, sh, &si)) {
+        if (!iw_st_strset_get(&shards, sh, &si)) {
             if (out->n_shards >= IW_ST_MAX_SHARDS) {
                 rc = iw_error_set(IW_ELIMIT, "%s: more than %d shard files", what, IW_ST_MAX_SHARDS);
                 goto cleanup;
@@ -635,7 +635,7 @@ int iw_st_index_parse(const char *text, size_t len, const char *what, iw_st_inde
                 goto cleanup;
             }
             out->n_shards++;
-            if ((rc = st_strset_put(&shards, out->shards[si], si, NULL)) < 0)
+            if ((rc = iw_st_strset_put(&shards, out->shards[si], si, NULL)) < 0)
                 goto cleanup;
         }
         size_t ti = out->n_tensors;
@@ -646,7 +646,7 @@ int iw_st_index_parse(const char *text, size_t len, const char *what, iw_st_inde
         }
         out->tensor_shard[ti] = si;
         out->n_tensors++;
-        rc = st_strset_put(&names, out->tensor_names[ti], ti, NULL);
+        rc = iw_st_strset_put(&names, out->tensor_names[ti], ti, NULL);
         if (rc < 0)
             goto cleanup;
         if (rc == 0) {
@@ -656,8 +656,8 @@ int iw_st_index_parse(const char *text, size_t len, const char *what, iw_st_inde
     }
     rc = 0;
 cleanup:
-    st_strset_free(&names);
-    st_strset_free(&shards);
+    iw_st_strset_free(&names);
+    iw_st_strset_free(&shards);
     cJSON_Delete(root);
     if (rc < 0)
         iw_st_index_free(out);
@@ -757,8 +757,8 @@ static int st_collect(const char *path, st_set *s)
     int rc = 0;
     char *p = NULL;
     if (iw_path_is_file(path)) {
-        if (st_ends_with(path, ".index.json")) {
-            if (!st_ends_with(path, ".safetensors.index.json"))
+        if (iw_st_ends_with(path, ".index.json")) {
+            if (!iw_st_ends_with(path, ".safetensors.index.json"))
                 return iw_error_set(IW_ENOTFOUND, "'%s' is not a safetensors index (pytorch .bin indexes: iw_torch_bin_index_extract)", path);
             char *dir = st_dirname(path);
             if (!dir)
@@ -767,7 +767,7 @@ static int st_collect(const char *path, st_set *s)
             free(dir);
             return rc;
         }
-        if (!st_ends_with(path, ".safetensors"))
+        if (!iw_st_ends_with(path, ".safetensors"))
             return iw_error_set(IW_ENOTFOUND, "'%s' is not a .safetensors file", path);
         p = strdup(path);
         if (!p)
@@ -800,7 +800,7 @@ static int st_collect(const char *path, st_set *s)
     size_t n = 0, n_main = 0;
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
-        if (!st_ends_with(de->d_name, ".safetensors") || de->d_name[0] == '.')
+        if (!iw_st_ends_with(de->d_name, ".safetensors") || de->d_name[0] == '.')
             continue;
         char **nv = realloc(names, (n + 1) * sizeof *nv);
         if (!nv || !(nv[n] = strdup(de->d_name))) {
@@ -890,13 +890,13 @@ static int st_check_index(const st_set *s, iw_arch *a)
     size_t total = 0;
     for (size_t i = 0; i < s->n_files; i++)
         total += s->files[i].n_tensors;
-    int rc = st_strset_init(&where, total);
+    int rc = iw_st_strset_init(&where, total);
     if (rc < 0)
         return rc;
     for (size_t i = 0; i < s->n_files; i++)
         for (size_t j = 0; j < s->files[i].n_tensors; j++) {
             size_t prev;
-            rc = st_strset_put(&where, s->files[i].tensors[j].name, i, &prev);
+            rc = iw_st_strset_put(&where, s->files[i].tensors[j].name, i, &prev);
             if (rc < 0)
                 goto cleanup;
             if (rc == 0) {
@@ -909,7 +909,7 @@ static int st_check_index(const st_set *s, iw_arch *a)
     const char *first_missing = NULL, *first_misplaced = NULL;
     for (size_t t = 0; t < s->idx.n_tensors; t++) {
         size_t fi;
-        if (!st_strset_get(&where, s->idx.tensor_names[t], &fi)) {
+        if (!iw_st_strset_get(&where, s->idx.tensor_names[t], &fi)) {
             if (!missing++)
                 first_missing = s->idx.tensor_names[t];
         } else if (fi != s->idx.tensor_shard[t]) {
@@ -928,7 +928,7 @@ static int st_check_index(const st_set *s, iw_arch *a)
                      total - (s->idx.n_tensors - missing), s->idx_path);
     rc = 0;
 cleanup:
-    st_strset_free(&where);
+    iw_st_strset_free(&where);
     return rc;
 }
 

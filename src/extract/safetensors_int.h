@@ -16,13 +16,13 @@ typedef struct st_strset {
     size_t       n;
 } st_strset;
 
-int  st_strset_init(st_strset *s, size_t expected);
+int  iw_st_strset_init(st_strset *s, size_t expected);
 /* Insert; returns 1 if inserted, 0 if already present (*val_out = stored
  * value), negative on allocation failure. */
-int  st_strset_put(st_strset *s, const char *key, size_t val, size_t *val_out);
-bool st_strset_get(const st_strset *s, const char *key, size_t *val_out);
-void st_strset_free(st_strset *s);
+int  iw_st_strset_put(st_strset *s, const char *key, size_t val, size_t *val_out);
+bool iw_st_strset_get(const st_strset *s, const char *key, size_t *val_out);
+void iw_st_strset_free(st_strset *s);
 
-bool st_ends_with(const char *s, const char *suffix);
+bool iw_st_ends_with(const char *s, const char *suffix);
 
 #endif

@@ -58,7 +58,7 @@ static const char *const ALWAYS_SKIP[] = {
 static bool ends_any(const char *s, const char *const *list)
 {
     for (; *list; list++)
-        if (st_ends_with(s, *list))
+        if (iw_st_ends_with(s, *list))
             return true;
     return false;
 }
@@ -89,38 +89,38 @@ int64_t iw_st_tensor_params(const char *name, iw_st_dtype dtype, uint64_t n,
         sk = true;
         r = 0;
     } else if (method_in(q, GPTQ_LIKE)) {
-        if (st_ends_with(name, ".qzeros") || st_ends_with(name, ".scales") || st_ends_with(name, ".g_idx")) {
+        if (iw_st_ends_with(name, ".qzeros") || iw_st_ends_with(name, ".scales") || iw_st_ends_with(name, ".g_idx")) {
             sk = true;
             r = 0;
-        } else if (st_ends_with(name, ".qweight") && qb && cbits) {
+        } else if (iw_st_ends_with(name, ".qweight") && qb && cbits) {
             pk = true;
             r = unpack(n, cbits, qb, &ok);
         } else {
             r = (int64_t)n;
         }
     } else if (method_is(q, "bitsandbytes") || method_is(q, "bnb")) {
-        if (st_ends_with(name, ".absmax") || st_ends_with(name, ".quant_map") || has(name, ".nested_")
-            || has(name, ".quant_state.") || st_ends_with(name, ".SCB") || st_ends_with(name, ".weight_format")) {
+        if (iw_st_ends_with(name, ".absmax") || iw_st_ends_with(name, ".quant_map") || has(name, ".nested_")
+            || has(name, ".quant_state.") || iw_st_ends_with(name, ".SCB") || iw_st_ends_with(name, ".weight_format")) {
             sk = true;
             r = 0;
-        } else if (st_ends_with(name, ".weight") && dtype == IW_ST_U8) {
+        } else if (iw_st_ends_with(name, ".weight") && dtype == IW_ST_U8) {
             pk = true;                       /* 4-bit: two values per byte */
             r = unpack(n, 8, 4, &ok);
         } else {
             r = (int64_t)n;
         }
     } else if (method_is(q, "mxfp4")) {
-        if (st_ends_with(name, "_scales")) {
+        if (iw_st_ends_with(name, "_scales")) {
             sk = true;
             r = 0;
-        } else if (st_ends_with(name, "_blocks") && cbits) {
+        } else if (iw_st_ends_with(name, "_blocks") && cbits) {
             pk = true;
             r = unpack(n, cbits, 4, &ok);
         } else {
             r = (int64_t)n;
         }
     } else if (method_is(q, "compressed-tensors") || method_is(q, "compressed_tensors")) {
-        if (st_ends_with(name, ".weight_packed") && cbits) {
+        if (iw_st_ends_with(name, ".weight_packed") && cbits) {
             unsigned b = qb ? qb : (dtype == IW_ST_U8 ? 4 : 0);   /* nvfp4 packs two per byte */
             if (b) {
                 pk = true;
@@ -133,17 +133,17 @@ int64_t iw_st_tensor_params(const char *name, iw_st_dtype dtype, uint64_t n,
         }
     } else if (method_is(q, "modelopt") || method_is(q, "modelopt_fp4") || method_is(q, "nvfp4")) {
         /* NVFP4: U8 weights hold two 4-bit values per byte; FP8: as stored */
-        if (st_ends_with(name, ".weight") && dtype == IW_ST_U8 && (qb == 4 || !method_is(q, "modelopt"))) {
+        if (iw_st_ends_with(name, ".weight") && dtype == IW_ST_U8 && (qb == 4 || !method_is(q, "modelopt"))) {
             pk = true;
             r = unpack(n, 8, 4, &ok);
         } else {
             r = (int64_t)n;
         }
     } else if (method_is(q, "mlx")) {
-        if (st_ends_with(name, ".scales") || st_ends_with(name, ".biases")) {
+        if (iw_st_ends_with(name, ".scales") || iw_st_ends_with(name, ".biases")) {
             sk = true;
             r = 0;
-        } else if (st_ends_with(name, ".weight") && dtype == IW_ST_U32 && qb) {
+        } else if (iw_st_ends_with(name, ".weight") && dtype == IW_ST_U32 && qb) {
             pk = true;
             r = unpack(n, 32, qb, &ok);
         } else {
@@ -206,7 +206,7 @@ static enum comp classify(const char *n)
         return C_VISION;
     if (has(n, ".experts.") || strncmp(n, "experts.", 8) == 0)
         return C_EXPERT;
-    if (ci_has(mod, "norm") || strncmp(mod, "ln", 2) == 0 || st_ends_with(mod, "_ln"))
+    if (ci_has(mod, "norm") || strncmp(mod, "ln", 2) == 0 || iw_st_ends_with(mod, "_ln"))
         return C_NORM;
     if (strncmp(n, "lm_head.", 8) == 0 || has(n, ".lm_head.") || strncmp(n, "embed_out.", 10) == 0
         || has(n, "output_layer.") || strcmp(n, "output.weight") == 0)
@@ -278,7 +278,7 @@ static int64_t out_features(const iw_st_tinfo *t)
 {
     if (!t->has_shape || t->n_dims < 1)
         return -1;
-    if (st_ends_with(t->name, ".qweight"))
+    if (iw_st_ends_with(t->name, ".qweight"))
         return t->n_dims >= 2 ? t->shape[1] : -1;
     return t->shape[0];
 }
@@ -354,7 +354,7 @@ int iw_st_analyse(const iw_st_tinfo *t, size_t n, const iw_st_quant *q,
             }
             out->weights_bytes += ti->bytes;
             if (!pk && (!q || !q->method || !quant_bits(q))
-                && (st_ends_with(nm, ".qweight") || st_ends_with(nm, ".weight_packed") || st_ends_with(nm, "_blocks")))
+                && (iw_st_ends_with(nm, ".qweight") || iw_st_ends_with(nm, ".weight_packed") || iw_st_ends_with(nm, "_blocks")))
                 out->unpack_unknown = true;
         } else {
             have_counts = false;
@@ -373,9 +373,9 @@ int iw_st_analyse(const iw_st_tinfo *t, size_t n, const iw_st_quant *q,
         if (c == C_LMHEAD)
             any_lmhead = true;
         if (c == C_NORM) {
-            if (st_ends_with(nm, ".bias"))
+            if (iw_st_ends_with(nm, ".bias"))
                 norm_bias = true;
-            else if (st_ends_with(nm, ".weight"))
+            else if (iw_st_ends_with(nm, ".weight"))
                 norm_weight = true;
         }
         if (c == C_EXPERT) {
@@ -393,7 +393,7 @@ int iw_st_analyse(const iw_st_tinfo *t, size_t n, const iw_st_quant *q,
             else if (strcmp(mod, "fc1") == 0 || strcmp(mod, "c_fc") == 0 || strcmp(mod, "dense_h_to_4h") == 0
                      || strcmp(mod, "up_proj") == 0)
                 plain = true;
-            if ((strcmp(mod, "gate") == 0 || strcmp(mod, "router") == 0) && st_ends_with(nm, ".weight")
+            if ((strcmp(mod, "gate") == 0 || strcmp(mod, "router") == 0) && iw_st_ends_with(nm, ".weight")
                 && ti->has_shape && ti->n_dims == 2 && ti->shape[0] > router_experts)
                 router_experts = ti->shape[0];
             /* chatglm: one dense_h_to_4h of 2 x ffn width is a gated MLP */
@@ -402,7 +402,7 @@ int iw_st_analyse(const iw_st_tinfo *t, size_t n, const iw_st_quant *q,
                 gated = true;
         }
         if (c == C_ATTN && ti->has_shape && (L < 0 || qk_layer < 0 || L <= qk_layer)
-            && (st_ends_with(nm, ".weight") || st_ends_with(nm, ".qweight"))) {
+            && (iw_st_ends_with(nm, ".weight") || iw_st_ends_with(nm, ".qweight"))) {
             bool isq = strcmp(mod, "q_proj") == 0 || strcmp(mod, "wq") == 0 || strcmp(mod, "query") == 0;
             bool isk = strcmp(mod, "k_proj") == 0 || strcmp(mod, "wk") == 0 || strcmp(mod, "key") == 0;
             bool isf = strcmp(mod, "query_key_value") == 0 || strcmp(mod, "c_attn") == 0
