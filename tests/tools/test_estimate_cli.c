@@ -7,6 +7,7 @@
 #include <cjson/cJSON.h>
 
 #include "iwtest.h"
+#include "hubtest.c"
 
 /* Llama-3-8B config.json (published values). */
 static const char *LLAMA_CFG =
@@ -322,4 +323,36 @@ Test(estimate_cli, fixture_tiny_llama_plug_back)
     free(err);
     iwt_rm_rf(tmp);
     free(tmp);
+}
+
+/* REPO: an org/name that is not a local path is read from the hub by HTTP
+ * Range (headers only) - here the fixture hub's demo-org/tiny-llama. */
+Test(estimate_cli, remote_repo_on_fakehub, .timeout = 90)
+{
+    char *root = iwt_tmpdir("esthub");
+    cr_assert_eq(iwt_hub_make_demo(root), 0);
+    iwt_hub hub;
+    memset(&hub, 0, sizeof hub);
+    cr_assert_eq(iwt_hub_start(&hub, root, NULL), 0, "fakehub did not start");
+    char cmd[8192], *out = NULL, *err = NULL;
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && HF_ENDPOINT=%s HF_TOKEN= HF_TOKEN_PATH=/nonexistent HF_HUB_OFFLINE= "
+             "IMAGEWORKS_REGISTRY_DIR='%s/reg' '%s' estimate demo-org/tiny-llama --context 1024 --json",
+             root, hub.hub_url, root, iwt_cli());
+    int rc = iwt_run(cmd, &out, &err);
+    iwt_hub_stop(&hub);
+    cr_assert_eq(rc, 0, "rc %d: %s", rc, err ? err : "");
+    cJSON *j = cJSON_Parse(out);
+    cr_assert_not_null(j, "%s", out);
+    /* demo: 2 layers x 2 KV heads x (16 + 16) x 4 B (float32) = 512 B/token;
+     * weights exact from the safetensors header: 106816 params x 4 B = 427264 */
+    cr_assert_eq(cJSON_GetObjectItem(j, "kv_bytes_per_token")->valuedouble, 512);
+    cr_assert_eq(cJSON_GetObjectItem(j, "weights_bytes")->valuedouble, 427264);
+    cJSON *w = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "terms"), 0);
+    cr_assert_str_eq(cJSON_GetObjectItem(w, "source")->valuestring, "exact: safetensors headers");
+    cJSON_Delete(j);
+    free(out);
+    free(err);
+    iwt_rm_rf(root);
+    free(root);
 }
