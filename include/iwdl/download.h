@@ -71,6 +71,8 @@ typedef struct iw_dl_options {
     uint64_t split_min;                 /* 0: 64 MiB */
     long     retry_base_ms;             /* 0: 1000 (backoff 1,2,4,8,8 s) */
     iw_dl_event_fn on_event; void *ud;
+    volatile int *cancel;               /* when *cancel != 0 the run stops, saves
+                                           resume state and fails with "interrupted" */
 } iw_dl_options;
 
 typedef struct iw_dl_result {

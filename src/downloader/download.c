@@ -596,6 +596,7 @@ int iw_download_repo(iw_hub *hub, const char *repo, const iw_dl_options *o, iw_d
         .ud_layout = &L,
         .on_event = o->on_event,
         .ud = o->ud,
+        .cancel = o->cancel,
     };
     iw_dl_file *todo = calloc(nf, sizeof *todo);
     size_t *map = calloc(nf, sizeof *map);

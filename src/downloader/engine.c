@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,24 @@ typedef struct xfer {
     int     redirects;
 } xfer;
 
+/* Verification runs beside the transfers: one thread per running file hashes
+ * the contiguous prefix of the partial (read back from the page cache) as
+ * the main thread reports it, so hashing overlaps the network instead of
+ * following it. */
+typedef struct hasher {
+    pthread_t th;
+    bool      running;
+    pthread_mutex_t mu;
+    pthread_cond_t  cv;
+    uint64_t  avail;        /* main -> thread: bytes 0..avail-1 are on disk */
+    uint64_t  hashed;       /* thread -> main */
+    bool      stop;
+    int       err;          /* errno of a failed read */
+    int       fd;
+    uint64_t  size;
+    iw_hash  *h;
+} hasher;
+
 typedef struct dfile {
     iw_dl_file *spec;
     int      state;
@@ -72,8 +91,7 @@ typedef struct dfile {
     size_t   nseg, segcap;
     int      active;
     char    *location;      /* URL after the hub redirect (CDN) */
-    iw_hash *h;
-    uint64_t hashed;
+    hasher   hs;
     uint64_t done;          /* bytes present (sum of pos - start) */
     uint64_t state_bytes, state_ms;
     int      verify_failures;
@@ -260,15 +278,130 @@ static int preallocate(dfile *f)
     return 0;
 }
 
-static void reset_hash(dfile *f)
+static void *hasher_main(void *arg)
 {
-    iw_hash_free(f->h);
-    f->h = NULL;
-    f->hashed = 0;
-    if (f->spec->lfs)
-        iw_hash_new(&f->h, IW_HASH_SHA256);
-    else
-        iw_hash_new_git_blob(&f->h, f->spec->size);
+    hasher *hs = arg;
+    enum { CH = 1 << 20 };
+    char *buf = malloc(CH);
+    pthread_mutex_lock(&hs->mu);
+    if (!buf) {
+        hs->err = ENOMEM;
+        pthread_cond_broadcast(&hs->cv);
+    }
+    while (buf) {
+        while (!hs->stop && hs->hashed >= hs->avail)
+            pthread_cond_wait(&hs->cv, &hs->mu);
+        if (hs->stop)
+            break;
+        uint64_t at = hs->hashed, left = hs->avail - hs->hashed;
+        pthread_mutex_unlock(&hs->mu);
+        size_t want = left < CH ? (size_t)left : CH;
+        ssize_t r = pread(hs->fd, buf, want, (off_t)at);
+        if (r > 0)
+            iw_hash_update(hs->h, buf, (size_t)r);
+        pthread_mutex_lock(&hs->mu);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            hs->err = r < 0 ? errno : EIO;
+            pthread_cond_broadcast(&hs->cv);
+            break;
+        }
+        hs->hashed += (uint64_t)r;
+        pthread_cond_broadcast(&hs->cv);
+    }
+    pthread_mutex_unlock(&hs->mu);
+    free(buf);
+    return NULL;
+}
+
+static void hasher_stop(dfile *f)
+{
+    hasher *hs = &f->hs;
+    if (hs->running) {
+        pthread_mutex_lock(&hs->mu);
+        hs->stop = true;
+        pthread_cond_broadcast(&hs->cv);
+        pthread_mutex_unlock(&hs->mu);
+        pthread_join(hs->th, NULL);
+        pthread_mutex_destroy(&hs->mu);
+        pthread_cond_destroy(&hs->cv);
+        hs->running = false;
+    }
+    iw_hash_free(hs->h);
+    hs->h = NULL;
+}
+
+/* (Re)start hashing from byte 0. */
+static int hasher_start(dfile *f)
+{
+    hasher *hs = &f->hs;
+    hasher_stop(f);
+    hs->avail = hs->hashed = 0;
+    hs->stop = false;
+    hs->err = 0;
+    hs->fd = f->fd;
+    hs->size = f->spec->size;
+    int rc = f->spec->lfs ? iw_hash_new(&hs->h, IW_HASH_SHA256) : iw_hash_new_git_blob(&hs->h, f->spec->size);
+    if (rc < 0)
+        return rc;
+    pthread_mutex_init(&hs->mu, NULL);
+    pthread_cond_init(&hs->cv, NULL);
+    if (pthread_create(&hs->th, NULL, hasher_main, hs) != 0) {
+        pthread_mutex_destroy(&hs->mu);
+        pthread_cond_destroy(&hs->cv);
+        return iw_error_set(IW_ENOMEM, "cannot start a hashing thread for %s", f->spec->path);
+    }
+    hs->running = true;
+    return 0;
+}
+
+/* Bytes 0..frontier-1 of the partial are on disk. */
+static uint64_t frontier(const dfile *f)
+{
+    uint64_t fr = 0;
+    for (;;) {
+        const seg *hit = NULL;
+        for (size_t i = 0; i < f->nseg; i++)
+            if (f->segs[i].start == fr && f->segs[i].end > fr) { hit = &f->segs[i]; break; }
+        if (!hit)
+            return fr;
+        if (hit->pos < hit->end)
+            return hit->pos;
+        fr = hit->end;
+    }
+}
+
+static void hasher_feed(dfile *f)
+{
+    hasher *hs = &f->hs;
+    if (!hs->running)
+        return;
+    uint64_t fr = frontier(f);
+    pthread_mutex_lock(&hs->mu);
+    if (fr > hs->avail) {
+        hs->avail = fr;
+        pthread_cond_signal(&hs->cv);
+    }
+    pthread_mutex_unlock(&hs->mu);
+}
+
+/* Wait until the whole file is hashed; 0 or an error. */
+static int hasher_finish(dfile *f, char *hex, size_t hexsz)
+{
+    hasher *hs = &f->hs;
+    if (!hs->running)
+        return iw_error_set(IW_ERR, "%s: no hash in progress", f->spec->path);
+    pthread_mutex_lock(&hs->mu);
+    hs->avail = hs->size;
+    pthread_cond_broadcast(&hs->cv);
+    while (hs->hashed < hs->size && !hs->err)
+        pthread_cond_wait(&hs->cv, &hs->mu);
+    int err = hs->err;
+    pthread_mutex_unlock(&hs->mu);
+    if (err)
+        return iw_error_set_os(IW_EIO, err, "cannot read back %s", f->spec->part_path);
+    return iw_hash_final_hex(hs->h, hex, hexsz);
 }
 
 /* Start over from zero: truncate the partial, fresh segments, new state. */
@@ -280,10 +413,12 @@ static int restart_file(iw_engine *E, dfile *f, bool no_range)
         seg_push(f, 0, 0, f->spec->size);
     }
     f->no_range = no_range;
-    reset_hash(f);
+    hasher_stop(f);
     if (ftruncate(f->fd, 0) < 0)
         return iw_error_set_os(iw_error_from_errno(errno), errno, "cannot truncate %s", f->spec->part_path);
     int rc = preallocate(f);
+    if (rc == 0)
+        rc = hasher_start(f);
     if (rc < 0)
         return rc;
     return state_write(f);
@@ -320,10 +455,9 @@ static int open_file(iw_engine *E, dfile *f)
     bool resumed = false;
     if (fstat(f->fd, &st) == 0 && (uint64_t)st.st_size == s->size && s->size > 0 && state_load(f) == 0)
         resumed = true;
-    reset_hash(f);
-    if (!f->h)
-        return iw_error_set(IW_ENOMEM, "out of memory");
     if (resumed) {
+        if ((rc = hasher_start(f)) < 0)
+            return rc;
         s->resumed_bytes = f->done;
         E->total_done += f->done;
         return 0;
@@ -381,10 +515,6 @@ static size_t x_write(char *p, size_t sz, size_t n, void *ud)
         }
         off += (size_t)w;
     }
-    if (s->pos == f->hashed && f->h) {
-        iw_hash_update(f->h, p, take);
-        f->hashed += take;
-    }
     s->pos += take;
     f->done += take;
     x->got += take;
@@ -436,7 +566,10 @@ static int start_xfer(iw_engine *E, dfile *f, size_t si, const char *url_overrid
         /* no Range support: a retry starts the file over */
         f->done = 0;
         s->pos = 0;
-        reset_hash(f);
+        if (hasher_start(f) < 0) {
+            free(x);
+            return iw_error_last_code();
+        }
     }
     x->hdrs.retry_after = -1;
     x->redirects = redirects;
@@ -505,35 +638,10 @@ static long backoff_ms(iw_engine *E, int fails, long retry_after)
 
 /* ------------------------------------------------------------ finishing */
 
-static int hash_rest_from_disk(dfile *f)
-{
-    enum { CH = 1 << 20 };
-    char *buf = malloc(CH);
-    if (!buf)
-        return iw_error_set(IW_ENOMEM, "out of memory");
-    int rc = 0;
-    while (f->hashed < f->spec->size) {
-        uint64_t left = f->spec->size - f->hashed;
-        size_t want = left < CH ? (size_t)left : CH;
-        ssize_t r = pread(f->fd, buf, want, (off_t)f->hashed);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0) {
-            rc = iw_error_set_os(IW_EIO, r < 0 ? errno : EIO, "cannot read back %s", f->spec->part_path);
-            break;
-        }
-        iw_hash_update(f->h, buf, (size_t)r);
-        f->hashed += (uint64_t)r;
-    }
-    free(buf);
-    return rc;
-}
-
 static void release_file(dfile *f)
 {
-    if (f->fd > 0) { close(f->fd); f->fd = -1; }
-    iw_hash_free(f->h);
-    f->h = NULL;
+    hasher_stop(f);
+    if (f->fd >= 0) { close(f->fd); f->fd = -1; }
     if (f->locked) { iw_lock_release(&f->lock); f->locked = false; }
 }
 
@@ -541,9 +649,8 @@ static void finish_file(iw_engine *E, dfile *f)
 {
     iw_dl_file *s = f->spec;
     char got[65];
-    int rc = hash_rest_from_disk(f);
-    if (rc == 0)
-        rc = iw_hash_final_hex(f->h, got, sizeof got);
+    int rc = hasher_finish(f, got, sizeof got);
+    hasher_stop(f);
     if (rc < 0) { fail_file(E, f, rc); release_file(f); return; }
     const char *want = expected_hash(s);
     if (strcmp(got, want) != 0) {
@@ -883,6 +990,13 @@ int iw_engine_run(iw_hub *hub, iw_dl_file *files, size_t n, const iw_engine_opts
                 left = true;
         if (!left || E.fatal)
             break;
+        if (o->cancel && *o->cancel) {
+            if (E.rc == 0) {
+                E.rc = iw_error_set(IW_ERR, "interrupted; run the same command again to resume");
+                snprintf(E.err, sizeof E.err, "%s", iw_error_last());
+            }
+            break;
+        }
         int still = 0;
         curl_multi_perform(E.m, &still);
         CURLMsg *msg;
@@ -901,6 +1015,7 @@ int iw_engine_run(iw_hub *hub, iw_dl_file *files, size_t n, const iw_engine_opts
         for (size_t i = 0; i < n; i++) {
             dfile *f = &E.files[i];
             if (f->state == F_RUNNING) {
+                hasher_feed(f);
                 if ((f->done - f->state_bytes >= IW_DL_STATE_EVERY) ||
                     (f->done != f->state_bytes && now - f->state_ms >= STATE_EVERY_MS))
                     state_write(f);

@@ -34,6 +34,7 @@ typedef struct iw_engine_opts {
     void *ud_layout;
     iw_dl_event_fn on_event;
     void *ud;
+    volatile int *cancel;
 } iw_engine_opts;
 
 /* Fetch files; returns 0 when every file is done, else the first failure's

@@ -1,5 +1,6 @@
 /* cmd_download.c - `imageworks-download download REPO ...` (docs/download.md). */
 #include "cli.h"
+#include "download_register.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -13,7 +14,12 @@
 #include "iwdl/error.h"
 #include "iwdl/hub.h"
 
+#include <signal.h>
+
 #define MAX_GLOBS 256
+
+static volatile int g_cancel;
+static void on_signal(int sig) { (void)sig; g_cancel = 1; }
 
 #define USAGE \
     "usage: imageworks-download download REPO [--revision REV] [--include GLOB]... [--exclude GLOB]...\n" \
@@ -265,6 +271,13 @@ int cmd_download(int argc, char **argv)
     if (a.connections) o.connections = a.connections;
     o.on_event = on_event;
     o.ud = &u;
+    o.cancel = &g_cancel;
+    /* Ctrl-C / SIGTERM: stop cleanly so the resume state is saved */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     iw_dl_result r;
     rc = iw_download_repo(hub, a.repo, &o, &r);
     if (u.tty && u.drawn) {
@@ -313,11 +326,35 @@ int cmd_download(int argc, char **argv)
         if (rc)
             goto out;
     }
-    /* ==== LEAD HOOK: architecture extraction + registry registration ====
-     * Here, unless a.no_arch: extract the architecture of r.dest (files
-     * r.paths[0..r.n_paths), commit r.commit, support files under
-     * <r.dest>/.imageworks/support/ when a.support_repo) and register the
-     * entry with a.name / a.backend.  Wired by the lead; nothing here yet. */
+    if (!a.no_arch) {
+        /* extract the architecture of what arrived and register the entry */
+        char sup[8192], *sd = NULL;
+        const char *support_dir = NULL;
+        if (a.support_repo) {
+            const char *base = r.dest;
+            if (a.hf_cache && iw_dl_default_dest(a.repo, &sd) == 0)
+                base = sd;
+            char folder[512];
+            snprintf(folder, sizeof folder, "%s", a.support_repo);
+            char *slash = strchr(folder, '/');
+            if (slash) {
+                memmove(slash + 2, slash + 1, strlen(slash + 1) + 1);
+                slash[0] = '-';
+                slash[1] = '-';
+            }
+            snprintf(sup, sizeof sup, "%s/.imageworks/support/%s", base, folder);
+            support_dir = sup;
+        }
+        dl_register_opts ro = {
+            .repo = a.repo, .revision = a.revision, .name = a.name, .backend = a.backend,
+            .support_dir = support_dir, .support_id = a.support_repo,
+            .quiet = a.quiet, .json = a.json,
+        };
+        rc = download_register(&r, &ro);
+        free(sd);
+        if (rc)
+            goto out;
+    }
     rc = IW_EXIT_OK;
 out:
     iw_dl_result_free(&r);
