@@ -565,6 +565,22 @@ Test(fakehub, fault_ignore_range_answers_200_with_the_whole_file)
     cr_expect_eq(iwt_hub_fault(&g_hub, "not json"), -1);
 }
 
+Test(fakehub, fault_stall_pauses_mid_body_then_completes)
+{
+    char loc[1024];
+    cdn_url_for_big(loc, sizeof loc);
+    cr_assert_eq(iwt_hub_fault(&g_hub, "{\"path\": \"big.bin\", \"stall_after\": 1000}"), -1,
+                 "stall_after needs stall_ms");
+    cr_assert_gt(iwt_hub_fault(&g_hub, "{\"path\": \"big.bin\", \"stall_after\": 1000, \"stall_ms\": 1200}"), 0);
+    iwt_http r;
+    cr_assert_eq(iwt_http_do(&r, "GET", loc, NULL, NULL), 0);
+    cr_expect_eq(r.transport_error, 0);
+    cr_expect_eq(r.body_len, g_big_len);
+    cr_expect_eq(memcmp(r.body, g_big, g_big_len), 0);
+    cr_expect_geq(r.seconds, 1.1, "stalled transfer took %.3f s", r.seconds);
+    iwt_http_free(&r);
+}
+
 Test(fakehub, fault_rate_limit_is_measurably_slower)
 {
     char loc[1024];

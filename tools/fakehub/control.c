@@ -20,6 +20,8 @@ typedef struct fh_fault {
     int64_t  corrupt_offset;  /* -1 none */
     uint64_t rate_bps;        /* 0 none */
     bool     ignore_range;
+    uint64_t stall_after;     /* UINT64_MAX none */
+    uint64_t stall_ms;
     struct fh_fault *next;
 } fh_fault;
 
@@ -124,12 +126,14 @@ void fh_fault_take_body(int host, const char *file_path, const char *url_path, f
     out->corrupt_offset = -1;
     out->rate_bps = 0;
     out->ignore_range = false;
+    out->stall_after = UINT64_MAX;
+    out->stall_ms = 0;
     pthread_mutex_lock(&g_mu);
     fh_fault *f = g_faults;
     while (f) {
         fh_fault *next = f->next;
         bool body = f->cut_after != UINT64_MAX || f->corrupt_offset >= 0 || f->rate_bps ||
-                    f->ignore_range;
+                    f->ignore_range || f->stall_after != UINT64_MAX;
         if (!f->status && body && fault_matches(f, host, file_path, url_path)) {
             if (!out->id)
                 out->id = f->id;
@@ -141,6 +145,10 @@ void fh_fault_take_body(int host, const char *file_path, const char *url_path, f
                 out->rate_bps = f->rate_bps;
             if (f->ignore_range)
                 out->ignore_range = true;
+            if (f->stall_after != UINT64_MAX && out->stall_after == UINT64_MAX) {
+                out->stall_after = f->stall_after;
+                out->stall_ms = f->stall_ms;
+            }
             fault_use_locked(f);
         }
         f = next;
@@ -233,6 +241,7 @@ static char *add_fault(const char *body, size_t len, unsigned *status)
     f->retry_after = -1;
     f->cut_after = UINT64_MAX;
     f->corrupt_offset = -1;
+    f->stall_after = UINT64_MAX;
     const char *err = NULL;
     bool bad = false;
     const cJSON *v;
@@ -268,15 +277,22 @@ static char *add_fault(const char *body, size_t len, unsigned *status)
     if (get_u64(j, "corrupt_offset", &u, &bad))
         f->corrupt_offset = (int64_t)u;
     get_u64(j, "rate_bps", &f->rate_bps, &bad);
+    get_u64(j, "stall_after", &f->stall_after, &bad);
+    get_u64(j, "stall_ms", &f->stall_ms, &bad);
+    if (f->stall_ms > 600000 && !err)
+        err = "stall_ms is capped at 600000";
+    if ((f->stall_after != UINT64_MAX) != (f->stall_ms != 0) && !err)
+        err = "stall_after and stall_ms go together";
     if ((v = cJSON_GetObjectItemCaseSensitive(j, "ignore_range")) && !cJSON_IsNull(v)) {
         if (!cJSON_IsBool(v)) err = "ignore_range must be a boolean";
         else f->ignore_range = cJSON_IsTrue(v);
     }
     if (bad && !err)
         err = "numeric fields must be non-negative integers";
-    bool has_body = f->cut_after != UINT64_MAX || f->corrupt_offset >= 0 || f->rate_bps || f->ignore_range;
+    bool has_body = f->cut_after != UINT64_MAX || f->corrupt_offset >= 0 || f->rate_bps ||
+                    f->ignore_range || f->stall_after != UINT64_MAX;
     if (!err && !f->status && !has_body)
-        err = "a fault needs one of status, cut_after, corrupt_offset, rate_bps, ignore_range";
+        err = "a fault needs one of status, cut_after, corrupt_offset, rate_bps, ignore_range, stall_after";
     if (!err && f->status && has_body)
         err = "a status fault cannot also carry body faults; post two faults";
     cJSON_Delete(j);

@@ -82,6 +82,8 @@ typedef struct fh_body_fault {
     int64_t  corrupt_offset;  /* file offset, -1 = none */
     uint64_t rate_bps;        /* 0 = none */
     bool     ignore_range;    /* answer 200 + whole body to a Range request */
+    uint64_t stall_after;     /* UINT64_MAX = none: pause after this many body bytes */
+    uint64_t stall_ms;        /* ... for this long (connection stays open) */
 } fh_body_fault;
 
 /* First matching status fault (consumes one use): returns its id (> 0) and

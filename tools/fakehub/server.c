@@ -32,6 +32,8 @@ typedef struct fh_reader {
     uint64_t sent;            /* body bytes handed to MHD */
     fh_body_fault f;
     struct timespec t0;
+    uint64_t rate_base;       /* body offset at t0 */
+    bool     stalled;
     int      refs;            /* response + request */
 } fh_reader;
 
@@ -376,6 +378,26 @@ static ssize_t reader_cb(void *cls, uint64_t pos, char *buf, size_t max)
         n = max;
     if (rd->f.cut_after != UINT64_MAX && pos + n > rd->f.cut_after)
         n = rd->f.cut_after - pos;
+    if (rd->f.stall_after != UINT64_MAX && !rd->stalled) {
+        if (pos >= rd->f.stall_after) {
+            /* hold the connection open without sending, in short naps so a
+             * shutdown is not delayed */
+            rd->stalled = true;
+            for (uint64_t slept = 0; slept < rd->f.stall_ms; slept += 50) {
+                if (__atomic_load_n(&g_stopping, __ATOMIC_ACQUIRE))
+                    break;
+                uint64_t ms = rd->f.stall_ms - slept < 50 ? rd->f.stall_ms - slept : 50;
+                struct timespec ts = { 0, (long)ms * 1000000L };
+                nanosleep(&ts, NULL);
+            }
+            if (rd->t0.tv_sec || rd->t0.tv_nsec) {   /* the pause does not count against the rate */
+                clock_gettime(CLOCK_MONOTONIC, &rd->t0);
+                rd->rate_base = pos;
+            }
+        } else if (pos + n > rd->f.stall_after) {
+            n = rd->f.stall_after - pos;
+        }
+    }
     if (rd->f.rate_bps) {
         uint64_t chunk = rd->f.rate_bps / 20;
         if (chunk == 0)
@@ -387,7 +409,7 @@ static ssize_t reader_cb(void *cls, uint64_t pos, char *buf, size_t max)
         struct timespec now;
         clock_gettime(CLOCK_MONOTONIC, &now);
         double el = (double)(now.tv_sec - rd->t0.tv_sec) + (double)(now.tv_nsec - rd->t0.tv_nsec) / 1e9;
-        double target = (double)(pos + n) / (double)rd->f.rate_bps;
+        double target = (double)(pos + n - rd->rate_base) / (double)rd->f.rate_bps;
         if (target > el) {
             double d = target - el;
             struct timespec ts = { (time_t)d, (long)((d - (double)(time_t)d) * 1e9) };
@@ -477,7 +499,7 @@ static enum MHD_Result serve_file(struct MHD_Connection *c, fh_req *q, const fh_
     int rk = parse_range(q->range, size, &a, &b);
     char hdr[128];
     /* body faults are taken only by GETs that will carry file bytes */
-    fh_body_fault bf = { 0, UINT64_MAX, -1, 0, false };
+    fh_body_fault bf = { 0, UINT64_MAX, -1, 0, false, UINT64_MAX, 0 };
     if (strcmp(q->method, "GET") == 0 && size > 0 && rk >= 0) {
         fh_fault_take_body(q->host, e->path, q->path, &bf);
         q->fault = bf.id;
