@@ -139,3 +139,7 @@ row "DeepSeek-R1 (GGUF)" "llama.cpp MLA, n_ctx 32768, f16" "KV self size MiB" 21
 # 21 Command-R v01 (MHA), n_ctx 4096, f16: freq_base 8000000 and 40 layers identify it in the log
 j=$(est "$tmp/command-r-v01" --engine llama.cpp --context 4096)
 row "c4ai-command-r-v01 (GGUF)" "llama.cpp, n_ctx 4096, f16 (MHA, 64 KV heads)" "KV self size MiB" 5120 "$(r2 "$(echo "$j" | term kv_cache $MiB)")" "[ggml-org/llama.cpp#6122](https://github.com/ggml-org/llama.cpp/pull/6122)"
+# 22-23 Phi-3-mini-128k (MHA 32 x 96; shapes of the corpus Phi-3.5-mini-instruct config), n_ctx 131328, f16, no FA
+j=$(est "$corpus/phi3__Phi-3.5-mini-instruct" --engine llama.cpp --context 131328 --flash-attn off)
+row "Phi-3-mini-128k-instruct (GGUF)" "llama.cpp, n_ctx 131328, f16, flash_attn 0" "KV self size MiB" 49248 "$(r2 "$(echo "$j" | term kv_cache $MiB)")" "[ggml-org/llama.cpp#6849](https://github.com/ggml-org/llama.cpp/issues/6849)"
+row "Phi-3-mini-128k-instruct (GGUF)" "llama.cpp, same (buffer on the CPU backend)" "compute buffer MiB" 8500.51 "$(r2 "$(echo "$j" | term compute $MiB)")" "[ggml-org/llama.cpp#6849](https://github.com/ggml-org/llama.cpp/issues/6849)"
