@@ -761,6 +761,28 @@ static void parse_layers(cfg *c)
         return;
     size_t L = (size_t)a->num_layers;
 
+    /* 2a. mllama: cross-attention layers listed by index */
+    const cJSON *xl = find(c, "cross_attention_layers", &src);
+    if (xl && cJSON_IsArray(xl)) {
+        if (alloc_kinds(c, L) < 0)
+            return;
+        int64_t nx = 0;
+        const cJSON *e;
+        cJSON_ArrayForEach(e, xl) {
+            int64_t idx;
+            if (!iw_json_item_i64(e, &idx) || idx < 0 || idx >= (int64_t)L) {
+                note(c, iw_arch_warn(a, "%s: cross_attention_layers entry out of range; ignored", src));
+                continue;
+            }
+            if (at->layer_types[idx] != IW_LAYER_CROSS)
+                nx++;
+            at->layer_types[idx] = IW_LAYER_CROSS;
+        }
+        set_src(c, "attention.layer_types", src);
+        set_i64_field(c, "attention.num_cross_layers", &at->num_cross_layers, nx, src);
+        return;
+    }
+
     /* 2. hybrid patterns */
     int64_t period, offset, interval;
     const char *psrc = NULL;
@@ -1039,6 +1061,15 @@ int iw_config_parse(const char *text, size_t len, const char *source, iw_arch *a
     parse_mla(&c);
     parse_norm_mlp(&c);
     parse_layers(&c);
+    if (a->is_encoder_decoder && a->decoder_layers > 0 && !iw_arch_get_source(a, "attention.num_cross_layers")) {
+        /* every decoder layer of t5 / marian / bart attends to the encoder */
+        a->attention.num_cross_layers = a->decoder_layers;
+        note(&c, iw_arch_set_source(a, "attention.num_cross_layers", "derived:decoder_layers"));
+    }
+    if (find(&c, "global_head_dim", NULL) || find(&c, "num_global_key_value_heads", NULL))
+        note(&c, iw_arch_warn(a, "%s: full-attention layers have their own head_dim / KV heads "
+                              "(global_head_dim, num_global_key_value_heads): parameters and KV use the "
+                              "sliding-layer values and are approximate", source));
     parse_kv_array(&c);
     parse_ssm(&c);
     parse_vision(&c, root, source);

@@ -516,3 +516,31 @@ Test(config, extract_moe_name_is_not_a_total)
     iwt_rm_rf(root);
     free(root);
 }
+
+Test(config, cross_attention_layers_and_encoder_decoder)
+{
+    cr_assert_eq(parse("{\"model_type\":\"mllama\",\"text_config\":{\"model_type\":\"mllama_text_model\","
+                       "\"hidden_size\":64,\"num_hidden_layers\":5,\"num_attention_heads\":4,"
+                       "\"num_key_value_heads\":2,\"intermediate_size\":128,\"vocab_size\":100,"
+                       "\"cross_attention_layers\":[1,3,99]}}"), 0);
+    cr_assert_eq(A.attention.n_layer_types, 5);
+    cr_expect_eq(A.attention.layer_types[1], IW_LAYER_CROSS);
+    cr_expect_eq(A.attention.layer_types[2], IW_LAYER_FULL);
+    cr_expect_eq(A.attention.num_cross_layers, 2);
+    cr_expect(warned("out of range"));
+    cr_assert_eq(iw_kv_per_token(&A), 0);
+    cr_expect_eq(A.kv_bytes_per_token, 3LL * 2 * (16 + 16) * 2);   /* self-attention layers only, head_dim 64/4 */
+    iw_arch_free(&A);
+    iw_arch_init(&A);
+    cr_assert_eq(parse("{\"model_type\":\"t5\",\"is_encoder_decoder\":true,\"d_model\":32,\"d_kv\":8,"
+                       "\"d_ff\":64,\"num_layers\":3,\"num_decoder_layers\":2,\"num_heads\":4,\"vocab_size\":10}"), 0);
+    cr_expect_eq(A.attention.num_cross_layers, 2);
+}
+
+Test(config, global_head_dim_warns)
+{
+    cr_assert_eq(parse("{\"model_type\":\"gemma4\",\"text_config\":{\"model_type\":\"gemma4_text\","
+                       "\"hidden_size\":64,\"num_hidden_layers\":2,\"num_attention_heads\":4,\"head_dim\":16,"
+                       "\"global_head_dim\":32,\"intermediate_size\":128,\"vocab_size\":100}}"), 0);
+    cr_expect(warned("global_head_dim"));
+}
