@@ -200,16 +200,22 @@ static const char *const support_exclude[] = {
     "*.safetensors", "*.gguf", "*.bin", "*.pt", "*.pth", "*.ckpt", "*.onnx", "*.h5", "*.msgpack",
 };
 
+/* Where a support repo's files live: <base>/.imageworks/support/<org>--<name>. */
+static void support_dir_for(const char *base, const char *repo, char *out, size_t n)
+{
+    const char *slash = strchr(repo, '/');
+    if (slash)
+        snprintf(out, n, "%s/.imageworks/support/%.*s--%s", base, (int)(slash - repo), repo, slash + 1);
+    else
+        snprintf(out, n, "%s/.imageworks/support/%s", base, repo);
+}
+
 static int fetch_support(iw_hub *hub, const dl_args *a, const char *main_dest, ui *u)
 {
     if (iw_hub_check_repo_id(a->support_repo) < 0)
         return cli_fail("--support-repo");
-    char folder[512];
-    snprintf(folder, sizeof folder, "%s", a->support_repo);
-    for (char *p = folder; *p; p++)
-        if (*p == '/') { memmove(p + 2, p + 1, strlen(p + 1) + 1); p[0] = '-'; p[1] = '-'; break; }
     char dest[8192];
-    snprintf(dest, sizeof dest, "%s/.imageworks/support/%s", main_dest, folder);
+    support_dir_for(main_dest, a->support_repo, dest, sizeof dest);
     iw_dl_options o;
     iw_dl_options_init(&o);
     o.include = support_include;
@@ -334,15 +340,7 @@ int cmd_download(int argc, char **argv)
             const char *base = r.dest;
             if (a.hf_cache && iw_dl_default_dest(a.repo, &sd) == 0)
                 base = sd;
-            char folder[512];
-            snprintf(folder, sizeof folder, "%s", a.support_repo);
-            char *slash = strchr(folder, '/');
-            if (slash) {
-                memmove(slash + 2, slash + 1, strlen(slash + 1) + 1);
-                slash[0] = '-';
-                slash[1] = '-';
-            }
-            snprintf(sup, sizeof sup, "%s/.imageworks/support/%s", base, folder);
+            support_dir_for(base, a.support_repo, sup, sizeof sup);
             support_dir = sup;
         }
         dl_register_opts ro = {
