@@ -178,6 +178,13 @@ int64_t iw_st_tensor_params(const char *name, iw_st_dtype dtype, uint64_t n_elem
  * warning. */
 int iw_st_apply(iw_arch *a, const iw_st_summary *s, const iw_st_index *idx);
 
+/* Cross-check an index against the headers of its shards (files[i] is the
+ * header of idx->shards[i]): index tensors absent from the headers, placed
+ * in another shard, or header tensors missing from the index become
+ * warnings on `a`; a tensor present in two shards is an IW_EFORMAT error. */
+int iw_st_check_index(const iw_st_index *idx, const char *idx_name, const iw_st_file *files,
+                      size_t n_files, iw_arch *a);
+
 /* A folder or one .safetensors file.  In a folder: the shards listed by
  * model.safetensors.index.json when it exists, else model.safetensors, else
  * every *.safetensors (consolidated*.safetensors and adapter_model* are left

@@ -884,48 +884,51 @@ static int st_read_all(st_set *s)
 
 /* Index <-> headers cross-check: names listed in the index must be in the
  * shard the index names; tensors not in the index are reported. */
-static int st_check_index(const st_set *s, iw_arch *a)
+int iw_st_check_index(const iw_st_index *idx, const char *idx_name, const iw_st_file *files,
+                      size_t n_files, iw_arch *a)
 {
     st_strset where = { 0 };
     size_t total = 0;
-    for (size_t i = 0; i < s->n_files; i++)
-        total += s->files[i].n_tensors;
+    if (!idx_name)
+        idx_name = "the index";
+    for (size_t i = 0; i < n_files; i++)
+        total += files[i].n_tensors;
     int rc = iw_st_strset_init(&where, total);
     if (rc < 0)
         return rc;
-    for (size_t i = 0; i < s->n_files; i++)
-        for (size_t j = 0; j < s->files[i].n_tensors; j++) {
+    for (size_t i = 0; i < n_files; i++)
+        for (size_t j = 0; j < files[i].n_tensors; j++) {
             size_t prev;
-            rc = iw_st_strset_put(&where, s->files[i].tensors[j].name, i, &prev);
+            rc = iw_st_strset_put(&where, files[i].tensors[j].name, i, &prev);
             if (rc < 0)
                 goto cleanup;
             if (rc == 0) {
                 rc = iw_error_set(IW_EFORMAT, "tensor '%s' appears in both '%s' and '%s'",
-                                  s->files[i].tensors[j].name, s->files[prev].name, s->files[i].name);
+                                  files[i].tensors[j].name, files[prev].name, files[i].name);
                 goto cleanup;
             }
         }
     size_t missing = 0, misplaced = 0;
     const char *first_missing = NULL, *first_misplaced = NULL;
-    for (size_t t = 0; t < s->idx.n_tensors; t++) {
+    for (size_t t = 0; t < idx->n_tensors; t++) {
         size_t fi;
-        if (!iw_st_strset_get(&where, s->idx.tensor_names[t], &fi)) {
+        if (!iw_st_strset_get(&where, idx->tensor_names[t], &fi)) {
             if (!missing++)
-                first_missing = s->idx.tensor_names[t];
-        } else if (fi != s->idx.tensor_shard[t]) {
+                first_missing = idx->tensor_names[t];
+        } else if (fi != idx->tensor_shard[t]) {
             if (!misplaced++)
-                first_misplaced = s->idx.tensor_names[t];
+                first_misplaced = idx->tensor_names[t];
         }
     }
     if (missing)
         iw_arch_warn(a, "%s lists %zu tensor(s) absent from the shard headers (first: '%s')",
-                     s->idx_path, missing, first_missing);
+                     idx_name, missing, first_missing);
     if (misplaced)
         iw_arch_warn(a, "%s places %zu tensor(s) in a different shard than the headers (first: '%s')",
-                     s->idx_path, misplaced, first_misplaced);
-    if (total > s->idx.n_tensors - missing)
+                     idx_name, misplaced, first_misplaced);
+    if (total > idx->n_tensors - missing)
         iw_arch_warn(a, "the shard headers hold %zu tensor(s) not listed in %s (counted anyway)",
-                     total - (s->idx.n_tensors - missing), s->idx_path);
+                     total - (idx->n_tensors - missing), idx_name);
     rc = 0;
 cleanup:
     iw_st_strset_free(&where);
@@ -947,7 +950,7 @@ int iw_safetensors_extract_dir(const char *path, iw_arch *a)
     }
     if (s.has_idx) {
         iw_strlist_pushf(&a->sources, "safetensors:%s", s.idx_path);
-        rc = st_check_index(&s, a);
+        rc = iw_st_check_index(&s.idx, s.idx_path, s.files, s.n_files, a);
         if (rc < 0)
             goto cleanup;
     } else if (s.n_files > 1) {

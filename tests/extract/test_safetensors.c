@@ -652,3 +652,34 @@ Test(safetensors, lfs_pointer_shard_is_enotfound_with_warning)
     cr_assert_eq(a.weights_bytes, IW_UNKNOWN);
     iw_arch_free(&a);
 }
+
+Test(safetensors, index_and_headers_disagree)
+{
+    /* index lists "ghost" (absent), puts "b" in shard 2 (it is in 1), and
+     * omits "c" (present in shard 2) */
+    stw_t s1[2] = { T1("a", "F32", 2), T1("b", "F32", 2) };
+    stw_t s2[1] = { T1("c", "F32", 2) };
+    cr_assert_eq(stw_write(path_in("m-1.safetensors"), s1, 2), 0);
+    cr_assert_eq(stw_write(path_in("m-2.safetensors"), s2, 1), 0);
+    const char *idx = "{\"metadata\":{\"total_size\":24},\"weight_map\":{\"a\":\"m-1.safetensors\","
+                      "\"b\":\"m-2.safetensors\",\"ghost\":\"m-1.safetensors\"}}";
+    cr_assert_eq(iwt_write(path_in("model.safetensors.index.json"), idx, strlen(idx)), 0);
+    iw_arch a;
+    iw_arch_init(&a);
+    cr_assert_eq(iw_safetensors_extract_dir(g_tmp, &a), 0, "%s", iw_error_last());
+    dump_warnings(&a);
+    cr_assert(has_warning(&a, "1 tensor(s) absent from the shard headers (first: 'ghost')"));
+    cr_assert(has_warning(&a, "1 tensor(s) in a different shard than the headers (first: 'b')"));
+    cr_assert(has_warning(&a, "1 tensor(s) not listed in"));
+    cr_assert_eq(a.weights_bytes, 24, "every header tensor counted");
+    cr_assert_eq(a.parameters.total, 6);
+    iw_arch_free(&a);
+
+    /* the same tensor in two shards is an error */
+    stw_t s3[1] = { T1("a", "F32", 2) };
+    cr_assert_eq(stw_write(path_in("m-2.safetensors"), s3, 1), 0);
+    iw_arch_init(&a);
+    cr_assert_eq(iw_safetensors_extract_dir(g_tmp, &a), IW_EFORMAT);
+    cr_assert(strstr(iw_error_last(), "tensor 'a' appears in both"), "%s", iw_error_last());
+    iw_arch_free(&a);
+}
