@@ -8,6 +8,7 @@
 #include "iwdl/schema.h"
 #include "iwdl/error.h"
 #include "iwdl/json.h"
+#include "nameindex.h"
 
 typedef struct mig_item {
     char   *name;
@@ -46,17 +47,6 @@ static bool same_ignoring_stamp(const cJSON *a, const cJSON *b)
     return eq;
 }
 
-static cJSON *find_by_name(const cJSON *arr, const char *name)
-{
-    const cJSON *e;
-    cJSON_ArrayForEach(e, arr) {
-        const char *n = iw_json_get_str(e, "name");
-        if (n && strcmp(n, name) == 0)
-            return (cJSON *)e;
-    }
-    return NULL;
-}
-
 static const cJSON *arch_of(const cJSON *entry)
 {
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(entry, "metadata");
@@ -91,15 +81,31 @@ static cJSON *new_arch(const mig_item *it, const cJSON *old)
     return o;
 }
 
+static int apply_items(cJSON *disc, iw_name_index *dix, iw_name_index *mix, mig_ctx *c, bool write, int *maskp);
+
 static int apply(cJSON *disc, const cJSON *merged_fallback, mig_ctx *c, bool write)
+{
+    int mask = 0;
+    iw_name_index dix, mix = { NULL, 0 };
+    if (!iw_name_index_build(&dix, disc) || (merged_fallback && !iw_name_index_build(&mix, merged_fallback))) {
+        iw_name_index_free(&dix);
+        return iw_error_set(IW_ENOMEM, "migrate: out of memory");
+    }
+    int rc = apply_items(disc, &dix, &mix, c, write, &mask);
+    iw_name_index_free(&dix);
+    iw_name_index_free(&mix);
+    return rc < 0 ? rc : mask;
+}
+
+static int apply_items(cJSON *disc, iw_name_index *dix, iw_name_index *mix, mig_ctx *c, bool write, int *maskp)
 {
     int mask = 0;
     for (size_t i = 0; i < c->n; i++) {
         mig_item *it = &c->items[i];
-        cJSON *e = find_by_name(disc, it->name);
+        cJSON *e = iw_name_index_find(dix, it->name);
         const cJSON *old = e ? arch_of(e) : NULL;
-        if (!e && merged_fallback)
-            old = arch_of(find_by_name(merged_fallback, it->name));
+        if (!e && mix->n)
+            old = arch_of(iw_name_index_find(mix, it->name));
         cJSON *na = new_arch(it, old);
         if (!na)
             return iw_error_set(IW_ENOMEM, "migrate: out of memory");
@@ -155,14 +161,15 @@ static int apply(cJSON *disc, const cJSON *merged_fallback, mig_ctx *c, bool wri
             cJSON_AddItemToObject(m, "architecture", na);
         mask = 1 << IW_REG_DISCOVERED;
     }
-    return mask;
+    *maskp = mask;
+    return 0;
 }
 
 
 static int migrate_txn(cJSON *disc, cJSON *cur, void *p)
 {
     mig_ctx *c = p;
-    cJSON *merged = iw_registry_merge(disc, cur);
+    cJSON *merged = cJSON_GetArraySize(cur) ? iw_registry_merge(disc, cur) : NULL;
     /* counts are recomputed against the fresh state */
     c->rep->updated = c->rep->unchanged = c->rep->failed = 0;
     if (c->rep->changes) {

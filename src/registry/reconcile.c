@@ -12,6 +12,7 @@
 #include "iwdl/buf.h"
 #include "iwdl/error.h"
 #include "iwdl/json.h"
+#include "nameindex.h"
 
 const char *iw_registry_default_metrics_log(void)
 {
@@ -263,17 +264,6 @@ typedef struct rec_ctx {
     iw_reconcile_report *rep;
 } rec_ctx;
 
-static cJSON *find_by_name(const cJSON *arr, const char *name)
-{
-    const cJSON *e;
-    cJSON_ArrayForEach(e, arr) {
-        const char *n = iw_json_get_str(e, "name");
-        if (n && strcmp(n, name) == 0)
-            return (cJSON *)e;
-    }
-    return NULL;
-}
-
 static cJSON *runtime_of(const best *b, const char *file)
 {
     const cJSON *payload = cJSON_GetObjectItemCaseSensitive(b->root, "payload");
@@ -326,9 +316,16 @@ static int reconcile_txn(cJSON *disc, cJSON *cur, void *p)
     rec_ctx *c = p;
     iw_reconcile_report *rep = c->rep;
     int mask = 0;
-    cJSON *merged = iw_registry_merge(disc, cur);
-    if (!merged)
+    /* with no curated entries the merged view is the discovered array */
+    cJSON *merged = cJSON_GetArraySize(cur) ? iw_registry_merge(disc, cur) : NULL;
+    if (cJSON_GetArraySize(cur) && !merged)
         return iw_error_set(IW_ENOMEM, "reconcile: out of memory");
+    iw_name_index mix, dix;
+    if (!iw_name_index_build(&mix, merged ? merged : disc) || !iw_name_index_build(&dix, disc)) {
+        iw_name_index_free(&mix);
+        cJSON_Delete(merged);
+        return iw_error_set(IW_ENOMEM, "reconcile: out of memory");
+    }
     rep->updated = rep->unchanged = rep->unknown = 0;
     cJSON_Delete(rep->changes);
     cJSON_Delete(rep->unknown_models);
@@ -338,7 +335,7 @@ static int reconcile_txn(cJSON *disc, cJSON *cur, void *p)
         const best *b = &c->t->v[i];
         if (!b->model)
             continue;
-        const cJSON *me = find_by_name(merged, b->model);
+        const cJSON *me = iw_name_index_find(&mix, b->model);
         if (!me) {
             rep->unknown++;
             cJSON_AddItemToArray(rep->unknown_models, cJSON_CreateString(b->model));
@@ -347,6 +344,8 @@ static int reconcile_txn(cJSON *disc, cJSON *cur, void *p)
         cJSON *rt = runtime_of(b, c->file);
         if (!rt) {
             cJSON_Delete(merged);
+            iw_name_index_free(&mix);
+            iw_name_index_free(&dix);
             return iw_error_set(IW_ENOMEM, "reconcile: out of memory");
         }
         const cJSON *march = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(me, "metadata"), "architecture");
@@ -369,13 +368,15 @@ static int reconcile_txn(cJSON *disc, cJSON *cur, void *p)
             cJSON_Delete(rt);
             continue;
         }
-        cJSON *e = find_by_name(disc, b->model);
+        cJSON *e = iw_name_index_find(&dix, b->model);
         if (!e) {
             e = cJSON_CreateObject();
             if (!e || !cJSON_AddStringToObject(e, "name", b->model)) {
                 cJSON_Delete(e);
                 cJSON_Delete(rt);
                 cJSON_Delete(merged);
+                iw_name_index_free(&mix);
+                iw_name_index_free(&dix);
                 return iw_error_set(IW_ENOMEM, "reconcile: out of memory");
             }
             cJSON_AddItemToArray(disc, e);
@@ -385,6 +386,8 @@ static int reconcile_txn(cJSON *disc, cJSON *cur, void *p)
         if (!arch) {
             cJSON_Delete(rt);
             cJSON_Delete(merged);
+            iw_name_index_free(&mix);
+            iw_name_index_free(&dix);
             return iw_error_set(IW_ENOMEM, "reconcile: out of memory");
         }
         if (cJSON_GetObjectItemCaseSensitive(arch, "runtime"))
@@ -403,6 +406,8 @@ static int reconcile_txn(cJSON *disc, cJSON *cur, void *p)
         mask = 1 << IW_REG_DISCOVERED;
     }
     cJSON_Delete(merged);
+    iw_name_index_free(&mix);
+    iw_name_index_free(&dix);
     return c->dry_run ? 0 : mask;
 }
 

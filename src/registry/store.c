@@ -238,8 +238,19 @@ done:
     return rc;
 }
 
+/* The merged view; with no curated entries it is the discovered array itself. */
+static cJSON *merged_view(const iw_registry *r)
+{
+    return r->layers[IW_REG_MERGED] ? r->layers[IW_REG_MERGED] : r->layers[IW_REG_DISCOVERED];
+}
+
 static int recompute_merged(iw_registry *r)
 {
+    if (cJSON_GetArraySize(r->layers[IW_REG_CURATED]) == 0) {
+        cJSON_Delete(r->layers[IW_REG_MERGED]);
+        r->layers[IW_REG_MERGED] = NULL;   /* alias of discovered, no copy */
+        return 0;
+    }
     cJSON *m = iw_registry_merge(r->layers[IW_REG_DISCOVERED], r->layers[IW_REG_CURATED]);
     if (!m)
         return iw_error_set(IW_ENOMEM, "registry: out of memory");
@@ -248,8 +259,10 @@ static int recompute_merged(iw_registry *r)
     return 0;
 }
 
-/* Re-read the files whose signature changed (force: all). */
-static int refresh(iw_registry *r, bool force)
+/* Re-read the files whose signature changed (force: all).  The merged
+ * snapshot is derived, so it is only parsed (validated) before a write
+ * (for_write) or when it is the only file (legacy). */
+static int refresh(iw_registry *r, bool force, bool for_write)
 {
     bool changed = false;
     int rc;
@@ -259,6 +272,11 @@ static int refresh(iw_registry *r, bool force)
         sig_of(r->paths[l], &now);
         if (!force && sig_equal(&now, &r->sig[l]) && (l == IW_REG_MERGED || r->layers[l]))
             continue;
+        if (l == IW_REG_MERGED && !for_write && now.exists &&
+            (r->sig[IW_REG_CURATED].exists || r->sig[IW_REG_DISCOVERED].exists)) {
+            r->sig[l].valid = false;   /* not validated yet */
+            continue;
+        }
         cJSON *arr = NULL;
         file_sig s;
         if ((rc = load_file(r->paths[l], &arr, &s)) < 0) {
@@ -313,7 +331,7 @@ int iw_registry_open(iw_registry **out, const char *dir)
         rc = iw_error_set(IW_ENOMEM, "registry: out of memory");
         goto fail;
     }
-    if ((rc = refresh(r, true)) < 0)
+    if ((rc = refresh(r, true, false)) < 0)
         goto fail;
     *out = r;
     return 0;
@@ -337,7 +355,7 @@ void iw_registry_close(iw_registry *r)
 
 int iw_registry_reload(iw_registry *r)
 {
-    return refresh(r, true);
+    return refresh(r, true, false);
 }
 
 const char *iw_registry_dir(const iw_registry *r) { return r->dir; }
@@ -349,7 +367,9 @@ const char *iw_registry_path(const iw_registry *r, iw_reg_layer layer)
 
 const cJSON *iw_registry_entries(const iw_registry *r, iw_reg_layer layer)
 {
-    return (layer >= 0 && layer <= 2) ? r->layers[layer] : NULL;
+    if (layer == IW_REG_MERGED)
+        return merged_view(r);
+    return (layer >= 0 && layer <= 1) ? r->layers[layer] : NULL;
 }
 
 static cJSON *find_entry(const cJSON *arr, const char *name, int *index)
@@ -372,7 +392,7 @@ const cJSON *iw_registry_get_layer(const iw_registry *r, iw_reg_layer layer, con
 {
     if (!r || !name || layer < 0 || layer > 2)
         return NULL;
-    return find_entry(r->layers[layer], name, NULL);
+    return find_entry(layer == IW_REG_MERGED ? merged_view(r) : r->layers[layer], name, NULL);
 }
 
 const cJSON *iw_registry_get(const iw_registry *r, const char *name)
@@ -563,13 +583,10 @@ static int write_all(int fd, const char *p, size_t n, const char *what)
 }
 
 /* temp + fsync + [test pause] + backup link + rename + fsync dir. */
-static int write_layer(iw_registry *r, int l, const cJSON *arr)
+static int write_layer(iw_registry *r, int l, const char *text)
 {
-    char *text = iw_json_print(arr);
     char tmpname[256], *tmp = NULL, *bak = NULL;
     int fd = -1, rc = 0;
-    if (!text)
-        return iw_error_set(IW_ENOMEM, "registry: out of memory serialising '%s'", r->paths[l]);
     snprintf(tmpname, sizeof tmpname, ".%s.tmp.%ld", FILE_NAMES[l], (long)getpid());
     if (!(tmp = join2(r->dir, tmpname))) {
         rc = iw_error_set(IW_ENOMEM, "registry: out of memory");
@@ -627,7 +644,19 @@ done:
         unlink(tmp);
     free(tmp);
     free(bak);
-    free(text);
+    return rc;
+}
+
+static int print_and_write(iw_registry *r, int l, const cJSON *arr, char **keep)
+{
+    char *text = iw_json_print(arr);
+    if (!text)
+        return iw_error_set(IW_ENOMEM, "registry: out of memory serialising '%s'", r->paths[l]);
+    int rc = write_layer(r, l, text);
+    if (keep)
+        *keep = text;
+    else
+        free(text);
     return rc;
 }
 
@@ -635,13 +664,14 @@ int iw_registry_update(iw_registry *r, iw_registry_txn_fn fn, void *ctx)
 {
     iw_lock lk = { -1, NULL };
     int rc, mask = 0;
+    char *disc_text = NULL;
     if (!r || !fn)
         return iw_error_set(IW_EINVAL, "iw_registry_update: no registry or function");
     if ((rc = iw_mkdir_p(r->dir, 0755)) < 0)
         return rc;
     if ((rc = iw_lock_acquire(&lk, r->lock_path, IW_REGISTRY_LOCK_TIMEOUT_MS)) < 0)
         return rc;
-    if ((rc = refresh(r, false)) < 0)
+    if ((rc = refresh(r, false, true)) < 0)
         goto done;
     mask = fn(r->layers[IW_REG_DISCOVERED], r->layers[IW_REG_CURATED], ctx);
     if (mask < 0) {
@@ -653,15 +683,21 @@ int iw_registry_update(iw_registry *r, iw_registry_txn_fn fn, void *ctx)
     tidy_dir(r);
     if ((rc = recompute_merged(r)) < 0)
         goto rollback;
-    /* the original's order: discovered, curated, snapshot */
-    if ((mask & (1 << IW_REG_DISCOVERED)) || r->legacy) {
-        if ((rc = write_layer(r, IW_REG_DISCOVERED, r->layers[IW_REG_DISCOVERED])) < 0)
+    /* the original's order: discovered, curated, snapshot.  With no curated
+     * entries the snapshot equals the discovered layer: print it once. */
+    bool same = cJSON_GetArraySize(r->layers[IW_REG_CURATED]) == 0;
+    if ((mask & (1 << IW_REG_DISCOVERED)) || r->legacy || same) {
+        if ((rc = print_and_write(r, IW_REG_DISCOVERED, r->layers[IW_REG_DISCOVERED], same ? &disc_text : NULL)) < 0)
             goto rollback;
     }
     if ((mask & (1 << IW_REG_CURATED)) &&
-        (rc = write_layer(r, IW_REG_CURATED, r->layers[IW_REG_CURATED])) < 0)
+        (rc = print_and_write(r, IW_REG_CURATED, r->layers[IW_REG_CURATED], NULL)) < 0)
         goto rollback;
-    if ((rc = write_layer(r, IW_REG_MERGED, r->layers[IW_REG_MERGED])) < 0)
+    if (same && disc_text)
+        rc = write_layer(r, IW_REG_MERGED, disc_text);
+    else
+        rc = print_and_write(r, IW_REG_MERGED, merged_view(r), NULL);
+    if (rc < 0)
         goto rollback;
     r->legacy = false;
     tidy_dir(r);
@@ -675,10 +711,11 @@ rollback:
         char saved[1024];
         snprintf(saved, sizeof saved, "%s", iw_error_last());
         int code = iw_error_last_code();
-        (void)refresh(r, true);
+        (void)refresh(r, true, false);
         iw_error_set(code ? code : rc, "%s", saved);
     }
 done:
+    free(disc_text);
     iw_lock_release(&lk);
     return rc;
 }

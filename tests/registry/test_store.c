@@ -219,3 +219,29 @@ Test(names, slugs_in_the_original_style)
     cr_assert_eq(iw_registry_default_port("ollama"), 11434);
     cr_assert_eq(iw_registry_default_port("llama.cpp"), 8000);
 }
+
+Test(store, corrupt_snapshot_refused_on_write)
+{
+    char *dir = iwt_tmpdir("reg-snap");
+    iw_registry *r;
+    cr_assert_eq(iw_registry_open(&r, dir), 0);
+    cr_assert_eq(iw_registry_upsert(r, "a", set_meta, "1"), 1);
+    iw_registry_close(r);
+    char *snap = path_in(dir, "model_registry.json");
+    const char *bad = "[{\"name\":\"a\"}";
+    cr_assert_eq(iwt_write(snap, bad, strlen(bad)), 0);
+    /* reading does not need the derived snapshot */
+    cr_assert_eq(iw_registry_open(&r, dir), 0, "%s", iw_error_last());
+    cr_assert_not_null(iw_registry_get(r, "a"));
+    /* writing would replace it: refused, bytes kept */
+    cr_assert_lt(iw_registry_upsert(r, "b", set_meta, "2"), 0);
+    cr_assert(strstr(iw_error_last(), "model_registry.json:1:"), "%s", iw_error_last());
+    char *now = iwt_slurp(snap, NULL);
+    cr_assert_str_eq(now, bad);
+    cr_assert_null(iw_registry_get_layer(r, IW_REG_DISCOVERED, "b"), "rolled back");
+    free(now);
+    free(snap);
+    iw_registry_close(r);
+    iwt_rm_rf(dir);
+    free(dir);
+}
