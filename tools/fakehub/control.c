@@ -119,7 +119,8 @@ int fh_fault_take_status(int host, const char *file_path, const char *url_path,
     return id;
 }
 
-void fh_fault_take_body(int host, const char *file_path, const char *url_path, fh_body_fault *out)
+void fh_fault_take_body(int host, const char *file_path, const char *url_path,
+                        uint64_t lo, uint64_t hi, fh_body_fault *out)
 {
     out->id = 0;
     out->cut_after = UINT64_MAX;
@@ -134,7 +135,10 @@ void fh_fault_take_body(int host, const char *file_path, const char *url_path, f
         fh_fault *next = f->next;
         bool body = f->cut_after != UINT64_MAX || f->corrupt_offset >= 0 || f->rate_bps ||
                     f->ignore_range || f->stall_after != UINT64_MAX;
-        if (!f->status && body && fault_matches(f, host, file_path, url_path)) {
+        /* a corruption is only used up by an answer that carries its byte */
+        bool misses = f->corrupt_offset >= 0 && !f->ignore_range &&
+                      ((uint64_t)f->corrupt_offset < lo || (uint64_t)f->corrupt_offset > hi);
+        if (!f->status && body && !misses && fault_matches(f, host, file_path, url_path)) {
             if (!out->id)
                 out->id = f->id;
             if (f->cut_after < out->cut_after)

@@ -90,8 +90,10 @@ typedef struct fh_body_fault {
  * fills *status / *retry_after (-1 if none), or 0 when none matches. */
 int  fh_fault_take_status(int host, const char *file_path, const char *url_path,
                           unsigned *status, long *retry_after);
-/* Merge every matching body fault (consuming one use each). */
-void fh_fault_take_body(int host, const char *file_path, const char *url_path, fh_body_fault *out);
+/* Merge every matching body fault (consuming one use each) for an answer
+ * serving file bytes [lo, hi]; a corruption outside them does not match. */
+void fh_fault_take_body(int host, const char *file_path, const char *url_path,
+                        uint64_t lo, uint64_t hi, fh_body_fault *out);
 
 typedef struct fh_logrec {
     int host;

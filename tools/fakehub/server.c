@@ -501,7 +501,7 @@ static enum MHD_Result serve_file(struct MHD_Connection *c, fh_req *q, const fh_
     /* body faults are taken only by GETs that will carry file bytes */
     fh_body_fault bf = { 0, UINT64_MAX, -1, 0, false, UINT64_MAX, 0 };
     if (strcmp(q->method, "GET") == 0 && size > 0 && rk >= 0) {
-        fh_fault_take_body(q->host, e->path, q->path, &bf);
+        fh_fault_take_body(q->host, e->path, q->path, rk ? a : 0, rk ? b : size - 1, &bf);
         q->fault = bf.id;
         if (bf.ignore_range)
             rk = 0;   /* answer 200 with the whole file, as a gzip-ing CDN does */
