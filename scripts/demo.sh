@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-BUILD=${IW_DEMO_BUILD:-build}
+BUILD=${IW_DEMO_BUILD:-build-demo}
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIW_TESTS=OFF >/dev/null
 cmake --build "$BUILD" -j"$(nproc)" --target imageworks-download fakehub >/dev/null
 IWD="$PWD/$BUILD/imageworks-download"
