@@ -225,7 +225,9 @@ static int load_file(const char *path, cJSON **out, file_sig *sig)
         return rc;
     if ((rc = iw_json_parse(b.data ? b.data : "", b.len, path, &j, NULL)) < 0) {
         /* make it explicit that the file is left alone */
-        iw_error_prefix("registry refused");
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", iw_error_last());
+        rc = iw_error_set(rc, "%s; refusing to use or overwrite it", msg);
         goto done;
     }
     if ((rc = iw_registry_validate(j, b.data, b.len, path)) < 0)
