@@ -585,6 +585,22 @@ Test(fakehub, fault_stall_pauses_mid_body_then_completes)
     iwt_http_free(&r);
 }
 
+Test(fakehub, fault_no_length_sends_chunked_without_content_length)
+{
+    cr_assert_gt(iwt_hub_fault(&g_hub, "{\"path\": \"config.json\", \"no_length\": true}"), 0);
+    iwt_http r;
+    char v[64];
+    get(&r, "GET", "/org/plain/resolve/main/config.json", NULL);
+    cr_expect_eq(r.status, 200);
+    cr_expect_null(iwt_http_header(&r, "Content-Length", v, sizeof v));
+    cr_expect_str_eq(iwt_http_header(&r, "Transfer-Encoding", v, sizeof v), "chunked");
+    cr_expect_str_eq(r.body, "{\"model_type\": \"llama\"}\n");
+    iwt_http_free(&r);
+    get(&r, "GET", "/org/plain/resolve/main/config.json", NULL);
+    cr_expect_str_eq(iwt_http_header(&r, "Content-Length", v, sizeof v), "24");
+    iwt_http_free(&r);
+}
+
 Test(fakehub, fault_rate_limit_is_measurably_slower)
 {
     char loc[1024];

@@ -22,6 +22,7 @@ typedef struct fh_fault {
     bool     ignore_range;
     uint64_t stall_after;     /* UINT64_MAX none */
     uint64_t stall_ms;
+    bool     no_length;
     struct fh_fault *next;
 } fh_fault;
 
@@ -129,12 +130,13 @@ void fh_fault_take_body(int host, const char *file_path, const char *url_path,
     out->ignore_range = false;
     out->stall_after = UINT64_MAX;
     out->stall_ms = 0;
+    out->no_length = false;
     pthread_mutex_lock(&g_mu);
     fh_fault *f = g_faults;
     while (f) {
         fh_fault *next = f->next;
         bool body = f->cut_after != UINT64_MAX || f->corrupt_offset >= 0 || f->rate_bps ||
-                    f->ignore_range || f->stall_after != UINT64_MAX;
+                    f->ignore_range || f->stall_after != UINT64_MAX || f->no_length;
         /* a corruption is only used up by an answer that carries its byte */
         bool misses = f->corrupt_offset >= 0 && !f->ignore_range &&
                       ((uint64_t)f->corrupt_offset < lo || (uint64_t)f->corrupt_offset > hi);
@@ -149,6 +151,8 @@ void fh_fault_take_body(int host, const char *file_path, const char *url_path,
                 out->rate_bps = f->rate_bps;
             if (f->ignore_range)
                 out->ignore_range = true;
+            if (f->no_length)
+                out->no_length = true;
             if (f->stall_after != UINT64_MAX && out->stall_after == UINT64_MAX) {
                 out->stall_after = f->stall_after;
                 out->stall_ms = f->stall_ms;
@@ -287,6 +291,10 @@ static char *add_fault(const char *body, size_t len, unsigned *status)
         err = "stall_ms is capped at 600000";
     if ((f->stall_after != UINT64_MAX) != (f->stall_ms != 0) && !err)
         err = "stall_after and stall_ms go together";
+    if ((v = cJSON_GetObjectItemCaseSensitive(j, "no_length")) && !cJSON_IsNull(v)) {
+        if (!cJSON_IsBool(v)) err = "no_length must be a boolean";
+        else f->no_length = cJSON_IsTrue(v);
+    }
     if ((v = cJSON_GetObjectItemCaseSensitive(j, "ignore_range")) && !cJSON_IsNull(v)) {
         if (!cJSON_IsBool(v)) err = "ignore_range must be a boolean";
         else f->ignore_range = cJSON_IsTrue(v);
@@ -294,9 +302,9 @@ static char *add_fault(const char *body, size_t len, unsigned *status)
     if (bad && !err)
         err = "numeric fields must be non-negative integers";
     bool has_body = f->cut_after != UINT64_MAX || f->corrupt_offset >= 0 || f->rate_bps ||
-                    f->ignore_range || f->stall_after != UINT64_MAX;
+                    f->ignore_range || f->stall_after != UINT64_MAX || f->no_length;
     if (!err && !f->status && !has_body)
-        err = "a fault needs one of status, cut_after, corrupt_offset, rate_bps, ignore_range, stall_after";
+        err = "a fault needs one of status, cut_after, corrupt_offset, rate_bps, ignore_range, stall_after, no_length";
     if (!err && f->status && has_body)
         err = "a status fault cannot also carry body faults; post two faults";
     cJSON_Delete(j);

@@ -84,6 +84,7 @@ typedef struct fh_body_fault {
     bool     ignore_range;    /* answer 200 + whole body to a Range request */
     uint64_t stall_after;     /* UINT64_MAX = none: pause after this many body bytes */
     uint64_t stall_ms;        /* ... for this long (connection stays open) */
+    bool     no_length;       /* chunked answer without Content-Length */
 } fh_body_fault;
 
 /* First matching status fault (consumes one use): returns its id (> 0) and

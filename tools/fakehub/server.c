@@ -499,7 +499,7 @@ static enum MHD_Result serve_file(struct MHD_Connection *c, fh_req *q, const fh_
     int rk = parse_range(q->range, size, &a, &b);
     char hdr[128];
     /* body faults are taken only by GETs that will carry file bytes */
-    fh_body_fault bf = { 0, UINT64_MAX, -1, 0, false, UINT64_MAX, 0 };
+    fh_body_fault bf = { 0, UINT64_MAX, -1, 0, false, UINT64_MAX, 0, false };
     if (strcmp(q->method, "GET") == 0 && size > 0 && rk >= 0) {
         fh_fault_take_body(q->host, e->path, q->path, rk ? a : 0, rk ? b : size - 1, &bf);
         q->fault = bf.id;
@@ -541,8 +541,9 @@ static enum MHD_Result serve_file(struct MHD_Connection *c, fh_req *q, const fh_
     rd->len = len;
     rd->refs = 2;
     rd->f = bf;
-    struct MHD_Response *resp = MHD_create_response_from_callback(len, FH_BLOCK, reader_cb, rd,
-                                                                  reader_free_cb);
+    /* no_length: HTTP/1.1 chunked, no Content-Length (like the Hub's gzip-ed text) */
+    struct MHD_Response *resp = MHD_create_response_from_callback(
+        bf.no_length ? MHD_SIZE_UNKNOWN : len, FH_BLOCK, reader_cb, rd, reader_free_cb);
     if (!resp) {
         close(fd);
         free(rd);
