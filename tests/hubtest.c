@@ -12,6 +12,7 @@
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 
 int iwt_hub_make_demo(const char *root)
@@ -56,10 +57,15 @@ int iwt_hub_start(iwt_hub *h, const char *root, const char *const *extra_args)
         argv[n++] = extra_args[i];
     argv[n] = NULL;
 
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0)
         return -1;
     if (pid == 0) {
+        /* a test killed by a timeout must not leave fakehub running */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent)
+            _exit(127);
         int devnull = open("/dev/null", O_WRONLY);
         if (devnull >= 0)
             dup2(devnull, 1); /* the ready line also goes to stdout */
