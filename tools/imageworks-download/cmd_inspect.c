@@ -209,7 +209,7 @@ int cmd_inspect(int argc, char **argv)
     int json = 0, c;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "+r:t:jh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "r:t:jh", opts, NULL)) != -1) {
         switch (c) {
         case 'r': revision = optarg; break;
         case 't': tensors = optarg; break;
