@@ -43,7 +43,7 @@ static void help(FILE *f)
         "  --engine E        vllm (default; llama.cpp for GGUF; the entry's backend for NAME)\n"
         "  --context N       tokens per sequence (default: model maximum; Ollama 4096)\n"
         "  --batch N         concurrent sequences (default 1)\n"
-        "  --kv-dtype T      auto, fp16, bf16, fp8, f32; llama.cpp/Ollama also q8_0, q4_0\n"
+        "  --kv-dtype T      auto, fp16, bf16, f32; fp8 (vLLM only); q8_0, q4_0 (llama.cpp/Ollama)\n"
         "  --tp N            vLLM tensor-parallel size (per-GPU figures)\n"
         "  --gpu-util F      vLLM gpu_memory_utilization (default 0.90)\n"
         "  --vram SIZE       memory of one GPU: 24GiB, 24G, 24000MB, bytes\n"
