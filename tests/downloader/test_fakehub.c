@@ -324,6 +324,19 @@ Test(fakehub, inline_resolve_etag_is_git_blob_sha1_with_ranges)
     cr_expect_str_eq(r.body, "ub\n");
     iwt_http_free(&r);
 
+    /* If-Range: a matching ETag keeps the range, another one gets it all */
+    char ifr[128];
+    snprintf(ifr, sizeof ifr, "If-Range: \"%s\"", want);
+    const char *ok_ifr[] = { "Range: bytes=6-12", ifr, NULL };
+    get(&r, "GET", "/org/plain/resolve/main/small.txt", ok_ifr);
+    cr_expect_eq(r.status, 206);
+    iwt_http_free(&r);
+    const char *stale[] = { "Range: bytes=6-12", "If-Range: \"0000\"", NULL };
+    get(&r, "GET", "/org/plain/resolve/main/small.txt", stale);
+    cr_expect_eq(r.status, 200);
+    cr_expect_str_eq(r.body, text);
+    iwt_http_free(&r);
+
     const char *bad[] = { "Range: bytes=14-", NULL };
     get(&r, "GET", "/org/plain/resolve/main/small.txt", bad);
     cr_expect_eq(r.status, 416);

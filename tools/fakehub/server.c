@@ -497,6 +497,11 @@ static enum MHD_Result serve_file(struct MHD_Connection *c, fh_req *q, const fh_
     }
     uint64_t size = (uint64_t)st.st_size, a = 0, b = size ? size - 1 : 0;
     int rk = parse_range(q->range, size, &a, &b);
+    /* If-Range with another validator: the client's partial copy is stale,
+     * so the answer is the whole file (RFC 9110 13.1.5) */
+    const char *ifr = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-Range");
+    if (rk != 0 && ifr && strcmp(ifr, etag) != 0)
+        rk = 0;
     char hdr[128];
     /* body faults are taken only by GETs that will carry file bytes */
     fh_body_fault bf = { 0, UINT64_MAX, -1, 0, false, UINT64_MAX, 0, false };
