@@ -128,6 +128,7 @@ typedef struct iw_reg_download {
     const iw_arch *arch;       /* extracted record or NULL */
     const char *backend;       /* NULL = vllm for safetensors, llama.cpp for gguf */
     const char *name;          /* NULL = slug */
+    const char *slug_from;     /* build the slug from this instead of repo_id (a GGUF file name); NULL = repo_id */
     const char *location;      /* download_location; NULL = "linux_wsl" */
 } iw_reg_download;
 

@@ -41,7 +41,7 @@ static bool is_size_token(const char *t, size_t n)
     if (n < 2)
         return false;
     char last = (char)tolower((unsigned char)t[n - 1]);
-    if (last != 'b' && last != 'm')
+    if (last != 'b' && last != 'm' && last != 'k')
         return false;
     if (tolower((unsigned char)t[0]) == 'a')
         i = 1;
@@ -56,8 +56,53 @@ static bool is_size_token(const char *t, size_t n)
     return digit;
 }
 
+/* Quant label written in a name ("model.Q4_K_M", "x-IQ3_XXS", "y-AWQ",
+ * "z-BF16"), upper-cased into out; false when none. */
+static bool quant_from_name(const char *s, char *out, size_t outsz)
+{
+    size_t n = strlen(s), i = 0;
+    while (i < n) {
+        size_t j = i;
+        while (j < n && s[j] != '-' && s[j] != '_' && s[j] != '.' && s[j] != ' ' && s[j] != '/')
+            j++;
+        size_t t = j - i;
+        const char *tok = s + i;
+        bool gg = (t >= 2 && (tok[0] == 'q' || tok[0] == 'Q') && isdigit((unsigned char)tok[1])) ||
+                  (t >= 3 && (tok[0] == 'i' || tok[0] == 'I') && (tok[1] == 'q' || tok[1] == 'Q') &&
+                   isdigit((unsigned char)tok[2]));
+        bool word = (t == 3 && !strncasecmp(tok, "awq", 3)) || (t == 4 && !strncasecmp(tok, "gptq", 4)) ||
+                    (t == 3 && !strncasecmp(tok, "fp8", 3)) || (t == 4 && !strncasecmp(tok, "bf16", 4)) ||
+                    (t == 3 && !strncasecmp(tok, "f16", 3)) || (t == 3 && !strncasecmp(tok, "f32", 3)) ||
+                    (t == 4 && !strncasecmp(tok, "fp16", 4)) || (t == 5 && !strncasecmp(tok, "mxfp4", 5));
+        if (gg || word) {
+            size_t end = j;
+            if (gg) {
+                /* take the tail: _K_M, _0, _XXS */
+                while (end < n && s[end] == '_') {
+                    size_t k = end + 1;
+                    while (k < n && isalnum((unsigned char)s[k]))
+                        k++;
+                    if (k - end - 1 == 0 || k - end - 1 > 3)
+                        break;
+                    end = k;
+                }
+            }
+            size_t len = end - i;
+            if (len + 1 > outsz)
+                return false;
+            for (size_t k = 0; k < len; k++)
+                out[k] = (char)toupper((unsigned char)s[i + k]);
+            out[len] = 0;
+            return true;
+        }
+        i = j + 1;
+    }
+    return false;
+}
+
 int iw_registry_slug(const char *repo, const char *quant_label, int64_t params_total, char **out)
 {
+    char name_q[32];
     *out = NULL;
     if (!repo || !*repo)
         return iw_error_set(IW_EINVAL, "slug: no repo name");
@@ -72,14 +117,23 @@ int iw_registry_slug(const char *repo, const char *quant_label, int64_t params_t
     /* tokens split on '-' and '_' ('.' stays: "qwen2.5") */
     for (size_t i = 0; i < bl;) {
         size_t j = i;
-        while (j < bl && base[j] != '-' && base[j] != '_' && base[j] != ' ')
+        /* '.' separates only before a letter: "qwen2.5", "v0.1" stay whole,
+         * "model.Q4_K_M" splits */
+        while (j < bl && base[j] != '-' && base[j] != '_' && base[j] != ' ' &&
+               !(base[j] == '.' && j + 1 < bl && isalpha((unsigned char)base[j + 1])))
             j++;
         size_t n = j - i;
         bool digits = n > 0;
         for (size_t k = 0; k < n; k++)
             if (!isdigit((unsigned char)base[i + k]))
                 digits = false;
-        bool drop = n && (is_quant_token(base + i, n) || (digits && prev_quant));
+        /* the tail of a GGUF quant name: Q4_K_M, IQ3_XXS, Q8_0 */
+        bool qtail = digits || (n && n <= 3 && (
+            !strncasecmp(base + i, "k", n) || !strncasecmp(base + i, "m", n) ||
+            !strncasecmp(base + i, "s", n) || !strncasecmp(base + i, "l", n) ||
+            !strncasecmp(base + i, "xs", n) || !strncasecmp(base + i, "xxs", n) ||
+            !strncasecmp(base + i, "xl", n) || !strncasecmp(base + i, "nl", n)));
+        bool drop = n && (is_quant_token(base + i, n) || (qtail && prev_quant));
         prev_quant = n && drop;
         if (n && !drop) {
             if (is_size_token(base + i, n))
@@ -112,11 +166,15 @@ int iw_registry_slug(const char *repo, const char *quant_label, int64_t params_t
                 snprintf(size, sizeof size, "_%.0fb", round(b));
             else
                 snprintf(size, sizeof size, "_%.1fb", r1);
-        } else {
+        } else if (params_total >= 1000000) {
             snprintf(size, sizeof size, "_%.0fm", round((double)params_total / 1e6));
+        } else if (params_total >= 1000) {
+            snprintf(size, sizeof size, "_%.0fk", round((double)params_total / 1e3));
         }
     }
     char q[64] = "";
+    if ((!quant_label || !*quant_label) && quant_from_name(base, name_q, sizeof name_q))
+        quant_label = name_q;   /* the original's filename tokens (level 4) */
     if (quant_label && *quant_label) {
         size_t k = 0;
         for (const char *p = quant_label; *p && k < 40; p++) {

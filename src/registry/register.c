@@ -373,7 +373,8 @@ static int register_txn(cJSON *disc, cJSON *cur, void *p)
         c->name = base;
     } else {
         int64_t total = d->arch ? d->arch->parameters.total : IW_UNKNOWN;
-        if ((rc = iw_registry_slug(d->repo_id, c->has_quant ? c->quant : NULL, total, &base)) < 0)
+        const char *from = d->slug_from && *d->slug_from ? d->slug_from : d->repo_id;
+        if ((rc = iw_registry_slug(from, c->has_quant ? c->quant : NULL, total, &base)) < 0)
             return rc;
         c->name = base;
         for (int k = 2; clashes(disc, cur, c->name, d->dest_path); k++) {

@@ -148,8 +148,17 @@ static void register_one(iw_registry *r, const char *path, const char *repo, con
         iw_arch_warn(&a, "scan: %s", iw_error_last());
         iw_error_clear();
     }
+    /* one GGUF file of a folder: name it after the file ("model.Q4_K_M.gguf") */
+    char stem[1024] = "";
+    if (lone && files->n == 1) {
+        snprintf(stem, sizeof stem, "%s", files->v[0].path);
+        size_t sl = strlen(stem);
+        if (sl > 5 && ends_with(stem, ".gguf"))
+            stem[sl - 5] = 0;
+    }
     iw_reg_download d = { .repo_id = repo, .commit = commit, .dest_path = path, .files = files->v,
-                          .n_files = files->n, .arch = &a, .backend = o->backend, .location = o->location };
+                          .n_files = files->n, .arch = &a, .backend = o->backend, .location = o->location,
+                          .slug_from = stem[0] ? stem : NULL };
     char *name = NULL;
     if (iw_registry_register_download(r, &d, &name) < 0) {
         fprintf(stderr, "imageworks-download: scan: cannot register '%s': %s\n", path, iw_error_last());
