@@ -20,6 +20,9 @@
  * does not parse, is not an array of objects with string names, or repeats a
  * name is refused ("<file>:<line>:<col>: ...") and never overwritten.
  *
+ * fcntl locks are per process: a handle is not thread-safe, and threads of
+ * one process must serialise their changes themselves.
+ *
  * Caps: each registry file at most IW_REGISTRY_MAX_BYTES; lock wait
  * IW_REGISTRY_LOCK_TIMEOUT_MS.  Test-only: IW_TEST_PAUSE_BEFORE_RENAME_MS
  * (milliseconds, <= 60000) sleeps between the temp write and the rename so
