@@ -214,6 +214,8 @@ static bool vision_params(const iw_arch *a, __int128 *out)
         P += has(vt, "clip") ? 4 * hv : 2 * hv;                                    /* pre/post layernorm */
         if (has(mt, "gemma3"))
             P += hv * h + hv;   /* mm_input_projection + soft-embedding norm */
+        if (has(mt, "internvl"))   /* mlp1: LayerNorm + 2 linears over 2x2 pixel-shuffled features */
+            P += 2 * 4 * hv + 4 * hv * h + h + h * h + h;
         *out = P;
         return true;
     }
