@@ -196,3 +196,43 @@ Test(regcli, concurrent_reconcile_and_migrate)
     cr_assert(strstr(out, "0 updated, 20 unchanged"), "%s", out);
     free(out); free(err);
 }
+
+Test(regcli, scan_layouts_hash_and_changed_file)
+{
+    put("cache/hub/models--Qwen--Qwen3-8B/snapshots/abc123/config.json", CONFIG);
+    put("g/TheBloke/Some-GGUF/some.Q4_K_M.gguf", "not really gguf");
+    put("g/TheBloke/Some-GGUF/some.Q8_0.gguf", "not really gguf either");
+    put("g/lone-model.Q5_K_M.gguf", "junk");
+    char *out = NULL, *err = NULL, a[4096];
+    snprintf(a, sizeof a, "scan '%s/cache'", g_dir);
+    cr_assert_eq(run(a, &out, &err), 0, "%s%s", out, err);
+    cr_assert(strstr(out, "-> qwen3-8b_(BF16)"), "%s", out);
+    free(out); free(err);
+    snprintf(a, sizeof a, "scan --hash '%s/g'", g_dir);
+    cr_assert_eq(run(a, &out, &err), 0, "%s%s", out, err);
+    cr_assert(strstr(out, "-> some_(Q4_K_M)") && strstr(out, "-> some_(Q8_0)") && strstr(out, "-> lone-model_(Q5_K_M)"), "%s", out);
+    cr_assert(strstr(out, "3 installs found, 3 registered"), "%s", out);
+    free(out); free(err);
+    cr_assert_eq(run("show 'qwen3-8b_(BF16)' --json", &out, &err), 0);
+    cJSON *e = cJSON_Parse(out);
+    cr_assert_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(e, "metadata"), "hf_commit")->valuestring, "abc123");
+    cr_assert_str_eq(cJSON_GetObjectItem(e, "backend")->valuestring, "vllm");
+    cJSON_Delete(e);
+    free(out); free(err);
+    cr_assert_eq(run("show 'some_(Q4_K_M)' --json", &out, &err), 0);
+    e = cJSON_Parse(out);
+    cr_assert_str_eq(cJSON_GetObjectItem(e, "backend")->valuestring, "llama.cpp");
+    cr_assert_str_eq(cJSON_GetObjectItem(e, "download_format")->valuestring, "gguf");
+    cJSON *f0 = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(e, "artifacts"), "files"), 0);
+    cr_assert_eq(strlen(cJSON_GetObjectItem(f0, "sha256")->valuestring), 64);
+    cJSON_Delete(e);
+    free(out); free(err);
+    /* same size, different bytes: only the hash notices */
+    put("g/TheBloke/Some-GGUF/some.Q4_K_M.gguf", "NOT REALLY GGUF");
+    cr_assert_eq(run("verify", &out, &err), 1, "%s", out);
+    cr_assert(strstr(out, "CHANGED  some_(Q4_K_M)"), "%s", out);
+    cr_assert(strstr(out, "1 changed"), "%s", out);
+    free(out); free(err);
+    cr_assert_eq(run("verify 'some_(Q8_0)'", &out, &err), 0, "%s", out);
+    free(out); free(err);
+}

@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,17 @@ static void help(FILE *f)
         "  --hash        record sha256 of every file (slow for large weights)\n"
         "  --dry-run     list what would be registered, write nothing\n"
         "  -h, --help    this help\n");
+}
+
+/* snprintf that reports truncation (a cut path could name another file). */
+static bool pfmt(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static bool pfmt(char *buf, size_t n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(buf, n, fmt, ap);
+    va_end(ap);
+    return k >= 0 && (size_t)k < n;
 }
 
 typedef struct scan_opts { const char *backend, *location; bool hash, dry; } scan_opts;
@@ -92,7 +104,8 @@ static bool ends_with(const char *s, const char *suf)
 static int list_files(const char *root, const char *rel, int depth, flist *l)
 {
     char path[4096];
-    snprintf(path, sizeof path, "%s%s%s", root, *rel ? "/" : "", rel);
+    if (!pfmt(path, sizeof path, "%s%s%s", root, *rel ? "/" : "", rel))
+        return iw_error_set(IW_ELIMIT, "path too long under '%s'", root);
     DIR *d = opendir(path);
     if (!d)
         return iw_error_set_os(IW_EIO, 0, "cannot open folder '%s'", path);
@@ -102,8 +115,10 @@ static int list_files(const char *root, const char *rel, int depth, flist *l)
         if (de->d_name[0] == '.' || ends_with(de->d_name, ".aria2") || ends_with(de->d_name, ".incomplete"))
             continue;
         char sub[4096], full[4096];
-        snprintf(sub, sizeof sub, "%s%s%s", rel, *rel ? "/" : "", de->d_name);
-        snprintf(full, sizeof full, "%s/%s", root, sub);
+        if (!pfmt(sub, sizeof sub, "%s%s%s", rel, *rel ? "/" : "", de->d_name))
+            continue;
+        if (!pfmt(full, sizeof full, "%s/%s", root, sub))
+            continue;
         struct stat st;
         if (stat(full, &st) != 0)
             continue;
@@ -122,10 +137,10 @@ static void hash_all(const char *root, flist *l, bool lone_file)
 {
     for (size_t i = 0; i < l->n; i++) {
         char full[4096], hex[65];
-        if (lone_file)
-            snprintf(full, sizeof full, "%s", root);
-        else
-            snprintf(full, sizeof full, "%s/%s", root, l->v[i].path);
+        bool fits = lone_file ? pfmt(full, sizeof full, "%s", root)
+                              : pfmt(full, sizeof full, "%s/%s", root, l->v[i].path);
+        if (!fits)
+            continue;
         if (iw_hash_file_hex(full, IW_HASH_SHA256, hex, sizeof hex) == 0 && (l->shas[i] = strdup(hex)))
             l->v[i].sha256 = l->shas[i];
     }
@@ -151,7 +166,7 @@ static void register_one(iw_registry *r, const char *path, const char *repo, con
     /* one GGUF file of a folder: name it after the file ("model.Q4_K_M.gguf") */
     char stem[1024] = "";
     if (lone && files->n == 1) {
-        snprintf(stem, sizeof stem, "%s", files->v[0].path);
+        (void)pfmt(stem, sizeof stem, "%s", files->v[0].path);
         size_t sl = strlen(stem);
         if (sl > 5 && ends_with(stem, ".gguf"))
             stem[sl - 5] = 0;
@@ -201,11 +216,12 @@ static bool scan_folder(iw_registry *r, const char *path, const char *repo, cons
             const char *base = strrchr(l.v[i].path, '/');
             base = base ? base + 1 : l.v[i].path;
             char full[4096];
-            snprintf(full, sizeof full, "%s/%s", path, l.v[i].path);
+            if (!pfmt(full, sizeof full, "%s/%s", path, l.v[i].path))
+                continue;
             if (flist_add(&one, base, l.v[i].size) == 0) {
                 /* repo id: the folder's, with the file's quant in the file name */
                 char rid[1024];
-                snprintf(rid, sizeof rid, "%s", repo);
+                (void)pfmt(rid, sizeof rid, "%s", repo);
                 register_one(r, full, rid, commit, &one, true, o, st);
             }
             flist_free(&one);
@@ -231,14 +247,16 @@ static void scan_hf_cache(iw_registry *r, const char *hub, const scan_opts *o, s
         if (strncmp(de->d_name, "models--", 8) != 0)
             continue;
         char repo[1024];
-        snprintf(repo, sizeof repo, "%s", de->d_name + 8);
+        if (!pfmt(repo, sizeof repo, "%s", de->d_name + 8))
+            continue;
         char *sep = strstr(repo, "--");
         if (sep) {
             *sep = '/';
             memmove(sep + 1, sep + 2, strlen(sep + 2) + 1);
         }
         char snaps[4096];
-        snprintf(snaps, sizeof snaps, "%s/%s/snapshots", hub, de->d_name);
+        if (!pfmt(snaps, sizeof snaps, "%s/%s/snapshots", hub, de->d_name))
+            continue;
         DIR *sd = opendir(snaps);
         struct dirent *se;
         if (!sd)
@@ -247,7 +265,8 @@ static void scan_hf_cache(iw_registry *r, const char *hub, const scan_opts *o, s
             if (se->d_name[0] == '.')
                 continue;
             char snap[4096];
-            snprintf(snap, sizeof snap, "%s/%s", snaps, se->d_name);
+            if (!pfmt(snap, sizeof snap, "%s/%s", snaps, se->d_name))
+                continue;
             if (is_dir(snap))
                 scan_folder(r, snap, repo, se->d_name, o, st);
         }
@@ -259,8 +278,7 @@ static void scan_hf_cache(iw_registry *r, const char *hub, const scan_opts *o, s
 static void scan_dir(iw_registry *r, const char *dir, const scan_opts *o, scan_stats *st)
 {
     char hub[4096];
-    snprintf(hub, sizeof hub, "%s/hub", dir);
-    if (is_dir(hub))
+    if (pfmt(hub, sizeof hub, "%s/hub", dir) && is_dir(hub))
         scan_hf_cache(r, hub, o, st);
     scan_hf_cache(r, dir, o, st);
     DIR *d = opendir(dir);
@@ -271,14 +289,15 @@ static void scan_dir(iw_registry *r, const char *dir, const scan_opts *o, scan_s
         if (de->d_name[0] == '.' || strncmp(de->d_name, "models--", 8) == 0 || !strcmp(de->d_name, "hub"))
             continue;
         char a[4096];
-        snprintf(a, sizeof a, "%s/%s", dir, de->d_name);
+        if (!pfmt(a, sizeof a, "%s/%s", dir, de->d_name))
+            continue;
         struct stat sa;
         if (stat(a, &sa) != 0)
             continue;
         if (S_ISREG(sa.st_mode) && ends_with(de->d_name, ".gguf")) {
             flist one = { 0 };
             char repo[1024];
-            snprintf(repo, sizeof repo, "%.*s", (int)(strlen(de->d_name) - 5), de->d_name);
+            (void)pfmt(repo, sizeof repo, "%.*s", (int)(strlen(de->d_name) - 5), de->d_name);
             if (flist_add(&one, de->d_name, (uint64_t)sa.st_size) == 0)
                 register_one(r, a, repo, NULL, &one, true, o, st);
             flist_free(&one);
@@ -288,7 +307,8 @@ static void scan_dir(iw_registry *r, const char *dir, const scan_opts *o, scan_s
             continue;
         /* DIR/<repo> itself an install? (config.json or safetensors at its top) */
         char probe[4200];
-        snprintf(probe, sizeof probe, "%s/config.json", a);
+        if (!pfmt(probe, sizeof probe, "%s/config.json", a))
+            continue;
         struct stat sp;
         bool top_install = stat(probe, &sp) == 0;
         if (!top_install) {
@@ -299,7 +319,8 @@ static void scan_dir(iw_registry *r, const char *dir, const scan_opts *o, scan_s
                 if (ae->d_name[0] == '.')
                     continue;
                 char b[4200];
-                snprintf(b, sizeof b, "%s/%s", a, ae->d_name);
+                if (!pfmt(b, sizeof b, "%s/%s", a, ae->d_name))
+                    continue;
                 if (is_dir(b))
                     has_sub = true;
                 else if (ends_with(ae->d_name, ".safetensors") || ends_with(ae->d_name, ".gguf"))
@@ -315,8 +336,10 @@ static void scan_dir(iw_registry *r, const char *dir, const scan_opts *o, scan_s
                     if (ae->d_name[0] == '.')
                         continue;
                     char b[4200], repo[1024];
-                    snprintf(b, sizeof b, "%s/%s", a, ae->d_name);
-                    snprintf(repo, sizeof repo, "%s/%s", de->d_name, ae->d_name);
+                    if (!pfmt(b, sizeof b, "%s/%s", a, ae->d_name))
+                        continue;
+                    if (!pfmt(repo, sizeof repo, "%s/%s", de->d_name, ae->d_name))
+                        continue;
                     if (is_dir(b))
                         scan_folder(r, b, repo, NULL, o, st);
                 }
@@ -328,7 +351,8 @@ static void scan_dir(iw_registry *r, const char *dir, const scan_opts *o, scan_s
                     while (ad && (ae = readdir(ad))) {
                         char b[4200];
                         struct stat sb;
-                        snprintf(b, sizeof b, "%s/%s", a, ae->d_name);
+                        if (!pfmt(b, sizeof b, "%s/%s", a, ae->d_name))
+                            continue;
                         if (ae->d_name[0] == '.' || !ends_with(ae->d_name, ".gguf") ||
                             stat(b, &sb) != 0 || !S_ISREG(sb.st_mode))
                             continue;
