@@ -122,7 +122,9 @@ int iw_json_parse(const char *text, size_t len, const char *what, cJSON **out, c
         line_col(text, off, &line, &col);
         if (off >= len || looks_truncated(text + skip, len - skip))
             return iw_error_set(IW_EFORMAT, "%s:%zu:%zu: invalid JSON: truncated (unexpected end of input)", what, line, col);
-        return iw_error_set(IW_EFORMAT, "%s:%zu:%zu: invalid JSON near '%.20s'", what, line, col, text + off);
+        /* text need not be NUL-terminated: quote at most what is left */
+        int quote = (int)(len - off < 20 ? len - off : 20);
+        return iw_error_set(IW_EFORMAT, "%s:%zu:%zu: invalid JSON near '%.*s'", what, line, col, quote, text + off);
     }
     /* trailing garbage (whitespace allowed) */
     if (end) {

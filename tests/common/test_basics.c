@@ -230,3 +230,15 @@ Test(arch, init_sources_copy)
     cr_assert_eq(iw_layer_kind_parse("bogus", &k), IW_EFORMAT);
     iw_arch_free(&c);
 }
+
+Test(json, error_quote_stays_inside_unterminated_input)
+{
+    /* no NUL after the bad byte: the message must not read past len */
+    char *t = malloc(8);
+    memcpy(t, "{\"a\": ?", 7);
+    t[7] = '#';          /* one byte past len: never quoted */
+    cJSON *j;
+    cr_assert_eq(iw_json_parse(t, 7, "u.json", &j, NULL), IW_EFORMAT);
+    cr_assert_null(strchr(iw_error_last(), '#'), "%s", iw_error_last());
+    free(t);
+}
