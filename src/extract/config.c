@@ -641,6 +641,13 @@ static void parse_mla(cfg *c)
     if (at->qk_nope_head_dim > 0 && at->qk_rope_head_dim > 0)
         set_i64_field(c, "attention.key_length", &at->key_length,
                       at->qk_nope_head_dim + at->qk_rope_head_dim, "derived:qk_nope_head_dim+qk_rope_head_dim");
+    /* hidden/heads means nothing for MLA (DeepSeek-V3: 7168/128 = 56): the
+     * per-head q/k width is nope + rope (192), v is v_head_dim (128). */
+    const char *hd_src = iw_arch_get_source(a, "head_dim");
+    if (at->key_length > 0 && (!hd_src || strncmp(hd_src, "derived:hidden_size", 19) == 0)) {
+        a->head_dim = at->key_length;
+        note(c, iw_arch_set_source(a, "head_dim", "derived:qk_nope_head_dim+qk_rope_head_dim"));
+    }
     /* the cached latent, not n_kv heads, is what MLA stores */
     if (iw_arch_get_source(a, "attention.type") == NULL ||
         a->attention.type != IW_ATTN_MLA) {

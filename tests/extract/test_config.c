@@ -544,3 +544,21 @@ Test(config, global_head_dim_warns)
                        "\"global_head_dim\":32,\"intermediate_size\":128,\"vocab_size\":100}}"), 0);
     cr_expect(warned("global_head_dim"));
 }
+
+Test(config, mla_head_dim_is_nope_plus_rope_not_hidden_over_heads)
+{
+    /* DeepSeek-V3 shape: hidden/heads = 7168/128 = 56 is meaningless for MLA */
+    static const char cfg[] =
+        "{\"model_type\": \"deepseek_v3\", \"hidden_size\": 7168, \"num_attention_heads\": 128,"
+        " \"num_key_value_heads\": 128, \"num_hidden_layers\": 61, \"kv_lora_rank\": 512,"
+        " \"q_lora_rank\": 1536, \"qk_nope_head_dim\": 128, \"qk_rope_head_dim\": 64,"
+        " \"v_head_dim\": 128, \"vocab_size\": 129280}";
+    iw_arch a;
+    iw_arch_init(&a);
+    cr_assert_eq(iw_config_parse(cfg, sizeof cfg - 1, "config.json", &a), 0, "%s", iw_error_last());
+    cr_assert_eq(a.attention.type, IW_ATTN_MLA);
+    cr_assert_eq(a.head_dim, 192);
+    cr_assert_eq(a.attention.value_length, 128);
+    cr_assert_str_eq(iw_arch_get_source(&a, "head_dim"), "derived:qk_nope_head_dim+qk_rope_head_dim");
+    iw_arch_free(&a);
+}
