@@ -4,6 +4,7 @@
  * $XDG_CONFIG_HOME/imageworks, else ~/.config/imageworks):
  *   model_registry.curated.json     hand-edited; rewritten only by
  *                                   iw_registry_remove(.., from_curated=true)
+ *                                   (created as [] by the first write when absent)
  *   model_registry.discovered.json  what this tool writes
  *   model_registry.json             merged snapshot: discovered as base,
  *                                   curated deep-merged over it (curated
@@ -161,6 +162,9 @@ typedef struct iw_migrate_opts {
     bool dry_run;     /* compute and report, write nothing */
     bool force;       /* rewrite even when only collected_at would change */
     long limit;       /* process at most this many installs; <= 0 = all */
+    /* optional: called before each extraction (done = installs finished so far) */
+    void (*progress)(size_t done, size_t total, const char *name, void *ctx);
+    void *progress_ctx;
 } iw_migrate_opts;
 
 typedef struct iw_migrate_report {

@@ -184,7 +184,7 @@ static int migrate_txn(cJSON *disc, cJSON *cur, void *p)
 int iw_registry_migrate(iw_registry *r, iw_registry_extract_fn fn, void *ctx,
                         const iw_migrate_opts *opts, iw_migrate_report *rep)
 {
-    iw_migrate_opts defopts = { false, false, 0 };
+    iw_migrate_opts defopts = { false, false, 0, NULL, NULL };
     mig_ctx c = { NULL, 0, opts ? opts : &defopts, rep };
     int rc = 0;
     if (!r || !fn || !rep)
@@ -197,6 +197,12 @@ int iw_registry_migrate(iw_registry *r, iw_registry_extract_fn fn, void *ctx,
     if (!c.items)
         return iw_error_set(IW_ENOMEM, "migrate: out of memory");
     const cJSON *e;
+    size_t todo = 0;
+    cJSON_ArrayForEach(e, merged)
+        if (iw_json_get_str(e, "name") && is_local_path(iw_json_get_str(e, "download_path")))
+            todo++;
+    if (c.opts->limit > 0 && todo > (size_t)c.opts->limit)
+        todo = (size_t)c.opts->limit;
     cJSON_ArrayForEach(e, merged) {
         const char *name = iw_json_get_str(e, "name");
         const char *path = iw_json_get_str(e, "download_path");
@@ -205,6 +211,8 @@ int iw_registry_migrate(iw_registry *r, iw_registry_extract_fn fn, void *ctx,
             continue;
         }
         rep->candidates++;
+        if (c.opts->progress && (c.opts->limit <= 0 || c.n < (size_t)c.opts->limit))
+            c.opts->progress(c.n, todo, name, c.opts->progress_ctx);
         if (c.opts->limit > 0 && c.n >= (size_t)c.opts->limit) {
             rep->skipped++;
             continue;

@@ -695,6 +695,11 @@ int iw_registry_update(iw_registry *r, iw_registry_txn_fn fn, void *ctx)
     if ((mask & (1 << IW_REG_CURATED)) &&
         (rc = print_and_write(r, IW_REG_CURATED, r->layers[IW_REG_CURATED], NULL)) < 0)
         goto rollback;
+    /* all three files exist after the first write; an absent curated layer
+     * is created empty, never rewritten later except by remove */
+    if (!(mask & (1 << IW_REG_CURATED)) && !iw_path_exists(r->paths[IW_REG_CURATED]) &&
+        (rc = write_layer(r, IW_REG_CURATED, "[]\n")) < 0)
+        goto rollback;
     if (same && disc_text)
         rc = write_layer(r, IW_REG_MERGED, disc_text);
     else

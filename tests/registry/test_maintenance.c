@@ -29,6 +29,15 @@ static int fake_extract(const char *path, iw_arch *out, void *ctx)
     return 0;
 }
 
+static int g_progress;
+static void count_progress(size_t done, size_t total, const char *name, void *ctx)
+{
+    cr_assert_eq(total, 3);
+    cr_assert_lt(done, total);
+    cr_assert_not_null(name);
+    (*(int *)ctx)++;
+}
+
 static const char *REG =
     "[{\"name\":\"m1\",\"download_path\":\"/x/m1\",\"metadata\":{\"architecture\":{\"num_layers\":1,"
     "\"my_manual_note\":\"keep me\",\"runtime\":{\"runtime_context_tokens\":4096},\"sources\":[\"runtime-log\"]}}},"
@@ -42,7 +51,7 @@ Test(migrate, keeps_runtime_and_manual_fields_and_is_idempotent)
     free(write_tmp(dir, "model_registry.discovered.json", REG));
     iw_registry *r;
     cr_assert_eq(iw_registry_open(&r, dir), 0, "%s", iw_error_last());
-    iw_migrate_opts o = { false, false, 0 };
+    iw_migrate_opts o = { false, false, 0, count_progress, &g_progress };
     iw_migrate_report rep;
     cr_assert_eq(iw_registry_migrate(r, fake_extract, NULL, &o, &rep), 0, "%s", iw_error_last());
     cr_assert_eq(rep.candidates, 3, "ollama: entries are not local installs");
@@ -71,7 +80,8 @@ Test(migrate, keeps_runtime_and_manual_fields_and_is_idempotent)
     char *after = iwt_slurp(disc, NULL);
     cr_assert_str_eq(after, before, "idempotent run rewrote the registry");
     /* --limit and --dry-run */
-    iw_migrate_opts lim = { true, true, 1 };
+    cr_assert_eq(g_progress, 6, "progress once per install, two runs");
+    iw_migrate_opts lim = { true, true, 1, NULL, NULL };
     cr_assert_eq(iw_registry_migrate(r, fake_extract, NULL, &lim, &rep), 0);
     cr_assert_eq(cJSON_GetArraySize(rep.changes), 1);
     cr_assert_eq(rep.updated, 1, "force reports the rewrite");

@@ -160,6 +160,15 @@ Test(store, backups_bounded_and_remove)
     iw_registry *r;
     cr_assert_eq(iw_registry_open(&r, dir), 0);
     cr_assert_eq(iw_registry_upsert(r, "a", set_meta, "1"), 1);
+    {
+        /* the first write leaves all three files, the curated one empty */
+        char *cp = path_in(dir, "model_registry.curated.json");
+        char *ctext = iwt_slurp(cp, NULL);
+        cr_assert_not_null(ctext);
+        cr_assert_str_eq(ctext, "[]\n");
+        free(ctext);
+        free(cp);
+    }
     cr_assert_eq(iw_registry_upsert(r, "a", set_meta, "2"), 1);
     /* backups are named model_registry.discovered.YYYYmmdd-HHMMSS.bak.json */
     DIR *d = opendir(dir);

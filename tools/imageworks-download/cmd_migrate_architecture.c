@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "iwdl/error.h"
 #include "iwdl/extract.h"
@@ -28,6 +29,7 @@ static void help(FILE *f)
         "  --dry-run   print the per-entry change (before/after) and write nothing\n"
         "  --limit N   process at most N installs\n"
         "  --force     rewrite every entry (refreshes collected_at)\n"
+        "Progress is shown on stderr when it is a terminal.\n"
         "  -h, --help  this help\n"
         "Summary line: updated/unchanged/failed.  Exit 1 only when the registry could not\n"
         "be read or written.\n");
@@ -38,6 +40,14 @@ static int extract_cb(const char *path, iw_arch *out, void *ctx)
     (void)ctx;
     iw_extract_opts o = { NULL, NULL, false };
     return iw_extract_path(path, &o, out);
+}
+
+/* "[  12/1000] name" on one rewritten stderr line, only on a terminal */
+static void progress(size_t done, size_t total, const char *name, void *ctx)
+{
+    (void)ctx;
+    fprintf(stderr, "\r\033[K[%5zu/%zu] %.60s", done + 1, total, name);
+    fflush(stderr);
 }
 
 static void print_change(const cJSON *ch)
@@ -73,7 +83,7 @@ int cmd_migrate_architecture(int argc, char **argv)
         { "dry-run", no_argument, NULL, 'n' }, { "limit", required_argument, NULL, 'l' },
         { "force", no_argument, NULL, 'f' }, { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 }
     };
-    iw_migrate_opts mo = { false, false, 0 };
+    iw_migrate_opts mo = { false, false, 0, NULL, NULL };
     int c;
     optind = 1;
     opterr = 0;
@@ -99,7 +109,12 @@ int cmd_migrate_architecture(int argc, char **argv)
     if (iw_registry_open(&r, NULL) < 0)
         return cli_fail("migrate-architecture");
     iw_migrate_report rep;
+    bool tty = isatty(STDERR_FILENO);
+    if (tty)
+        mo.progress = progress;
     int rc = iw_registry_migrate(r, extract_cb, NULL, &mo, &rep);
+    if (tty)
+        fprintf(stderr, "\r\033[K");
     if (rc < 0) {
         cJSON_Delete(rep.changes);
         iw_registry_close(r);
