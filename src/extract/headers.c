@@ -41,11 +41,23 @@ int iw__extract_ollama(const char *ref, iw_arch *a)
     return iw_ollama_extract(ref, NULL, a);
 }
 
+/* A GGUF model runs on llama.cpp/Ollama, whose KV cache defaults to f16. */
+static int gguf(const char *path, iw_arch *a)
+{
+    int rc = iw_gguf_extract_path(path, a);
+    if (rc == 0 && !a->kv_precision) {
+        rc = iw_arch_set_str(&a->kv_precision, "fp16");
+        if (rc == 0)
+            rc = iw_arch_set_source(a, "kv_precision", "default:llama.cpp f16 KV cache");
+    }
+    return rc;
+}
+
 int iw__extract_headers(const char *path, iw_arch *a)
 {
     if (iw_path_is_file(path)) {
         if (has_suffix(path, ".gguf"))
-            return iw_gguf_extract_path(path, a);
+            return gguf(path, a);
         if (has_suffix(path, ".safetensors"))
             return iw_safetensors_extract_dir(path, a);
         return iw_error_set(IW_EUNSUPPORTED,
@@ -56,6 +68,6 @@ int iw__extract_headers(const char *path, iw_arch *a)
     if (dir_has(path, ".safetensors") || dir_has(path, ".safetensors.index.json"))
         return iw_safetensors_extract_dir(path, a);
     if (dir_has(path, ".gguf"))
-        return iw_gguf_extract_path(path, a);
+        return gguf(path, a);
     return iw_error_set(IW_ENOTFOUND, "%s: no safetensors or GGUF files", path);
 }

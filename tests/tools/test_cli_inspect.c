@@ -126,3 +126,22 @@ Test(cli, inspect_json_llama_folder)
     iwt_rm_rf(d);
     free(d);
 }
+
+Test(cli, inspect_single_gguf_file_from_corpus)
+{
+    const char *corpus = iwt_corpus_dir();
+    if (!corpus)
+        cr_skip_test("corpus absent: ../shared/corpus not found");
+    char args[4200], *out = NULL, *err = NULL;
+    snprintf(args, sizeof args, "inspect --json '%s/gguf/stories260K.gguf'", corpus);
+    cr_assert_eq(run(args, &out, &err), 0, "%s", err);
+    cJSON *j = cJSON_Parse(out);
+    cr_assert_not_null(j, "%s", out);
+    cr_assert_str_eq(cJSON_GetObjectItem(j, "source")->valuestring, "gguf");
+    cr_assert_str_eq(cJSON_GetObjectItem(j, "kv_precision")->valuestring, "fp16");
+    cJSON *p = cJSON_GetObjectItem(j, "parameters");
+    cr_assert_str_eq(cJSON_GetObjectItem(p, "source")->valuestring, "gguf");
+    cr_assert_gt(cJSON_GetObjectItem(p, "total")->valuedouble, 0);
+    cJSON_Delete(j);
+    free(out); free(err);
+}
