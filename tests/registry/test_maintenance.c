@@ -114,6 +114,20 @@ Test(reconcile, newest_wins_ties_by_line_malformed_counted_idempotent)
     iw_registry *r;
     cr_assert_eq(iw_registry_open(&r, dir), 0);
     iw_reconcile_report rep;
+    /* dry run: reports, writes nothing */
+    char *dpath = NULL;
+    cr_assert(asprintf(&dpath, "%s/model_registry.discovered.json", dir) > 0);
+    char *orig = iwt_slurp(dpath, NULL);
+    cr_assert_eq(iw_registry_reconcile(r, log, true, &rep), 0, "%s", iw_error_last());
+    cr_assert_eq(rep.updated, 2);
+    cr_assert_eq(cJSON_GetArraySize(rep.changes), 2);
+    cJSON_Delete(rep.changes);
+    cJSON_Delete(rep.unknown_models);
+    char *still = iwt_slurp(dpath, NULL);
+    cr_assert_str_eq(still, orig, "dry run wrote");
+    cr_assert_null(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(
+        iw_registry_get(r, "m3"), "metadata"), "architecture"), "runtime"), "dry run changed memory");
+    free(still); free(orig); free(dpath);
     cr_assert_eq(iw_registry_reconcile(r, log, false, &rep), 0, "%s", iw_error_last());
     cr_assert_eq(rep.lines, 9);
     cr_assert_eq(rep.malformed, 4);

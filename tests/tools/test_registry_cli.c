@@ -120,6 +120,19 @@ Test(regcli, scan_list_show_verify_remove)
     cr_assert_eq(run("verify", &out, &err), 1);
     cr_assert(strstr(out, "MISSING"), "%s", out);
     free(out); free(err);
+    /* an ollama: path is never deleted, and nothing changes */
+    put("reg/model_registry.curated.json", "[{\"name\":\"olla\",\"download_path\":\"ollama:/qwen3:8b\"}]");
+    cr_assert_eq(run("remove olla --delete-files", &out, &err), 1);
+    cr_assert(strstr(err, "Ollama store reference") && strstr(err, "nothing changed"), "%s", err);
+    cr_assert_eq(count_lines(err), 1);
+    free(out); free(err);
+    cr_assert_eq(run("show olla", &out, &err), 0, "%s", err);
+    free(out); free(err);
+    /* remove by name takes it out of the curated layer too */
+    cr_assert_eq(run("remove olla", &out, &err), 0, "%s", err);
+    free(out); free(err);
+    cr_assert_eq(run("show olla", &out, &err), 1);
+    free(out); free(err);
     cr_assert_eq(run("remove 'qwen2.5-0.5b-instruct_(BF16)' --delete-files", &out, &err), 0, "%s", err);
     free(out); free(err);
     snprintf(a, sizeof a, "%s/w/Qwen/Qwen2.5-0.5B-Instruct/config.json", g_dir);
