@@ -63,21 +63,48 @@ static int depth_of(const cJSON *j, int d)
     return m;
 }
 
+static int cmp_key(const void *x, const void *y)
+{
+    return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+/* A duplicated key of one object, or NULL: O(n log n) by sorting the keys,
+ * so an object with 100k keys from a hostile file cannot stall the parse. */
+static const char *dup_in_object(const cJSON *obj)
+{
+    size_t n = 0;
+    for (const cJSON *c = obj->child; c; c = c->next)
+        n++;
+    if (n < 2)
+        return NULL;
+    const char **keys = malloc(n * sizeof *keys);
+    if (!keys)
+        return NULL;
+    size_t k = 0;
+    for (const cJSON *c = obj->child; c; c = c->next)
+        keys[k++] = c->string ? c->string : "";
+    qsort(keys, n, sizeof *keys, cmp_key);
+    const char *dup = NULL;
+    for (size_t i = 1; i < n && !dup; i++)
+        if (strcmp(keys[i - 1], keys[i]) == 0)
+            dup = keys[i];
+    free(keys);
+    return dup;
+}
+
 /* First duplicate key, as "a.b.key"; NULL when none. */
 static char *find_dup(const cJSON *obj, const char *prefix, int depth)
 {
     if (!obj || depth > IW_JSON_MAX_DEPTH)
         return NULL;
     if (cJSON_IsObject(obj)) {
-        for (const cJSON *a = obj->child; a; a = a->next) {
-            for (const cJSON *b = a->next; b; b = b->next) {
-                if (a->string && b->string && strcmp(a->string, b->string) == 0) {
-                    size_t n = strlen(prefix) + strlen(a->string) + 2;
-                    char *s = malloc(n);
-                    if (s) snprintf(s, n, "%s%s%s", prefix, *prefix ? "." : "", a->string);
-                    return s;
-                }
-            }
+        const char *d = dup_in_object(obj);
+        if (d) {
+            size_t n = strlen(prefix) + strlen(d) + 2;
+            char *s = malloc(n);
+            if (s)
+                snprintf(s, n, "%s%s%s", prefix, *prefix ? "." : "", d);
+            return s;
         }
     }
     for (const cJSON *c = obj->child; c; c = c->next) {

@@ -242,3 +242,21 @@ Test(json, error_quote_stays_inside_unterminated_input)
     cr_assert_null(strchr(iw_error_last(), '#'), "%s", iw_error_last());
     free(t);
 }
+
+Test(json, duplicate_check_scales_to_huge_objects, .timeout = 20)
+{
+    /* 200k distinct keys then one repeat: quadratic checking would take minutes */
+    size_t n = 200000, cap = n * 16 + 64, o = 0;
+    char *t = malloc(cap);
+    t[o++] = '{';
+    for (size_t i = 0; i < n; i++)
+        o += (size_t)snprintf(t + o, cap - o, "\"k%zu\":0,", i);
+    o += (size_t)snprintf(t + o, cap - o, "\"k7\":1}");
+    cJSON *j;
+    char *dup = NULL;
+    cr_assert_eq(iw_json_parse(t, o, "big.json", &j, &dup), 0);
+    cr_assert_str_eq(dup, "k7");
+    free(dup);
+    cJSON_Delete(j);
+    free(t);
+}
