@@ -76,6 +76,12 @@ static bool ends_with(const char *s, const char *suf)
 
 static bool is_top_level(const char *p) { return strchr(p, '/') == NULL; }
 
+/* Checkpoints that sit beside the model: original consolidated weights, adapters. */
+static bool is_side_file(const char *p)
+{
+    return strncmp(p, "consolidated", 12) == 0 || strncmp(p, "adapter_model", 13) == 0;
+}
+
 static int apply_text_file(iw_hub *hub, const char *repo, const char *commit,
                            const iw_hub_listing *l, const char *name, iw_arch *a, bool quant)
 {
@@ -116,12 +122,26 @@ static int read_safetensors(iw_hub *hub, const char *repo, const char *commit,
         names = idx.shards;
         n_names = idx.n_shards;
     } else {
+        /* The local rule (iw_safetensors_extract_dir): model.safetensors, else
+         * every top-level *.safetensors, leaving out consolidated* and
+         * adapter_model* when other files exist. */
         names = calloc(l->n ? l->n : 1, sizeof *names);
         if (!names)
             return iw_error_set(IW_ENOMEM, "out of memory");
-        for (size_t i = 0; i < l->n; i++)
+        const iw_hub_file *single = find_file(l, "model.safetensors");
+        size_t n_side = 0;
+        for (size_t i = 0; !single && i < l->n; i++) {
+            const char *p = l->files[i].path;
+            if (is_top_level(p) && ends_with(p, ".safetensors") && !is_side_file(p))
+                names[n_names++] = p;
+            else if (is_top_level(p) && ends_with(p, ".safetensors"))
+                n_side++;
+        }
+        for (size_t i = 0; !single && n_names == 0 && n_side && i < l->n; i++)
             if (is_top_level(l->files[i].path) && ends_with(l->files[i].path, ".safetensors"))
                 names[n_names++] = l->files[i].path;
+        if (single)
+            names[n_names++] = single->path;
     }
     if (n_names == 0) {
         if (!have_idx)
@@ -148,6 +168,8 @@ static int read_safetensors(iw_hub *hub, const char *repo, const char *commit,
         if (csv)
             rc = iw_st_csv_append(&files[n_files - 1], false, csv);
     }
+    if (rc == 0 && have_idx)
+        rc = iw_st_check_index(&idx, "model.safetensors.index.json", files, n_files, a);
     if (rc == 0) {
         iw_st_quant q = { a->quantization.method, a->quantization.bits };
         iw_st_summary sum;
