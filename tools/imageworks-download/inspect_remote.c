@@ -131,7 +131,7 @@ static int read_safetensors(iw_hub *hub, const char *repo, const char *commit,
         const iw_hub_file *single = find_file(l, "model.safetensors");
         size_t n_side = 0;
         for (size_t i = 0; !single && i < l->n; i++) {
-            const char *p = l->files[i].path;
+            char *p = l->files[i].path;
             if (is_top_level(p) && ends_with(p, ".safetensors") && !is_side_file(p))
                 names[n_names++] = p;
             else if (is_top_level(p) && ends_with(p, ".safetensors"))
