@@ -16,14 +16,14 @@ typedef struct gw {
     bool be;
 } gw;
 
-static void gw_init(gw *w, int version, bool be)
+static inline void gw_init(gw *w, int version, bool be)
 {
     memset(w, 0, sizeof *w);
     w->version = version;
     w->be = be;
 }
 
-static void gw_raw(gw *w, const void *d, size_t n)
+static inline void gw_raw(gw *w, const void *d, size_t n)
 {
     if (w->len + n > w->cap) {
         size_t nc = w->cap ? w->cap : 256;
@@ -37,7 +37,7 @@ static void gw_raw(gw *w, const void *d, size_t n)
     w->len += n;
 }
 
-static void gw_uint(gw *w, uint64_t v, int n)
+static inline void gw_uint(gw *w, uint64_t v, int n)
 {
     uint8_t b[8];
     for (int i = 0; i < n; i++) {
@@ -46,17 +46,17 @@ static void gw_uint(gw *w, uint64_t v, int n)
     }
     gw_raw(w, b, (size_t)n);
 }
-static void gw_u8(gw *w, uint8_t v) { gw_uint(w, v, 1); }
-static void gw_u16(gw *w, uint16_t v) { gw_uint(w, v, 2); }
-static void gw_u32(gw *w, uint32_t v) { gw_uint(w, v, 4); }
-static void gw_u64(gw *w, uint64_t v) { gw_uint(w, v, 8); }
-static void gw_f32(gw *w, float f) { uint32_t u; memcpy(&u, &f, 4); gw_u32(w, u); }
-static void gw_f64(gw *w, double f) { uint64_t u; memcpy(&u, &f, 8); gw_u64(w, u); }
+static inline void gw_u8(gw *w, uint8_t v) { gw_uint(w, v, 1); }
+static inline void gw_u16(gw *w, uint16_t v) { gw_uint(w, v, 2); }
+static inline void gw_u32(gw *w, uint32_t v) { gw_uint(w, v, 4); }
+static inline void gw_u64(gw *w, uint64_t v) { gw_uint(w, v, 8); }
+static inline void gw_f32(gw *w, float f) { uint32_t u; memcpy(&u, &f, 4); gw_u32(w, u); }
+static inline void gw_f64(gw *w, double f) { uint64_t u; memcpy(&u, &f, 8); gw_u64(w, u); }
 /* a size: u32 in v1, u64 after */
-static void gw_size(gw *w, uint64_t n) { if (w->version == 1) gw_u32(w, (uint32_t)n); else gw_u64(w, n); }
-static void gw_str(gw *w, const char *s) { gw_size(w, strlen(s)); gw_raw(w, s, strlen(s)); }
+static inline void gw_size(gw *w, uint64_t n) { if (w->version == 1) gw_u32(w, (uint32_t)n); else gw_u64(w, n); }
+static inline void gw_str(gw *w, const char *s) { gw_size(w, strlen(s)); gw_raw(w, s, strlen(s)); }
 
-static void gw_header(gw *w, uint64_t n_tensors, uint64_t n_kv)
+static inline void gw_header(gw *w, uint64_t n_tensors, uint64_t n_kv)
 {
     gw_raw(w, "GGUF", 4);
     gw_u32(w, (uint32_t)w->version);
@@ -65,29 +65,29 @@ static void gw_header(gw *w, uint64_t n_tensors, uint64_t n_kv)
 }
 
 /* key + type; the caller writes the value */
-static void gw_key(gw *w, const char *key, uint32_t type) { gw_str(w, key); gw_u32(w, type); }
-static void gw_kv_u32(gw *w, const char *k, uint32_t v) { gw_key(w, k, 4); gw_u32(w, v); }
-static void gw_kv_i32(gw *w, const char *k, int32_t v) { gw_key(w, k, 5); gw_u32(w, (uint32_t)v); }
-static void gw_kv_f32(gw *w, const char *k, float v) { gw_key(w, k, 6); gw_f32(w, v); }
-static void gw_kv_bool(gw *w, const char *k, bool v) { gw_key(w, k, 7); gw_u8(w, v); }
-static void gw_kv_str(gw *w, const char *k, const char *v) { gw_key(w, k, 8); gw_str(w, v); }
-static void gw_kv_u64(gw *w, const char *k, uint64_t v) { gw_key(w, k, 10); gw_u64(w, v); }
+static inline void gw_key(gw *w, const char *key, uint32_t type) { gw_str(w, key); gw_u32(w, type); }
+static inline void gw_kv_u32(gw *w, const char *k, uint32_t v) { gw_key(w, k, 4); gw_u32(w, v); }
+static inline void gw_kv_i32(gw *w, const char *k, int32_t v) { gw_key(w, k, 5); gw_u32(w, (uint32_t)v); }
+static inline void gw_kv_f32(gw *w, const char *k, float v) { gw_key(w, k, 6); gw_f32(w, v); }
+static inline void gw_kv_bool(gw *w, const char *k, bool v) { gw_key(w, k, 7); gw_u8(w, v); }
+static inline void gw_kv_str(gw *w, const char *k, const char *v) { gw_key(w, k, 8); gw_str(w, v); }
+static inline void gw_kv_u64(gw *w, const char *k, uint64_t v) { gw_key(w, k, 10); gw_u64(w, v); }
 /* array header (elements follow) */
-static void gw_kv_arr(gw *w, const char *k, uint32_t elem, uint64_t n) { gw_key(w, k, 9); gw_u32(w, elem); gw_size(w, n); }
-static void gw_kv_arr_i32(gw *w, const char *k, const int32_t *v, size_t n)
+static inline void gw_kv_arr(gw *w, const char *k, uint32_t elem, uint64_t n) { gw_key(w, k, 9); gw_u32(w, elem); gw_size(w, n); }
+static inline void gw_kv_arr_i32(gw *w, const char *k, const int32_t *v, size_t n)
 {
     gw_kv_arr(w, k, 5, n);
     for (size_t i = 0; i < n; i++)
         gw_u32(w, (uint32_t)v[i]);
 }
-static void gw_kv_arr_str(gw *w, const char *k, const char *const *v, size_t n)
+static inline void gw_kv_arr_str(gw *w, const char *k, const char *const *v, size_t n)
 {
     gw_kv_arr(w, k, 8, n);
     for (size_t i = 0; i < n; i++)
         gw_str(w, v[i]);
 }
 
-static void gw_tensor(gw *w, const char *name, uint32_t n_dims, const int64_t *ne, int32_t type, uint64_t off)
+static inline void gw_tensor(gw *w, const char *name, uint32_t n_dims, const int64_t *ne, int32_t type, uint64_t off)
 {
     gw_str(w, name);
     gw_u32(w, n_dims);
@@ -101,13 +101,13 @@ static void gw_tensor(gw *w, const char *name, uint32_t n_dims, const int64_t *n
     gw_u64(w, off);
 }
 
-static void gw_pad(gw *w, size_t align)
+static inline void gw_pad(gw *w, size_t align)
 {
     static const uint8_t z[256] = { 0 };
     while (w->len % align)
         gw_raw(w, z, 1);
 }
-static void gw_zeros(gw *w, size_t n)
+static inline void gw_zeros(gw *w, size_t n)
 {
     static const uint8_t z[4096] = { 0 };
     while (n) {
@@ -116,13 +116,13 @@ static void gw_zeros(gw *w, size_t n)
         n -= k;
     }
 }
-static void gw_free(gw *w) { free(w->p); memset(w, 0, sizeof *w); }
+static inline void gw_free(gw *w) { free(w->p); memset(w, 0, sizeof *w); }
 
 /* Tensor list helper: computes contiguous offsets for (name, dims, type)
  * with the ggml bytes table used by the tests (F32, F16, Q8_0, Q4_K, Q6_K). */
 typedef struct gw_t { const char *name; uint32_t nd; int64_t ne[4]; int32_t type; } gw_t;
 
-static uint64_t gw_tbytes(const gw_t *t)
+static inline uint64_t gw_tbytes(const gw_t *t)
 {
     int64_t n = 1;
     for (uint32_t d = 0; d < t->nd; d++)
@@ -139,7 +139,7 @@ static uint64_t gw_tbytes(const gw_t *t)
 }
 
 /* Write the tensor infos, pad, and the zero data section. */
-static void gw_tensors(gw *w, const gw_t *ts, size_t n, size_t align)
+static inline void gw_tensors(gw *w, const gw_t *ts, size_t n, size_t align)
 {
     uint64_t off = 0;
     for (size_t i = 0; i < n; i++) {

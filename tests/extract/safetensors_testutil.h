@@ -40,7 +40,7 @@ static inline unsigned stw_bits(const char *dt)
     return 16;
 }
 
-static uint64_t stw_elems(const stw_t *t)
+static inline uint64_t stw_elems(const stw_t *t)
 {
     uint64_t e = 1;
     for (int d = 0; d < t->nd; d++)
@@ -48,7 +48,7 @@ static uint64_t stw_elems(const stw_t *t)
     return e;
 }
 
-static uint64_t stw_bytes(const stw_t *t) { return stw_elems(t) * stw_bits(t->dtype) / 8; }
+static inline uint64_t stw_bytes(const stw_t *t) { return stw_elems(t) * stw_bits(t->dtype) / 8; }
 
 /* Growable string. */
 typedef struct stw_str { char *p; size_t n, cap; } stw_str;
