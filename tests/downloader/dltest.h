@@ -99,6 +99,32 @@ static inline uint64_t dl_log_bytes(iwt_hub *h, const char *host, const char *su
     return sum;
 }
 
+/* Number of logged requests to host whose Range starts at none of the n
+ * offsets in starts (requests without a Range count too). */
+static inline int dl_log_count_range_not_starting(iwt_hub *h, const char *host, const uint64_t *starts, size_t n)
+{
+    cJSON *log = iwt_hub_log_json(h);
+    cr_assert_not_null(log, "cannot read the fakehub log");
+    int count = 0;
+    cJSON *it;
+    cJSON_ArrayForEach(it, log) {
+        const char *hh = cJSON_GetStringValue(cJSON_GetObjectItem(it, "host"));
+        const char *rg = cJSON_GetStringValue(cJSON_GetObjectItem(it, "range"));
+        if (!hh || strcmp(hh, host))
+            continue;
+        unsigned long long a;
+        bool known = false;
+        if (rg && sscanf(rg, "bytes=%llu-", &a) == 1)
+            for (size_t i = 0; i < n; i++)
+                if (starts[i] == (uint64_t)a)
+                    known = true;
+        if (!known)
+            count++;
+    }
+    cJSON_Delete(log);
+    return count;
+}
+
 /* Hash of a file: sha256 or git blob sha1. */
 static inline void dl_file_hash(const char *path, bool lfs, char out[65])
 {
