@@ -34,7 +34,40 @@ struct iw_registry {
     cJSON  *layers[3];   /* curated, discovered, merged (computed in memory) */
     file_sig sig[3];
     bool    legacy;      /* discovered loaded from model_registry.json */
+    int     lock_fd;     /* held lock's fd during an update, else -1 */
 };
+
+/* The snapshot this tool wrote last is recorded in the lock file, so the
+ * next writer (under the lock) can skip re-parsing an unchanged snapshot. */
+static void sig_format(const file_sig *s, char *buf, size_t n)
+{
+    snprintf(buf, n, "snapshot %llu %llu %lld %lld %ld\n", (unsigned long long)s->dev,
+             (unsigned long long)s->ino, (long long)s->size, (long long)s->mtim.tv_sec, s->mtim.tv_nsec);
+}
+
+static bool snapshot_is_ours(const iw_registry *r, const file_sig *now)
+{
+    char want[160], got[160];
+    if (r->lock_fd < 0 || !now->exists)
+        return false;
+    sig_format(now, want, sizeof want);
+    ssize_t n = pread(r->lock_fd, got, sizeof got - 1, 0);
+    if (n <= 0)
+        return false;
+    got[n] = 0;
+    return strcmp(got, want) == 0;
+}
+
+static void record_snapshot(const iw_registry *r)
+{
+    char buf[160];
+    if (r->lock_fd < 0 || !r->sig[IW_REG_MERGED].exists)
+        return;
+    sig_format(&r->sig[IW_REG_MERGED], buf, sizeof buf);
+    size_t n = strlen(buf);
+    if (pwrite(r->lock_fd, buf, n, 0) == (ssize_t)n)
+        (void)!ftruncate(r->lock_fd, (off_t)n);
+}
 
 /* ------------------------------------------------------------ helpers */
 
@@ -274,10 +307,16 @@ static int refresh(iw_registry *r, bool force, bool for_write)
         sig_of(r->paths[l], &now);
         if (!force && sig_equal(&now, &r->sig[l]) && (l == IW_REG_MERGED || r->layers[l]))
             continue;
-        if (l == IW_REG_MERGED && !for_write && now.exists &&
+        if (l == IW_REG_MERGED && now.exists &&
             (r->sig[IW_REG_CURATED].exists || r->sig[IW_REG_DISCOVERED].exists)) {
-            r->sig[l].valid = false;   /* not validated yet */
-            continue;
+            if (!for_write) {
+                r->sig[l].valid = false;   /* not validated yet */
+                continue;
+            }
+            if (snapshot_is_ours(r, &now)) {
+                r->sig[l] = now;           /* written by us, untouched since */
+                continue;
+            }
         }
         cJSON *arr = NULL;
         file_sig s;
@@ -316,6 +355,7 @@ int iw_registry_open(iw_registry **out, const char *dir)
     *out = NULL;
     if (!r)
         return iw_error_set(IW_ENOMEM, "registry: out of memory");
+    r->lock_fd = -1;
     if (dir && *dir) {
         if (!(r->dir = strdup(dir))) {
             rc = iw_error_set(IW_ENOMEM, "registry: out of memory");
@@ -511,8 +551,9 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Remove stale temp files (we hold the lock, so no writer is active) and
- * keep the newest IW_REGISTRY_BACKUPS backups per stem. */
+/* After a write, under the lock: remove stale temp files of killed writers
+ * (no other writer is active) and keep the newest IW_REGISTRY_BACKUPS
+ * backups per stem. */
 static void tidy_dir(iw_registry *r)
 {
     DIR *d = opendir(r->dir);
@@ -673,6 +714,7 @@ int iw_registry_update(iw_registry *r, iw_registry_txn_fn fn, void *ctx)
         return rc;
     if ((rc = iw_lock_acquire(&lk, r->lock_path, IW_REGISTRY_LOCK_TIMEOUT_MS)) < 0)
         return rc;
+    r->lock_fd = lk.fd;
     if ((rc = refresh(r, false, true)) < 0)
         goto done;
     mask = fn(r->layers[IW_REG_DISCOVERED], r->layers[IW_REG_CURATED], ctx);
@@ -682,7 +724,6 @@ int iw_registry_update(iw_registry *r, iw_registry_txn_fn fn, void *ctx)
     }
     if (mask == 0)
         goto done;
-    tidy_dir(r);
     if ((rc = recompute_merged(r)) < 0)
         goto rollback;
     /* the original's order: discovered, curated, snapshot.  With no curated
@@ -707,6 +748,7 @@ int iw_registry_update(iw_registry *r, iw_registry_txn_fn fn, void *ctx)
     if (rc < 0)
         goto rollback;
     r->legacy = false;
+    record_snapshot(r);
     tidy_dir(r);
     rc = mask;
     goto done;
@@ -723,6 +765,7 @@ rollback:
     }
 done:
     free(disc_text);
+    r->lock_fd = -1;
     iw_lock_release(&lk);
     return rc;
 }

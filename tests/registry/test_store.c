@@ -1,6 +1,7 @@
 /* Registry store: load/validate/merge, locking, atomicity, preservation. */
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -267,6 +268,38 @@ Test(store, corrupt_snapshot_refused_on_write)
     cr_assert_str_eq(now, bad);
     cr_assert_null(iw_registry_get_layer(r, IW_REG_DISCOVERED, "b"), "rolled back");
     free(now);
+    free(snap);
+    iw_registry_close(r);
+    iwt_rm_rf(dir);
+    free(dir);
+}
+
+/* The writer skips re-validating a snapshot it wrote itself (its signature
+ * is recorded in the lock file).  An edit in place that keeps the size and
+ * inode must still be seen (mtime changes) and refused. */
+Test(store, snapshot_edited_in_place_same_size_refused)
+{
+    char *dir = iwt_tmpdir("reg-snap2");
+    iw_registry *r;
+    cr_assert_eq(iw_registry_open(&r, dir), 0);
+    cr_assert_eq(iw_registry_upsert(r, "a", set_meta, "1"), 1);
+    char *snap = path_in(dir, "model_registry.json");
+    size_t len = 0;
+    char *before = iwt_slurp(snap, &len);
+    cr_assert(before && len > 2);
+    usleep(20000);   /* past the kernel's coarse timestamp tick */
+    int fd = open(snap, O_WRONLY);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(pwrite(fd, "{", 1, 0), 1);   /* '[' -> '{': same size, same inode, invalid */
+    close(fd);
+    cr_assert_lt(iw_registry_upsert(r, "b", set_meta, "2"), 0, "an edited snapshot was overwritten");
+    cr_assert(strstr(iw_error_last(), "model_registry.json"), "%s", iw_error_last());
+    size_t len2 = 0;
+    char *after = iwt_slurp(snap, &len2);
+    cr_assert_eq(len2, len);
+    cr_assert_eq(after[0], '{', "snapshot bytes changed");
+    free(before);
+    free(after);
     free(snap);
     iw_registry_close(r);
     iwt_rm_rf(dir);
