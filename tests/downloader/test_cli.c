@@ -94,6 +94,45 @@ Test(cli, kill9_then_resume_refetches_little)
     free(dest);
 }
 
+Test(cli, sigterm_stops_cleanly_and_resumes)
+{
+    char *dest = iwt_tmpdir("term");
+    cr_assert_gt(iwt_hub_fault(&g_hub, "{\"path\":\"model.safetensors\",\"host\":\"cdn\",\"rate_bps\":1000000,\"times\":-1}"), 0);
+    char cmd[16384];
+    snprintf(cmd, sizeof cmd,
+             "HF_ENDPOINT=%s HF_TOKEN= HF_TOKEN_PATH=/nonexistent %s download t/k --dest %s --quiet & "
+             "p=$!; sleep 2; kill -TERM $p; wait $p; echo rc=$?",
+             g_hub.hub_url, iwt_cli(), dest);
+    char *out = NULL, *err = NULL;
+    iwt_run(cmd, &out, &err);
+    cr_expect(out && strstr(out, "rc=1"), "out: %s", out);
+    cr_expect(err && strstr(err, "interrupted"), "stderr: %s", err);
+    free(out);
+    free(err);
+    /* the state saved on the way out names the bytes already on disk */
+    char *ls = NULL;
+    snprintf(cmd, sizeof cmd, "cat %s/.imageworks/partial/*.state", dest);
+    iwt_run(cmd, &ls, NULL);
+    cr_assert(ls && strstr(ls, "\"segments\""), "no state: %s", ls);
+    cJSON *st = cJSON_Parse(ls);
+    free(ls);
+    cr_assert_not_null(st);
+    cJSON *seg0 = cJSON_GetArrayItem(cJSON_GetObjectItem(st, "segments"), 0);
+    double pos = cJSON_GetNumberValue(cJSON_GetArrayItem(seg0, 1));
+    cJSON_Delete(st);
+    cr_expect_gt(pos, 500000, "state records only %.0f bytes", pos);
+    usleep(500000);
+    iwt_hub_reset(&g_hub);
+    snprintf(cmd, sizeof cmd, "download t/k --quiet --dest %s", dest);
+    cr_assert_eq(run_cli(cmd, NULL, &err), 0, "%s", err);
+    free(err);
+    check_big(dest);
+    uint64_t second = dl_log_bytes(&g_hub, "cdn", NULL, NULL, NULL);
+    cr_expect_leq(second, (uint64_t)BIG - (uint64_t)pos, "resume fetched %llu bytes", (unsigned long long)second);
+    iwt_rm_rf(dest);
+    free(dest);
+}
+
 Test(cli, two_concurrent_downloaders_one_copy)
 {
     char *dest = iwt_tmpdir("conc");
