@@ -4,8 +4,13 @@
  * line and column: non-JSON, truncated JSON, trailing garbage, a Git LFS
  * pointer where JSON was expected ("the real file was not downloaded"),
  * and text larger than the cap.  A UTF-8 BOM and CRLF line ends are accepted.
- * Duplicate object keys are reported through *dup_key (first duplicate found,
- * as "path.key") when dup_key is non-NULL; the parse itself still succeeds. */
+ * Duplicate object keys: when dup_key is non-NULL they are resolved as
+ * Python's json (so transformers and vLLM) resolves them, the LAST value of
+ * a key is kept and the earlier ones are removed from the tree, and the first
+ * duplicate found is reported through *dup_key (malloc'd, as "path.key");
+ * the parse itself still succeeds.  With dup_key NULL the tree is left as
+ * cJSON built it (callers such as the safetensors reader reject duplicates
+ * themselves). */
 #ifndef IWDL_JSON_H
 #define IWDL_JSON_H
 

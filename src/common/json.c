@@ -63,61 +63,94 @@ static int depth_of(const cJSON *j, int d)
     return m;
 }
 
-static int cmp_key(const void *x, const void *y)
+typedef struct {
+    const char *key;
+    size_t idx;
+    cJSON *item;
+} key_ref;
+
+static int cmp_key_ref(const void *x, const void *y)
 {
-    return strcmp(*(const char *const *)x, *(const char *const *)y);
+    const key_ref *a = x, *b = y;
+    int c = strcmp(a->key, b->key);
+    if (c)
+        return c;
+    return a->idx < b->idx ? -1 : a->idx > b->idx;
 }
 
-/* A duplicated key of one object, or NULL: O(n log n) by sorting the keys,
- * so an object with 100k keys from a hostile file cannot stall the parse. */
-static const char *dup_in_object(const cJSON *obj)
+/* Resolve the duplicated keys of one object as Python's json (and so
+ * transformers and vLLM) does: the LAST value of a key wins, the earlier ones
+ * are removed from the tree.  O(n log n) by sorting (key, position), so an
+ * object with 100k keys from a hostile file cannot stall the parse.  Returns
+ * a copy of the first duplicated key (in sort order), or NULL when none;
+ * *oom is set when the key list or that copy could not be allocated. */
+static char *dedupe_object(cJSON *obj, bool *oom)
 {
     size_t n = 0;
     for (const cJSON *c = obj->child; c; c = c->next)
         n++;
     if (n < 2)
         return NULL;
-    const char **keys = malloc(n * sizeof *keys);
-    if (!keys)
+    key_ref *keys = malloc(n * sizeof *keys);
+    if (!keys) {
+        *oom = true;
         return NULL;
+    }
     size_t k = 0;
-    for (const cJSON *c = obj->child; c; c = c->next)
-        keys[k++] = c->string ? c->string : "";
-    qsort(keys, n, sizeof *keys, cmp_key);
-    const char *dup = NULL;
-    for (size_t i = 1; i < n && !dup; i++)
-        if (strcmp(keys[i - 1], keys[i]) == 0)
-            dup = keys[i];
+    for (cJSON *c = obj->child; c; c = c->next, k++)
+        keys[k] = (key_ref){ c->string ? c->string : "", k, c };
+    qsort(keys, n, sizeof *keys, cmp_key_ref);
+    char *dup = NULL;
+    for (size_t i = 1; i < n; i++) {
+        if (strcmp(keys[i - 1].key, keys[i].key) != 0)
+            continue;
+        if (!dup && !*oom) {
+            dup = strdup(keys[i].key);
+            if (!dup)
+                *oom = true;
+        }
+        /* keys[i] comes later in the object than keys[i-1]: drop the earlier.
+         * Detaching does not free the key string keys[i].key points at. */
+        cJSON_Delete(cJSON_DetachItemViaPointer(obj, keys[i - 1].item));
+    }
     free(keys);
     return dup;
 }
 
-/* First duplicate key, as "a.b.key"; NULL when none. */
-static char *find_dup(const cJSON *obj, const char *prefix, int depth)
+/* Dedupe every object in the tree (see dedupe_object); returns the first
+ * duplicate found, as "a.b.key", or NULL when none. */
+static char *resolve_dups(cJSON *obj, const char *prefix, int depth, bool *oom)
 {
     if (!obj || depth > IW_JSON_MAX_DEPTH)
         return NULL;
+    char *found = NULL;
     if (cJSON_IsObject(obj)) {
-        const char *d = dup_in_object(obj);
+        char *d = dedupe_object(obj, oom);
         if (d) {
             size_t n = strlen(prefix) + strlen(d) + 2;
-            char *s = malloc(n);
-            if (s)
-                snprintf(s, n, "%s%s%s", prefix, *prefix ? "." : "", d);
-            return s;
+            found = malloc(n);
+            if (found)
+                snprintf(found, n, "%s%s%s", prefix, *prefix ? "." : "", d);
+            else
+                *oom = true;
+            free(d);
         }
     }
-    for (const cJSON *c = obj->child; c; c = c->next) {
+    for (cJSON *c = obj->child; c; c = c->next) {
+        if (!cJSON_IsObject(c) && !cJSON_IsArray(c))
+            continue;
         char sub[512];
         if (cJSON_IsObject(obj) && c->string)
             snprintf(sub, sizeof sub, "%s%s%s", prefix, *prefix ? "." : "", c->string);
         else
             snprintf(sub, sizeof sub, "%s[]", prefix);
-        char *d = find_dup(c, sub, depth + 1);
-        if (d)
-            return d;
+        char *d = resolve_dups(c, sub, depth + 1, oom);
+        if (d && !found)
+            found = d;
+        else
+            free(d);
     }
-    return NULL;
+    return found;
 }
 
 int iw_json_parse(const char *text, size_t len, const char *what, cJSON **out, char **dup_key)
@@ -169,8 +202,16 @@ int iw_json_parse(const char *text, size_t len, const char *what, cJSON **out, c
         cJSON_Delete(j);
         return iw_error_set(IW_ELIMIT, "%s: JSON nested deeper than %d levels", what, IW_JSON_MAX_DEPTH);
     }
-    if (dup_key)
-        *dup_key = find_dup(j, "", 0);
+    if (dup_key) {
+        bool oom = false;
+        *dup_key = resolve_dups(j, "", 0, &oom);
+        if (oom) {
+            free(*dup_key);
+            *dup_key = NULL;
+            cJSON_Delete(j);
+            return iw_error_set(IW_ENOMEM, "%s: out of memory resolving duplicate keys", what);
+        }
+    }
     *out = j;
     return 0;
 }

@@ -159,13 +159,28 @@ Test(json, errors_name_line_and_column)
     cr_assert_str_eq(dup, "a");
     free(dup);
     int64_t v;
+    /* duplicates resolved as Python's json does: the last value wins, the
+     * earlier ones are gone from the tree (top level and nested) */
     cr_assert(iw_json_get_i64(j, "a", &v));
-    cr_assert_eq(v, 1);   /* cJSON lookup finds the first */
+    cr_assert_eq(v, 2);
+    cr_assert_eq(cJSON_GetArraySize(j), 2);
+    cr_assert(iw_json_get_i64(cJSON_GetObjectItemCaseSensitive(j, "o"), "k", &v));
+    cr_assert_eq(v, 2);
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "o")), 1);
     cJSON_Delete(j);
-    const char *nested = "{\"o\": {\"k\":1, \"k\":2}}";
+    /* without dup_key the tree is left as cJSON built it */
+    cr_assert_eq(iw_json_parse(crlf, strlen(crlf), "c.json", &j, NULL), 0);
+    cr_assert_eq(cJSON_GetArraySize(j), 3);
+    cJSON_Delete(j);
+    const char *nested = "{\"o\": {\"k\":1, \"k\":2, \"x\":0, \"k\":3}, \"p\": [{\"q\":1, \"q\":4}]}";
     cr_assert_eq(iw_json_parse(nested, strlen(nested), "n.json", &j, &dup), 0);
     cr_assert_str_eq(dup, "o.k");
     free(dup);
+    cr_assert(iw_json_get_i64(cJSON_GetObjectItemCaseSensitive(j, "o"), "k", &v));
+    cr_assert_eq(v, 3);
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "o")), 2);
+    cr_assert(iw_json_get_i64(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "p"), 0), "q", &v));
+    cr_assert_eq(v, 4);
     cJSON_Delete(j);
 }
 
@@ -257,6 +272,10 @@ Test(json, duplicate_check_scales_to_huge_objects, .timeout = 20)
     cr_assert_eq(iw_json_parse(t, o, "big.json", &j, &dup), 0);
     cr_assert_str_eq(dup, "k7");
     free(dup);
+    int64_t v = 0;
+    cr_assert(iw_json_get_i64(j, "k7", &v));
+    cr_assert_eq(v, 1);   /* the last value */
+    cr_assert_eq(cJSON_GetArraySize(j), (int)n);
     cJSON_Delete(j);
     free(t);
 }

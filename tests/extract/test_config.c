@@ -306,6 +306,19 @@ Test(config, duplicate_key_warns)
     cr_assert_eq(parse("{\"model_type\":\"llama\",\"hidden_size\":64,\"hidden_size\":128,"
                        "\"num_hidden_layers\":2,\"num_attention_heads\":4}"), 0);
     cr_expect(warned("duplicate key"), "no duplicate-key warning");
+    cr_expect(warned("the last value is used"), "warning does not say which value is used");
+    /* Python's json (transformers, vLLM) keeps the last value: so do we */
+    cr_expect_eq(A.hidden_size, 128);
+    cr_expect_eq(A.head_dim, 32);
+}
+
+Test(config, duplicate_key_in_nested_block_keeps_the_last_value)
+{
+    cr_assert_eq(parse("{\"model_type\":\"llava\",\"text_config\":{\"model_type\":\"llama\","
+                       "\"hidden_size\":64,\"num_hidden_layers\":2,\"num_hidden_layers\":6,"
+                       "\"num_attention_heads\":4}}"), 0);
+    cr_expect(warned("text_config.num_hidden_layers"), "warning does not name the nested key");
+    cr_expect_eq(A.num_layers, 6);
 }
 
 Test(config, lfs_pointer_is_an_error_naming_the_cause)

@@ -109,6 +109,17 @@ Test(quant, gptq_quantize_config_file)
     cr_expect_str_eq(iw_arch_get_source(&A, "quantization.bits"), "quantize_config.json");
 }
 
+Test(quant, duplicate_key_in_quantize_config_keeps_the_last_value)
+{
+    cr_assert_eq(qfile("{\"bits\":8,\"group_size\":128,\"bits\":4}", "quantize_config.json"), 0,
+                 "%s", iw_error_last());
+    cr_expect_float_eq(A.quantization.bits, 4, 1e-9);
+    bool w = false;
+    for (size_t i = 0; i < A.warnings.n; i++)
+        w = w || (strstr(A.warnings.v[i], "duplicate key 'bits'") && strstr(A.warnings.v[i], "last value"));
+    cr_expect(w, "no duplicate-key warning naming 'bits'");
+}
+
 Test(quant, awq_quant_config_file)
 {
     cr_assert_eq(qfile("{\"w_bit\":4,\"q_group_size\":128,\"zero_point\":true,\"version\":\"GEMM\"}",
