@@ -78,6 +78,9 @@ typedef struct iw_est_opts {
     int64_t     n_ubatch;      /* IW_UNKNOWN = 512 */
     int64_t     n_gpu_layers;  /* IW_UNKNOWN = all (including the output layer) */
     int         flash_attn;    /* -1 = engine default (llama.cpp on, Ollama off), 0 off, 1 on */
+    /* Overheads and margins (see "Profiles" below); NULL = the shipped
+     * "default" profile, which adds no margin to the modelled terms. */
+    const struct iw_est_profile *profile;
 } iw_est_opts;
 
 void iw_est_opts_init(iw_est_opts *o);
@@ -159,5 +162,196 @@ const iw_gpu *iw_gpu_table(void);
 /* Parse a memory size: "24GiB", "24G" (GiB), "24GB" (10^9), "80000MiB",
  * "1.5T", plain bytes.  0 or negative rejected. */
 int iw_parse_mem_size(const char *s, int64_t *out);
+
+
+/* ====================================================================
+ * Profiles (src/estimate/profile.c).
+ *
+ * The overheads and safety margins an estimate adds to the modelled terms,
+ * and the GPU table, are data: src/estimate/estimate_profiles.json is
+ * compiled into the library ("shipped") and a user file may add or refine
+ * profiles and GPUs (docs/estimate.md, "Profiles").  A profile names:
+ *   gpu_memory_utilization   vLLM default when --gpu-util is not given
+ *   fragmentation            factor >= 1 applied to the KV cache (and the
+ *                            recurrent state) or to the whole total
+ *   base_overhead            bytes per GPU the engine cannot use (desktop,
+ *                            driver reserve): max(gib, vram_fraction x vram)
+ *   comm_per_extra_gpu       bytes per GPU for each tensor-parallel rank
+ *                            beyond the first (communication buffers)
+ *   vllm_* / llama_overhead  the engine heuristics (docs/estimate.md)
+ * The shipped "default" reproduces the modelled terms with no margin.
+ * ==================================================================== */
+
+#define IW_EST_NAME_MAX 48
+#define IW_EST_DESC_MAX 240
+#define IW_EST_PROFILES_MAX_FILE  (1u << 20)  /* a profiles file larger than 1 MiB is refused */
+#define IW_EST_PROFILES_MAX       256
+#define IW_EST_GPUS_MAX           1024
+
+typedef enum iw_frag_scope { IW_FRAG_KV_CACHE = 0, IW_FRAG_TOTAL } iw_frag_scope;
+
+typedef struct iw_est_profile {
+    char          name[IW_EST_NAME_MAX];
+    char          description[IW_EST_DESC_MAX];
+    double        gpu_util;
+    double        fragmentation;
+    iw_frag_scope frag_scope;
+    int64_t       base_overhead;
+    double        base_overhead_vram_frac;
+    int64_t       comm_per_extra_gpu;
+    int64_t       vllm_non_torch, vllm_nccl, vllm_graphs_base, vllm_graphs_per_layer;
+    int64_t       llama_overhead;
+} iw_est_profile;
+
+typedef struct iw_est_gpu_spec {
+    char    name[IW_EST_NAME_MAX];
+    int64_t bytes;
+    char    profile[IW_EST_NAME_MAX];   /* "" = the set's default profile */
+} iw_est_gpu_spec;
+
+typedef struct iw_est_profiles iw_est_profiles;
+
+/* The shipped "default" profile (what opts.profile = NULL means). */
+const iw_est_profile *iw_est_profile_default(void);
+/* The shipped JSON text (for `estimate --profiles-json` and docs). */
+const char *iw_est_profiles_shipped_json(size_t *len);
+
+/* A set holding the shipped profiles and GPUs. */
+int  iw_est_profiles_new(iw_est_profiles **out);
+/* Merge a profiles document over the set: profiles and GPUs replace those
+ * of the same name; a profile inherits the fields it omits from "base"
+ * (default: the profile of the same name, else "default").  Strict: unknown
+ * keys, wrong types, out-of-range values, duplicate names and caps give a
+ * one-line error naming `what` and the item, and leave the set unchanged. */
+int  iw_est_profiles_merge(iw_est_profiles *p, const char *text, size_t len, const char *what);
+int  iw_est_profiles_merge_file(iw_est_profiles *p, const char *path);
+/* Shipped set + the user's file: `user_path`, else $IMAGEWORKS_ESTIMATE_PROFILES,
+ * else $XDG_CONFIG_HOME/imageworks/estimate_profiles.json (~/.config/...)
+ * when it exists.  A named file that is missing is an error. */
+int  iw_est_profiles_load(iw_est_profiles **out, const char *user_path);
+void iw_est_profiles_free(iw_est_profiles *p);
+/* "shipped" or "shipped + /path/to/file". */
+const char *iw_est_profiles_origin(const iw_est_profiles *p);
+/* Profile by name; NULL name = the set's default_profile.  NULL if absent. */
+const iw_est_profile *iw_est_profiles_get(const iw_est_profiles *p, const char *name);
+/* GPU by name (case, '-', '_', ' ', a leading "nvidia" and a trailing "gb"
+ * ignored: "RTX-4090", "A100-80GB").  NULL if absent. */
+const iw_est_gpu_spec *iw_est_profiles_gpu(const iw_est_profiles *p, const char *name);
+size_t iw_est_profiles_count(const iw_est_profiles *p);
+const iw_est_profile *iw_est_profiles_at(const iw_est_profiles *p, size_t i);
+size_t iw_est_profiles_gpu_count(const iw_est_profiles *p);
+const iw_est_gpu_spec *iw_est_profiles_gpu_at(const iw_est_profiles *p, size_t i);
+
+/* ====================================================================
+ * Overrides (src/estimate/override.c): what the user says about a model
+ * the files describe incompletely.  Applied to a copy of the iw_arch before
+ * estimating.  The files win where they are exact: --params-b is ignored
+ * when tensor headers gave the parameter count, a quantization that
+ * contradicts the checkpoint's own is ignored; each decision is reported.
+ * ==================================================================== */
+
+typedef enum iw_dtype {
+    IW_DTYPE_AUTO = 0, IW_DTYPE_FP32, IW_DTYPE_FP16, IW_DTYPE_BF16, IW_DTYPE_FP8, IW_DTYPE_INT8
+} iw_dtype;
+const char *iw_dtype_name(iw_dtype d);                   /* "auto","fp32","fp16","bf16","fp8","int8" */
+int         iw_dtype_parse(const char *s, iw_dtype *out); /* also float32, float16, half, bfloat16 */
+
+typedef struct iw_est_overrides {
+    double   params_b;          /* billions; NAN = not given */
+    iw_dtype dtype;             /* AUTO = the checkpoint's torch_dtype, else bf16 */
+    const char *quantization;   /* "none","awq","gptq","int8","fp8","bnb4","mxfp4",...; NULL = not given */
+    int64_t  max_model_len;     /* IW_UNKNOWN = not given */
+    bool     trust_remote_code; /* recorded; emitted for vLLM */
+} iw_est_overrides;
+
+void iw_est_overrides_init(iw_est_overrides *ov);
+
+typedef enum iw_ov_status { IW_OV_APPLIED = 0, IW_OV_IGNORED, IW_OV_CAPPED, IW_OV_NOTE } iw_ov_status;
+const char *iw_ov_status_name(iw_ov_status s);          /* "applied","ignored","capped","note" */
+
+typedef struct iw_ov_report {
+    char         flag[24];      /* "--params-b", "--dtype", ... */
+    char         value[48];
+    iw_ov_status status;
+    char         reason[256];
+} iw_ov_report;
+
+#define IW_EST_MAX_OVERRIDES 8
+typedef struct iw_ov_result {
+    iw_ov_report r[IW_EST_MAX_OVERRIDES];
+    size_t       n;
+    char         dtype[16];        /* resolved weight dtype: "bf16", "fp16", "fp32", "fp8", "int8", "gguf" */
+    char         dtype_source[96]; /* "config.json torch_dtype", "--dtype", "assumed: torch_dtype unknown", ... */
+    bool         trust_remote_code;
+} iw_ov_result;
+
+/* Apply ov to `a` in place (pass a copy: iw_arch_copy).  Fails (IW_EINVAL)
+ * only on contradictory or out-of-range input (e.g. --dtype fp8 with
+ * --quantization awq); everything else is applied or reported as ignored. */
+int iw_estimate_apply_overrides(iw_arch *a, const iw_est_overrides *ov, iw_ov_result *res);
+
+/* ====================================================================
+ * Verdict (src/estimate/verdict.c): fits / tight / does not fit against
+ * the budget, the headroom, the largest term, and for a misfit the changes
+ * that would fit, each with its number (re-estimated, never guessed).
+ * ==================================================================== */
+
+typedef enum iw_fit { IW_FIT_UNKNOWN = 0, IW_FIT_FITS, IW_FIT_TIGHT, IW_FIT_NO } iw_fit;
+const char *iw_fit_name(iw_fit f);                     /* "unknown","fits","tight","does not fit" */
+
+#define IW_EST_TIGHT_FRACTION 0.10   /* headroom under 10% of the budget is "tight" */
+#define IW_EST_MAX_FIXES 8
+
+typedef struct iw_est_fix {
+    char    kind[24];       /* "context", "kv_dtype", "tp", "quantization", "offload" */
+    char    change[96];     /* the flag(s) to use: "--context 27648", "--kv-dtype fp8", "--tp 2" */
+    int64_t total;          /* per-GPU total after the change */
+    int64_t budget;         /* per-GPU budget after the change */
+    bool    fits;
+    char    note[200];      /* what it costs: "context 131072 -> 27648 tokens", "needs an AWQ 4-bit checkpoint" */
+} iw_est_fix;
+
+typedef struct iw_est_verdict {
+    iw_fit     fit;
+    int64_t    headroom;        /* budget - total (negative when it does not fit) */
+    double     headroom_frac;   /* headroom / budget */
+    char       dominant[24];    /* largest term */
+    int64_t    dominant_bytes;
+    iw_est_fix fixes[IW_EST_MAX_FIXES];
+    size_t     n_fixes;
+    int        cheapest;        /* index into fixes of the first that fits, in the order tried; -1 none */
+} iw_est_verdict;
+
+/* Judge e (computed from a and o).  For a misfit it tries, in this order
+ * (cheapest first: a flag, then fewer tokens, then another download, then
+ * more hardware): a narrower KV cache (vLLM fp8; llama.cpp q8_0), the
+ * largest context that fits at this batch, partial offload (llama.cpp
+ * -ngl), a 4-bit variant (AWQ g128 for vLLM, Q4_K_M for llama.cpp), and
+ * tensor parallelism 2/4/8 (vLLM). */
+int iw_estimate_verdict(const iw_arch *a, const iw_est_opts *o, const iw_estimate *e, iw_est_verdict *v);
+cJSON *iw_estimate_verdict_to_json(const iw_est_verdict *v);
+
+/* ====================================================================
+ * Launch configurations (src/estimate/emit.c): a ready-to-run command or
+ * file for the engine, using only flags that exist in that engine.
+ * ==================================================================== */
+
+typedef enum iw_emit_kind { IW_EMIT_VLLM = 0, IW_EMIT_LLAMACPP, IW_EMIT_OLLAMA, IW_EMIT_COMPOSE } iw_emit_kind;
+int         iw_emit_kind_parse(const char *s, iw_emit_kind *out);  /* vllm, llama.cpp|llamacpp|llama-server, ollama, compose */
+const char *iw_emit_kind_name(iw_emit_kind k);
+
+typedef struct iw_emit_input {
+    const char *model;            /* local path, org/name repo, or GGUF file */
+    const char *served_name;      /* registry name (vLLM --served-model-name, llama-server --alias); may be NULL */
+    int         port;             /* 0 = engine default (vLLM 8000, llama-server 8080) */
+    int64_t     context;          /* per sequence */
+    int64_t     batch;            /* concurrent sequences */
+    const iw_ov_result *ov;       /* dtype/quantization/trust_remote_code decisions; may be NULL */
+} iw_emit_input;
+
+/* Writes a malloc'd text to *out (a shell command line for vllm and
+ * llama.cpp, a Modelfile for ollama, a docker compose YAML document for
+ * compose).  The engine of e must match the kind (compose = vLLM). */
+int iw_estimate_emit(iw_emit_kind kind, const iw_estimate *e, const iw_emit_input *in, char **out);
 
 #endif

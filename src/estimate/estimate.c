@@ -743,8 +743,10 @@ int iw_estimate_compute(const iw_arch *a, const iw_est_opts *o, iw_estimate *e)
                             iw_kv_dtype_name(in->kv_dtype));
     if (in->engine != IW_ENGINE_VLLM && in->kv_dtype == IW_KV_FP8)
         return iw_error_set(IW_EINVAL, "estimate: llama.cpp has no fp8 KV cache; use q8_0 (or f16, bf16, f32, q4_0)");
+    const iw_est_profile *prof = in->profile ? in->profile : iw_est_profile_default();
+    in->profile = prof;
     if (isnan(in->gpu_util))
-        in->gpu_util = IW_EST_DEFAULT_GPU_UTIL;
+        in->gpu_util = prof->gpu_util;
     if (!(in->gpu_util > 0 && in->gpu_util <= 1))
         return iw_error_set(IW_EINVAL, "estimate: gpu memory utilization %g outside (0, 1]", in->gpu_util);
     e->max_context = model_max_ctx(a);
@@ -857,27 +859,25 @@ int iw_estimate_compute(const iw_arch *a, const iw_est_opts *o, iw_estimate *e)
         add_term(e, "activations", act, "heuristic",
                  "max_num_batched_tokens %g x (2h + (3 I_ffn + q + 2kv)/tp | MoE 2h + k h + 3 k I_e/tp) x 2 B + "
                  "sampler min(tokens, seqs %g) x vocab %g x 4 B x 2", T, B, V);
-        double nt = 256 * MiB + (in->tp > 1 ? 512 * MiB : 0);
-        add_term(e, "non_torch", nt, "heuristic", "256 MiB (cuBLAS workspace, allocator)%s",
-                 in->tp > 1 ? " + 512 MiB NCCL buffers (tp > 1)" : "");
-        double cg = in->enforce_eager ? 0 : 192 * MiB + L * 8 * MiB / tp;
-        add_term(e, "cuda_graphs", cg, "heuristic",
-                 in->enforce_eager ? "0 (enforce_eager)" : "192 MiB + num_layers %g x 8 MiB / tp", L);
+        double nt = (double)prof->vllm_non_torch + (in->tp > 1 ? (double)prof->vllm_nccl : 0);
+        if (in->tp > 1)
+            add_term(e, "non_torch", nt, "heuristic", "%g MiB (cuBLAS workspace, allocator) + %g MiB NCCL buffers (tp > 1)",
+                     (double)prof->vllm_non_torch / MiB, (double)prof->vllm_nccl / MiB);
+        else
+            add_term(e, "non_torch", nt, "heuristic", "%g MiB (cuBLAS workspace, allocator)",
+                     (double)prof->vllm_non_torch / MiB);
+        double cg = in->enforce_eager ? 0 : (double)prof->vllm_graphs_base + L * (double)prof->vllm_graphs_per_layer / tp;
+        if (in->enforce_eager)
+            add_term(e, "cuda_graphs", cg, "heuristic", "0 (enforce_eager)");
+        else
+            add_term(e, "cuda_graphs", cg, "heuristic", "%g MiB + num_layers %g x %g MiB / tp",
+                     (double)prof->vllm_graphs_base / MiB, L, (double)prof->vllm_graphs_per_layer / MiB);
         if (vis > 0)
             add_term(e, "vision", ceil(vis / tp), "formula", "%s%s", vf, in->tp > 1 ? " / tp" : "");
         else if (vis_incl)
             add_term(e, "vision", 0, "formula", "%s", vf);
-        if (known(in->vram_bytes)) {
+        if (known(in->vram_bytes))
             e->budget = (int64_t)floor((double)in->vram_bytes * in->gpu_util);
-            double non_kv = 0;
-            for (size_t i = 0; i < e->n_terms; i++)
-                if (strcmp(e->terms[i].name, "kv_cache") && strcmp(e->terms[i].name, "state"))
-                    non_kv += (double)e->terms[i].bytes;
-            double per_tok = s.full + s.swa + s.chunk;
-            double avail = (double)e->budget - non_kv;
-            if (per_tok > 0)
-                e->kv_capacity_tokens = avail > 0 ? (int64_t)(floor(avail / per_tok / blk) * blk) : 0;
-        }
     } else {
         bool ollama = in->engine == IW_ENGINE_OLLAMA;
         double ub = known(in->n_ubatch) ? (double)in->n_ubatch : IW_EST_LLAMA_UBATCH;
@@ -951,8 +951,8 @@ int iw_estimate_compute(const iw_arch *a, const iw_est_opts *o, iw_estimate *e)
                  "max(output nT x (vocab + h) x 4, ffn nT x (2h + 3 I_ffn) x 4, attention %s) with nT = min(n_ctx, n_ubatch %g) = %g",
                  fa ? "FA nT x (q + 2kv) x 4 + mask n_ctx x nT x 2" : "nT x (q+2kv) x 4 + KQ n_ctx x nT x heads x 4 + mask",
                  ub, nT);
-        add_term(e, "overhead", n_off > 0 ? 250 * MiB : 0, "heuristic",
-                 "platform footprint 250 MiB (CUDA context, gguf-parser default)");
+        add_term(e, "overhead", n_off > 0 ? (double)prof->llama_overhead : 0, "heuristic",
+                 "platform footprint %g MiB (CUDA context, gguf-parser default)", (double)prof->llama_overhead / MiB);
         if (vis > 0)
             add_term(e, "vision", vis, "formula", "%s (mmproj)", vf);
         else if (vis_incl)
@@ -961,6 +961,44 @@ int iw_estimate_compute(const iw_arch *a, const iw_est_opts *o, iw_estimate *e)
                                kv_all * (1 - frac));
         if (known(in->vram_bytes))
             e->budget = in->vram_bytes;
+    }
+    /* the profile's margins (all 0 in the shipped "default") */
+    double base_oh = (double)prof->base_overhead;
+    if (prof->base_overhead_vram_frac > 0 && known(in->vram_bytes) &&
+        prof->base_overhead_vram_frac * (double)in->vram_bytes > base_oh)
+        base_oh = prof->base_overhead_vram_frac * (double)in->vram_bytes;
+    if (base_oh > 0)
+        add_term(e, "base_overhead", base_oh, "profile",
+                 "profile '%s': max(%g GiB, %g x VRAM%s) outside the engine's accounting", prof->name,
+                 (double)prof->base_overhead / GiB, prof->base_overhead_vram_frac,
+                 known(in->vram_bytes) ? "" : " (VRAM not given)");
+    if (in->engine == IW_ENGINE_VLLM && in->tp > 1 && prof->comm_per_extra_gpu > 0)
+        add_term(e, "comm_buffers", (double)prof->comm_per_extra_gpu * (in->tp - 1), "profile",
+                 "profile '%s': %g GiB x (tp %d - 1) communication buffers", prof->name,
+                 (double)prof->comm_per_extra_gpu / GiB, in->tp);
+    double kv_part = 0, all_part = 0, state_part = 0;
+    for (size_t i = 0; i < e->n_terms; i++) {
+        all_part += (double)e->terms[i].bytes;
+        if (!strcmp(e->terms[i].name, "kv_cache") || !strcmp(e->terms[i].name, "state"))
+            kv_part += (double)e->terms[i].bytes;
+        if (!strcmp(e->terms[i].name, "state"))
+            state_part += (double)e->terms[i].bytes;
+    }
+    double f = prof->fragmentation > 1 ? prof->fragmentation : 1;
+    if (f > 1)
+        add_term(e, "fragmentation", (f - 1) * (prof->frag_scope == IW_FRAG_TOTAL ? all_part : kv_part), "profile",
+                 "profile '%s': (%g - 1) x %s", prof->name, f,
+                 prof->frag_scope == IW_FRAG_TOTAL ? "every other term" : "(kv_cache + state)");
+    /* vLLM's KV pool: what the budget leaves after everything that does not
+     * grow with tokens (the recurrent state of `batch` sequences included),
+     * in whole blocks.  With fragmentation f on the KV and state (f_rest = 1)
+     * or on the total (f_rest = f): f_rest x non_kv + f x (state + kv) <= budget. */
+    if (in->engine == IW_ENGINE_VLLM && e->budget != IW_UNKNOWN) {
+        double f_rest = prof->frag_scope == IW_FRAG_TOTAL ? f : 1;
+        double per_tok = s.full + s.swa + s.chunk;
+        double avail = (double)e->budget - f_rest * (all_part - kv_part) - f * state_part;
+        if (per_tok > 0)
+            e->kv_capacity_tokens = avail > 0 ? (int64_t)(floor(avail / f / per_tok / IW_EST_VLLM_BLOCK) * IW_EST_VLLM_BLOCK) : 0;
     }
     double total = 0;
     for (size_t i = 0; i < e->n_terms; i++)
@@ -1176,51 +1214,7 @@ oom:
     return NULL;
 }
 
-/* -------------------------------------------------------------- GPUs */
-
-#define GIB_I ((int64_t)1 << 30)
-static const iw_gpu gpus[] = {
-    {"rtx3060", 12 * GIB_I}, {"rtx3080", 10 * GIB_I}, {"rtx3090", 24 * GIB_I},
-    {"rtx4060ti", 16 * GIB_I}, {"rtx4070", 12 * GIB_I}, {"rtx4080", 16 * GIB_I},
-    {"rtx4090", 24 * GIB_I}, {"rtx5080", 16 * GIB_I}, {"rtx5090", 32 * GIB_I},
-    {"rtxa6000", 48 * GIB_I}, {"a10", 24 * GIB_I}, {"a10g", 24 * GIB_I},
-    {"a100-40", 40 * GIB_I}, {"a100-80", 80 * GIB_I}, {"a100", 80 * GIB_I},
-    {"h100-80", 80 * GIB_I}, {"h100", 80 * GIB_I}, {"h200", 141 * GIB_I},
-    {"l4", 24 * GIB_I}, {"l40s", 48 * GIB_I}, {"t4", 16 * GIB_I}, {"v100", 32 * GIB_I},
-    {"mi300x", 192 * GIB_I}, {NULL, 0},
-};
-
-const iw_gpu *iw_gpu_table(void) { return gpus; }
-
-static void norm_name(const char *in, char *out, size_t n)
-{
-    size_t j = 0;
-    for (; *in && j + 1 < n; in++)
-        if (*in != '-' && *in != '_' && *in != ' ')
-            out[j++] = (char)tolower((unsigned char)*in);
-    out[j] = 0;
-}
-
-bool iw_gpu_lookup(const char *name, int64_t *bytes)
-{
-    char a[64], b[64];
-    if (!name || strlen(name) >= sizeof(a))
-        return false;
-    norm_name(name, a, sizeof(a));
-    if (!strncmp(a, "nvidia", 6))
-        memmove(a, a + 6, strlen(a + 6) + 1);
-    size_t la = strlen(a);
-    if (la > 2 && !strcmp(a + la - 2, "gb"))
-        a[la - 2] = 0;      /* "a100-80gb" */
-    for (const iw_gpu *g = gpus; g->name; g++) {
-        norm_name(g->name, b, sizeof(b));
-        if (!strcmp(a, b)) {
-            *bytes = g->bytes;
-            return true;
-        }
-    }
-    return false;
-}
+/* The GPU table and iw_gpu_lookup live in profile.c (they are data). */
 
 int iw_parse_mem_size(const char *s, int64_t *out)
 {
