@@ -163,8 +163,13 @@ typedef struct iw_arch {
     /* Ollama models (src/extract/ollama*.c): num_ctx from the manifest's
      * params blob (or /api/show parameters), the context Ollama serves by
      * default; context_length stays the trained context from GGUF.
-     * 0 = not set (iw_arch_init zeroes it; Ollama's num_ctx is always > 0). */
+     * 0 = not set (iw_arch_init zeroes it; Ollama's num_ctx is always > 0).
+     * JSON: ollama.num_ctx. */
     int64_t ollama_num_ctx;
+    /* Every option of the params blob (or /api/show parameters) as one JSON
+     * object text, kept verbatim (num_ctx, stop, temperature, ...); NULL
+     * when none.  JSON: ollama.params. */
+    char   *ollama_params_json;
 } iw_arch;
 
 void iw_arch_init(iw_arch *a);      /* everything unknown */

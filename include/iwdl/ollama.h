@@ -152,14 +152,18 @@ int iw_ollama_verify_model(const char *ref, const char *root);
  * blob.  Sets a->source = "ollama-store", adds sources "ollama:<ref>",
  * "gguf:<blob path>" (each GGUF blob) and "ollama-params:<blob path>",
  * a->ollama_num_ctx from params num_ctx (context_length stays the model's
- * trained context from GGUF), and stamps collected_at. */
+ * trained context from GGUF) and a->ollama_params_json (the params blob
+ * verbatim), kv_precision "fp16" when nothing else says (Ollama's default
+ * KV cache) and kv_bytes_per_token, and stamps collected_at. */
 int iw_ollama_extract(const char *ref, const char *root, iw_arch *a);
 
 /* Map an Ollama /api/show answer (JSON text) into `a`: model_info (GGUF keys
  * with GGUF-typed values) and projector_info go through the same key mapping
  * as GGUF files (the keys are re-encoded as a header-only GGUF and given to
  * iw_gguf_to_arch); details.quantization_level labels the quantization,
- * parameters ("num_ctx 4096" lines) set ollama_num_ctx.  Sets
+ * parameters (the Modelfile-style "num_ctx 4096" lines) become
+ * ollama_params_json (shaped like the params blob) and ollama_num_ctx.
+ * kv_precision / kv_bytes_per_token as for iw_ollama_extract.  Sets
  * a->source = "ollama-api".  `what` names the answer in errors (a URL). */
 int iw_ollama_show_to_arch(const char *json, size_t len, const char *what, iw_arch *a);
 
@@ -187,8 +191,10 @@ int iw_ollama_api_extract(const char *ref, const char *host, iw_arch *a);
  * that fails with IW_ENOTFOUND (no store on this machine, or the model is
  * not in it) iw_ollama_api_extract(ref, host, a).  Other store errors (a
  * bad digest, a blob outside the store, a corrupt GGUF) are returned as they
- * are, never masked by the server.  When both fail, the one-line error names
- * both causes and the server's code is returned. */
+ * are, never masked by the server.  Before asking the server, `a` is reset
+ * (iw_arch_free), so nothing of the store attempt leaks into the answer.
+ * When both fail, the one-line error names both causes and the server's
+ * code is returned. */
 int iw_ollama_extract_auto(const char *ref, const char *root, const char *host, iw_arch *a);
 
 #ifdef __cplusplus

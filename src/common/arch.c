@@ -155,7 +155,7 @@ void iw_arch_free(iw_arch *a)
         &a->kv_precision, &a->norm_type, &a->mlp_type, &a->vision.model_type,
         &a->quantization.method, &a->quantization.format, &a->quantization.label,
         &a->quantization.detail, &a->parameters.source, &a->source, &a->collected_at,
-        &a->runtime_json,
+        &a->runtime_json, &a->ollama_params_json,
     };
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
         free(*strs[i]);
@@ -210,6 +210,7 @@ int iw_arch_copy(iw_arch *dst, const iw_arch *src)
     rc |= dup_str(&dst->source, src->source);
     rc |= dup_str(&dst->collected_at, src->collected_at);
     rc |= dup_str(&dst->runtime_json, src->runtime_json);
+    rc |= dup_str(&dst->ollama_params_json, src->ollama_params_json);
     rc |= dup_list(&dst->quantization.modules_not_converted, &src->quantization.modules_not_converted);
     rc |= dup_list(&dst->sources, &src->sources);
     rc |= dup_list(&dst->warnings, &src->warnings);

@@ -256,6 +256,7 @@ int iw_ollama_extract_auto(const char *ref, const char *root, const char *host, 
     char store_err[512];
     snprintf(store_err, sizeof store_err, "%s", iw_error_last());
     iw_error_clear();
+    iw_arch_free(a);   /* nothing of the failed store attempt is kept */
     rc = iw_ollama_api_extract(ref, host, a);
     if (rc < 0) {
         char api_err[512];

@@ -11,10 +11,12 @@
 
 #include "iwdl/buf.h"
 #include "iwdl/error.h"
+#include "iwdl/extract.h"
 #include "iwdl/fs.h"
 #include "iwdl/gguf.h"
 #include "iwdl/json.h"
 #include "iwdl/ollama.h"
+#include "ollama_internal.h"
 
 /* The GGUF reader treats a file as a projector when general.architecture is
  * "clip" or it has clip.vision.* keys; anything else would be taken for a
@@ -28,6 +30,23 @@ static bool looks_like_projector(const iw_gguf *g)
         if (strncmp(iw_gguf_kv_key(g, i), "clip.vision.", 12) == 0)
             return true;
     return false;
+}
+
+int iw_ollama_finish_kv(iw_arch *a)
+{
+    int rc;
+    if (!a->kv_precision &&
+        ((rc = iw_arch_set_str(&a->kv_precision, "fp16")) < 0 ||
+         (rc = iw_arch_set_source(a, "kv_precision", "default:Ollama f16 KV cache (OLLAMA_KV_CACHE_TYPE)")) < 0))
+        return rc;
+    if (a->kv_bytes_per_token <= 0 && iw_kv_per_token(a) < 0) {
+        /* too little is known (no heads, no layers): a warning, never fatal */
+        rc = iw_arch_warn(a, "%s", iw_error_last());
+        iw_error_clear();
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
 }
 
 /* num_ctx (and a note of what else is set) from the params blob; malformed
@@ -48,6 +67,13 @@ static int read_params(const iw_ollama_layer *L, iw_arch *a)
     }
     if ((rc = iw_strlist_pushf(&a->sources, "ollama-params:%s", L->path)) < 0)
         goto cleanup;
+    char *verbatim = cJSON_PrintUnformatted(doc);
+    if (!verbatim) {
+        rc = iw_error_set(IW_ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    free(a->ollama_params_json);
+    a->ollama_params_json = verbatim;
     const cJSON *nc = cJSON_GetObjectItemCaseSensitive(doc, "num_ctx");
     if (nc) {
         int64_t v;
@@ -58,7 +84,7 @@ static int read_params(const iw_ollama_layer *L, iw_arch *a)
         a->ollama_num_ctx = v;
         char src[64 + 4096];
         snprintf(src, sizeof src, "ollama-params:%s", L->path);
-        if ((rc = iw_arch_set_source(a, "ollama_num_ctx", src)) < 0)
+        if ((rc = iw_arch_set_source(a, "ollama.num_ctx", src)) < 0)
             goto cleanup;
     }
     rc = 0;
@@ -140,6 +166,8 @@ int iw_ollama_extract(const char *refstr, const char *root, iw_arch *a)
     if (a->ollama_num_ctx > 0 && a->context_length > 0 && a->ollama_num_ctx > a->context_length &&
         (rc = iw_arch_warn(a, "ollama: num_ctx %" PRId64 " exceeds the model's trained context %" PRId64,
                            a->ollama_num_ctx, a->context_length)) < 0)
+        goto cleanup;
+    if ((rc = iw_ollama_finish_kv(a)) < 0)
         goto cleanup;
     if ((rc = iw_arch_set_str(&a->source, "ollama-store")) < 0)
         goto cleanup;

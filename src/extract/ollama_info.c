@@ -24,6 +24,7 @@
 #include "iwdl/gguf.h"
 #include "iwdl/json.h"
 #include "iwdl/ollama.h"
+#include "ollama_internal.h"
 
 #define SHOW_SRC "ollama-api"
 
@@ -321,25 +322,132 @@ done:
     return rc;
 }
 
-/* "num_ctx                        4096" line of the Modelfile-style parameters text. */
-static int params_num_ctx(const char *text, int64_t *out)
+/* Add key = v to obj; a repeated key (and "stop", a list in Ollama's own
+ * params blob) becomes an array.  Takes v. */
+static bool params_put(cJSON *obj, const char *key, cJSON *v)
 {
-    const char *p = text;
-    while (p && *p) {
-        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
-            p++;
-        if (strncmp(p, "num_ctx", 7) == 0 && (p[7] == ' ' || p[7] == '\t')) {
-            char *end;
-            long long v = strtoll(p + 7, &end, 10);
-            if (end != p + 7 && v > 0 && (*end == 0 || *end == '\n' || *end == '\r' || *end == ' ')) {
-                *out = v;
-                return 0;
-            }
-            return IW_EFORMAT;
+    cJSON *have = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!have && strcmp(key, "stop") != 0)
+        return cJSON_AddItemToObject(obj, key, v) != 0;
+    if (!have) {
+        cJSON *arr = cJSON_CreateArray();
+        if (!arr || !cJSON_AddItemToObject(obj, key, arr)) {
+            cJSON_Delete(arr);
+            cJSON_Delete(v);
+            return false;
         }
-        p = strchr(p, '\n');
+        have = arr;
+    } else if (!cJSON_IsArray(have)) {
+        cJSON *arr = cJSON_CreateArray();
+        cJSON *old = cJSON_DetachItemViaPointer(obj, have);
+        if (!arr || !cJSON_AddItemToArray(arr, old) || !cJSON_AddItemToObject(obj, key, arr)) {
+            cJSON_Delete(arr);
+            cJSON_Delete(v);
+            return false;
+        }
+        have = arr;
     }
-    return IW_ENOTFOUND;
+    return cJSON_AddItemToArray(have, v) != 0;
+}
+
+/* The Modelfile-style parameters text of /api/show ("num_ctx   4096",
+ * "stop   \"<|eot_id|>\"", one option a line) as a JSON object in the shape
+ * of the params blob: a value that reads as a JSON number, string or
+ * boolean is that, anything else the raw text.  Lines whose key is not an
+ * option name ([A-Za-z0-9_], at most 64) are skipped and counted. */
+static int params_object(const char *text, cJSON **out, size_t *bad)
+{
+    cJSON *obj = cJSON_CreateObject();
+    const char *p = text;
+    *out = NULL;
+    *bad = 0;
+    if (!obj)
+        return iw_error_set(IW_ENOMEM, "out of memory");
+    while (*p) {
+        const char *eol = strchr(p, '\n');
+        size_t n = eol ? (size_t)(eol - p) : strlen(p);
+        const char *line = p;
+        p = eol ? eol + 1 : p + n;
+        while (n && (*line == ' ' || *line == '\t')) {
+            line++;
+            n--;
+        }
+        while (n && (line[n - 1] == ' ' || line[n - 1] == '\t' || line[n - 1] == '\r'))
+            n--;
+        if (!n)
+            continue;
+        size_t k = 0;
+        while (k < n && ((line[k] >= 'a' && line[k] <= 'z') || (line[k] >= 'A' && line[k] <= 'Z') ||
+                         (line[k] >= '0' && line[k] <= '9') || line[k] == '_'))
+            k++;
+        size_t v = k;
+        while (v < n && (line[v] == ' ' || line[v] == '\t'))
+            v++;
+        if (k == 0 || k > 64 || v == k || v == n) {
+            (*bad)++;
+            continue;
+        }
+        char key[65];
+        memcpy(key, line, k);
+        key[k] = 0;
+        cJSON *val = cJSON_ParseWithLength(line + v, n - v);
+        if (val && !(cJSON_IsNumber(val) || cJSON_IsString(val) || cJSON_IsBool(val))) {
+            cJSON_Delete(val);
+            val = NULL;
+        }
+        if (!val) {
+            char *raw = strndup(line + v, n - v);
+            val = raw ? cJSON_CreateString(raw) : NULL;
+            free(raw);
+        }
+        if (!val || !params_put(obj, key, val)) {
+            cJSON_Delete(obj);
+            return iw_error_set(IW_ENOMEM, "out of memory");
+        }
+    }
+    *out = obj;
+    return 0;
+}
+
+/* parameters text -> ollama_params_json and ollama_num_ctx; odd content is
+ * a warning, never fatal (the architecture does not depend on it). */
+static int read_parameters(const char *text, const char *what, iw_arch *a)
+{
+    cJSON *obj = NULL;
+    size_t bad = 0;
+    int rc = params_object(text, &obj, &bad);
+    if (rc < 0)
+        return rc;
+    if (bad && (rc = iw_arch_warn(a, "ollama: %s: %zu parameters line%s not 'name value'; skipped", what, bad,
+                                  bad == 1 ? "" : "s")) < 0)
+        goto done;
+    if (obj->child) {
+        char *txt = cJSON_PrintUnformatted(obj);
+        if (!txt) {
+            rc = iw_error_set(IW_ENOMEM, "out of memory");
+            goto done;
+        }
+        if (strlen(txt) > IW_OLLAMA_MAX_PARAMS) {
+            free(txt);
+            rc = iw_arch_warn(a, "ollama: %s: parameters exceed %u bytes; not recorded", what, IW_OLLAMA_MAX_PARAMS);
+            if (rc < 0)
+                goto done;
+        } else {
+            free(a->ollama_params_json);
+            a->ollama_params_json = txt;
+        }
+    }
+    const cJSON *nc = cJSON_GetObjectItemCaseSensitive(obj, "num_ctx");
+    int64_t v;
+    if (nc && iw_json_item_i64(nc, &v) && v > 0) {
+        a->ollama_num_ctx = v;
+        rc = iw_arch_set_source(a, "ollama.num_ctx", SHOW_SRC ":parameters");
+    } else if (nc) {
+        rc = iw_arch_warn(a, "ollama: %s: parameters num_ctx is not a positive integer; ignored", what);
+    }
+done:
+    cJSON_Delete(obj);
+    return rc < 0 ? rc : 0;
 }
 
 int iw_ollama_show_to_arch(const char *json, size_t len, const char *what, iw_arch *a)
@@ -407,19 +515,13 @@ int iw_ollama_show_to_arch(const char *json, size_t len, const char *what, iw_ar
         }
     }
     const char *params = iw_json_get_str(doc, "parameters");
-    int64_t nc;
-    if (params && (rc = params_num_ctx(params, &nc)) != IW_ENOTFOUND) {
-        if (rc == 0) {
-            a->ollama_num_ctx = nc;
-            if ((rc = iw_arch_set_source(a, "ollama_num_ctx", SHOW_SRC ":parameters")) < 0)
-                goto cleanup;
-        } else if ((rc = iw_arch_warn(a, "ollama: %s: parameters num_ctx is not a positive integer; ignored", what)) < 0) {
-            goto cleanup;
-        }
-    }
+    if (params && (rc = read_parameters(params, what, a)) < 0)
+        goto cleanup;
     if (a->ollama_num_ctx > 0 && a->context_length > 0 && a->ollama_num_ctx > a->context_length &&
         (rc = iw_arch_warn(a, "ollama: num_ctx %" PRId64 " exceeds the model's trained context %" PRId64,
                            a->ollama_num_ctx, a->context_length)) < 0)
+        goto cleanup;
+    if ((rc = iw_ollama_finish_kv(a)) < 0)
         goto cleanup;
     if ((rc = iw_arch_set_str(&a->source, SHOW_SRC)) < 0)
         goto cleanup;

@@ -63,7 +63,7 @@ static const char *const KNOWN_KEYS[] = {
     "norm_type", "mlp_type", "attention", "moe", "ssm", "vision", "quantization",
     "parameters", "params_billion", "weights_bytes", "kv_bytes_per_token",
     "kv_bytes_per_token_full", "kv_bytes_per_token_swa", "field_sources", "source",
-    "sources", "warnings", "collected_at", "runtime",
+    "sources", "warnings", "collected_at", "runtime", "ollama",
 };
 
 bool iw_schema_is_known_key(const char *key)
@@ -226,6 +226,27 @@ fail:
     return NULL;
 }
 
+/* ollama: {num_ctx, params} for models read from Ollama's store or server. */
+static cJSON *ollama_json(const iw_arch *a)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    if (a->ollama_num_ctx > 0 && !cJSON_AddNumberToObject(o, "num_ctx", (double)a->ollama_num_ctx))
+        goto fail;
+    if (a->ollama_params_json) {
+        cJSON *p = cJSON_Parse(a->ollama_params_json);
+        if (cJSON_IsObject(p))
+            cJSON_AddItemToObject(o, "params", p);
+        else
+            cJSON_Delete(p); /* not an object: dropped (from_json only stores objects) */
+    }
+    return o;
+fail:
+    cJSON_Delete(o);
+    return NULL;
+}
+
 static cJSON *obj_i64s(const void *base, const i64_field *t, size_t n)
 {
     cJSON *o = cJSON_CreateObject();
@@ -277,7 +298,8 @@ cJSON *iw_arch_to_json(const iw_arch *a)
         if (!cJSON_AddNumberToObject(o, "params_billion", pb))
             goto fail;
     }
-    if (!add_i64s(o, a, TOP_I64_TAIL, N(TOP_I64_TAIL)))
+    if (!add_i64s(o, a, TOP_I64_TAIL, N(TOP_I64_TAIL)) ||
+        !attach_nonempty(o, "ollama", ollama_json(a)))
         goto fail;
     if (a->n_field_sources) {
         sub = cJSON_AddObjectToObject(o, "field_sources");
@@ -485,17 +507,19 @@ static int read_strlist(const cJSON *obj, const char *prefix, const char *key, i
     return 0;
 }
 
-/* Object or array -> compact JSON text in *slot. */
-static int read_json_text(const cJSON *obj, const char *key, char **slot, bool need_object, iw_arch *a)
+/* Object or array -> compact JSON text in *slot.  path names the key in
+ * warnings ("rope_scaling", "ollama.params"). */
+static int read_json_text(const cJSON *obj, const char *key, const char *path, char **slot, bool need_object,
+                          iw_arch *a)
 {
     const cJSON *v = member(obj, key);
     if (!v)
         return 0;
     if (need_object ? !cJSON_IsObject(v) : !(cJSON_IsObject(v) || cJSON_IsArray(v)))
-        return wrong_type(a, key, "object", v);
+        return wrong_type(a, path, "object", v);
     char *txt = cJSON_PrintUnformatted(v);
     if (!txt)
-        return iw_error_set(IW_ENOMEM, "metadata.architecture.%s: out of memory", key);
+        return iw_error_set(IW_ENOMEM, "metadata.architecture.%s: out of memory", path);
     free(*slot);
     *slot = txt;
     return 0;
@@ -625,7 +649,7 @@ int iw_arch_from_json(const cJSON *obj, iw_arch *a)
         (rc = read_i64s(obj, "", a, TOP_I64, N(TOP_I64), a)) < 0 ||
         (rc = read_i64s(obj, "", a, TOP_I64_TAIL, N(TOP_I64_TAIL), a)) < 0 ||
         (rc = read_f64(obj, "", "rope_theta", &a->rope_theta, a)) < 0 ||
-        (rc = read_json_text(obj, "rope_scaling", &a->rope_scaling_json, true, a)) < 0 ||
+        (rc = read_json_text(obj, "rope_scaling", "rope_scaling", &a->rope_scaling_json, true, a)) < 0 ||
         (rc = read_str(obj, "", "torch_dtype", &a->torch_dtype, a)) < 0 ||
         (rc = read_str(obj, "", "kv_precision", &a->kv_precision, a)) < 0 ||
         (rc = read_bool(obj, "", "tie_word_embeddings", &a->tie_word_embeddings, a)) < 0 ||
@@ -673,6 +697,19 @@ int iw_arch_from_json(const cJSON *obj, iw_arch *a)
     }
     if (rc < 0)
         return rc;
+    if ((sub = sub_object(obj, "ollama", a, &rc))) {
+        if ((v = member(sub, "num_ctx"))) {
+            int64_t nc;
+            if (iw_json_item_i64(v, &nc) && nc > 0)
+                a->ollama_num_ctx = nc;
+            else if ((rc = wrong_type(a, "ollama.num_ctx", "positive integer", v)) < 0)
+                return rc;
+        }
+        if ((rc = read_json_text(sub, "params", "ollama.params", &a->ollama_params_json, true, a)) < 0)
+            return rc;
+    }
+    if (rc < 0)
+        return rc;
     if ((sub = sub_object(obj, "field_sources", a, &rc))) {
         for (v = sub->child; v; v = v->next) {
             if (!v->string || cJSON_IsNull(v))
@@ -691,7 +728,7 @@ int iw_arch_from_json(const cJSON *obj, iw_arch *a)
         (rc = read_strlist(obj, "", "sources", &a->sources, a)) < 0 ||
         (rc = read_strlist(obj, "", "warnings", &a->warnings, a)) < 0 ||
         (rc = read_str(obj, "", "collected_at", &a->collected_at, a)) < 0 ||
-        (rc = read_json_text(obj, "runtime", &a->runtime_json, true, a)) < 0)
+        (rc = read_json_text(obj, "runtime", "runtime", &a->runtime_json, true, a)) < 0)
         return rc;
     return 0;
 }

@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "iwdl/arch.h"
 #include "iwdl/error.h"
 #include "iwdl/hash.h"
@@ -613,8 +615,14 @@ Test(ollama_extract, text_model, .init = setup, .fini = teardown)
         cr_expect_eq(a.context_length, 8192, "context_length must stay the trained context");
         cr_expect_eq(a.vocab_size, 8);
         cr_expect_eq(a.ollama_num_ctx, 4096);
-        cr_expect(iw_arch_get_source(&a, "ollama_num_ctx") &&
-                  strncmp(iw_arch_get_source(&a, "ollama_num_ctx"), "ollama-params:", 14) == 0);
+        cr_expect(iw_arch_get_source(&a, "ollama.num_ctx") &&
+                  strncmp(iw_arch_get_source(&a, "ollama.num_ctx"), "ollama-params:", 14) == 0);
+        /* the whole params blob is kept verbatim, not only num_ctx */
+        cr_assert(a.ollama_params_json);
+        cr_expect_str_eq(a.ollama_params_json, "{\"num_ctx\":4096,\"stop\":[\"<|eot_id|>\"],\"temperature\":0.6}");
+        /* Ollama's KV cache is f16 by default: 2 layers x 2 KV heads x 64 x (K+V) x 2 bytes */
+        cr_expect_str_eq(a.kv_precision, "fp16");
+        cr_expect_eq(a.kv_bytes_per_token, 2 * 2 * 64 * 2 * 2);
         cr_expect_eq(a.parameters.total, 256 * 8 + 256 + 256 * 256 + 256);
         cr_expect_eq(a.weights_bytes, 1152 + 1024 + 36864 + 1024);
         cr_expect(!a.has_vision);
@@ -793,7 +801,13 @@ Test(ollama_show, llama_model_info)
     cr_assert(a.quantization.label);
     cr_expect_str_eq(a.quantization.label, "Q4_K_M");
     cr_expect_eq(a.ollama_num_ctx, 4096);
-    cr_expect_str_eq(iw_arch_get_source(&a, "ollama_num_ctx"), "ollama-api:parameters");
+    cr_expect_str_eq(iw_arch_get_source(&a, "ollama.num_ctx"), "ollama-api:parameters");
+    /* the parameters text becomes an object shaped like the params blob */
+    cr_assert(a.ollama_params_json);
+    cr_expect_str_eq(a.ollama_params_json,
+                     "{\"num_ctx\":4096,\"stop\":[\"<|start_header_id|>\",\"<|end_header_id|>\",\"<|eot_id|>\"]}");
+    cr_expect_str_eq(a.kv_precision, "fp16");
+    cr_expect_eq(a.kv_bytes_per_token, 28 * 8 * 128 * 2 * 2);
     cr_expect(!a.has_vision);
     cr_expect_eq(a.weights_bytes, IW_UNKNOWN);
     for (size_t w = 0; w < a.warnings.n; w++)
@@ -1085,4 +1099,42 @@ Test(ollama_store, mutated_manifests, .init = setup, .fini = teardown)
     cr_expect_gt(failed, 0);
     free(orig);
     free(mp);
+}
+
+/* The /api/show parameters text becomes the params object: JSON values where
+ * they read as JSON, raw text otherwise, repeated keys as arrays; lines that
+ * are not "name value" are skipped with one warning. */
+Test(ollama_show, parameters_text)
+{
+    size_t len;
+    char *t = fixture_text("ollama/show_llama.json", &len);
+    cJSON *doc = cJSON_Parse(t);
+    cr_assert(doc);
+    cJSON_ReplaceItemInObject(doc, "parameters",
+        cJSON_CreateString("num_ctx 8192\r\n  temperature\t0.7\nmirostat_tau 5\nstop \"a\"\nstop b c\n"
+                           "num_predict  -1\nseed 42\nuse_mmap true\n\n== not a key\nlonely\n"));
+    char *txt = cJSON_PrintUnformatted(doc);
+    iw_arch a;
+    iw_arch_init(&a);
+    cr_assert_eq(iw_ollama_show_to_arch(txt, strlen(txt), "show", &a), 0, "%s", iw_error_last());
+    cr_expect_eq(a.ollama_num_ctx, 8192);
+    cr_assert(a.ollama_params_json);
+    cr_expect_str_eq(a.ollama_params_json,
+                     "{\"num_ctx\":8192,\"temperature\":0.7,\"mirostat_tau\":5,\"stop\":[\"a\",\"b c\"],"
+                     "\"num_predict\":-1,\"seed\":42,\"use_mmap\":true}");
+    cr_expect(any_contains(&a.warnings, "2 parameters lines not 'name value'"));
+    iw_arch_free(&a);
+    free(txt);
+
+    /* num_ctx that is not a positive integer: a warning, nothing recorded for it */
+    cJSON_ReplaceItemInObject(doc, "parameters", cJSON_CreateString("num_ctx 4096.5\n"));
+    txt = cJSON_PrintUnformatted(doc);
+    iw_arch_init(&a);
+    cr_assert_eq(iw_ollama_show_to_arch(txt, strlen(txt), "show", &a), 0, "%s", iw_error_last());
+    cr_expect_eq(a.ollama_num_ctx, 0);
+    cr_expect(any_contains(&a.warnings, "num_ctx is not a positive integer"));
+    iw_arch_free(&a);
+    free(txt);
+    cJSON_Delete(doc);
+    free(t);
 }

@@ -187,3 +187,60 @@ Test(schema, wrong_types_become_warnings)
     cJSON_Delete(o);
     iw_arch_free(&a);
 }
+
+/* Ollama models: ollama.num_ctx and ollama.params (the manifest's params
+ * blob, verbatim) survive to_json -> from_json; bad values are warnings. */
+Test(schema, ollama_params_round_trip)
+{
+    iw_arch a, b;
+    iw_arch_init(&a);
+    a.num_layers = 2;
+    a.ollama_num_ctx = 4096;
+    iw_arch_set_str(&a.ollama_params_json, "{\"num_ctx\":4096,\"stop\":[\"<|eot_id|>\"],\"temperature\":0.6}");
+    iw_arch_set_source(&a, "ollama.num_ctx", "ollama-params:/store/blobs/sha256-ab");
+    iw_arch_set_str(&a.source, "ollama-store");
+    cJSON *x = iw_arch_to_json(&a);
+    cr_assert_not_null(x);
+    char *sx = cJSON_PrintUnformatted(cJSON_GetObjectItem(x, "ollama"));
+    cr_assert_str_eq(sx, "{\"num_ctx\":4096,\"params\":{\"num_ctx\":4096,\"stop\":[\"<|eot_id|>\"],\"temperature\":0.6}}");
+    free(sx);
+    cr_assert(iw_schema_is_known_key("ollama"));
+    iw_arch_init(&b);
+    cr_assert_eq(iw_arch_from_json(x, &b), 0);
+    cr_assert_eq(b.ollama_num_ctx, 4096);
+    cr_assert_str_eq(b.ollama_params_json, a.ollama_params_json);
+    cr_assert_str_eq(iw_arch_get_source(&b, "ollama.num_ctx"), "ollama-params:/store/blobs/sha256-ab");
+    cJSON *y = iw_arch_to_json(&b);
+    cr_assert(cJSON_Compare(x, y, 1));
+    cJSON_Delete(y);
+    iw_arch_free(&b);
+
+    /* a copy owns its own params text */
+    iw_arch c;
+    cr_assert_eq(iw_arch_copy(&c, &a), 0);
+    cr_assert(c.ollama_params_json && c.ollama_params_json != a.ollama_params_json);
+    cr_assert_str_eq(c.ollama_params_json, a.ollama_params_json);
+    iw_arch_free(&c);
+
+    /* wrong types: skipped with schema warnings */
+    cJSON *bad = cJSON_Parse("{\"ollama\":{\"num_ctx\":-1,\"params\":[1]}}");
+    iw_arch_init(&b);
+    cr_assert_eq(iw_arch_from_json(bad, &b), 0);
+    cr_assert_eq(b.ollama_num_ctx, 0);
+    cr_assert_null(b.ollama_params_json);
+    cr_assert_eq(b.warnings.n, 2);
+    cr_assert(strstr(b.warnings.v[0], "ollama.num_ctx") || strstr(b.warnings.v[1], "ollama.num_ctx"));
+    cr_assert(strstr(b.warnings.v[0], "ollama.params") || strstr(b.warnings.v[1], "ollama.params"));
+    iw_arch_free(&b);
+    cJSON_Delete(bad);
+
+    /* a record without Ollama data writes no "ollama" key */
+    iw_arch_free(&a);
+    iw_arch_init(&a);
+    a.num_layers = 2;
+    cJSON_Delete(x);
+    x = iw_arch_to_json(&a);
+    cr_assert_null(cJSON_GetObjectItem(x, "ollama"));
+    cJSON_Delete(x);
+    iw_arch_free(&a);
+}
