@@ -91,7 +91,11 @@ int  iw_registry_remove(iw_registry *r, const char *name, bool from_curated);
 /* Merged view of two layers: discovered as base, each curated entry
  * deep-merged over the entry of the same name (objects merge key by key,
  * other values replace, curated nulls are skipped); curated-only entries are
- * appended.  New array (caller owns) or NULL on ENOMEM. */
+ * appended.  metadata.architecture is tool-owned: known keys of a discovered
+ * record win (a full one, with collected_at, also drops curated's other
+ * known keys but runtime/params_billion), unknown keys follow curated, and
+ * curated metadata.architecture_override is merged over the result
+ * (docs/registry.md).  New array (caller owns) or NULL on ENOMEM. */
 cJSON *iw_registry_merge(const cJSON *discovered, const cJSON *curated);
 
 /* Validate a parsed registry array (array of objects with unique string

@@ -382,7 +382,13 @@ static int reconcile_txn(cJSON *disc, cJSON *cur, void *p)
             cJSON_AddItemToArray(disc, e);
         }
         cJSON *meta = obj_child(e, "metadata");
+        bool fresh = meta && !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(meta, "architecture"));
         cJSON *arch = meta ? obj_child(meta, "architecture") : NULL;
+        /* a new discovered record is partial (runtime only): the merged view
+         * fills the rest from curated; keep curated's sources listed too */
+        const cJSON *msrc = cJSON_GetObjectItemCaseSensitive(march, "sources");
+        if (arch && fresh && cJSON_IsArray(msrc))
+            cJSON_AddItemToObject(arch, "sources", cJSON_Duplicate(msrc, 1));
         if (!arch) {
             cJSON_Delete(rt);
             cJSON_Delete(merged);

@@ -16,6 +16,7 @@
 #include "iwdl/error.h"
 #include "iwdl/fs.h"
 #include "iwdl/json.h"
+#include "iwdl/schema.h"
 
 static const char *const FILE_NAMES[3] = {
     "model_registry.curated.json", "model_registry.discovered.json", "model_registry.json"
@@ -444,16 +445,29 @@ const cJSON *iw_registry_get(const iw_registry *r, const char *name)
 
 /* ------------------------------------------------------------ merge */
 
-static bool deep_merge(cJSON *dst, const cJSON *src, bool top)
+/* Where deep_merge is in an entry: the merge rules differ for
+ * metadata.architecture (docs/registry.md, "Merge rules"). */
+enum merge_level { MERGE_ENTRY, MERGE_METADATA, MERGE_PLAIN };
+
+static bool merge_arch(cJSON *dst, const cJSON *src);
+
+static bool deep_merge(cJSON *dst, const cJSON *src, enum merge_level lv)
 {
     for (const cJSON *it = src->child; it; it = it->next) {
         if (!it->string || cJSON_IsNull(it))
             continue;   /* curated nulls are skipped */
-        if (top && strcmp(it->string, "name") == 0 && cJSON_GetObjectItemCaseSensitive(dst, "name"))
+        if (lv == MERGE_ENTRY && strcmp(it->string, "name") == 0 && cJSON_GetObjectItemCaseSensitive(dst, "name"))
             continue;   /* same name by construction; the index points at it */
         cJSON *cur = cJSON_GetObjectItemCaseSensitive(dst, it->string);
         if (cur && cJSON_IsObject(cur) && cJSON_IsObject(it)) {
-            if (!deep_merge(cur, it, false))
+            bool ok;
+            if (lv == MERGE_ENTRY && strcmp(it->string, "metadata") == 0)
+                ok = deep_merge(cur, it, MERGE_METADATA);
+            else if (lv == MERGE_METADATA && strcmp(it->string, "architecture") == 0)
+                ok = merge_arch(cur, it);
+            else
+                ok = deep_merge(cur, it, MERGE_PLAIN);
+            if (!ok)
                 return false;
             continue;
         }
@@ -466,6 +480,68 @@ static bool deep_merge(cJSON *dst, const cJSON *src, bool top)
             cJSON_AddItemToObject(dst, it->string, dup);
     }
     return true;
+}
+
+/* metadata.architecture is written by tools (migrate, register, reconcile;
+ * the original's extractor wrote the curated copies), so it does not follow
+ * "curated wins" key by key.  dst is the discovered record, src the curated
+ * one:
+ *  - keys this schema does not know (hand-added fields): curated wins, as
+ *    everywhere else;
+ *  - known keys the discovered record has: the discovered value stays;
+ *  - known keys it lacks: when the discovered record is a full extraction
+ *    (it has collected_at), curated's are dropped (stale head_dim, warnings
+ *    of an old run), except runtime and params_billion, which an extraction
+ *    may not produce; when it is partial (only a reconcile runtime or a
+ *    migrate failure warning), curated's fill the gaps. */
+static bool merge_arch(cJSON *dst, const cJSON *src)
+{
+    bool full = cJSON_GetObjectItemCaseSensitive(dst, "collected_at") != NULL;
+    for (const cJSON *it = src->child; it; it = it->next) {
+        if (!it->string || cJSON_IsNull(it))
+            continue;
+        cJSON *cur = cJSON_GetObjectItemCaseSensitive(dst, it->string);
+        if (iw_schema_is_known_key(it->string)) {
+            if (cur || (full && strcmp(it->string, "runtime") != 0 && strcmp(it->string, "params_billion") != 0))
+                continue;
+        } else if (cur && cJSON_IsObject(cur) && cJSON_IsObject(it)) {
+            if (!deep_merge(cur, it, MERGE_PLAIN))
+                return false;
+            continue;
+        }
+        cJSON *dup = cJSON_Duplicate(it, 1);
+        if (!dup)
+            return false;
+        if (cur)
+            cJSON_ReplaceItemViaPointer(dst, cur, dup);
+        else
+            cJSON_AddItemToObject(dst, it->string, dup);
+    }
+    return true;
+}
+
+/* Curated entry `src` over `dst` (a copy of the discovered entry, or {} for
+ * a curated-only entry), then curated metadata.architecture_override, the
+ * way to pin an architecture value by hand, over the result. */
+static bool merge_entry(cJSON *dst, const cJSON *src)
+{
+    if (!deep_merge(dst, src, MERGE_ENTRY))
+        return false;
+    const cJSON *sm = cJSON_GetObjectItemCaseSensitive(src, "metadata");
+    const cJSON *ov = cJSON_IsObject(sm) ? cJSON_GetObjectItemCaseSensitive(sm, "architecture_override") : NULL;
+    if (!cJSON_IsObject(ov))
+        return true;
+    cJSON *dm = cJSON_GetObjectItemCaseSensitive(dst, "metadata");
+    if (!cJSON_IsObject(dm))
+        return true;   /* deep_merge copied curated's object metadata: cannot be absent */
+    cJSON *da = cJSON_GetObjectItemCaseSensitive(dm, "architecture");
+    if (!cJSON_IsObject(da)) {
+        if (da)
+            cJSON_DeleteItemFromObjectCaseSensitive(dm, "architecture");
+        if (!(da = cJSON_AddObjectToObject(dm, "architecture")))
+            return false;
+    }
+    return deep_merge(da, ov, MERGE_PLAIN);
 }
 
 typedef struct name_ent { const char *name; cJSON *e; } name_ent;
@@ -502,12 +578,12 @@ cJSON *iw_registry_merge(const cJSON *discovered, const cJSON *curated)
             continue;
         name_ent key = { nm, NULL }, *hit = k ? bsearch(&key, ix, (size_t)k, sizeof *ix, cmp_name_ent) : NULL;
         if (hit) {
-            if (!deep_merge(hit->e, c, true))
+            if (!merge_entry(hit->e, c))
                 goto fail;
         } else {
             /* curated-only entry: nulls skipped as in a merge over {} */
             cJSON *o = cJSON_CreateObject();
-            if (!o || !deep_merge(o, c, true)) {
+            if (!o || !merge_entry(o, c)) {
                 cJSON_Delete(o);
                 goto fail;
             }

@@ -101,6 +101,44 @@ Test(store, merge_curated_wins_nulls_skipped)
     cJSON_Delete(d); cJSON_Delete(c); cJSON_Delete(m);
 }
 
+/* metadata.architecture is tool-owned in the merged view: a full discovered
+ * record (collected_at) beats curated's known keys, curated's hand fields
+ * stay, a partial discovered record is filled from curated, and
+ * architecture_override pins values by hand. */
+Test(store, merge_architecture_tool_owned)
+{
+    cJSON *d = cJSON_Parse("[{\"name\":\"g\",\"metadata\":{\"architecture\":{\"head_dim\":64,\"num_layers\":24,"
+                           "\"sources\":[\"config:/w/config.json\"],\"collected_at\":\"2026-01-01T00:00:00+00:00\"}}},"
+                           "{\"name\":\"p\",\"metadata\":{\"architecture\":{\"runtime\":{\"x\":1},\"sources\":[\"runtime-log\"]}}},"
+                           "{\"name\":\"o\",\"metadata\":{}}]");
+    cJSON *c = cJSON_Parse("[{\"name\":\"g\",\"metadata\":{\"registry_layer\":\"curated\",\"architecture\":{\"head_dim\":45,"
+                           "\"num_layers\":24,\"context_length\":4096,\"warnings\":[\"Model directory not found: x\"],"
+                           "\"runtime\":{\"old\":1},\"params_billion\":9.0,\"my_note\":\"hand\","
+                           "\"collected_at\":\"2025-11-06T22:32:45.240601+00:00\"}}},"
+                           "{\"name\":\"p\",\"metadata\":{\"architecture\":{\"head_dim\":45,\"sources\":[\"config:x\"],"
+                           "\"collected_at\":\"2025-11-06T22:32:45.240601+00:00\"}}},"
+                           "{\"name\":\"o\",\"metadata\":{\"architecture\":{\"head_dim\":45},"
+                           "\"architecture_override\":{\"head_dim\":80,\"context_length\":null}}}]");
+    cJSON *m = iw_registry_merge(d, c);
+    cr_assert_not_null(m);
+    cJSON *g = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetArrayItem(m, 0), "metadata"), "architecture");
+    cr_assert_eq(cJSON_GetObjectItem(g, "head_dim")->valueint, 64, "curated's stale head_dim won");
+    cr_assert_null(cJSON_GetObjectItem(g, "warnings"), "stale curated warning survived");
+    cr_assert_null(cJSON_GetObjectItem(g, "context_length"), "a known key the extraction dropped came back");
+    cr_assert_str_eq(iw_json_get_str(g, "collected_at"), "2026-01-01T00:00:00+00:00");
+    cr_assert_str_eq(iw_json_get_str(g, "my_note"), "hand", "hand field lost");
+    cr_assert_not_null(cJSON_GetObjectItem(cJSON_GetObjectItem(g, "runtime"), "old"), "curated runtime dropped");
+    cr_assert_not_null(cJSON_GetObjectItem(g, "params_billion"));
+    cr_assert_str_eq(iw_json_get_str(cJSON_GetObjectItem(cJSON_GetArrayItem(m, 0), "metadata"), "registry_layer"), "curated");
+    cJSON *p = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetArrayItem(m, 1), "metadata"), "architecture");
+    cr_assert_eq(cJSON_GetObjectItem(p, "head_dim")->valueint, 45, "partial record not filled from curated");
+    cr_assert_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(p, "runtime"), "x")->valueint, 1);
+    cr_assert_str_eq(cJSON_GetArrayItem(cJSON_GetObjectItem(p, "sources"), 0)->valuestring, "runtime-log");
+    cJSON *o = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetArrayItem(m, 2), "metadata"), "architecture");
+    cr_assert_eq(cJSON_GetObjectItem(o, "head_dim")->valueint, 80, "architecture_override not applied");
+    cJSON_Delete(d); cJSON_Delete(c); cJSON_Delete(m);
+}
+
 /* Write `text` as the discovered layer; every operation must be refused and
  * the bytes left identical. */
 static void check_refused(const char *text, const char *want)

@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <cjson/cJSON.h>
 #include "iwtest.h"
 
@@ -247,5 +249,139 @@ Test(regcli, scan_layouts_hash_and_changed_file)
     cr_assert(strstr(out, "1 changed"), "%s", out);
     free(out); free(err);
     cr_assert_eq(run("verify 'some_(Q8_0)'", &out, &err), 0, "%s", out);
+    free(out); free(err);
+}
+
+/* Inode, size and mtime of a registry file, to prove a run wrote nothing. */
+static void file_stamp(const char *rel, char *out, size_t n)
+{
+    char p[4096];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/%s", g_dir, rel);
+    cr_assert_eq(stat(p, &st), 0, "%s", p);
+    snprintf(out, n, "%llu %lld %ld.%09ld", (unsigned long long)st.st_ino, (long long)st.st_size,
+             (long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+}
+
+static cJSON *merged_arch_of(const char *name)
+{
+    char p[4096];
+    snprintf(p, sizeof p, "%s/reg/model_registry.json", g_dir);
+    char *text = iwt_slurp(p, NULL);
+    cr_assert_not_null(text);
+    cJSON *m = cJSON_Parse(text), *e, *found = NULL;
+    free(text);
+    cJSON_ArrayForEach(e, m)
+        if (strcmp(cJSON_GetObjectItem(e, "name")->valuestring, name) == 0)
+            found = cJSON_Duplicate(cJSON_GetObjectItem(cJSON_GetObjectItem(e, "metadata"), "architecture"), 1);
+    cJSON_Delete(m);
+    cr_assert_not_null(found, "%s not in the snapshot", name);
+    return found;
+}
+
+static bool has_string(const cJSON *arr, const char *prefix)
+{
+    const cJSON *s;
+    cJSON_ArrayForEach(s, arr)
+        if (cJSON_IsString(s) && strncmp(s->valuestring, prefix, strlen(prefix)) == 0)
+            return true;
+    return false;
+}
+
+/* Real imageworks curated entries carry metadata.architecture (the
+ * original's extractor wrote it, with gpt-oss's head_dim 45 and warnings of
+ * an Ollama lookup).  migrate must correct what the GUI reads, and reconcile
+ * must settle after one run. */
+Test(regcli, curated_architecture_is_tool_owned)
+{
+    static const char *GPTOSS =
+        "{\"architectures\":[\"GptOssForCausalLM\"],\"model_type\":\"gpt_oss\",\"hidden_size\":2880,"
+        "\"num_hidden_layers\":24,\"num_attention_heads\":64,\"num_key_value_heads\":8,\"head_dim\":64,"
+        "\"intermediate_size\":2880,\"vocab_size\":201088,\"max_position_embeddings\":131072,"
+        "\"num_local_experts\":32,\"num_experts_per_tok\":4,\"torch_dtype\":\"bfloat16\"}";
+    put("w/openai/gpt-oss-20b/config.json", GPTOSS);
+    char cur[16384];
+    snprintf(cur, sizeof cur,
+        "[\n"
+        "{\"name\": \"gpt-oss-20b_(MXFP4)\", \"display_name\": \"gpt-oss-20b (MXFP4)\", \"backend\": \"vllm\",\n"
+        " \"backend_config\": {\"port\": 24001, \"model_path\": \"%s/w/openai/gpt-oss-20b\", \"extra_args\": [\"--max-model-len\", \"4096\"]},\n"
+        " \"capabilities\": {\"text\": true, \"vision\": false}, \"artifacts\": {\"aggregate_sha256\": \"\", \"files\": []},\n"
+        " \"chat_template\": {\"source\": \"embedded\", \"path\": null, \"sha256\": null}, \"probes\": {\"vision\": null}, \"profiles_placeholder\": null,\n"
+        " \"metadata\": {\"architecture\": {\"num_layers\": 24, \"num_attention_heads\": 64, \"num_kv_heads\": 8, \"hidden_size\": 2880,\n"
+        "   \"head_dim\": 45, \"context_length\": 131072, \"params_billion\": 9.0, \"max_generation_tokens\": 8192,\n"
+        "   \"sources\": [\"ollama:gpt-oss:20b\"], \"warnings\": [\"Model directory not found: ollama:/gpt-oss:20b\"],\n"
+        "   \"collected_at\": \"2025-11-06T22:32:45.240601+00:00\"}, \"registry_layer\": \"curated\"},\n"
+        " \"served_model_id\": \"None\", \"model_aliases\": [], \"roles\": [], \"license\": null, \"source\": null, \"deprecated\": false,\n"
+        " \"family\": \"gpt-oss-20b\", \"source_provider\": \"hf\", \"quantization\": \"mxfp4\", \"backend_alternatives\": [], \"role_priority\": {},\n"
+        " \"download_format\": \"safetensors\", \"download_location\": \"linux_wsl\", \"download_path\": \"%s/w/openai/gpt-oss-20b\",\n"
+        " \"download_size_bytes\": 13761300984, \"download_files\": [], \"download_directory_checksum\": \"\"},\n"
+        "{\"name\": \"aqualaguna-gemma-3-27b-it-abliterated_(Q3_K_M)\", \"backend\": \"ollama\",\n"
+        " \"backend_config\": {\"port\": 11434, \"model_path\": \"ollama:/aqualaguna/gemma-3-27b-it-abliterated-GGUF:q3_k_m\", \"extra_args\": [\"--num-ctx\", \"4096\"], \"host\": \"imageworks-ollama\"},\n"
+        " \"metadata\": {\"ollama_family\": \"gemma3\", \"ollama_parameter_size\": \"27.0B\", \"architecture\": {\"sources\": [\"ollama:aqualaguna/gemma-3-27b-it-abliterated-GGUF:q3_k_m\"],\n"
+        "   \"warnings\": [\"Model directory not found: ollama:/aqualaguna/gemma-3-27b-it-abliterated-GGUF:q3_k_m\"], \"collected_at\": \"2025-11-06T22:32:45.240601+00:00\"}, \"registry_layer\": \"curated\"},\n"
+        " \"download_path\": \"ollama:/aqualaguna/gemma-3-27b-it-abliterated-GGUF:q3_k_m\"}\n"
+        "]\n", g_dir, g_dir);
+    put("reg/model_registry.curated.json", cur);
+    put("metrics.jsonl",
+        "{\"timestamp\":\"2025-11-06T22:00:00Z\",\"model\":\"gpt-oss-20b_(MXFP4)\",\"payload\":{\"source\":\"vllm-manager\",\"metrics\":{\"runtime_context_tokens\":4096},\"extra_args\":[\"--max-model-len\",\"4096\"]}}\n"
+        "{\"timestamp\":\"2025-11-06T22:00:01Z\",\"model\":\"aqualaguna-gemma-3-27b-it-abliterated_(Q3_K_M)\",\"payload\":{\"metrics\":{\"runtime_context_tokens\":2048}}}\n");
+    char *out = NULL, *err = NULL, a[4096];
+    snprintf(a, sizeof a, "reconcile-architecture --metrics '%s/metrics.jsonl'", g_dir);
+    cr_assert_eq(run(a, &out, &err), 0, "%s", err);
+    cr_assert(strstr(out, "2 updated, 0 unchanged"), "%s", out);
+    free(out); free(err);
+    /* before any migrate the curated record still fills the merged view */
+    cJSON *ar = merged_arch_of("gpt-oss-20b_(MXFP4)");
+    cr_assert_eq(cJSON_GetObjectItem(ar, "num_layers")->valueint, 24);
+    cr_assert_not_null(cJSON_GetObjectItem(ar, "runtime"), "runtime missing from the snapshot");
+    cr_assert(has_string(cJSON_GetObjectItem(ar, "sources"), "runtime-log"));
+    cr_assert(has_string(cJSON_GetObjectItem(ar, "sources"), "ollama:gpt-oss"), "curated sources dropped");
+    cJSON_Delete(ar);
+    /* a second run changes nothing and writes nothing */
+    const char *files[] = { "reg/model_registry.json", "reg/model_registry.discovered.json", "reg/model_registry.curated.json" };
+    char before[3][128], after[3][128];
+    for (int i = 0; i < 3; i++)
+        file_stamp(files[i], before[i], sizeof before[i]);
+    usleep(20000);
+    cr_assert_eq(run(a, &out, &err), 0, "%s", err);
+    cr_assert(strstr(out, "0 updated, 2 unchanged"), "%s", out);
+    free(out); free(err);
+    for (int i = 0; i < 3; i++) {
+        file_stamp(files[i], after[i], sizeof after[i]);
+        cr_assert_str_eq(before[i], after[i], "%s rewritten by an idempotent reconcile", files[i]);
+    }
+    /* migrate corrects what the GUI reads: the explicit head_dim, not 45 */
+    cr_assert_eq(run("migrate-architecture", &out, &err), 0, "%s", err);
+    cr_assert(strstr(out, "gpt-oss-20b_(MXFP4): updated"), "%s", out);
+    free(out); free(err);
+    ar = merged_arch_of("gpt-oss-20b_(MXFP4)");
+    cr_assert_eq(cJSON_GetObjectItem(ar, "head_dim")->valueint, 64, "curated head_dim 45 hides the migration");
+    cr_assert(!has_string(cJSON_GetObjectItem(ar, "warnings"), "Model directory not found"), "stale warning survived migrate");
+    cr_assert_not_null(cJSON_GetObjectItem(ar, "runtime"), "migrate lost the runtime");
+    cr_assert_eq(cJSON_GetObjectItem(ar, "max_generation_tokens")->valueint, 8192, "hand/unknown key lost");
+    cr_assert_gt(cJSON_GetObjectItem(ar, "params_billion")->valuedouble, 20.0, "9.0 from '20.9B' survived");
+    cJSON_Delete(ar);
+    ar = merged_arch_of("aqualaguna-gemma-3-27b-it-abliterated_(Q3_K_M)");
+    cr_assert_not_null(cJSON_GetObjectItem(ar, "runtime"));
+    cJSON_Delete(ar);
+    /* and both settle */
+    cr_assert_eq(run(a, &out, &err), 0, "%s", err);
+    cr_assert(strstr(out, "0 updated, 2 unchanged"), "%s", out);
+    free(out); free(err);
+    cr_assert_eq(run("migrate-architecture", &out, &err), 0, "%s", err);
+    cr_assert(strstr(out, "0 updated,"), "%s", out);
+    free(out); free(err);
+    /* architecture_override pins a value by hand over the extraction */
+    char *p = strstr(cur, "\"registry_layer\": \"curated\"}");
+    cr_assert_not_null(p);
+    char cur2[17000];
+    snprintf(cur2, sizeof cur2, "%.*s\"architecture_override\": {\"context_length\": 8192}, %s", (int)(p - cur), cur, p);
+    put("reg/model_registry.curated.json", cur2);
+    cr_assert_eq(run("show 'gpt-oss-20b_(MXFP4)' --json", &out, &err), 0, "%s", err);
+    cJSON *e = cJSON_Parse(out);
+    ar = cJSON_GetObjectItem(cJSON_GetObjectItem(e, "metadata"), "architecture");
+    cr_assert_eq(cJSON_GetObjectItem(ar, "context_length")->valueint, 8192, "%s", out);
+    cr_assert_eq(cJSON_GetObjectItem(ar, "head_dim")->valueint, 64);
+    cJSON_Delete(e);
     free(out); free(err);
 }
