@@ -622,6 +622,50 @@ int iw_estimate_weights(const iw_arch *a, int64_t *bytes, char *formula, size_t 
 
 /* -------------------------------------------------------------- vision */
 
+/* llava-1.5 style: the config names the vision tower by repo
+ * (mm_vision_tower: "openai/clip-vit-large-patch14-336") and gives no tower
+ * shape.  The checkpoint holds only the projector (counted in the weights or
+ * in parameters.total); the tower is loaded from its own repo. */
+static bool external_tower(const iw_arch *a)
+{
+    const iw_vision *v = &a->vision;
+    return v->model_type && strchr(v->model_type, '/') && !known(v->hidden_size) &&
+           !known(v->num_layers) && !known(v->params);
+}
+
+/* The published shapes of the towers llava-style configs name. */
+static const struct tower {
+    const char *name;                  /* matched case-insensitively inside the repo id */
+    int64_t layers, hidden, inter, patch;
+} towers[] = {
+    {"clip-vit-large-patch14", 24, 1024, 4096, 14},
+    {"clip-vit-base-patch16", 12, 768, 3072, 16},
+    {"clip-vit-base-patch32", 12, 768, 3072, 32},
+    {"siglip-so400m-patch14", 27, 1152, 4304, 14},
+};
+
+static double external_tower_bytes(const iw_arch *a, char *formula, size_t flen)
+{
+    const char *id = a->vision.model_type;
+    double db = weight_bytes_per_param(a);
+    for (size_t i = 0; i < sizeof(towers) / sizeof(towers[0]); i++) {
+        const struct tower *t = &towers[i];
+        size_t n = strlen(t->name);
+        for (const char *p = id; *p; p++) {
+            if (strncasecmp(p, t->name, n))
+                continue;
+            double h = (double)t->hidden, I = (double)t->inter, pp = (double)t->patch;
+            double params = (double)t->layers * (4 * h * h + 2 * h * I) + 3 * pp * pp * h;
+            snprintf(formula, flen, "tower %s, loaded from its own repo (not in the checkpoint; the projector is "
+                     "in the weights): ViT L %lld x (4h^2 + 2hI) + 3p^2h with h %lld, I %lld, p %lld = %.0f params x %g B",
+                     id, (long long)t->layers, (long long)t->hidden, (long long)t->inter, (long long)t->patch, params, db);
+            return params * db;
+        }
+    }
+    snprintf(formula, flen, "tower %s is loaded from its own repo and its size is unknown: not counted", id);
+    return 0;
+}
+
 /* Vision tower bytes when they are not inside weights: vision.params x dtype,
  * else a ViT formula L x (4h^2 + 2hI) + patch embedding 3 p^2 h + projector. */
 static double vision_bytes(const iw_arch *a, char *formula, size_t flen, bool *included)
@@ -630,6 +674,8 @@ static double vision_bytes(const iw_arch *a, char *formula, size_t flen, bool *i
     if (!a->has_vision && !known(a->vision.params) && !known(a->vision.num_layers))
         return 0;
     bool gguf = (a->source && !strcmp(a->source, "gguf"));
+    if (!gguf && external_tower(a))
+        return external_tower_bytes(a, formula, flen);
     if (a->weights_bytes > 0 && !gguf) {
         *included = true;
         snprintf(formula, flen, "included in the exact weights (safetensors headers)");
@@ -726,6 +772,25 @@ static void ffn_widths(const iw_arch *a, double *dense, double *moe_per_tok, dou
         *dense = 4.0 * (double)a->hidden_size;
 }
 
+/* Tokens a cross-attention layer holds per sequence: attention.encoder_length,
+ * else (mllama) 4 tiles x ((image/patch)^2 + 1), with a warning; 0 (their KV
+ * not counted, with a warning) when neither is known.  Both engines. */
+static double cross_encoder_len(const iw_arch *a, const kvsum *s, iw_strlist *warn)
+{
+    if (known(a->attention.encoder_length))
+        return (double)a->attention.encoder_length;
+    if (s->n_cross == 0)
+        return 0;
+    if (known(a->vision.image_size) && known(a->vision.patch_size)) {
+        double side = floor((double)a->vision.image_size / (double)a->vision.patch_size);
+        double enc = 4 * (side * side + 1);
+        iw_strlist_pushf(warn, "encoder length unknown: assumed 4 tiles x (%g^2 + 1) = %g tokens (mllama)", side, enc);
+        return enc;
+    }
+    iw_strlist_push_unique(warn, "cross-attention layers without encoder_length: their KV is not counted");
+    return 0;
+}
+
 int iw_estimate_compute(const iw_arch *a, const iw_est_opts *o, iw_estimate *e)
 {
     int rc;
@@ -795,6 +860,8 @@ int iw_estimate_compute(const iw_arch *a, const iw_est_opts *o, iw_estimate *e)
     char vf[256] = "";
     bool vis_incl = false;
     double vis = vision_bytes(a, vf, sizeof(vf), &vis_incl);
+    if (!(vis > 0) && !vis_incl && vf[0])
+        iw_strlist_push_unique(&e->warnings, vf);     /* a tower of unknown size is not counted: say so */
 
     if (in->engine == IW_ENGINE_VLLM) {
         double tp = in->tp, blk = IW_EST_VLLM_BLOCK;
@@ -809,16 +876,7 @@ int iw_estimate_compute(const iw_arch *a, const iw_est_opts *o, iw_estimate *e)
         double swa_tok = pad_up(fmin(w - 1 + mbt, ctx), blk) + blk;
         double ch = known(a->attention.chunk_size) ? (double)a->attention.chunk_size : 0;
         double chunk_tok = pad_up(fmin(ch + mbt, ctx), blk);
-        double enc = known(a->attention.encoder_length) ? (double)a->attention.encoder_length : 0;
-        if (s.n_cross > 0 && !(enc > 0)) {
-            if (known(a->vision.image_size) && known(a->vision.patch_size)) {
-                double side = floor((double)a->vision.image_size / (double)a->vision.patch_size);
-                enc = 4 * (side * side + 1);
-                iw_strlist_pushf(&e->warnings, "encoder length unknown: assumed 4 tiles x (%g^2 + 1) = %g tokens (mllama)", side, enc);
-            } else {
-                iw_strlist_push_unique(&e->warnings, "cross-attention layers without encoder_length: their KV is not counted");
-            }
-        }
+        double enc = cross_encoder_len(a, &s, &e->warnings);
         double cross_tok = enc > 0 ? pad_up(enc, blk) : 0;
         double kv_seq = s.full * full_tok + s.swa * swa_tok + s.chunk * chunk_tok + s.cross * cross_tok;
         {
@@ -912,7 +970,7 @@ int iw_estimate_compute(const iw_arch *a, const iw_est_opts *o, iw_estimate *e)
         double swa_cells = B * fmin(seq_cells, pad_up(w + ub, IW_EST_LLAMA_PAD));
         double ch = known(a->attention.chunk_size) ? (double)a->attention.chunk_size : 0;
         double chunk_cells = B * fmin(seq_cells, pad_up(ch + ub, IW_EST_LLAMA_PAD));
-        double enc = known(a->attention.encoder_length) ? (double)a->attention.encoder_length : 0;
+        double enc = cross_encoder_len(a, &s, &e->warnings);
         double kv_all = s.full * ncells + s.swa * swa_cells + s.chunk * chunk_cells + s.cross * enc * B;
         double frac = n_off / nlay;
         {

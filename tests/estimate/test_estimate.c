@@ -674,3 +674,288 @@ Test(misc, recommend_and_json)
     iw_estimate_free(&e);
     iw_arch_free(&a);
 }
+
+static bool has_warning(const iw_estimate *e, const char *needle)
+{
+    for (size_t i = 0; i < e->warnings.n; i++)
+        if (strstr(e->warnings.v[i], needle))
+            return true;
+    return false;
+}
+
+/* Llama-4-style chunked local attention: 48 layers, every 4th full (12), the
+ * other 36 chunked with attention_chunk_size 8192; 8 KV heads x 128, bf16. */
+static iw_layer_kind llama4_kind(size_t i) { return i % 4 == 3 ? IW_LAYER_FULL : IW_LAYER_CHUNKED; }
+
+Test(kv, chunked_local_attention)
+{
+    iw_arch a;
+    iw_arch_init(&a);
+    iw_arch_set_str(&a.torch_dtype, "bfloat16");
+    a.num_layers = 48;
+    a.num_attention_heads = 40;
+    a.num_kv_heads = 8;
+    a.head_dim = 128;
+    a.hidden_size = 5120;
+    a.intermediate_size = 8192;
+    a.vocab_size = 202048;
+    a.context_length = 262144;
+    a.attention.chunk_size = 8192;
+    a.attention.layer_types = kinds(48, llama4_kind);
+    a.attention.n_layer_types = 48;
+    a.weights_bytes = 10 * GIB;
+    int64_t kv = 0;
+    /* uncapped per token: 48 x 8 x (128 + 128) x 2 B = 196608 */
+    cr_assert_eq(iw_estimate_kv_per_token(&a, IW_KV_AUTO, 1, &kv), 0, "%s", iw_error_last());
+    cr_assert_eq(kv, 48 * 4096);
+    iw_est_opts o;
+    iw_est_opts_init(&o);
+    o.context = 32768;
+    iw_estimate e;
+    iw_estimate_init(&e);
+    cr_assert_eq(iw_estimate_compute(&a, &o, &e), 0, "%s", iw_error_last());
+    /* per layer 8 x 256 x 2 = 4096 B/token.
+     * vLLM full: 12 x 4096 x 32768 = 1610612736
+     * chunked: cdiv(min(8192 + mbt 8192, 32768), 16) x 16 = 16384 tokens: 36 x 4096 x 16384 = 2415919104 */
+    cr_assert_eq(term_bytes(&e, "kv_cache"), 1610612736 + 2415919104, "%lld",
+                 (long long)term_bytes(&e, "kv_cache"));
+    cr_assert(strstr(term(&e, "kv_cache")->formula, "chunked 36 L") != NULL, "%s", term(&e, "kv_cache")->formula);
+    /* below the chunk every layer holds the whole context: 48 x 4096 x 4096 */
+    o.context = 4096;
+    cr_assert_eq(iw_estimate_compute(&a, &o, &e), 0, "%s", iw_error_last());
+    cr_assert_eq(term_bytes(&e, "kv_cache"), 805306368);
+    /* llama.cpp, n_ctx 32768: chunked cells min(PAD(32768, 256), PAD(8192 + n_ubatch 512, 256) = 8704)
+     * 12 x 4096 x 32768 + 36 x 4096 x 8704 = 1610612736 + 1283457024 */
+    o.engine = IW_ENGINE_LLAMACPP;
+    o.context = 32768;
+    cr_assert_eq(iw_estimate_compute(&a, &o, &e), 0, "%s", iw_error_last());
+    cr_assert_eq(term_bytes(&e, "kv_cache"), 2894069760);
+    /* two sequences: full n_ctx = 65536 cells, chunked 2 x 8704 cells
+     * 12 x 4096 x 65536 + 36 x 4096 x 17408 = 3221225472 + 2566914048 */
+    o.batch = 2;
+    cr_assert_eq(iw_estimate_compute(&a, &o, &e), 0, "%s", iw_error_last());
+    cr_assert_eq(term_bytes(&e, "kv_cache"), 5788139520);
+    /* without attention.chunk_size the chunked layers are counted as full, with a warning */
+    a.attention.chunk_size = IW_UNKNOWN;
+    o.batch = 1;
+    cr_assert_eq(iw_estimate_compute(&a, &o, &e), 0, "%s", iw_error_last());
+    cr_assert_eq(term_bytes(&e, "kv_cache"), (int64_t)48 * 4096 * 32768);
+    cr_assert(has_warning(&e, "chunk_size"));
+    iw_estimate_free(&e);
+    iw_arch_free(&a);
+}
+
+Test(kv, llamacpp_q4_0_cache)
+{
+    iw_arch a;
+    llama3_8b(&a);
+    iw_est_opts o;
+    iw_est_opts_init(&o);
+    o.engine = IW_ENGINE_LLAMACPP;
+    o.kv_dtype = IW_KV_Q4_0;
+    o.context = 8000;
+    iw_estimate e;
+    iw_estimate_init(&e);
+    cr_assert_eq(iw_estimate_compute(&a, &o, &e), 0, "%s", iw_error_last());
+    /* q4_0: 18 bytes per 32 values.  32 x 8 x 256 x 18/32 = 36864 B/token; n_ctx PAD(8000, 256) = 8192 */
+    cr_assert_eq(e.kv_bytes_per_token, 36864);
+    cr_assert_eq(term_bytes(&e, "kv_cache"), (int64_t)36864 * 8192);
+    cr_assert(strstr(term(&e, "kv_cache")->formula, "q4_0") != NULL, "%s", term(&e, "kv_cache")->formula);
+    cr_assert(!has_warning(&e, "flash attention"));
+    /* a quantized V cache needs flash attention: without it, a warning */
+    o.flash_attn = 0;
+    cr_assert_eq(iw_estimate_compute(&a, &o, &e), 0, "%s", iw_error_last());
+    cr_assert_eq(term_bytes(&e, "kv_cache"), (int64_t)36864 * 8192);
+    cr_assert(has_warning(&e, "flash attention"));
+    iw_estimate_free(&e);
+    iw_arch_free(&a);
+}
+
+Test(llamacpp, partial_offload_ngl)
+{
+    iw_arch a;
+    llama3_8b(&a);     /* exact weights 16060522496 B = 8030261248 params x 2 B */
+    iw_est_opts o;
+    iw_est_opts_init(&o);
+    o.engine = IW_ENGINE_LLAMACPP;
+    o.context = 8192;
+    o.n_gpu_layers = 16;
+    iw_estimate e;
+    iw_estimate_init(&e);
+    cr_assert_eq(iw_estimate_compute(&a, &o, &e), 0, "%s", iw_error_last());
+    /* token embeddings 128256 x 4096 x 2 B = 1050673152 stay in host RAM; the untied
+     * output layer (same size) is on the GPU only with -ngl > 32.
+     * repeating = 16060522496 - 2 x 1050673152 = 13959176192; on the GPU x 16/32 = 6979588096 */
+    cr_assert_eq(term_bytes(&e, "weights"), 6979588096);
+    /* KV f16: 131072 B/token x 8192 = 1073741824, half of it on the GPU */
+    cr_assert_eq(term_bytes(&e, "kv_cache"), 536870912);
+    /* host: weights 16060522496 - 6979588096 + KV 536870912 */
+    cr_assert_eq(e.host_bytes, 9617805312);
+    /* compute without the output layer: FFN stage 512 x (2 x 4096 + 3 x 14336) x 4 = 104857600
+     * (> attention 512 x 6144 x 4 + 8192 x 512 x 2 = 20971520) */
+    cr_assert_eq(term_bytes(&e, "compute"), 104857600);
+    cr_assert_eq(term_bytes(&e, "overhead"), 250 << 20);
+    /* -ngl 32: every repeating layer, but not the output layer (nor its output stage) */
+    o.n_gpu_layers = 32;
+    cr_assert_eq(iw_estimate_compute(&a, &o, &e), 0, "%s", iw_error_last());
+    cr_assert_eq(term_bytes(&e, "weights"), 13959176192);
+    cr_assert_eq(term_bytes(&e, "compute"), 104857600);
+    cr_assert_eq(e.host_bytes, 16060522496 - 13959176192);
+    /* -ngl 33 = every layer + the output layer: 13959176192 + 1050673152; host keeps the embeddings */
+    o.n_gpu_layers = 33;
+    cr_assert_eq(iw_estimate_compute(&a, &o, &e), 0, "%s", iw_error_last());
+    cr_assert_eq(term_bytes(&e, "weights"), 15009849344);
+    cr_assert_eq(term_bytes(&e, "kv_cache"), 1073741824);
+    cr_assert_eq(e.host_bytes, 1050673152);
+    cr_assert_eq(term_bytes(&e, "compute"), 271056896);    /* output stage, as in kv/llama3_8b_gqa */
+    /* -ngl 0: nothing on the GPU, everything in host RAM */
+    o.n_gpu_layers = 0;
+    cr_assert_eq(iw_estimate_compute(&a, &o, &e), 0, "%s", iw_error_last());
+    cr_assert_eq(term_bytes(&e, "weights"), 0);
+    cr_assert_eq(term_bytes(&e, "kv_cache"), 0);
+    cr_assert_eq(term_bytes(&e, "compute"), 0);
+    cr_assert_eq(term_bytes(&e, "overhead"), 0);
+    cr_assert_eq(e.host_bytes, 16060522496 + 1073741824);
+    iw_estimate_free(&e);
+    iw_arch_free(&a);
+}
+
+Test(vllm, non_torch_and_cuda_graphs)
+{
+    iw_arch a;
+    llama3_8b(&a);
+    iw_est_opts o;
+    iw_est_opts_init(&o);
+    o.context = 8192;
+    iw_estimate e;
+    iw_estimate_init(&e);
+    cr_assert_eq(iw_estimate_compute(&a, &o, &e), 0, "%s", iw_error_last());
+    /* non_torch 256 MiB; CUDA graphs 192 MiB + 32 layers x 8 MiB = 448 MiB */
+    cr_assert_eq(term_bytes(&e, "non_torch"), (int64_t)256 << 20);
+    cr_assert_eq(term_bytes(&e, "cuda_graphs"), (int64_t)448 << 20);
+    int64_t total_graphs = e.total;
+    /* enforce_eager: no CUDA graphs, and the total drops by exactly their 448 MiB */
+    o.enforce_eager = true;
+    cr_assert_eq(iw_estimate_compute(&a, &o, &e), 0, "%s", iw_error_last());
+    cr_assert_eq(term_bytes(&e, "cuda_graphs"), 0);
+    cr_assert(strstr(term(&e, "cuda_graphs")->formula, "enforce_eager") != NULL);
+    cr_assert_eq(e.total, total_graphs - ((int64_t)448 << 20));
+    /* tp 2: + 512 MiB NCCL buffers; graphs 192 + 32 x 8 / 2 = 320 MiB */
+    o.enforce_eager = false;
+    o.tp = 2;
+    cr_assert_eq(iw_estimate_compute(&a, &o, &e), 0, "%s", iw_error_last());
+    cr_assert_eq(term_bytes(&e, "non_torch"), (int64_t)768 << 20);
+    cr_assert_eq(term_bytes(&e, "cuda_graphs"), (int64_t)320 << 20);
+    iw_estimate_free(&e);
+    iw_arch_free(&a);
+}
+
+Test(vision, vit_formula_included_and_external_tower)
+{
+    iw_arch a;
+    llama3_8b(&a);
+    a.has_vision = true;
+    a.hidden_size = 3584;
+    /* SigLIP-so400m-like tower, no vision.params: ViT formula with proj = text hidden 3584:
+     * 27 x (4 x 1152^2 + 2 x 1152 x 4304) + 3 x 14^2 x 1152 + 1152 x 3584 + 3584^2 = 428721664 params, x 2 B */
+    a.vision.num_layers = 27;
+    a.vision.hidden_size = 1152;
+    a.vision.intermediate_size = 4304;
+    a.vision.patch_size = 14;
+    a.weights_bytes = IW_UNKNOWN;
+    iw_est_opts o;
+    iw_est_opts_init(&o);
+    o.context = 4096;
+    iw_estimate e;
+    iw_estimate_init(&e);
+    cr_assert_eq(iw_estimate_compute(&a, &o, &e), 0, "%s", iw_error_last());
+    cr_assert_eq(term_bytes(&e, "vision"), 857443328, "%lld", (long long)term_bytes(&e, "vision"));
+    cr_assert(strstr(term(&e, "vision")->formula, "vision.params unknown") != NULL);
+    /* vision.params known: params x 2 B; tp 2 splits it */
+    a.vision.params = 400000000;
+    cr_assert_eq(iw_estimate_compute(&a, &o, &e), 0, "%s", iw_error_last());
+    cr_assert_eq(term_bytes(&e, "vision"), 800000000);
+    o.tp = 2;
+    cr_assert_eq(iw_estimate_compute(&a, &o, &e), 0, "%s", iw_error_last());
+    cr_assert_eq(term_bytes(&e, "vision"), 400000000);
+    o.tp = 1;
+    /* exact safetensors weights hold the tower: 0 bytes, "included" */
+    a.weights_bytes = 16060522496;
+    cr_assert_eq(iw_estimate_compute(&a, &o, &e), 0, "%s", iw_error_last());
+    cr_assert_eq(term_bytes(&e, "vision"), 0);
+    cr_assert(strstr(term(&e, "vision")->formula, "included in the exact weights") != NULL);
+    iw_estimate_free(&e);
+    iw_arch_free(&a);
+}
+
+/* llava-1.5: config.json names the CLIP tower (mm_vision_tower) and only its
+ * projector is in the checkpoint, so the tower is counted separately whether
+ * the weights are exact or from parameters.total. */
+Test(vision, llava_external_tower)
+{
+    iw_arch a;
+    llama3_8b(&a);
+    a.has_vision = true;
+    iw_arch_set_str(&a.torch_dtype, "float16");
+    iw_arch_set_str(&a.vision.model_type, "openai/clip-vit-large-patch14-336");
+    a.vision.projection_dim = 1024;
+    a.parameters.vision = 20979712;      /* projector: 1024 x 4096 + 4096 + 4096^2 + 4096 */
+    iw_est_opts o;
+    iw_est_opts_init(&o);
+    o.context = 4096;
+    iw_estimate e;
+    iw_estimate_init(&e);
+    /* CLIP ViT-L/14: 24 x (4 x 1024^2 + 2 x 1024 x 4096) + 3 x 14^2 x 1024 = 302592000 params x 2 B */
+    for (int pass = 0; pass < 2; pass++) {      /* exact weights, then the parameter formula */
+        a.weights_bytes = pass == 0 ? 16060522496 : IW_UNKNOWN;
+        cr_assert_eq(iw_estimate_compute(&a, &o, &e), 0, "%s", iw_error_last());
+        cr_assert_eq(term_bytes(&e, "vision"), 605184000, "pass %d: %lld", pass, (long long)term_bytes(&e, "vision"));
+        cr_assert(strstr(term(&e, "vision")->formula, "own repo") != NULL, "%s", term(&e, "vision")->formula);
+    }
+    /* a tower we do not know is not counted, and a warning says so */
+    iw_arch_set_str(&a.vision.model_type, "someone/custom-vision-tower");
+    cr_assert_eq(iw_estimate_compute(&a, &o, &e), 0, "%s", iw_error_last());
+    cr_assert_null(term(&e, "vision"));
+    cr_assert(has_warning(&e, "someone/custom-vision-tower"));
+    iw_estimate_free(&e);
+    iw_arch_free(&a);
+}
+
+/* Llama-3.2-11B-Vision text layers without an encoder length: llama.cpp
+ * warns like vLLM instead of silently counting 0 cross-attention tokens. */
+Test(kv, llamacpp_cross_attention_encoder_length)
+{
+    iw_arch a;
+    iw_arch_init(&a);
+    iw_arch_set_str(&a.torch_dtype, "bfloat16");
+    a.num_layers = 40;
+    a.num_attention_heads = 32;
+    a.num_kv_heads = 8;
+    a.head_dim = 128;
+    a.hidden_size = 4096;
+    a.intermediate_size = 14336;
+    a.vocab_size = 128256;
+    a.context_length = 131072;
+    a.attention.layer_types = kinds(40, mllama_kind);
+    a.attention.n_layer_types = 40;
+    a.parameters.total = 10670220835;
+    iw_est_opts o;
+    iw_est_opts_init(&o);
+    o.engine = IW_ENGINE_LLAMACPP;
+    o.context = 8192;
+    iw_estimate e;
+    iw_estimate_init(&e);
+    cr_assert_eq(iw_estimate_compute(&a, &o, &e), 0, "%s", iw_error_last());
+    /* self-attention only: 32 x 4096 B x 8192; the warning names the missing length */
+    cr_assert_eq(term_bytes(&e, "kv_cache"), (int64_t)32 * 4096 * 8192);
+    cr_assert(has_warning(&e, "without encoder_length"));
+    /* with the mllama vision shape: 4 tiles x ((560/14)^2 + 1) = 6404 tokens per cross layer,
+     * assumed with a warning: 32 x 4096 x 8192 + 8 x 4096 x 6404 = 1283588096 */
+    a.vision.image_size = 560;
+    a.vision.patch_size = 14;
+    cr_assert_eq(iw_estimate_compute(&a, &o, &e), 0, "%s", iw_error_last());
+    cr_assert_eq(term_bytes(&e, "kv_cache"), 1283588096);
+    cr_assert(has_warning(&e, "assumed 4 tiles"));
+    iw_estimate_free(&e);
+    iw_arch_free(&a);
+}
