@@ -959,3 +959,53 @@ Test(kv, llamacpp_cross_attention_encoder_length)
     iw_estimate_free(&e);
     iw_arch_free(&a);
 }
+
+/* Qwen3-Next-like hybrid on an 80 GiB GPU: the KV pool vLLM reports is what
+ * the budget leaves after the non-KV terms AND the recurrent state of the
+ * batch, which is allocated per sequence and does not hold tokens. */
+Test(vllm, kv_capacity_subtracts_recurrent_state)
+{
+    iw_arch a;
+    iw_arch_init(&a);
+    iw_arch_set_str(&a.torch_dtype, "bfloat16");
+    a.num_layers = 48;
+    a.num_attention_heads = 16;
+    a.num_kv_heads = 2;
+    a.head_dim = 256;
+    a.hidden_size = 2048;
+    a.vocab_size = 151936;
+    a.context_length = 262144;
+    a.attention.layer_types = kinds(48, qnext_kind);
+    a.attention.n_layer_types = 48;
+    a.ssm.d_conv = 4;
+    a.ssm.n_groups = 16;
+    a.ssm.d_state = 128;
+    a.ssm.n_heads = 32;
+    a.ssm.head_dim = 128;
+    a.ssm.d_inner = 4096;
+    a.moe.num_experts = 512;
+    a.moe.experts_per_token = 10;
+    a.moe.expert_intermediate_size = 512;
+    a.weights_bytes = 10 * GIB;
+    iw_est_opts o;
+    iw_est_opts_init(&o);
+    o.context = 4096;
+    o.batch = 2;
+    o.enforce_eager = true;
+    o.vram_bytes = 80 * GIB;
+    iw_estimate e;
+    iw_estimate_init(&e);
+    cr_assert_eq(iw_estimate_compute(&a, &o, &e), 0, "%s", iw_error_last());
+    /* budget floor(80 GiB x 0.9) = 77309411328
+     * activations: MoE layer 2h + k h + 3 k I_e + 2E = 4096 + 20480 + 15360 + 1024 = 40960;
+     *   8192 x 40960 x 2 + sampler 2 x 151936 x 4 x 2 = 673519616
+     * non-KV: 10737418240 + 673519616 + non_torch 268435456 = 11679373312
+     * state: 2 x 39518208 = 79036416
+     * pool: (77309411328 - 11679373312 - 79036416) / 24576 B/token = 2667276.4 -> 2667264 (16-token blocks);
+     * without the state it would be 2670480 */
+    cr_assert_eq(term_bytes(&e, "activations"), 673519616);
+    cr_assert_eq(term_bytes(&e, "state"), 2 * 39518208);
+    cr_assert_eq(e.kv_capacity_tokens, 2667264, "%lld", (long long)e.kv_capacity_tokens);
+    iw_estimate_free(&e);
+    iw_arch_free(&a);
+}
