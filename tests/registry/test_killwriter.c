@@ -26,6 +26,54 @@ static int set_meta(cJSON *e, bool is_new, void *ctx)
     return 1;
 }
 
+static bool temp_of(const char *dir, pid_t pid)
+{
+    char suffix[32];
+    snprintf(suffix, sizeof suffix, ".tmp.%ld", (long)pid);
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    bool found = false;
+    size_t sl = strlen(suffix);
+    while (d && (de = readdir(d))) {
+        size_t n = strlen(de->d_name);
+        if (n > sl && strcmp(de->d_name + n - sl, suffix) == 0)
+            found = true;
+    }
+    if (d)
+        closedir(d);
+    return found;
+}
+
+/* Parse one registry file as a reader would (the GUI reads the snapshot
+ * raw); it must be a valid registry holding "base", and every kN entry in
+ * it wholly written. */
+static void check_file(const char *dir, const char *file, int upto)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    size_t len;
+    char *text = iwt_slurp(path, &len);
+    cr_assert_not_null(text, "%s missing", file);
+    cJSON *arr = NULL;
+    cr_assert_eq(iw_json_parse(text, len, path, &arr, NULL), 0, "torn %s: %s", file, iw_error_last());
+    cr_assert_eq(iw_registry_validate(arr, text, len, path), 0, "%s", iw_error_last());
+    bool base = false;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, arr) {
+        const char *n = iw_json_get_str(e, "name");
+        if (strcmp(n, "base") == 0) {
+            base = true;
+            continue;
+        }
+        cr_assert_eq(n[0], 'k', "%s: stray entry %s", file, n);
+        cr_assert_leq(atoi(n + 1), upto, "%s: entry %s from the future", file, n);
+        cr_assert_str_eq(iw_json_get_str(cJSON_GetObjectItem(e, "metadata"), "touched"), n, "%s: entry %s half written", file, n);
+    }
+    cr_assert(base, "%s lost the base entry", file);
+    cJSON_Delete(arr);
+    free(text);
+}
+
 Test(store, kill9_never_tears, .timeout = 120)
 {
     char *dir = iwt_tmpdir("reg-kill");
@@ -52,9 +100,13 @@ Test(store, kill9_never_tears, .timeout = 120)
         kill(pid, SIGKILL);
         int st;
         waitpid(pid, &st, 0);
-        if (WIFSIGNALED(st))
+        /* a kill landed mid-write when the writer's temp file is still there
+         * (it was written, not yet renamed) */
+        if (WIFSIGNALED(st) && temp_of(dir, pid))
             killed_mid++;
         /* every file parses and validates; the entry is wholly there or absent */
+        check_file(dir, "model_registry.discovered.json", it);
+        check_file(dir, "model_registry.json", it);
         iw_registry *chk;
         cr_assert_eq(iw_registry_open(&chk, dir), 0, "torn registry after kill: %s", iw_error_last());
         cr_assert_not_null(iw_registry_get(chk, "base"));
@@ -65,7 +117,7 @@ Test(store, kill9_never_tears, .timeout = 120)
             cr_assert_str_eq(iw_json_get_str(cJSON_GetObjectItem(e, "metadata"), "touched"), name);
         iw_registry_close(chk);
     }
-    cr_assert_gt(killed_mid, 0, "no writer was killed mid-write");
+    cr_assert_gt(killed_mid, 0, "no writer was killed between its temp write and its rename");
     /* a later write cleans stale temp files */
     cr_assert_eq(iw_registry_open(&r, dir), 0);
     cr_assert_eq(iw_registry_upsert(r, "after", set_meta, "x"), 1);

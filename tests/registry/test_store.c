@@ -208,19 +208,58 @@ Test(store, backups_bounded_and_remove)
         free(ctext);
         free(cp);
     }
-    cr_assert_eq(iw_registry_upsert(r, "a", set_meta, "2"), 1);
-    /* backups are named model_registry.discovered.YYYYmmdd-HHMMSS.bak.json */
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    int nbak = 0;
-    while ((de = readdir(d)))
-        if (strncmp(de->d_name, "model_registry.discovered.", 26) == 0 && strstr(de->d_name, ".bak.json")) {
-            nbak++;
-            cr_assert_eq(strlen(de->d_name), strlen("model_registry.discovered.20250101-000000.bak.json"));
+    /* 7 older backups of the discovered layer and 7 of the snapshot, at
+     * distinct timestamps, plus files that only look like backups */
+    const char *stems[2] = { "model_registry.discovered", "model_registry" };
+    for (int st = 0; st < 2; st++)
+        for (int k = 1; k <= 7; k++) {
+            char n[128];
+            snprintf(n, sizeof n, "%s.2020010%d-00000%d.bak.json", stems[st], k, k);
+            char *p = path_in(dir, n);
+            cr_assert_eq(iwt_write(p, "[]\n", 3), 0);
+            free(p);
         }
-    closedir(d);
-    cr_assert_geq(nbak, 1);
-    cr_assert_leq(nbak, IW_REGISTRY_BACKUPS);
+    const char *lookalikes[] = { "model_registry.discovered.backup.pre_split.json",
+                                 "model_registry.discovered.20200101-000000.bak.json.orig",
+                                 "other.20200101-000000.bak.json" };
+    for (size_t k = 0; k < 3; k++) {
+        char *p = path_in(dir, lookalikes[k]);
+        cr_assert_eq(iwt_write(p, "x", 1), 0);
+        free(p);
+    }
+    cr_assert_eq(iw_registry_upsert(r, "a", set_meta, "2"), 1);
+    /* exactly the newest IW_REGISTRY_BACKUPS remain per file: this write's
+     * backup (named model_registry.discovered.YYYYmmdd-HHMMSS.bak.json) and
+     * the 4 newest seeded ones */
+    for (int st = 0; st < 2; st++) {
+        DIR *d = opendir(dir);
+        struct dirent *de;
+        int nbak = 0, seeded_kept = 0, fresh = 0;
+        size_t sl = strlen(stems[st]);
+        while ((de = readdir(d))) {
+            size_t len = strlen(de->d_name);
+            if (len != sl + 1 + 15 + 9 || strncmp(de->d_name, stems[st], sl) != 0 || de->d_name[sl] != '.' ||
+                strcmp(de->d_name + len - 9, ".bak.json") != 0)
+                continue;
+            nbak++;
+            if (strncmp(de->d_name + sl + 1, "2020", 4) == 0) {
+                int k = de->d_name[sl + 8] - '0';
+                cr_assert_geq(k, 4, "older backup %s kept over a newer one", de->d_name);
+                seeded_kept++;
+            } else {
+                fresh++;
+            }
+        }
+        closedir(d);
+        cr_assert_eq(nbak, IW_REGISTRY_BACKUPS, "%s: %d backups kept", stems[st], nbak);
+        cr_assert_eq(fresh, 1, "%s: this write's backup missing", stems[st]);
+        cr_assert_eq(seeded_kept, IW_REGISTRY_BACKUPS - 1);
+    }
+    for (size_t k = 0; k < 3; k++) {
+        char *p = path_in(dir, lookalikes[k]);
+        cr_assert(access(p, F_OK) == 0, "%s was pruned", lookalikes[k]);
+        free(p);
+    }
     /* a curated entry is only removed when asked */
     char *cur = path_in(dir, "model_registry.curated.json");
     const char *ct = "[{\"name\":\"a\",\"roles\":[\"chat\"]},{\"name\":\"keep\"}]";

@@ -6,7 +6,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cjson/cJSON.h>
+#include "iwdl/json.h"
 #include "iwtest.h"
+#include "hubtest.h"
+#include "hubtest.c"
 
 static char *g_dir;
 
@@ -383,5 +386,89 @@ Test(regcli, curated_architecture_is_tool_owned)
     cr_assert_eq(cJSON_GetObjectItem(ar, "context_length")->valueint, 8192, "%s", out);
     cr_assert_eq(cJSON_GetObjectItem(ar, "head_dim")->valueint, 64);
     cJSON_Delete(e);
+    free(out); free(err);
+}
+
+/* download --name NAME registers under NAME instead of the slug; a second
+ * download of the same install updates that entry. */
+Test(regcli, download_name_overrides_slug)
+{
+    char root[4096], *out = NULL, *err = NULL, cmd[8192];
+    iwt_hub hub;
+    snprintf(root, sizeof root, "%s/hub", g_dir);
+    cr_assert_eq(iwt_hub_make_demo(root), 0);
+    cr_assert_eq(iwt_hub_start(&hub, root, NULL), 0);
+    for (int k = 0; k < 2; k++) {
+        snprintf(cmd, sizeof cmd,
+                 "HF_ENDPOINT='%s' HF_HOME='%s/hf' IMAGEWORKS_MODEL_ROOT='%s/models' IMAGEWORKS_REGISTRY_DIR='%s/reg' "
+                 "'%s' download demo-org/tiny-llama --name 'my tiny (pinned)' --quiet",
+                 hub.hub_url, g_dir, g_dir, g_dir, iwt_cli());
+        int rc = iwt_run(cmd, &out, &err);
+        if (rc != 0)
+            iwt_hub_stop(&hub);
+        cr_assert_eq(rc, 0, "%s%s", out, err);
+        free(out); free(err);
+    }
+    iwt_hub_stop(&hub);
+    cr_assert_eq(run("list --json", &out, &err), 0, "%s", err);
+    cJSON *rows = cJSON_Parse(out);
+    cr_assert_eq(cJSON_GetArraySize(rows), 1, "%s", out);
+    cr_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(rows, 0), "name")->valuestring, "my tiny (pinned)");
+    cJSON_Delete(rows);
+    free(out); free(err);
+    cr_assert_eq(run("show 'my tiny (pinned)' --json", &out, &err), 0, "%s", err);
+    cJSON *e = cJSON_Parse(out);
+    char want[4096];
+    snprintf(want, sizeof want, "%s/models/demo-org/tiny-llama", g_dir);
+    cr_assert_str_eq(cJSON_GetObjectItem(e, "download_path")->valuestring, want);
+    cr_assert_not_null(cJSON_GetObjectItem(cJSON_GetObjectItem(e, "metadata"), "architecture"));
+    cJSON_Delete(e);
+    free(out); free(err);
+}
+
+/* reconcile's log: --metrics, else $IMAGEWORKS_METRICS_LOG, else
+ * logs/model_loader_metrics.jsonl relative to the working directory. */
+Test(regcli, metrics_log_default_path)
+{
+    put("reg/model_registry.discovered.json", "[{\"name\":\"m\"}]");
+    put("cwd/logs/model_loader_metrics.jsonl",
+        "{\"timestamp\":\"2025-11-06T22:00:00Z\",\"model\":\"m\",\"payload\":{\"metrics\":{\"from\":\"cwd\"}}}\n");
+    put("env.jsonl",
+        "{\"timestamp\":\"2025-11-06T22:00:00Z\",\"model\":\"m\",\"payload\":{\"metrics\":{\"from\":\"env\"}}}\n");
+    char cmd[8192], *out = NULL, *err = NULL;
+    /* no variable: the cwd default */
+    snprintf(cmd, sizeof cmd, "cd '%s/cwd' && env -u IMAGEWORKS_METRICS_LOG IMAGEWORKS_REGISTRY_DIR='%s/reg' '%s' reconcile-architecture",
+             g_dir, g_dir, iwt_cli());
+    cr_assert_eq(iwt_run(cmd, &out, &err), 0, "%s%s", out, err);
+    cr_assert(strstr(out, "1 models: 1 updated"), "%s", out);
+    free(out); free(err);
+    cr_assert_eq(run("show m --json", &out, &err), 0, "%s", err);
+    cJSON *e = cJSON_Parse(out);
+    cJSON *rt = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(e, "metadata"), "architecture"), "runtime");
+    cr_assert_str_eq(iw_json_get_str(rt, "from"), "cwd");
+    char want[4096];
+    snprintf(want, sizeof want, "%s/cwd/logs/model_loader_metrics.jsonl", g_dir);
+    char *real = realpath(want, NULL);
+    cr_assert_str_eq(iw_json_get_str(cJSON_GetObjectItem(rt, "source"), "file"), real);
+    free(real);
+    cJSON_Delete(e);
+    free(out); free(err);
+    /* the variable wins over the cwd default */
+    snprintf(cmd, sizeof cmd, "cd '%s/cwd' && IMAGEWORKS_METRICS_LOG='%s/env.jsonl' IMAGEWORKS_REGISTRY_DIR='%s/reg' '%s' reconcile-architecture",
+             g_dir, g_dir, g_dir, iwt_cli());
+    cr_assert_eq(iwt_run(cmd, &out, &err), 0, "%s%s", out, err);
+    cr_assert(strstr(out, "1 models: 1 updated"), "%s", out);
+    free(out); free(err);
+    cr_assert_eq(run("show m --json", &out, &err), 0, "%s", err);
+    e = cJSON_Parse(out);
+    rt = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(e, "metadata"), "architecture"), "runtime");
+    cr_assert_str_eq(iw_json_get_str(rt, "from"), "env");
+    cJSON_Delete(e);
+    free(out); free(err);
+    /* neither present: reported, not fatal */
+    snprintf(cmd, sizeof cmd, "cd '%s' && env -u IMAGEWORKS_METRICS_LOG IMAGEWORKS_REGISTRY_DIR='%s/reg' '%s' reconcile-architecture",
+             g_dir, g_dir, iwt_cli());
+    cr_assert_eq(iwt_run(cmd, &out, &err), 0, "%s%s", out, err);
+    cr_assert(strstr(err, "logs/model_loader_metrics.jsonl"), "%s", err);
     free(out); free(err);
 }
