@@ -58,6 +58,22 @@ static int read_opt(const char *dir, const char *name, iw_buf *b, char **path_ou
     return 0;
 }
 
+/* Make the last error name where it happened exactly once.  A message that
+ * begins with `rel` (the parser only knew "config.json") is rewritten to
+ * begin with the full path `full`; one that already begins with `dir` (a
+ * header reader named the file inside it) is left alone; anything else gets
+ * "dir: " in front. */
+static void name_where(const char *dir, const char *rel, const char *full)
+{
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", iw_error_last());
+    size_t nd = strlen(dir), nr = rel ? strlen(rel) : 0;
+    if (rel && full && !strncmp(msg, rel, nr) && (msg[nr] == ':' || msg[nr] == ' '))
+        iw_error_set(iw_error_last_code(), "%s%s", full, msg + nr);
+    else if (!(strncmp(msg, dir, nd) == 0 && (msg[nd] == ':' || msg[nd] == '/' || msg[nd] == ' ')))
+        iw_error_prefix("%s", dir);
+}
+
 /* quantize_config.json (GPTQ) then quant_config.json (AWQ). */
 static int read_quant_files(const char *dir, const char *source_prefix, iw_arch *a)
 {
@@ -244,7 +260,7 @@ int iw_extract_path(const char *path, const iw_extract_opts *opts, iw_arch *a)
     if (found) {
         rc = iw_config_parse(b.data ? b.data : "", b.len, "config.json", a);
         if (rc < 0) {
-            iw_error_prefix("%s", path);
+            name_where(path, "config.json", cfg_path);
             goto cleanup;
         }
         rc = iw_strlist_pushf(&a->sources, "config:%s", cfg_path);
@@ -272,7 +288,7 @@ int iw_extract_path(const char *path, const iw_extract_opts *opts, iw_arch *a)
                 "%s: no config.json, safetensors or GGUF files here (not a model folder)", path);
             goto cleanup;
         } else if (rc < 0) {
-            iw_error_prefix("%s", path);
+            name_where(path, NULL, NULL);
             goto cleanup;
         }
     }

@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -46,13 +47,29 @@ static iw_cmd_fn lookup(const char *name)
     return NULL;
 }
 
+/* True when the library message already names `what`: it starts with it
+ * (followed by ':', ' ', '/' or the end, so "/m/config.json:1:2: ..." names
+ * "/m") or quotes it ('what').  Then "what: " in front would say it twice. */
+static bool names_already(const char *msg, const char *what)
+{
+    size_t n = strlen(what);
+    if (!strncmp(msg, what, n) && (msg[n] == 0 || msg[n] == ':' || msg[n] == ' ' || msg[n] == '/'))
+        return true;
+    for (const char *p = strchr(msg, '\''); p; p = strchr(p + 1, '\''))
+        if (!strncmp(p + 1, what, n) && p[1 + n] == '\'')
+            return true;
+    return false;
+}
+
 int cli_fail(const char *what)
 {
     const char *msg = iw_error_last();
-    if (what && *what)
-        fprintf(stderr, "imageworks-download: %s: %s\n", what, *msg ? msg : "failed");
+    if (!*msg)
+        msg = "failed";
+    if (what && *what && !names_already(msg, what))
+        fprintf(stderr, "imageworks-download: %s: %s\n", what, msg);
     else
-        fprintf(stderr, "imageworks-download: %s\n", *msg ? msg : "failed");
+        fprintf(stderr, "imageworks-download: %s\n", msg);
     return IW_EXIT_FAIL;
 }
 
