@@ -75,6 +75,12 @@ typedef struct iw_attention {
     int64_t num_cross_layers;        /* decoder layers with cross-attention (mllama, t5 decoder) */
     int64_t encoder_length;          /* fixed encoder tokens per request when known (e.g. whisper 1500) */
     int64_t num_kv_shared_layers;    /* layers reusing earlier KV (gemma3n) */
+    /* full-attention layers with their own shape (gemma-4 global_head_dim,
+     * num_global_key_value_heads, attention_k_eq_v: no v_proj, V = K);
+     * 0 / false = same as the other layers */
+    int64_t global_head_dim;
+    int64_t global_kv_heads;
+    bool    global_k_eq_v;
 } iw_attention;
 
 typedef struct iw_moe {
@@ -95,6 +101,7 @@ typedef struct iw_ssm {            /* recurrent layers of hybrid / SSM models */
 typedef struct iw_vision {
     int64_t image_size, patch_size, hidden_size, num_layers, num_heads, intermediate_size;
     int64_t projection_dim;
+    int64_t num_positions;         /* learned position-table size (gemma-4 position_embedding_size); 0 = not given */
     int64_t params;                /* vision tower (+projector) parameters when computable */
     char   *model_type;            /* vision_config.model_type / clip.projector_type */
 } iw_vision;
@@ -116,6 +123,10 @@ typedef struct iw_params {
     char   *source;           /* "safetensors" | "gguf" | "formula" | "table" */
     /* per component (from tensor-name analysis or the formula); IW_UNKNOWN when unknown */
     int64_t attention, mlp, experts, norms, lm_head, vision;
+    /* multi-token-prediction layers the checkpoint stores beyond num_layers
+     * (num_nextn_predict_layers): not in total (inference does not load
+     * them), but in a checkpoint's tensor count; 0 = none or not known */
+    int64_t mtp;
 } iw_params;
 
 typedef struct iw_arch {
@@ -137,6 +148,7 @@ typedef struct iw_arch {
     bool    tie_word_embeddings;
     bool    is_encoder_decoder;
     int64_t encoder_layers, decoder_layers;
+    int64_t num_mtp_layers;           /* config num_nextn_predict_layers; 0 = none */
     char   *norm_type;                /* "rmsnorm" | "layernorm" */
     char   *mlp_type;                 /* "gated" | "plain" | "moe" */
 
