@@ -4,7 +4,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -326,13 +325,57 @@ static char *hf_folder_name(const char *repo)
 
 /* ------------------------------------------------------------ offline */
 
-static size_t g_count;
-static int count_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+static int res_add_path(iw_dl_result *res, const char *path)
 {
-    (void)p; (void)sb; (void)ftw;
-    if (flag == FTW_F || flag == FTW_SL)
-        g_count++;
+    char **np = realloc(res->paths, (res->n_paths + 1) * sizeof *np);
+    if (!np)
+        return iw_error_set(IW_ENOMEM, "out of memory");
+    res->paths = np;
+    if (!(np[res->n_paths] = strdup(path)))
+        return iw_error_set(IW_ENOMEM, "out of memory");
+    res->n_paths++;
     return 0;
+}
+
+/* Every file of an HF snapshot folder (symlinks into blobs/) below dir/rel
+ * that passes the filters; a dangling link is an error. */
+static int snapshot_walk(const char *snap, const char *rel, const iw_dl_options *o, iw_dl_result *res, int depth)
+{
+    if (depth > 64)
+        return iw_error_set(IW_ELIMIT, "%s: folders nested too deep", snap);
+    char *dir = rel[0] ? xasprintf("%s/%s", snap, rel) : strdup(snap);
+    DIR *d = dir ? opendir(dir) : NULL;
+    if (!d) {
+        int rc = dir ? iw_error_set_os(iw_error_from_errno(errno), errno, "cannot read %s", dir)
+                     : iw_error_set(IW_ENOMEM, "out of memory");
+        free(dir);
+        return rc;
+    }
+    int rc = 0;
+    struct dirent *de;
+    while (rc == 0 && (de = readdir(d)) != NULL) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        char *r = rel[0] ? xasprintf("%s/%s", rel, de->d_name) : strdup(de->d_name);
+        char *full = r ? xasprintf("%s/%s", snap, r) : NULL;
+        struct stat lst, st;
+        if (!r || !full) {
+            rc = iw_error_set(IW_ENOMEM, "out of memory");
+        } else if (lstat(full, &lst) == 0 && S_ISDIR(lst.st_mode)) {
+            rc = snapshot_walk(snap, r, o, res, depth + 1);
+        } else if (iw_glob_filter(r, o->include, o->n_include, o->exclude, o->n_exclude)) {
+            if (stat(full, &st) < 0 || !S_ISREG(st.st_mode))
+                rc = iw_error_set(IW_EOFFLINE, "HF_HUB_OFFLINE is set and %s is missing or damaged in %s; unset HF_HUB_OFFLINE to download it",
+                                  r, snap);
+            else if ((rc = res_add_path(res, r)) == 0)
+                res->bytes += (uint64_t)st.st_size;
+        }
+        free(r);
+        free(full);
+    }
+    closedir(d);
+    free(dir);
+    return rc;
 }
 
 static int offline_serve(const char *repo, const char *rev, const iw_dl_options *o, layout *L, iw_dl_result *res)
@@ -355,12 +398,14 @@ static int offline_serve(const char *repo, const char *rev, const iw_dl_options 
             return iw_error_set(IW_EOFFLINE, "HF_HUB_OFFLINE is set and %s@%s is not in the cache %s; unset HF_HUB_OFFLINE to download it",
                                 repo, rev, L->cache_root);
         }
-        g_count = 0;
-        nftw(snap, count_cb, 16, FTW_PHYS);
         memcpy(res->commit, commit, 41);
         res->dest = snap;
-        res->files = res->files_skipped = g_count;
-        return 0;
+        int rc = snapshot_walk(snap, "", o, res, 0);
+        if (rc == 0 && res->n_paths == 0)
+            rc = iw_error_set(IW_EOFFLINE, "HF_HUB_OFFLINE is set and no cached file of %s@%s in %s matches the filters",
+                              repo, rev, snap);
+        res->files = res->files_skipped = res->n_paths;
+        return rc;
     }
     manifest_load(L);
     const char *mc = L->manifest ? iw_json_get_str(L->manifest, "commit") : NULL;
@@ -394,6 +439,9 @@ static int offline_serve(const char *repo, const char *rev, const iw_dl_options 
         if (!ok)
             return iw_error_set(IW_EOFFLINE, "HF_HUB_OFFLINE is set and %s is missing or damaged in %s; unset HF_HUB_OFFLINE to download it",
                                 it->string, L->dest);
+        int arc = res_add_path(res, it->string);
+        if (arc < 0)
+            return arc;
         n++;
         res->bytes += (uint64_t)sz;
     }

@@ -56,6 +56,8 @@ typedef struct xfer {
     iw_hdrs hdrs;
     char   *url;
     bool    ranged, checked, clipped, restart200, etag_changed, bad_range;
+    bool    stalled;        /* no byte for HF_HUB_DOWNLOAD_TIMEOUT: dropped by the engine */
+    uint64_t last_rx;       /* ms: start, or when the last body byte arrived */
     int     werr;           /* errno of a failed write */
     long    status;
     iw_buf  errbody;
@@ -472,6 +474,7 @@ static size_t x_write(char *p, size_t sz, size_t n, void *ud)
     xfer *x = ud;
     dfile *f = x->f;
     size_t len = sz * n;
+    x->last_rx = iw_now_ms();
     if (!x->checked) {
         curl_easy_getinfo(x->e, CURLINFO_RESPONSE_CODE, &x->status);
         x->checked = true;
@@ -604,6 +607,7 @@ static int start_xfer(iw_engine *E, dfile *f, size_t si, const char *url_overrid
     s->xfer = (int)slot + 1;
     s->t_start = iw_now_ms();
     s->b_start = s->pos;
+    x->last_rx = s->t_start;
     f->active++;
     return 0;
 }
@@ -717,6 +721,14 @@ static void on_done(iw_engine *E, size_t slot, CURLcode cc)
         if ((rc = restart_file(E, f, true)) < 0) { fail_file(E, f, rc); release_file(f); }
         return;
     }
+    if (cc == CURLE_OK && st >= 300 && st < 400 && x->hdrs.location) {
+        /* the hub's redirect names the content it points to (X-Linked-Etag):
+         * a different hash means the file changed since the listing */
+        char eb[80];
+        const char *et = iw_hdrs_etag(&x->hdrs, eb, sizeof eb);
+        if (et && (iw_is_hex(et, 40) || iw_is_hex(et, 64)) && strcmp(et, expected_hash(f->spec)))
+            x->etag_changed = true;
+    }
     if (x->etag_changed) {
         char eb[80];
         const char *et = iw_hdrs_etag(&x->hdrs, eb, sizeof eb);
@@ -777,12 +789,20 @@ static void on_done(iw_engine *E, size_t slot, CURLcode cc)
     } else if (st == 408 || st == 429 || st >= 500) {
         retry = true;
         ra = x->hdrs.retry_after;
+    } else if (st >= 400 && f->location && !iw_hub_same_origin(E->hub, x->url)) {
+        /* the CDN refused a remembered location (an expired signature, or
+         * the content changed): ask the hub again, whose redirect also
+         * re-checks the ETag against the listing */
+        retry = true;
     }
     if (retry) {
         if (x->got == 0)
             s->fails++;
         if (s->fails > IW_DL_MAX_RETRIES) {
-            if (cc != CURLE_OK)
+            if (x->stalled)
+                rc = iw_error_set(IW_ENET, "%s: no data for %ld s (HF_HUB_DOWNLOAD_TIMEOUT) after %d attempts (%s)",
+                                  f->spec->path, iw_hub_timeout(E->hub), s->fails, x->url);
+            else if (cc != CURLE_OK)
                 rc = iw_error_set(IW_ENET, "%s: %s after %d attempts (%s)", f->spec->path, curl_easy_strerror(cc),
                                   s->fails, x->url);
             else
@@ -805,7 +825,10 @@ static void on_done(iw_engine *E, size_t slot, CURLcode cc)
         rc = iw_hub_http_error(E->hub, st, x->hdrs.x_error_code, f->spec->path, x->url);
     else
         rc = iw_error_set(IW_ENET, "%s: %s", f->spec->path, curl_easy_strerror(cc));
-    if (st == 404 && x->hdrs.x_error_code && !strcmp(x->hdrs.x_error_code, "EntryNotFound") && E->o->no_exist)
+    /* only the hub's own answer (it carries X-Repo-Commit) proves the entry
+     * is missing at this commit, as huggingface_hub decides */
+    if (st == 404 && x->hdrs.x_error_code && !strcmp(x->hdrs.x_error_code, "EntryNotFound") &&
+        x->hdrs.repo_commit && E->o->no_exist)
         E->o->no_exist(f->spec, E->o->ud_layout);
     end_xfer(E, slot);
     cancel_file_xfers(E, f);
@@ -972,7 +995,11 @@ int iw_engine_run(iw_hub *hub, iw_dl_file *files, size_t n, const iw_engine_opts
         if (E.m) curl_multi_cleanup(E.m);
         return iw_error_set(IW_ENOMEM, "out of memory");
     }
-    curl_multi_setopt(E.m, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+    /* No HTTP/2 multiplexing: every transfer gets a connection of its own
+     * (reused one transfer after another).  Multiplexed, all ranges of a
+     * file would share one TCP connection, and a CDN's per-connection rate
+     * limit -- what makes range splitting worthwhile -- would cap them all. */
+    curl_multi_setopt(E.m, CURLMOPT_PIPELINING, (long)CURLPIPE_NOTHING);
     curl_multi_setopt(E.m, CURLMOPT_MAX_HOST_CONNECTIONS, (long)(o->jobs * o->connections));
     E.nfiles = n;
     for (size_t i = 0; i < n; i++) {
@@ -1011,6 +1038,16 @@ int iw_engine_run(iw_hub *hub, iw_dl_file *files, size_t n, const iw_engine_opts
             for (size_t s = 0; s < E.nx; s++)
                 if (E.x[s] == x) { on_done(&E, s, cc); break; }
         }
+        /* a transfer that received nothing for HF_HUB_DOWNLOAD_TIMEOUT is
+         * dropped and retried (resuming where it stopped).  libcurl's own
+         * low-speed check averages over a window of several seconds, so a
+         * stall after a burst of data would take that much longer */
+        uint64_t idle_ms = (uint64_t)iw_hub_timeout(hub) * 1000u, tnow = iw_now_ms();
+        for (size_t s = 0; s < E.nx; s++)
+            if (E.x[s] && E.x[s]->last_rx + idle_ms < tnow) {
+                E.x[s]->stalled = true;
+                on_done(&E, s, CURLE_OPERATION_TIMEDOUT);
+            }
         /* account bytes and persist state */
         for (size_t i = 0; i < n; i++) {
             dfile *f = &E.files[i];

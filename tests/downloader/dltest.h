@@ -144,4 +144,43 @@ static inline void dl_same_file(const char *a, const char *b)
     free(y);
 }
 
+/* Run the CLI against fakehub with every location private to `home`
+ * (registry, model root, HF_HOME, XDG dirs) and no token or offline mode
+ * inherited; `env` ("K=V ...", may be "") comes last so it wins. */
+static inline int dl_cli(const iwt_hub *h, const char *home, const char *env, const char *args,
+                         char **out, char **err)
+{
+    char cmd[32768];
+    snprintf(cmd, sizeof cmd,
+             "HF_ENDPOINT=%s HF_TOKEN= HUGGING_FACE_HUB_TOKEN= HF_TOKEN_PATH=/nonexistent HF_HUB_OFFLINE= "
+             "TRANSFORMERS_OFFLINE= HF_HUB_CACHE= HF_HOME=%s/hf XDG_CACHE_HOME=%s/xdg-cache "
+             "XDG_CONFIG_HOME=%s/xdg-config IMAGEWORKS_REGISTRY_DIR=%s/reg IMAGEWORKS_MODEL_ROOT=%s/models "
+             "HF_HUB_DOWNLOAD_TIMEOUT= IMAGEWORKS_UNPACK_MAX_BYTES= %s %s %s",
+             h->hub_url, home, home, home, home, home, env ? env : "", iwt_cli(), args);
+    return iwt_run(cmd, out, err);
+}
+
+/* The only entry of <home>/reg/model_registry.discovered.json (cJSON_Delete
+ * *root when done). */
+static inline const cJSON *dl_only_entry(const char *home, cJSON **root)
+{
+    char p[4096];
+    snprintf(p, sizeof p, "%s/reg/model_registry.discovered.json", home);
+    char *s = iwt_slurp(p, NULL);
+    cr_assert_not_null(s, "%s missing", p);
+    *root = cJSON_Parse(s);
+    free(s);
+    cr_assert(cJSON_IsArray(*root), "%s is not a JSON array", p);
+    cr_assert_eq(cJSON_GetArraySize(*root), 1, "expected one registry entry");
+    return cJSON_GetArrayItem(*root, 0);
+}
+
+/* Number of logged requests whose path contains sub (any host). */
+static inline int dl_log_count(iwt_hub *h, const char *sub)
+{
+    int n = 0;
+    dl_log_bytes(h, NULL, sub, &n, NULL);
+    return n;
+}
+
 #endif

@@ -1,6 +1,8 @@
 /* test_engine.c - transfer engine against fakehub faults: cut bodies resumed
- * with Range, 503 + Retry-After, corrupt bytes, rate limits with multi-range
- * splitting, skip without requests, HF cache layout, offline mode. */
+ * with Range, 503/429 + Retry-After, corrupt bytes, rate limits with
+ * multi-range splitting, a 200 answer to a Range request, an ETag change
+ * mid-transfer, EntryNotFound (.no_exist), skip without requests, HF cache
+ * layout, offline mode. */
 #include "hubtest.c"
 #include "dltest.h"
 
@@ -311,23 +313,236 @@ Test(engine, hf_cache_layout_file_by_file)
     free(cache);
 }
 
+/* Delete a file from fakehub's root when the first file starts: it was in
+ * the listing, so its resolve answers 404 EntryNotFound + X-Repo-Commit. */
+typedef struct vanish { const char *when, *victim; bool done; } vanish;
+static void vanish_on_start(const iw_dl_event *ev, void *ud)
+{
+    vanish *v = ud;
+    if (ev->kind == IW_DL_EV_START && !v->done && !strcmp(ev->path, v->when)) {
+        cr_assert_eq(unlink(v->victim), 0, "cannot delete %s", v->victim);
+        v->done = true;
+    }
+}
+
 Test(engine, missing_entry_writes_no_exist)
 {
-    /* a file that disappears between listing and fetch: EntryNotFound */
+    /* a fixed commit, so deleting a file does not change the revision */
+    const char *commit = "0123456789abcdef0123456789abcdef01234567";
+    char p[4096], meta[256];
+    snprintf(meta, sizeof meta, "{\"revisions\":{\"main\":\"%s\"}}", commit);
+    snprintf(p, sizeof p, "%s/t/ne.hub.json", g_root);
+    cr_assert_eq(iwt_write(p, meta, strlen(meta)), 0);
+    dl_put_text(g_root, "t/ne", "a.json", "{}");
+    dl_put_text(g_root, "t/ne", "sub/zz.txt", "soon gone");
+    char victim[4096];
+    snprintf(victim, sizeof victim, "%s/t/ne/sub/zz.txt", g_root);
+    vanish v = { "a.json", victim, false };
+
     char *cache = iwt_tmpdir("noexist");
     iw_hub *hub = dl_hub(&g_hub, NULL);
-    cr_assert_gt(iwt_hub_fault(&g_hub, "{\"path\":\"config.json\",\"status\":404,\"times\":-1}"), 0);
     iw_dl_options o;
     dl_opts(&o, cache);
     o.layout = IW_DL_LAYOUT_HF_CACHE;
+    o.jobs = 1;                      /* a.json first, then sub/zz.txt */
+    o.on_event = vanish_on_start;
+    o.ud = &v;
     iw_dl_result r;
-    int rc = iw_download_repo(hub, "t/r", &o, &r);
+    int rc = iw_download_repo(hub, "t/ne", &o, &r);
+    cr_assert(v.done, "a.json never started");
     cr_expect_eq(rc, IW_ENOTFOUND, "rc %d: %s", rc, iw_error_last());
-    cr_expect(strstr(iw_error_last(), "config.json"), "%s", iw_error_last());
+    cr_expect(strstr(iw_error_last(), "sub/zz.txt") && strstr(iw_error_last(), "not found"), "%s", iw_error_last());
+    /* huggingface_hub's marker: an empty file at .no_exist/<commit>/<path> */
+    snprintf(p, sizeof p, "%s/models--t--ne/.no_exist/%s/sub/zz.txt", cache, commit);
+    struct stat st;
+    cr_expect(stat(p, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0, "no empty marker %s", p);
+    /* the file that exists was placed; the missing one was not */
+    snprintf(p, sizeof p, "%s/models--t--ne/snapshots/%s/a.json", cache, commit);
+    cr_expect(iw_path_is_file(p), "a.json not placed");
+    snprintf(p, sizeof p, "%s/models--t--ne/snapshots/%s/sub/zz.txt", cache, commit);
+    cr_expect(!iw_path_exists(p), "a link for the missing file");
     iw_dl_result_free(&r);
     iw_hub_free(hub);
     iwt_rm_rf(cache);
     free(cache);
+}
+
+Test(engine, cdn_404_is_not_a_missing_entry)
+{
+    /* a CDN 404 (with X-Error-Code: EntryNotFound but no X-Repo-Commit) says
+     * nothing about the repo at this commit: no .no_exist marker; the
+     * engine goes back to the hub for a fresh location and succeeds */
+    char *cache = iwt_tmpdir("cdn404");
+    iw_hub *hub = dl_hub(&g_hub, NULL);
+    cr_assert_gt(iwt_hub_fault(&g_hub, "{\"path\":\"small.bin\",\"host\":\"cdn\",\"status\":404,\"times\":2}"), 0);
+    iw_dl_options o;
+    dl_opts(&o, cache);
+    o.layout = IW_DL_LAYOUT_HF_CACHE;
+    iw_dl_result r;
+    cr_assert_eq(iw_download_repo(hub, "t/r", &o, &r), 0, "%s", iw_error_last());
+    char p[4096];
+    snprintf(p, sizeof p, "%s/models--t--r/.no_exist", cache);
+    cr_expect(!iw_path_exists(p), ".no_exist written for a CDN answer");
+    int hub_n = 0, cdn_n = 0;
+    dl_log_bytes(&g_hub, "hub", "small.bin", &hub_n, NULL);
+    dl_log_bytes(&g_hub, "cdn", NULL, &cdn_n, NULL);
+    cr_expect_eq(hub_n, 3, "small.bin resolved %d times on the hub (expected one per CDN attempt)", hub_n);
+    iw_dl_result_free(&r);
+    iw_hub_free(hub);
+    iwt_rm_rf(cache);
+    free(cache);
+}
+
+Test(engine, ignored_range_restarts_the_file_cleanly)
+{
+    /* the CDN answers one ranged request with 200 + the whole file (what a
+     * gzip-ing CDN does): the file's ranges are dropped and it is fetched
+     * again from byte 0 as one plain GET */
+    char *dest = iwt_tmpdir("ign");
+    iw_hub *hub = dl_hub(&g_hub, NULL);
+    cr_assert_gt(iwt_hub_fault(&g_hub, "{\"path\":\"model.safetensors\",\"host\":\"cdn\",\"ignore_range\":true,\"times\":1}"), 0);
+    iw_dl_options o;
+    dl_opts(&o, dest);
+    const char *inc[] = { "model.safetensors" };
+    o.include = inc; o.n_include = 1;
+    o.connections = 4;
+    o.split_min = 1u << 20;
+    iw_dl_result r;
+    cr_assert_eq(iw_download_repo(hub, "t/r", &o, &r), 0, "%s", iw_error_last());
+    check_big(dest);
+    /* the last CDN request is the restart: no Range, the whole file */
+    usleep(300000);   /* let fakehub log the aborted answers */
+    cJSON *log = iwt_hub_log_json(&g_hub);
+    int ranged = 0, plain = 0, faulted = 0;
+    const cJSON *it, *last = NULL;
+    cJSON_ArrayForEach(it, log) {
+        const char *host = cJSON_GetStringValue(cJSON_GetObjectItem(it, "host"));
+        if (!host || strcmp(host, "cdn"))
+            continue;
+        if (cJSON_IsNumber(cJSON_GetObjectItem(it, "fault")))
+            faulted++;
+        if (cJSON_IsString(cJSON_GetObjectItem(it, "range"))) {
+            ranged++;
+        } else {
+            plain++;
+            last = it;
+        }
+    }
+    cr_expect_eq(faulted, 1, "the ignore_range fault was used %d times", faulted);
+    cr_expect_geq(ranged, 1, "no ranged request before the restart");
+    cr_expect_eq(plain, 1, "%d CDN requests without Range (expected the one restart)", plain);
+    cr_expect(last && cJSON_GetNumberValue(cJSON_GetObjectItem(last, "bytes")) == (double)BIG,
+              "the restart did not fetch the whole file");
+    cJSON_Delete(log);
+    char p[4096];
+    snprintf(p, sizeof p, "ls -A %s/.imageworks/partial | grep -v lock | wc -l", dest);
+    char *n = NULL;
+    iwt_run(p, &n, NULL);
+    cr_expect(n && atoi(n) == 0, "partials left: %s", n);
+    free(n);
+    iw_dl_result_free(&r);
+    iw_hub_free(hub);
+    iwt_rm_rf(dest);
+    free(dest);
+}
+
+Test(engine, status_429_with_retry_after_on_the_cdn)
+{
+    char *dest = iwt_tmpdir("429");
+    iw_hub *hub = dl_hub(&g_hub, NULL);
+    cr_assert_gt(iwt_hub_fault(&g_hub, "{\"path\":\"small.bin\",\"host\":\"cdn\",\"status\":429,\"retry_after\":1,\"times\":2}"), 0);
+    iw_dl_options o;
+    dl_opts(&o, dest);
+    const char *inc[] = { "small.bin" };
+    o.include = inc; o.n_include = 1;
+    iw_dl_result r;
+    uint64_t t0 = iw_now_ms_test();
+    cr_assert_eq(iw_download_repo(hub, "t/r", &o, &r), 0, "%s", iw_error_last());
+    uint64_t ms = iw_now_ms_test() - t0;
+    cr_expect_geq(ms, 1900u, "Retry-After not honoured (%llu ms; the retry base is 50 ms)", (unsigned long long)ms);
+    int n = 0;
+    dl_log_bytes(&g_hub, "cdn", "/cdn/", &n, NULL);
+    cr_expect_eq(n, 3, "small.bin requested %d times on the CDN (2 x 429 + 1)", n);
+    char p[4096], h[65], want[65];
+    snprintf(p, sizeof p, "%s/small.bin", dest);
+    dl_file_hash(p, true, h);
+    char *b = dl_bytes(2000, 8);
+    iw_sha256_hex(b, 2000, want);
+    free(b);
+    cr_expect_str_eq(h, want);
+    iw_dl_result_free(&r);
+    iw_hub_free(hub);
+    iwt_rm_rf(dest);
+    free(dest);
+}
+
+/* Replace the served file (new inode, new content) once `at` bytes of it
+ * have arrived. */
+typedef struct swap { const char *path; uint64_t at; size_t size; bool done; } swap;
+static void swap_on_progress(const iw_dl_event *ev, void *ud)
+{
+    swap *s = ud;
+    if (ev->kind != IW_DL_EV_PROGRESS || s->done || ev->n_active == 0 || ev->active[0].done < s->at)
+        return;
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.new", s->path);
+    char *b = dl_bytes(s->size, 99);
+    cr_assert_eq(iwt_write(tmp, b, s->size), 0);
+    free(b);
+    cr_assert_eq(rename(tmp, s->path), 0);
+    s->done = true;
+}
+
+Test(engine, etag_change_mid_transfer_discards_the_partial)
+{
+    const size_t size = 5u << 20;    /* >= 4 MiB: keeps resume state */
+    dl_put(g_root, "t/et", "w.safetensors", size, 1);
+    /* a fixed commit that keeps resolving while the content changes (the
+     * Hub never changes a commit; a proxy or a mirror can) */
+    char p[4096];
+    const char *meta = "{\"revisions\":{\"main\":\"00000000000000000000000000000000000000e7\"}}";
+    snprintf(p, sizeof p, "%s/t/et.hub.json", g_root);
+    cr_assert_eq(iwt_write(p, meta, strlen(meta)), 0);
+    char served[4096];
+    snprintf(served, sizeof served, "%s/t/et/w.safetensors", g_root);
+    /* the first CDN answer is slow and breaks at 1.5 MB; the file changes
+     * on the server before that, so the resumed request meets new content */
+    cr_assert_gt(iwt_hub_fault(&g_hub, "{\"path\":\"w.safetensors\",\"host\":\"cdn\",\"rate_bps\":1500000,\"times\":1}"), 0);
+    cr_assert_gt(iwt_hub_fault(&g_hub, "{\"path\":\"w.safetensors\",\"host\":\"cdn\",\"cut_after\":1500000,\"times\":1}"), 0);
+    char *dest = iwt_tmpdir("etag");
+    iw_hub *hub = dl_hub(&g_hub, NULL);
+    iw_dl_options o;
+    dl_opts(&o, dest);
+    swap sw = { served, 300000, size, false };
+    o.on_event = swap_on_progress;
+    o.ud = &sw;
+    iw_dl_result r;
+    int rc = iw_download_repo(hub, "t/et", &o, &r);
+    cr_assert(sw.done, "the file was never swapped");
+    cr_expect_eq(rc, IW_EVERIFY, "rc %d: %s", rc, iw_error_last());
+    cr_expect(strstr(iw_error_last(), "w.safetensors") && strstr(iw_error_last(), "ETag"), "%s", iw_error_last());
+    iw_dl_result_free(&r);
+    /* the partial of the old content is gone, nothing was placed */
+    char cmd[8192], *n = NULL;
+    snprintf(cmd, sizeof cmd, "ls -A %s/.imageworks/partial | grep -v lock | wc -l", dest);
+    iwt_run(cmd, &n, NULL);
+    cr_expect(n && atoi(n) == 0, "partial data of the old content left: %s", n);
+    free(n);
+    snprintf(cmd, sizeof cmd, "%s/w.safetensors", dest);
+    cr_expect(!iw_path_exists(cmd), "a file was placed");
+    /* the next run lists the new content and gets it */
+    iwt_hub_reset(&g_hub);
+    cr_assert_eq(iw_download_repo(hub, "t/et", &o, &r), 0, "%s", iw_error_last());
+    char h[65], want[65];
+    dl_file_hash(cmd, true, h);
+    char *b = dl_bytes(size, 99);
+    iw_sha256_hex(b, size, want);
+    free(b);
+    cr_expect_str_eq(h, want, "the new content was not fetched");
+    iw_dl_result_free(&r);
+    iw_hub_free(hub);
+    iwt_rm_rf(dest);
+    free(dest);
 }
 
 Test(engine, stale_partial_of_changed_file_is_discarded)
