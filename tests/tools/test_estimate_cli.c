@@ -356,3 +356,64 @@ Test(estimate_cli, remote_repo_on_fakehub, .timeout = 90)
     iwt_rm_rf(root);
     free(root);
 }
+
+static const cJSON *term_named(const cJSON *j, const char *name)
+{
+    const cJSON *t;
+    cJSON_ArrayForEach(t, cJSON_GetObjectItem(j, "terms"))
+        if (!strcmp(cJSON_GetObjectItem(t, "name")->valuestring, name))
+            return t;
+    cr_assert_fail("no %s term", name);
+    return NULL;
+}
+
+static double term_bytes_of(const cJSON *j, const char *name)
+{
+    return cJSON_GetObjectItem(term_named(j, name), "bytes")->valuedouble;
+}
+
+/* A GGUF file from the corpus, estimated from its own tensor infos.
+ * stories260K: dim 64, 5 layers, 8 heads / 4 KV heads of 8, FFN 172, vocab 512,
+ * untied output, every tensor F32, context 2048.
+ *   weights: 292800 params x 4 B = 1171200 (exact: gguf tensors)
+ *   on the GPU: all but the token embeddings (512 x 64 x 4 = 131072, host RAM) = 1040128
+ *   KV f16: 5 x 4 x (8 + 8) x 2 = 640 B/token; n_ctx 2048 -> 1310720
+ *   compute nT = 512: max(output 512 x (512 + 64) x 4 = 1179648, FFN 512 x (128 + 516) x 4 = 1318912,
+ *                         FA attention 512 x 128 x 4 + 2048 x 512 x 2 = 2359296) = 2359296 */
+Test(estimate_cli, corpus_gguf_stories260k)
+{
+    const char *corpus = iwt_corpus_dir();
+    if (!corpus)
+        cr_skip_test("corpus absent: ../shared/corpus (gguf/stories260K.gguf)");
+    char *tmp = iwt_tmpdir("estgguf");
+    char a[4096], *out = NULL, *err = NULL;
+    snprintf(a, sizeof a, "'%s/gguf/stories260K.gguf' --json", corpus);
+    int rc = run(tmp, a, &out, &err);
+    cr_assert_eq(rc, 0, "rc %d: %s", rc, err ? err : "");
+    cJSON *j = cJSON_Parse(out);
+    cr_assert_not_null(j, "%s", out);
+    cr_assert_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "inputs"), "engine")->valuestring, "llama.cpp");
+    cr_assert_eq(cJSON_GetObjectItem(j, "weights_bytes")->valuedouble, 1171200);
+    cr_assert_str_eq(cJSON_GetObjectItem(term_named(j, "weights"), "source")->valuestring, "exact: gguf tensors");
+    cr_assert_eq(term_bytes_of(j, "weights"), 1040128);
+    cr_assert_eq(cJSON_GetObjectItem(j, "host_bytes")->valuedouble, 131072);
+    cr_assert_eq(cJSON_GetObjectItem(j, "kv_bytes_per_token")->valuedouble, 640);
+    cr_assert_eq(term_bytes_of(j, "kv_cache"), 640.0 * 2048);
+    cr_assert_eq(term_bytes_of(j, "compute"), 2359296);
+    cJSON_Delete(j);
+    free(out);
+    free(err);
+    /* -ctk/-ctv q8_0 at 1000 tokens: 5 x 4 x 16 x 34/32 = 340 B/token, n_ctx PAD(1000, 256) = 1024 */
+    snprintf(a, sizeof a, "'%s/gguf/stories260K.gguf' --context 1000 --kv-dtype q8_0 --json", corpus);
+    rc = run(tmp, a, &out, &err);
+    cr_assert_eq(rc, 0, "rc %d: %s", rc, err ? err : "");
+    j = cJSON_Parse(out);
+    cr_assert_not_null(j, "%s", out);
+    cr_assert_eq(cJSON_GetObjectItem(j, "kv_bytes_per_token")->valuedouble, 340);
+    cr_assert_eq(term_bytes_of(j, "kv_cache"), 340.0 * 1024);
+    cJSON_Delete(j);
+    free(out);
+    free(err);
+    iwt_rm_rf(tmp);
+    free(tmp);
+}
