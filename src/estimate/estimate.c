@@ -944,7 +944,9 @@ int iw_estimate_compute(const iw_arch *a, const iw_est_opts *o, iw_estimate *e)
         in->flash_attn = fa;
         if (!fa && (in->kv_dtype == IW_KV_Q8_0 || in->kv_dtype == IW_KV_Q4_0))
             iw_strlist_push_unique(&e->warnings, "quantized V cache needs flash attention (-fa on)");
-        double ncells = pad_up(ctx * B, IW_EST_LLAMA_PAD);
+        /* llama.cpp (kv_unified = false) pads each sequence's share to 256 and
+         * allocates n_ctx = seqs x PAD(n_ctx / seqs, 256): -c 1023 -np 3 gets 1536 cells */
+        double ncells = B * pad_up(ctx, IW_EST_LLAMA_PAD);
         double nlay = L;
         double ngl = known(in->n_gpu_layers) || in->n_gpu_layers == 0 ? (double)in->n_gpu_layers : L + 1;
         if (ngl < 0)
@@ -976,7 +978,7 @@ int iw_estimate_compute(const iw_arch *a, const iw_est_opts *o, iw_estimate *e)
         {
             char f[IW_EST_FORMULA_MAX];
             size_t fo = 0;
-            fo = fmt_app(f, sizeof f, fo, "n_ctx = PAD(ctx %g x seqs %g, 256) = %g cells: ", ctx, B, ncells);
+            fo = fmt_app(f, sizeof f, fo, "n_ctx = seqs %g x PAD(ctx %g, 256) = %g cells: ", B, ctx, ncells);
             if (s.n_full)
                 fo = fmt_app(f, sizeof f, fo, "full %lld L x %.0f B x %g", (long long)s.n_full, s.full / s.n_full, ncells);
             if (s.n_swa)

@@ -1009,3 +1009,50 @@ Test(vllm, kv_capacity_subtracts_recurrent_state)
     iw_estimate_free(&e);
     iw_arch_free(&a);
 }
+
+/* Gemma-3-270m: 18 layers (every 6th full: 3 full, 15 sliding), 1 KV head x 256,
+ * window 512 -> 1 x 512 x 2 B = 1024 B per token per layer.  llama.cpp pads each
+ * sequence's share of n_ctx to 256 (kv_unified = false); the figures are the
+ * llama-server allocations quoted in unslothai/unsloth#5225 and #7530. */
+static iw_layer_kind g270m_kind(size_t i) { return (i + 1) % 6 == 0 ? IW_LAYER_FULL : IW_LAYER_SLIDING; }
+
+Test(llamacpp, per_sequence_padding_and_swa_slots)
+{
+    iw_arch a;
+    iw_arch_init(&a);
+    iw_arch_set_str(&a.torch_dtype, "bfloat16");
+    a.num_layers = 18;
+    a.num_attention_heads = 4;
+    a.num_kv_heads = 1;
+    a.head_dim = 256;
+    a.hidden_size = 640;
+    a.vocab_size = 262144;
+    a.context_length = 32768;
+    a.attention.sliding_window = 512;
+    a.attention.layer_types = kinds(18, g270m_kind);
+    a.attention.n_layer_types = 18;
+    a.weights_bytes = 536223744;
+    iw_est_opts o;
+    iw_est_opts_init(&o);
+    o.engine = IW_ENGINE_LLAMACPP;
+    iw_estimate e;
+    iw_estimate_init(&e);
+    static const struct { int64_t ctx, seqs, mib2; } cases[] = {
+        /* full: 3 x 1024 x seqs x PAD(ctx, 256); SWA: 15 x 1024 x seqs x min(PAD(ctx), PAD(512 + 512) = 1024)
+         * (mib2 = 2 x MiB, to keep 27.0 and 25.5 exact) */
+        {4096, 1, 54},   /* 12 + 15 = 27 MiB */
+        {1024, 4, 144},  /* 12 + 60 = 72 MiB */
+        {512, 8, 144},   /* 12 + 15 x 8 x 512 cells = 72 MiB */
+        {341, 3, 54},    /* -c 1023 -np 3: 3 x 512 = 1536 cells; 4.5 + 22.5 = 27 MiB (not 25.5 with PAD(1023) = 1024) */
+        {256, 4, 36},    /* 1024 cells on all 18 layers = 18 MiB */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        o.context = cases[i].ctx;
+        o.batch = cases[i].seqs;
+        cr_assert_eq(iw_estimate_compute(&a, &o, &e), 0, "%s", iw_error_last());
+        cr_assert_eq(term_bytes(&e, "kv_cache") * 2, cases[i].mib2 << 20, "ctx %lld x %lld: %lld",
+                     (long long)cases[i].ctx, (long long)cases[i].seqs, (long long)term_bytes(&e, "kv_cache"));
+    }
+    iw_estimate_free(&e);
+    iw_arch_free(&a);
+}
