@@ -8,6 +8,8 @@ pkgs=(build-essential cmake pkg-config git
       libcriterion-dev libmicrohttpd-dev)
 # Peers used by bench/ and by a few tests (curl CLI as a reference client).
 pkgs+=(curl)
+# script(1) gives the download test a terminal (progress redraw path).
+pkgs+=(bsdutils)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -257,6 +257,7 @@ const char *iw_dtype_name(iw_dtype d);                   /* "auto","fp32","fp16"
 int         iw_dtype_parse(const char *s, iw_dtype *out); /* also float32, float16, half, bfloat16 */
 
 typedef struct iw_est_overrides {
+    iw_engine engine;           /* the engine the estimate is for (dtype "auto" differs) */
     double   params_b;          /* billions; NAN = not given */
     iw_dtype dtype;             /* AUTO = the checkpoint's torch_dtype, else bf16 */
     const char *quantization;   /* "none","awq","gptq","int8","fp8","bnb4","mxfp4",...; NULL = not given */
@@ -346,6 +347,7 @@ typedef struct iw_emit_input {
     int         port;             /* 0 = engine default (vLLM 8000, llama-server 8080) */
     int64_t     context;          /* per sequence */
     int64_t     batch;            /* concurrent sequences */
+    int64_t     num_layers;       /* the model's layers (Ollama num_gpu when offloading part); 0 = unknown */
     const iw_ov_result *ov;       /* dtype/quantization/trust_remote_code decisions; may be NULL */
 } iw_emit_input;
 

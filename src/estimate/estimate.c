@@ -496,6 +496,14 @@ int iw_estimate_weights(const iw_arch *a, int64_t *bytes, char *formula, size_t 
                         const char **source)
 {
     const iw_quant *q = &a->quantization;
+    const char *cast = iw_arch_get_source(a, "weights_bytes");
+    if (a->weights_bytes > 0 && cast && !strncmp(cast, "cast:", 5)) {
+        /* an override re-sized exact header bytes for the dtype the engine loads */
+        *source = "exact parameters x dtype";
+        snprintf(formula, flen, "%s = %lld", cast + 5, (long long)a->weights_bytes);
+        *bytes = a->weights_bytes;
+        return 0;
+    }
     if (a->weights_bytes > 0) {
         bool gguf = (a->source && !strcmp(a->source, "gguf")) || (q->method && !strcasecmp(q->method, "gguf"));
         *source = gguf ? "exact: gguf tensors" : "exact: safetensors headers";

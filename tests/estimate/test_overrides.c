@@ -1,0 +1,486 @@
+/* test_overrides.c - estimate overrides (--params-b, --dtype, --quantization,
+ * --max-model-len, --trust-remote-code) and the feasibility verdict, hand
+ * computed on Llama-3-8B (numbers from its config.json and safetensors
+ * headers, as in test_estimate.c). */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "iwdl/error.h"
+#include "iwdl/estimate.h"
+
+#define GIB ((int64_t)1 << 30)
+#define P8B 8030261248LL
+/* vocab 128256 x hidden 4096, untied: embeddings + lm_head */
+#define KEEP (2LL * 128256 * 4096)
+
+static void llama3_8b(iw_arch *a, bool exact)
+{
+    iw_arch_init(a);
+    iw_arch_set_str(&a->torch_dtype, "bfloat16");
+    iw_arch_set_source(a, "torch_dtype", "config.json");
+    iw_arch_set_str(&a->kv_precision, "bf16");
+    iw_arch_set_source(a, "kv_precision", "default:torch_dtype");
+    a->num_layers = 32;
+    a->num_attention_heads = 32;
+    a->num_kv_heads = 8;
+    a->head_dim = 128;
+    a->hidden_size = 4096;
+    a->intermediate_size = 14336;
+    a->vocab_size = 128256;
+    a->max_position_embeddings = 8192;
+    a->context_length = 8192;
+    a->attention.type = IW_ATTN_GQA;
+    a->parameters.total = P8B;
+    if (exact) {
+        iw_arch_set_str(&a->parameters.source, "safetensors");
+        a->weights_bytes = 2 * P8B;
+    } else {
+        iw_arch_set_str(&a->parameters.source, "formula");
+    }
+}
+
+static const iw_ov_report *find(const iw_ov_result *r, const char *flag)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if (!strcmp(r->r[i].flag, flag))
+            return &r->r[i];
+    return NULL;
+}
+
+static int64_t weights_of(const iw_arch *a)
+{
+    int64_t b = 0;
+    char f[512];
+    const char *src = NULL;
+    cr_assert_eq(iw_estimate_weights(a, &b, f, sizeof f, &src), 0, "%s", iw_error_last());
+    return b;
+}
+
+/* ---------------------------------------------------------------- --params-b */
+
+Test(overrides, params_b_ignored_when_headers_count_exactly)
+{
+    iw_arch a;
+    llama3_8b(&a, true);
+    iw_est_overrides ov;
+    iw_est_overrides_init(&ov);
+    ov.params_b = 7;
+    iw_ov_result r;
+    cr_assert_eq(iw_estimate_apply_overrides(&a, &ov, &r), 0, "%s", iw_error_last());
+    const iw_ov_report *p = find(&r, "--params-b");
+    cr_assert_not_null(p);
+    cr_assert_eq(p->status, IW_OV_IGNORED);
+    cr_assert(strstr(p->reason, "header wins"), "%s", p->reason);
+    cr_assert_eq(a.parameters.total, P8B);
+    cr_assert_eq(weights_of(&a), 2 * P8B);
+    iw_arch_free(&a);
+}
+
+Test(overrides, params_b_applied_on_the_formula_path)
+{
+    iw_arch a;
+    llama3_8b(&a, false);
+    iw_est_overrides ov;
+    iw_est_overrides_init(&ov);
+    ov.params_b = 7.5;
+    iw_ov_result r;
+    cr_assert_eq(iw_estimate_apply_overrides(&a, &ov, &r), 0);
+    cr_assert_eq(find(&r, "--params-b")->status, IW_OV_APPLIED);
+    cr_assert_eq(a.parameters.total, 7500000000LL);
+    cr_assert_str_eq(a.parameters.source, "override");
+    cr_assert_eq(weights_of(&a), 15000000000LL);
+    /* out of range is a usage error */
+    double bad[] = {0, -1, 100001};
+    for (size_t i = 0; i < 3; i++) {
+        iw_est_overrides_init(&ov);
+        ov.params_b = bad[i];
+        cr_assert_eq(iw_estimate_apply_overrides(&a, &ov, &r), IW_EINVAL, "params_b %g accepted", bad[i]);
+    }
+    iw_arch_free(&a);
+}
+
+/* ---------------------------------------------------------------- --dtype */
+
+Test(overrides, dtype_auto_resolves_and_says_so)
+{
+    iw_arch a;
+    llama3_8b(&a, true);
+    iw_est_overrides ov;
+    iw_est_overrides_init(&ov);
+    iw_ov_result r;
+    cr_assert_eq(iw_estimate_apply_overrides(&a, &ov, &r), 0);
+    cr_assert_str_eq(r.dtype, "bf16");
+    cr_assert_str_eq(r.dtype_source, "config.json torch_dtype");
+    cr_assert_eq(r.n, 0, "nothing to report for a plain auto");
+
+    /* unknown torch_dtype: assumed bf16, reported */
+    iw_arch_set_str(&a.torch_dtype, NULL);
+    cr_assert_eq(iw_estimate_apply_overrides(&a, &ov, &r), 0);
+    cr_assert_str_eq(r.dtype, "bf16");
+    cr_assert(strstr(r.dtype_source, "assumed"), "%s", r.dtype_source);
+    cr_assert_not_null(find(&r, "--dtype"));
+    cr_assert_str_eq(a.torch_dtype, "bfloat16");
+    iw_arch_free(&a);
+
+    /* a float32 checkpoint under vLLM auto: 16-bit, weights re-sized from the exact count */
+    llama3_8b(&a, true);
+    iw_arch_set_str(&a.torch_dtype, "float32");
+    iw_arch_set_str(&a.kv_precision, "fp32");
+    a.weights_bytes = 4 * P8B;
+    cr_assert_eq(iw_estimate_apply_overrides(&a, &ov, &r), 0);
+    cr_assert_eq(a.weights_bytes, 2 * P8B);
+    int64_t kv = 0;
+    cr_assert_eq(iw_estimate_kv_per_token(&a, IW_KV_AUTO, 1, &kv), 0);
+    cr_assert_eq(kv, 131072, "KV follows the 16-bit weights");
+    iw_arch_free(&a);
+
+    /* ... but llama.cpp is not vLLM: nothing changes there */
+    llama3_8b(&a, true);
+    iw_arch_set_str(&a.torch_dtype, "float32");
+    a.weights_bytes = 4 * P8B;
+    ov.engine = IW_ENGINE_LLAMACPP;
+    cr_assert_eq(iw_estimate_apply_overrides(&a, &ov, &r), 0);
+    cr_assert_eq(a.weights_bytes, 4 * P8B);
+    cr_assert_str_eq(r.dtype, "fp32");
+    iw_arch_free(&a);
+}
+
+Test(overrides, dtype_cast_resizes_exact_weights_and_kv)
+{
+    iw_arch a;
+    llama3_8b(&a, true);
+    iw_est_overrides ov;
+    iw_est_overrides_init(&ov);
+    ov.dtype = IW_DTYPE_FP32;
+    iw_ov_result r;
+    cr_assert_eq(iw_estimate_apply_overrides(&a, &ov, &r), 0);
+    cr_assert_eq(find(&r, "--dtype")->status, IW_OV_APPLIED);
+    cr_assert_eq(a.weights_bytes, 4 * P8B);
+    char f[512];
+    const char *src;
+    int64_t b;
+    cr_assert_eq(iw_estimate_weights(&a, &b, f, sizeof f, &src), 0);
+    cr_assert_str_eq(src, "exact parameters x dtype");
+    cr_assert(strstr(f, "exact parameters 8030261248 x 4 B"), "%s", f);
+    int64_t kv = 0;
+    cr_assert_eq(iw_estimate_kv_per_token(&a, IW_KV_AUTO, 1, &kv), 0);
+    cr_assert_eq(kv, 2 * 131072);
+    iw_arch_free(&a);
+
+    /* a KV dtype the config chose (fp8) does not follow the weights */
+    llama3_8b(&a, true);
+    iw_arch_set_str(&a.kv_precision, "fp8");
+    iw_arch_set_source(&a, "kv_precision", "config.json");
+    cr_assert_eq(iw_estimate_apply_overrides(&a, &ov, &r), 0);
+    cr_assert_str_eq(a.kv_precision, "fp8");
+    iw_arch_free(&a);
+
+    /* same as the checkpoint: a note, nothing changes */
+    llama3_8b(&a, true);
+    ov.dtype = IW_DTYPE_BF16;
+    cr_assert_eq(iw_estimate_apply_overrides(&a, &ov, &r), 0);
+    cr_assert_eq(find(&r, "--dtype")->status, IW_OV_NOTE);
+    cr_assert_eq(a.weights_bytes, 2 * P8B);
+    iw_arch_free(&a);
+
+    /* a quantized checkpoint keeps its weight storage */
+    llama3_8b(&a, true);
+    iw_arch_set_str(&a.quantization.method, "gptq");
+    a.quantization.bits = 4;
+    a.weights_bytes = 5700000000LL;
+    ov.dtype = IW_DTYPE_FP16;
+    cr_assert_eq(iw_estimate_apply_overrides(&a, &ov, &r), 0);
+    cr_assert_eq(find(&r, "--dtype")->status, IW_OV_APPLIED);
+    cr_assert(strstr(find(&r, "--dtype")->reason, "keep their storage"));
+    cr_assert_eq(a.weights_bytes, 5700000000LL);
+    iw_arch_free(&a);
+}
+
+/* ---------------------------------------------------------------- --quantization */
+
+Test(overrides, quantization_online_and_what_if)
+{
+    iw_arch a;
+    iw_est_overrides ov;
+    iw_ov_result r;
+    /* fp8 online on an exact bf16 checkpoint: linear weights x 1 B, embeddings and lm_head 2 B */
+    llama3_8b(&a, true);
+    iw_est_overrides_init(&ov);
+    ov.quantization = "fp8";
+    cr_assert_eq(iw_estimate_apply_overrides(&a, &ov, &r), 0, "%s", iw_error_last());
+    cr_assert_eq(find(&r, "--quantization")->status, IW_OV_APPLIED);
+    cr_assert_eq(a.weights_bytes, IW_UNKNOWN, "the bf16 header bytes no longer describe the storage");
+    cr_assert_eq(weights_of(&a), (P8B - KEEP) + KEEP * 2);   /* 9080934400 */
+    iw_arch_free(&a);
+
+    /* AWQ 4-bit g128 what-if: (P - keep) x (4 + 20/128) / 8 + keep x 2 = 5727460432 */
+    llama3_8b(&a, true);
+    ov.quantization = "AWQ";
+    cr_assert_eq(iw_estimate_apply_overrides(&a, &ov, &r), 0);
+    cr_assert(strstr(find(&r, "--quantization")->reason, "what-if"), "%s", find(&r, "--quantization")->reason);
+    cr_assert_eq(weights_of(&a), 5727460432LL);
+    iw_arch_free(&a);
+
+    /* --dtype fp8 means the same storage as --quantization fp8 */
+    llama3_8b(&a, true);
+    iw_est_overrides_init(&ov);
+    ov.dtype = IW_DTYPE_FP8;
+    cr_assert_eq(iw_estimate_apply_overrides(&a, &ov, &r), 0);
+    cr_assert_eq(find(&r, "--dtype")->status, IW_OV_APPLIED);
+    cr_assert_eq(weights_of(&a), 9080934400LL);
+    cr_assert_str_eq(r.dtype, "bf16", "activations stay in the checkpoint dtype");
+    iw_arch_free(&a);
+}
+
+Test(overrides, quantization_the_checkpoint_cannot_honour_is_ignored)
+{
+    iw_arch a;
+    iw_est_overrides ov;
+    iw_ov_result r;
+    iw_est_overrides_init(&ov);
+    llama3_8b(&a, true);
+    iw_arch_set_str(&a.quantization.method, "gptq");
+    a.quantization.bits = 4;
+    a.weights_bytes = 5700000000LL;
+    const char *qs[] = {"none", "awq", "gptq"};
+    iw_ov_status want[] = {IW_OV_IGNORED, IW_OV_IGNORED, IW_OV_NOTE};
+    for (size_t i = 0; i < 3; i++) {
+        ov.quantization = qs[i];
+        cr_assert_eq(iw_estimate_apply_overrides(&a, &ov, &r), 0);
+        cr_assert_eq(find(&r, "--quantization")->status, want[i], "%s", qs[i]);
+        cr_assert_eq(a.weights_bytes, 5700000000LL, "%s changed the weights", qs[i]);
+    }
+    iw_arch_free(&a);
+
+    /* GGUF tensor types fix the storage */
+    llama3_8b(&a, true);
+    iw_arch_set_str(&a.source, "gguf");
+    iw_arch_set_str(&a.quantization.method, "gguf");
+    ov.quantization = "awq";
+    cr_assert_eq(iw_estimate_apply_overrides(&a, &ov, &r), 0);
+    cr_assert_eq(find(&r, "--quantization")->status, IW_OV_IGNORED);
+    iw_arch_free(&a);
+
+    /* mxfp4 on a dense model; unknown parameter count */
+    llama3_8b(&a, false);
+    ov.quantization = "mxfp4";
+    cr_assert_eq(iw_estimate_apply_overrides(&a, &ov, &r), 0);
+    cr_assert_eq(find(&r, "--quantization")->status, IW_OV_IGNORED);
+    a.parameters.total = IW_UNKNOWN;
+    ov.quantization = "awq";
+    cr_assert_eq(iw_estimate_apply_overrides(&a, &ov, &r), 0);
+    cr_assert_eq(find(&r, "--quantization")->status, IW_OV_IGNORED);
+    cr_assert(strstr(find(&r, "--quantization")->reason, "--params-b"));
+    /* ... which --params-b in the same call supplies */
+    ov.params_b = 8;
+    cr_assert_eq(iw_estimate_apply_overrides(&a, &ov, &r), 0);
+    cr_assert_eq(find(&r, "--quantization")->status, IW_OV_APPLIED);
+    iw_arch_free(&a);
+
+    /* unknown methods and contradictions are usage errors */
+    llama3_8b(&a, true);
+    iw_est_overrides_init(&ov);
+    ov.quantization = "q3_k";
+    cr_assert_eq(iw_estimate_apply_overrides(&a, &ov, &r), IW_EINVAL);
+    ov.quantization = "awq";
+    ov.dtype = IW_DTYPE_FP8;
+    cr_assert_eq(iw_estimate_apply_overrides(&a, &ov, &r), IW_EINVAL);
+    cr_assert(strstr(iw_error_last(), "contradict"), "%s", iw_error_last());
+    iw_arch_free(&a);
+}
+
+/* ---------------------------------------------------------------- --max-model-len */
+
+Test(overrides, max_model_len_caps_never_extends)
+{
+    iw_arch a;
+    llama3_8b(&a, true);
+    iw_est_overrides ov;
+    iw_est_overrides_init(&ov);
+    iw_ov_result r;
+    ov.max_model_len = 65536;
+    cr_assert_eq(iw_estimate_apply_overrides(&a, &ov, &r), 0);
+    cr_assert_eq(find(&r, "--max-model-len")->status, IW_OV_CAPPED);
+    cr_assert_eq(a.context_length, 8192);
+    ov.max_model_len = 4096;
+    cr_assert_eq(iw_estimate_apply_overrides(&a, &ov, &r), 0);
+    cr_assert_eq(find(&r, "--max-model-len")->status, IW_OV_APPLIED);
+    cr_assert_eq(a.context_length, 4096);
+    /* the estimate's default context and model maximum follow */
+    iw_est_opts o;
+    iw_est_opts_init(&o);
+    iw_estimate e;
+    iw_estimate_init(&e);
+    cr_assert_eq(iw_estimate_compute(&a, &o, &e), 0);
+    cr_assert_eq(e.in.context, 4096);
+    cr_assert_eq(e.max_context, 4096);
+    iw_estimate_free(&e);
+    /* no maximum in the files: the override is it */
+    a.context_length = a.max_position_embeddings = IW_UNKNOWN;
+    ov.max_model_len = 32768;
+    cr_assert_eq(iw_estimate_apply_overrides(&a, &ov, &r), 0);
+    cr_assert_eq(a.context_length, 32768);
+    ov.max_model_len = 0;
+    cr_assert_eq(iw_estimate_apply_overrides(&a, &ov, &r), IW_EINVAL);
+    iw_arch_free(&a);
+
+    llama3_8b(&a, true);
+    iw_est_overrides_init(&ov);
+    ov.trust_remote_code = true;
+    cr_assert_eq(iw_estimate_apply_overrides(&a, &ov, &r), 0);
+    cr_assert(r.trust_remote_code);
+    cr_assert_eq(find(&r, "--trust-remote-code")->status, IW_OV_NOTE);
+    iw_arch_free(&a);
+}
+
+/* ---------------------------------------------------------------- verdict */
+
+static void est(const iw_arch *a, const iw_est_opts *o, iw_estimate *e)
+{
+    cr_assert_eq(iw_estimate_compute(a, o, e), 0, "%s", iw_error_last());
+}
+
+Test(verdict, fits_tight_and_unknown)
+{
+    iw_arch a;
+    llama3_8b(&a, true);
+    iw_est_opts o;
+    iw_est_opts_init(&o);
+    o.context = 8192;
+    iw_estimate e;
+    iw_estimate_init(&e);
+    iw_est_verdict v;
+
+    est(&a, &o, &e);     /* no budget */
+    cr_assert_eq(iw_estimate_verdict(&a, &o, &e, &v), 0);
+    cr_assert_eq(v.fit, IW_FIT_UNKNOWN);
+    cr_assert_str_eq(v.dominant, "weights");
+    cr_assert_eq(v.n_fixes, 0);
+
+    o.vram_bytes = 80 * GIB;
+    est(&a, &o, &e);
+    cr_assert_eq(iw_estimate_verdict(&a, &o, &e, &v), 0);
+    cr_assert_eq(v.fit, IW_FIT_FITS);
+    cr_assert_eq(v.headroom, e.budget - e.total);
+    cr_assert_eq(v.dominant_bytes, 2 * P8B);
+
+    /* a budget 5% above the total is tight; 12% above fits */
+    int64_t total = e.total;
+    o.vram_bytes = (int64_t)ceil((double)total / 0.95 / 0.9);
+    est(&a, &o, &e);
+    cr_assert_eq(e.total, total);
+    cr_assert_eq(iw_estimate_verdict(&a, &o, &e, &v), 0);
+    cr_assert_eq(v.fit, IW_FIT_TIGHT, "headroom %.3f", v.headroom_frac);
+    o.vram_bytes = (int64_t)ceil((double)total / 0.88 / 0.9);
+    est(&a, &o, &e);
+    cr_assert_eq(iw_estimate_verdict(&a, &o, &e, &v), 0);
+    cr_assert_eq(v.fit, IW_FIT_FITS, "headroom %.3f", v.headroom_frac);
+    cJSON *j = iw_estimate_verdict_to_json(&v);
+    cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(j, "fit")), "fits");
+    cr_assert(cJSON_IsNull(cJSON_GetObjectItem(j, "cheapest")));
+    cJSON_Delete(j);
+    iw_estimate_free(&e);
+    iw_arch_free(&a);
+}
+
+/* Each suggested change is re-estimated: its total equals an independent
+ * estimate with that change, and "fits" is that estimate's own answer. */
+Test(verdict, misfit_fixes_are_real_estimates)
+{
+    iw_arch a;
+    llama3_8b(&a, true);
+    iw_est_opts o;
+    iw_est_opts_init(&o);
+    o.context = 8192;
+    o.batch = 32;
+    o.vram_bytes = 24 * GIB;
+    iw_estimate e, t;
+    iw_estimate_init(&e);
+    iw_estimate_init(&t);
+    est(&a, &o, &e);
+    cr_assert(!e.fits);
+    iw_est_verdict v;
+    cr_assert_eq(iw_estimate_verdict(&a, &o, &e, &v), 0, "%s", iw_error_last());
+    cr_assert_eq(v.fit, IW_FIT_NO);
+    cr_assert_lt(v.headroom, 0);
+    cr_assert_str_eq(v.dominant, "kv_cache", "32 x 8192 tokens x 128 KiB = 32 GiB of KV");
+    cr_assert_geq(v.n_fixes, 4);
+    bool seen_kv = false, seen_ctx = false, seen_tp = false, seen_q = false;
+    for (size_t i = 0; i < v.n_fixes; i++) {
+        const iw_est_fix *f = &v.fixes[i];
+        iw_est_opts o2 = o;
+        if (!strcmp(f->kind, "kv_dtype")) {
+            seen_kv = true;
+            cr_assert_eq(i, 0, "a flag is tried first");
+            o2.kv_dtype = IW_KV_FP8;
+        } else if (!strcmp(f->kind, "context")) {
+            seen_ctx = true;
+            o2.context = atoll(f->change + strlen("--context "));
+            cr_assert(f->fits, "the largest context that fits must fit");
+            /* and one block more must not */
+            iw_est_opts o3 = o;
+            o3.context = o2.context + 16;
+            est(&a, &o3, &t);
+            cr_assert(!t.fits);
+        } else if (!strcmp(f->kind, "batch")) {
+            o2.batch = atoll(f->change + strlen("--batch "));
+        } else if (!strcmp(f->kind, "tp")) {
+            seen_tp = true;
+            o2.tp = atoi(f->change + strlen("--tp "));
+        } else if (!strcmp(f->kind, "quantization")) {
+            seen_q = true;
+            continue;   /* checked in quantization_online_and_what_if */
+        } else {
+            cr_assert_fail("unexpected fix kind %s", f->kind);
+        }
+        est(&a, &o2, &t);
+        cr_assert_eq(f->total, t.total, "%s: %lld vs %lld", f->change, (long long)f->total, (long long)t.total);
+        cr_assert_eq(f->fits, t.fits, "%s", f->change);
+    }
+    cr_assert(seen_kv && seen_ctx && seen_tp && seen_q);
+    cr_assert_geq(v.cheapest, 0);
+    cr_assert(v.fixes[v.cheapest].fits);
+    for (int i = 0; i < v.cheapest; i++)
+        cr_assert(!v.fixes[i].fits, "cheapest is the first that fits");
+    iw_estimate_free(&t);
+    iw_estimate_free(&e);
+    iw_arch_free(&a);
+}
+
+/* llama.cpp: the offload suggestion is the most layers that fit. */
+Test(verdict, llamacpp_offload_is_the_most_layers_that_fit)
+{
+    iw_arch a;
+    llama3_8b(&a, true);
+    iw_est_opts o;
+    iw_est_opts_init(&o);
+    o.engine = IW_ENGINE_LLAMACPP;
+    o.context = 8192;
+    o.vram_bytes = 12 * GIB;
+    iw_estimate e, t;
+    iw_estimate_init(&e);
+    iw_estimate_init(&t);
+    est(&a, &o, &e);
+    cr_assert(!e.fits, "16 GiB of bf16 weights on 12 GiB");
+    iw_est_verdict v;
+    cr_assert_eq(iw_estimate_verdict(&a, &o, &e, &v), 0, "%s", iw_error_last());
+    const iw_est_fix *off = NULL;
+    for (size_t i = 0; i < v.n_fixes; i++)
+        if (!strcmp(v.fixes[i].kind, "offload"))
+            off = &v.fixes[i];
+    cr_assert_not_null(off);
+    long long n = atoll(off->change + strlen("--ngl "));
+    cr_assert(n > 0 && n < 32, "%s", off->change);
+    iw_est_opts o2 = o;
+    o2.n_gpu_layers = n;
+    est(&a, &o2, &t);
+    cr_assert(t.fits);
+    o2.n_gpu_layers = n + 1;
+    est(&a, &o2, &t);
+    cr_assert(!t.fits, "-ngl %lld also fits", n + 1);
+    iw_estimate_free(&t);
+    iw_estimate_free(&e);
+    iw_arch_free(&a);
+}
