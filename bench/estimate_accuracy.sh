@@ -64,6 +64,29 @@ mk command-r-v01 <<'EOF'
  "max_position_embeddings":8192,"torch_dtype":"float16","rope_theta":8000000.0,"tie_word_embeddings":true}
 EOF
 
+# google/gemma-3-270m (18 layers, 1 KV head x 256, window 512, every 6th layer full)
+mk gemma3-270m <<'EOF'
+{"architectures":["Gemma3ForCausalLM"],"model_type":"gemma3_text","hidden_size":640,"intermediate_size":2048,
+ "num_hidden_layers":18,"num_attention_heads":4,"num_key_value_heads":1,"head_dim":256,"vocab_size":262144,
+ "max_position_embeddings":32768,"sliding_window":512,"rope_theta":1000000.0,"rope_local_base_freq":10000.0,
+ "query_pre_attn_scalar":256,"torch_dtype":"bfloat16","tie_word_embeddings":true,
+ "layer_types":["sliding_attention","sliding_attention","sliding_attention","sliding_attention","sliding_attention","full_attention",
+  "sliding_attention","sliding_attention","sliding_attention","sliding_attention","sliding_attention","full_attention",
+  "sliding_attention","sliding_attention","sliding_attention","sliding_attention","sliding_attention","full_attention"]}
+EOF
+# neuralmagic/Meta-Llama-3.1-70B-Instruct-quantized.w8a8: the Llama-3.1-70B config (corpus
+# mlcpreset-llama3_1_70b) + its compressed-tensors config (int8 weights per channel, lm_head kept)
+mk llama31-70b-w8a8 <<'EOF'
+{"architectures":["LlamaForCausalLM"],"model_type":"llama","hidden_size":8192,"intermediate_size":28672,
+ "num_hidden_layers":80,"num_attention_heads":64,"num_key_value_heads":8,"vocab_size":128256,
+ "max_position_embeddings":131072,"torch_dtype":"bfloat16","rope_theta":500000.0,"tie_word_embeddings":false,
+ "rope_scaling":{"factor":8.0,"low_freq_factor":1.0,"high_freq_factor":4.0,"original_max_position_embeddings":8192,"rope_type":"llama3"},
+ "quantization_config":{"quant_method":"compressed-tensors","format":"int-quantized","ignore":["lm_head"],
+  "config_groups":{"group_0":{"targets":["Linear"],
+   "weights":{"num_bits":8,"type":"int","symmetric":true,"strategy":"channel","group_size":null,"dynamic":false},
+   "input_activations":{"num_bits":8,"type":"int","symmetric":true,"strategy":"token","dynamic":true}}}}}
+EOF
+
 est() { "$cli" estimate "$@" --json 2>/dev/null || true; }
 GiB='1073741824'
 MiB='1048576'
@@ -82,6 +105,7 @@ row() {  # model settings quantity logged ours url
     printf '| %d | %s | %s | %s | %s | %s | %s | %s |\n' "$n" "$1" "$2" "$3" "$4" "$5" "$err" "$6"
 }
 r2() { awk -v x="$1" 'BEGIN{printf "%.2f", x}'; }
+r4() { awk -v x="$1" 'BEGIN{printf "%.4f", x}'; }
 
 # 1-3 Meta-Llama-3-8B on H100 (79.22 GiB), util 0.90, V0 profile (mbt 8192, 256 seqs, graphs outside the profile)
 j=$(est "$tmp/llama3-8b" --context 8192 --batch 256 --vram 79.22GiB --gpu-util 0.90 --enforce-eager --max-num-batched-tokens 8192)
@@ -143,3 +167,36 @@ row "c4ai-command-r-v01 (GGUF)" "llama.cpp, n_ctx 4096, f16 (MHA, 64 KV heads)" 
 j=$(est "$corpus/phi3__Phi-3.5-mini-instruct" --engine llama.cpp --context 131328 --flash-attn off)
 row "Phi-3-mini-128k-instruct (GGUF)" "llama.cpp, n_ctx 131328, f16, flash_attn 0" "KV self size MiB" 49248 "$(r2 "$(echo "$j" | term kv_cache $MiB)")" "[ggml-org/llama.cpp#6849](https://github.com/ggml-org/llama.cpp/issues/6849)"
 row "Phi-3-mini-128k-instruct (GGUF)" "llama.cpp, same (buffer on the CPU backend)" "compute buffer MiB" 8500.51 "$(r2 "$(echo "$j" | term compute $MiB)")" "[ggml-org/llama.cpp#6849](https://github.com/ggml-org/llama.cpp/issues/6849)"
+
+# 24 Qwen3-30B-A3B, vLLM 0.8.5 (V1), TP4 on 4x A10: "Model loading took 14.2474 GiB" on every rank
+j=$(est "$corpus/qwen3_moe__Qwen3-30B-A3B" --context 8192 --tp 4 --vram 24GB)
+row "Qwen3-30B-A3B" "vLLM 0.8.5 (V1) tp4, 4x A10, bf16" "weights GiB/rank" 14.2474 "$(r4 "$(echo "$j" | term weights $GiB)")" "[vllm-project/vllm#17469](https://github.com/vllm-project/vllm/issues/17469)"
+# 25 Meta-Llama-3.1-70B-Instruct-quantized.w8a8, vLLM V1, --max-model-len 2048 --gpu-memory-utilization 0.98:
+#    "Loading model weights took 67.7229 GB" (vLLM divides by 2^30)
+j=$(est "$tmp/llama31-70b-w8a8" --context 2048 --vram 80GiB --gpu-util 0.98)
+row "Llama-3.1-70B-Instruct w8a8 (int8)" "vLLM V1 (Jan 2025), tp1, max_model_len 2048, util 0.98" "weights GiB" 67.7229 "$(r4 "$(echo "$j" | term weights $GiB)")" "[vllm-project/vllm#12569](https://github.com/vllm-project/vllm/pull/12569)"
+# 26 dolphin-2.2.1-mistral-7B: Mistral-7B-v0.1 shapes (32 layers, 8 KV heads x 128), the corpus
+#    Mistral-7B-Instruct-v0.2 config stands in; n_ctx 4096, f16 -> "kv self size = 512.00 MB"
+j=$(est "$corpus/mistral__Mistral-7B-Instruct-v0.2" --engine llama.cpp --context 4096)
+row "dolphin-2.2.1-mistral-7B (GGUF)" "llama.cpp, n_ctx 4096, f16, 35/35 layers on GPU" "kv self size MiB" 512 "$(r2 "$(echo "$j" | term kv_cache $MiB)")" "[h2oai/h2ogpt#1072](https://github.com/h2oai/h2ogpt/issues/1072)"
+# 27-30 a model the log does not name: 32 layers (1030 graph nodes), freq_base 1e6, 128 KiB KV per
+#    token = Mistral-7B-Instruct-v0.2 shapes; n_ctx 2048 then 32768, n_ubatch 512, flash_attn 0
+for c in 2048:256:164 32768:4096:2144; do
+    ctx=${c%%:*}; rest=${c#*:}; kv=${rest%%:*}; cb=${rest#*:}
+    j=$(est "$corpus/mistral__Mistral-7B-Instruct-v0.2" --engine llama.cpp --context "$ctx" --flash-attn off)
+    row "unnamed (Mistral-7B-v0.2 shapes, GGUF)" "llama.cpp, n_ctx $ctx, f16, flash_attn 0" "KV self size MiB" "$kv" "$(r2 "$(echo "$j" | term kv_cache $MiB)")" "[fedora-copr/logdetective#106](https://github.com/fedora-copr/logdetective/pull/106)"
+    row "unnamed (Mistral-7B-v0.2 shapes, GGUF)" "llama.cpp, n_ctx $ctx, same" "CUDA0 compute buffer MiB" "$cb" "$(r2 "$(echo "$j" | term compute $MiB)")" "[fedora-copr/logdetective#106](https://github.com/fedora-copr/logdetective/pull/106)"
+done
+# 31-34 Gemma-3-270m in llama-server (3 full + 15 SWA layers): n_ctx / --parallel -> KV MiB,
+#    read back from llama_kv_cache_iswa ("server" column of the verifier table)
+for c in 4096:1:27 1024:4:72 512:8:72 4096:2:54; do
+    ctx=${c%%:*}; rest=${c#*:}; np=${rest%%:*}; mib=${rest#*:}
+    j=$(est "$tmp/gemma3-270m" --engine llama.cpp --context "$ctx" --batch "$np")
+    row "gemma-3-270m (GGUF)" "llama-server, n_ctx $((ctx * np)), --parallel $np, f16" "KV MiB" "$mib" "$(r2 "$(echo "$j" | term kv_cache $MiB)")" "[unslothai/unsloth#5225](https://github.com/unslothai/unsloth/pull/5225)"
+done
+# 35-36 the same with n_ctx 1024: 3 slots get PAD(341, 256) = 512 cells each (1536 in all), 4 slots 256 each
+for c in 341:3:27 256:4:18; do
+    ctx=${c%%:*}; rest=${c#*:}; np=${rest%%:*}; mib=${rest#*:}
+    j=$(est "$tmp/gemma3-270m" --engine llama.cpp --context "$ctx" --batch "$np")
+    row "gemma-3-270m (GGUF)" "llama-server, n_ctx 1024, --parallel $np ($ctx per slot)" "KV MiB" "$mib" "$(r2 "$(echo "$j" | term kv_cache $MiB)")" "[unslothai/unsloth#7530](https://github.com/unslothai/unsloth/pull/7530)"
+done
