@@ -105,6 +105,9 @@ int iw_dl_hf_cache_root(char **out);
 #define IW_UNPACK_MAX_BYTES   (64ull << 30)
 #define IW_UNPACK_MAX_ENTRIES 100000
 int iw_unpack_archive(const char *archive, const char *dir);
+/* Same with lower caps: max_bytes / max_entries of 0 (or above the
+ * defaults) mean the defaults. */
+int iw_unpack_archive_capped(const char *archive, const char *dir, uint64_t max_bytes, size_t max_entries);
 /* True if the name ends in .tar, .tar.gz, .tgz or .zip; *stem_len = name
  * length without that extension. */
 bool iw_is_archive_name(const char *name, size_t *stem_len);

@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "arch.h"
 #include "reader.h"
 
 typedef struct iw_hub iw_hub;
@@ -40,6 +41,7 @@ typedef struct iw_hub_options {
 #define IW_HUB_MAX_PAGES       10000        /* tree pages followed */
 #define IW_HUB_MAX_FILES       1000000      /* entries in one listing */
 #define IW_HUB_MAX_REDIRECTS   5
+#define IW_HUB_MAX_BASE_MODELS 16           /* cardData.base_model entries read */
 
 int  iw_hub_new(iw_hub **out, const iw_hub_options *opts);
 void iw_hub_free(iw_hub *hub);
@@ -57,6 +59,14 @@ int iw_hub_check_repo_id(const char *repo);
  * (40 lowercase hex) into commit.  Errors: IW_ENOTFOUND (repo or revision),
  * IW_EAUTH (gated/private: "set HF_TOKEN"), IW_ENET, IW_EOFFLINE. */
 int iw_hub_resolve_revision(iw_hub *hub, const char *repo, const char *rev, char commit[41]);
+
+/* The model card's base models: cardData.base_model of the model info at rev
+ * (GET /api/models/{repo}/revision/{rev}), a string or a list of strings.
+ * Each "org/name" that passes iw_hub_check_repo_id is appended to out
+ * (no duplicates, at most IW_HUB_MAX_BASE_MODELS read); anything else is
+ * skipped.  No card or no base_model is not an error (nothing appended).
+ * Errors as iw_hub_resolve_revision. */
+int iw_hub_card_base_models(iw_hub *hub, const char *repo, const char *rev, iw_strlist *out);
 
 typedef struct iw_hub_file {
     char    *path;        /* repo-relative, checked with iw_path_check_relative */

@@ -547,17 +547,17 @@ static int hub_request(iw_hub *hub, const char *method, const char *url, const c
     return rc;
 }
 
-int iw_hub_resolve_revision(iw_hub *hub, const char *repo, const char *rev, char commit[41])
+/* GET /api/models/{repo}/revision/{rev} and parse the JSON object. */
+static int model_info(iw_hub *hub, const char *repo, const char *rev, cJSON **out, char *what, size_t whatn)
 {
+    *out = NULL;
     int rc = iw_hub_check_repo_id(repo);
     if (rc < 0)
         return rc;
     if (!rev) rev = "main";
     iw_buf url = IW_BUF_INIT(IW_BUF_UNCAPPED);
     hub_resp r;
-    cJSON *j = NULL;
-    char what[512];
-    snprintf(what, sizeof what, "repo %s revision %s", repo, rev);
+    snprintf(what, whatn, "repo %s revision %s", repo, rev);
     if (iw_buf_printf(&url, "%s/api/models/%s/revision/", hub->endpoint, repo) < 0 ||
         pct_append(&url, rev, false) < 0) {
         iw_buf_free(&url);
@@ -571,18 +571,60 @@ int iw_hub_resolve_revision(iw_hub *hub, const char *repo, const char *rev, char
         hub_resp_free(&r);
         goto done;
     }
-    rc = iw_json_parse(r.body.data ? r.body.data : "", r.body.len, url.data, &j, NULL);
-    if (rc == 0) {
-        const char *sha = iw_json_get_str(j, "sha");
-        if (!iw_is_hex(sha, 40))
-            rc = iw_error_set(IW_EFORMAT, "%s: answer from %s has no valid \"sha\"", what, url.data);
-        else
-            memcpy(commit, sha, 41);
+    rc = iw_json_parse(r.body.data ? r.body.data : "", r.body.len, url.data, out, NULL);
+    if (rc == 0 && !cJSON_IsObject(*out)) {
+        cJSON_Delete(*out);
+        *out = NULL;
+        rc = iw_error_set(IW_EFORMAT, "%s: answer from %s is not a JSON object", what, url.data);
     }
-    cJSON_Delete(j);
     hub_resp_free(&r);
 done:
     iw_buf_free(&url);
+    return rc;
+}
+
+int iw_hub_resolve_revision(iw_hub *hub, const char *repo, const char *rev, char commit[41])
+{
+    char what[512];
+    cJSON *j = NULL;
+    int rc = model_info(hub, repo, rev, &j, what, sizeof what);
+    if (rc < 0)
+        return rc;
+    const char *sha = iw_json_get_str(j, "sha");
+    if (!iw_is_hex(sha, 40))
+        rc = iw_error_set(IW_EFORMAT, "%s: the model info has no valid \"sha\"", what);
+    else
+        memcpy(commit, sha, 41);
+    cJSON_Delete(j);
+    return rc;
+}
+
+int iw_hub_card_base_models(iw_hub *hub, const char *repo, const char *rev, iw_strlist *out)
+{
+    char what[512];
+    cJSON *j = NULL;
+    int rc = model_info(hub, repo, rev, &j, what, sizeof what);
+    if (rc < 0)
+        return rc;
+    const cJSON *card = cJSON_GetObjectItemCaseSensitive(j, "cardData");
+    const cJSON *bm = cJSON_IsObject(card) ? cJSON_GetObjectItemCaseSensitive(card, "base_model") : NULL;
+    const cJSON *it;
+    size_t seen = 0;
+    if (cJSON_IsString(bm)) {
+        if (iw_hub_check_repo_id(bm->valuestring) == 0 && strchr(bm->valuestring, '/'))
+            rc = iw_strlist_push_unique(out, bm->valuestring);
+    } else if (cJSON_IsArray(bm)) {
+        cJSON_ArrayForEach(it, bm) {
+            if (++seen > IW_HUB_MAX_BASE_MODELS || rc < 0)
+                break;
+            if (cJSON_IsString(it) && iw_hub_check_repo_id(it->valuestring) == 0 && strchr(it->valuestring, '/'))
+                rc = iw_strlist_push_unique(out, it->valuestring);
+        }
+    }
+    iw_error_clear();   /* ids that failed the check are skipped, not errors */
+    if (rc < 0)
+        rc = iw_error_set(IW_ENOMEM, "out of memory");
+    cJSON_Delete(j);
     return rc;
 }
 

@@ -7,8 +7,9 @@
  *  - regular files and directories are accepted; symlinks only with a
  *    relative target without any ".." component (so they cannot point out);
  *    hardlinks, devices, FIFOs and sockets are refused;
- *  - at most IW_UNPACK_MAX_ENTRIES entries and IW_UNPACK_MAX_BYTES bytes
- *    (counted on the bytes actually written, not the headers' claims).
+ *  - at most IW_UNPACK_MAX_ENTRIES entries and IW_UNPACK_MAX_BYTES bytes, or
+ *    the caller's lower caps (counted on the bytes actually written, not the
+ *    headers' claims).
  * Files are created with O_EXCL|O_NOFOLLOW, so a duplicate entry or one that
  * would write through a symlink is refused as well.
  */
@@ -75,6 +76,15 @@ static bool link_target_ok(const char *t)
 
 int iw_unpack_archive(const char *archive, const char *dir)
 {
+    return iw_unpack_archive_capped(archive, dir, 0, 0);
+}
+
+int iw_unpack_archive_capped(const char *archive, const char *dir, uint64_t max_bytes, size_t max_entries)
+{
+    if (max_bytes == 0 || max_bytes > IW_UNPACK_MAX_BYTES)
+        max_bytes = IW_UNPACK_MAX_BYTES;
+    if (max_entries == 0 || max_entries > IW_UNPACK_MAX_ENTRIES)
+        max_entries = IW_UNPACK_MAX_ENTRIES;
     char tmp[8192];
     snprintf(tmp, sizeof tmp, "%s.unpacking-%ld", dir, (long)getpid());
     rm_rf(tmp);
@@ -103,8 +113,8 @@ int iw_unpack_archive(const char *archive, const char *dir)
     while ((r = archive_read_next_header(ar, &e)) == ARCHIVE_OK) {
         const char *name = archive_entry_pathname(e);
         if (!name) { rc = iw_error_set(IW_EFORMAT, "%s: entry %zu has no name", archive, entries); goto out; }
-        if (++entries > IW_UNPACK_MAX_ENTRIES) {
-            rc = iw_error_set(IW_ELIMIT, "%s: more than %d entries", archive, IW_UNPACK_MAX_ENTRIES);
+        if (++entries > max_entries) {
+            rc = iw_error_set(IW_ELIMIT, "%s: more than %zu entries (refused)", archive, max_entries);
             goto out;
         }
         while (name[0] == '.' && name[1] == '/')
@@ -148,9 +158,9 @@ int iw_unpack_archive(const char *archive, const char *dir)
                     la_ssize_t n;
                     while ((n = archive_read_data(ar, buf, 1 << 16)) > 0) {
                         total += (uint64_t)n;
-                        if (total > IW_UNPACK_MAX_BYTES) {
-                            rc = iw_error_set(IW_ELIMIT, "%s: more than %llu bytes unpacked", archive,
-                                              (unsigned long long)IW_UNPACK_MAX_BYTES);
+                        if (total > max_bytes) {
+                            rc = iw_error_set(IW_ELIMIT, "%s: more than %llu bytes unpacked (refused)", archive,
+                                              (unsigned long long)max_bytes);
                             break;
                         }
                         if (write(fd, buf, (size_t)n) != n) {

@@ -316,3 +316,33 @@ Test(hub, remote_source_reads_ranges_only)
     cr_expect_eq(cdn_auth, 0, "token sent to the CDN");
     iw_hub_free(hub);
 }
+
+Test(hub, card_base_models_are_checked_repo_ids)
+{
+    /* a list with junk: only valid org/name ids survive, once each, in order */
+    char p[4096];
+    snprintf(p, sizeof p, "%s/t/card.hub.json", g_root);
+    const char *meta = "{\"card\":{\"base_model\":[\"../etc\",\"org/base\",5,\"org/base\",\"justname\","
+                       "\"/abs/path\",\"org/second\"]}}";
+    cr_assert_eq(iwt_write(p, meta, strlen(meta)), 0);
+    dl_put_text(g_root, "t/card", "m.gguf", "GGUF");
+    iw_hub *hub = dl_hub(&g_hub, NULL);
+    iw_strlist l = { 0 };
+    cr_assert_eq(iw_hub_card_base_models(hub, "t/card", "main", &l), 0, "%s", iw_error_last());
+    cr_expect_eq(l.n, 2u, "got %zu ids", l.n);
+    cr_expect(l.n == 2 && !strcmp(l.v[0], "org/base") && !strcmp(l.v[1], "org/second"));
+    iw_strlist_free(&l);
+    /* a string; and a repo without a card: nothing, not an error */
+    meta = "{\"card\":{\"base_model\":\"org/only\"}}";
+    cr_assert_eq(iwt_write(p, meta, strlen(meta)), 0);
+    cr_assert_eq(iw_hub_card_base_models(hub, "t/card", NULL, &l), 0, "%s", iw_error_last());
+    cr_expect(l.n == 1 && !strcmp(l.v[0], "org/only"));
+    iw_strlist_free(&l);
+    cr_assert_eq(iw_hub_card_base_models(hub, "t/many", NULL, &l), 0, "%s", iw_error_last());
+    cr_expect_eq(l.n, 0u);
+    /* errors are the model-info errors */
+    cr_expect_eq(iw_hub_card_base_models(hub, "t/nothere", NULL, &l), IW_ENOTFOUND);
+    cr_expect_eq(iw_hub_card_base_models(hub, "t/gated", NULL, &l), IW_EAUTH);
+    cr_expect_eq(l.n, 0u);
+    iw_hub_free(hub);
+}

@@ -3,6 +3,7 @@
 #include "download_register.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include "iwdl/download.h"
 #include "iwdl/error.h"
 #include "iwdl/hub.h"
+#include "iwdl/json.h"
 
 #include <signal.h>
 
@@ -27,7 +29,7 @@ static void on_signal(int sig) { (void)sig; g_cancel = 1; }
     "        [--name NAME] [--backend vllm|ollama|llama.cpp] [--jobs N] [--connections N]\n" \
     "        [--unpack] [--quiet] [--json]\n" \
     "Environment: HF_ENDPOINT, HF_TOKEN, HF_TOKEN_PATH, HF_HOME, HF_HUB_CACHE, HF_HUB_OFFLINE,\n" \
-    "HF_HUB_DOWNLOAD_TIMEOUT, IMAGEWORKS_MODEL_ROOT.  See docs/download.md.\n"
+    "HF_HUB_DOWNLOAD_TIMEOUT, IMAGEWORKS_MODEL_ROOT, IMAGEWORKS_UNPACK_MAX_BYTES.  See docs/download.md.\n"
 
 typedef struct dl_args {
     const char *repo, *revision, *dest, *support_repo, *name, *backend;
@@ -35,10 +37,12 @@ typedef struct dl_args {
     size_t n_include, n_exclude;
     bool hf_cache, no_arch, unpack, quiet, json;
     int jobs, connections;
+    unsigned long long unpack_max;   /* IMAGEWORKS_UNPACK_MAX_BYTES, 0 = default */
 } dl_args;
 
 typedef struct ui {
     bool quiet, json, tty;
+    unsigned long long unpack_max;
     int  drawn;             /* lines drawn last time (tty) */
     double last_plain;
 } ui;
@@ -61,6 +65,27 @@ static void json_str(FILE *o, const char *s)
         else fputc(c, o);
     }
     fputc('"', o);
+}
+
+/* A warning: a JSON event with --json, nothing with --quiet (it is still
+ * recorded on the registry entry when it concerns the architecture),
+ * otherwise one line on stderr. */
+static void ui_warn(const ui *u, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void ui_warn(const ui *u, const char *fmt, ...)
+{
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (u->json) {
+        fputs("{\"event\":\"warning\",\"message\":", stdout);
+        json_str(stdout, msg);
+        fputs("}\n", stdout);
+        fflush(stdout);
+    } else if (!u->quiet) {
+        fprintf(stderr, "imageworks-download: warning: %s\n", msg);
+    }
 }
 
 static void on_event(const iw_dl_event *ev, void *ud)
@@ -189,6 +214,14 @@ static int parse_args(int argc, char **argv, dl_args *a)
         return cli_usage("download", "missing REPO (org/name)");
     if (a->dest && a->hf_cache)
         return cli_usage("download", "--dest and --hf-cache cannot be combined");
+    const char *cap = getenv("IMAGEWORKS_UNPACK_MAX_BYTES");
+    if (cap && *cap) {
+        char *end;
+        errno = 0;
+        a->unpack_max = strtoull(cap, &end, 10);
+        if (errno || *end || a->unpack_max == 0 || cap[0] == '-')
+            return cli_usage("download", "IMAGEWORKS_UNPACK_MAX_BYTES must be a positive number of bytes, not '%s'", cap);
+    }
     return 0;
 }
 
@@ -210,30 +243,110 @@ static void support_dir_for(const char *base, const char *repo, char *out, size_
         snprintf(out, n, "%s/.imageworks/support/%s", base, repo);
 }
 
-static int fetch_support(iw_hub *hub, const dl_args *a, const char *main_dest, ui *u)
+/* Fetch a support repo's config and tokenizer files into
+ * <base>/.imageworks/support/<org>--<name> (dir).  Returns 0 or the library
+ * error; prints nothing on failure. */
+static int fetch_support(iw_hub *hub, const char *id, const char *base, ui *u, char *dir, size_t dirn)
 {
-    if (iw_hub_check_repo_id(a->support_repo) < 0)
-        return cli_fail("--support-repo");
-    char dest[8192];
-    support_dir_for(main_dest, a->support_repo, dest, sizeof dest);
+    int rc = iw_hub_check_repo_id(id);
+    if (rc < 0)
+        return rc;
+    support_dir_for(base, id, dir, dirn);
     iw_dl_options o;
     iw_dl_options_init(&o);
     o.include = support_include;
     o.n_include = sizeof support_include / sizeof *support_include;
     o.exclude = support_exclude;
     o.n_exclude = sizeof support_exclude / sizeof *support_exclude;
-    o.dest = dest;
+    o.dest = dir;
     o.on_event = on_event;
     o.ud = u;
     iw_dl_result r;
-    if (iw_download_repo(hub, a->support_repo, &o, &r) < 0) {
-        iw_dl_result_free(&r);
-        return cli_fail(a->support_repo);
-    }
-    if (!u->quiet && !u->json)
-        printf("support repo %s: %zu files in %s\n", a->support_repo, r.files, dest);
+    rc = iw_download_repo(hub, id, &o, &r);
+    if (rc == 0 && !u->quiet && !u->json)
+        printf("support repo %s: %zu files in %s\n", id, r.files, dir);
     iw_dl_result_free(&r);
-    return 0;
+    return rc;
+}
+
+/* True when the download holds a config.json at its top. */
+static bool has_root_config(const iw_dl_result *r)
+{
+    for (size_t i = 0; i < r->n_paths; i++)
+        if (!strcmp(r->paths[i], "config.json"))
+            return true;
+    return false;
+}
+
+/* Repo ids named by "_name_or_path" / "base_model_name_or_path" in the
+ * top-level *config.json files that arrived (adapter_config.json, ...). */
+static void config_name_candidates(const iw_dl_result *r, iw_strlist *out)
+{
+    static const char *const keys[] = { "_name_or_path", "base_model_name_or_path" };
+    for (size_t i = 0; i < r->n_paths; i++) {
+        const char *p = r->paths[i];
+        size_t n = strlen(p);
+        if (strchr(p, '/') || n < 11 || strcmp(p + n - 11, "config.json"))
+            continue;
+        char full[8192];
+        snprintf(full, sizeof full, "%s/%s", r->dest, p);
+        cJSON *j = NULL;
+        if (iw_json_parse_file(full, 1u << 20, &j, NULL) == 0) {
+            for (size_t k = 0; k < sizeof keys / sizeof *keys; k++) {
+                const char *v = iw_json_get_str(j, keys[k]);
+                if (v && strchr(v, '/') && iw_hub_check_repo_id(v) == 0)
+                    iw_strlist_push_unique(out, v);
+            }
+        }
+        cJSON_Delete(j);
+        iw_error_clear();
+    }
+}
+
+/* No config.json and no --support-repo: try the model card's base_model,
+ * then the configs' _name_or_path, and fetch the first that works as the
+ * support repo.  Never fails the download: every outcome is a warning.
+ * On success *id_out is the chosen repo (malloc'd) and dir its folder. */
+static void auto_support(iw_hub *hub, const char *repo, const iw_dl_result *r, const char *base, ui *u,
+                         char *dir, size_t dirn, char **id_out, char *note, size_t noten)
+{
+    *id_out = NULL;
+    if (iw_hub_is_offline(hub)) {
+        ui_warn(u, "%s has no config.json; HF_HUB_OFFLINE is set, so its base model is not looked up "
+                   "(the architecture comes from the weight headers only)", repo);
+        return;
+    }
+    iw_strlist cand = { 0 };
+    if (iw_hub_card_base_models(hub, repo, r->commit, &cand) < 0) {
+        ui_warn(u, "%s has no config.json and its model card could not be read: %s", repo, iw_error_last());
+        iw_error_clear();
+    }
+    size_t n_card = cand.n;
+    config_name_candidates(r, &cand);
+    bool any = false;
+    for (size_t i = 0; i < cand.n; i++) {
+        const char *id = cand.v[i];
+        if (!strcmp(id, repo))
+            continue;
+        any = true;
+        const char *why = i < n_card ? "model card base_model" : "config _name_or_path";
+        if (fetch_support(hub, id, base, u, dir, dirn) == 0) {
+            snprintf(note, noten, "%s has no config.json: architecture config taken from its base model %s (%s)",
+                     repo, id, why);
+            ui_warn(u, "%s", note);
+            *id_out = strdup(id);
+            break;
+        }
+        ui_warn(u, "%s has no config.json; its base model %s (%s) could not be fetched: %s", repo, id, why,
+                iw_error_last());
+        iw_error_clear();
+    }
+    if (!any)
+        ui_warn(u, "%s has no config.json and names no base model (model card base_model, config _name_or_path): "
+                   "the architecture comes from the weight headers only; use --support-repo REPO to name one", repo);
+    else if (!*id_out)
+        ui_warn(u, "%s: continuing without a support repo; the architecture comes from the weight headers only", repo);
+    iw_strlist_free(&cand);
 }
 
 static int unpack_archives(const iw_dl_result *r, ui *u)
@@ -246,7 +359,7 @@ static int unpack_archives(const iw_dl_result *r, ui *u)
         char src[8192], dir[8192];
         snprintf(src, sizeof src, "%s/%s", r->dest, p);
         snprintf(dir, sizeof dir, "%s/%.*s", r->dest, (int)stem, p);
-        if (iw_unpack_archive(src, dir) < 0)
+        if (iw_unpack_archive_capped(src, dir, u->unpack_max, 0) < 0)
             return cli_fail(p);
         if (!u->quiet && !u->json)
             printf("unpacked %s into %s\n", p, dir);
@@ -260,7 +373,8 @@ int cmd_download(int argc, char **argv)
     int rc = parse_args(argc, argv, &a);
     if (rc)
         return rc < 0 ? IW_EXIT_OK : rc;
-    ui u = { .quiet = a.quiet, .json = a.json, .tty = isatty(2) && !a.quiet && !a.json };
+    ui u = { .quiet = a.quiet, .json = a.json, .tty = isatty(2) && !a.quiet && !a.json,
+             .unpack_max = a.unpack_max };
     iw_hub *hub = NULL;
     if (iw_hub_check_repo_id(a.repo) < 0)
         return cli_usage("download", "%s", iw_error_last());
@@ -320,39 +434,44 @@ int cmd_download(int argc, char **argv)
     }
     if (a.unpack && !a.hf_cache && (rc = unpack_archives(&r, &u)) != 0)
         goto out;
+    /* support repo: --support-repo, else (no config.json) the base model */
+    char sup[8192], note[2048] = "";
+    char *auto_id = NULL, *sd = NULL;
+    const char *support_id = NULL, *support_dir = NULL;
+    const char *base = r.dest;
+    bool want_auto = !a.support_repo && !a.no_arch && !has_root_config(&r);
+    if ((a.support_repo || want_auto) && a.hf_cache) {
+        if (iw_dl_default_dest(a.repo, &sd) < 0) { rc = cli_fail("--support-repo"); goto out; }
+        base = sd;
+    }
     if (a.support_repo) {
-        char *sd = NULL;
-        const char *base = r.dest;
-        if (a.hf_cache) {
-            if (iw_dl_default_dest(a.repo, &sd) < 0) { rc = cli_fail("--support-repo"); goto out; }
-            base = sd;
-        }
-        rc = fetch_support(hub, &a, base, &u);
-        free(sd);
-        if (rc)
+        if (fetch_support(hub, a.support_repo, base, &u, sup, sizeof sup) < 0) {
+            rc = cli_fail(a.support_repo);
+            free(sd);
             goto out;
+        }
+        support_id = a.support_repo;
+        support_dir = sup;
+    } else if (want_auto) {
+        auto_support(hub, a.repo, &r, base, &u, sup, sizeof sup, &auto_id, note, sizeof note);
+        if (auto_id) {
+            support_id = auto_id;
+            support_dir = sup;
+        }
     }
     if (!a.no_arch) {
         /* extract the architecture of what arrived and register the entry */
-        char sup[8192], *sd = NULL;
-        const char *support_dir = NULL;
-        if (a.support_repo) {
-            const char *base = r.dest;
-            if (a.hf_cache && iw_dl_default_dest(a.repo, &sd) == 0)
-                base = sd;
-            support_dir_for(base, a.support_repo, sup, sizeof sup);
-            support_dir = sup;
-        }
         dl_register_opts ro = {
             .repo = a.repo, .revision = a.revision, .name = a.name, .backend = a.backend,
-            .support_dir = support_dir, .support_id = a.support_repo,
+            .support_dir = support_dir, .support_id = support_id, .support_note = note[0] ? note : NULL,
             .quiet = a.quiet, .json = a.json,
         };
         rc = download_register(&r, &ro);
-        free(sd);
-        if (rc)
-            goto out;
     }
+    free(auto_id);
+    free(sd);
+    if (rc)
+        goto out;
     rc = IW_EXIT_OK;
 out:
     iw_dl_result_free(&r);

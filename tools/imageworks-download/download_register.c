@@ -98,14 +98,30 @@ int download_register(const iw_dl_result *r, const dl_register_opts *o)
     bool have_arch = iw_extract_path(r->dest, &eo, &a) == 0;
     if (!have_arch) {
         /* The files are in place and verified; an unreadable architecture is
-         * recorded as a warning on the entry rather than failing the download. */
-        fprintf(stderr, "imageworks-download: warning: architecture of %s: %s\n", r->dest, iw_error_last());
+         * recorded as a warning on the entry rather than failing the download
+         * (shown unless --quiet; a JSON event with --json). */
+        if (o->json) {
+            cJSON *ev = cJSON_CreateObject();
+            char msg[2048];
+            snprintf(msg, sizeof msg, "architecture of %s: %s", r->dest, iw_error_last());
+            cJSON_AddStringToObject(ev, "event", "warning");
+            cJSON_AddStringToObject(ev, "message", msg);
+            char *q = ev ? cJSON_PrintUnformatted(ev) : NULL;
+            if (q)
+                printf("%s\n", q);
+            free(q);
+            cJSON_Delete(ev);
+        } else if (!o->quiet) {
+            fprintf(stderr, "imageworks-download: warning: architecture of %s: %s\n", r->dest, iw_error_last());
+        }
         iw_arch_free(&a);
         iw_arch_init(&a);
         iw_arch_warn(&a, "extraction failed after download: %s", iw_error_last());
         iw_arch_stamp_now(&a);
         iw_error_clear();
     }
+    if (o->support_note)
+        iw_arch_warn(&a, "%s", o->support_note);
 
     char mpath[PATH_MAX];
     snprintf(mpath, sizeof mpath, "%s/.imageworks/manifest.json", r->dest);
@@ -169,7 +185,8 @@ int download_register(const iw_dl_result *r, const dl_register_opts *o)
         }
         printf("\n");
         for (size_t i = 0; i < a.warnings.n; i++)
-            printf("warning: %s\n", a.warnings.v[i]);
+            if (!o->support_note || strcmp(a.warnings.v[i], o->support_note))   /* already shown */
+                printf("warning: %s\n", a.warnings.v[i]);
     }
     ret = IW_EXIT_OK;
 out:

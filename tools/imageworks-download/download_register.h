@@ -10,6 +10,7 @@ typedef struct dl_register_opts {
     const char *repo, *revision, *name, *backend;
     const char *support_dir;   /* folder holding the support repo's files, or NULL */
     const char *support_id;    /* its repo id */
+    const char *support_note;  /* why that support repo was used (base model), recorded as a warning; or NULL */
     bool quiet, json;
 } dl_register_opts;
 
