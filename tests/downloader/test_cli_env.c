@@ -240,7 +240,6 @@ Test(cli_env, token_file_under_hf_home_is_used)
     free(err);
 }
 
-/* Rewrite t/pin's revisions while the download runs (after `ms`). */
 Test(cli_env, revision_is_pinned_even_when_the_branch_moves)
 {
     const char *A = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
@@ -252,7 +251,8 @@ Test(cli_env, revision_is_pinned_even_when_the_branch_moves)
     snprintf(meta, sizeof meta, "{\"revisions\":{\"main\":\"%s\"}}", A);
     put_meta("t/pin", meta);
     /* a.safetensors takes ~1.5 s; b and c are fetched after it (--jobs 1),
-     * and main moves to B half a second in */
+     * and main moves to B as soon as the hub has answered a's resolve (its
+     * log line), i.e. after the pin and before b and c */
     cr_assert_gt(iwt_hub_fault(&g_hub, "{\"path\":\"a.safetensors\",\"host\":\"cdn\",\"rate_bps\":1000000,\"times\":1}"), 0);
     char cmd[16384], mp[4096], moved[512];
     snprintf(mp, sizeof mp, "%s/t/pin.hub.json", g_root);
@@ -260,8 +260,9 @@ Test(cli_env, revision_is_pinned_even_when_the_branch_moves)
     snprintf(cmd, sizeof cmd,
              "HF_ENDPOINT=%s HF_TOKEN= HF_TOKEN_PATH=/nonexistent HF_HUB_OFFLINE= HF_HUB_CACHE=%s/c "
              "IMAGEWORKS_REGISTRY_DIR=%s/reg %s download t/pin --revision main --hf-cache --jobs 1 --quiet "
-             "--no-architecture & p=$!; sleep 0.5; printf '%%s' '%s' > %s.tmp && mv %s.tmp %s; wait $p; echo rc=$?",
-             g_hub.hub_url, g_home, g_home, iwt_cli(), moved, mp, mp, mp);
+             "--no-architecture & p=$!; i=0; until grep -q /resolve/ %s || [ $i -ge 200 ]; do sleep 0.05; i=$((i+1)); done; "
+             "printf '%%s' '%s' > %s.tmp && mv %s.tmp %s; wait $p; echo rc=$?",
+             g_hub.hub_url, g_home, g_home, iwt_cli(), g_hub.log_path, moved, mp, mp, mp);
     char *out = NULL, *err = NULL;
     iwt_run(cmd, &out, &err);
     cr_expect(out && strstr(out, "rc=0"), "out: %s err: %s", out, err);
