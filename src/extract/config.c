@@ -978,12 +978,41 @@ static void parse_vision(cfg *c, const cJSON *root, const char *source)
             (const char *const[]){"intermediate_size", "mlp_dim", NULL});
     get_i64(&vcx, "vision.projection_dim", &v->projection_dim, 1,
             (const char *const[]){"projection_dim", "out_hidden_size", NULL});
+    get_i64(&vcx, "vision.num_positions", &v->num_positions, 1,
+            (const char *const[]){"position_embedding_size", NULL});
     if (cJSON_IsString(fvc) && !has_src(c, "vision.model_type")) {
         note(c, iw_arch_set_str(&v->model_type, fvc->valuestring));
         set_src(c, "vision.model_type", vsrc);
     }
     note(c, vcx.rc);
     free(vsrc);
+}
+
+/* ---- full-attention layer shapes, MTP layers ------------------------------ */
+
+/* gemma-4: full-attention layers have their own head width and KV heads
+ * (global_head_dim, num_global_key_value_heads) and, with attention_k_eq_v,
+ * no v_proj (V is K).  DeepSeek-V3 / MiMo / GLM-4.5: num_nextn_predict_layers
+ * multi-token-prediction layers follow the num_layers decoder layers. */
+static void parse_global_and_mtp(cfg *c)
+{
+    iw_arch *a = c->a;
+    const char *src = NULL;
+    bool b;
+    GETI(c, "attention.global_head_dim", &a->attention.global_head_dim, "global_head_dim");
+    GETI(c, "attention.global_kv_heads", &a->attention.global_kv_heads, "num_global_key_value_heads");
+    if ((a->attention.global_head_dim > 0 || a->attention.global_kv_heads > 0) &&
+        get_bool_key(c, "attention_k_eq_v", &b, &src) && !has_src(c, "attention.global_k_eq_v")) {
+        a->attention.global_k_eq_v = b;
+        set_src(c, "attention.global_k_eq_v", src);
+    }
+    if (GETI0(c, "num_mtp_layers", &a->num_mtp_layers, "num_nextn_predict_layers") &&
+        a->num_mtp_layers > IW_CONFIG_MAX_LAYERS) {
+        note(c, iw_arch_warn(a, "%s: num_nextn_predict_layers %lld is beyond the cap of %d; ignored",
+                             iw_arch_get_source(a, "num_mtp_layers"), (long long)a->num_mtp_layers,
+                             IW_CONFIG_MAX_LAYERS));
+        a->num_mtp_layers = 0;
+    }
 }
 
 /* ---- quantization (quant.c does the object) ----------------------------- */
@@ -1073,10 +1102,7 @@ int iw_config_parse(const char *text, size_t len, const char *source, iw_arch *a
         a->attention.num_cross_layers = a->decoder_layers;
         note(&c, iw_arch_set_source(a, "attention.num_cross_layers", "derived:decoder_layers"));
     }
-    if (find(&c, "global_head_dim", NULL) || find(&c, "num_global_key_value_heads", NULL))
-        note(&c, iw_arch_warn(a, "%s: full-attention layers have their own head_dim / KV heads "
-                              "(global_head_dim, num_global_key_value_heads): parameters and KV use the "
-                              "sliding-layer values and are approximate", source));
+    parse_global_and_mtp(&c);
     parse_kv_array(&c);
     parse_ssm(&c);
     parse_vision(&c, root, source);

@@ -5,6 +5,8 @@
  *   MLA layer:         (kv_lora_rank + qk_rope_head_dim) * b   (latent, no factor 2)
  *   linear / mamba / no-op layers: 0 (their state does not grow with context)
  *   cross-attention layers: 0 here (sized by the encoder length, not per token)
+ * Full-attention layers with their own shape (gemma-4 global_head_dim /
+ * num_global_key_value_heads) use it.
  * Full-attention layers go to kv_bytes_per_token_full, sliding and chunked
  * layers to kv_bytes_per_token_swa (the estimator caps those at the window).
  * The last num_kv_shared_layers layers reuse earlier KV and add nothing.
@@ -81,10 +83,19 @@ int iw_kv_per_token(iw_arch *a)
             per = (double)(at->kv_lora_rank + (at->qk_rope_head_dim > 0 ? at->qk_rope_head_dim : 0)) * b;
         } else {
             int64_t nkv = iw_arch_kv_heads_of_layer(a, (size_t)i);
+            int64_t lk = dk, lv = dv;
+            if (k == IW_LAYER_FULL && at->layer_types && (at->global_head_dim > 0 || at->global_kv_heads > 0)) {
+                /* gemma-4 full-attention layers: their own head width and KV
+                 * heads; with K=V the engines still cache K and V */
+                if (at->global_kv_heads > 0)
+                    nkv = at->global_kv_heads;
+                if (at->global_head_dim > 0 && at->global_head_dim <= IW_CONFIG_MAX_DIM)
+                    lk = lv = at->global_head_dim;
+            }
             if (nkv <= 0 || nkv > IW_CONFIG_MAX_DIM)
                 return iw_error_set(IW_EUNSUPPORTED, "KV per token: KV heads of layer %lld unknown",
                                     (long long)i);
-            per = (double)nkv * (double)(dk + dv) * b;
+            per = (double)nkv * (double)(lk + lv) * b;
         }
         if (k == IW_LAYER_SLIDING || k == IW_LAYER_CHUNKED)
             swa += per;

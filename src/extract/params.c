@@ -65,9 +65,9 @@ static traits family_traits(const iw_arch *a)
         t.qkv_bias = true;
     if (!strcasecmp(mt, "internlm"))
         t.o_bias = true;
-    if (has(mt, "qwen3") || has(mt, "gemma3") || has(mt, "bailing") || has(mt, "olmo2"))
+    if (has(mt, "qwen3") || has(mt, "gemma3") || has(mt, "gemma4") || has(mt, "bailing") || has(mt, "olmo2"))
         t.qk_norm = true;
-    if (has(mt, "gemma2") || has(mt, "gemma3"))
+    if (has(mt, "gemma2") || has(mt, "gemma3") || has(mt, "gemma4"))
         t.norms_per_layer = 4;
     if (has(mt, "gpt2") || has(mt, "gpt_bigcode") || has(mt, "gpt_neox") || has(mt, "bloom") ||
         !strcasecmp(mt, "opt") || has(mt, "mixformer") || has(mt, "phi-msft") || !strcasecmp(mt, "phi") ||
@@ -112,20 +112,27 @@ static __int128 norm_w(const traits *t, int64_t h)
     return t->layernorm ? 2 * (__int128)h : (__int128)h;
 }
 
-/* Self-attention projections of one layer (not MLA). */
-static __int128 attn_params(const iw_arch *a, const traits *t, int64_t kvh)
+/* Self-attention projections of one layer (not MLA) with head width hd and
+ * kvh KV heads; without v_proj (gemma-4 K=V full layers) only K is projected. */
+static __int128 attn_params_shape(const iw_arch *a, const traits *t, int64_t kvh, int64_t head_dim, bool has_v)
 {
-    __int128 h = a->hidden_size, hd = a->head_dim;
+    __int128 h = a->hidden_size, hd = head_dim;
     __int128 q = (__int128)a->num_attention_heads * hd;
     __int128 kv = (__int128)kvh * hd;
-    __int128 p = h * q * (t->gated_q ? 2 : 1) + 2 * h * kv + q * h;
+    int nkv = has_v ? 2 : 1;
+    __int128 p = h * q * (t->gated_q ? 2 : 1) + nkv * h * kv + q * h;
     if (t->qkv_bias)
-        p += q + 2 * kv;
+        p += q + nkv * kv;
     if (t->o_bias)
         p += h;
     if (t->qk_norm)
         p += 2 * hd;
     return p;
+}
+
+static __int128 attn_params(const iw_arch *a, const traits *t, int64_t kvh)
+{
+    return attn_params_shape(a, t, kvh, a->head_dim, true);
 }
 
 static __int128 mla_params(const iw_arch *a)
@@ -192,6 +199,21 @@ static bool vision_params(const iw_arch *a, __int128 *out)
         return false;
     __int128 hv = v->hidden_size, Iv = v->intermediate_size, p = v->patch_size, Lv = v->num_layers;
     __int128 h = a->hidden_size > 0 ? a->hidden_size : 0, P = 0;
+    if (has(vt, "gemma4")) {
+        /* patch input_proj without bias, x and y position tables of
+         * position_embedding_size rows, layers as the text model's (q/k/v/o
+         * without biases, per-head q/k norms, gated MLP, 4 RMS norms), and
+         * the projection into the text width.  std_bias / std_scale are
+         * buffers, not parameters. */
+        if (v->num_positions <= 0 || v->num_heads <= 0)
+            return false;
+        __int128 hdv = hv / v->num_heads;
+        P += 3 * p * p * hv + 2 * (__int128)v->num_positions * hv;
+        P += Lv * (4 * hv * hv + 2 * hdv + 3 * hv * Iv + 4 * hv);
+        P += hv * h;
+        *out = P;
+        return true;
+    }
     if (has(vt, "pixtral")) {
         /* conv without bias, RMS ln_pre, gated MLP without biases, 2 RMS norms */
         P += 3 * p * p * hv + hv;
@@ -222,6 +244,115 @@ static bool vision_params(const iw_arch *a, __int128 *out)
     return false;
 }
 
+/* One decoder layer (index i) added to s: attention by layer kind (full
+ * layers take the full-attention shape when the config gives one), norms,
+ * dense MLP or MoE block by the MoE layer rule. */
+typedef struct layer_sum { __int128 attn, norms, mlp, experts, inactive; } layer_sum;
+
+static bool layer_sum_over(const layer_sum *s)
+{
+    return s->attn < 0 || s->norms < 0 || s->mlp < 0 || s->experts < 0 || s->inactive < 0 ||
+           s->attn + s->norms + s->mlp + s->experts > (__int128)INT64_MAX || s->inactive > (__int128)INT64_MAX;
+}
+
+static void decoder_layer(const iw_arch *a, const traits *t, int64_t i, bool mla, bool moe, bool gated,
+                          layer_sum *s)
+{
+    const iw_moe *m = &a->moe;
+    const iw_attention *at = &a->attention;
+    int64_t h = a->hidden_size;
+    int64_t nd = moe ? (m->num_dense_layers > 0 ? m->num_dense_layers : 0) : INT64_MAX;
+    int64_t freq = m->moe_layer_freq > 0 ? m->moe_layer_freq : 1;
+    iw_layer_kind k = at->layer_types && (size_t)i < at->n_layer_types ? at->layer_types[i] : IW_LAYER_FULL;
+    bool global = k == IW_LAYER_FULL && at->layer_types && (at->global_head_dim > 0 || at->global_kv_heads > 0);
+    if (k == IW_LAYER_LINEAR)
+        s->attn += linear_attn_params(a);
+    else if (k == IW_LAYER_MAMBA)
+        s->attn += mamba_params(a);
+    else if (mla)
+        s->attn += mla_params(a);
+    else if (global)
+        s->attn += attn_params_shape(a, t,
+                                     at->global_kv_heads > 0 ? at->global_kv_heads
+                                                             : iw_arch_kv_heads_of_layer(a, (size_t)i),
+                                     at->global_head_dim > 0 ? at->global_head_dim : a->head_dim,
+                                     !at->global_k_eq_v);
+    else
+        s->attn += attn_params(a, t, iw_arch_kv_heads_of_layer(a, (size_t)i));
+    s->norms += t->norms_per_layer * norm_w(t, h);
+    bool sparse = moe && i >= nd && ((i + 1) % freq == 0);
+    if (!sparse) {
+        s->mlp += mlp_params(t, h, a->intermediate_size > 0 ? a->intermediate_size : m->expert_intermediate_size,
+                             gated);
+        return;
+    }
+    __int128 E = m->num_experts, Ie = m->expert_intermediate_size;
+    __int128 one = 3 * (__int128)h * Ie + (t->expert_bias ? 2 * Ie + h : 0);
+    s->experts += E * one;
+    s->mlp += (__int128)h * E + (t->expert_bias || t->router_bias ? E : 0);   /* router */
+    if (m->shared_expert_intermediate_size > 0)
+        s->mlp += 3 * (__int128)h * m->shared_expert_intermediate_size + (t->qwen_shared_gate ? h : 0);
+    if (m->experts_per_token > 0 && m->experts_per_token < m->num_experts)
+        s->inactive += (E - m->experts_per_token) * one;
+}
+
+/* Multi-token-prediction layers stored after the num_layers decoder layers
+ * (num_nextn_predict_layers).  Each is one more decoder layer (index L + j,
+ * so MoE where the MoE rule says so) plus:
+ *   mimo:      input_proj 2h -> h, hidden / token / final norms
+ *              (model.mtp_layers.N.*)
+ *   deepseek:  eh_proj 2h -> h, enorm, hnorm, shared_head.norm, and the
+ *              layer's own copies of embed_tokens and shared_head.head, V x h
+ *              each (model.layers.L.*; DeepSeek-V3's 14 B "MTP module")
+ * Other families: unknown layout, IW_EUNSUPPORTED. */
+static int mtp_params(const iw_arch *a, const traits *t, bool mla, bool moe, bool gated, __int128 *out)
+{
+    const char *mt = a->model_type ? a->model_type : "";
+    __int128 h = a->hidden_size, V = a->vocab_size, extra;
+    if (has(mt, "mimo"))
+        extra = 2 * h * h + 3 * norm_w(t, a->hidden_size);
+    else if (has(mt, "deepseek") || has(mt, "kimi_k2"))
+        extra = 2 * h * h + 3 * norm_w(t, a->hidden_size) + 2 * V * h;
+    else
+        return iw_error_set(IW_EUNSUPPORTED, "parameter formula: the layout of %s's %lld MTP layer(s) is not "
+                            "known; they are not counted", *mt ? mt : "this model", (long long)a->num_mtp_layers);
+    layer_sum ls = {0, 0, 0, 0, 0};
+    for (int64_t j = 0; j < a->num_mtp_layers; j++) {
+        decoder_layer(a, t, a->num_layers + j, mla, moe, gated, &ls);
+        if (layer_sum_over(&ls) || extra > (__int128)INT64_MAX)
+            return iw_error_set(IW_ELIMIT, "parameter formula: MTP layer count overflows int64");
+    }
+    *out = ls.attn + ls.norms + ls.mlp + ls.experts + a->num_mtp_layers * extra;
+    return 0;
+}
+
+/* Every width the formula multiplies is at most IW_CONFIG_MAX_DIM (2^40) and
+ * every layer count at most IW_CONFIG_MAX_LAYERS, whatever filled the record
+ * (config, GGUF, registry): then no single layer term reaches 2^127. */
+static bool widths_within_caps(const iw_arch *a)
+{
+    const int64_t dims[] = {
+        a->num_attention_heads, a->num_kv_heads, a->head_dim, a->intermediate_size,
+        a->attention.key_length, a->attention.value_length, a->attention.kv_lora_rank,
+        a->attention.q_lora_rank, a->attention.qk_rope_head_dim, a->attention.qk_nope_head_dim,
+        a->attention.global_head_dim, a->attention.global_kv_heads,
+        a->moe.num_experts, a->moe.experts_per_token, a->moe.expert_intermediate_size,
+        a->moe.shared_expert_intermediate_size, a->moe.num_dense_layers, a->moe.moe_layer_freq,
+        a->ssm.d_state, a->ssm.d_conv, a->ssm.d_inner, a->ssm.n_groups, a->ssm.n_heads, a->ssm.head_dim,
+        a->vision.image_size, a->vision.patch_size, a->vision.hidden_size, a->vision.num_layers,
+        a->vision.num_heads, a->vision.intermediate_size, a->vision.projection_dim, a->vision.num_positions,
+        a->max_position_embeddings,
+    };
+    for (size_t i = 0; i < sizeof dims / sizeof dims[0]; i++)
+        if (dims[i] > IW_CONFIG_MAX_DIM)
+            return false;
+    for (size_t i = 0; i < a->attention.n_kv_heads_per_layer; i++)
+        if (a->attention.kv_heads_per_layer && a->attention.kv_heads_per_layer[i] > IW_CONFIG_MAX_DIM)
+            return false;
+    return a->encoder_layers <= IW_CONFIG_MAX_LAYERS && a->decoder_layers <= IW_CONFIG_MAX_LAYERS &&
+           a->num_mtp_layers <= IW_CONFIG_MAX_LAYERS;
+}
+
 int iw_params_formula(iw_arch *a)
 {
     if (!a)
@@ -234,7 +365,7 @@ int iw_params_formula(iw_arch *a)
         return iw_error_set(IW_EUNSUPPORTED, "parameter formula: hidden_size, vocab_size or num_layers unknown");
     if (!mla && (a->num_attention_heads <= 0 || a->head_dim <= 0))
         return iw_error_set(IW_EUNSUPPORTED, "parameter formula: attention heads or head_dim unknown");
-    if (h > IW_CONFIG_MAX_DIM || V > IW_CONFIG_MAX_DIM || L > IW_CONFIG_MAX_LAYERS)
+    if (h > IW_CONFIG_MAX_DIM || V > IW_CONFIG_MAX_DIM || L > IW_CONFIG_MAX_LAYERS || !widths_within_caps(a))
         return iw_error_set(IW_ELIMIT, "parameter formula: dimensions beyond the caps");
 
     traits t = family_traits(a);
@@ -244,7 +375,9 @@ int iw_params_formula(iw_arch *a)
     if (!moe && a->intermediate_size <= 0)
         return iw_error_set(IW_EUNSUPPORTED, "parameter formula: intermediate_size unknown");
 
-    acc tot = {0, false}, inactive = {0, false};
+    acc tot = {0, false}, inactive = {0, false}, mtp_acc = {0, false};
+    __int128 mtp = 0;
+    int rc_mtp = 0;
     __int128 emb = (__int128)V * h;
     __int128 lm_head = 0, attn_sum = 0, mlp_sum = 0, experts_sum = 0, norms_sum = 0, vis = 0;
 
@@ -280,42 +413,25 @@ int iw_params_formula(iw_arch *a)
         if (has(mt, "marian") || has(mt, "bart"))
             add(&tot, 2 * (__int128)(a->max_position_embeddings > 0 ? a->max_position_embeddings : 0) * h);
     } else {
-        int64_t nd = moe ? (m->num_dense_layers > 0 ? m->num_dense_layers : 0) : L;
-        int64_t freq = m->moe_layer_freq > 0 ? m->moe_layer_freq : 1;
-        for (int64_t i = 0; i < L; i++) {
-            iw_layer_kind k = a->attention.layer_types && (size_t)i < a->attention.n_layer_types
-                            ? a->attention.layer_types[i] : IW_LAYER_FULL;
-            __int128 at;
-            if (k == IW_LAYER_LINEAR)
-                at = linear_attn_params(a);
-            else if (k == IW_LAYER_MAMBA)
-                at = mamba_params(a);
-            else if (mla)
-                at = mla_params(a);
-            else
-                at = attn_params(a, &t, iw_arch_kv_heads_of_layer(a, (size_t)i));
-            attn_sum += at;
-            norms_sum += t.norms_per_layer * norm_w(&t, h);
-            bool sparse = moe && i >= nd && ((i + 1) % freq == 0);
-            if (!sparse) {
-                mlp_sum += mlp_params(&t, h, a->intermediate_size > 0 ? a->intermediate_size
-                                                                      : m->expert_intermediate_size, gated);
-            } else {
-                __int128 E = m->num_experts, Ie = m->expert_intermediate_size;
-                __int128 one = 3 * (__int128)h * Ie + (t.expert_bias ? 2 * Ie + h : 0);
-                __int128 router = (__int128)h * E + (t.expert_bias || t.router_bias ? E : 0);
-                experts_sum += E * one;
-                mlp_sum += router;
-                if (m->shared_expert_intermediate_size > 0)
-                    mlp_sum += 3 * (__int128)h * m->shared_expert_intermediate_size + (t.qwen_shared_gate ? h : 0);
-                if (m->experts_per_token > 0 && m->experts_per_token < m->num_experts)
-                    add(&inactive, (E - m->experts_per_token) * one);
-            }
+        layer_sum ls = {0, 0, 0, 0, 0};
+        for (int64_t i = 0; i < L && !tot.bad; i++) {
+            decoder_layer(a, &t, i, mla, moe, gated, &ls);
+            /* one layer adds < 2^125 (every width <= 2^40), so stopping once
+             * the running sums pass INT64_MAX keeps __int128 from overflowing */
+            if (layer_sum_over(&ls))
+                tot.bad = true;
         }
+        attn_sum = ls.attn;
+        mlp_sum = ls.mlp;
+        experts_sum = ls.experts;
+        norms_sum = ls.norms;
+        add(&inactive, ls.inactive);
         add(&tot, attn_sum);
         add(&tot, mlp_sum);
         add(&tot, experts_sum);
         add(&tot, norms_sum + norm_w(&t, h));
+        if (a->num_mtp_layers > 0 && (rc_mtp = mtp_params(a, &t, mla, moe, gated, &mtp)) == 0)
+            add(&mtp_acc, mtp);
     }
     if (a->has_vision && vision_params(a, &vis))
         add(&tot, vis);
@@ -324,6 +440,8 @@ int iw_params_formula(iw_arch *a)
 
     if (tot.bad || inactive.bad)
         return iw_error_set(IW_ELIMIT, "parameter formula: count overflows int64");
+    if (mtp_acc.bad)
+        rc_mtp = iw_error_set(IW_ELIMIT, "parameter formula: MTP layer count overflows int64");
 
     iw_params *p = &a->parameters;
     p->total = (int64_t)tot.v;
@@ -335,6 +453,7 @@ int iw_params_formula(iw_arch *a)
     p->norms = (int64_t)norms_sum;
     p->lm_head = (int64_t)lm_head;
     p->vision = (int64_t)vis;
+    p->mtp = rc_mtp == 0 ? (int64_t)mtp_acc.v : 0;
     int rc = iw_arch_set_str(&p->source, "formula");
     if (rc == 0)
         rc = iw_arch_set_source(a, "parameters.total", "formula");
@@ -342,5 +461,9 @@ int iw_params_formula(iw_arch *a)
         rc = iw_arch_set_source(a, "parameters.active", "formula");
     if (rc == 0 && a->has_vision && vis < 0)
         rc = iw_arch_warn(a, "parameter formula: vision tower not counted (its config is incomplete)");
+    if (rc == 0 && rc_mtp < 0) {
+        rc = iw_arch_warn(a, "%s", iw_error_last());
+        iw_error_clear();
+    }
     return rc;
 }

@@ -535,6 +535,13 @@ int iw_st_apply(iw_arch *a, const iw_st_summary *s, const iw_st_index *idx)
             && s->params_total > 0) {
             double f = (double)a->parameters.total, h = (double)s->params_total;
             double d = fabs(f - h) / h;
+            if (a->parameters.mtp > 0) {
+                /* the checkpoint may store the MTP layers (originals do,
+                 * some derivatives strip them): either count agrees */
+                double dm = fabs(f + (double)a->parameters.mtp - h) / h;
+                if (dm < d)
+                    d = dm;
+            }
             if (d > 0.005)
                 iw_arch_warn(a, "parameter count from the config formula (%lld) differs from the safetensors headers (%lld) by %.2f%%; using the headers",
                              (long long)a->parameters.total, (long long)s->params_total, d * 100.0);

@@ -550,12 +550,28 @@ Test(config, cross_attention_layers_and_encoder_decoder)
     cr_expect_eq(A.attention.num_cross_layers, 2);
 }
 
-Test(config, global_head_dim_warns)
+Test(config, global_head_dim_and_mtp_layers_are_read)
 {
     cr_assert_eq(parse("{\"model_type\":\"gemma4\",\"text_config\":{\"model_type\":\"gemma4_text\","
                        "\"hidden_size\":64,\"num_hidden_layers\":2,\"num_attention_heads\":4,\"head_dim\":16,"
-                       "\"global_head_dim\":32,\"intermediate_size\":128,\"vocab_size\":100}}"), 0);
-    cr_expect(warned("global_head_dim"));
+                       "\"global_head_dim\":32,\"num_global_key_value_heads\":1,\"attention_k_eq_v\":true,"
+                       "\"intermediate_size\":128,\"vocab_size\":100,\"num_nextn_predict_layers\":1},"
+                       "\"vision_config\":{\"model_type\":\"gemma4_vision\",\"position_embedding_size\":10}}"), 0);
+    cr_expect_eq(A.head_dim, 16);
+    cr_expect_eq(A.attention.global_head_dim, 32);
+    cr_expect_eq(A.attention.global_kv_heads, 1);
+    cr_expect(A.attention.global_k_eq_v);
+    cr_expect_str_eq(iw_arch_get_source(&A, "attention.global_head_dim"), "config.json:text_config");
+    cr_expect_eq(A.num_mtp_layers, 1);
+    cr_expect_eq(A.vision.num_positions, 10);
+    cr_expect(!warned("approximate"), "global_head_dim is used now, not approximated");
+    /* without a global shape, attention_k_eq_v means nothing */
+    iw_arch_free(&A);
+    iw_arch_init(&A);
+    cr_assert_eq(parse("{\"model_type\":\"llama\",\"hidden_size\":64,\"num_hidden_layers\":2,"
+                       "\"num_attention_heads\":4,\"attention_k_eq_v\":true}"), 0);
+    cr_expect(!A.attention.global_k_eq_v);
+    cr_expect_eq(A.num_mtp_layers, 0);
 }
 
 Test(config, mla_head_dim_is_nope_plus_rope_not_hidden_over_heads)

@@ -163,16 +163,19 @@ static const exception EXCEPTIONS[] = {
      "checkpoint stores one multi-token-prediction layer (mtp.*) that config.json does not describe and "
      "inference does not load: full-attention layer 27,263,488 + MoE block 1,614,809,088 + fc 2h*h "
      "8,388,608 + 5 norms 10,240 = 1,650,471,424"},
-    {"google/gemma-4-31B-it", EX_SKIP, 0,
-     "full-attention layers use global_head_dim 512, num_global_key_value_heads 4 and K=V sharing; "
-     "iw_arch has one head_dim/kv_heads per model, so the formula cannot express it"},
-    {"XiaomiMiMo/MiMo-7B-* (variant not stated)", EX_SKIP, 0,
-     "checkpoint stores num_nextn_predict_layers MTP layer(s) (mtp_layers.*) that inference does not load; "
-     "the formula excludes them"},
+    {"google/gemma-4-31B-it", EX_TIED_TWICE, 0,
+     "ground-truth note: the index's total_parameters counts the tied embedding twice; "
+     "compared against total - vocab*hidden (full-attention layers' global_head_dim 512, 4 KV heads and "
+     "K=V, and the gemma4_vision tower, are in the formula)"},
+    /* Skipped: counted as misses in the match rate. */
     {"github:reubzdubz/Molmo7B_D_NF4Quant", EX_SKIP, 0,
-     "total includes the Molmo vision backbone, whose config gives no vision_config widths"},
+     "published total includes the Molmo vision backbone (a CLIP-style ViT of 23 resblocks plus image "
+     "pooling and projector: model.vision_backbone.* in the index), but config.json has no vision_config "
+     "or any vision width, so the formula cannot count it (-5.1%)"},
     {"openbmb/MiniCPM-V", EX_SKIP, 0,
-     "total includes a SigLIP tower and resampler named only by vision_encoder (no widths in config)"},
+     "published total includes the vision tower (vpm.*, 26 blocks of timm vit_so400m_patch14_siglip_384) "
+     "and resampler (resampler.*), which config.json names only by the timm string 'vision_encoder' with "
+     "no widths, so the formula cannot count them (-12.4%)"},
 };
 
 static const exception *find_exception(const char *id)
@@ -201,7 +204,7 @@ Test(corpus_configs, formula_matches_published_counts)
     char *mtxt = read_path(corpus, "MANIFEST.jsonl", NULL, &len);
     cr_assert_not_null(mtxt);
 
-    int matched = 0, compared = 0, excepted = 0;
+    int matched = 0, compared = 0, excepted = 0, skipped = 0;
     char seen[8192] = "";
     char *save = NULL;
     for (char *line = strtok_r(mtxt, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
@@ -229,7 +232,11 @@ Test(corpus_configs, formula_matches_published_counts)
 
         const exception *ex = find_exception(id);
         if (ex && ex->kind == EX_SKIP) {
+            /* not compared, and a miss: the rate is over every model with a config */
             excepted++;
+            skipped++;
+            compared++;
+            fprintf(stderr, "%-50s SKIPPED (a miss): %s\n", id, ex->reason);
             cr_log_info("exception %s: %s", id, ex->reason);
             cJSON_Delete(m);
             continue;
@@ -254,22 +261,27 @@ Test(corpus_configs, formula_matches_published_counts)
             }
         }
         compared++;
-        double diff = prc == 0 ? fabs((double)a.parameters.total - (double)want) / (double)want : 1.0;
+        /* A published count is a checkpoint's: it includes the multi-token-
+         * prediction layers the checkpoint stores, which the formula reports
+         * apart (parameters.mtp, 0 for most models) because inference does
+         * not load them. */
+        int64_t got = a.parameters.total + (prc == 0 && a.parameters.mtp > 0 ? a.parameters.mtp : 0);
+        double diff = prc == 0 ? fabs((double)got - (double)want) / (double)want : 1.0;
         if (prc == 0 && diff <= 0.005)
             matched++;
         fprintf(stderr, "%-50s formula %15lld published %15lld  %+.3f%%%s\n", id,
-                (long long)a.parameters.total, (long long)want,
-                100.0 * ((double)a.parameters.total - (double)want) / (double)want,
+                (long long)got, (long long)want, 100.0 * ((double)got - (double)want) / (double)want,
                 prc == 0 && diff <= 0.005 ? "" : "  MISMATCH");
         cr_expect(prc == 0 && diff <= 0.005, "%s: formula %lld vs published %lld (%.2f%%) %s", id,
-                  (long long)a.parameters.total, (long long)want, diff * 100, prc ? iw_error_last() : "");
+                  (long long)got, (long long)want, diff * 100, prc ? iw_error_last() : "");
         iw_arch_free(&a);
         free(ctxt);
         cJSON_Delete(m);
     }
-    fprintf(stderr, "formula vs ground truth: matched %d of %d (%d listed exceptions not compared as-is)\n",
-            matched, compared, excepted);
-    cr_log_info("formula vs ground truth: matched %d of %d", matched, compared);
+    fprintf(stderr, "formula vs ground truth: matched %d of %d (%.1f%%; %d skipped, counted as misses; "
+            "%d listed exceptions in all)\n", matched, compared, compared ? 100.0 * matched / compared : 0.0,
+            skipped, excepted);
+    cr_log_info("formula vs ground truth: matched %d of %d (%d skipped as misses)", matched, compared, skipped);
     cr_expect(compared >= 40, "only %d models compared", compared);
     cr_expect(matched * 100 >= compared * 95, "matched %d of %d (< 95%%)", matched, compared);
     free(mtxt);

@@ -89,3 +89,17 @@ Test(kv, default_bf16_and_unknowns)
     cr_expect_lt(iw_kv_per_token(&A), 0);
     cr_expect_lt(iw_kv_per_token(NULL), 0);
 }
+
+Test(kv, gemma4_full_layers_use_their_own_heads)
+{
+    /* sliding layers: 2 KV heads x 16; full layers: 1 global KV head x 64 (K=V
+     * still cached as K and V), bf16 */
+    cr_assert_eq(cfg("{\"model_type\":\"gemma4\",\"text_config\":{\"model_type\":\"gemma4_text\","
+                     "\"hidden_size\":64,\"num_hidden_layers\":3,\"num_attention_heads\":4,"
+                     "\"num_key_value_heads\":2,\"head_dim\":16,\"global_head_dim\":64,"
+                     "\"num_global_key_value_heads\":1,\"attention_k_eq_v\":true,\"sliding_window\":8,"
+                     "\"layer_types\":[\"sliding_attention\",\"sliding_attention\",\"full_attention\"]}}"), 0);
+    cr_assert_eq(iw_kv_per_token(&A), 0, "%s", iw_error_last());
+    cr_expect_eq(A.kv_bytes_per_token_swa, 2LL * 2 * (16 + 16) * 2);
+    cr_expect_eq(A.kv_bytes_per_token_full, 1LL * (64 + 64) * 2);
+}

@@ -10,6 +10,7 @@
 #include "iwdl/arch.h"
 #include "iwdl/buf.h"
 #include "iwdl/error.h"
+#include "iwdl/extract.h"
 #include "iwdl/safetensors.h"
 #include "iwtest.h"
 #include "safetensors_testutil.h"
@@ -682,4 +683,40 @@ Test(safetensors, index_and_headers_disagree)
     cr_assert_eq(iw_safetensors_extract_dir(g_tmp, &a), IW_EFORMAT);
     cr_assert(strstr(iw_error_last(), "tensor 'a' appears in both"), "%s", iw_error_last());
     iw_arch_free(&a);
+}
+
+/* Formula vs headers: a MiMo checkpoint with its MTP layer (model.mtp_layers.*)
+ * or without it (a derivative that stripped it) agrees; anything else warns. */
+static bool formula_warns_for(int64_t delta_from_total, bool with_mtp)
+{
+    static const char cfg[] = "{\"model_type\":\"mimo\",\"hidden_size\":64,\"num_hidden_layers\":2,"
+                              "\"num_attention_heads\":4,\"num_key_value_heads\":2,\"head_dim\":16,"
+                              "\"intermediate_size\":128,\"vocab_size\":100,\"tie_word_embeddings\":false,"
+                              "\"num_nextn_predict_layers\":1}";
+    iw_arch a;
+    iw_arch_init(&a);
+    cr_assert_eq(iw_config_parse(cfg, strlen(cfg), "config.json", &a), 0, "%s", iw_error_last());
+    cr_assert_eq(iw_params_formula(&a), 0, "%s", iw_error_last());
+    cr_assert_gt(a.parameters.mtp, 0);
+    iw_st_summary s;
+    memset(&s, 0, sizeof s);
+    s.params_total = a.parameters.total + (with_mtp ? a.parameters.mtp : 0) + delta_from_total;
+    s.params_active = s.params_total;
+    s.weights_bytes = 2 * (uint64_t)s.params_total;
+    s.embedding = s.attention = s.mlp = s.experts = s.norms = s.lm_head = s.vision = s.other = IW_UNKNOWN;
+    s.attn_type = IW_ATTN_UNKNOWN;
+    s.num_experts = s.num_layers = IW_UNKNOWN;
+    s.tied_embeddings = -1;
+    cr_assert_eq(iw_st_apply(&a, &s, NULL), 0, "%s", iw_error_last());
+    cr_expect_eq(a.parameters.total, s.params_total);
+    bool w = has_warning(&a, "differs from the safetensors headers");
+    iw_arch_free(&a);
+    return w;
+}
+
+Test(safetensors, formula_check_accepts_checkpoints_with_or_without_mtp_layers)
+{
+    cr_expect(!formula_warns_for(0, true), "checkpoint with the MTP layer");
+    cr_expect(!formula_warns_for(0, false), "checkpoint without the MTP layer");
+    cr_expect(formula_warns_for(20000, true), "a 20k-parameter gap (~20%) must warn");
 }
