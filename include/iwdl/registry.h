@@ -172,12 +172,16 @@ typedef struct iw_migrate_opts {
 } iw_migrate_opts;
 
 typedef struct iw_migrate_report {
-    size_t candidates;  /* entries with a local download_path */
+    size_t candidates;  /* entries with a local download_path, and Ollama models */
     size_t updated, unchanged, failed, skipped;
     cJSON *changes;     /* array of {name, status, before, after, error?} (caller frees) */
 } iw_migrate_report;
 
-/* For each entry with a local download_path (not ollama:), run fn and write
+/* For each entry with a local download_path, and each Ollama model (an
+ * ollama: download_path, or backend "ollama" with a served_model_id: fn gets
+ * "ollama:<served_model_id>" when the download_path is null or a URL, and is
+ * called again with it when the download_path fails with IW_ENOTFOUND or
+ * IW_EINVAL), run fn and write
  * metadata.architecture = iw_arch_to_json_keep(new, old) into the discovered
  * layer: runtime, manual (unknown) keys and the "runtime-log" source are
  * kept.  An entry whose record is unchanged apart from collected_at is left

@@ -1,5 +1,8 @@
 /* migrate.c - migrate-architecture: re-extract metadata.architecture for
- * every local install, keeping runtime and manual fields. */
+ * every local install and every Ollama model (ollama: download_path, or
+ * backend "ollama" with a served_model_id), keeping runtime and manual
+ * fields.  The registry never resolves Ollama references itself: the
+ * extraction callback gets the "ollama:..." string. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,9 +28,58 @@ typedef struct mig_ctx {
     iw_migrate_report *rep;
 } mig_ctx;
 
+static bool is_ollama_ref(const char *p)
+{
+    return p && strncmp(p, "ollama:", 7) == 0;
+}
+
 static bool is_local_path(const char *p)
 {
-    return p && *p && strncmp(p, "ollama:", 7) != 0 && !strstr(p, "://");
+    return p && *p && !is_ollama_ref(p) && !strstr(p, "://");
+}
+
+/* served_model_id of an Ollama entry ("qwen3:8b"); the original writes the
+ * string "None" for a missing one. */
+static const char *ollama_served_id(const cJSON *e)
+{
+    const char *b = iw_json_get_str(e, "backend");
+    const char *s = iw_json_get_str(e, "served_model_id");
+    if (!b || strcmp(b, "ollama") != 0 || !s || !*s || !strcmp(s, "None") || !strcmp(s, "null"))
+        return NULL;
+    return s;
+}
+
+/* "ollama://x", "ollama:/x", "ollama:x" -> "x" */
+static const char *ollama_bare(const char *p)
+{
+    p += 7;
+    while (*p == '/')
+        p++;
+    return p;
+}
+
+/* What to extract for entry e: its download_path when local or an ollama:
+ * reference; for an Ollama entry (backend "ollama" with a served_model_id)
+ * without one, "ollama:<served_model_id>", which is also the fallback
+ * (*alt) when the download_path cannot be found.  false: not an install. */
+static bool plan(const cJSON *e, char **path, char **alt)
+{
+    const char *dp = iw_json_get_str(e, "download_path");
+    const char *sid = ollama_served_id(e);
+    *path = *alt = NULL;
+    if (is_local_path(dp) || is_ollama_ref(dp)) {
+        if (!(*path = strdup(dp)))
+            return true;   /* ENOMEM is reported by the caller */
+        if (sid && !(is_ollama_ref(dp) && strcmp(ollama_bare(dp), sid) == 0) &&
+            asprintf(alt, "ollama:%s", sid) < 0)
+            *alt = NULL;
+        return true;
+    }
+    if (!sid)
+        return false;
+    if (asprintf(path, "ollama:%s", sid) < 0)
+        *path = NULL;
+    return true;
 }
 
 /* Compare two architecture objects ignoring collected_at. */
@@ -198,15 +250,19 @@ int iw_registry_migrate(iw_registry *r, iw_registry_extract_fn fn, void *ctx,
         return iw_error_set(IW_ENOMEM, "migrate: out of memory");
     const cJSON *e;
     size_t todo = 0;
-    cJSON_ArrayForEach(e, merged)
-        if (iw_json_get_str(e, "name") && is_local_path(iw_json_get_str(e, "download_path")))
+    cJSON_ArrayForEach(e, merged) {
+        char *p, *alt;
+        if (iw_json_get_str(e, "name") && plan(e, &p, &alt))
             todo++;
+        free(p);
+        free(alt);
+    }
     if (c.opts->limit > 0 && todo > (size_t)c.opts->limit)
         todo = (size_t)c.opts->limit;
     cJSON_ArrayForEach(e, merged) {
         const char *name = iw_json_get_str(e, "name");
-        const char *path = iw_json_get_str(e, "download_path");
-        if (!name || !is_local_path(path)) {
+        char *path = NULL, *alt = NULL;
+        if (!name || !plan(e, &path, &alt)) {
             rep->skipped++;
             continue;
         }
@@ -215,18 +271,36 @@ int iw_registry_migrate(iw_registry *r, iw_registry_extract_fn fn, void *ctx,
             c.opts->progress(c.n, todo, name, c.opts->progress_ctx);
         if (c.opts->limit > 0 && c.n >= (size_t)c.opts->limit) {
             rep->skipped++;
+            free(path);
+            free(alt);
             continue;
         }
         mig_item *it = &c.items[c.n++];
         it->name = strdup(name);
-        it->path = strdup(path);
+        it->path = path;
         iw_arch_init(&it->arch);
         if (!it->name || !it->path) {
+            free(alt);
             rc = iw_error_set(IW_ENOMEM, "migrate: out of memory");
             goto done;
         }
         iw_error_clear();
         int erc = fn(path, &it->arch, ctx);
+        if ((erc == IW_ENOTFOUND || erc == IW_EINVAL) && alt) {
+            /* an Ollama entry whose download_path is gone or unreadable:
+             * its served_model_id names the model in the store */
+            char first[600];
+            snprintf(first, sizeof first, "%s", iw_error_last());
+            iw_error_clear();
+            iw_arch_free(&it->arch);
+            erc = fn(alt, &it->arch, ctx);
+            if (erc < 0) {
+                char second[600];
+                snprintf(second, sizeof second, "%s", iw_error_last());
+                iw_error_set(erc, "%s; served_model_id %s: %s", first, alt + 7, second);
+            }
+        }
+        free(alt);
         it->ok = erc == 0;
         if (!it->ok) {
             const char *msg = iw_error_last();

@@ -32,7 +32,7 @@ static int fake_extract(const char *path, iw_arch *out, void *ctx)
 static int g_progress;
 static void count_progress(size_t done, size_t total, const char *name, void *ctx)
 {
-    cr_assert_eq(total, 3);
+    cr_assert_eq(total, 4);
     cr_assert_lt(done, total);
     cr_assert_not_null(name);
     (*(int *)ctx)++;
@@ -54,8 +54,8 @@ Test(migrate, keeps_runtime_and_manual_fields_and_is_idempotent)
     iw_migrate_opts o = { false, false, 0, count_progress, &g_progress };
     iw_migrate_report rep;
     cr_assert_eq(iw_registry_migrate(r, fake_extract, NULL, &o, &rep), 0, "%s", iw_error_last());
-    cr_assert_eq(rep.candidates, 3, "ollama: entries are not local installs");
-    cr_assert_eq(rep.updated, 2);
+    cr_assert_eq(rep.candidates, 4, "an ollama: download_path is an install too");
+    cr_assert_eq(rep.updated, 3);
     cr_assert_eq(rep.failed, 1);
     cJSON_Delete(rep.changes);
     const cJSON *a = cJSON_GetObjectItem(cJSON_GetObjectItem(iw_registry_get(r, "m1"), "metadata"), "architecture");
@@ -75,12 +75,12 @@ Test(migrate, keeps_runtime_and_manual_fields_and_is_idempotent)
     char *before = iwt_slurp(disc, NULL);
     cr_assert_eq(iw_registry_migrate(r, fake_extract, NULL, &o, &rep), 0);
     cr_assert_eq(rep.updated, 0);
-    cr_assert_eq(rep.unchanged, 2);
+    cr_assert_eq(rep.unchanged, 3);
     cJSON_Delete(rep.changes);
     char *after = iwt_slurp(disc, NULL);
     cr_assert_str_eq(after, before, "idempotent run rewrote the registry");
     /* --limit and --dry-run */
-    cr_assert_eq(g_progress, 6, "progress once per install, two runs");
+    cr_assert_eq(g_progress, 8, "progress once per install, two runs");
     iw_migrate_opts lim = { true, true, 1, NULL, NULL };
     cr_assert_eq(iw_registry_migrate(r, fake_extract, NULL, &lim, &rep), 0);
     cr_assert_eq(cJSON_GetArraySize(rep.changes), 1);
@@ -89,6 +89,65 @@ Test(migrate, keeps_runtime_and_manual_fields_and_is_idempotent)
     char *after2 = iwt_slurp(disc, NULL);
     cr_assert_str_eq(after2, before, "dry run wrote");
     free(before); free(after); free(after2); free(disc);
+    iw_registry_close(r);
+    iwt_rm_rf(dir);
+    free(dir);
+}
+
+/* records every path the extractor is given */
+static int recording_extract(const char *path, iw_arch *out, void *ctx)
+{
+    iw_strlist *seen = ctx;
+    iw_strlist_push(seen, path);
+    return fake_extract(path, out, NULL);
+}
+
+static const char *OLLAMA_REG =
+    "[{\"name\":\"a\",\"backend\":\"ollama\",\"download_path\":\"ollama:/tiny:1\",\"served_model_id\":\"tiny:1\","
+    "\"metadata\":{\"architecture\":{\"sources\":[\"ollama:tiny:1\"],"
+    "\"warnings\":[\"Model directory not found: ollama:/tiny:1\"],\"collected_at\":\"2025-11-06T22:32:45.240601+00:00\"}}},"
+    "{\"name\":\"b\",\"backend\":\"ollama\",\"download_path\":null,\"served_model_id\":\"tiny:2\"},"
+    "{\"name\":\"c\",\"backend\":\"ollama\",\"download_path\":\"ollama://gone:bad\",\"served_model_id\":\"tiny:3\"},"
+    "{\"name\":\"d\",\"backend\":\"ollama\",\"download_path\":null,\"served_model_id\":\"None\"},"
+    "{\"name\":\"e\",\"backend\":\"vllm\",\"download_path\":null,\"served_model_id\":\"tiny:5\"},"
+    "{\"name\":\"f\",\"backend\":\"ollama\",\"download_path\":\"/x/bad\",\"served_model_id\":\"also-bad\"},"
+    "{\"name\":\"g\",\"backend\":\"ollama\",\"download_path\":\"http://host/x\",\"served_model_id\":\"tiny:7\"}]";
+
+/* Ollama entries: an ollama: download_path is extracted as it is; an entry
+ * with backend "ollama" and no usable download_path goes by its
+ * served_model_id, which is also the fallback when the path is not found. */
+Test(migrate, ollama_entries_by_path_or_served_model_id)
+{
+    char *dir = iwt_tmpdir("reg-mig-ollama");
+    free(write_tmp(dir, "model_registry.discovered.json", OLLAMA_REG));
+    iw_registry *r;
+    cr_assert_eq(iw_registry_open(&r, dir), 0, "%s", iw_error_last());
+    iw_strlist seen = { 0 };
+    iw_migrate_report rep;
+    cr_assert_eq(iw_registry_migrate(r, recording_extract, &seen, NULL, &rep), 0, "%s", iw_error_last());
+    char got[1024] = "";
+    for (size_t i = 0; i < seen.n; i++)
+        snprintf(got + strlen(got), sizeof got - strlen(got), "%s%s", i ? " " : "", seen.v[i]);
+    cr_assert_str_eq(got, "ollama:/tiny:1 ollama:tiny:2 ollama://gone:bad ollama:tiny:3 /x/bad ollama:also-bad "
+                          "ollama:tiny:7");
+    cr_assert_eq(rep.candidates, 5);
+    cr_assert_eq(rep.skipped, 2, "served_model_id 'None' and a vllm entry are not Ollama models");
+    cr_assert_eq(rep.updated, 4);
+    cr_assert_eq(rep.failed, 1);
+    cJSON_Delete(rep.changes);
+    /* the original's warning-only record is replaced by the extracted one */
+    const cJSON *a = cJSON_GetObjectItem(cJSON_GetObjectItem(iw_registry_get(r, "a"), "metadata"), "architecture");
+    cr_assert_eq(cJSON_GetObjectItem(a, "num_layers")->valueint, 11);
+    cr_assert_null(cJSON_GetObjectItem(a, "warnings"));
+    const cJSON *c = cJSON_GetObjectItem(cJSON_GetObjectItem(iw_registry_get(r, "c"), "metadata"), "architecture");
+    cr_assert_eq(cJSON_GetObjectItem(c, "num_layers")->valueint, 13, "fallback to served_model_id");
+    const cJSON *f = cJSON_GetObjectItem(cJSON_GetObjectItem(iw_registry_get(r, "f"), "metadata"), "architecture");
+    char *w = cJSON_PrintUnformatted(cJSON_GetObjectItem(f, "warnings"));
+    cr_assert(strstr(w, "migrate: /x/bad: no such file or folder; served_model_id also-bad: ollama:also-bad: no such"),
+              "%s", w);
+    free(w);
+    cr_assert_null(cJSON_GetObjectItem(cJSON_GetObjectItem(iw_registry_get(r, "d"), "metadata"), "architecture"));
+    iw_strlist_free(&seen);
     iw_registry_close(r);
     iwt_rm_rf(dir);
     free(dir);
