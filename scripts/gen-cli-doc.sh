@@ -32,8 +32,9 @@ This page is generated from each command's `--help` by
 | `IMAGEWORKS_MODEL_ROOT` | `~/ai-models/weights` | downloads land in `<root>/<owner>/<repo>` |
 | `IMAGEWORKS_REGISTRY_DIR` | `$XDG_CONFIG_HOME/imageworks` (`~/.config/imageworks`) | the three registry files |
 | `IMAGEWORKS_METRICS_LOG` | `logs/model_loader_metrics.jsonl` | reconcile-architecture input |
-| `OLLAMA_MODELS` | `~/.ollama/models`, then `/usr/share/ollama/.ollama/models` | `ollama:NAME:TAG` paths |
-| `OLLAMA_HOST` | `http://127.0.0.1:11434` | `/api/show` fallback for Ollama models |
+| `IMAGEWORKS_ESTIMATE_PROFILES` | unset; else `$XDG_CONFIG_HOME/imageworks/estimate_profiles.json` when it exists | estimate: profiles and GPUs merged over the shipped ones (docs/estimate.md, "Profiles") |
+| `OLLAMA_MODELS` | `~/.ollama/models`, then `/usr/share/ollama/.ollama/models` | `ollama:NAME:TAG` paths and Ollama registry entries (inspect, scan, verify, migrate-architecture) |
+| `OLLAMA_HOST` | unset: no server is asked | when set (`host[:port]`, port 11434 by default), inspect and migrate-architecture ask the server's `POST /api/show` for an Ollama model the store lacks |
 
 Proxies and CA bundles follow libcurl's usual variables (`https_proxy`,
 `no_proxy`, `CURL_CA_BUNDLE`, ...). TLS verification is always on.

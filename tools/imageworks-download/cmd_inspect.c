@@ -17,8 +17,10 @@
 #include "iwdl/extract.h"
 #include "iwdl/fs.h"
 #include "iwdl/json.h"
+#include "iwdl/ollama.h"
 #include "iwdl/schema.h"
 #include "inspect_remote.h"
+#include "ollama_cli.h"
 
 static void help(FILE *f)
 {
@@ -27,7 +29,9 @@ static void help(FILE *f)
         "\n"
         "Print the architecture of a local model folder, a .gguf or .safetensors file,\n"
         "an Ollama model (ollama:NAME:TAG) or a remote repo (org/name, headers only by\n"
-        "HTTP Range; weights are never downloaded).\n"
+        "HTTP Range; weights are never downloaded).  An Ollama model is read from\n"
+        "Ollama's store (OLLAMA_MODELS, ~/.ollama/models); when the store lacks it and\n"
+        "OLLAMA_HOST is set, from the server's POST /api/show.\n"
         "\n"
         "  --revision REV       branch, tag or commit of a remote repo (default main)\n"
         "  --tensors FILE.csv   also write the tensor listing (kind,name,shape,dtype)\n"
@@ -167,6 +171,8 @@ static void print_table(FILE *f, const iw_arch *a)
             fprintf(f, " (full %" PRId64 " + sliding %" PRId64 ")", a->kv_bytes_per_token_full, a->kv_bytes_per_token_swa);
         fprintf(f, " at %s\n", a->kv_precision ? a->kv_precision : "bf16");
     }
+    if (a->ollama_num_ctx > 0)
+        fprintf(f, "ollama     num_ctx %" PRId64 " (the context Ollama serves by default)\n", a->ollama_num_ctx);
     for (size_t i = 0; i < a->warnings.n; i++)
         fprintf(f, "warning    %s\n", a->warnings.v[i]);
 }
@@ -194,6 +200,24 @@ static int is_repo_id(const char *s)
         return 0;
     const char *slash = strchr(s, '/');
     return slash && slash != s && slash[1] && !strchr(slash + 1, '/');
+}
+
+/* --tensors for an Ollama model: the listing of its GGUF weights blob. */
+static int inspect_ollama_tensors(const char *target, const iw_arch *a, const char *csv)
+{
+    if (!a->source || strcmp(a->source, "ollama-store") != 0)
+        return iw_error_set(IW_EUNSUPPORTED, "--tensors needs %s in the local Ollama store (set OLLAMA_MODELS); "
+                            "the server's /api/show answer was used", target);
+    iw_ollama_ref ref;
+    iw_ollama_manifest m;
+    int rc = iw_ollama_parse_ref(target, &ref);
+    if (rc < 0 || (rc = iw_ollama_resolve(&ref, NULL, &m)) < 0)
+        return rc;
+    const iw_ollama_layer *L = iw_ollama_manifest_find(&m, IW_OLLAMA_LAYER_MODEL);
+    rc = L && L->path ? inspect_write_tensors(L->path, csv)
+                      : iw_error_set(IW_ENOTFOUND, "%s: no model layer", target);
+    iw_ollama_manifest_free(&m);
+    return rc;
 }
 
 int cmd_inspect(int argc, char **argv)
@@ -226,7 +250,20 @@ int cmd_inspect(int argc, char **argv)
     iw_arch_init(&a);
     int64_t transferred = -1;
     int rc;
-    if (is_repo_id(target)) {
+    if (iw_ollama_is_ref(target)) {
+        if (revision) {
+            iw_arch_free(&a);
+            return cli_usage("inspect", "inspect: --revision applies to a remote REPO only");
+        }
+        if (cli_ollama_extract(target, NULL, &a) < 0) {
+            iw_arch_free(&a);
+            return cli_fail(target);
+        }
+        if (tensors && inspect_ollama_tensors(target, &a, tensors) < 0) {
+            iw_arch_free(&a);
+            return cli_fail(tensors);
+        }
+    } else if (is_repo_id(target)) {
         rc = inspect_remote(target, revision, tensors, &a, &transferred);
         if (rc < 0) {
             iw_arch_free(&a);

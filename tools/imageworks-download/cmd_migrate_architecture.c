@@ -11,7 +11,9 @@
 #include "iwdl/error.h"
 #include "iwdl/extract.h"
 #include "iwdl/json.h"
+#include "iwdl/ollama.h"
 #include "iwdl/registry.h"
+#include "ollama_cli.h"
 
 static void help(FILE *f)
 {
@@ -20,11 +22,15 @@ static void help(FILE *f)
         "\n"
         "Re-read the architecture of every registry entry with a local download_path\n"
         "(config.json, GGUF/safetensors headers, quantization configs) and write it to\n"
-        "metadata.architecture in the discovered layer.  metadata.architecture.runtime\n"
-        "(from reconcile-architecture) and keys this tool does not know are kept.  An\n"
-        "entry whose record would only get a new collected_at is left alone, so a\n"
-        "second run changes nothing.  A missing or unreadable install is recorded as a\n"
-        "warning (\"migrate: ...\") in that entry and the run continues.\n"
+        "metadata.architecture in the discovered layer.  Ollama models (download_path\n"
+        "ollama:NAME:TAG, or backend ollama with a served_model_id; the served_model_id\n"
+        "is also tried when the download_path is not found) are read from Ollama's store\n"
+        "(OLLAMA_MODELS), then from the server's /api/show when OLLAMA_HOST is set.\n"
+        "metadata.architecture.runtime (from reconcile-architecture) and keys this tool\n"
+        "does not know are kept.  An entry whose record would only get a new\n"
+        "collected_at is left alone, so a second run changes nothing.  A missing or\n"
+        "unreadable install is recorded as a warning (\"migrate: ...\") in that entry\n"
+        "and the run continues.\n"
         "\n"
         "  --dry-run   print the per-entry change (before/after) and write nothing\n"
         "  --limit N   process at most N installs\n"
@@ -38,6 +44,8 @@ static void help(FILE *f)
 static int extract_cb(const char *path, iw_arch *out, void *ctx)
 {
     (void)ctx;
+    if (iw_ollama_is_ref(path))
+        return cli_ollama_extract(path, NULL, out);
     iw_extract_opts o = { NULL, NULL, false };
     return iw_extract_path(path, &o, out);
 }

@@ -14,7 +14,9 @@
 #include "iwdl/extract.h"
 #include "iwdl/hash.h"
 #include "iwdl/json.h"
+#include "iwdl/ollama.h"
 #include "iwdl/registry.h"
+#include "ollama_cli.h"
 
 #define SCAN_MAX_FILES 100000   /* per install */
 #define SCAN_MAX_DEPTH 8
@@ -31,7 +33,12 @@ static void help(FILE *f)
         "                                       (DIR may be the cache or its hub/ folder)\n"
         "  *.gguf files in DIR, DIR/<x>/ or DIR/<owner>/<repo>/ without config.json:\n"
         "                                       one entry per GGUF file\n"
-        "An install already registered at the same path is updated, not duplicated.\n"
+        "  an Ollama store (DIR or DIR/models holds manifests/ and blobs/, e.g.\n"
+        "  ~/.ollama/models): one entry per model, download_path ollama:/NAME:TAG,\n"
+        "                                       backend ollama (--backend and --hash do\n"
+        "                                       not apply; verify checks the blobs)\n"
+        "An install already registered at the same path is updated, not duplicated;\n"
+        "an Ollama model also matches an entry by its served_model_id.\n"
         "\n"
         "  --backend B   backend for new entries (default vllm; llama.cpp for GGUF)\n"
         "  --location L  download_location (default linux_wsl)\n"
@@ -372,6 +379,66 @@ static void scan_dir(iw_registry *r, const char *dir, const scan_opts *o, scan_s
     closedir(d);
 }
 
+/* An Ollama store: every model it lists, read from the store only (no
+ * server), registered in the original importer's shape. */
+static void scan_ollama(iw_registry *r, const char *root, const scan_opts *o, scan_stats *st)
+{
+    iw_strlist refs = { 0 };
+    size_t skipped = 0;
+    if (iw_ollama_store_list(root, &refs, &skipped) < 0) {
+        fprintf(stderr, "imageworks-download: scan: %s\n", iw_error_last());
+        iw_error_clear();
+        st->failed++;
+        return;
+    }
+    if (skipped)
+        fprintf(stderr, "imageworks-download: scan: %zu path%s under %s/manifests %s not a model name; skipped\n",
+                skipped, skipped == 1 ? "" : "s", root, skipped == 1 ? "is" : "are");
+    if (o->backend && strcmp(o->backend, "ollama") != 0)
+        fprintf(stderr, "imageworks-download: scan: --backend %s ignored: models of an Ollama store run on ollama\n",
+                o->backend);
+    char *def = NULL, *defreal = NULL;
+    if (iw_ollama_store_root(&def) == 0)
+        defreal = realpath(def, NULL);
+    iw_error_clear();
+    if (refs.n && (!defreal || strcmp(defreal, root) != 0))
+        fprintf(stderr, "imageworks-download: scan: note: %s is not the Ollama store found by default (%s); set "
+                "OLLAMA_MODELS=%s so inspect, verify and migrate-architecture find these models\n",
+                root, def ? def : "none", root);
+    free(def);
+    free(defreal);
+    /* library models ("qwen3:8b", no '/') first, so they get the plain
+     * names and a clash suffix goes to hf.co/... or namespaced copies */
+    for (size_t k = 0; k < 2 * refs.n; k++) {
+        const char *ref = refs.v[k % refs.n];
+        if ((strchr(ref, '/') == NULL) != (k < refs.n))
+            continue;
+        st->found++;
+        if (o->dry) {
+            printf("would register ollama:/%s (Ollama store %s)\n", ref, root);
+            continue;
+        }
+        iw_arch a;
+        iw_arch_init(&a);
+        char *name = NULL;
+        bool changed = false;
+        if (iw_ollama_extract(ref, root, &a) < 0) {
+            fprintf(stderr, "imageworks-download: scan: ollama:/%s: %s\n", ref, iw_error_last());
+            st->failed++;
+        } else if (cli_ollama_register(r, ref, root, &a, o->location, &name, &changed) < 0) {
+            fprintf(stderr, "imageworks-download: scan: cannot register 'ollama:/%s': %s\n", ref, iw_error_last());
+            st->failed++;
+        } else {
+            printf("registered ollama:/%s -> %s%s\n", ref, name, changed ? "" : " (unchanged)");
+            st->registered++;
+        }
+        iw_error_clear();
+        free(name);
+        iw_arch_free(&a);
+    }
+    iw_strlist_free(&refs);
+}
+
 int cmd_scan(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -411,7 +478,15 @@ int cmd_scan(int argc, char **argv)
         return cli_fail("scan");
     }
     scan_stats st = { 0, 0, 0 };
-    scan_dir(r, dir, &o, &st);
+    char sub[4096];
+    if (iw_ollama_is_store(dir))
+        scan_ollama(r, dir, &o, &st);
+    else if (pfmt(sub, sizeof sub, "%s/models", dir) && iw_ollama_is_store(sub)) {
+        char *rs = realpath(sub, NULL);   /* ~/.ollama */
+        scan_ollama(r, rs ? rs : sub, &o, &st);
+        free(rs);
+    } else
+        scan_dir(r, dir, &o, &st);
     printf("%s%zu install%s found, %zu registered, %zu failed\n", o.dry ? "dry run: " : "", st.found,
            st.found == 1 ? "" : "s", st.registered, st.failed);
     iw_registry_close(r);

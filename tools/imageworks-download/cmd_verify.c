@@ -12,7 +12,9 @@
 #include "iwdl/fs.h"
 #include "iwdl/hash.h"
 #include "iwdl/json.h"
+#include "iwdl/ollama.h"
 #include "iwdl/registry.h"
+#include "ollama_cli.h"
 
 static void help(FILE *f)
 {
@@ -22,6 +24,9 @@ static void help(FILE *f)
         "Check installed files against the registry: every artifacts.files[] entry of\n"
         "NAME (or of every entry that records files) must exist under download_path\n"
         "with the recorded size and, when a sha256 was recorded, the same sha256.\n"
+        "An Ollama model (download_path ollama:NAME:TAG, or backend ollama with a\n"
+        "served_model_id) is checked in Ollama's store (OLLAMA_MODELS): its manifest and\n"
+        "every blob it names must exist and hash to the sha256 in the blob's name.\n"
         "Prints one line per problem (MISSING, SIZE, CHANGED, UNSAFE) and a summary.\n"
         "Exit 0 when all files match, 1 when any is missing or changed.\n"
         "\n"
@@ -30,8 +35,129 @@ static void help(FILE *f)
 
 typedef struct vstats { size_t entries, files, ok, missing, changed; } vstats;
 
+/* Real path of root/blobs/sha256-<hex>, which must stay inside root/blobs
+ * (as the layers' blobs must, see iw_ollama_resolve). */
+static int config_blob(const char *root, const char *hex, char **out)
+{
+    char *dir = NULL, *p = NULL, *rdir = NULL, *rp = NULL;
+    int rc = 0;
+    *out = NULL;
+    if (asprintf(&dir, "%s/blobs", root) < 0) {
+        dir = NULL;
+        rc = iw_error_set(IW_ENOMEM, "out of memory");
+        goto done;
+    }
+    if (asprintf(&p, "%s/sha256-%s", dir, hex) < 0) {
+        p = NULL;
+        rc = iw_error_set(IW_ENOMEM, "out of memory");
+        goto done;
+    }
+    if (!(rdir = realpath(dir, NULL)) || !(rp = realpath(p, NULL))) {
+        rc = iw_error_set(IW_ENOTFOUND, "Ollama config blob not found: %s", p);
+        goto done;
+    }
+    size_t n = strlen(rdir);
+    if (strncmp(rp, rdir, n) != 0 || rp[n] != '/') {
+        rc = iw_error_set(IW_EUNSAFE, "Ollama config blob %s resolves to %s, outside %s", p, rp, rdir);
+        goto done;
+    }
+    *out = rp;
+    rp = NULL;
+done:
+    free(dir);
+    free(p);
+    free(rdir);
+    free(rp);
+    return rc;
+}
+
+/* An Ollama model: the manifest and every blob it names, each hashed
+ * against the sha256 of its name.  False when e is not an Ollama model. */
+static bool verify_ollama(const cJSON *e, vstats *st)
+{
+    const char *name = iw_json_get_str(e, "name");
+    const char *ref, *alt;
+    if (!cli_ollama_entry_refs(e, &ref, &alt))
+        return false;
+    st->entries++;
+    iw_ollama_ref r;
+    iw_ollama_manifest m;
+    int rc = iw_ollama_parse_ref(ref, &r);
+    if (rc == 0)
+        rc = iw_ollama_resolve(&r, NULL, &m);
+    if ((rc == IW_ENOTFOUND || rc == IW_EINVAL) && alt) {
+        iw_error_clear();
+        ref = alt;
+        if ((rc = iw_ollama_parse_ref(ref, &r)) == 0)
+            rc = iw_ollama_resolve(&r, NULL, &m);
+    }
+    if (rc < 0) {
+        /* no manifest, a missing model/projector blob, a bad manifest */
+        st->files++;
+        if (rc == IW_EUNSAFE) {
+            printf("UNSAFE   %s: %s\n", name, iw_error_last());
+            st->changed++;
+        } else if (rc == IW_ENOTFOUND) {
+            printf("MISSING  %s: %s\n", name, iw_error_last());
+            st->missing++;
+        } else {
+            printf("CHANGED  %s: %s\n", name, iw_error_last());
+            st->changed++;
+        }
+        iw_error_clear();
+        return true;
+    }
+    for (size_t i = 0; i < m.n_layers; i++) {
+        const iw_ollama_layer *L = &m.layers[i];
+        st->files++;
+        if (!L->path) {
+            printf("MISSING  %s: %s/blobs/sha256-%s (%s layer of %s)\n", name, m.root, L->hex,
+                   iw_ollama_layer_kind_name(L->kind), ref);
+            st->missing++;
+            continue;
+        }
+        rc = iw_ollama_verify_blob(L->path, L->hex);
+        if (rc == 0) {
+            st->ok++;
+        } else if (rc == IW_EVERIFY) {
+            printf("CHANGED  %s: %s\n", name, iw_error_last());
+            st->changed++;
+        } else {
+            printf("MISSING  %s: %s\n", name, iw_error_last());
+            st->missing++;
+        }
+        iw_error_clear();
+    }
+    if (m.config_hex[0]) {
+        /* the config blob (model format, family, file type) is named by the manifest too */
+        char *p = NULL;
+        st->files++;
+        if ((rc = config_blob(m.root, m.config_hex, &p)) == IW_EUNSAFE) {
+            printf("UNSAFE   %s: %s\n", name, iw_error_last());
+            st->changed++;
+        } else if (rc < 0) {
+            printf("MISSING  %s: %s\n", name, iw_error_last());
+            st->missing++;
+        } else if ((rc = iw_ollama_verify_blob(p, m.config_hex)) == 0) {
+            st->ok++;
+        } else if (rc == IW_EVERIFY) {
+            printf("CHANGED  %s: %s\n", name, iw_error_last());
+            st->changed++;
+        } else {
+            printf("MISSING  %s: %s\n", name, iw_error_last());
+            st->missing++;
+        }
+        iw_error_clear();
+        free(p);
+    }
+    iw_ollama_manifest_free(&m);
+    return true;
+}
+
 static void verify_entry(const cJSON *e, vstats *st)
 {
+    if (verify_ollama(e, st))
+        return;
     const char *name = iw_json_get_str(e, "name");
     const char *root = iw_json_get_str(e, "download_path");
     const cJSON *files = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(e, "artifacts"), "files");
