@@ -335,20 +335,40 @@ Test(estimate_cli, remote_repo_on_fakehub, .timeout = 90)
     memset(&hub, 0, sizeof hub);
     cr_assert_eq(iwt_hub_start(&hub, root, NULL), 0, "fakehub did not start");
     char cmd[8192], *out = NULL, *err = NULL;
+    /* the demo checkpoint is float32: vLLM's dtype auto loads it in 16-bit
+     * (fp16, bf16 since 0.10.1), so the estimate says so and sizes 2 B */
     snprintf(cmd, sizeof cmd,
              "cd '%s' && HF_ENDPOINT=%s HF_TOKEN= HF_TOKEN_PATH=/nonexistent HF_HUB_OFFLINE= "
              "IMAGEWORKS_REGISTRY_DIR='%s/reg' '%s' estimate demo-org/tiny-llama --context 1024 --json",
              root, hub.hub_url, root, iwt_cli());
     int rc = iwt_run(cmd, &out, &err);
-    iwt_hub_stop(&hub);
     cr_assert_eq(rc, 0, "rc %d: %s", rc, err ? err : "");
     cJSON *j = cJSON_Parse(out);
     cr_assert_not_null(j, "%s", out);
-    /* demo: 2 layers x 2 KV heads x (16 + 16) x 4 B (float32) = 512 B/token;
-     * weights exact from the safetensors header: 106816 params x 4 B = 427264 */
+    /* demo: 2 layers x 2 KV heads x (16 + 16) x 2 B = 256 B/token; weights:
+     * the safetensors header counts 106816 params exactly, x 2 B = 213632 */
+    cr_assert_eq(cJSON_GetObjectItem(j, "kv_bytes_per_token")->valuedouble, 256);
+    cr_assert_eq(cJSON_GetObjectItem(j, "weights_bytes")->valuedouble, 213632);
+    cJSON *w = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "terms"), 0);
+    cr_assert_str_eq(cJSON_GetObjectItem(w, "source")->valuestring, "exact parameters x dtype");
+    cr_assert(strstr(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "dtype"), "source")->valuestring, "float32"),
+              "the dtype choice is explained");
+    cJSON_Delete(j);
+    free(out);
+    free(err);
+    /* --dtype fp32 runs it as stored: 4 B, the header's own byte count */
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && HF_ENDPOINT=%s HF_TOKEN= HF_TOKEN_PATH=/nonexistent HF_HUB_OFFLINE= "
+             "IMAGEWORKS_REGISTRY_DIR='%s/reg' '%s' estimate demo-org/tiny-llama --context 1024 --dtype fp32 --json",
+             root, hub.hub_url, root, iwt_cli());
+    rc = iwt_run(cmd, &out, &err);
+    iwt_hub_stop(&hub);
+    cr_assert_eq(rc, 0, "rc %d: %s", rc, err ? err : "");
+    j = cJSON_Parse(out);
+    cr_assert_not_null(j, "%s", out);
     cr_assert_eq(cJSON_GetObjectItem(j, "kv_bytes_per_token")->valuedouble, 512);
     cr_assert_eq(cJSON_GetObjectItem(j, "weights_bytes")->valuedouble, 427264);
-    cJSON *w = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "terms"), 0);
+    w = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "terms"), 0);
     cr_assert_str_eq(cJSON_GetObjectItem(w, "source")->valuestring, "exact: safetensors headers");
     cJSON_Delete(j);
     free(out);

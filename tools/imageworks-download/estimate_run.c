@@ -1,0 +1,723 @@
+/* estimate_run.c - the estimate pipeline shared by `estimate` and `serve`.
+ *
+ * NAME is a registry entry (metadata.architecture), PATH a local folder or
+ * file (extracted), REPO an org/name read remotely by HTTP Range, and
+ * ollama:NAME:TAG an Ollama model.  With a budget the inverse answers, the
+ * verdict and the recommended launch arguments are produced; --apply writes
+ * them into the registry entry; --emit renders a launch configuration
+ * (docs/estimate.md).
+ */
+#include "estimate_run.h"
+
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "iwdl/arch.h"
+#include "iwdl/error.h"
+#include "iwdl/extract.h"
+#include "iwdl/fs.h"
+#include "iwdl/json.h"
+#include "iwdl/schema.h"
+#include "inspect_remote.h"
+
+#define GIB_D 1073741824.0
+
+void est_request_init(est_request *r)
+{
+    memset(r, 0, sizeof *r);
+    iw_est_opts_init(&r->opts);
+    iw_est_overrides_init(&r->ov);
+}
+
+void est_result_free(est_result *r)
+{
+    free(r->error);
+    cJSON_Delete(r->json);
+    free(r->text);
+    free(r->emitted);
+    free(r->applied_to);
+    free(r->apply_warning);
+    memset(r, 0, sizeof *r);
+}
+
+static int fail(est_result *res, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(est_result *res, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    free(res->error);
+    if (vasprintf(&res->error, fmt, ap) < 0)
+        res->error = NULL;
+    va_end(ap);
+    res->exit_code = code;
+    return code;
+}
+
+/* ---- the model ---------------------------------------------------------- */
+
+/* A REPO id is "org/name" that does not exist locally. */
+static bool is_repo_id(const char *s)
+{
+    if (iw_path_exists(s) || s[0] == '/' || s[0] == '.')
+        return false;
+    const char *slash = strchr(s, '/');
+    return slash && slash != s && slash[1] && !strchr(slash + 1, '/');
+}
+
+static bool is_ollama_ref(const char *s)
+{
+    return !strncmp(s, "ollama:", 7);
+}
+
+typedef struct model_ref {
+    bool        is_entry;
+    const char *backend;      /* the entry's backend (owned by the registry) */
+    char       *launch;       /* what an emitted launch loads: path, gguf file, repo, ollama name */
+    char       *served_name;  /* the registry name */
+    int         port;         /* backend_config.port of the entry, 0 if none */
+} model_ref;
+
+static void model_ref_free(model_ref *m)
+{
+    free(m->launch);
+    free(m->served_name);
+}
+
+/* The GGUF file the architecture came from ("gguf:/path/x.gguf" in sources),
+ * skipping projector files. */
+static char *gguf_source(const iw_arch *a)
+{
+    for (size_t i = 0; i < a->sources.n; i++) {
+        const char *s = a->sources.v[i];
+        if (!strncmp(s, "gguf:", 5) && !strstr(s, "mmproj"))
+            return strdup(s + 5);
+    }
+    return NULL;
+}
+
+static int load_arch(const char *target, iw_registry *reg, bool names_only, iw_arch *a, model_ref *m)
+{
+    const cJSON *ent = reg ? iw_registry_get(reg, target) : NULL;
+    if (ent) {
+        m->is_entry = true;
+        m->backend = iw_json_get_str(ent, "backend");
+        m->served_name = strdup(target);
+        const char *dp = iw_json_get_str(ent, "download_path");
+        const char *sid = iw_json_get_str(ent, "served_model_id");
+        if (dp)
+            m->launch = strdup(dp);
+        else if (sid)
+            m->launch = strdup(sid);
+        const cJSON *bc = cJSON_GetObjectItemCaseSensitive(ent, "backend_config");
+        int64_t port = 0;
+        if (bc && iw_json_get_i64(bc, "port", &port) && port > 0 && port < 65536)
+            m->port = (int)port;
+        const cJSON *md = cJSON_GetObjectItemCaseSensitive(ent, "metadata");
+        const cJSON *arch = md ? cJSON_GetObjectItemCaseSensitive(md, "architecture") : NULL;
+        if (cJSON_IsObject(arch) && arch->child)
+            return iw_arch_from_json(arch, a);
+        if (dp && (iw_path_exists(dp) || is_ollama_ref(dp))) {
+            iw_extract_opts eo = {0};
+            return iw_extract_path(dp, &eo, a);
+        }
+        return iw_error_set(IW_ENOTFOUND, "registry entry '%s' has no metadata.architecture and no "
+                            "download_path on disk; run migrate-architecture", target);
+    }
+    if (names_only)
+        return iw_error_set(IW_ENOTFOUND, "no registry entry named '%s'", target);
+    if (is_ollama_ref(target) || iw_path_exists(target)) {
+        char real[PATH_MAX];
+        m->launch = strdup(!is_ollama_ref(target) && realpath(target, real) ? real : target);
+        if (is_ollama_ref(target)) {
+            const char *n = target + 7;
+            while (*n == '/')
+                n++;
+            free(m->launch);
+            m->launch = strdup(n);   /* Ollama's own name:tag */
+        }
+        iw_extract_opts eo = {0};
+        return iw_extract_path(target, &eo, a);
+    }
+    if (is_repo_id(target)) {
+        int64_t t = 0;
+        m->launch = strdup(target);
+        return inspect_remote(target, NULL, NULL, a, &t);
+    }
+    return iw_error_set(IW_ENOTFOUND, "'%s' is not a registry entry, a local path or an org/name repo", target);
+}
+
+/* ---- --apply ---------------------------------------------------------- */
+
+typedef struct apply_ctx {
+    iw_engine engine;
+    const iw_strlist *args;
+    int64_t context;
+} apply_ctx;
+
+static bool has_flag(const iw_strlist *l, const char *flag)
+{
+    size_t n = strlen(flag);
+    for (size_t i = 0; l && i < l->n; i++)
+        if (!strcmp(l->v[i], flag) || (!strncmp(l->v[i], flag, n) && l->v[i][n] == '='))
+            return true;
+    return false;
+}
+
+/* Flags to drop (with their value) before appending the new ones: those the
+ * estimate always decides, and any other flag only when it is set again
+ * (a user's --quantization or --dtype stays unless we choose one). */
+static bool is_our_flag(iw_engine e, const char *s, const iw_strlist *new_args, bool *takes_value)
+{
+    static const char *vllm[] = {"--max-model-len", "--max-num-seqs", "--gpu-memory-utilization",
+                                 "--kv-cache-dtype", "--tensor-parallel-size", "-tp", NULL};
+    static const char *vllm_if_set[][2] = {{"--dtype", "--dtype"}, {"--quantization", "--quantization"},
+                                           {"-q", "--quantization"}};
+    for (size_t i = 0; e == IW_ENGINE_VLLM && i < sizeof vllm_if_set / sizeof vllm_if_set[0]; i++) {
+        size_t n = strlen(vllm_if_set[i][0]);
+        if ((!strcmp(s, vllm_if_set[i][0]) || (!strncmp(s, vllm_if_set[i][0], n) && s[n] == '=')) &&
+            has_flag(new_args, vllm_if_set[i][1])) {
+            *takes_value = s[n] != '=';
+            return true;
+        }
+    }
+    static const char *llama[] = {"-c", "--ctx-size", "-ngl", "--n-gpu-layers", "--gpu-layers", "-np",
+                                  "--parallel", "-ctk", "--cache-type-k", "-ctv", "--cache-type-v",
+                                  "-fa", "--flash-attn", NULL};
+    static const char *oll[] = {"--num-ctx", NULL};
+    const char **t = e == IW_ENGINE_VLLM ? vllm : e == IW_ENGINE_LLAMACPP ? llama : oll;
+    for (; *t; t++) {
+        size_t n = strlen(*t);
+        if (!strcmp(s, *t)) {
+            *takes_value = true;
+            return true;
+        }
+        if (!strncmp(s, *t, n) && s[n] == '=') {
+            *takes_value = false;
+            return true;
+        }
+    }
+    if (e == IW_ENGINE_VLLM && !strcmp(s, "--enforce-eager")) {
+        *takes_value = false;
+        return true;
+    }
+    return false;
+}
+
+static int apply_fn(cJSON *entry, bool is_new, void *vctx)
+{
+    apply_ctx *c = vctx;
+    (void)is_new;   /* a curated-only entry gets its discovered counterpart */
+    cJSON *bc = cJSON_GetObjectItemCaseSensitive(entry, "backend_config");
+    if (!bc) {
+        if (!(bc = cJSON_AddObjectToObject(entry, "backend_config")))
+            return IW_ENOMEM;
+    } else if (!cJSON_IsObject(bc)) {
+        return iw_error_set(IW_EFORMAT, "backend_config of the entry is not an object; not changed");
+    }
+    cJSON *old = cJSON_GetObjectItemCaseSensitive(bc, "extra_args");
+    if (old && !cJSON_IsArray(old))
+        return iw_error_set(IW_EFORMAT, "backend_config.extra_args is not an array; not changed");
+    cJSON *na = cJSON_CreateArray();
+    if (!na)
+        return IW_ENOMEM;
+    const cJSON *it;
+    int n = old ? cJSON_GetArraySize(old) : 0;
+    for (int i = 0; i < n; i++) {
+        it = cJSON_GetArrayItem(old, i);
+        bool tv = false;
+        if (cJSON_IsString(it) && is_our_flag(c->engine, it->valuestring, c->args, &tv)) {
+            if (tv && i + 1 < n) {
+                const cJSON *nx = cJSON_GetArrayItem(old, i + 1);
+                if (cJSON_IsString(nx) && nx->valuestring[0] != '-')
+                    i++;
+                else if (cJSON_IsString(nx) && c->engine != IW_ENGINE_VLLM && nx->valuestring[0] == '-' &&
+                         nx->valuestring[1] >= '0' && nx->valuestring[1] <= '9')
+                    i++;    /* "-ngl -1" */
+            }
+            continue;
+        }
+        cJSON_AddItemToArray(na, cJSON_Duplicate(it, 1));
+    }
+    for (size_t i = 0; i < c->args->n; i++) {
+        const char *a = c->args->v[i];
+        bool dup = false;   /* a boolean flag already kept (--trust-remote-code) */
+        if (!strcmp(a, "--trust-remote-code"))
+            for (const cJSON *k = na->child; k; k = k->next)
+                if (cJSON_IsString(k) && !strcmp(k->valuestring, a))
+                    dup = true;
+        if (!dup)
+            cJSON_AddItemToArray(na, cJSON_CreateString(a));
+    }
+    if (old)
+        cJSON_ReplaceItemInObjectCaseSensitive(bc, "extra_args", na);
+    else
+        cJSON_AddItemToObject(bc, "extra_args", na);
+    if (c->engine == IW_ENGINE_OLLAMA) {
+        cJSON *gd = cJSON_GetObjectItemCaseSensitive(entry, "generation_defaults");
+        if (!gd || cJSON_IsNull(gd)) {
+            if (gd)
+                cJSON_DeleteItemFromObjectCaseSensitive(entry, "generation_defaults");
+            if (!(gd = cJSON_AddObjectToObject(entry, "generation_defaults")))
+                return IW_ENOMEM;
+        }
+        if (!cJSON_IsObject(gd))
+            return iw_error_set(IW_EFORMAT, "generation_defaults of the entry is not an object; not changed");
+        cJSON *cw = cJSON_CreateNumber((double)c->context);
+        if (cJSON_GetObjectItemCaseSensitive(gd, "context_window"))
+            cJSON_ReplaceItemInObjectCaseSensitive(gd, "context_window", cw);
+        else
+            cJSON_AddItemToObject(gd, "context_window", cw);
+    }
+    return 1;
+}
+
+/* ---- text output -------------------------------------------------------- */
+
+static void bar(FILE *f, double v, double scale, int width)
+{
+    int n = scale > 0 ? (int)lround(v / scale * width) : 0;
+    if (n > width)
+        n = width;
+    if (v > 0 && n == 0)
+        n = 1;
+    for (int i = 0; i < n; i++)
+        fputc('#', f);
+    for (int i = n; i < width; i++)
+        fputc('.', f);
+}
+
+static void print_table(FILE *f, const char *target, const iw_estimate *e, const iw_est_profiles *ps,
+                        const iw_ov_result *ovr)
+{
+    const iw_est_opts *in = &e->in;
+    fprintf(f, "model:   %s\n", target);
+    fprintf(f, "engine:  %s, context %" PRId64 ", batch %" PRId64 ", kv %s", iw_engine_name(in->engine),
+            in->context, in->batch, iw_kv_dtype_name(in->kv_dtype));
+    if (in->engine == IW_ENGINE_VLLM)
+        fprintf(f, ", tp %d, max_num_batched_tokens %" PRId64 "%s\n", in->tp, in->max_num_batched_tokens,
+                in->enforce_eager ? ", enforce_eager" : "");
+    else
+        fprintf(f, ", n_ubatch %" PRId64 ", -ngl %" PRId64 ", flash-attn %s\n", in->n_ubatch, in->n_gpu_layers,
+                in->flash_attn == 1 ? "on" : "off");
+    fprintf(f, "dtype:   %s (%s)\n", ovr->dtype, ovr->dtype_source);
+    fprintf(f, "profile: %s (%s)\n", in->profile ? in->profile->name : "default", iw_est_profiles_origin(ps));
+    for (size_t i = 0; i < ovr->n; i++) {
+        const iw_ov_report *r = &ovr->r[i];
+        fprintf(f, "%-8s %s%s%s: %s: %s\n", "override", r->flag, r->value[0] ? " " : "", r->value,
+                iw_ov_status_name(r->status), r->reason);
+    }
+    double scale = (double)e->total;
+    if (e->budget > 0 && (double)e->budget > scale)
+        scale = (double)e->budget;
+    fprintf(f, "\n%-13s %10s  %-30s  %s\n", "term", "GiB", "", "source");
+    for (size_t i = 0; i < e->n_terms; i++) {
+        const iw_est_term *t = &e->terms[i];
+        fprintf(f, "%-13s %10.2f  ", t->name, (double)t->bytes / GIB_D);
+        bar(f, (double)t->bytes, scale, 30);
+        fprintf(f, "  %s\n", t->source);
+    }
+    fprintf(f, "%-13s %10.2f  ", "total", (double)e->total / GIB_D);
+    bar(f, (double)e->total, scale, 30);
+    fputc('\n', f);
+    if (e->budget > 0) {
+        fprintf(f, "%-13s %10.2f  ", "budget", (double)e->budget / GIB_D);
+        bar(f, (double)e->budget, scale, 30);
+        if (in->engine == IW_ENGINE_VLLM)
+            fprintf(f, "  %.2f GiB x gpu_util %.2f -> %s\n", (double)in->vram_bytes / GIB_D, in->gpu_util,
+                    e->fits ? "fits" : "DOES NOT FIT");
+        else
+            fprintf(f, "  -> %s\n", e->fits ? "fits" : "DOES NOT FIT");
+    }
+    if (in->engine != IW_ENGINE_VLLM && e->host_bytes > 0)
+        fprintf(f, "host RAM:     %10.2f GiB (token embeddings and layers not offloaded)\n",
+                (double)e->host_bytes / GIB_D);
+    fprintf(f, "\nKV per token: %" PRId64 " B (all attention layers, uncapped)", e->kv_bytes_per_token);
+    if (e->state_bytes_per_seq > 0)
+        fprintf(f, "; recurrent state %" PRId64 " B per sequence", e->state_bytes_per_seq);
+    fputc('\n', f);
+    fprintf(f, "\nwhy:\n");
+    for (size_t i = 0; i < e->n_terms; i++)
+        fprintf(f, "  %-13s %s\n", e->terms[i].name, e->terms[i].formula);
+    for (size_t i = 0; i < e->warnings.n; i++)
+        fprintf(f, "warning: %s\n", e->warnings.v[i]);
+}
+
+static void print_verdict(FILE *f, const iw_est_verdict *v)
+{
+    if (v->fit == IW_FIT_UNKNOWN)
+        return;
+    double pct = v->headroom_frac * 100;
+    if (v->fit == IW_FIT_FITS)
+        fprintf(f, "\nverdict: fits, %.2f GiB headroom (%.0f%% of the budget); largest term: %s %.2f GiB\n",
+                (double)v->headroom / GIB_D, pct, v->dominant, (double)v->dominant_bytes / GIB_D);
+    else if (v->fit == IW_FIT_TIGHT)
+        fprintf(f, "\nverdict: TIGHT, %.2f GiB headroom (%.1f%% of the budget, under %.0f%%); largest term: %s %.2f GiB\n",
+                (double)v->headroom / GIB_D, pct, IW_EST_TIGHT_FRACTION * 100, v->dominant,
+                (double)v->dominant_bytes / GIB_D);
+    else
+        fprintf(f, "\nverdict: DOES NOT FIT, %.2f GiB over the budget; largest term: %s %.2f GiB\n",
+                -(double)v->headroom / GIB_D, v->dominant, (double)v->dominant_bytes / GIB_D);
+    if (v->n_fixes) {
+        fprintf(f, "to fit (cheapest first):\n");
+        for (size_t i = 0; i < v->n_fixes; i++) {
+            const iw_est_fix *x = &v->fixes[i];
+            fprintf(f, "  %-22s total %7.2f GiB  %-12s %s\n", x->change, (double)x->total / GIB_D,
+                    x->fits ? "fits" : "still over", x->note);
+        }
+        if (v->cheapest >= 0)
+            fprintf(f, "cheapest: %s\n", v->fixes[v->cheapest].change);
+        else
+            fprintf(f, "cheapest: none of these alone fits\n");
+    }
+}
+
+/* ---- the run ------------------------------------------------------------ */
+
+static bool kind_matches(iw_emit_kind k, iw_engine e)
+{
+    switch (k) {
+    case IW_EMIT_VLLM:
+    case IW_EMIT_COMPOSE:  return e == IW_ENGINE_VLLM;
+    case IW_EMIT_LLAMACPP: return e == IW_ENGINE_LLAMACPP;
+    case IW_EMIT_OLLAMA:   return e == IW_ENGINE_OLLAMA;
+    }
+    return false;
+}
+
+static iw_engine engine_of_kind(iw_emit_kind k)
+{
+    return k == IW_EMIT_LLAMACPP ? IW_ENGINE_LLAMACPP : k == IW_EMIT_OLLAMA ? IW_ENGINE_OLLAMA : IW_ENGINE_VLLM;
+}
+
+/* Launch arguments the overrides add for vLLM (so --apply launches what was estimated). */
+static int override_args(iw_engine eng, const iw_ov_result *ovr, iw_strlist *args)
+{
+    if (eng != IW_ENGINE_VLLM)
+        return 0;
+    int rc = 0;
+    if (!strcmp(ovr->dtype_source, "--dtype") && strcmp(ovr->dtype, "gguf")) {
+        const char *d = !strcmp(ovr->dtype, "fp32") ? "float32" : !strcmp(ovr->dtype, "fp16") ? "float16" : "bfloat16";
+        rc = iw_strlist_push(args, "--dtype") || iw_strlist_push(args, d);
+    }
+    for (size_t i = 0; !rc && i < ovr->n; i++) {
+        const iw_ov_report *r = &ovr->r[i];
+        if (r->status == IW_OV_APPLIED && (!strcmp(r->flag, "--quantization") || !strcmp(r->flag, "--dtype")) &&
+            (!strcmp(r->value, "fp8") || !strcmp(r->value, "bnb4")))
+            rc = iw_strlist_push(args, "--quantization") ||
+                 iw_strlist_push(args, !strcmp(r->value, "fp8") ? "fp8" : "bitsandbytes");
+    }
+    if (!rc && ovr->trust_remote_code)
+        rc = iw_strlist_push(args, "--trust-remote-code");
+    return rc ? IW_ENOMEM : 0;
+}
+
+static cJSON *overrides_json(const iw_ov_result *ovr)
+{
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t i = 0; arr && i < ovr->n; i++) {
+        cJSON *o = cJSON_CreateObject();
+        if (!o)
+            break;
+        cJSON_AddStringToObject(o, "flag", ovr->r[i].flag);
+        cJSON_AddStringToObject(o, "value", ovr->r[i].value);
+        cJSON_AddStringToObject(o, "status", iw_ov_status_name(ovr->r[i].status));
+        cJSON_AddStringToObject(o, "reason", ovr->r[i].reason);
+        cJSON_AddItemToArray(arr, o);
+    }
+    return arr;
+}
+
+int est_run(iw_registry *reg, const est_request *req, est_result *res)
+{
+    memset(res, 0, sizeof *res);
+    iw_est_profiles *ps = NULL;
+    iw_arch a;
+    iw_arch_init(&a);
+    iw_estimate e;
+    iw_estimate_init(&e);
+    iw_strlist args = {0};
+    model_ref m = {0};
+    iw_ov_result ovr;
+    memset(&ovr, 0, sizeof ovr);
+    iw_est_verdict v;
+    memset(&v, 0, sizeof v);
+    v.cheapest = -1;
+    iw_est_opts o = req->opts;
+    iw_est_overrides ov = req->ov;
+    const char *target = req->target;
+    char *text = NULL;
+    size_t text_len = 0;
+    FILE *tf = NULL;
+
+    if (!target || !*target) {
+        fail(res, 2, "expected one NAME, PATH or REPO");
+        goto done;
+    }
+    if (iw_est_profiles_load(&ps, req->profiles_file) < 0) {
+        fail(res, 1, "profiles: %s", iw_error_last());
+        goto done;
+    }
+    const char *prof_name = req->profile;
+    if (req->gpu) {
+        const iw_est_gpu_spec *g = iw_est_profiles_gpu(ps, req->gpu);
+        if (!g) {
+            fail(res, 2, "unknown GPU '%s' (see --gpu list, or give --vram SIZE)", req->gpu);
+            goto done;
+        }
+        o.vram_bytes = g->bytes;
+        if (!prof_name && g->profile[0])
+            prof_name = g->profile;
+    }
+    if (!(o.profile = iw_est_profiles_get(ps, prof_name))) {
+        fail(res, 2, "unknown profile '%s' (see --profile list)", prof_name ? prof_name : "");
+        goto done;
+    }
+    if (req->apply && o.vram_bytes == IW_UNKNOWN) {
+        fail(res, 2, "--apply needs a budget (--vram SIZE or --gpu NAME)");
+        goto done;
+    }
+    if (load_arch(target, reg, req->names_only, &a, &m) < 0) {
+        const char *msg = iw_error_last();
+        if (strstr(msg, target))
+            fail(res, 1, "%s", msg);
+        else
+            fail(res, 1, "%s: %s", target, msg);
+        goto done;
+    }
+    if (req->apply && !m.is_entry) {
+        fail(res, 2, "--apply needs a registry entry NAME ('%s' is not one)", target);
+        goto done;
+    }
+    if (req->emit_set && req->engine_set && !kind_matches(req->emit, o.engine)) {
+        fail(res, 2, "--emit %s does not match --engine %s", iw_emit_kind_name(req->emit), iw_engine_name(o.engine));
+        goto done;
+    }
+    if (!req->engine_set) {
+        if (req->emit_set)
+            o.engine = engine_of_kind(req->emit);
+        else if (m.backend && iw_engine_parse(m.backend, &o.engine) == 0)
+            ;
+        else if ((a.source && !strcmp(a.source, "gguf")) ||
+                 (a.quantization.method && !strcmp(a.quantization.method, "gguf")))
+            o.engine = IW_ENGINE_LLAMACPP;
+        else
+            o.engine = IW_ENGINE_VLLM;
+        iw_error_clear();
+    }
+    if (o.engine == IW_ENGINE_VLLM && (o.kv_dtype == IW_KV_Q8_0 || o.kv_dtype == IW_KV_Q4_0)) {
+        fail(res, 2, "--kv-dtype %s is for llama.cpp/Ollama; vLLM takes auto, fp16, bf16 or fp8",
+             iw_kv_dtype_name(o.kv_dtype));
+        goto done;
+    }
+    if (o.engine != IW_ENGINE_VLLM && o.kv_dtype == IW_KV_FP8) {
+        fail(res, 2, "llama.cpp has no fp8 KV cache; use --kv-dtype q8_0");
+        goto done;
+    }
+    if (o.engine != IW_ENGINE_VLLM && o.tp != 1) {
+        fail(res, 2, "--tp applies to vLLM only");
+        goto done;
+    }
+    ov.engine = o.engine;
+    if (iw_estimate_apply_overrides(&a, &ov, &ovr) < 0) {
+        fail(res, 2, "%s", iw_error_last());
+        goto done;
+    }
+    if (iw_estimate_compute(&a, &o, &e) < 0) {
+        fail(res, 1, "%s: %s", target, iw_error_last());
+        goto done;
+    }
+
+    int64_t max_ctx = IW_UNKNOWN, max_batch = IW_UNKNOWN, rec_ctx = 0, rec_batch = 0;
+    bool have_budget = o.vram_bytes != IW_UNKNOWN;
+    double w_gpu = 0;
+    for (size_t i = 0; i < e.n_terms; i++)
+        if (!strcmp(e.terms[i].name, "weights"))
+            w_gpu = (double)e.terms[i].bytes;
+    bool weights_too_big = have_budget && w_gpu > (double)e.budget;
+    if (have_budget && !weights_too_big) {
+        if (iw_estimate_max_context(&a, &o, e.in.batch, &max_ctx) < 0 ||
+            iw_estimate_max_batch(&a, &o, e.in.context, &max_batch) < 0) {
+            fail(res, 1, "%s: %s", target, iw_error_last());
+            goto done;
+        }
+        if (req->ctx_set) {
+            rec_ctx = e.in.context;
+            rec_batch = req->batch_set ? (e.fits ? e.in.batch : 0) : max_batch;
+        } else {
+            rec_ctx = max_ctx;
+            rec_batch = e.in.batch;
+            /* the model maximum fits: offer the concurrency at that context */
+            if (!req->batch_set && max_ctx > 0 && max_ctx == e.max_context &&
+                iw_estimate_max_batch(&a, &o, max_ctx, &rec_batch) < 0) {
+                fail(res, 1, "%s: %s", target, iw_error_last());
+                goto done;
+            }
+        }
+        if (rec_ctx > 0 && rec_batch > 0 &&
+            (iw_estimate_recommend(&e, rec_ctx, rec_batch, &args) < 0 || override_args(o.engine, &ovr, &args) < 0)) {
+            fail(res, 1, "%s: %s", target, iw_error_last());
+            goto done;
+        }
+    }
+    if (have_budget && iw_estimate_verdict(&a, &o, &e, &v) < 0) {
+        fail(res, 1, "%s: verdict: %s", target, iw_error_last());
+        goto done;
+    }
+    bool fits_somehow = !have_budget || (!weights_too_big && rec_ctx > 0 && rec_batch > 0);
+
+    /* --emit: the recommended values with a budget, else what was asked */
+    if (req->emit_set && fits_somehow) {
+        char *gg = NULL;
+        const char *launch = m.launch;
+        if (o.engine == IW_ENGINE_LLAMACPP && (gg = gguf_source(&a)))
+            launch = gg;
+        if (!launch) {
+            free(gg);
+            fail(res, 1, "%s: no path, file or repo to launch", target);
+            goto done;
+        }
+        iw_emit_input ei = {
+            .model = launch, .served_name = m.served_name, .port = req->port > 0 ? req->port : m.port,
+            .context = have_budget ? rec_ctx : e.in.context, .batch = have_budget ? rec_batch : e.in.batch,
+            .num_layers = a.num_layers > 0 ? a.num_layers : 0, .ov = &ovr,
+        };
+        int rc = iw_estimate_emit(req->emit, &e, &ei, &res->emitted);
+        free(gg);
+        if (rc < 0) {
+            fail(res, 1, "%s: %s", target, iw_error_last());
+            goto done;
+        }
+    }
+
+    /* JSON */
+    cJSON *out = iw_estimate_to_json(&e);
+    if (!out) {
+        fail(res, 1, "estimate: out of memory");
+        goto done;
+    }
+    res->json = out;
+    cJSON_AddStringToObject(out, "model", target);
+    cJSON *pj = cJSON_AddObjectToObject(out, "profile");
+    if (pj) {
+        cJSON_AddStringToObject(pj, "name", o.profile->name);
+        cJSON_AddStringToObject(pj, "description", o.profile->description);
+        cJSON_AddStringToObject(pj, "origin", iw_est_profiles_origin(ps));
+    }
+    cJSON *dj = cJSON_AddObjectToObject(out, "dtype");
+    if (dj) {
+        cJSON_AddStringToObject(dj, "value", ovr.dtype);
+        cJSON_AddStringToObject(dj, "source", ovr.dtype_source);
+    }
+    cJSON_AddItemToObject(out, "overrides", overrides_json(&ovr));
+    cJSON_AddBoolToObject(out, "trust_remote_code", ovr.trust_remote_code);
+    cJSON *inv = cJSON_AddObjectToObject(out, "inverse");
+    if (inv && max_ctx != IW_UNKNOWN) {
+        cJSON_AddNumberToObject(inv, "max_context", (double)max_ctx);
+        cJSON_AddNumberToObject(inv, "max_context_at_batch", (double)e.in.batch);
+        cJSON_AddNumberToObject(inv, "max_batch", (double)max_batch);
+        cJSON_AddNumberToObject(inv, "max_batch_at_context", (double)e.in.context);
+    } else if (inv) {
+        cJSON_AddNullToObject(inv, "max_context");
+        cJSON_AddNullToObject(inv, "max_batch");
+    }
+    cJSON *rec = cJSON_AddObjectToObject(out, "recommended");
+    cJSON *ra = rec ? cJSON_AddArrayToObject(rec, "args") : NULL;
+    for (size_t i = 0; ra && i < args.n; i++)
+        cJSON_AddItemToArray(ra, cJSON_CreateString(args.v[i]));
+    if (rec && rec_ctx > 0 && rec_batch > 0) {
+        cJSON_AddNumberToObject(rec, "context", (double)rec_ctx);
+        cJSON_AddNumberToObject(rec, "batch", (double)rec_batch);
+    }
+    if (have_budget)
+        cJSON_AddItemToObject(out, "verdict", iw_estimate_verdict_to_json(&v));
+    if (req->emit_set) {
+        cJSON *ej = cJSON_AddObjectToObject(out, "emit");
+        if (ej) {
+            cJSON_AddStringToObject(ej, "kind", iw_emit_kind_name(req->emit));
+            if (res->emitted)
+                cJSON_AddStringToObject(ej, "text", res->emitted);
+            else
+                cJSON_AddNullToObject(ej, "text");
+        }
+    }
+
+    /* text */
+    tf = open_memstream(&text, &text_len);
+    if (!tf) {
+        fail(res, 1, "estimate: out of memory");
+        goto done;
+    }
+    print_table(tf, target, &e, ps, &ovr);
+    if (have_budget && !weights_too_big) {
+        fprintf(tf, "\ninverse (budget %.2f GiB):\n", (double)e.budget / GIB_D);
+        if (max_ctx > 0)
+            fprintf(tf, "  max context at batch %" PRId64 ": %" PRId64 " tokens%s\n", e.in.batch, max_ctx,
+                    max_ctx == e.max_context ? " (the model's maximum)" : "");
+        else
+            fprintf(tf, "  max context at batch %" PRId64 ": none fits\n", e.in.batch);
+        fprintf(tf, "  max concurrency at context %" PRId64 ": %" PRId64 " sequences\n", e.in.context, max_batch);
+        if (e.kv_capacity_tokens != IW_UNKNOWN)
+            fprintf(tf, "  KV cache pool: %" PRId64 " tokens\n", e.kv_capacity_tokens);
+        if (args.n) {
+            fprintf(tf, "recommended:");
+            for (size_t i = 0; i < args.n; i++)
+                fprintf(tf, " %s", args.v[i]);
+            fprintf(tf, "\n");
+        }
+    }
+    print_verdict(tf, &v);
+    fclose(tf);
+    tf = NULL;
+    res->text = text;
+    text = NULL;
+
+    if (weights_too_big) {
+        fail(res, 1, "%s: does not fit: weights alone need %.2f GiB on a %.2f GiB budget", target, w_gpu / GIB_D,
+             (double)e.budget / GIB_D);
+        goto done;
+    }
+    if (have_budget && (rec_ctx <= 0 || rec_batch <= 0)) {
+        fail(res, 1, "%s: does not fit: %.2f GiB needed at context %" PRId64 " x batch %" PRId64
+             " on a %.2f GiB budget (max context at this batch: %" PRId64 ")%s%s", target, (double)e.total / GIB_D,
+             e.in.context, e.in.batch, (double)e.budget / GIB_D, max_ctx > 0 ? max_ctx : 0,
+             v.cheapest >= 0 ? "; cheapest fix: " : "", v.cheapest >= 0 ? v.fixes[v.cheapest].change : "");
+        goto done;
+    }
+    if (req->apply) {
+        apply_ctx ac = {e.in.engine, &args, rec_ctx};
+        if (iw_registry_upsert(reg, target, apply_fn, &ac) < 0) {
+            fail(res, 1, "estimate --apply: %s", iw_error_last());
+            goto done;
+        }
+        const cJSON *cur = iw_registry_get_layer(reg, IW_REG_CURATED, target);
+        const cJSON *cbc = cur ? cJSON_GetObjectItemCaseSensitive(cur, "backend_config") : NULL;
+        if (cbc && cJSON_GetObjectItemCaseSensitive(cbc, "extra_args") &&
+            asprintf(&res->apply_warning, "the curated entry '%s' sets backend_config.extra_args, which overrides "
+                     "the applied values in the merged registry", target) < 0)
+            res->apply_warning = NULL;
+        res->applied_to = strdup(iw_registry_path(reg, IW_REG_DISCOVERED));
+        if (res->json) {
+            cJSON *ap = cJSON_AddObjectToObject(res->json, "applied");
+            if (ap) {
+                cJSON_AddStringToObject(ap, "entry", target);
+                cJSON_AddStringToObject(ap, "file", res->applied_to ? res->applied_to : "");
+            }
+        }
+    }
+    res->exit_code = 0;
+done:
+    if (tf)
+        fclose(tf);
+    free(text);
+    model_ref_free(&m);
+    iw_strlist_free(&args);
+    iw_estimate_free(&e);
+    iw_arch_free(&a);
+    iw_est_profiles_free(ps);
+    return res->exit_code;
+}
