@@ -658,15 +658,25 @@ Test(ollama_cli, bad_input_gives_one_line_errors)
     cr_assert(!strstr(err, "Sanitizer") && !strstr(err, "runtime error"), "%s", err);
     free(args); free(out); free(err);
 
-    /* verify of entries naming them: MISSING / UNSAFE, never a crash */
-    put_reg("[{\"name\":\"m\",\"backend\":\"ollama\",\"download_path\":\"ollama:/broken:missing\"},"
-            "{\"name\":\"o\",\"backend\":\"ollama\",\"download_path\":\"ollama:/broken:outside\"},"
-            "{\"name\":\"n\",\"backend\":\"ollama\",\"download_path\":\"ollama:/nothere:1\"},"
-            "{\"name\":\"j\",\"backend\":\"ollama\",\"download_path\":\"ollama:/broken:notjson\"}]");
+    /* verify of entries naming them: MISSING / UNSAFE, never a crash; a
+     * download registered for the ollama backend keeps its file check */
+    char *gguf = pathf("%s/dl/tiny.gguf", g_dir);
+    cr_assert_eq(iwt_write(gguf, "GGUF", 4), 0);
+    char *reg = pathf("[{\"name\":\"m\",\"backend\":\"ollama\",\"download_path\":\"ollama:/broken:missing\"},"
+                      "{\"name\":\"o\",\"backend\":\"ollama\",\"download_path\":\"ollama:/broken:outside\"},"
+                      "{\"name\":\"n\",\"backend\":\"ollama\",\"download_path\":\"ollama:/nothere:1\"},"
+                      "{\"name\":\"j\",\"backend\":\"ollama\",\"download_path\":\"ollama:/broken:notjson\"},"
+                      "{\"name\":\"dl\",\"backend\":\"ollama\",\"served_model_id\":\"nothere:2\","
+                      "\"download_path\":\"%s/dl\",\"artifacts\":{\"files\":[{\"path\":\"tiny.gguf\",\"size\":4}]}}]",
+                      g_dir);
+    put_reg(reg);
+    free(reg);
+    free(gguf);
     cr_assert_eq(run("verify", &out, &err), 1);
     cr_assert(strstr(out, "MISSING  m: ") && strstr(out, "UNSAFE   o: ") && strstr(out, "MISSING  n: ") &&
               strstr(out, "CHANGED  j: "), "%s", out);
-    cr_assert(strstr(out, "verified 4 entries, 4 files: 0 ok, 2 missing, 2 changed"), "%s", out);
+    cr_assert(!strstr(out, " dl: "), "%s", out);
+    cr_assert(strstr(out, "verified 5 entries, 5 files: 1 ok, 2 missing, 2 changed"), "%s", out);
     cr_assert_eq(count_lines(out), 5, "%s", out);
     free(out); free(err);
     free(op); free(lp);

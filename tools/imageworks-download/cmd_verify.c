@@ -79,6 +79,10 @@ static bool verify_ollama(const cJSON *e, vstats *st)
     const char *ref, *alt;
     if (!cli_ollama_entry_refs(e, &ref, &alt))
         return false;
+    const char *dp = iw_json_get_str(e, "download_path");
+    const cJSON *files = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(e, "artifacts"), "files");
+    if (!(dp && iw_ollama_is_ref(dp)) && cJSON_GetArraySize(files) > 0)
+        return false;   /* a GGUF download served by Ollama: its files are the record */
     st->entries++;
     iw_ollama_ref r;
     iw_ollama_manifest m;
