@@ -9,9 +9,12 @@
  *   model_registry.json             merged snapshot: discovered as base,
  *                                   curated deep-merged over it (curated
  *                                   wins, curated nulls skipped)
- * Each is a JSON array of objects with a unique string "name".  Entries are
- * kept as cJSON objects and modified in place, so keys this tool does not
- * know survive every rewrite.
+ * Each is a JSON array of objects with a unique string "name".  A file is
+ * validated and indexed by a scanner that builds no tree; an entry becomes a
+ * cJSON object only when asked for.  Entry changes (upsert, remove,
+ * register) print only the entries they change and copy every other byte of
+ * the file; whole-array changes (iw_registry_update) print the file whole.
+ * Either way keys this tool does not know survive every rewrite.
  *
  * Every change: exclusive fcntl lock on model_registry.lock, re-read of the
  * files under the lock, the edit, then for each file touched: temp file +
@@ -64,9 +67,12 @@ const char *iw_registry_dir(const iw_registry *r);
 /* Path of a layer's file (static per registry, valid until close). */
 const char *iw_registry_path(const iw_registry *r, iw_reg_layer layer);
 
-/* The layer's array (owned by r; valid until the next reload/update). */
+/* The layer's array (owned by r; valid until the next reload/update).
+ * Parses every entry not parsed yet: list-style callers only; look single
+ * entries up with iw_registry_get.  NULL when out of memory. */
 const cJSON *iw_registry_entries(const iw_registry *r, iw_reg_layer layer);
-/* Entry by name in the merged view (or a layer); NULL when absent. */
+/* Entry by name in the merged view (or a layer); NULL when absent.  Only
+ * that entry is parsed (owned by r; valid until the next reload/update). */
 const cJSON *iw_registry_get(const iw_registry *r, const char *name);
 const cJSON *iw_registry_get_layer(const iw_registry *r, iw_reg_layer layer, const char *name);
 

@@ -10,6 +10,7 @@
 #include "iwdl/hash.h"
 #include "iwdl/json.h"
 #include "iwdl/buf.h"
+#include "regstore.h"
 
 static int cmp_strp(const void *a, const void *b)
 {
@@ -332,35 +333,26 @@ oom:
     return iw_error_set(IW_ENOMEM, "registry: out of memory building entry for '%s'", d->repo_id);
 }
 
-static cJSON *find_by_name(const cJSON *arr, const char *name)
-{
-    const cJSON *e;
-    cJSON_ArrayForEach(e, arr) {
-        const char *n = iw_json_get_str(e, "name");
-        if (n && strcmp(n, name) == 0)
-            return (cJSON *)e;
-    }
-    return NULL;
-}
-
 /* Does `name` belong to another install (different download_path)? */
-static bool clashes(const cJSON *disc, const cJSON *cur, const char *name, const char *dest)
+static bool clashes(iw_reg_txn *t, const char *name, const char *dest)
 {
-    const cJSON *layers[2] = { disc, cur };
+    const iw_reg_layer layers[2] = { IW_REG_DISCOVERED, IW_REG_CURATED };
     for (int l = 0; l < 2; l++) {
-        const cJSON *e = find_by_name(layers[l], name);
+        const cJSON *e = iw_reg_txn_get(t, layers[l], name);
         if (!e)
             continue;
         const char *p = iw_json_get_str(e, "download_path");
         if (p && strcmp(p, dest) != 0)
             return true;
-        if (!p && l == 1 && !find_by_name(disc, name))
+        if (!p && l == 1 && !iw_reg_txn_get(t, IW_REG_DISCOVERED, name))
             return true;   /* a curated entry without a path is someone else's */
     }
     return false;
 }
 
-static int register_txn(cJSON *disc, cJSON *cur, void *p)
+/* Under the lock: only the entries looked at by name are parsed, and only
+ * the registered one is printed (regstore.h). */
+static int register_txn(iw_reg_txn *t, void *p)
 {
     reg_ctx *c = p;
     const iw_reg_download *d = c->d;
@@ -377,7 +369,7 @@ static int register_txn(cJSON *disc, cJSON *cur, void *p)
         if ((rc = iw_registry_slug(from, c->has_quant ? c->quant : NULL, total, &base)) < 0)
             return rc;
         c->name = base;
-        for (int k = 2; clashes(disc, cur, c->name, d->dest_path); k++) {
+        for (int k = 2; clashes(t, c->name, d->dest_path); k++) {
             if (c->name != base)
                 free(c->name);
             if (k > 10000 || asprintf(&c->name, "%s-%d", base, k) < 0) {
@@ -388,7 +380,7 @@ static int register_txn(cJSON *disc, cJSON *cur, void *p)
         if (c->name != base)
             free(base);
     }
-    cJSON *e = find_by_name(disc, c->name);
+    cJSON *e = iw_reg_txn_get_mut(t, IW_REG_DISCOVERED, c->name);
     bool is_new = e == NULL;
     if (is_new) {
         e = cJSON_CreateObject();
@@ -403,8 +395,8 @@ static int register_txn(cJSON *disc, cJSON *cur, void *p)
             cJSON_Delete(e);
         return rc;
     }
-    if (is_new)
-        cJSON_AddItemToArray(disc, e);
+    if (is_new && (rc = iw_reg_txn_add(t, IW_REG_DISCOVERED, e)) < 0)
+        return rc;
     return 1 << IW_REG_DISCOVERED;
 }
 
@@ -452,7 +444,7 @@ int iw_registry_register_download(iw_registry *r, const iw_reg_download *d, char
         (rc = iw_registry_dir_checksum(d->files, d->n_files, c.dirsum)) < 0)
         return rc;
     iw_registry_now_iso(c.now);
-    rc = iw_registry_update(r, register_txn, &c);
+    rc = iw_reg_update_entries(r, register_txn, &c);
     if (rc >= 0 && name_out) {
         *name_out = c.name;
         c.name = NULL;

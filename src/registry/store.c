@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,8 @@
 #include "iwdl/fs.h"
 #include "iwdl/json.h"
 #include "iwdl/schema.h"
+#include "jscan.h"
+#include "regstore.h"
 
 static const char *const FILE_NAMES[3] = {
     "model_registry.curated.json", "model_registry.discovered.json", "model_registry.json"
@@ -28,15 +31,48 @@ static const char *const STEMS[3] = {
 
 typedef struct file_sig { bool valid, exists; dev_t dev; ino_t ino; off_t size; struct timespec mtim; } file_sig;
 
+/* One entry of a layer: its bytes in the layer text, its name, and the
+ * cJSON tree once something asked for it. */
+typedef struct reg_ent {
+    size_t      start, end;   /* span in the layer text (not for fresh entries) */
+    const char *name;         /* in the scan arena, or owned (name_owned) */
+    cJSON      *json;         /* parsed on demand; owned */
+    char       *printed;      /* during a write: the entry as printed */
+    size_t      printed_len;
+    bool        name_owned, dirty, deleted, fresh;
+} reg_ent;
+
+typedef struct reg_layer {
+    char    *text;            /* the file's bytes (owned); NULL: no file */
+    size_t   len;
+    size_t   skip, open, close;   /* BOM length, root '[' and ']' offsets */
+    char    *arena;           /* names from the scan */
+    reg_ent *ents;
+    size_t   n, cap;          /* entries; the first n_orig come from the text */
+    size_t   n_orig;
+    size_t   live;            /* entries not deleted */
+    size_t  *ix;              /* the n_orig entries' indices sorted by name */
+    cJSON   *view;            /* iw_registry_entries() array: borrows the entries' trees */
+    bool     loaded;
+} reg_layer;
+
+typedef struct merged_one { char *name; cJSON *e; } merged_one;
+
 struct iw_registry {
-    char   *dir;
-    char   *paths[3];
-    char   *lock_path;
-    cJSON  *layers[3];   /* curated, discovered, merged (computed in memory) */
-    file_sig sig[3];
-    bool    legacy;      /* discovered loaded from model_registry.json */
-    int     lock_fd;     /* held lock's fd during an update, else -1 */
+    char      *dir;
+    char      *paths[3];
+    char      *lock_path;
+    reg_layer  L[2];          /* IW_REG_CURATED, IW_REG_DISCOVERED */
+    cJSON     *merged_full;   /* the merged array when curated has entries (owned) */
+    merged_one *mone;         /* merged entries handed out by get (owned) */
+    size_t     nmone, cmone;
+    file_sig   sig[3];
+    bool       legacy;        /* discovered loaded from model_registry.json */
+    int        lock_fd;       /* held lock's fd during an update, else -1 */
 };
+
+struct iw_reg_txn { iw_registry *r; int err; };
+
 
 /* The snapshot this tool wrote last is recorded in the lock file, so the
  * next writer (under the lock) can skip re-parsing an unchanged snapshot. */
@@ -240,73 +276,321 @@ static void sig_of(const char *path, file_sig *s)
     s->mtim = st.st_mtim;
 }
 
-/* Load one file: missing -> empty array (exists=false). */
-static int load_file(const char *path, cJSON **out, file_sig *sig)
+/* ------------------------------------------------------------ layers */
+
+static void layer_drop_view(reg_layer *L)
 {
-    iw_buf b = IW_BUF_INIT(IW_REGISTRY_MAX_BYTES);
-    cJSON *j = NULL;
-    int rc;
-    *out = NULL;
-    sig_of(path, sig);
-    rc = iw_read_file(path, IW_REGISTRY_MAX_BYTES, &b);
-    if (rc == IW_ENOTFOUND) {
-        iw_error_clear();
-        sig->exists = false;
-        *out = cJSON_CreateArray();
-        return *out ? 0 : iw_error_set(IW_ENOMEM, "registry: out of memory");
-    }
-    if (rc < 0)
-        return rc;
-    if ((rc = iw_json_parse(b.data ? b.data : "", b.len, path, &j, NULL)) < 0) {
-        /* make it explicit that the file is left alone */
-        char msg[1024];
-        snprintf(msg, sizeof msg, "%s", iw_error_last());
-        rc = iw_error_set(rc, "%s; refusing to use or overwrite it", msg);
-        goto done;
-    }
-    if ((rc = iw_registry_validate(j, b.data, b.len, path)) < 0)
-        goto done;
-    *out = j;
-    j = NULL;
-done:
-    cJSON_Delete(j);
-    iw_buf_free(&b);
-    return rc;
+    if (!L->view)
+        return;
+    L->view->child = NULL;
+    for (size_t i = 0; i < L->n; i++)
+        if (L->ents[i].json)
+            L->ents[i].json->next = L->ents[i].json->prev = NULL;
+    cJSON_Delete(L->view);
+    L->view = NULL;
 }
 
-/* The merged view; with no curated entries it is the discovered array itself. */
-static cJSON *merged_view(const iw_registry *r)
+static void ent_free(reg_ent *e)
 {
-    return r->layers[IW_REG_MERGED] ? r->layers[IW_REG_MERGED] : r->layers[IW_REG_DISCOVERED];
+    cJSON_Delete(e->json);
+    free(e->printed);
+    if (e->name_owned)
+        free((char *)e->name);
+    memset(e, 0, sizeof *e);
 }
 
-static int recompute_merged(iw_registry *r)
+static void layer_free(reg_layer *L)
 {
-    if (cJSON_GetArraySize(r->layers[IW_REG_CURATED]) == 0) {
-        cJSON_Delete(r->layers[IW_REG_MERGED]);
-        r->layers[IW_REG_MERGED] = NULL;   /* alias of discovered, no copy */
+    layer_drop_view(L);
+    for (size_t i = 0; i < L->n; i++)
+        ent_free(&L->ents[i]);
+    free(L->ents);
+    free(L->ix);
+    free(L->arena);
+    free(L->text);
+    memset(L, 0, sizeof *L);
+}
+
+typedef struct ix_sort { const char *name; size_t i; } ix_sort;
+
+static int cmp_ix_sort(const void *a, const void *b)
+{
+    return strcmp(((const ix_sort *)a)->name, ((const ix_sort *)b)->name);
+}
+
+static int layer_index(reg_layer *L)
+{
+    free(L->ix);
+    L->ix = NULL;
+    if (!L->n_orig)
         return 0;
-    }
-    cJSON *m = iw_registry_merge(r->layers[IW_REG_DISCOVERED], r->layers[IW_REG_CURATED]);
-    if (!m)
+    ix_sort *tmp = malloc(L->n_orig * sizeof *tmp);
+    L->ix = malloc(L->n_orig * sizeof *L->ix);
+    if (!tmp || !L->ix) {
+        free(tmp);
+        free(L->ix);
+        L->ix = NULL;
         return iw_error_set(IW_ENOMEM, "registry: out of memory");
-    cJSON_Delete(r->layers[IW_REG_MERGED]);
-    r->layers[IW_REG_MERGED] = m;
+    }
+    for (size_t i = 0; i < L->n_orig; i++) {
+        tmp[i].name = L->ents[i].name;
+        tmp[i].i = i;
+    }
+    qsort(tmp, L->n_orig, sizeof *tmp, cmp_ix_sort);
+    for (size_t i = 0; i < L->n_orig; i++)
+        L->ix[i] = tmp[i].i;
+    free(tmp);
+    return 0;
+}
+
+/* Take over a scanned text (text/len owned by the layer from now on). */
+static int layer_set(reg_layer *L, char *text, size_t len, iw_jscan *sc)
+{
+    layer_free(L);
+    L->loaded = true;
+    if (!text)
+        return 0;
+    L->text = text;
+    L->len = len;
+    L->skip = sc->skip;
+    L->open = sc->open;
+    L->close = sc->close;
+    L->arena = sc->arena;
+    sc->arena = NULL;
+    if (sc->n) {
+        L->ents = calloc(sc->n, sizeof *L->ents);
+        if (!L->ents) {
+            iw_jscan_free(sc);
+            return iw_error_set(IW_ENOMEM, "registry: out of memory");
+        }
+        L->cap = sc->n;
+    }
+    for (size_t i = 0; i < sc->n; i++) {
+        L->ents[i].start = sc->ents[i].start;
+        L->ents[i].end = sc->ents[i].end;
+        L->ents[i].name = sc->ents[i].name;
+    }
+    L->n = L->n_orig = L->live = sc->n;
+    iw_jscan_free(sc);
+    return layer_index(L);
+}
+
+/* Index of the live entry `name`, or -1. */
+static long layer_find(const reg_layer *L, const char *name)
+{
+    size_t lo = 0, hi = L->n_orig;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(name, L->ents[L->ix[mid]].name);
+        if (c == 0) {
+            size_t i = L->ix[mid];
+            if (!L->ents[i].deleted)
+                return (long)i;
+            break;
+        }
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    for (size_t i = L->n_orig; i < L->n; i++)
+        if (!L->ents[i].deleted && strcmp(L->ents[i].name, name) == 0)
+            return (long)i;
+    return -1;
+}
+
+/* The entry's tree, parsed from its span on first use.  NULL: error set. */
+static cJSON *ent_json(reg_layer *L, size_t i)
+{
+    reg_ent *e = &L->ents[i];
+    if (e->json)
+        return e->json;
+    e->json = cJSON_ParseWithLengthOpts(L->text + e->start, e->end - e->start, NULL, 0);
+    if (!e->json)   /* the scan accepted these bytes: only memory can fail */
+        iw_error_set(IW_ENOMEM, "registry: out of memory parsing entry '%s'", e->name);
+    return e->json;
+}
+
+static const cJSON *layer_view(reg_layer *L)
+{
+    if (L->view)
+        return L->view;
+    cJSON *v = cJSON_CreateArray();
+    if (!v) {
+        iw_error_set(IW_ENOMEM, "registry: out of memory");
+        return NULL;
+    }
+    L->view = v;
+    for (size_t i = 0; i < L->n; i++) {
+        if (L->ents[i].deleted)
+            continue;
+        cJSON *j = ent_json(L, i);
+        if (!j) {
+            layer_drop_view(L);
+            return NULL;
+        }
+        cJSON_AddItemToArray(v, j);
+    }
+    return v;
+}
+
+static void drop_merged(iw_registry *r)
+{
+    cJSON_Delete(r->merged_full);
+    r->merged_full = NULL;
+    for (size_t i = 0; i < r->nmone; i++) {
+        free(r->mone[i].name);
+        cJSON_Delete(r->mone[i].e);
+    }
+    r->nmone = 0;
+}
+
+static bool merge_entry(cJSON *dst, const cJSON *src);
+
+/* One merged entry (what get(IW_REG_MERGED) returns). */
+static const cJSON *merged_get(iw_registry *r, const char *name)
+{
+    reg_layer *C = &r->L[IW_REG_CURATED], *D = &r->L[IW_REG_DISCOVERED];
+    long ci = C->live ? layer_find(C, name) : -1;
+    long di = layer_find(D, name);
+    if (ci < 0)
+        return di < 0 ? NULL : ent_json(D, (size_t)di);
+    for (size_t i = 0; i < r->nmone; i++)
+        if (strcmp(r->mone[i].name, name) == 0)
+            return r->mone[i].e;
+    const cJSON *c = ent_json(C, (size_t)ci), *d = di < 0 ? NULL : ent_json(D, (size_t)di);
+    if (!c || (di >= 0 && !d))
+        return NULL;
+    if (r->nmone == r->cmone) {
+        size_t nc = r->cmone ? r->cmone * 2 : 8;
+        merged_one *g = realloc(r->mone, nc * sizeof *g);
+        if (!g) {
+            iw_error_set(IW_ENOMEM, "registry: out of memory");
+            return NULL;
+        }
+        r->mone = g;
+        r->cmone = nc;
+    }
+    cJSON *m = d ? cJSON_Duplicate(d, 1) : cJSON_CreateObject();
+    char *nm = strdup(name);
+    if (!m || !nm || !merge_entry(m, c)) {
+        cJSON_Delete(m);
+        free(nm);
+        iw_error_set(IW_ENOMEM, "registry: out of memory");
+        return NULL;
+    }
+    r->mone[r->nmone].name = nm;
+    r->mone[r->nmone].e = m;
+    r->nmone++;
+    return m;
+}
+
+/* The whole merged array; with no curated entries, the discovered array. */
+static const cJSON *merged_view(iw_registry *r)
+{
+    if (!r->L[IW_REG_CURATED].live)
+        return layer_view(&r->L[IW_REG_DISCOVERED]);
+    if (r->merged_full)
+        return r->merged_full;
+    const cJSON *d = layer_view(&r->L[IW_REG_DISCOVERED]), *c = layer_view(&r->L[IW_REG_CURATED]);
+    if (!d || !c)
+        return NULL;
+    r->merged_full = iw_registry_merge(d, c);
+    if (!r->merged_full)
+        iw_error_set(IW_ENOMEM, "registry: out of memory");
+    return r->merged_full;
+}
+
+/* ------------------------------------------------------------ loading */
+
+/* Read a whole file in one allocation; *text NULL when it does not exist.
+ * sig is taken from the open file. */
+static int read_whole(const char *path, char **text, size_t *len, file_sig *sig)
+{
+    *text = NULL;
+    *len = 0;
+    memset(sig, 0, sizeof *sig);
+    sig->valid = true;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return 0;
+        return iw_error_set_os(iw_error_from_errno(errno), errno, "cannot open '%s'", path);
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        int e = errno;
+        close(fd);
+        return iw_error_set(IW_EIO, "cannot read '%s': not a regular file (%s)", path, strerror(e));
+    }
+    if ((uint64_t)st.st_size > IW_REGISTRY_MAX_BYTES) {
+        close(fd);
+        return iw_error_set(IW_ELIMIT, "'%s' is %lld bytes, over the %u-byte cap; refusing to use or overwrite it",
+                            path, (long long)st.st_size, IW_REGISTRY_MAX_BYTES);
+    }
+    size_t cap = (size_t)st.st_size + 1, n = 0;
+    char *b = malloc(cap + 1);
+    if (!b) {
+        close(fd);
+        return iw_error_set(IW_ENOMEM, "registry: out of memory reading '%s'", path);
+    }
+    for (;;) {
+        if (n == cap) {   /* the file grew while we read it */
+            if (cap > IW_REGISTRY_MAX_BYTES) {
+                free(b);
+                close(fd);
+                return iw_error_set(IW_ELIMIT, "'%s' is over the %u-byte cap; refusing to use or overwrite it",
+                                    path, IW_REGISTRY_MAX_BYTES);
+            }
+            char *g = realloc(b, cap * 2 + 1);
+            if (!g) {
+                free(b);
+                close(fd);
+                return iw_error_set(IW_ENOMEM, "registry: out of memory reading '%s'", path);
+            }
+            b = g;
+            cap *= 2;
+        }
+        ssize_t k = read(fd, b + n, cap - n);
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            int e = errno;
+            free(b);
+            close(fd);
+            return iw_error_set_os(IW_EIO, e, "cannot read '%s'", path);
+        }
+        if (k == 0)
+            break;
+        n += (size_t)k;
+    }
+    close(fd);
+    b[n] = 0;
+    sig->exists = true;
+    sig->dev = st.st_dev;
+    sig->ino = st.st_ino;
+    sig->size = st.st_size;
+    sig->mtim = st.st_mtim;
+    *text = b;
+    *len = n;
     return 0;
 }
 
 /* Re-read the files whose signature changed (force: all).  The merged
- * snapshot is derived, so it is only parsed (validated) before a write
- * (for_write) or when it is the only file (legacy). */
+ * snapshot is derived, so it is only validated before a write (for_write)
+ * or loaded when it is the only file (legacy). */
 static int refresh(iw_registry *r, bool force, bool for_write)
 {
     bool changed = false;
     int rc;
-    cJSON *merged_disk = NULL;
+    char *mtext = NULL;
+    size_t mlen = 0;
+    iw_jscan msc;
+    memset(&msc, 0, sizeof msc);
     for (int l = 0; l < 3; l++) {
         file_sig now;
         sig_of(r->paths[l], &now);
-        if (!force && sig_equal(&now, &r->sig[l]) && (l == IW_REG_MERGED || r->layers[l]))
+        if (!force && sig_equal(&now, &r->sig[l]) && (l == IW_REG_MERGED || r->L[l].loaded))
             continue;
         if (l == IW_REG_MERGED && now.exists &&
             (r->sig[IW_REG_CURATED].exists || r->sig[IW_REG_DISCOVERED].exists)) {
@@ -319,33 +603,55 @@ static int refresh(iw_registry *r, bool force, bool for_write)
                 continue;
             }
         }
-        cJSON *arr = NULL;
+        char *text;
+        size_t len;
         file_sig s;
-        if ((rc = load_file(r->paths[l], &arr, &s)) < 0) {
+        iw_jscan sc;
+        bool keep = l != IW_REG_MERGED || !(r->sig[IW_REG_CURATED].exists || r->sig[IW_REG_DISCOVERED].exists);
+        if ((rc = read_whole(r->paths[l], &text, &len, &s)) < 0 ||
+            (text && (rc = iw_jscan_registry(text, len, r->paths[l], keep ? &sc : NULL)) < 0)) {
+            free(text);
+            free(mtext);
+            iw_jscan_free(&msc);
             for (int k = 0; k < 3; k++)
                 r->sig[k].valid = false;
             return rc;
         }
         r->sig[l] = s;
         if (l == IW_REG_MERGED) {
-            merged_disk = arr;   /* validated; the in-memory view is recomputed */
-        } else {
-            cJSON_Delete(r->layers[l]);
-            r->layers[l] = arr;
+            if (text && keep) {
+                mtext = text;      /* legacy: becomes the discovered layer */
+                mlen = len;
+                msc = sc;
+            } else {
+                free(text);
+            }
+        } else if ((rc = layer_set(&r->L[l], text, len, &sc)) < 0) {
+            free(mtext);
+            iw_jscan_free(&msc);
+            for (int k = 0; k < 3; k++)
+                r->sig[k].valid = false;
+            return rc;
         }
         changed = true;
     }
     /* legacy single-file registry: model_registry.json only */
     r->legacy = !r->sig[IW_REG_CURATED].exists && !r->sig[IW_REG_DISCOVERED].exists &&
                 r->sig[IW_REG_MERGED].exists;
-    if (r->legacy && merged_disk && cJSON_GetArraySize(r->layers[IW_REG_DISCOVERED]) == 0) {
-        cJSON_Delete(r->layers[IW_REG_DISCOVERED]);
-        r->layers[IW_REG_DISCOVERED] = merged_disk;
-        merged_disk = NULL;
+    if (mtext) {
+        if (r->legacy) {
+            if ((rc = layer_set(&r->L[IW_REG_DISCOVERED], mtext, mlen, &msc)) < 0) {
+                for (int k = 0; k < 3; k++)
+                    r->sig[k].valid = false;
+                return rc;
+            }
+        } else {
+            free(mtext);
+            iw_jscan_free(&msc);
+        }
     }
-    cJSON_Delete(merged_disk);
-    if (changed || !r->layers[IW_REG_MERGED])
-        return recompute_merged(r);
+    if (changed)
+        drop_merged(r);
     return 0;
 }
 
@@ -387,10 +693,12 @@ void iw_registry_close(iw_registry *r)
 {
     if (!r)
         return;
-    for (int l = 0; l < 3; l++) {
+    drop_merged(r);
+    free(r->mone);
+    for (int l = 0; l < 2; l++)
+        layer_free(&r->L[l]);
+    for (int l = 0; l < 3; l++)
         free(r->paths[l]);
-        cJSON_Delete(r->layers[l]);
-    }
     free(r->lock_path);
     free(r->dir);
     free(r);
@@ -408,34 +716,27 @@ const char *iw_registry_path(const iw_registry *r, iw_reg_layer layer)
     return (layer >= 0 && layer <= 2) ? r->paths[layer] : NULL;
 }
 
-const cJSON *iw_registry_entries(const iw_registry *r, iw_reg_layer layer)
+/* Reads build trees on demand inside the handle, so the const in the
+ * public signatures is about the caller, not about the cache. */
+const cJSON *iw_registry_entries(const iw_registry *cr, iw_reg_layer layer)
 {
+    iw_registry *r = (iw_registry *)cr;
+    if (!r)
+        return NULL;
     if (layer == IW_REG_MERGED)
         return merged_view(r);
-    return (layer >= 0 && layer <= 1) ? r->layers[layer] : NULL;
+    return (layer >= 0 && layer <= 1) ? layer_view(&r->L[layer]) : NULL;
 }
 
-static cJSON *find_entry(const cJSON *arr, const char *name, int *index)
+const cJSON *iw_registry_get_layer(const iw_registry *cr, iw_reg_layer layer, const char *name)
 {
-    int i = 0;
-    cJSON *e;
-    cJSON_ArrayForEach(e, arr) {
-        const cJSON *nm = cJSON_GetObjectItemCaseSensitive(e, "name");
-        if (cJSON_IsString(nm) && strcmp(nm->valuestring, name) == 0) {
-            if (index)
-                *index = i;
-            return e;
-        }
-        i++;
-    }
-    return NULL;
-}
-
-const cJSON *iw_registry_get_layer(const iw_registry *r, iw_reg_layer layer, const char *name)
-{
+    iw_registry *r = (iw_registry *)cr;
     if (!r || !name || layer < 0 || layer > 2)
         return NULL;
-    return find_entry(layer == IW_REG_MERGED ? merged_view(r) : r->layers[layer], name, NULL);
+    if (layer == IW_REG_MERGED)
+        return merged_get(r, name);
+    long i = layer_find(&r->L[layer], name);
+    return i < 0 ? NULL : ent_json(&r->L[layer], (size_t)i);
 }
 
 const cJSON *iw_registry_get(const iw_registry *r, const char *name)
@@ -702,7 +1003,7 @@ static int write_all(int fd, const char *p, size_t n, const char *what)
 }
 
 /* temp + fsync + [test pause] + backup link + rename + fsync dir. */
-static int write_layer(iw_registry *r, int l, const char *text)
+static int write_layer(iw_registry *r, int l, const char *text, size_t len)
 {
     char tmpname[256], *tmp = NULL, *bak = NULL;
     int fd = -1, rc = 0;
@@ -716,7 +1017,7 @@ static int write_layer(iw_registry *r, int l, const char *text)
         rc = iw_error_set_os(iw_error_from_errno(errno), errno, "cannot create '%s'", tmp);
         goto done;
     }
-    if ((rc = write_all(fd, text, strlen(text), tmp)) < 0)
+    if ((rc = write_all(fd, text, len, tmp)) < 0)
         goto done;
     if (fsync(fd) != 0) {
         rc = iw_error_set_os(iw_error_from_errno(errno), errno, "cannot fsync '%s'", tmp);
@@ -766,83 +1067,604 @@ done:
     return rc;
 }
 
-static int print_and_write(iw_registry *r, int l, const cJSON *arr, char **keep)
+/* ------------------------------------------------------------ emitting */
+
+/* An entry printed as an element of a top-level array, in the layout
+ * iw_json_print gives the whole array (2-space indent, ": ", inline
+ * arrays): the entry's own print, one level deeper.  Strings never hold a
+ * raw newline (cJSON escapes it), so every '\n' is layout. */
+static char *print_entry(const cJSON *e, size_t *len)
 {
-    char *text = iw_json_print(arr);
-    if (!text)
-        return iw_error_set(IW_ENOMEM, "registry: out of memory serialising '%s'", r->paths[l]);
-    int rc = write_layer(r, l, text);
-    if (keep)
-        *keep = text;
-    else
-        free(text);
+    char *s = iw_json_print(e);
+    if (!s)
+        return NULL;
+    size_t n = strlen(s), nl = 0;
+    if (n && s[n - 1] == '\n')
+        n--;
+    for (size_t i = 0; i < n; i++)
+        nl += s[i] == '\n';
+    char *o = malloc(n + 2 * nl + 1);
+    if (!o) {
+        free(s);
+        return NULL;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        o[k++] = s[i];
+        if (s[i] == '\n') {
+            o[k++] = ' ';
+            o[k++] = ' ';
+        }
+    }
+    o[k] = 0;
+    free(s);
+    *len = k;
+    return o;
+}
+
+static int ent_printed(reg_layer *L, size_t i)
+{
+    reg_ent *e = &L->ents[i];
+    if (e->printed)
+        return 0;
+    if (!e->json)
+        return iw_error_set(IW_EINVAL, "registry: entry '%s' changed but not loaded", e->name);
+    if (!(e->printed = print_entry(e->json, &e->printed_len)))
+        return iw_error_set(IW_ENOMEM, "registry: out of memory serialising '%s'", e->name);
+    return 0;
+}
+
+/* The separator a layer's text uses between entries (", " as cJSON prints
+ * it when the text does not show one). */
+static void layer_sep(const reg_layer *L, const char **p, size_t *n)
+{
+    if (L->text && L->n_orig >= 2) {
+        *p = L->text + L->ents[0].end;
+        *n = L->ents[1].start - L->ents[0].end;
+    } else {
+        *p = ", ";
+        *n = 2;
+    }
+}
+
+/* Separator to put after output entry i (index into L->ents, live) when
+ * followed by another. */
+static void sep_after(const reg_layer *L, size_t i, const char **p, size_t *n)
+{
+    if (i + 1 < L->n_orig) {
+        *p = L->text + L->ents[i].end;
+        *n = L->ents[i + 1].start - L->ents[i].end;
+    } else {
+        layer_sep(L, p, n);
+    }
+}
+
+/* Write layer L as it is now (deleted entries out, changed ones printed,
+ * fresh ones appended, every other byte copied).  With cur != NULL this is
+ * the merged snapshot: entries named in cur are printed merged, and
+ * curated-only entries follow.  starts/ends (n live entries, may be NULL)
+ * get the output spans. */
+static int emit(reg_layer *L, reg_layer *cur, iw_buf *out, size_t *starts, size_t *ends)
+{
+    int rc;
+    const char *sp;
+    size_t sn;
+    /* prefix and suffix */
+    const char *pre = "[", *suf = "]\n";
+    size_t pre_n = 1, suf_n = 2;
+    if (L->text && L->n_orig) {
+        pre = L->text + L->skip;
+        pre_n = L->ents[0].start - L->skip;
+        suf = L->text + L->ents[L->n_orig - 1].end;
+        suf_n = L->len - L->ents[L->n_orig - 1].end;
+    } else if (L->text) {
+        pre = L->text + L->skip;
+        pre_n = L->open + 1 - L->skip;
+        suf = L->text + L->close;
+        suf_n = L->len - L->close;
+    }
+    if ((rc = iw_buf_append(out, pre, pre_n)) < 0)
+        return rc;
+    long prev = -1;
+    size_t k = 0;
+    for (size_t i = 0; i < L->n; i++) {
+        reg_ent *e = &L->ents[i];
+        if (e->deleted)
+            continue;
+        if (prev >= 0) {
+            sep_after(L, (size_t)prev, &sp, &sn);
+            if ((rc = iw_buf_append(out, sp, sn)) < 0)
+                return rc;
+        }
+        prev = (long)i;
+        if (starts)
+            starts[k] = out->len;
+        long ci = cur && cur->live ? layer_find(cur, e->name) : -1;
+        if (ci >= 0) {
+            const cJSON *c = ent_json(cur, (size_t)ci), *d = ent_json(L, i);
+            cJSON *m = (c && d) ? cJSON_Duplicate(d, 1) : NULL;
+            size_t pn;
+            char *pm = NULL;
+            if (!m || !merge_entry(m, c) || !(pm = print_entry(m, &pn))) {
+                cJSON_Delete(m);
+                return iw_error_set(IW_ENOMEM, "registry: out of memory merging '%s'", e->name);
+            }
+            cJSON_Delete(m);
+            rc = iw_buf_append(out, pm, pn);
+            free(pm);
+        } else if (e->dirty || e->fresh) {
+            if ((rc = ent_printed(L, i)) == 0)
+                rc = iw_buf_append(out, e->printed, e->printed_len);
+        } else {
+            rc = iw_buf_append(out, L->text + e->start, e->end - e->start);
+        }
+        if (rc < 0)
+            return rc;
+        if (ends)
+            ends[k] = out->len;
+        k++;
+    }
+    /* curated-only entries, in curated order */
+    for (size_t i = 0; cur && i < cur->n; i++) {
+        reg_ent *c = &cur->ents[i];
+        if (c->deleted || layer_find(L, c->name) >= 0)
+            continue;
+        const cJSON *cj = ent_json(cur, i);
+        cJSON *o = cj ? cJSON_CreateObject() : NULL;
+        size_t pn;
+        char *pm = NULL;
+        if (!o || !merge_entry(o, cj) || !(pm = print_entry(o, &pn))) {
+            cJSON_Delete(o);
+            return iw_error_set(IW_ENOMEM, "registry: out of memory merging '%s'", c->name);
+        }
+        cJSON_Delete(o);
+        if (prev >= 0 || k > 0) {
+            layer_sep(L, &sp, &sn);
+            rc = iw_buf_append(out, sp, sn);
+        }
+        if (rc == 0)
+            rc = iw_buf_append(out, pm, pn);
+        free(pm);
+        if (rc < 0)
+            return rc;
+        k++;
+        prev = 0;
+    }
+    return iw_buf_append(out, suf, suf_n);
+}
+
+/* After emit(L) into `out`: L describes `out` (the new file text). */
+static int layer_commit(reg_layer *L, iw_buf *out, const size_t *starts, const size_t *ends)
+{
+    bool reindex = false;
+    size_t k = 0;
+    for (size_t i = 0; i < L->n; i++) {
+        reg_ent *e = &L->ents[i];
+        if (e->deleted) {
+            ent_free(e);
+            reindex = true;
+            continue;
+        }
+        if (e->fresh)
+            reindex = true;
+        free(e->printed);
+        e->printed = NULL;
+        e->dirty = e->fresh = false;
+        e->start = starts[k];
+        e->end = ends[k];
+        if (k != i)
+            L->ents[k] = *e;
+        k++;
+    }
+    size_t had = L->n_orig;
+    L->n = L->n_orig = L->live = k;
+    free(L->text);
+    L->len = out->len;
+    L->text = iw_buf_detach(out);
+    L->skip = 0;
+    L->open = 0;
+    while (L->open < L->len && L->text[L->open] != '[')
+        L->open++;
+    L->close = L->len;
+    while (L->close > 0 && L->text[L->close - 1] != ']')
+        L->close--;
+    L->close = L->close ? L->close - 1 : 0;
+    L->loaded = true;
+    if (!reindex && had == k)
+        return 0;
+    /* names of entries added in this write are owned by their entries;
+     * the old arena stays for the rest */
+    return layer_index(L);
+}
+
+/* Undo get_mut/add/del of a transaction that wrote nothing. */
+static void layer_discard(reg_layer *L)
+{
+    for (size_t i = L->n_orig; i < L->n; i++)
+        ent_free(&L->ents[i]);
+    L->n = L->n_orig;
+    for (size_t i = 0; i < L->n; i++) {
+        reg_ent *e = &L->ents[i];
+        if (e->dirty) {
+            cJSON_Delete(e->json);
+            e->json = NULL;
+            e->dirty = false;
+        }
+        free(e->printed);
+        e->printed = NULL;
+        e->deleted = false;
+    }
+    L->live = L->n;
+}
+
+/* ------------------------------------------------------------ transactions */
+
+static void rollback(iw_registry *r)
+{
+    /* discard in-memory edits: re-read the files */
+    char saved[1024];
+    snprintf(saved, sizeof saved, "%s", iw_error_last());
+    int code = iw_error_last_code();
+    for (int l = 0; l < 3; l++)
+        r->sig[l].valid = false;
+    for (int l = 0; l < 2; l++)
+        layer_free(&r->L[l]);
+    drop_merged(r);
+    (void)refresh(r, true, false);
+    iw_error_set(code ? code : IW_EIO, "%s", saved);
+}
+
+static int begin(iw_registry *r, iw_lock *lk)
+{
+    int rc;
+    if ((rc = iw_mkdir_p(r->dir, 0755)) < 0)
+        return rc;
+    if ((rc = iw_lock_acquire(lk, r->lock_path, IW_REGISTRY_LOCK_TIMEOUT_MS)) < 0)
+        return rc;
+    r->lock_fd = lk->fd;
+    if ((rc = refresh(r, false, true)) < 0) {
+        r->lock_fd = -1;
+        iw_lock_release(lk);
+        return rc;
+    }
+    for (int l = 0; l < 2; l++)
+        layer_drop_view(&r->L[l]);
+    drop_merged(r);
+    return 0;
+}
+
+static void finish(iw_registry *r, iw_lock *lk, bool wrote)
+{
+    if (wrote) {
+        r->legacy = false;
+        record_snapshot(r);
+        tidy_dir(r);
+    }
+    r->lock_fd = -1;
+    iw_lock_release(lk);
+}
+
+/* A curated file that does not exist yet is created as [] by the first
+ * write, so all three files exist afterwards. */
+static int ensure_curated(iw_registry *r)
+{
+    if (iw_path_exists(r->paths[IW_REG_CURATED]))
+        return 0;
+    return write_layer(r, IW_REG_CURATED, "[]\n", 3);
+}
+
+int iw_reg_update_entries(iw_registry *r, iw_reg_txn_fn fn, void *ctx)
+{
+    iw_lock lk = { -1, NULL };
+    iw_buf out[3] = { IW_BUF_INIT(IW_BUF_UNCAPPED), IW_BUF_INIT(IW_BUF_UNCAPPED), IW_BUF_INIT(IW_BUF_UNCAPPED) };
+    size_t *sp[2][2] = { { NULL, NULL }, { NULL, NULL } };
+    int rc, mask;
+    if (!r || !fn)
+        return iw_error_set(IW_EINVAL, "registry update: no registry or function");
+    if ((rc = begin(r, &lk)) < 0)
+        return rc;
+    struct iw_reg_txn t = { r, 0 };
+    mask = fn(&t, ctx);
+    if (mask >= 0 && t.err < 0)
+        mask = t.err;
+    if (mask <= 0) {
+        for (int l = 0; l < 2; l++)
+            layer_discard(&r->L[l]);
+        drop_merged(r);
+        finish(r, &lk, false);
+        return mask;
+    }
+    /* the original's order: discovered, curated, snapshot */
+    bool wrote_disc = false;
+    for (int l = IW_REG_DISCOVERED; l >= IW_REG_CURATED; l--) {
+        reg_layer *L = &r->L[l];
+        if (!(mask & (1 << l)) && !(l == IW_REG_DISCOVERED && r->legacy))
+            continue;
+        size_t live = 0;
+        for (size_t i = 0; i < L->n; i++)
+            live += !L->ents[i].deleted;
+        if (!(sp[l][0] = malloc((live ? live : 1) * sizeof(size_t))) ||
+            !(sp[l][1] = malloc((live ? live : 1) * sizeof(size_t)))) {
+            rc = iw_error_set(IW_ENOMEM, "registry: out of memory");
+            goto rollback;
+        }
+        if ((rc = emit(L, NULL, &out[l], sp[l][0], sp[l][1])) < 0 ||
+            (rc = write_layer(r, l, out[l].data, out[l].len)) < 0 ||
+            (rc = layer_commit(L, &out[l], sp[l][0], sp[l][1])) < 0)
+            goto rollback;
+        if (l == IW_REG_DISCOVERED)
+            wrote_disc = true;
+    }
+    if (!(mask & (1 << IW_REG_CURATED)) && (rc = ensure_curated(r)) < 0)
+        goto rollback;
+    /* the snapshot: the discovered text itself when no curated entries */
+    reg_layer *D = &r->L[IW_REG_DISCOVERED], *C = &r->L[IW_REG_CURATED];
+    if (!C->live && D->text && D->skip == 0) {
+        rc = write_layer(r, IW_REG_MERGED, D->text, D->len);
+    } else {
+        if ((rc = emit(D, C, &out[IW_REG_MERGED], NULL, NULL)) == 0)
+            rc = write_layer(r, IW_REG_MERGED, out[IW_REG_MERGED].data, out[IW_REG_MERGED].len);
+    }
+    if (rc < 0)
+        goto rollback;
+    (void)wrote_disc;
+    rc = mask;
+    finish(r, &lk, true);
+    goto done;
+rollback:
+    rollback(r);
+    finish(r, &lk, false);
+done:
+    for (int l = 0; l < 3; l++)
+        iw_buf_free(&out[l]);
+    for (int l = 0; l < 2; l++) {
+        free(sp[l][0]);
+        free(sp[l][1]);
+    }
     return rc;
+}
+
+static reg_layer *txn_layer(iw_reg_txn *t, iw_reg_layer layer)
+{
+    return (layer == IW_REG_CURATED || layer == IW_REG_DISCOVERED) ? &t->r->L[layer] : NULL;
+}
+
+const cJSON *iw_reg_txn_get(iw_reg_txn *t, iw_reg_layer layer, const char *name)
+{
+    if (!t || !name)
+        return NULL;
+    const cJSON *e;
+    if (layer == IW_REG_MERGED) {
+        iw_error_clear();
+        e = merged_get(t->r, name);
+    } else {
+        reg_layer *L = txn_layer(t, layer);
+        long i = L ? layer_find(L, name) : -1;
+        if (i < 0)
+            return NULL;
+        e = ent_json(L, (size_t)i);
+    }
+    if (!e && iw_error_last_code() == IW_ENOMEM && t->err == 0)
+        t->err = IW_ENOMEM;
+    return e;
+}
+
+cJSON *iw_reg_txn_get_mut(iw_reg_txn *t, iw_reg_layer layer, const char *name)
+{
+    reg_layer *L = t ? txn_layer(t, layer) : NULL;
+    long i = (L && name) ? layer_find(L, name) : -1;
+    if (i < 0)
+        return NULL;
+    cJSON *e = ent_json(L, (size_t)i);
+    if (!e) {
+        if (t->err == 0)
+            t->err = IW_ENOMEM;
+        return NULL;
+    }
+    L->ents[i].dirty = true;
+    free(L->ents[i].printed);
+    L->ents[i].printed = NULL;
+    drop_merged(t->r);
+    return e;
+}
+
+int iw_reg_txn_add(iw_reg_txn *t, iw_reg_layer layer, cJSON *entry)
+{
+    reg_layer *L = t ? txn_layer(t, layer) : NULL;
+    const char *nm = iw_json_get_str(entry, "name");
+    int rc = 0;
+    if (!L || !cJSON_IsObject(entry) || !nm || !*nm || strlen(nm) > IW_REGISTRY_MAX_NAME)
+        rc = iw_error_set(IW_EINVAL, "registry: a new entry needs a string \"name\" of 1 to %d bytes", IW_REGISTRY_MAX_NAME);
+    else if (layer_find(L, nm) >= 0)
+        rc = iw_error_set(IW_EEXISTS, "registry: an entry named '%s' exists already", nm);
+    if (rc == 0 && L->n == L->cap) {
+        size_t nc = L->cap ? L->cap * 2 : 16;
+        reg_ent *g = realloc(L->ents, nc * sizeof *g);
+        if (!g)
+            rc = iw_error_set(IW_ENOMEM, "registry: out of memory");
+        else {
+            L->ents = g;
+            L->cap = nc;
+        }
+    }
+    char *name = rc == 0 ? strdup(nm) : NULL;
+    if (rc == 0 && !name)
+        rc = iw_error_set(IW_ENOMEM, "registry: out of memory");
+    if (rc < 0) {
+        cJSON_Delete(entry);
+        if (t && t->err == 0)
+            t->err = rc;
+        return rc;
+    }
+    reg_ent *e = &L->ents[L->n++];
+    memset(e, 0, sizeof *e);
+    e->name = name;
+    e->name_owned = e->fresh = e->dirty = true;
+    e->json = entry;
+    L->live++;
+    drop_merged(t->r);
+    return 0;
+}
+
+bool iw_reg_txn_del(iw_reg_txn *t, iw_reg_layer layer, const char *name)
+{
+    reg_layer *L = t ? txn_layer(t, layer) : NULL;
+    long i = (L && name) ? layer_find(L, name) : -1;
+    if (i < 0)
+        return false;
+    L->ents[i].deleted = true;
+    L->live--;
+    drop_merged(t->r);
+    return true;
+}
+
+/* Whole-array transaction (migrate, reconcile, maintenance): every entry is
+ * parsed, handed over as arrays, and the changed files printed whole. */
+static cJSON *layer_take_tree(reg_layer *L)
+{
+    cJSON *arr = cJSON_CreateArray();
+    if (!arr)
+        return NULL;
+    for (size_t i = 0; i < L->n; i++) {
+        if (L->ents[i].deleted)
+            continue;
+        cJSON *j = ent_json(L, i);
+        if (!j) {
+            cJSON_Delete(arr);
+            return NULL;
+        }
+        L->ents[i].json = NULL;   /* the array owns it now */
+        cJSON_AddItemToArray(arr, j);
+    }
+    return arr;
+}
+
+/* Give the trees back to the entries when the array still lists them in
+ * order (entry pointers handed out before stay valid); else drop them. */
+static void layer_give_tree(reg_layer *L, cJSON *arr)
+{
+    size_t k = 0;
+    bool same = true;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, arr) {
+        const char *nm = iw_json_get_str(e, "name");
+        if (k >= L->n || !nm || strcmp(nm, L->ents[k].name) != 0) {
+            same = false;
+            break;
+        }
+        k++;
+    }
+    if (!same || k != L->n) {
+        cJSON_Delete(arr);
+        return;
+    }
+    cJSON *c = arr->child;
+    arr->child = NULL;
+    for (k = 0; c; k++) {
+        cJSON *next = c->next;
+        c->next = c->prev = NULL;
+        cJSON_Delete(L->ents[k].json);
+        L->ents[k].json = c;
+        c = next;
+    }
+    cJSON_Delete(arr);
+}
+
+static int relayer(reg_layer *L, char *text)
+{
+    iw_jscan sc;
+    size_t len = strlen(text);
+    int rc = iw_jscan_registry(text, len, "registry (as printed)", &sc);
+    if (rc < 0) {
+        free(text);
+        return rc;
+    }
+    return layer_set(L, text, len, &sc);
 }
 
 int iw_registry_update(iw_registry *r, iw_registry_txn_fn fn, void *ctx)
 {
     iw_lock lk = { -1, NULL };
     int rc, mask = 0;
-    char *disc_text = NULL;
+    char *text[3] = { NULL, NULL, NULL };
+    cJSON *tree[2] = { NULL, NULL }, *merged = NULL;
     if (!r || !fn)
         return iw_error_set(IW_EINVAL, "iw_registry_update: no registry or function");
-    if ((rc = iw_mkdir_p(r->dir, 0755)) < 0)
+    if ((rc = begin(r, &lk)) < 0)
         return rc;
-    if ((rc = iw_lock_acquire(&lk, r->lock_path, IW_REGISTRY_LOCK_TIMEOUT_MS)) < 0)
-        return rc;
-    r->lock_fd = lk.fd;
-    if ((rc = refresh(r, false, true)) < 0)
-        goto done;
-    mask = fn(r->layers[IW_REG_DISCOVERED], r->layers[IW_REG_CURATED], ctx);
+    for (int l = 0; l < 2; l++)
+        if (!(tree[l] = layer_take_tree(&r->L[l]))) {
+            rc = iw_error_set(IW_ENOMEM, "registry: out of memory");
+            goto rollback;
+        }
+    mask = fn(tree[IW_REG_DISCOVERED], tree[IW_REG_CURATED], ctx);
     if (mask < 0) {
         rc = mask;
         goto rollback;
     }
-    if (mask == 0)
-        goto done;
-    if ((rc = recompute_merged(r)) < 0)
-        goto rollback;
+    if (mask == 0) {
+        for (int l = 0; l < 2; l++) {
+            layer_give_tree(&r->L[l], tree[l]);
+            tree[l] = NULL;
+        }
+        finish(r, &lk, false);
+        return 0;
+    }
     /* the original's order: discovered, curated, snapshot.  With no curated
      * entries the snapshot equals the discovered layer: print it once. */
-    bool same = cJSON_GetArraySize(r->layers[IW_REG_CURATED]) == 0;
+    bool same = cJSON_GetArraySize(tree[IW_REG_CURATED]) == 0;
     if ((mask & (1 << IW_REG_DISCOVERED)) || r->legacy || same) {
-        if ((rc = print_and_write(r, IW_REG_DISCOVERED, r->layers[IW_REG_DISCOVERED], same ? &disc_text : NULL)) < 0)
+        if (!(text[IW_REG_DISCOVERED] = iw_json_print(tree[IW_REG_DISCOVERED]))) {
+            rc = iw_error_set(IW_ENOMEM, "registry: out of memory serialising '%s'", r->paths[IW_REG_DISCOVERED]);
+            goto rollback;
+        }
+        if ((rc = write_layer(r, IW_REG_DISCOVERED, text[IW_REG_DISCOVERED], strlen(text[IW_REG_DISCOVERED]))) < 0)
             goto rollback;
     }
-    if ((mask & (1 << IW_REG_CURATED)) &&
-        (rc = print_and_write(r, IW_REG_CURATED, r->layers[IW_REG_CURATED], NULL)) < 0)
+    if (mask & (1 << IW_REG_CURATED)) {
+        if (!(text[IW_REG_CURATED] = iw_json_print(tree[IW_REG_CURATED]))) {
+            rc = iw_error_set(IW_ENOMEM, "registry: out of memory serialising '%s'", r->paths[IW_REG_CURATED]);
+            goto rollback;
+        }
+        if ((rc = write_layer(r, IW_REG_CURATED, text[IW_REG_CURATED], strlen(text[IW_REG_CURATED]))) < 0)
+            goto rollback;
+    } else if ((rc = ensure_curated(r)) < 0) {
         goto rollback;
-    /* all three files exist after the first write; an absent curated layer
-     * is created empty, never rewritten later except by remove */
-    if (!(mask & (1 << IW_REG_CURATED)) && !iw_path_exists(r->paths[IW_REG_CURATED]) &&
-        (rc = write_layer(r, IW_REG_CURATED, "[]\n")) < 0)
-        goto rollback;
-    if (same && disc_text)
-        rc = write_layer(r, IW_REG_MERGED, disc_text);
-    else
-        rc = print_and_write(r, IW_REG_MERGED, merged_view(r), NULL);
+    }
+    if (same) {
+        rc = write_layer(r, IW_REG_MERGED, text[IW_REG_DISCOVERED], strlen(text[IW_REG_DISCOVERED]));
+    } else if (!(merged = iw_registry_merge(tree[IW_REG_DISCOVERED], tree[IW_REG_CURATED])) ||
+               !(text[IW_REG_MERGED] = iw_json_print(merged))) {
+        rc = iw_error_set(IW_ENOMEM, "registry: out of memory serialising '%s'", r->paths[IW_REG_MERGED]);
+    } else {
+        rc = write_layer(r, IW_REG_MERGED, text[IW_REG_MERGED], strlen(text[IW_REG_MERGED]));
+    }
     if (rc < 0)
         goto rollback;
-    r->legacy = false;
-    record_snapshot(r);
-    tidy_dir(r);
+    /* the layers now describe the printed texts */
+    for (int l = 0; l < 2; l++) {
+        if (text[l]) {
+            if ((rc = relayer(&r->L[l], text[l])) < 0) {
+                text[l] = NULL;
+                goto rollback;
+            }
+            text[l] = NULL;
+        }
+        layer_give_tree(&r->L[l], tree[l]);
+        tree[l] = NULL;
+    }
+    finish(r, &lk, true);
     rc = mask;
     goto done;
 rollback:
-    /* discard in-memory edits: the next access re-reads the files */
-    for (int l = 0; l < 3; l++)
-        r->sig[l].valid = false;
-    {
-        char saved[1024];
-        snprintf(saved, sizeof saved, "%s", iw_error_last());
-        int code = iw_error_last_code();
-        (void)refresh(r, true, false);
-        iw_error_set(code ? code : rc, "%s", saved);
-    }
+    rollback(r);
+    finish(r, &lk, false);
 done:
-    free(disc_text);
-    r->lock_fd = -1;
-    iw_lock_release(&lk);
+    for (int l = 0; l < 2; l++)
+        cJSON_Delete(tree[l]);
+    cJSON_Delete(merged);
+    for (int l = 0; l < 3; l++)
+        free(text[l]);
     return rc;
 }
 
@@ -850,12 +1672,13 @@ done:
 
 typedef struct upsert_ctx { const char *name; iw_registry_entry_fn fn; void *ctx; int result; } upsert_ctx;
 
-static int upsert_txn(cJSON *disc, cJSON *cur, void *p)
+static int upsert_txn(iw_reg_txn *t, void *p)
 {
     upsert_ctx *u = p;
-    (void)cur;
-    cJSON *e = find_entry(disc, u->name, NULL);
+    cJSON *e = iw_reg_txn_get_mut(t, IW_REG_DISCOVERED, u->name);
     bool is_new = e == NULL;
+    if (t->err < 0)
+        return t->err;
     if (is_new) {
         e = cJSON_CreateObject();
         if (!e || !cJSON_AddStringToObject(e, "name", u->name)) {
@@ -864,10 +1687,10 @@ static int upsert_txn(cJSON *disc, cJSON *cur, void *p)
         }
     }
     int rc = u->fn(e, is_new, u->ctx);
-    if (rc < 0 || rc == 0) {
+    u->result = rc < 0 ? rc : rc > 0;
+    if (rc <= 0) {
         if (is_new)
             cJSON_Delete(e);
-        u->result = rc;
         return rc;
     }
     /* the callback must not rename the entry onto another one */
@@ -877,8 +1700,8 @@ static int upsert_txn(cJSON *disc, cJSON *cur, void *p)
             cJSON_Delete(e);
         return iw_error_set(IW_EINVAL, "registry: upsert of '%s' changed the entry name", u->name);
     }
-    if (is_new)
-        cJSON_AddItemToArray(disc, e);
+    if (is_new && (rc = iw_reg_txn_add(t, IW_REG_DISCOVERED, e)) < 0)
+        return rc;
     u->result = 1;
     return 1 << IW_REG_DISCOVERED;
 }
@@ -888,24 +1711,20 @@ int iw_registry_upsert(iw_registry *r, const char *name, iw_registry_entry_fn fn
     if (!name || !*name || strlen(name) > IW_REGISTRY_MAX_NAME || !fn)
         return iw_error_set(IW_EINVAL, "registry: invalid entry name or callback");
     upsert_ctx u = { name, fn, ctx, 0 };
-    int rc = iw_registry_update(r, upsert_txn, &u);
+    int rc = iw_reg_update_entries(r, upsert_txn, &u);
     return rc < 0 ? rc : u.result;
 }
 
 typedef struct remove_ctx { const char *name; bool curated; } remove_ctx;
 
-static int remove_txn(cJSON *disc, cJSON *cur, void *p)
+static int remove_txn(iw_reg_txn *t, void *p)
 {
     remove_ctx *x = p;
-    int mask = 0, idx;
-    if (find_entry(disc, x->name, &idx)) {
-        cJSON_DeleteItemFromArray(disc, idx);
+    int mask = 0;
+    if (iw_reg_txn_del(t, IW_REG_DISCOVERED, x->name))
         mask |= 1 << IW_REG_DISCOVERED;
-    }
-    if (x->curated && find_entry(cur, x->name, &idx)) {
-        cJSON_DeleteItemFromArray(cur, idx);
+    if (x->curated && iw_reg_txn_del(t, IW_REG_CURATED, x->name))
         mask |= 1 << IW_REG_CURATED;
-    }
     if (!mask)
         return iw_error_set(IW_ENOTFOUND, "no registry entry named '%s'%s", x->name,
                             x->curated ? "" : " in the discovered layer");
@@ -917,7 +1736,7 @@ int iw_registry_remove(iw_registry *r, const char *name, bool from_curated)
     if (!name || !*name)
         return iw_error_set(IW_EINVAL, "registry: no entry name");
     remove_ctx x = { name, from_curated };
-    int rc = iw_registry_update(r, remove_txn, &x);
+    int rc = iw_reg_update_entries(r, remove_txn, &x);
     return rc < 0 ? rc : 0;
 }
 

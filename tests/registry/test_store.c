@@ -15,6 +15,7 @@
 #include "iwdl/schema.h"
 #include "iwdl/error.h"
 #include "iwdl/json.h"
+#include "registry/jscan.h"
 
 static char *path_in(const char *dir, const char *name)
 {
@@ -378,6 +379,184 @@ Test(store, snapshot_edited_in_place_same_size_refused)
     free(before);
     free(after);
     free(snap);
+    iw_registry_close(r);
+    iwt_rm_rf(dir);
+    free(dir);
+}
+
+/* Span of entry `name` in text (via the scanner). */
+static void span_of(const char *text, const char *name, size_t *start, size_t *end)
+{
+    iw_jscan sc;
+    cr_assert_eq(iw_jscan_registry(text, strlen(text), "t", &sc), 0, "%s", iw_error_last());
+    bool found = false;
+    for (size_t i = 0; i < sc.n; i++)
+        if (strcmp(sc.ents[i].name, name) == 0) {
+            *start = sc.ents[i].start;
+            *end = sc.ents[i].end;
+            found = true;
+        }
+    iw_jscan_free(&sc);
+    cr_assert(found, "%s not in the text", name);
+}
+
+static char *slurp_in(const char *dir, const char *name)
+{
+    char *p = path_in(dir, name);
+    char *t = iwt_slurp(p, NULL);
+    cr_assert_not_null(t, "%s", p);
+    free(p);
+    return t;
+}
+
+/* text == before[0, a) + <anything> + before[b, end) */
+static void same_outside(const char *before, size_t a, size_t b, const char *text, const char *what)
+{
+    size_t bl = strlen(before), tl = strlen(text);
+    cr_assert_geq(tl, a + (bl - b), "%s: too short", what);
+    cr_assert_eq(memcmp(text, before, a), 0, "%s: bytes before the change differ", what);
+    cr_assert_eq(memcmp(text + tl - (bl - b), before + b, bl - b), 0, "%s: bytes after the change differ", what);
+}
+
+/* A hand-formatted registry: an upsert, an addition and a removal rewrite
+ * only the entry concerned; every other byte (layout, number spellings,
+ * escapes, key order) stays as it was. */
+Test(store, untouched_entries_byte_identical)
+{
+    static const char *HAND =
+        "[\n"
+        "    {\"name\": \"a\",   \"n\": 1.0e3, \"s\": \"caf\\u00e9\", \"big\": 12345678901234567890},\n"
+        "  {\n"
+        "      \"name\":\"b\", \"x\" : [ 1,2 ,3 ], \"metadata\": {}\n"
+        "  } ,\n"
+        "\t{\"name\": \"c\", \"f\": -0.50E-2}\n"
+        " ,{\"name\":\"d\"}\n"
+        "]";
+    char *dir = iwt_tmpdir("reg-bytes");
+    char *disc = path_in(dir, "model_registry.discovered.json");
+    cr_assert_eq(iwt_write(disc, HAND, strlen(HAND)), 0);
+    iw_registry *r;
+    cr_assert_eq(iw_registry_open(&r, dir), 0, "%s", iw_error_last());
+    size_t a, b;
+    /* change b */
+    span_of(HAND, "b", &a, &b);
+    cr_assert_eq(iw_registry_upsert(r, "b", set_meta, "1"), 1, "%s", iw_error_last());
+    char *t1 = slurp_in(dir, "model_registry.discovered.json");
+    same_outside(HAND, a, b, t1, "upsert");
+    cr_assert_not_null(strstr(t1, "\"touched\": \"1\""), "%s", t1);
+    char *snap = slurp_in(dir, "model_registry.json");
+    cr_assert_str_eq(snap, t1, "no curated entries: the snapshot is the discovered text");
+    free(snap);
+    /* add e: appended after d, the rest as it was */
+    size_t dstart, dend;
+    span_of(t1, "d", &dstart, &dend);
+    cr_assert_eq(iw_registry_upsert(r, "e", set_meta, "2"), 1, "%s", iw_error_last());
+    char *t2 = slurp_in(dir, "model_registry.discovered.json");
+    same_outside(t1, dend, dend, t2, "add");
+    /* remove c: its bytes and the separator after it go, nothing else */
+    size_t cs, ce;
+    span_of(t2, "c", &cs, &ce);
+    span_of(t2, "d", &dstart, &dend);
+    cr_assert_eq(iw_registry_remove(r, "c", false), 0, "%s", iw_error_last());
+    char *t3 = slurp_in(dir, "model_registry.discovered.json");
+    same_outside(t2, cs, dstart, t3, "remove");
+    cr_assert_eq(strlen(t3), strlen(t2) - (dstart - cs), "remove changed more than entry c");
+    /* every version is still what a reader expects */
+    cJSON *j = cJSON_Parse(t3);
+    cr_assert_eq(cJSON_GetArraySize(j), 4);
+    cr_assert_str_eq(iw_json_get_str(cJSON_GetArrayItem(j, 3), "name"), "e");
+    cJSON_Delete(j);
+    /* a hand-edited curated file loses only the entry removed by name */
+    static const char *CUR = "[ {\"name\": \"a\", \"roles\": [\"chat\"]},\n  {\"name\":\"keep\",  \"n\": 1E2} ]\n";
+    char *cur = path_in(dir, "model_registry.curated.json");
+    cr_assert_eq(iwt_write(cur, CUR, strlen(CUR)), 0);
+    cr_assert_eq(iw_registry_remove(r, "a", true), 0, "%s", iw_error_last());
+    char *c1 = iwt_slurp(cur, NULL);
+    cr_assert_str_eq(c1, "[ {\"name\":\"keep\",  \"n\": 1E2} ]\n");
+    free(c1);
+    iw_registry_close(r);
+    free(t1); free(t2); free(t3); free(cur); free(disc);
+    iwt_rm_rf(dir);
+    free(dir);
+}
+
+static int set_big(cJSON *e, bool is_new, void *ctx)
+{
+    cJSON_DeleteItemFromObject(e, "x");
+    cJSON *x = cJSON_AddObjectToObject(e, "x");
+    cJSON_AddStringToObject(x, "s", (const char *)ctx);
+    cJSON *arr = cJSON_AddArrayToObject(x, "list");
+    cJSON_AddItemToArray(arr, cJSON_CreateNumber(1.5));
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNullToObject(o, "n");
+    cJSON_AddItemToArray(arr, o);
+    cJSON_AddItemToObject(x, "empty", cJSON_CreateObject());
+    return 1;
+}
+
+/* Files this tool wrote keep exactly the layout a whole-array print gives,
+ * whether written by the entry path (upsert) or the whole path (update),
+ * and the snapshot is the merged print. */
+Test(store, entry_writes_match_whole_print)
+{
+    char *dir = iwt_tmpdir("reg-print");
+    iw_registry *r;
+    cr_assert_eq(iw_registry_open(&r, dir), 0);
+    const char *names[] = { "n0", "n1", "n2", "n3", "n1" };
+    for (size_t i = 0; i < 5; i++) {
+        cr_assert_eq(iw_registry_upsert(r, names[i], set_big, i == 4 ? "again" : "first"), 1, "%s", iw_error_last());
+        char *t = slurp_in(dir, "model_registry.discovered.json");
+        cJSON *j = cJSON_Parse(t);
+        char *want = iw_json_print(j);
+        cr_assert_str_eq(t, want, "entry-path layout differs from the whole print after %s", names[i]);
+        free(want);
+        cJSON_Delete(j);
+        free(t);
+    }
+    /* curated entries: the snapshot is the print of the merge */
+    char *cur = path_in(dir, "model_registry.curated.json");
+    const char *ct = "[{\"name\":\"n2\",\"roles\":[\"chat\"],\"x\":{\"s\":\"curated\"}},{\"name\":\"only\",\"z\":null,\"y\":2}]";
+    cr_assert_eq(iwt_write(cur, ct, strlen(ct)), 0);
+    cr_assert_eq(iw_registry_upsert(r, "n3", set_big, "third"), 1, "%s", iw_error_last());
+    char *dt = slurp_in(dir, "model_registry.discovered.json"), *st = slurp_in(dir, "model_registry.json");
+    cJSON *d = cJSON_Parse(dt), *c = cJSON_Parse(ct), *m = iw_registry_merge(d, c);
+    char *want = iw_json_print(m);
+    cr_assert_str_eq(st, want, "snapshot differs from the merged print");
+    cr_assert_eq(cJSON_GetArraySize(m), 5);
+    /* the in-memory merged view agrees with the file */
+    const cJSON *g = iw_registry_get(r, "n2");
+    cr_assert_str_eq(iw_json_get_str(cJSON_GetObjectItem(g, "x"), "s"), "curated");
+    cr_assert_not_null(cJSON_GetObjectItem(g, "roles"));
+    cr_assert(cJSON_Compare(iw_registry_entries(r, IW_REG_MERGED), m, 1));
+    free(want); free(dt); free(st);
+    cJSON_Delete(d); cJSON_Delete(c); cJSON_Delete(m);
+    iw_registry_close(r);
+    free(cur);
+    iwt_rm_rf(dir);
+    free(dir);
+}
+
+/* A registry written by the original (only model_registry.json) is read
+ * as the discovered layer; the first write creates the layered files. */
+Test(store, legacy_single_file)
+{
+    char *dir = iwt_tmpdir("reg-legacy");
+    char *snap = path_in(dir, "model_registry.json");
+    const char *old = "[\n  {\"name\": \"x\", \"backend\": \"vllm\"},\n  {\"name\": \"y\"}\n]";
+    cr_assert_eq(iwt_write(snap, old, strlen(old)), 0);
+    iw_registry *r;
+    cr_assert_eq(iw_registry_open(&r, dir), 0, "%s", iw_error_last());
+    cr_assert_str_eq(iw_json_get_str(iw_registry_get(r, "x"), "backend"), "vllm");
+    cr_assert_eq(iw_registry_upsert(r, "y", set_meta, "1"), 1, "%s", iw_error_last());
+    char *d = slurp_in(dir, "model_registry.discovered.json");
+    size_t a, b;
+    span_of(old, "y", &a, &b);
+    same_outside(old, a, b, d, "legacy upsert");
+    char *s2 = iwt_slurp(snap, NULL);
+    cr_assert_str_eq(s2, d);
+    char *c = slurp_in(dir, "model_registry.curated.json");
+    cr_assert_str_eq(c, "[]\n");
+    free(c); free(s2); free(d); free(snap);
     iw_registry_close(r);
     iwt_rm_rf(dir);
     free(dir);

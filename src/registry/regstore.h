@@ -1,0 +1,39 @@
+/* regstore.h - entry-level transactions on the registry store (private to
+ * src/registry).
+ *
+ * iw_registry_update hands its callback whole cJSON arrays, so every entry
+ * is parsed and the files are printed whole.  An entry transaction touches
+ * only the entries it names: they are parsed on demand, and on write every
+ * other entry's bytes are copied verbatim from the file read under the lock
+ * (docs/registry.md, "How a change is written").  upsert, remove and
+ * register use it.
+ *
+ * Inside the callback (under the lock, after the re-read):
+ *   get      an entry of a layer (IW_REG_MERGED: the merged entry), NULL
+ *            when absent; do not modify it;
+ *   get_mut  the same for curated/discovered, marked changed: it is printed
+ *            on write if the callback reports that layer changed;
+ *   add      a new entry (takes ownership, also on failure); its "name" must
+ *            be a free, non-empty string of at most IW_REGISTRY_MAX_NAME bytes;
+ *   del      remove an entry; false when absent.
+ * A failure inside get/get_mut (out of memory) is remembered and fails the
+ * transaction even if the callback goes on.  The callback returns the mask
+ * of layers it changed, 0 (nothing written; get_mut/add/del are undone) or a
+ * negative error (likewise undone). */
+#ifndef IW_REGISTRY_REGSTORE_H
+#define IW_REGISTRY_REGSTORE_H
+
+#include <stdbool.h>
+#include <cjson/cJSON.h>
+#include "iwdl/registry.h"
+
+typedef struct iw_reg_txn iw_reg_txn;
+typedef int (*iw_reg_txn_fn)(iw_reg_txn *t, void *ctx);
+
+int           iw_reg_update_entries(iw_registry *r, iw_reg_txn_fn fn, void *ctx);
+const cJSON  *iw_reg_txn_get(iw_reg_txn *t, iw_reg_layer layer, const char *name);
+cJSON        *iw_reg_txn_get_mut(iw_reg_txn *t, iw_reg_layer layer, const char *name);
+int           iw_reg_txn_add(iw_reg_txn *t, iw_reg_layer layer, cJSON *entry);
+bool          iw_reg_txn_del(iw_reg_txn *t, iw_reg_layer layer, const char *name);
+
+#endif
