@@ -4,7 +4,11 @@
 #   1. migrate-architecture over 1,000 config-only installs      (target < 2 s)
 #   2. reconcile-architecture of a 100,000-line metrics log      (target < 1 s)
 #   3. one upsert (scan of one install) into a 10,000-entry registry (target < 100 ms),
-#      after one untimed write so the snapshot and lock record are as in daily use
+#      after six untimed writes so the snapshot, the lock record and the 5 backups
+#      per file (each write now prunes the oldest) are as in daily use
+#   4. show NAME and list on that registry (read only), and the I/O floor of a write
+#      (bench/registry_floor.c: read + 2 x (write + fsync + rename) + fsync dir of
+#      the same bytes, no JSON)
 #
 # Usage: bench/registry.sh [BUILD_DIR]
 # BUILD_DIR defaults to build-bench, configured here as Release without
@@ -86,9 +90,11 @@ json.dump([skeleton(f"big-{i}", f"/nowhere/big-{i}") for i in range(10000)],
           open(f"{t}/reg3/model_registry.discovered.json", "w"), indent=2)
 os.makedirs(f"{t}/one/org/new-model")
 json.dump(cfg, open(f"{t}/one/org/new-model/config.json", "w"))
-os.makedirs(f"{t}/warm/org/warm-model")
-json.dump(cfg, open(f"{t}/warm/org/warm-model/config.json", "w"))
+for k in range(6):
+    os.makedirs(f"{t}/warm{k}/org/warm-model-{k}")
+    json.dump(cfg, open(f"{t}/warm{k}/org/warm-model-{k}/config.json", "w"))
 PY
+cc -O2 -o "$T/registry_floor" "$SRC/bench/registry_floor.c" || { echo "cannot build registry_floor"; exit 1; }
 cp -r "$T/reg1" "$T/reg2"
 
 echo "registry benchmarks ($(nproc) cores, $(uname -sr), build $BUILD)"
@@ -98,11 +104,19 @@ IMAGEWORKS_REGISTRY_DIR=$T/reg1 timeit "migrate-architecture again (idempotent, 
     "$CLI" migrate-architecture
 IMAGEWORKS_REGISTRY_DIR=$T/reg2 timeit "reconcile-architecture, 100,000-line log" 1000 \
     "$CLI" reconcile-architecture --metrics "$T/metrics.jsonl"
-# steady state first: one untimed write leaves the three files as this tool keeps them
-IMAGEWORKS_REGISTRY_DIR=$T/reg3 "$CLI" scan "$T/warm" >/dev/null
+# steady state first: untimed writes leave the three files as this tool keeps
+# them, with 5 backups each (seconds apart: backups are named by the second)
+for k in 0 1 2 3 4 5; do
+    IMAGEWORKS_REGISTRY_DIR=$T/reg3 "$CLI" scan "$T/warm$k" >/dev/null
+    sleep 1
+done
 IMAGEWORKS_REGISTRY_DIR=$T/reg3 timeit "one upsert (scan of 1 install) into 10,000 entries" 100 \
     "$CLI" scan "$T/one"
 IMAGEWORKS_REGISTRY_DIR=$T/reg3 timeit "read only: show NAME on 10,000 entries" 100 \
     "$CLI" show "new-model_8b_(BF16)"
+IMAGEWORKS_REGISTRY_DIR=$T/reg3 timeit "read only: list on 10,000 entries (parses all)" 1000 \
+    "$CLI" list
+printf 'backups kept: %s\n' "$(ls "$T/reg3" | grep -c '\.bak\.json$')"
+"$T/registry_floor" "$T/reg3/model_registry.discovered.json"
 printf 'registry sizes: %s bytes (1,000), %s bytes (10,000)\n' \
     "$(wc -c <"$T/reg1/model_registry.discovered.json")" "$(wc -c <"$T/reg3/model_registry.discovered.json")"

@@ -17,10 +17,11 @@
  * Either way keys this tool does not know survive every rewrite.
  *
  * Every change: exclusive fcntl lock on model_registry.lock, re-read of the
- * files under the lock, the edit, then for each file touched: temp file +
- * fsync + hard-link backup of the previous version
+ * files under the lock, the edit, then: a temp file for each file touched,
+ * fsync of all of them, for each a hard-link backup of the previous version
  * (model_registry[.layer].YYYYmmdd-HHMMSS.bak.json, newest
- * IW_REGISTRY_BACKUPS kept) + rename + fsync of the directory.  A file that
+ * IW_REGISTRY_BACKUPS kept, pruned after the lock is released) + rename,
+ * and one fsync of the directory.  A file that
  * does not parse, is not an array of objects with string names, or repeats a
  * name is refused ("<file>:<line>:<col>: ...") and never overwritten.
  *

@@ -6,6 +6,9 @@
 #include <string.h>
 
 #include "jscan.h"
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include "iwdl/registry.h"
 #include "iwdl/error.h"
 #include "iwdl/json.h"
@@ -50,17 +53,31 @@ static inline bool is_ws(unsigned char c)
 }
 
 /* Pretty-printed registries are mostly indentation: runs of spaces are
- * skipped 8 at a time. */
+ * skipped 16 (SSE2) or 8 bytes at a time. */
 static inline __attribute__((always_inline)) void skip_ws(scan *s)
 {
     const unsigned char *t = s->t;
     size_t p = s->pos, n = s->len;
     while (p < n) {
         unsigned char c = t[p];
+        if (c > ' ')
+            break;
         if (c == ' ') {
+#if defined(__SSE2__)
+            while (p + 16 <= n) {
+                __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(t + p));
+                unsigned m = ~(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(' '))) & 0xFFFFu;
+                if (m) {
+                    p += (size_t)__builtin_ctz(m);
+                    goto next;
+                }
+                p += 16;
+            }
+#else
             uint64_t v;
             while (p + 8 <= n && (memcpy(&v, t + p, 8), v == 0x2020202020202020ULL))
                 p += 8;
+#endif
             while (p < n && t[p] == ' ')
                 p++;
             continue;
@@ -68,8 +85,45 @@ static inline __attribute__((always_inline)) void skip_ws(scan *s)
         if (c != '\n' && c != '\r' && c != '\t')
             break;
         p++;
+#if defined(__SSE2__)
+next:;
+#endif
     }
     s->pos = p;
+}
+
+/* Offset of the first byte in [p, p+16) that ends a plain run inside a
+ * string ('"', '\\', a control character or a non-ASCII byte), or 16. */
+static inline __attribute__((always_inline)) unsigned special16(const unsigned char *q)
+{
+#if defined(__SSE2__)
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)q);
+    /* signed compare: bytes >= 0x80 are negative, so "< 0x20" covers them */
+    __m128i sp = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                           _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+                              _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
+    unsigned m = (unsigned)_mm_movemask_epi8(sp);
+    return m ? (unsigned)__builtin_ctz(m) : 16;
+#else
+    for (unsigned half = 0; half < 16; half += 8) {
+        uint64_t v;
+        memcpy(&v, q + half, 8);
+        const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+        uint64_t dq = v ^ (ones * '"'), bs = v ^ (ones * '\\');
+        /* the lowest flagged byte is exact: a borrow only comes from a
+         * lower byte that is itself special */
+        uint64_t sp = ((v - ones * 0x20) | ((dq - ones) & ~dq) | ((bs - ones) & ~bs) | v) & high;
+        if (sp) {
+            unsigned k = 0;
+            while (!(sp & 0x80)) {
+                sp >>= 8;
+                k++;
+            }
+            return half + k;
+        }
+    }
+    return 16;
+#endif
 }
 
 /* Append one decoded UTF-8 code point, at most `room` more bytes kept. */
@@ -164,16 +218,12 @@ static inline __attribute__((always_inline)) bool scan_string(scan *s, size_t *a
     *a = p;
     *esc = false;
     for (;;) {
-        /* plain ASCII runs: 8 at a time while none is special */
-        while (p + 8 <= n) {
-            uint64_t v;
-            memcpy(&v, t + p, 8);
-            const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
-            uint64_t q = v ^ (ones * '"'), bs = v ^ (ones * '\\');
-            uint64_t special = ((v - ones * 0x20) | ((q - ones) & ~q) | ((bs - ones) & ~bs) | v) & high;
-            if (special)
+        /* plain ASCII runs, 16 bytes at a time */
+        while (p + 16 <= n) {
+            unsigned k = special16(t + p);
+            p += k;
+            if (k < 16)
                 break;
-            p += 8;
         }
         while (p < n && str_class(t[p]) == 0)
             p++;
@@ -589,17 +639,6 @@ static int refuse(const char *what, const char *text, size_t len, size_t off, in
     return iw_error_set(code, "%s:%zu:%zu: %s; refusing to use or overwrite it", what, line, col, msg);
 }
 
-typedef struct name_ix { const char *name; size_t idx; } name_ix;
-
-static int cmp_name_ix(const void *pa, const void *pb)
-{
-    const name_ix *a = pa, *b = pb;
-    int c = strcmp(a->name, b->name);
-    if (c)
-        return c;
-    return (a->idx > b->idx) - (a->idx < b->idx);
-}
-
 int iw_jscan_registry(const char *text, size_t len, const char *what, iw_jscan *out)
 {
     scan s;
@@ -620,12 +659,16 @@ int iw_jscan_registry(const char *text, size_t len, const char *what, iw_jscan *
     s.bad_ent = -1;
     if (len >= 3 && s.t[0] == 0xEF && s.t[1] == 0xBB && s.t[2] == 0xBF)
         s.pos = 3;
-    const char *nul = memchr(text + s.pos, 0, len - s.pos);
-    if (nul)
-        return iw_error_set(IW_EFORMAT, "%s: contains a NUL byte at offset %zu, not JSON; refusing to use or overwrite it",
-                            what, (size_t)(nul - text));
     size_t skip = s.pos;
     if (!scan_all(&s, &root)) {
+        /* a NUL byte is never valid JSON, so looking for one can wait for a
+         * failed scan */
+        const char *nul = memchr(text + skip, 0, len - skip);
+        if (nul) {
+            rc = iw_error_set(IW_EFORMAT, "%s: contains a NUL byte at offset %zu, not JSON; refusing to use or overwrite it",
+                              what, (size_t)(nul - text));
+            goto fail;
+        }
         size_t off = s.err_off;
         if (off >= len || looks_truncated(s.t + skip, len - skip)) {
             rc = refuse(what, text, len, off, IW_EFORMAT, "invalid JSON: truncated (unexpected end of input)");
@@ -639,7 +682,12 @@ int iw_jscan_registry(const char *text, size_t len, const char *what, iw_jscan *
     }
     skip_ws(&s);
     if (s.pos < len) {
-        rc = refuse(what, text, len, s.pos, IW_EFORMAT, "unexpected data after the JSON value");
+        const char *nul = memchr(text + s.pos, 0, len - s.pos);
+        if (nul)
+            rc = iw_error_set(IW_EFORMAT, "%s: contains a NUL byte at offset %zu, not JSON; refusing to use or overwrite it",
+                              what, (size_t)(nul - text));
+        else
+            rc = refuse(what, text, len, s.pos, IW_EFORMAT, "unexpected data after the JSON value");
         goto fail;
     }
     if (s.deep) {
@@ -680,28 +728,36 @@ int iw_jscan_registry(const char *text, size_t len, const char *what, iw_jscan *
     }
     for (size_t i = 0; i < s.n; i++)
         s.ents[i].name = s.arena + (uintptr_t)s.ents[i].name;
-    /* repeated names: report the earliest second occurrence */
-    if (s.n > 1) {
-        name_ix *ix = malloc(s.n * sizeof *ix);
-        if (!ix) {
+    /* repeated names: report the earliest second occurrence.  Entries go
+     * into the name table in file order, so the first one that finds its
+     * name taken is that occurrence. */
+    if (s.n) {
+        size_t cap = 16;
+        while (cap < s.n * 2)
+            cap *= 2;
+        size_t *tab = calloc(cap, sizeof *tab), mask = cap - 1;
+        if (!tab) {
             rc = iw_error_set(IW_ENOMEM, "%s: out of memory", what);
             goto fail;
         }
         for (size_t i = 0; i < s.n; i++) {
-            ix[i].name = s.ents[i].name;
-            ix[i].idx = i;
+            size_t h = iw_jscan_hash(s.ents[i].name) & mask;
+            while (tab[h] && strcmp(s.ents[tab[h] - 1].name, s.ents[i].name) != 0)
+                h = (h + 1) & mask;
+            if (tab[h]) {
+                char msg[IW_REGISTRY_MAX_NAME + 64];
+                snprintf(msg, sizeof msg, "duplicate entry name '%s'", s.ents[i].name);
+                rc = refuse(what, text, len, s.ents[i].start, IW_EFORMAT, msg);
+                free(tab);
+                goto fail;
+            }
+            tab[h] = i + 1;
         }
-        qsort(ix, s.n, sizeof *ix, cmp_name_ix);
-        size_t dup = SIZE_MAX;
-        for (size_t k = 1; k < s.n; k++)
-            if (strcmp(ix[k].name, ix[k - 1].name) == 0 && ix[k].idx < dup)
-                dup = ix[k].idx;
-        free(ix);
-        if (dup != SIZE_MAX) {
-            char msg[IW_REGISTRY_MAX_NAME + 64];
-            snprintf(msg, sizeof msg, "duplicate entry name '%s'", s.ents[dup].name);
-            rc = refuse(what, text, len, s.ents[dup].start, IW_EFORMAT, msg);
-            goto fail;
+        if (out) {
+            out->table = tab;
+            out->mask = mask;
+        } else {
+            free(tab);
         }
     }
     /* the root array's brackets */
@@ -730,5 +786,6 @@ void iw_jscan_free(iw_jscan *s)
         return;
     free(s->ents);
     free(s->arena);
+    free(s->table);
     memset(s, 0, sizeof *s);
 }

@@ -46,7 +46,20 @@ typedef struct iw_jscan {
     iw_jscan_ent *ents;
     size_t        n;
     char         *arena;
+    /* name -> entry: open addressing, linear probing, slots hold index+1
+     * (0 = empty), hashed with iw_jscan_hash; NULL when n == 0 */
+    size_t       *table;
+    size_t        mask;
 } iw_jscan;
+
+/* FNV-1a of a NUL-terminated name (the table's hash). */
+static inline size_t iw_jscan_hash(const char *s)
+{
+    unsigned long long h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return (size_t)h;
+}
 
 /* Scan `text` (len bytes, need not be NUL-terminated).  `what` names the
  * file in errors.  out may be NULL to validate only.  0 or a negative code

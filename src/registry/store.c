@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -51,7 +52,8 @@ typedef struct reg_layer {
     size_t   n, cap;          /* entries; the first n_orig come from the text */
     size_t   n_orig;
     size_t   live;            /* entries not deleted */
-    size_t  *ix;              /* the n_orig entries' indices sorted by name */
+    size_t  *ix;              /* name table of the n_orig entries (jscan.h) */
+    size_t   ixmask;
     cJSON   *view;            /* iw_registry_entries() array: borrows the entries' trees */
     bool     loaded;
 } reg_layer;
@@ -311,38 +313,6 @@ static void layer_free(reg_layer *L)
     memset(L, 0, sizeof *L);
 }
 
-typedef struct ix_sort { const char *name; size_t i; } ix_sort;
-
-static int cmp_ix_sort(const void *a, const void *b)
-{
-    return strcmp(((const ix_sort *)a)->name, ((const ix_sort *)b)->name);
-}
-
-static int layer_index(reg_layer *L)
-{
-    free(L->ix);
-    L->ix = NULL;
-    if (!L->n_orig)
-        return 0;
-    ix_sort *tmp = malloc(L->n_orig * sizeof *tmp);
-    L->ix = malloc(L->n_orig * sizeof *L->ix);
-    if (!tmp || !L->ix) {
-        free(tmp);
-        free(L->ix);
-        L->ix = NULL;
-        return iw_error_set(IW_ENOMEM, "registry: out of memory");
-    }
-    for (size_t i = 0; i < L->n_orig; i++) {
-        tmp[i].name = L->ents[i].name;
-        tmp[i].i = i;
-    }
-    qsort(tmp, L->n_orig, sizeof *tmp, cmp_ix_sort);
-    for (size_t i = 0; i < L->n_orig; i++)
-        L->ix[i] = tmp[i].i;
-    free(tmp);
-    return 0;
-}
-
 /* Take over a scanned text (text/len owned by the layer from now on). */
 static int layer_set(reg_layer *L, char *text, size_t len, iw_jscan *sc)
 {
@@ -371,27 +341,26 @@ static int layer_set(reg_layer *L, char *text, size_t len, iw_jscan *sc)
         L->ents[i].name = sc->ents[i].name;
     }
     L->n = L->n_orig = L->live = sc->n;
+    L->ix = sc->table;   /* the scan's name table */
+    L->ixmask = sc->mask;
+    sc->table = NULL;
     iw_jscan_free(sc);
-    return layer_index(L);
+    return 0;
 }
 
 /* Index of the live entry `name`, or -1. */
 static long layer_find(const reg_layer *L, const char *name)
 {
-    size_t lo = 0, hi = L->n_orig;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(name, L->ents[L->ix[mid]].name);
-        if (c == 0) {
-            size_t i = L->ix[mid];
-            if (!L->ents[i].deleted)
-                return (long)i;
-            break;
+    if (L->ix) {
+        size_t h = iw_jscan_hash(name) & L->ixmask;
+        for (; L->ix[h]; h = (h + 1) & L->ixmask) {
+            size_t i = L->ix[h] - 1;
+            if (strcmp(L->ents[i].name, name) == 0) {
+                if (!L->ents[i].deleted)
+                    return (long)i;
+                break;
+            }
         }
-        if (c < 0)
-            hi = mid;
-        else
-            lo = mid + 1;
     }
     for (size_t i = L->n_orig; i < L->n; i++)
         if (!L->ents[i].deleted && strcmp(L->ents[i].name, name) == 0)
@@ -716,12 +685,20 @@ const char *iw_registry_path(const iw_registry *r, iw_reg_layer layer)
     return (layer >= 0 && layer <= 2) ? r->paths[layer] : NULL;
 }
 
+/* A layer written by this handle is read again on first use. */
+static bool ensure_loaded(iw_registry *r)
+{
+    if (r->L[IW_REG_CURATED].loaded && r->L[IW_REG_DISCOVERED].loaded)
+        return true;
+    return refresh(r, false, false) == 0;
+}
+
 /* Reads build trees on demand inside the handle, so the const in the
  * public signatures is about the caller, not about the cache. */
 const cJSON *iw_registry_entries(const iw_registry *cr, iw_reg_layer layer)
 {
     iw_registry *r = (iw_registry *)cr;
-    if (!r)
+    if (!r || !ensure_loaded(r))
         return NULL;
     if (layer == IW_REG_MERGED)
         return merged_view(r);
@@ -731,7 +708,7 @@ const cJSON *iw_registry_entries(const iw_registry *cr, iw_reg_layer layer)
 const cJSON *iw_registry_get_layer(const iw_registry *cr, iw_reg_layer layer, const char *name)
 {
     iw_registry *r = (iw_registry *)cr;
-    if (!r || !name || layer < 0 || layer > 2)
+    if (!r || !name || layer < 0 || layer > 2 || !ensure_loaded(r))
         return NULL;
     if (layer == IW_REG_MERGED)
         return merged_get(r, name);
@@ -928,10 +905,13 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* After a write, under the lock: remove stale temp files of killed writers
- * (no other writer is active) and keep the newest IW_REGISTRY_BACKUPS
- * backups per stem. */
-static void tidy_dir(iw_registry *r)
+/* After a write: under the lock, remove stale temp files of killed writers
+ * (no other writer is active) (temps); after the lock is released, keep the
+ * newest IW_REGISTRY_BACKUPS backups per stem (backups).  Unlinking an old
+ * 17 MB backup takes the filesystem 10-80 ms here, so other writers need
+ * not wait for it; two processes pruning at once only race to unlink the
+ * same old names. */
+static void tidy_dir(iw_registry *r, bool temps, bool backups)
 {
     DIR *d = opendir(r->dir);
     if (!d)
@@ -942,6 +922,8 @@ static void tidy_dir(iw_registry *r)
     while ((de = readdir(d))) {
         const char *n = de->d_name;
         if (strncmp(n, ".model_registry", 15) == 0 && strstr(n, ".tmp.")) {
+            if (!temps)
+                continue;
             char *p = join2(r->dir, n);
             if (p)
                 unlink(p);
@@ -949,7 +931,7 @@ static void tidy_dir(iw_registry *r)
             continue;
         }
         size_t len = strlen(n);
-        if (len < 9 || strcmp(n + len - 9, ".bak.json") != 0)
+        if (!backups || len < 9 || strcmp(n + len - 9, ".bak.json") != 0)
             continue;
         for (int l = 0; l < 3; l++) {
             size_t sl = strlen(STEMS[l]);
@@ -987,83 +969,186 @@ static void tidy_dir(iw_registry *r)
     }
 }
 
-static int write_all(int fd, const char *p, size_t n, const char *what)
+/* ------------------------------------------------------------ staged writes
+ *
+ * A change writes up to three files.  Each is written to a temp file in the
+ * folder and its writeback started at once; then every temp is fsync'd
+ * (the disk works on all of them together), then each is backed up and
+ * renamed over its file in the original's order (discovered, curated,
+ * snapshot), then the folder is fsync'd once.  A crash at any point leaves
+ * each file wholly old or wholly new. */
+
+/* Pieces of a file to write: ranges of a layer text, printed entries. */
+typedef struct iovb {
+    struct iovec *v;
+    size_t n, cap;
+    char **owned;
+    size_t no, co;
+    size_t total;
+} iovb;
+
+static void iovb_free(iovb *b)
+{
+    for (size_t i = 0; i < b->no; i++)
+        free(b->owned[i]);
+    free(b->owned);
+    free(b->v);
+    memset(b, 0, sizeof *b);
+}
+
+/* Add [p, p+len); a range that continues the previous one is merged, so an
+ * untouched stretch of the old text is one piece. */
+static int iovb_add(iovb *b, const void *p, size_t len)
+{
+    if (!len)
+        return 0;
+    b->total += len;
+    if (b->n && (const char *)b->v[b->n - 1].iov_base + b->v[b->n - 1].iov_len == (const char *)p) {
+        b->v[b->n - 1].iov_len += len;
+        return 0;
+    }
+    if (b->n == b->cap) {
+        size_t nc = b->cap ? b->cap * 2 : 16;
+        struct iovec *g = realloc(b->v, nc * sizeof *g);
+        if (!g)
+            return iw_error_set(IW_ENOMEM, "registry: out of memory");
+        b->v = g;
+        b->cap = nc;
+    }
+    b->v[b->n].iov_base = (void *)p;
+    b->v[b->n].iov_len = len;
+    b->n++;
+    return 0;
+}
+
+/* Add a malloc'd piece, owned by b from now on (also on failure). */
+static int iovb_own(iovb *b, char *p, size_t len)
+{
+    if (b->no == b->co) {
+        size_t nc = b->co ? b->co * 2 : 8;
+        char **g = realloc(b->owned, nc * sizeof *g);
+        if (!g) {
+            free(p);
+            return iw_error_set(IW_ENOMEM, "registry: out of memory");
+        }
+        b->owned = g;
+        b->co = nc;
+    }
+    b->owned[b->no++] = p;
+    return iovb_add(b, p, len);
+}
+
+static int write_iov(int fd, struct iovec *v, size_t n, const char *what)
 {
     while (n) {
-        ssize_t w = write(fd, p, n);
+        int cnt = n > IOV_MAX ? IOV_MAX : (int)n;
+        ssize_t w = writev(fd, v, cnt);
         if (w < 0) {
             if (errno == EINTR)
                 continue;
             return iw_error_set_os(iw_error_from_errno(errno), errno, "cannot write '%s'", what);
         }
-        p += w;
-        n -= (size_t)w;
+        size_t left = (size_t)w;
+        while (n && left >= v->iov_len) {
+            left -= v->iov_len;
+            v++;
+            n--;
+        }
+        if (n && left) {
+            v->iov_base = (char *)v->iov_base + left;
+            v->iov_len -= left;
+        }
     }
     return 0;
 }
 
-/* temp + fsync + [test pause] + backup link + rename + fsync dir. */
-static int write_layer(iw_registry *r, int l, const char *text, size_t len)
+typedef struct stage { int l; int fd; char *tmp; } stage;
+
+/* Write one file's temp (the iovecs are consumed) and start its writeback. */
+static int stage_file(iw_registry *r, int l, iovb *b, stage *st)
 {
-    char tmpname[256], *tmp = NULL, *bak = NULL;
-    int fd = -1, rc = 0;
+    char tmpname[256];
+    st->l = l;
+    st->fd = -1;
     snprintf(tmpname, sizeof tmpname, ".%s.tmp.%ld", FILE_NAMES[l], (long)getpid());
-    if (!(tmp = join2(r->dir, tmpname))) {
-        rc = iw_error_set(IW_ENOMEM, "registry: out of memory");
-        goto done;
+    if (!(st->tmp = join2(r->dir, tmpname)))
+        return iw_error_set(IW_ENOMEM, "registry: out of memory");
+    st->fd = open(st->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (st->fd < 0)
+        return iw_error_set_os(iw_error_from_errno(errno), errno, "cannot create '%s'", st->tmp);
+    int rc = write_iov(st->fd, b->v, b->n, st->tmp);
+    if (rc < 0)
+        return rc;
+#ifdef SYNC_FILE_RANGE_WRITE
+    (void)sync_file_range(st->fd, 0, 0, SYNC_FILE_RANGE_WRITE);   /* a hint: fsync below is what counts */
+#endif
+    return 0;
+}
+
+static void stage_abort(stage *st, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (st[i].fd >= 0)
+            close(st[i].fd);
+        if (st[i].tmp)
+            unlink(st[i].tmp);
+        free(st[i].tmp);
+        st[i].tmp = NULL;
+        st[i].fd = -1;
     }
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        rc = iw_error_set_os(iw_error_from_errno(errno), errno, "cannot create '%s'", tmp);
-        goto done;
+}
+
+/* fsync every temp, then backup + rename each, then fsync the folder. */
+static int stage_commit(iw_registry *r, stage *st, size_t n)
+{
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (fsync(st[i].fd) != 0) {
+            rc = iw_error_set_os(iw_error_from_errno(errno), errno, "cannot fsync '%s'", st[i].tmp);
+            goto fail;
+        }
+        int fd = st[i].fd;
+        st[i].fd = -1;
+        if (close(fd) != 0) {
+            rc = iw_error_set_os(iw_error_from_errno(errno), errno, "cannot close '%s'", st[i].tmp);
+            goto fail;
+        }
     }
-    if ((rc = write_all(fd, text, len, tmp)) < 0)
-        goto done;
-    if (fsync(fd) != 0) {
-        rc = iw_error_set_os(iw_error_from_errno(errno), errno, "cannot fsync '%s'", tmp);
-        goto done;
-    }
-    if (close(fd) != 0) {
-        fd = -1;
-        rc = iw_error_set_os(iw_error_from_errno(errno), errno, "cannot close '%s'", tmp);
-        goto done;
-    }
-    fd = -1;
     long pause = test_pause_ms();
     if (pause > 0) {
         struct timespec ts = { pause / 1000, (pause % 1000) * 1000000L };
         while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
     }
-    /* backup of the previous version: a hard link keeps the old inode */
-    if (iw_path_exists(r->paths[l])) {
-        char stamp[32], bname[128];
-        time_t now = time(NULL);
-        struct tm tm;
-        gmtime_r(&now, &tm);
-        strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+    char stamp[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+    for (size_t i = 0; i < n; i++) {
+        int l = st[i].l;
+        /* backup of the previous version: a hard link keeps the old inode */
+        char bname[128], *bak;
         snprintf(bname, sizeof bname, "%s.%s.bak.json", STEMS[l], stamp);
         if ((bak = join2(r->dir, bname))) {
             unlink(bak);
-            if (link(r->paths[l], bak) != 0 && copy_file(r->paths[l], bak) < 0)
+            if (link(r->paths[l], bak) != 0 && errno != ENOENT && copy_file(r->paths[l], bak) < 0)
                 iw_error_clear();   /* a failed backup does not block the write */
+            free(bak);
         }
+        if (rename(st[i].tmp, r->paths[l]) != 0) {
+            rc = iw_error_set_os(iw_error_from_errno(errno), errno, "cannot rename '%s' to '%s'", st[i].tmp, r->paths[l]);
+            goto fail;
+        }
+        free(st[i].tmp);
+        st[i].tmp = NULL;
     }
-    if (rename(tmp, r->paths[l]) != 0) {
-        rc = iw_error_set_os(iw_error_from_errno(errno), errno, "cannot rename '%s' to '%s'", tmp, r->paths[l]);
-        goto done;
-    }
-    free(tmp);
-    tmp = NULL;
     if ((rc = iw_fsync_dir(r->dir)) < 0)
-        goto done;
-    sig_of(r->paths[l], &r->sig[l]);
-done:
-    if (fd >= 0)
-        close(fd);
-    if (tmp)
-        unlink(tmp);
-    free(tmp);
-    free(bak);
+        goto fail;
+    for (size_t i = 0; i < n; i++)
+        sig_of(r->paths[st[i].l], &r->sig[st[i].l]);
+    return 0;
+fail:
+    stage_abort(st, n);
     return rc;
 }
 
@@ -1127,8 +1212,7 @@ static void layer_sep(const reg_layer *L, const char **p, size_t *n)
     }
 }
 
-/* Separator to put after output entry i (index into L->ents, live) when
- * followed by another. */
+/* Separator to put after entry i when another entry follows. */
 static void sep_after(const reg_layer *L, size_t i, const char **p, size_t *n)
 {
     if (i + 1 < L->n_orig) {
@@ -1139,17 +1223,15 @@ static void sep_after(const reg_layer *L, size_t i, const char **p, size_t *n)
     }
 }
 
-/* Write layer L as it is now (deleted entries out, changed ones printed,
- * fresh ones appended, every other byte copied).  With cur != NULL this is
- * the merged snapshot: entries named in cur are printed merged, and
- * curated-only entries follow.  starts/ends (n live entries, may be NULL)
- * get the output spans. */
-static int emit(reg_layer *L, reg_layer *cur, iw_buf *out, size_t *starts, size_t *ends)
+/* Layer L as the transaction left it (deleted entries out, changed ones
+ * printed, new ones appended, every other byte from the text read under the
+ * lock), as pieces.  With cur != NULL this is the merged snapshot: entries
+ * named in cur are printed merged, and curated-only entries follow. */
+static int emit(reg_layer *L, reg_layer *cur, iovb *out)
 {
     int rc;
     const char *sp;
     size_t sn;
-    /* prefix and suffix */
     const char *pre = "[", *suf = "]\n";
     size_t pre_n = 1, suf_n = 2;
     if (L->text && L->n_orig) {
@@ -1163,22 +1245,19 @@ static int emit(reg_layer *L, reg_layer *cur, iw_buf *out, size_t *starts, size_
         suf = L->text + L->close;
         suf_n = L->len - L->close;
     }
-    if ((rc = iw_buf_append(out, pre, pre_n)) < 0)
+    if ((rc = iovb_add(out, pre, pre_n)) < 0)
         return rc;
     long prev = -1;
-    size_t k = 0;
     for (size_t i = 0; i < L->n; i++) {
         reg_ent *e = &L->ents[i];
         if (e->deleted)
             continue;
         if (prev >= 0) {
             sep_after(L, (size_t)prev, &sp, &sn);
-            if ((rc = iw_buf_append(out, sp, sn)) < 0)
+            if ((rc = iovb_add(out, sp, sn)) < 0)
                 return rc;
         }
         prev = (long)i;
-        if (starts)
-            starts[k] = out->len;
         long ci = cur && cur->live ? layer_find(cur, e->name) : -1;
         if (ci >= 0) {
             const cJSON *c = ent_json(cur, (size_t)ci), *d = ent_json(L, i);
@@ -1190,19 +1269,15 @@ static int emit(reg_layer *L, reg_layer *cur, iw_buf *out, size_t *starts, size_
                 return iw_error_set(IW_ENOMEM, "registry: out of memory merging '%s'", e->name);
             }
             cJSON_Delete(m);
-            rc = iw_buf_append(out, pm, pn);
-            free(pm);
+            rc = iovb_own(out, pm, pn);
         } else if (e->dirty || e->fresh) {
             if ((rc = ent_printed(L, i)) == 0)
-                rc = iw_buf_append(out, e->printed, e->printed_len);
+                rc = iovb_add(out, e->printed, e->printed_len);
         } else {
-            rc = iw_buf_append(out, L->text + e->start, e->end - e->start);
+            rc = iovb_add(out, L->text + e->start, e->end - e->start);
         }
         if (rc < 0)
             return rc;
-        if (ends)
-            ends[k] = out->len;
-        k++;
     }
     /* curated-only entries, in curated order */
     for (size_t i = 0; cur && i < cur->n; i++) {
@@ -1218,63 +1293,18 @@ static int emit(reg_layer *L, reg_layer *cur, iw_buf *out, size_t *starts, size_
             return iw_error_set(IW_ENOMEM, "registry: out of memory merging '%s'", c->name);
         }
         cJSON_Delete(o);
-        if (prev >= 0 || k > 0) {
+        if (prev >= 0) {
             layer_sep(L, &sp, &sn);
-            rc = iw_buf_append(out, sp, sn);
+            if ((rc = iovb_add(out, sp, sn)) < 0) {
+                free(pm);
+                return rc;
+            }
         }
-        if (rc == 0)
-            rc = iw_buf_append(out, pm, pn);
-        free(pm);
-        if (rc < 0)
+        if ((rc = iovb_own(out, pm, pn)) < 0)
             return rc;
-        k++;
         prev = 0;
     }
-    return iw_buf_append(out, suf, suf_n);
-}
-
-/* After emit(L) into `out`: L describes `out` (the new file text). */
-static int layer_commit(reg_layer *L, iw_buf *out, const size_t *starts, const size_t *ends)
-{
-    bool reindex = false;
-    size_t k = 0;
-    for (size_t i = 0; i < L->n; i++) {
-        reg_ent *e = &L->ents[i];
-        if (e->deleted) {
-            ent_free(e);
-            reindex = true;
-            continue;
-        }
-        if (e->fresh)
-            reindex = true;
-        free(e->printed);
-        e->printed = NULL;
-        e->dirty = e->fresh = false;
-        e->start = starts[k];
-        e->end = ends[k];
-        if (k != i)
-            L->ents[k] = *e;
-        k++;
-    }
-    size_t had = L->n_orig;
-    L->n = L->n_orig = L->live = k;
-    free(L->text);
-    L->len = out->len;
-    L->text = iw_buf_detach(out);
-    L->skip = 0;
-    L->open = 0;
-    while (L->open < L->len && L->text[L->open] != '[')
-        L->open++;
-    L->close = L->len;
-    while (L->close > 0 && L->text[L->close - 1] != ']')
-        L->close--;
-    L->close = L->close ? L->close - 1 : 0;
-    L->loaded = true;
-    if (!reindex && had == k)
-        return 0;
-    /* names of entries added in this write are owned by their entries;
-     * the old arena stays for the rest */
-    return layer_index(L);
+    return iovb_add(out, suf, suf_n);
 }
 
 /* Undo get_mut/add/del of a transaction that wrote nothing. */
@@ -1295,6 +1325,15 @@ static void layer_discard(reg_layer *L)
         e->deleted = false;
     }
     L->live = L->n;
+}
+
+/* After a write the layer is read again on its next use (from the page
+ * cache): building the new text in memory would cost a copy of the whole
+ * file that a one-shot command never uses. */
+static void layer_written(reg_layer *L)
+{
+    layer_free(L);
+    L->loaded = false;
 }
 
 /* ------------------------------------------------------------ transactions */
@@ -1338,27 +1377,54 @@ static void finish(iw_registry *r, iw_lock *lk, bool wrote)
     if (wrote) {
         r->legacy = false;
         record_snapshot(r);
-        tidy_dir(r);
+        tidy_dir(r, true, false);
     }
     r->lock_fd = -1;
     iw_lock_release(lk);
+    if (wrote)
+        tidy_dir(r, false, true);
 }
 
-/* A curated file that does not exist yet is created as [] by the first
- * write, so all three files exist afterwards. */
-static int ensure_curated(iw_registry *r)
+/* Stage the layers' files (those in `which`, as pieces in b[l]), a "[]"
+ * for a layer file that does not exist yet (all three files exist after
+ * the first write), and the snapshot (b[IW_REG_MERGED]); then commit. */
+static int write_files(iw_registry *r, iovb b[3], unsigned which)
 {
-    if (iw_path_exists(r->paths[IW_REG_CURATED]))
-        return 0;
-    return write_layer(r, IW_REG_CURATED, "[]\n", 3);
+    static const char EMPTY[] = "[]\n";
+    stage st[3];
+    size_t ns = 0;
+    int rc = 0;
+    iovb empty[2];
+    memset(empty, 0, sizeof empty);
+    for (int l = IW_REG_DISCOVERED; l >= IW_REG_CURATED && rc == 0; l--) {
+        iovb *src = &b[l];
+        if (!(which & (1u << l))) {
+            if (iw_path_exists(r->paths[l]) || (l == IW_REG_DISCOVERED && r->legacy))
+                continue;
+            if ((rc = iovb_add(&empty[l], EMPTY, sizeof EMPTY - 1)) < 0)
+                break;
+            src = &empty[l];
+        }
+        rc = stage_file(r, l, src, &st[ns++]);
+    }
+    if (rc == 0)
+        rc = stage_file(r, IW_REG_MERGED, &b[IW_REG_MERGED], &st[ns++]);
+    if (rc == 0)
+        rc = stage_commit(r, st, ns);
+    else
+        stage_abort(st, ns);
+    for (int l = 0; l < 2; l++)
+        iovb_free(&empty[l]);
+    return rc;
 }
 
 int iw_reg_update_entries(iw_registry *r, iw_reg_txn_fn fn, void *ctx)
 {
     iw_lock lk = { -1, NULL };
-    iw_buf out[3] = { IW_BUF_INIT(IW_BUF_UNCAPPED), IW_BUF_INIT(IW_BUF_UNCAPPED), IW_BUF_INIT(IW_BUF_UNCAPPED) };
-    size_t *sp[2][2] = { { NULL, NULL }, { NULL, NULL } };
+    iovb b[3];
     int rc, mask;
+    unsigned which = 0;
+    memset(b, 0, sizeof b);
     if (!r || !fn)
         return iw_error_set(IW_EINVAL, "registry update: no registry or function");
     if ((rc = begin(r, &lk)) < 0)
@@ -1374,53 +1440,45 @@ int iw_reg_update_entries(iw_registry *r, iw_reg_txn_fn fn, void *ctx)
         finish(r, &lk, false);
         return mask;
     }
-    /* the original's order: discovered, curated, snapshot */
-    bool wrote_disc = false;
-    for (int l = IW_REG_DISCOVERED; l >= IW_REG_CURATED; l--) {
-        reg_layer *L = &r->L[l];
-        if (!(mask & (1 << l)) && !(l == IW_REG_DISCOVERED && r->legacy))
-            continue;
-        size_t live = 0;
-        for (size_t i = 0; i < L->n; i++)
-            live += !L->ents[i].deleted;
-        if (!(sp[l][0] = malloc((live ? live : 1) * sizeof(size_t))) ||
-            !(sp[l][1] = malloc((live ? live : 1) * sizeof(size_t)))) {
-            rc = iw_error_set(IW_ENOMEM, "registry: out of memory");
-            goto rollback;
-        }
-        if ((rc = emit(L, NULL, &out[l], sp[l][0], sp[l][1])) < 0 ||
-            (rc = write_layer(r, l, out[l].data, out[l].len)) < 0 ||
-            (rc = layer_commit(L, &out[l], sp[l][0], sp[l][1])) < 0)
-            goto rollback;
-        if (l == IW_REG_DISCOVERED)
-            wrote_disc = true;
-    }
-    if (!(mask & (1 << IW_REG_CURATED)) && (rc = ensure_curated(r)) < 0)
-        goto rollback;
-    /* the snapshot: the discovered text itself when no curated entries */
     reg_layer *D = &r->L[IW_REG_DISCOVERED], *C = &r->L[IW_REG_CURATED];
-    if (!C->live && D->text && D->skip == 0) {
-        rc = write_layer(r, IW_REG_MERGED, D->text, D->len);
-    } else {
-        if ((rc = emit(D, C, &out[IW_REG_MERGED], NULL, NULL)) == 0)
-            rc = write_layer(r, IW_REG_MERGED, out[IW_REG_MERGED].data, out[IW_REG_MERGED].len);
+    if ((mask & (1 << IW_REG_DISCOVERED)) || r->legacy) {
+        which |= 1u << IW_REG_DISCOVERED;
+        if ((rc = emit(D, NULL, &b[IW_REG_DISCOVERED])) < 0)
+            goto rollback;
     }
-    if (rc < 0)
+    if (mask & (1 << IW_REG_CURATED)) {
+        which |= 1u << IW_REG_CURATED;
+        if ((rc = emit(C, NULL, &b[IW_REG_CURATED])) < 0)
+            goto rollback;
+    }
+    /* the snapshot: the discovered text itself when no curated entries */
+    if (!C->live) {
+        if (which & (1u << IW_REG_DISCOVERED))
+            for (size_t i = 0; i < b[IW_REG_DISCOVERED].n && rc == 0; i++)
+                rc = iovb_add(&b[IW_REG_MERGED], b[IW_REG_DISCOVERED].v[i].iov_base, b[IW_REG_DISCOVERED].v[i].iov_len);
+        else
+            rc = emit(D, NULL, &b[IW_REG_MERGED]);
+    } else {
+        rc = emit(D, C, &b[IW_REG_MERGED]);
+    }
+    if (rc < 0 || (rc = write_files(r, b, which)) < 0)
         goto rollback;
-    (void)wrote_disc;
-    rc = mask;
+    for (int l = 0; l < 2; l++) {
+        if (which & (1u << l))
+            layer_written(&r->L[l]);
+        else
+            layer_discard(&r->L[l]);
+    }
+    drop_merged(r);
     finish(r, &lk, true);
+    rc = mask;
     goto done;
 rollback:
     rollback(r);
     finish(r, &lk, false);
 done:
     for (int l = 0; l < 3; l++)
-        iw_buf_free(&out[l]);
-    for (int l = 0; l < 2; l++) {
-        free(sp[l][0]);
-        free(sp[l][1]);
-    }
+        iovb_free(&b[l]);
     return rc;
 }
 
@@ -1570,24 +1628,22 @@ static void layer_give_tree(reg_layer *L, cJSON *arr)
     cJSON_Delete(arr);
 }
 
-static int relayer(reg_layer *L, char *text)
+static int print_into(iovb *b, const cJSON *arr, const char *path)
 {
-    iw_jscan sc;
-    size_t len = strlen(text);
-    int rc = iw_jscan_registry(text, len, "registry (as printed)", &sc);
-    if (rc < 0) {
-        free(text);
-        return rc;
-    }
-    return layer_set(L, text, len, &sc);
+    char *t = iw_json_print(arr);
+    if (!t)
+        return iw_error_set(IW_ENOMEM, "registry: out of memory serialising '%s'", path);
+    return iovb_own(b, t, strlen(t));
 }
 
 int iw_registry_update(iw_registry *r, iw_registry_txn_fn fn, void *ctx)
 {
     iw_lock lk = { -1, NULL };
     int rc, mask = 0;
-    char *text[3] = { NULL, NULL, NULL };
+    unsigned which = 0;
+    iovb b[3];
     cJSON *tree[2] = { NULL, NULL }, *merged = NULL;
+    memset(b, 0, sizeof b);
     if (!r || !fn)
         return iw_error_set(IW_EINVAL, "iw_registry_update: no registry or function");
     if ((rc = begin(r, &lk)) < 0)
@@ -1610,49 +1666,40 @@ int iw_registry_update(iw_registry *r, iw_registry_txn_fn fn, void *ctx)
         finish(r, &lk, false);
         return 0;
     }
-    /* the original's order: discovered, curated, snapshot.  With no curated
-     * entries the snapshot equals the discovered layer: print it once. */
-    bool same = cJSON_GetArraySize(tree[IW_REG_CURATED]) == 0;
-    if ((mask & (1 << IW_REG_DISCOVERED)) || r->legacy || same) {
-        if (!(text[IW_REG_DISCOVERED] = iw_json_print(tree[IW_REG_DISCOVERED]))) {
-            rc = iw_error_set(IW_ENOMEM, "registry: out of memory serialising '%s'", r->paths[IW_REG_DISCOVERED]);
-            goto rollback;
-        }
-        if ((rc = write_layer(r, IW_REG_DISCOVERED, text[IW_REG_DISCOVERED], strlen(text[IW_REG_DISCOVERED]))) < 0)
+    /* the original's order: discovered, curated, snapshot */
+    if ((mask & (1 << IW_REG_DISCOVERED)) || r->legacy) {
+        which |= 1u << IW_REG_DISCOVERED;
+        if ((rc = print_into(&b[IW_REG_DISCOVERED], tree[IW_REG_DISCOVERED], r->paths[IW_REG_DISCOVERED])) < 0)
             goto rollback;
     }
     if (mask & (1 << IW_REG_CURATED)) {
-        if (!(text[IW_REG_CURATED] = iw_json_print(tree[IW_REG_CURATED]))) {
-            rc = iw_error_set(IW_ENOMEM, "registry: out of memory serialising '%s'", r->paths[IW_REG_CURATED]);
+        which |= 1u << IW_REG_CURATED;
+        if ((rc = print_into(&b[IW_REG_CURATED], tree[IW_REG_CURATED], r->paths[IW_REG_CURATED])) < 0)
             goto rollback;
-        }
-        if ((rc = write_layer(r, IW_REG_CURATED, text[IW_REG_CURATED], strlen(text[IW_REG_CURATED]))) < 0)
-            goto rollback;
-    } else if ((rc = ensure_curated(r)) < 0) {
-        goto rollback;
     }
-    if (same) {
-        rc = write_layer(r, IW_REG_MERGED, text[IW_REG_DISCOVERED], strlen(text[IW_REG_DISCOVERED]));
-    } else if (!(merged = iw_registry_merge(tree[IW_REG_DISCOVERED], tree[IW_REG_CURATED])) ||
-               !(text[IW_REG_MERGED] = iw_json_print(merged))) {
-        rc = iw_error_set(IW_ENOMEM, "registry: out of memory serialising '%s'", r->paths[IW_REG_MERGED]);
+    /* with no curated entries the snapshot is the discovered text */
+    if (cJSON_GetArraySize(tree[IW_REG_CURATED]) == 0) {
+        if (which & (1u << IW_REG_DISCOVERED))
+            rc = iovb_add(&b[IW_REG_MERGED], b[IW_REG_DISCOVERED].v[0].iov_base, b[IW_REG_DISCOVERED].v[0].iov_len);
+        else
+            rc = emit(&r->L[IW_REG_DISCOVERED], NULL, &b[IW_REG_MERGED]);
+    } else if (!(merged = iw_registry_merge(tree[IW_REG_DISCOVERED], tree[IW_REG_CURATED]))) {
+        rc = iw_error_set(IW_ENOMEM, "registry: out of memory");
     } else {
-        rc = write_layer(r, IW_REG_MERGED, text[IW_REG_MERGED], strlen(text[IW_REG_MERGED]));
+        rc = print_into(&b[IW_REG_MERGED], merged, r->paths[IW_REG_MERGED]);
     }
-    if (rc < 0)
+    if (rc < 0 || (rc = write_files(r, b, which)) < 0)
         goto rollback;
-    /* the layers now describe the printed texts */
     for (int l = 0; l < 2; l++) {
-        if (text[l]) {
-            if ((rc = relayer(&r->L[l], text[l])) < 0) {
-                text[l] = NULL;
-                goto rollback;
-            }
-            text[l] = NULL;
+        if (which & (1u << l)) {
+            layer_written(&r->L[l]);
+            cJSON_Delete(tree[l]);
+        } else {
+            layer_give_tree(&r->L[l], tree[l]);
         }
-        layer_give_tree(&r->L[l], tree[l]);
         tree[l] = NULL;
     }
+    drop_merged(r);
     finish(r, &lk, true);
     rc = mask;
     goto done;
@@ -1664,7 +1711,7 @@ done:
         cJSON_Delete(tree[l]);
     cJSON_Delete(merged);
     for (int l = 0; l < 3; l++)
-        free(text[l]);
+        iovb_free(&b[l]);
     return rc;
 }
 
