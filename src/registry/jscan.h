@@ -15,8 +15,10 @@
  *     leading zeros / a bare '.' / no exponent digits, numbers longer than
  *     63 characters (cJSON cannot read them back), control characters or
  *     invalid UTF-8 (overlong, surrogate, > U+10FFFF) in strings, unknown
- *     escapes, bad or unpaired \u surrogates, whitespace other than space,
- *     tab, LF, CR ("invalid JSON near '...'");
+ *     escapes, \u without 4 hex digits, unpaired \u surrogates, whitespace
+ *     other than space, tab, LF, CR ("invalid JSON near '...'").  cJSON
+ *     accepted leading zeros, "1.", control characters, invalid UTF-8,
+ *     "\u000y" and other whitespace; Python's json.loads does not;
  *   - data after the value; nesting deeper than IW_JSCAN_MAX_DEPTH values
  *     (128, as iw_json_parse) - beyond IW_JSCAN_HARD_DEPTH (cJSON's 1000) the
  *     scan stops as cJSON did;

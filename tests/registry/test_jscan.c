@@ -270,10 +270,72 @@ Test(jscan, agrees_with_the_cjson_path)
                      both[i], ok ? "accepts" : "refuses");
     }
     /* stricter than cJSON, as documented */
-    const char *stricter[] = { "[{\"name\":\"a\",\"v\":01}]", "[{\"name\":\"a\",\"v\":\"a\tb\"}]",
-                               "[{\"name\":\"a\",\"v\":\"\xc0\x80\"}]", "[\v{\"name\":\"a\"}]" };
+    const char *stricter[] = { "[{\"name\":\"a\",\"v\":01}]", "[{\"name\":\"a\",\"v\":1.}]",
+                               "[{\"name\":\"a\",\"v\":\"a\tb\"}]", "[{\"name\":\"a\",\"v\":\"\xc0\x80\"}]",
+                               "[{\"name\":\"a\",\"v\":\"\\u000y\"}]", "[\v{\"name\":\"a\"}]" };
     for (size_t i = 0; i < sizeof stricter / sizeof *stricter; i++) {
         cr_assert_not_null(refusal(stricter[i], strlen(stricter[i])), "%s", stricter[i]);
         cr_assert(old_accepts(stricter[i], strlen(stricter[i])), "cJSON refuses %s too: move it up", stricter[i]);
     }
+}
+
+/* Random edits of small registries (seeded, so reproducible): whatever the
+ * scanner accepts, the cJSON path accepts too, with the same entries, and
+ * each span parses alone to the entry with that name.  Under ASan this also
+ * shows the scanner never reads outside the text. */
+Test(jscan, random_edits_agree_with_cjson, .timeout = 120)
+{
+    static const char *seeds[] = {
+        "[\n  {\"name\": \"qwen2.5-7b_(AWQ)\", \"x\": [1, -2.5e3, true, false, null],\n"
+        "   \"metadata\": {\"architecture\": {\"head_dim\": 128, \"s\": \"\\u00e9\\n\\\"q\\\"\"}}},\n"
+        "  {\"display_name\": \"b first\", \"name\": \"b\\u00e9\"},\n  {\"name\": \"c\", \"nested\": {\"name\": 7}}\n]\n",
+        "[{\"name\":\"a\",\"v\":[[[{}]]],\"u\":\"\\uD83D\\uDE00\"},{\"name\":\"b\"}]",
+        "\xef\xbb\xbf[ {\"name\" : \"x\\u0000y\" } ,\r\n{\"name\":\"z\",\"n\":-0.5E+10} ]",
+    };
+    static const char alphabet[] = "[]{}\",:\\ \t\n\r0123456789-+.eEtruefalsnu\x80\xc3\xa9/abnameDd";
+    unsigned seed = 12345;
+    long accepted_n = 0;
+    for (long it = 0; it < 40000; it++) {
+        const char *base = seeds[it % 3];
+        char buf[1024];
+        size_t len = strlen(base);
+        memcpy(buf, base, len);
+        int edits = 1 + (int)(rand_r(&seed) % 3);
+        for (int m = 0; m < edits; m++) {
+            int op = (int)(rand_r(&seed) % 3);
+            size_t pos = len ? (size_t)rand_r(&seed) % len : 0;
+            char c = alphabet[rand_r(&seed) % (sizeof alphabet - 1)];
+            if (op == 0 && len) {
+                buf[pos] = c;
+            } else if (op == 1 && len + 1 < sizeof buf) {
+                memmove(buf + pos + 1, buf + pos, len - pos);
+                buf[pos] = c;
+                len++;
+            } else if (op == 2 && len) {
+                memmove(buf + pos, buf + pos + 1, len - pos - 1);
+                len--;
+            }
+        }
+        char *t = malloc(len ? len : 1);   /* exactly len bytes: ASan sees any overread */
+        memcpy(t, buf, len);
+        iw_jscan s;
+        if (iw_jscan_registry(t, len, "reg.json", &s) == 0) {
+            accepted_n++;
+            cJSON *j = NULL;
+            cr_assert_eq(iw_json_parse(t, len, "reg.json", &j, NULL), 0, "cJSON refuses what the scanner took: %.*s", (int)len, t);
+            cr_assert_eq(iw_registry_validate(j, t, len, "reg.json"), 0, "%.*s", (int)len, t);
+            cr_assert_eq((size_t)cJSON_GetArraySize(j), s.n);
+            for (size_t i = 0; i < s.n; i++) {
+                cJSON *e = cJSON_ParseWithLengthOpts(t + s.ents[i].start, s.ents[i].end - s.ents[i].start, NULL, 0);
+                cr_assert_not_null(e, "span %zu of %.*s", i, (int)len, t);
+                cr_assert_str_eq(iw_json_get_str(e, "name"), s.ents[i].name);
+                cr_assert_str_eq(iw_json_get_str(cJSON_GetArrayItem(j, (int)i), "name"), s.ents[i].name);
+                cJSON_Delete(e);
+            }
+            cJSON_Delete(j);
+            iw_jscan_free(&s);
+        }
+        free(t);
+    }
+    cr_assert_gt(accepted_n, 1000, "the edits left too few valid registries to compare (%ld)", accepted_n);
 }
