@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install what is missing from Debian packages (idempotent). Uses sudo when not root.
-# Usage: scripts/setup.sh [--with-browser]
+# Usage: scripts/setup.sh
 set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config git
@@ -10,6 +10,9 @@ pkgs=(build-essential cmake pkg-config git
 pkgs+=(curl)
 # script(1) gives the download test a terminal (progress redraw path).
 pkgs+=(bsdutils)
+# The serve page is tested in a real browser (tests/tools/test_serve.c):
+# Debian's Chromium driven through chromedriver's WebDriver API.
+pkgs+=(chromium chromium-driver)
 
 missing=()
 for p in "${pkgs[@]}"; do

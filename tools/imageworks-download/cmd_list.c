@@ -10,6 +10,7 @@
 #include "iwdl/error.h"
 #include "iwdl/json.h"
 #include "iwdl/registry.h"
+#include "ollama_cli.h"
 
 static void help(FILE *f)
 {
@@ -20,17 +21,17 @@ static void help(FILE *f)
         "entries with curated fields over them) in IMAGEWORKS_REGISTRY_DIR.\n"
         "\n"
         "  --json      one JSON array of rows: name, display_name, backend, format,\n"
-        "              quantization, location, installed, size_bytes, roles, family,\n"
+        "              quantization, location, installed, validated, size_bytes, roles, family,\n"
         "              logical_only, served_model_id, deprecated, capabilities, producer\n"
         "  -h, --help  this help\n");
 }
 
-static bool installed(const char *path)
+static bool validated(const cJSON *e)
 {
-    struct stat st;
-    if (!path || !*path || strncmp(path, "ollama:", 7) == 0)
-        return false;
-    return stat(path, &st) == 0;
+    const cJSON *md = cJSON_GetObjectItemCaseSensitive(e, "metadata");
+    const cJSON *a = md ? cJSON_GetObjectItemCaseSensitive(md, "architecture") : NULL;
+    bool v = false;
+    return a && iw_json_get_bool(a, "validated", &v) && v;
 }
 
 static cJSON *dup_or_null(const cJSON *v)
@@ -51,7 +52,8 @@ static cJSON *row_of(const cJSON *e)
     cJSON_AddItemToObject(r, "format", dup_or_null(fmt));
     cJSON_AddItemToObject(r, "quantization", dup_or_null(cJSON_GetObjectItemCaseSensitive(e, "quantization")));
     cJSON_AddItemToObject(r, "location", dup_or_null(cJSON_GetObjectItemCaseSensitive(e, "download_location")));
-    cJSON_AddBoolToObject(r, "installed", installed(path));
+    cJSON_AddBoolToObject(r, "installed", cli_entry_installed(e));
+    cJSON_AddBoolToObject(r, "validated", validated(e));
     cJSON_AddItemToObject(r, "size_bytes", dup_or_null(cJSON_GetObjectItemCaseSensitive(e, "download_size_bytes")));
     const cJSON *roles = cJSON_GetObjectItemCaseSensitive(e, "roles");
     cJSON_AddItemToObject(r, "roles", roles ? cJSON_Duplicate(roles, 1) : cJSON_CreateArray());
@@ -117,15 +119,16 @@ int cmd_list(int argc, char **argv)
         free(s);
         cJSON_Delete(out);
     } else {
-        printf("%-48s %-10s %-12s %-10s %10s %s\n", "NAME", "BACKEND", "FORMAT", "QUANT", "SIZE", "INSTALLED");
+        printf("%-48s %-10s %-12s %-10s %10s %-9s %s\n", "NAME", "BACKEND", "FORMAT", "QUANT", "SIZE", "INSTALLED",
+               "VALIDATED");
         cJSON_ArrayForEach(e, arr) {
             char sz[32] = "-";
             const cJSON *b = cJSON_GetObjectItemCaseSensitive(e, "download_size_bytes");
             if (cJSON_IsNumber(b))
                 human_size(b->valuedouble, sz, sizeof sz);
-            printf("%-48s %-10s %-12s %-10s %10s %s\n", s_or(e, "name", "?"), s_or(e, "backend", "-"),
+            printf("%-48s %-10s %-12s %-10s %10s %-9s %s\n", s_or(e, "name", "?"), s_or(e, "backend", "-"),
                    s_or(e, "download_format", "-"), s_or(e, "quantization", "-"), sz,
-                   installed(iw_json_get_str(e, "download_path")) ? "yes" : "no");
+                   cli_entry_installed(e) ? "yes" : "no", validated(e) ? "yes" : "");
         }
         if (!cJSON_GetArraySize(arr))
             printf("(registry in %s is empty)\n", iw_registry_dir(r));

@@ -522,6 +522,12 @@ int est_run(iw_registry *reg, const est_request *req, est_result *res)
         fail(res, 2, "--tp applies to vLLM only");
         goto done;
     }
+    /* Ollama serves a model at the num_ctx its manifest (or Modelfile) sets */
+    bool ctx_from_ollama = false;
+    if (o.engine == IW_ENGINE_OLLAMA && !req->ctx_set && a.ollama_num_ctx > 0) {
+        o.context = a.ollama_num_ctx;
+        ctx_from_ollama = true;
+    }
     ov.engine = o.engine;
     if (iw_estimate_apply_overrides(&a, &ov, &ovr) < 0) {
         fail(res, 2, "%s", iw_error_last());
@@ -531,6 +537,9 @@ int est_run(iw_registry *reg, const est_request *req, est_result *res)
         fail(res, 1, "%s: %s", target, iw_error_last());
         goto done;
     }
+    if (ctx_from_ollama)
+        iw_strlist_pushf(&e.warnings, "context %lld is the model's Ollama num_ctx (its params); give --context to "
+                         "change it", (long long)a.ollama_num_ctx);
 
     int64_t max_ctx = IW_UNKNOWN, max_batch = IW_UNKNOWN, rec_ctx = 0, rec_batch = 0;
     bool have_budget = o.vram_bytes != IW_UNKNOWN;

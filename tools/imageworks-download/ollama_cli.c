@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "iwdl/error.h"
+#include "iwdl/fs.h"
 #include "iwdl/json.h"
 #include "iwdl/ollama.h"
 #include "iwdl/schema.h"
@@ -441,4 +442,26 @@ int cli_ollama_register(iw_registry *r, const char *ref, const char *root, const
     *name_out = c.name;
     *changed = rc > 0;
     return 0;
+}
+
+bool cli_entry_installed(const cJSON *e)
+{
+    const char *ref = NULL, *alt = NULL;
+    if (cli_ollama_entry_refs(e, &ref, &alt)) {
+        const char *try[2] = {ref, alt};
+        for (int i = 0; i < 2; i++) {
+            iw_ollama_ref r;
+            iw_ollama_manifest m;
+            if (!try[i] || iw_ollama_parse_ref(try[i], &r) < 0)
+                continue;
+            if (iw_ollama_resolve(&r, NULL, &m) == 0) {
+                iw_ollama_manifest_free(&m);
+                return true;
+            }
+        }
+        iw_error_clear();
+        return false;
+    }
+    const char *dp = iw_json_get_str(e, "download_path");
+    return dp && *dp && iw_path_exists(dp);
 }

@@ -37,4 +37,9 @@ bool cli_ollama_entry_refs(const cJSON *e, const char **ref, const char **alt);
 int cli_ollama_register(iw_registry *r, const char *ref, const char *root, const iw_arch *a,
                         const char *location, char **name_out, bool *changed);
 
+/* Is the model of registry entry e on this machine?  An Ollama entry: its
+ * manifest resolves in the store ($OLLAMA_MODELS or the default); any other:
+ * its download_path exists.  Entries without a path are not installed. */
+bool cli_entry_installed(const cJSON *e);
+
 #endif

@@ -1,0 +1,556 @@
+/* test_serve.c - `imageworks-download serve`: the HTTP API over a fixture
+ * registry (same answers as the CLI, refusals with their status codes,
+ * token rules) and the web page in a real browser (headless Chromium driven
+ * through chromedriver's WebDriver API), which runs an estimate, applies it
+ * and leaves a screenshot in <build>/artifacts/serve_page.png.
+ * No per-test .timeout: with --jobs 2, Criterion 2.4's runner leaks 48 bytes
+ * when timed tests run in parallel (LeakSanitizer then fails the suite);
+ * CTest's 300 s suite timeout bounds a hang instead. */
+#include <criterion/criterion.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cjson/cJSON.h>
+#include <openssl/evp.h>
+
+#include "iwtest.h"
+#include "hubtest.c"
+
+/* ------------------------------------------------------------ fixture */
+
+typedef struct srv {
+    char *tmp, *reg;
+    pid_t pid;
+    char url[128];
+    char name[128];    /* the registered model */
+} srv;
+
+static pid_t spawn(char *const argv[], char *const envp[], int *out_fd)
+{
+    int p[2];
+    cr_assert_eq(pipe(p), 0);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        dup2(p[1], 1);
+        int dn = open("/dev/null", O_WRONLY);
+        if (dn >= 0)
+            dup2(dn, 2);
+        close(p[0]);
+        close(p[1]);
+        execve(argv[0], argv, envp);
+        _exit(127);
+    }
+    close(p[1]);
+    *out_fd = p[0];
+    return pid;
+}
+
+/* Read one line from fd within ms milliseconds. */
+static int read_line(int fd, char *buf, size_t n, int ms)
+{
+    size_t len = 0;
+    while (len + 1 < n) {
+        struct pollfd pf = {fd, POLLIN, 0};
+        if (poll(&pf, 1, ms) <= 0)
+            return -1;
+        ssize_t r = read(fd, buf + len, 1);
+        if (r <= 0)
+            return -1;
+        if (buf[len] == '\n')
+            break;
+        len++;
+    }
+    buf[len] = 0;
+    return 0;
+}
+
+static char **env_with(const char *const *extra)
+{
+    extern char **environ;
+    size_t n = 0, k = 0;
+    while (environ[n])
+        n++;
+    while (extra && extra[k])
+        k++;
+    char **e = calloc(n + k + 1, sizeof *e);
+    cr_assert_not_null(e);
+    size_t j = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool shadowed = false;
+        for (size_t x = 0; x < k; x++) {
+            size_t kl = strcspn(extra[x], "=");
+            if (!strncmp(environ[i], extra[x], kl) && environ[i][kl] == '=')
+                shadowed = true;
+        }
+        if (!shadowed)
+            e[j++] = environ[i];
+    }
+    for (size_t x = 0; x < k; x++)
+        e[j++] = (char *)extra[x];
+    return e;
+}
+
+static void start_serve(srv *s, const char *token)
+{
+    memset(s, 0, sizeof *s);
+    s->tmp = iwt_tmpdir("serve");
+    cr_assert(asprintf(&s->reg, "%s/reg", s->tmp) > 0);
+    /* a registered model: the tiny-llama fixture, scanned */
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s/models/demo' && cp -r '%s' '%s/models/demo/' && "
+             "IMAGEWORKS_REGISTRY_DIR='%s' '%s' scan '%s/models'", s->tmp, iwt_fixture("models/tiny-llama"), s->tmp,
+             s->reg, iwt_cli(), s->tmp);
+    char *out = NULL;
+    cr_assert_eq(iwt_run(cmd, &out, NULL), 0, "%s", out);
+    char *arrow = strstr(out, "-> ");
+    cr_assert_not_null(arrow, "%s", out);
+    snprintf(s->name, sizeof s->name, "%.*s", (int)strcspn(arrow + 3, "\n"), arrow + 3);
+    free(out);
+    char regenv[4200], xdg[4200];
+    snprintf(regenv, sizeof regenv, "IMAGEWORKS_REGISTRY_DIR=%s", s->reg);
+    snprintf(xdg, sizeof xdg, "XDG_CONFIG_HOME=%s/xdg", s->tmp);
+    const char *extra[] = {regenv, xdg, "IMAGEWORKS_SERVE_TOKEN=", "IMAGEWORKS_ESTIMATE_PROFILES=", NULL};
+    char **envp = env_with(extra);
+    char tokarg[300];
+    snprintf(tokarg, sizeof tokarg, "--token=%s", token ? token : "");
+    char *argv[] = {(char *)iwt_cli(), "serve", "--listen", "127.0.0.1:0", token ? tokarg : NULL, NULL};
+    int fd;
+    s->pid = spawn(argv, envp, &fd);
+    free(envp);
+    char line[512];
+    cr_assert_eq(read_line(fd, line, sizeof line, 15000), 0, "serve printed nothing");
+    close(fd);
+    const char *u = strstr(line, "http://");
+    cr_assert_not_null(u, "%s", line);
+    snprintf(s->url, sizeof s->url, "http://%.*s", (int)strcspn(u + 7, "/ \n"), u + 7);
+}
+
+static int stop_serve(srv *s)
+{
+    int st = -1;
+    if (s->pid > 0) {
+        kill(s->pid, SIGTERM);
+        waitpid(s->pid, &st, 0);
+    }
+    iwt_rm_rf(s->tmp);
+    free(s->tmp);
+    free(s->reg);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static cJSON *req_json(const srv *s, const char *method, const char *path, const char *body, const char *token,
+                       long *status)
+{
+    char url[1024], auth[400];
+    snprintf(url, sizeof url, "%s%s", s->url, path);
+    const char *hdrs[3] = {NULL, NULL, NULL};
+    size_t h = 0;
+    if (body)
+        hdrs[h++] = "Content-Type: application/json";
+    if (token) {
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+        hdrs[h++] = auth;
+    }
+    iwt_http r;
+    cr_assert_eq(iwt_http_do(&r, method, url, hdrs, body), 0, "no answer from %s", url);
+    *status = r.status;
+    cJSON *j = cJSON_ParseWithLength(r.body, r.body_len);
+    cr_assert_not_null(j, "%s %s: not JSON: %.*s", method, path, (int)r.body_len, r.body);
+    char ct[128];
+    cr_assert(iwt_http_header(&r, "Content-Type", ct, sizeof ct) && strstr(ct, "application/json"), "%s", ct);
+    iwt_http_free(&r);
+    return j;
+}
+
+static const char *jstr(const cJSON *j, const char *k) { return cJSON_GetStringValue(cJSON_GetObjectItem(j, k)); }
+
+/* ------------------------------------------------------------ API */
+
+Test(serve, api_answers_like_the_cli)
+{
+    srv s;
+    start_serve(&s, NULL);
+    long st;
+    cJSON *j = req_json(&s, "GET", "/healthz", NULL, NULL, &st);
+    cr_assert_eq(st, 200);
+    cr_assert_str_eq(jstr(j, "status"), "ok");
+    cJSON_Delete(j);
+
+    j = req_json(&s, "GET", "/models", NULL, NULL, &st);
+    cr_assert_eq(st, 200);
+    cr_assert_eq(cJSON_GetNumberValue(cJSON_GetObjectItem(j, "count")), 1);
+    const cJSON *m = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "models"), 0);
+    cr_assert_str_eq(jstr(m, "name"), s.name);
+    cr_assert_eq(cJSON_GetNumberValue(cJSON_GetObjectItem(m, "parameters")), 19286272);
+    cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(m, "installed")));
+    cr_assert(cJSON_IsFalse(cJSON_GetObjectItem(m, "validated")));
+    cJSON_Delete(j);
+    j = req_json(&s, "GET", "/models?quantization=awq", NULL, NULL, &st);
+    cr_assert_eq(cJSON_GetNumberValue(cJSON_GetObjectItem(j, "count")), 0, "filtered out");
+    cJSON_Delete(j);
+    j = req_json(&s, "GET", "/models?quantization=BF16", NULL, NULL, &st);
+    cr_assert_eq(cJSON_GetNumberValue(cJSON_GetObjectItem(j, "count")), 1, "filters ignore case");
+    cJSON_Delete(j);
+    /* the listing is cached, but a registry change shows at once */
+    char vcmd[8192];
+    snprintf(vcmd, sizeof vcmd, "IMAGEWORKS_REGISTRY_DIR='%s' '%s' validate '%s' --expected-layers 4", s.reg, iwt_cli(),
+             s.name);
+    cr_assert_eq(iwt_run(vcmd, NULL, NULL), 0);
+    j = req_json(&s, "GET", "/models", NULL, NULL, &st);
+    cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "models"), 0), "validated")),
+              "a stale listing was served after the registry changed");
+    cJSON_Delete(j);
+
+    char path[512];
+    char *esc = curl_easy_escape(NULL, s.name, 0);
+    snprintf(path, sizeof path, "/models/%s", esc);
+    j = req_json(&s, "GET", path, NULL, NULL, &st);
+    cr_assert_eq(st, 200);
+    cr_assert_eq(cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "metadata"),
+                                                                               "architecture"), "num_layers")), 4);
+    cJSON_Delete(j);
+
+    /* POST /estimate gives exactly what `estimate --json` prints */
+    char body[1024];
+    snprintf(body, sizeof body, "{\"model\":\"%s\",\"gpu\":\"rtx4090\",\"context\":2048,\"kv_dtype\":\"fp8\"}", s.name);
+    j = req_json(&s, "POST", "/estimate", body, NULL, &st);
+    cr_assert_eq(st, 200, "%s", jstr(j, "error"));
+    char cmd[8192], *out = NULL;
+    snprintf(cmd, sizeof cmd, "XDG_CONFIG_HOME='%s/xdg' IMAGEWORKS_ESTIMATE_PROFILES= IMAGEWORKS_REGISTRY_DIR='%s' '%s' "
+             "estimate '%s' --gpu rtx4090 --context 2048 --kv-dtype fp8 --json", s.tmp, s.reg, iwt_cli(), s.name);
+    cr_assert_eq(iwt_run(cmd, &out, NULL), 0);
+    cJSON *cli = cJSON_Parse(out);
+    free(out);
+    cr_assert(cJSON_Compare(j, cli, true), "serve and the CLI disagree");
+    cr_assert_str_eq(jstr(cJSON_GetObjectItem(j, "verdict"), "fit"), "fits");
+    cJSON_Delete(cli);
+    cJSON_Delete(j);
+
+    /* apply writes the recommendation into the entry */
+    snprintf(path, sizeof path, "/models/%s/apply", esc);
+    j = req_json(&s, "POST", path, "{\"gpu\":\"rtx4090\",\"context\":2048}", NULL, &st);
+    cr_assert_eq(st, 200, "%s", jstr(j, "error"));
+    cr_assert_str_eq(jstr(cJSON_GetObjectItem(j, "applied"), "entry"), s.name);
+    cJSON_Delete(j);
+    snprintf(path, sizeof path, "/models/%s", esc);
+    j = req_json(&s, "GET", path, NULL, NULL, &st);
+    char *xa = cJSON_PrintUnformatted(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "backend_config"), "extra_args"));
+    cr_assert(strstr(xa, "\"--max-model-len\",\"2048\""), "%s", xa);
+    free(xa);
+    cJSON_Delete(j);
+    /* an apply that cannot fit applies nothing: 409 */
+    snprintf(path, sizeof path, "/models/%s/apply", esc);
+    j = req_json(&s, "POST", path, "{\"vram\":\"300MiB\",\"context\":4096}", NULL, &st);
+    cr_assert_eq(st, 409, "%ld", st);
+    cJSON_Delete(j);
+
+    j = req_json(&s, "GET", "/profiles", NULL, NULL, &st);
+    cr_assert_eq(st, 200);
+    cr_assert_geq(cJSON_GetArraySize(cJSON_GetObjectItem(j, "gpus")), 20);
+    cJSON_Delete(j);
+    curl_free(esc);
+    cr_assert_eq(stop_serve(&s), 0, "SIGTERM stops serve cleanly");
+}
+
+Test(serve, refusals_have_status_codes)
+{
+    srv s;
+    start_serve(&s, NULL);
+    long st;
+    struct { const char *method, *path, *body; long want; const char *msg; } cases[] = {
+        {"POST", "/estimate", "{", 400, "request body"},
+        {"POST", "/estimate", "{\"model\":\"x\",\"bogus\":1}", 400, "unknown field 'bogus'"},
+        {"POST", "/estimate", "{\"context\":5}", 400, "'model'"},
+        {"POST", "/estimate", "{\"model\":\"x\",\"context\":-1}", 400, "'context'"},
+        {"POST", "/estimate", "{\"model\":\"x\",\"vram\":\"lots\"}", 400, "vram"},
+        {"POST", "/estimate", "{\"model\":\"../../etc/passwd\"}", 404, "no registry entry"},
+        {"POST", "/estimate", "{\"model\":\"/tmp\"}", 404, "no registry entry"},
+        {"GET", "/models/nope", NULL, 404, "no registry entry named 'nope'"},
+        {"GET", "/estimate", NULL, 405, "allows POST"},
+        {"GET", "/nothing-here", NULL, 404, "no such endpoint"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cJSON *j = req_json(&s, cases[i].method, cases[i].path, cases[i].body, NULL, &st);
+        cr_expect_eq(st, cases[i].want, "%s %s: %ld", cases[i].method, cases[i].path, st);
+        cr_expect(jstr(j, "error") && strstr(jstr(j, "error"), cases[i].msg), "%s %s: %s", cases[i].method,
+                  cases[i].path, jstr(j, "error"));
+        cJSON_Delete(j);
+    }
+    /* POST without application/json (what a cross-site form sends) */
+    char url[512];
+    snprintf(url, sizeof url, "%s/estimate", s.url);
+    iwt_http r;
+    const char *form[] = {"Content-Type: application/x-www-form-urlencoded", NULL};
+    cr_assert_eq(iwt_http_do(&r, "POST", url, form, "model=x"), 0);
+    cr_expect_eq(r.status, 415);
+    iwt_http_free(&r);
+    /* a body over 64 KiB */
+    size_t big = 70 * 1024;
+    char *b = malloc(big + 1);
+    memset(b, ' ', big);
+    b[big] = 0;
+    b[0] = '{';
+    b[big - 1] = '}';
+    const char *js[] = {"Content-Type: application/json", NULL};
+    cr_assert_eq(iwt_http_do(&r, "POST", url, js, b), 0);
+    cr_expect_eq(r.status, 413);
+    iwt_http_free(&r);
+    free(b);
+    /* DNS rebinding: a foreign Host on a loopback server */
+    snprintf(url, sizeof url, "%s/models", s.url);
+    const char *host[] = {"Host: attacker.example", NULL};
+    cr_assert_eq(iwt_http_do(&r, "GET", url, host, NULL), 0);
+    cr_expect_eq(r.status, 421);
+    iwt_http_free(&r);
+    cr_assert_eq(stop_serve(&s), 0);
+}
+
+Test(serve, token_rules)
+{
+    srv s;
+    start_serve(&s, "s3cret-token");
+    long st;
+    cJSON *j = req_json(&s, "GET", "/models", NULL, NULL, &st);
+    cr_assert_eq(st, 401);
+    cJSON_Delete(j);
+    j = req_json(&s, "GET", "/models", NULL, "wrong", &st);
+    cr_assert_eq(st, 401);
+    cJSON_Delete(j);
+    j = req_json(&s, "GET", "/models", NULL, "s3cret-token", &st);
+    cr_assert_eq(st, 200);
+    cJSON_Delete(j);
+    j = req_json(&s, "GET", "/healthz", NULL, NULL, &st);
+    cr_assert_eq(st, 200, "the health check needs no token");
+    cJSON_Delete(j);
+    iwt_http r;
+    cr_assert_eq(iwt_http_do(&r, "GET", s.url, NULL, NULL), 0);
+    cr_assert_eq(r.status, 200, "the page loads without a token (it asks for one)");
+    char csp[256];
+    cr_assert(iwt_http_header(&r, "Content-Security-Policy", csp, sizeof csp) && strstr(csp, "default-src 'self'"));
+    iwt_http_free(&r);
+    cr_assert_eq(stop_serve(&s), 0);
+
+    /* beyond loopback without a token: refused at start (usage, exit 2) */
+    char cmd[4096], *err = NULL;
+    snprintf(cmd, sizeof cmd, "IMAGEWORKS_SERVE_TOKEN= '%s' serve --listen 0.0.0.0:0", iwt_cli());
+    cr_assert_eq(iwt_run(cmd, NULL, &err), 2);
+    cr_assert(strstr(err, "needs --token"), "%s", err);
+    free(err);
+    snprintf(cmd, sizeof cmd, "'%s' serve --listen localhost", iwt_cli());
+    cr_assert_eq(iwt_run(cmd, NULL, NULL), 2);
+}
+
+/* ------------------------------------------------------------ browser */
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    socklen_t l = sizeof a;
+    getsockname(fd, (struct sockaddr *)&a, &l);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+typedef struct wd {
+    char base[128];
+    char sid[128];
+} wd;
+
+static cJSON *wd_call(const wd *w, const char *method, const char *path, const char *body)
+{
+    char url[1024];
+    snprintf(url, sizeof url, "%s%s", w->base, path);
+    const char *hdrs[] = {"Content-Type: application/json", NULL};
+    iwt_http r;
+    if (iwt_http_do(&r, method, url, hdrs, body) < 0) {
+        iwt_http_free(&r);
+        return NULL;
+    }
+    cJSON *j = cJSON_ParseWithLength(r.body, r.body_len);
+    iwt_http_free(&r);
+    return j;
+}
+
+static cJSON *wd_value(const wd *w, const char *method, const char *what, const char *body)
+{
+    char path[512];
+    snprintf(path, sizeof path, "/session/%s%s", w->sid, what);
+    cJSON *j = wd_call(w, method, path, body);
+    cr_assert_not_null(j, "webdriver %s %s: no answer", method, what);
+    cJSON *v = cJSON_DetachItemFromObject(j, "value");
+    cJSON_Delete(j);
+    cr_assert_not_null(v);
+    const char *err = cJSON_GetStringValue(cJSON_GetObjectItem(v, "error"));
+    cr_assert_null(err, "webdriver %s %s: %s: %s", method, what, err, cJSON_GetStringValue(cJSON_GetObjectItem(v, "message")));
+    return v;
+}
+
+/* Run JS in the page; returns its JSON value. */
+static cJSON *wd_js(const wd *w, const char *script)
+{
+    cJSON *b = cJSON_CreateObject();
+    cJSON_AddStringToObject(b, "script", script);
+    cJSON_AddArrayToObject(b, "args");
+    char *s = cJSON_PrintUnformatted(b);
+    cJSON_Delete(b);
+    cJSON *v = wd_value(w, "POST", "/execute/sync", s);
+    free(s);
+    return v;
+}
+
+/* Poll a JS expression (returning a string) until it contains `want`. */
+static char *wd_wait_text(const wd *w, const char *expr, const char *want, int ms)
+{
+    char script[1024];
+    snprintf(script, sizeof script, "var e = %s; return e === null || e === undefined ? '' : String(e);", expr);
+    char *last = NULL;
+    for (int waited = 0; waited <= ms; waited += 100) {
+        cJSON *v = wd_js(w, script);
+        free(last);
+        last = strdup(cJSON_GetStringValue(v) ? cJSON_GetStringValue(v) : "");
+        cJSON_Delete(v);
+        if (strstr(last, want))
+            return last;
+        usleep(100000);
+    }
+    cr_assert_fail("waited %d ms for %s to contain '%s'; it is '%s'", ms, expr, want, last);
+    return last;
+}
+
+static void wd_click(const wd *w, const char *css)
+{
+    cJSON *b = cJSON_CreateObject();
+    cJSON_AddStringToObject(b, "using", "css selector");
+    cJSON_AddStringToObject(b, "value", css);
+    char *s = cJSON_PrintUnformatted(b);
+    cJSON_Delete(b);
+    cJSON *el = wd_value(w, "POST", "/element", s);
+    free(s);
+    const cJSON *id = el->child;   /* {"element-6066-...": "id"} */
+    cr_assert(id && cJSON_IsString(id), "no element for %s", css);
+    char path[512];
+    snprintf(path, sizeof path, "/element/%s/click", id->valuestring);
+    cJSON_Delete(wd_value(w, "POST", path, "{}"));
+    cJSON_Delete(el);
+}
+
+Test(serve, page_in_a_real_browser)
+{
+    if (access("/usr/bin/chromium", X_OK) || access("/usr/bin/chromedriver", X_OK))
+        cr_skip_test("chromium and chromium-driver are not installed (scripts/setup.sh installs them)");
+    srv s;
+    start_serve(&s, NULL);
+    int port = free_port();
+    char portarg[32];
+    snprintf(portarg, sizeof portarg, "--port=%d", port);
+    char *dargv[] = {"/usr/bin/chromedriver", portarg, NULL};
+    extern char **environ;
+    int dfd;
+    pid_t dpid = spawn(dargv, environ, &dfd);
+    wd w;
+    snprintf(w.base, sizeof w.base, "http://127.0.0.1:%d", port);
+    /* wait for the driver */
+    cJSON *st = NULL;
+    for (int i = 0; i < 100 && !(st = wd_call(&w, "GET", "/status", NULL)); i++)
+        usleep(100000);
+    cr_assert_not_null(st, "chromedriver did not start");
+    cJSON_Delete(st);
+    char prof[4200], caps[8192];
+    snprintf(prof, sizeof prof, "%s/chromium-profile", s.tmp);
+    snprintf(caps, sizeof caps,
+             "{\"capabilities\":{\"alwaysMatch\":{\"browserName\":\"chrome\",\"goog:chromeOptions\":{"
+             "\"binary\":\"/usr/bin/chromium\",\"args\":[\"--headless=new\",\"--no-sandbox\",\"--disable-gpu\","
+             "\"--disable-dev-shm-usage\",\"--disable-quic\",\"--no-first-run\",\"--disable-background-networking\","
+             "\"--disable-component-update\",\"--disable-sync\",\"--window-size=1400,1000\",\"--user-data-dir=%s\"]}}}}",
+             prof);
+    cJSON *sess = wd_call(&w, "POST", "/session", caps);
+    cr_assert_not_null(sess);
+    const char *sid = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(sess, "value"), "sessionId"));
+    cr_assert_not_null(sid, "no browser session");
+    snprintf(w.sid, sizeof w.sid, "%s", sid);
+    cJSON_Delete(sess);
+
+    char body[1024];
+    snprintf(body, sizeof body, "{\"url\":\"%s/\"}", s.url);
+    cJSON_Delete(wd_value(&w, "POST", "/url", body));
+    /* the list loads, sorts and filters */
+    free(wd_wait_text(&w, "document.getElementById('status').textContent", "1 model", 10000));
+    char sel[512];
+    snprintf(sel, sizeof sel, "#models tbody tr");
+    free(wd_wait_text(&w, "document.querySelector('#models tbody tr') && document.querySelector('#models tbody tr').dataset.name",
+                      s.name, 5000));
+    wd_click(&w, "#models th[data-key=parameters]");
+    free(wd_wait_text(&w, "document.querySelector('#models th[data-key=parameters]').className", "sorted-asc", 2000));
+    cJSON_Delete(wd_js(&w, "var f = document.getElementById('f-text'); f.value = 'no-such-model';"
+                           "f.dispatchEvent(new Event('input')); return true;"));
+    free(wd_wait_text(&w, "String(document.querySelectorAll('#models tbody tr').length)", "0", 2000));
+    cJSON_Delete(wd_js(&w, "var f = document.getElementById('f-text'); f.value = '';"
+                           "f.dispatchEvent(new Event('input')); return true;"));
+    /* the architecture card */
+    wd_click(&w, sel);
+    free(wd_wait_text(&w, "document.getElementById('card-fields').textContent", "layers4", 5000));
+    free(wd_wait_text(&w, "document.getElementById('card-sources').textContent", "config.json", 2000));
+    /* an estimate on a 24 GiB GPU: the inverse answer and the stacked bar */
+    cJSON_Delete(wd_js(&w, "document.getElementById('est-gpu').value = 'rtx4090';"
+                           "document.getElementById('est-context').value = '2048'; return true;"));
+    wd_click(&w, "#est-run");
+    char *inv = wd_wait_text(&w, "document.getElementById('inverse').textContent", "on a 24 GiB GPU", 10000);
+    cr_assert(strstr(inv, "fits 4k tokens at batch 1"), "%s", inv);
+    free(inv);
+    free(wd_wait_text(&w, "String(document.querySelectorAll('#bar .seg').length > 2)", "true", 2000));
+    free(wd_wait_text(&w, "document.getElementById('verdict').textContent", "fits", 2000));
+    /* apply it */
+    wd_click(&w, "#apply");
+    free(wd_wait_text(&w, "document.getElementById('apply-result').textContent", "applied to", 10000));
+
+    /* screenshot artifact, with the estimate in view */
+    cJSON_Delete(wd_js(&w, "document.getElementById('est-result').scrollIntoView({block: 'center'}); return true;"));
+    cJSON *shot = wd_value(&w, "GET", "/screenshot", NULL);
+    const char *b64 = cJSON_GetStringValue(shot);
+    cr_assert_not_null(b64);
+    size_t bl = strlen(b64);
+    unsigned char *png = malloc(bl);
+    int n = EVP_DecodeBlock(png, (const unsigned char *)b64, (int)bl);
+    cr_assert_gt(n, 8);
+    cr_assert_eq(memcmp(png, "\x89PNG", 4), 0, "not a PNG");
+    char art[4096];
+    snprintf(art, sizeof art, "%s/artifacts", iwt_build_dir());
+    mkdir(art, 0755);
+    snprintf(art, sizeof art, "%s/artifacts/serve_page.png", iwt_build_dir());
+    while (n > 0 && png[n - 1] == 0)   /* base64 padding decodes to zeros */
+        n--;
+    cr_assert_eq(iwt_write(art, png, (size_t)n), 0, "cannot write %s", art);
+    free(png);
+    cJSON_Delete(shot);
+    char path[512];
+    snprintf(path, sizeof path, "/session/%s", w.sid);
+    cJSON_Delete(wd_call(&w, "DELETE", path, NULL));
+    kill(dpid, SIGTERM);
+    waitpid(dpid, NULL, 0);
+    close(dfd);
+
+    /* the registry changed on disk */
+    char file[4096];
+    snprintf(file, sizeof file, "%s/model_registry.json", s.reg);
+    char *txt = iwt_slurp(file, NULL);
+    cr_assert_not_null(txt);
+    cr_assert(strstr(txt, "\"--max-model-len\"") && strstr(txt, "\"2048\""), "the apply did not reach the registry");
+    free(txt);
+    cr_assert_eq(stop_serve(&s), 0);
+}

@@ -1,0 +1,933 @@
+/* cmd_serve.c - `serve [--listen ADDR:PORT] [--token T | --token-file F]`:
+ * the registry and the estimator over HTTP (libmicrohttpd), and one web page.
+ *
+ *   GET  /healthz                 {"status":"ok","version"}
+ *   GET  /models[?format=&quantization=&backend=]   list
+ *   GET  /models/{name}           the merged entry (metadata.architecture included)
+ *   POST /estimate                the estimate command's inputs -> its --json output
+ *   POST /models/{name}/apply     estimate + --apply
+ *   GET  /profiles                estimator profiles and GPUs (for the page)
+ *   GET  /, /app.js, /app.css     the page (embedded, no network fetch)
+ *
+ * Safety (docs/api.md): listening beyond loopback requires a token, then
+ * every API request needs "Authorization: Bearer <token>" (compared in
+ * constant time); POST bodies must be application/json (a cross-site form
+ * cannot send that without a CORS preflight, which is never granted) and
+ * at most 64 KiB; on loopback the Host header must name a loopback host
+ * (DNS rebinding); names are looked up in the registry, never used as paths.
+ * Each request reads the registry itself, so nothing is shared between
+ * threads but read-only configuration.
+ */
+#include "cli.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "iwdl/buf.h"
+#include "iwdl/error.h"
+#include "iwdl/estimate.h"
+#include "iwdl/fs.h"
+#include "iwdl/json.h"
+#include "iwdl/registry.h"
+#include "estimate_run.h"
+#include "ollama_cli.h"
+#include "serve_assets.h"
+
+#ifndef IW_VERSION
+#define IW_VERSION "0.1.0"
+#endif
+
+#define BODY_MAX   (64u << 10)
+#define TOKEN_MAX  256
+
+typedef struct serve_cfg {
+    char    *registry_dir;   /* NULL: the default */
+    char     token[TOKEN_MAX];
+    bool     loopback;
+    unsigned port;
+} serve_cfg;
+
+typedef struct req {
+    bool   started;
+    bool   overflow;
+    iw_buf body;
+} req;
+
+static volatile sig_atomic_t g_stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+/* ------------------------------------------------------------ responses */
+
+static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, const char *ctype, const void *data,
+                                 size_t len, bool copy)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)data,
+                                                             copy ? MHD_RESPMEM_MUST_COPY : MHD_RESPMEM_PERSISTENT);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, "Content-Type", ctype);
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+    if (!strncmp(ctype, "text/html", 9)) {
+        MHD_add_response_header(r, "Content-Security-Policy",
+                                "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'");
+        MHD_add_response_header(r, "X-Frame-Options", "DENY");
+    }
+    enum MHD_Result ret = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, const cJSON *j)
+{
+    char *s = j ? cJSON_PrintUnformatted(j) : NULL;
+    if (!s)
+        return send_text(c, 500, "application/json", "{\"error\":\"out of memory\",\"status\":500}", 38, false);
+    enum MHD_Result r = send_text(c, status, "application/json", s, strlen(s), true);
+    free(s);
+    return r;
+}
+
+static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    cJSON *j = cJSON_CreateObject();
+    if (j) {
+        cJSON_AddStringToObject(j, "error", msg);
+        cJSON_AddNumberToObject(j, "status", status);
+    }
+    enum MHD_Result r = send_json(c, status, j);
+    cJSON_Delete(j);
+    return r;
+}
+
+/* ------------------------------------------------------------ request checks */
+
+static bool const_time_eq(const char *a, size_t la, const char *b, size_t lb)
+{
+    unsigned char d = (unsigned char)(la != lb);
+    size_t n = la < lb ? la : lb;
+    for (size_t i = 0; i < n; i++)
+        d |= (unsigned char)(a[i] ^ b[i]);
+    return d == 0;
+}
+
+static bool authorized(struct MHD_Connection *c, const serve_cfg *cfg)
+{
+    if (!cfg->token[0])
+        return true;
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    if (!h || strncasecmp(h, "Bearer ", 7))
+        return false;
+    h += 7;
+    return const_time_eq(h, strlen(h), cfg->token, strlen(cfg->token));
+}
+
+/* On loopback the Host header must name a loopback host (DNS rebinding). */
+static bool host_ok(struct MHD_Connection *c, const serve_cfg *cfg)
+{
+    if (!cfg->loopback)
+        return true;
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+    if (!h)
+        return false;
+    char host[256];
+    snprintf(host, sizeof host, "%s", h);
+    char *colon = host[0] == '[' ? strchr(host, ']') : strrchr(host, ':');
+    if (host[0] == '[') {
+        if (!colon)
+            return false;
+        colon[1] = 0;
+    } else if (colon) {
+        *colon = 0;
+    }
+    return !strcasecmp(host, "localhost") || !strcmp(host, "[::1]") || !strncmp(host, "127.", 4);
+}
+
+/* ------------------------------------------------------------ handlers */
+
+static int open_registry(const serve_cfg *cfg, iw_registry **reg)
+{
+    return iw_registry_open(reg, cfg->registry_dir);
+}
+
+static const cJSON *arch_of(const cJSON *ent)
+{
+    const cJSON *md = cJSON_GetObjectItemCaseSensitive(ent, "metadata");
+    return md ? cJSON_GetObjectItemCaseSensitive(md, "architecture") : NULL;
+}
+
+static bool matches(const char *have, const char *want)
+{
+    return !want || !*want || (have && !strcasecmp(have, want));
+}
+
+/* One row of GET /models for a registry entry. */
+static cJSON *model_row(const cJSON *ent)
+{
+    cJSON *m = cJSON_CreateObject();
+    if (!m)
+        return NULL;
+    const cJSON *a = arch_of(ent);
+    const cJSON *p = a ? cJSON_GetObjectItemCaseSensitive(a, "parameters") : NULL;
+    const char *fmt = iw_json_get_str(ent, "download_format");
+    const char *q = iw_json_get_str(ent, "quantization");
+    const char *be = iw_json_get_str(ent, "backend");
+    int64_t v;
+    cJSON_AddStringToObject(m, "name", iw_json_get_str(ent, "name") ? iw_json_get_str(ent, "name") : "");
+    const char *dn = iw_json_get_str(ent, "display_name");
+    cJSON_AddItemToObject(m, "display_name", dn ? cJSON_CreateString(dn) : cJSON_CreateNull());
+    cJSON_AddItemToObject(m, "backend", be ? cJSON_CreateString(be) : cJSON_CreateNull());
+    cJSON_AddItemToObject(m, "format", fmt ? cJSON_CreateString(fmt) : cJSON_CreateNull());
+    cJSON_AddItemToObject(m, "quantization", q ? cJSON_CreateString(q) : cJSON_CreateNull());
+    cJSON_AddItemToObject(m, "parameters", p && iw_json_get_i64(p, "total", &v) ? cJSON_CreateNumber((double)v)
+                                                                               : cJSON_CreateNull());
+    cJSON_AddItemToObject(m, "context_length", a && iw_json_get_i64(a, "context_length", &v)
+                                                  ? cJSON_CreateNumber((double)v) : cJSON_CreateNull());
+    cJSON_AddItemToObject(m, "size_bytes", iw_json_get_i64(ent, "download_size_bytes", &v)
+                                              ? cJSON_CreateNumber((double)v) : cJSON_CreateNull());
+    cJSON_AddBoolToObject(m, "installed", cli_entry_installed(ent));
+    bool val = false;
+    cJSON_AddBoolToObject(m, "validated", a && iw_json_get_bool(a, "validated", &val) && val);
+    cJSON_AddBoolToObject(m, "has_architecture", cJSON_IsObject(a) && a->child);
+    return m;
+}
+
+/* GET /models answers from a cache of its rows, rebuilt when a registry
+ * file's (inode, size, mtime) changes, and at least every CACHE_TTL_MS
+ * (so `installed` follows files that appear or vanish).  A listing parses
+ * every entry, so without it each request would re-read the whole registry. */
+#define CACHE_TTL_MS 2000
+
+typedef struct file_sig { ino_t ino; off_t size; struct timespec mtim; bool exists; } file_sig;
+
+static struct {
+    pthread_mutex_t lock;
+    bool      valid;
+    bool      refreshing;  /* one thread re-checks an expired (unchanged) cache */
+    file_sig  sig[3];
+    uint64_t  built_ms;
+    cJSON    *rows;        /* array of rows, unfiltered */
+    char     *body;        /* the unfiltered answer */
+} g_models = { PTHREAD_MUTEX_INITIALIZER, false, false, {{0}}, 0, NULL, NULL };
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void registry_sigs(const serve_cfg *cfg, file_sig out[3])
+{
+    static const char *const names[3] = {"model_registry.curated.json", "model_registry.discovered.json",
+                                         "model_registry.json"};
+    for (int i = 0; i < 3; i++) {
+        char path[4096];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", cfg->registry_dir, names[i]);
+        memset(&out[i], 0, sizeof out[i]);
+        if (stat(path, &st) == 0)
+            out[i] = (file_sig){ st.st_ino, st.st_size, st.st_mtim, true };
+    }
+}
+
+static bool sigs_equal(const file_sig *a, const file_sig *b)
+{
+    for (int i = 0; i < 3; i++)
+        if (a[i].exists != b[i].exists || a[i].ino != b[i].ino || a[i].size != b[i].size ||
+            a[i].mtim.tv_sec != b[i].mtim.tv_sec || a[i].mtim.tv_nsec != b[i].mtim.tv_nsec)
+            return false;
+    return true;
+}
+
+static cJSON *answer_of(const cJSON *rows, const char *f_fmt, const char *f_q, const char *f_be)
+{
+    cJSON *out = cJSON_CreateObject();
+    cJSON *arr = out ? cJSON_AddArrayToObject(out, "models") : NULL;
+    int n = 0;
+    const cJSON *m;
+    cJSON_ArrayForEach(m, rows) {
+        if (!arr)
+            break;
+        if (!matches(iw_json_get_str(m, "format"), f_fmt) || !matches(iw_json_get_str(m, "quantization"), f_q) ||
+            !matches(iw_json_get_str(m, "backend"), f_be))
+            continue;
+        cJSON_AddItemToArray(arr, cJSON_Duplicate(m, 1));
+        n++;
+    }
+    if (out)
+        cJSON_AddNumberToObject(out, "count", n);
+    return out;
+}
+
+static enum MHD_Result h_models(struct MHD_Connection *c, const serve_cfg *cfg)
+{
+    const char *f_fmt = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format");
+    const char *f_q = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "quantization");
+    const char *f_be = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "backend");
+    bool filtered = (f_fmt && *f_fmt) || (f_q && *f_q) || (f_be && *f_be);
+    file_sig now[3];
+    registry_sigs(cfg, now);
+    pthread_mutex_lock(&g_models.lock);
+    bool same = g_models.valid && sigs_equal(now, g_models.sig);
+    bool fresh = same && now_ms() - g_models.built_ms < CACHE_TTL_MS;
+    /* files unchanged but the TTL ran out: one thread rebuilds, the others
+     * keep answering from the rows they have (no stampede); files changed:
+     * every request that saw the change rebuilds, so none sees older data */
+    bool mine = false;
+    if (same && !fresh) {
+        if (g_models.refreshing)
+            fresh = true;
+        else
+            mine = g_models.refreshing = true;
+    }
+    if (fresh) {
+        enum MHD_Result r;
+        if (!filtered) {
+            r = send_text(c, 200, "application/json", g_models.body, strlen(g_models.body), true);
+        } else {
+            cJSON *out = answer_of(g_models.rows, f_fmt, f_q, f_be);
+            r = send_json(c, 200, out);
+            cJSON_Delete(out);
+        }
+        pthread_mutex_unlock(&g_models.lock);
+        return r;
+    }
+    pthread_mutex_unlock(&g_models.lock);
+
+    iw_registry *reg = NULL;
+    if (open_registry(cfg, &reg) < 0) {
+        if (mine) {
+            pthread_mutex_lock(&g_models.lock);
+            g_models.refreshing = false;
+            pthread_mutex_unlock(&g_models.lock);
+        }
+        return send_error(c, 500, "registry: %s", iw_error_last());
+    }
+    cJSON *rows = cJSON_CreateArray();
+    const cJSON *ent;
+    cJSON_ArrayForEach(ent, iw_registry_entries(reg, IW_REG_MERGED)) {
+        cJSON *m = rows ? model_row(ent) : NULL;
+        if (!m)
+            break;
+        cJSON_AddItemToArray(rows, m);
+    }
+    iw_registry_close(reg);
+    cJSON *all = answer_of(rows, NULL, NULL, NULL);
+    char *body = all ? cJSON_PrintUnformatted(all) : NULL;
+    cJSON_Delete(all);
+    if (!rows || !body) {
+        cJSON_Delete(rows);
+        free(body);
+        if (mine) {
+            pthread_mutex_lock(&g_models.lock);
+            g_models.refreshing = false;
+            pthread_mutex_unlock(&g_models.lock);
+        }
+        return send_error(c, 500, "out of memory");
+    }
+    enum MHD_Result r;
+    if (filtered) {
+        cJSON *out = answer_of(rows, f_fmt, f_q, f_be);
+        r = send_json(c, 200, out);
+        cJSON_Delete(out);
+    } else {
+        r = send_text(c, 200, "application/json", body, strlen(body), true);
+    }
+    pthread_mutex_lock(&g_models.lock);
+    cJSON_Delete(g_models.rows);
+    free(g_models.body);
+    g_models.rows = rows;
+    g_models.body = body;
+    memcpy(g_models.sig, now, sizeof now);
+    g_models.built_ms = now_ms();
+    g_models.valid = true;
+    if (mine)
+        g_models.refreshing = false;
+    pthread_mutex_unlock(&g_models.lock);
+    return r;
+}
+
+static enum MHD_Result h_model(struct MHD_Connection *c, const serve_cfg *cfg, const char *name)
+{
+    iw_registry *reg = NULL;
+    if (open_registry(cfg, &reg) < 0)
+        return send_error(c, 500, "registry: %s", iw_error_last());
+    const cJSON *ent = iw_registry_get(reg, name);
+    enum MHD_Result r = ent ? send_json(c, 200, ent) : send_error(c, 404, "no registry entry named '%s'", name);
+    iw_registry_close(reg);
+    return r;
+}
+
+static enum MHD_Result h_profiles(struct MHD_Connection *c)
+{
+    iw_est_profiles *ps = NULL;
+    if (iw_est_profiles_load(&ps, NULL) < 0)
+        return send_error(c, 500, "profiles: %s", iw_error_last());
+    cJSON *out = cJSON_CreateObject();
+    if (out) {
+        cJSON_AddStringToObject(out, "origin", iw_est_profiles_origin(ps));
+        cJSON_AddStringToObject(out, "default", iw_est_profiles_get(ps, NULL)->name);
+        cJSON *pa = cJSON_AddArrayToObject(out, "profiles");
+        for (size_t i = 0; pa && i < iw_est_profiles_count(ps); i++) {
+            const iw_est_profile *p = iw_est_profiles_at(ps, i);
+            cJSON *o = cJSON_CreateObject();
+            if (!o)
+                break;
+            cJSON_AddStringToObject(o, "name", p->name);
+            cJSON_AddStringToObject(o, "description", p->description);
+            cJSON_AddItemToArray(pa, o);
+        }
+        cJSON *ga = cJSON_AddArrayToObject(out, "gpus");
+        for (size_t i = 0; ga && i < iw_est_profiles_gpu_count(ps); i++) {
+            const iw_est_gpu_spec *g = iw_est_profiles_gpu_at(ps, i);
+            cJSON *o = cJSON_CreateObject();
+            if (!o)
+                break;
+            cJSON_AddStringToObject(o, "name", g->name);
+            cJSON_AddNumberToObject(o, "memory_gib", round((double)g->bytes / 1073741824.0 * 100) / 100);
+            if (g->profile[0])
+                cJSON_AddStringToObject(o, "profile", g->profile);
+            cJSON_AddItemToArray(ga, o);
+        }
+    }
+    enum MHD_Result r = send_json(c, 200, out);
+    cJSON_Delete(out);
+    iw_est_profiles_free(ps);
+    return r;
+}
+
+/* ---- POST bodies -> est_request ---------------------------------------- */
+
+static int body_i64(const cJSON *o, const char *k, int64_t lo, int64_t hi, int64_t *out, char *err, size_t en)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, k);
+    if (!it || cJSON_IsNull(it))
+        return 0;
+    int64_t v;
+    if (!iw_json_item_i64(it, &v) || v < lo || v > hi) {
+        snprintf(err, en, "'%s' must be an integer in %" PRId64 "..%" PRId64, k, lo, hi);
+        return -1;
+    }
+    *out = v;
+    return 1;
+}
+
+static const char *body_str(const cJSON *o, const char *k, char *err, size_t en, int *bad)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, k);
+    if (!it || cJSON_IsNull(it))
+        return NULL;
+    if (!cJSON_IsString(it) || strlen(it->valuestring) > 256) {
+        snprintf(err, en, "'%s' must be a string (at most 256 characters)", k);
+        *bad = 1;
+        return NULL;
+    }
+    return it->valuestring;
+}
+
+/* Fill rq from a JSON object; returns 0, or -1 with err set (a 400). */
+static int body_to_request(const cJSON *o, bool need_model, est_request *rq, char *err, size_t en)
+{
+    static const char *const keys[] = {
+        "model", "engine", "context", "batch", "kv_dtype", "tp", "gpu_util", "vram", "gpu", "profile",
+        "params_b", "dtype", "quantization", "max_model_len", "trust_remote_code", "emit", "port",
+        "max_num_batched_tokens", "enforce_eager", "ngl", "ubatch", "flash_attn", NULL};
+    if (!cJSON_IsObject(o)) {
+        snprintf(err, en, "the body must be a JSON object");
+        return -1;
+    }
+    for (const cJSON *it = o->child; it; it = it->next) {
+        bool ok = false;
+        for (const char *const *k = keys; *k; k++)
+            if (it->string && !strcmp(it->string, *k))
+                ok = true;
+        if (!ok) {
+            snprintf(err, en, "unknown field '%s'", it->string ? it->string : "?");
+            return -1;
+        }
+    }
+    int bad = 0;
+    int64_t v;
+    const char *s;
+    iw_est_opts *op = &rq->opts;
+    if (need_model) {
+        rq->target = body_str(o, "model", err, en, &bad);
+        if (bad)
+            return -1;
+        if (!rq->target || !*rq->target) {
+            snprintf(err, en, "'model' (a registry name) is required");
+            return -1;
+        }
+    }
+    if ((s = body_str(o, "engine", err, en, &bad))) {
+        if (iw_engine_parse(s, &op->engine) < 0) {
+            snprintf(err, en, "%s", iw_error_last());
+            return -1;
+        }
+        rq->engine_set = true;
+    }
+    if (bad)
+        return -1;
+    int r;
+    if ((r = body_i64(o, "context", 1, (int64_t)1 << 31, &op->context, err, en)) < 0)
+        return -1;
+    rq->ctx_set = r > 0;
+    if ((r = body_i64(o, "batch", 1, 1 << 20, &op->batch, err, en)) < 0)
+        return -1;
+    rq->batch_set = r > 0;
+    if ((s = body_str(o, "kv_dtype", err, en, &bad)) && iw_kv_dtype_parse(s, &op->kv_dtype) < 0) {
+        snprintf(err, en, "%s", iw_error_last());
+        return -1;
+    }
+    if (bad)
+        return -1;
+    if ((r = body_i64(o, "tp", 1, 1024, &v, err, en)) < 0)
+        return -1;
+    if (r)
+        op->tp = (int)v;
+    const cJSON *gu = cJSON_GetObjectItemCaseSensitive(o, "gpu_util");
+    if (gu && !cJSON_IsNull(gu)) {
+        if (!cJSON_IsNumber(gu) || !(gu->valuedouble > 0 && gu->valuedouble <= 1)) {
+            snprintf(err, en, "'gpu_util' must be a fraction in (0, 1]");
+            return -1;
+        }
+        op->gpu_util = gu->valuedouble;
+    }
+    const cJSON *vr = cJSON_GetObjectItemCaseSensitive(o, "vram");
+    if (vr && !cJSON_IsNull(vr)) {
+        if (cJSON_IsString(vr)) {
+            if (iw_parse_mem_size(vr->valuestring, &op->vram_bytes) < 0) {
+                snprintf(err, en, "'vram': %s", iw_error_last());
+                return -1;
+            }
+        } else if (!iw_json_item_i64(vr, &op->vram_bytes) || op->vram_bytes <= 0) {
+            snprintf(err, en, "'vram' must be a size (\"24GiB\") or a positive number of bytes");
+            return -1;
+        }
+    }
+    rq->gpu = body_str(o, "gpu", err, en, &bad);
+    rq->profile = body_str(o, "profile", err, en, &bad);
+    if (bad)
+        return -1;
+    const cJSON *pb = cJSON_GetObjectItemCaseSensitive(o, "params_b");
+    if (pb && !cJSON_IsNull(pb)) {
+        if (!cJSON_IsNumber(pb) || !(pb->valuedouble > 0) || !isfinite(pb->valuedouble)) {
+            snprintf(err, en, "'params_b' must be a positive number of billions");
+            return -1;
+        }
+        rq->ov.params_b = pb->valuedouble;
+    }
+    if ((s = body_str(o, "dtype", err, en, &bad)) && iw_dtype_parse(s, &rq->ov.dtype) < 0) {
+        snprintf(err, en, "%s", iw_error_last());
+        return -1;
+    }
+    rq->ov.quantization = body_str(o, "quantization", err, en, &bad);
+    if (bad)
+        return -1;
+    if (body_i64(o, "max_model_len", 1, (int64_t)1 << 31, &rq->ov.max_model_len, err, en) < 0)
+        return -1;
+    bool bv;
+    if (iw_json_get_bool(o, "trust_remote_code", &bv))
+        rq->ov.trust_remote_code = bv;
+    if (iw_json_get_bool(o, "enforce_eager", &bv))
+        op->enforce_eager = bv;
+    if ((s = body_str(o, "emit", err, en, &bad))) {
+        if (iw_emit_kind_parse(s, &rq->emit) < 0) {
+            snprintf(err, en, "%s", iw_error_last());
+            return -1;
+        }
+        rq->emit_set = true;
+    }
+    if (bad)
+        return -1;
+    if ((r = body_i64(o, "port", 1, 65535, &v, err, en)) < 0)
+        return -1;
+    if (r)
+        rq->port = (int)v;
+    if (body_i64(o, "max_num_batched_tokens", 1, (int64_t)1 << 31, &op->max_num_batched_tokens, err, en) < 0 ||
+        body_i64(o, "ngl", 0, 100000, &op->n_gpu_layers, err, en) < 0 ||
+        body_i64(o, "ubatch", 1, 1 << 20, &op->n_ubatch, err, en) < 0)
+        return -1;
+    if (iw_json_get_bool(o, "flash_attn", &bv))
+        op->flash_attn = bv ? 1 : 0;
+    return 0;
+}
+
+static enum MHD_Result h_estimate(struct MHD_Connection *c, const serve_cfg *cfg, const iw_buf *body,
+                                  const char *apply_name)
+{
+    cJSON *j = NULL;
+    if (iw_json_parse(body->data ? body->data : "", body->len, "request body", &j, NULL) < 0)
+        return send_error(c, 400, "%s", iw_error_last());
+    est_request rq;
+    est_request_init(&rq);
+    rq.names_only = true;   /* never a path or a network fetch from a request */
+    rq.profiles_file = NULL;
+    char err[512] = "";
+    if (body_to_request(j, apply_name == NULL, &rq, err, sizeof err) < 0) {
+        cJSON_Delete(j);
+        return send_error(c, 400, "%s", err);
+    }
+    if (apply_name) {
+        rq.target = apply_name;
+        rq.apply = true;
+        if (rq.opts.vram_bytes == IW_UNKNOWN && !rq.gpu) {
+            cJSON_Delete(j);
+            return send_error(c, 400, "apply needs a budget: 'vram' or 'gpu'");
+        }
+    }
+    iw_registry *reg = NULL;
+    if (open_registry(cfg, &reg) < 0) {
+        cJSON_Delete(j);
+        return send_error(c, 500, "registry: %s", iw_error_last());
+    }
+    if (!iw_registry_get(reg, rq.target)) {
+        enum MHD_Result r = send_error(c, 404, "no registry entry named '%s'", rq.target);
+        iw_registry_close(reg);
+        cJSON_Delete(j);
+        return r;
+    }
+    est_result res;
+    int rc = est_run(reg, &rq, &res);
+    enum MHD_Result r;
+    if (rc == IW_EXIT_USAGE) {
+        r = send_error(c, 400, "%s", res.error ? res.error : "invalid request");
+    } else if (!res.json) {
+        r = send_error(c, 422, "%s", res.error ? res.error : "cannot estimate this model");
+    } else {
+        if (res.error)
+            cJSON_AddStringToObject(res.json, "error", res.error);
+        if (res.apply_warning)
+            cJSON_AddStringToObject(res.json, "apply_warning", res.apply_warning);
+        /* apply that could not apply (does not fit) is a conflict; an
+         * estimate that does not fit is still an answer */
+        r = send_json(c, rc == 0 ? 200 : apply_name ? 409 : 200, res.json);
+    }
+    est_result_free(&res);
+    iw_registry_close(reg);
+    cJSON_Delete(j);
+    return r;
+}
+
+/* ---- routing ------------------------------------------------------------ */
+
+static enum MHD_Result route(struct MHD_Connection *c, const serve_cfg *cfg, const char *method, const char *url,
+                             const iw_buf *body)
+{
+    bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+    bool post = !strcmp(method, "POST");
+    if (!host_ok(c, cfg))
+        return send_error(c, 421, "the Host header must name this loopback server");
+    /* the page and the health check need no token */
+    const serve_asset *as = serve_asset_find(!strcmp(url, "/") ? "/index.html" : url);
+    if (as) {
+        if (!get)
+            return send_error(c, 405, "%s allows GET", url);
+        return send_text(c, 200, as->content_type, as->data, as->size, false);
+    }
+    if (!strcmp(url, "/healthz")) {
+        if (!get)
+            return send_error(c, 405, "/healthz allows GET");
+        const char *ok = "{\"status\":\"ok\",\"version\":\"" IW_VERSION "\"}";
+        return send_text(c, 200, "application/json", ok, strlen(ok), false);
+    }
+    if (!authorized(c, cfg))
+        return send_error(c, 401, "missing or wrong bearer token");
+    if (post) {
+        const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+        if (!ct || strncasecmp(ct, "application/json", 16))
+            return send_error(c, 415, "POST bodies must be Content-Type: application/json");
+    }
+    if (!strcmp(url, "/models") || !strcmp(url, "/models/")) {
+        if (!get)
+            return send_error(c, 405, "/models allows GET");
+        return h_models(c, cfg);
+    }
+    if (!strcmp(url, "/profiles")) {
+        if (!get)
+            return send_error(c, 405, "/profiles allows GET");
+        return h_profiles(c);
+    }
+    if (!strcmp(url, "/estimate")) {
+        if (!post)
+            return send_error(c, 405, "/estimate allows POST");
+        return h_estimate(c, cfg, body, NULL);
+    }
+    if (!strncmp(url, "/models/", 8) && url[8]) {
+        const char *name = url + 8;
+        size_t nl = strlen(name);
+        if (nl > 6 && !strcmp(name + nl - 6, "/apply")) {
+            if (!post)
+                return send_error(c, 405, "/models/{name}/apply allows POST");
+            char n[1024];
+            if (nl - 6 >= sizeof n)
+                return send_error(c, 414, "name too long");
+            memcpy(n, name, nl - 6);
+            n[nl - 6] = 0;
+            return h_estimate(c, cfg, body, n);
+        }
+        if (!get)
+            return send_error(c, 405, "/models/{name} allows GET");
+        return h_model(c, cfg, name);
+    }
+    return send_error(c, 404, "no such endpoint: %s %s", method, url);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_data_size,
+                                  void **req_cls)
+{
+    (void)version;
+    const serve_cfg *cfg = cls;
+    req *q = *req_cls;
+    if (!q) {
+        if (!(q = calloc(1, sizeof *q)))
+            return MHD_NO;
+        iw_buf_init(&q->body, BODY_MAX);
+        *req_cls = q;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        if (!q->overflow && iw_buf_append(&q->body, upload_data, *upload_data_size) < 0)
+            q->overflow = true;
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (q->overflow)
+        return send_error(c, 413, "request body larger than %u bytes", BODY_MAX);
+    return route(c, cfg, method, url, &q->body);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls, enum MHD_RequestTerminationCode toe)
+{
+    (void)cls; (void)c; (void)toe;
+    req *q = *req_cls;
+    if (q) {
+        iw_buf_free(&q->body);
+        free(q);
+        *req_cls = NULL;
+    }
+}
+
+static void quiet_logger(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char line[1024];
+    vsnprintf(line, sizeof line, fmt, ap);
+    if (strstr(line, "Connection reset by peer") || strstr(line, "Broken pipe") ||
+        strstr(line, "no longer available for sending"))
+        return;
+    size_t n = strlen(line);
+    fprintf(stderr, "imageworks-download: serve: %s%s", line, n && line[n - 1] == '\n' ? "" : "\n");
+}
+
+/* ------------------------------------------------------------ command */
+
+static void help(FILE *f)
+{
+    fprintf(f,
+        "usage: imageworks-download serve [--listen ADDR:PORT] [--token T | --token-file FILE]\n"
+        "\n"
+        "Serve the registry and the estimator over HTTP, with a web page at /\n"
+        "(docs/api.md).  Default 127.0.0.1:8765; port 0 picks a free one.\n"
+        "\n"
+        "  --listen ADDR:PORT  IPv4 address, or [IPv6]:PORT; beyond loopback a token is required\n"
+        "  --token T           API requests need 'Authorization: Bearer T' (also $IMAGEWORKS_SERVE_TOKEN)\n"
+        "  --token-file FILE   read the token from FILE (first line)\n"
+        "\n"
+        "Prints 'serving on http://ADDR:PORT/' and runs until SIGINT or SIGTERM.\n");
+}
+
+static int parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *sl, bool *loopback, unsigned *port)
+{
+    char host[128];
+    const char *p;
+    memset(ss, 0, sizeof *ss);
+    if (s[0] == '[') {
+        const char *e = strchr(s, ']');
+        if (!e || e[1] != ':' || (size_t)(e - s - 1) >= sizeof host)
+            return -1;
+        memcpy(host, s + 1, (size_t)(e - s - 1));
+        host[e - s - 1] = 0;
+        p = e + 2;
+    } else {
+        const char *e = strrchr(s, ':');
+        if (!e || (size_t)(e - s) >= sizeof host)
+            return -1;
+        memcpy(host, s, (size_t)(e - s));
+        host[e - s] = 0;
+        p = e + 1;
+    }
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(p, &end, 10);
+    if (errno || end == p || *end || v < 0 || v > 65535)
+        return -1;
+    *port = (unsigned)v;
+    struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+    if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons((uint16_t)v);
+        *sl = sizeof *a4;
+        *loopback = (ntohl(a4->sin_addr.s_addr) >> 24) == 127;
+        return 0;
+    }
+    if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons((uint16_t)v);
+        *sl = sizeof *a6;
+        *loopback = IN6_IS_ADDR_LOOPBACK(&a6->sin6_addr);
+        return 0;
+    }
+    return -1;
+}
+
+static int read_token_file(const char *path, char *out, size_t n)
+{
+    iw_buf b;
+    iw_buf_init(&b, 4096);
+    int rc = iw_read_file(path, 4096, &b);
+    if (rc == 0) {
+        size_t l = strcspn(b.data ? b.data : "", "\r\n");
+        if (l == 0 || l >= n)
+            rc = iw_error_set(IW_EINVAL, "token file '%s': expected one line of 1-%zu characters", path, n - 1);
+        else
+            snprintf(out, n, "%.*s", (int)l, b.data);
+    }
+    iw_buf_free(&b);
+    return rc;
+}
+
+int cmd_serve(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"listen", required_argument, NULL, 'l'}, {"token", required_argument, NULL, 't'},
+        {"token-file", required_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+    };
+    const char *listen = "127.0.0.1:8765", *token = NULL, *token_file = NULL;
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'l': listen = optarg; break;
+        case 't': token = optarg; break;
+        case 'f': token_file = optarg; break;
+        case 'h': help(stdout); return IW_EXIT_OK;
+        default: return cli_usage("serve", "serve: unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind != argc)
+        return cli_usage("serve", "serve: unexpected argument '%s'", argv[optind]);
+    serve_cfg cfg;
+    memset(&cfg, 0, sizeof cfg);
+    struct sockaddr_storage ss;
+    socklen_t sl = 0;
+    if (parse_listen(listen, &ss, &sl, &cfg.loopback, &cfg.port) < 0)
+        return cli_usage("serve", "serve: --listen '%s': expected ADDR:PORT (127.0.0.1:8765, [::1]:8765)", listen);
+    if (token && token_file)
+        return cli_usage("serve", "serve: give --token or --token-file, not both");
+    if (!token && !token_file) {
+        const char *env = getenv("IMAGEWORKS_SERVE_TOKEN");
+        if (env && *env)
+            token = env;
+    }
+    if (token_file) {
+        if (read_token_file(token_file, cfg.token, sizeof cfg.token) < 0)
+            return cli_fail("serve");
+    } else if (token) {
+        if (!*token || strlen(token) >= sizeof cfg.token)
+            return cli_usage("serve", "serve: the token must be 1-%zu characters", sizeof cfg.token - 1);
+        snprintf(cfg.token, sizeof cfg.token, "%s", token);
+    }
+    if (!cfg.loopback && !cfg.token[0])
+        return cli_usage("serve", "serve: listening on %s (beyond loopback) needs --token or --token-file", listen);
+    /* the registry must be readable now, not at the first request */
+    iw_registry *reg = NULL;
+    if (iw_registry_open(&reg, NULL) < 0)
+        return cli_fail("serve: registry");
+    cfg.registry_dir = strdup(iw_registry_dir(reg));
+    iw_registry_close(reg);
+    if (!cfg.registry_dir)
+        return cli_fail("serve");
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
+                     MHD_USE_ERROR_LOG;
+    if (ss.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    struct MHD_Daemon *d = MHD_start_daemon(
+        flags, (uint16_t)cfg.port, NULL, NULL, on_request, &cfg,
+        MHD_OPTION_EXTERNAL_LOGGER, quiet_logger, NULL,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)256,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)256,
+        MHD_OPTION_END);
+    if (!d) {
+        fprintf(stderr, "imageworks-download: serve: cannot listen on %s: %s\n", listen, strerror(errno));
+        free(cfg.registry_dir);
+        return IW_EXIT_FAIL;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    unsigned port = di ? di->port : cfg.port;
+    char shown[160];
+    if (ss.ss_family == AF_INET6) {
+        char h[INET6_ADDRSTRLEN];
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, h, sizeof h);
+        snprintf(shown, sizeof shown, "[%s]:%u", h, port);
+    } else {
+        char h[INET_ADDRSTRLEN];
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, h, sizeof h);
+        snprintf(shown, sizeof shown, "%s:%u", h, port);
+    }
+    printf("serving on http://%s/ (registry %s%s)\n", shown, cfg.registry_dir,
+           cfg.token[0] ? ", bearer token required" : "");
+    fflush(stdout);
+    while (!g_stop)
+        pause();
+    MHD_stop_daemon(d);
+    cJSON_Delete(g_models.rows);
+    free(g_models.body);
+    free(cfg.registry_dir);
+    fprintf(stderr, "imageworks-download: serve: stopped\n");
+    return IW_EXIT_OK;
+}
