@@ -34,4 +34,6 @@ step "imageworks-download list"
 NAME=$("$IWD" list --json | sed -n 's/.*"name": *"\([^"]*\)".*/\1/p' | head -1)
 step "imageworks-download estimate '$NAME' --context 2048 --gpu rtx4090"
 "$IWD" estimate "$NAME" --context 2048 --gpu rtx4090
+step "imageworks-download estimate '$NAME' --context 2048 --gpu rtx4090 --emit vllm"
+"$IWD" estimate "$NAME" --context 2048 --gpu rtx4090 --emit vllm
 printf '\ndemo: done. Files, registry and logs are in %s\n' "$W"
