@@ -3,9 +3,11 @@
  * iw_download_repo() pins the revision to a commit, lists the repo, filters
  * with include/exclude globs and fetches the files over one libcurl multi
  * handle: up to `jobs` files at once; files of at least `split_min` bytes are
- * fetched as up to `connections` byte ranges at once into a preallocated
- * partial file, and when a connection frees up the remaining range with the
- * latest estimated finish is split in two (never below IW_DL_MIN_SPLIT).
+ * cut into ranges of about `chunk` bytes (at least one per connection),
+ * handed out in file order to up to `connections` transfers at once into a
+ * preallocated partial file, and when a connection frees up the remaining
+ * range with the latest estimated finish is split in two (never below
+ * IW_DL_MIN_SPLIT).
  * Every file is verified (sha256 for LFS files, git blob sha1 otherwise)
  * before it is renamed into place.  Partial data and the done ranges survive
  * kill -9 and are reused by the next run (see docs/download.md).
@@ -22,6 +24,7 @@
 #define IW_DL_DEFAULT_CONNECTIONS  8
 #define IW_DL_DEFAULT_SPLIT_MIN    (64ull << 20)  /* files >= 64 MiB use ranges */
 #define IW_DL_MIN_SPLIT            (256ull << 10) /* never split a range below 256 KiB */
+#define IW_DL_DEFAULT_CHUNK        (32ull << 20)  /* split files: ranges of ~32 MiB, in file order */
 #define IW_DL_STATE_EVERY          (4ull << 20)   /* state rewritten every 4 MiB per file */
 #define IW_DL_MAX_RETRIES          5              /* consecutive no-progress failures per range */
 #define IW_DL_MAX_RETRY_AFTER_S    60             /* Retry-After is capped */
@@ -69,6 +72,9 @@ typedef struct iw_dl_options {
     int      jobs;                      /* 0: 8 */
     int      connections;               /* 0: 8 */
     uint64_t split_min;                 /* 0: 64 MiB */
+    uint64_t chunk;                     /* 0: 32 MiB; a split file is cut into ranges of this
+                                           size (at least `connections`, at most 128), fetched
+                                           in file order so hashing follows the download */
     long     retry_base_ms;             /* 0: 1000 (backoff 1,2,4,8,8 s) */
     iw_dl_event_fn on_event; void *ud;
     volatile int *cancel;               /* when *cancel != 0 the run stops, saves

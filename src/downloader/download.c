@@ -33,6 +33,7 @@ void iw_dl_options_init(iw_dl_options *o)
     o->jobs = IW_DL_DEFAULT_JOBS;
     o->connections = IW_DL_DEFAULT_CONNECTIONS;
     o->split_min = IW_DL_DEFAULT_SPLIT_MIN;
+    o->chunk = IW_DL_DEFAULT_CHUNK;
     o->retry_base_ms = 1000;
 }
 
@@ -637,6 +638,7 @@ int iw_download_repo(iw_hub *hub, const char *repo, const iw_dl_options *o, iw_d
         .jobs = o->jobs > 0 ? o->jobs : IW_DL_DEFAULT_JOBS,
         .connections = o->connections > 0 ? o->connections : IW_DL_DEFAULT_CONNECTIONS,
         .split_min = o->split_min ? o->split_min : IW_DL_DEFAULT_SPLIT_MIN,
+        .chunk = o->chunk ? o->chunk : IW_DL_DEFAULT_CHUNK,
         .retry_base_ms = o->retry_base_ms > 0 ? o->retry_base_ms : 1000,
         .is_present = L.kind == IW_DL_LAYOUT_PLAIN ? plain_is_present : hf_is_present,
         .place = L.kind == IW_DL_LAYOUT_PLAIN ? plain_place : hf_place,

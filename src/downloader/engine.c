@@ -10,6 +10,13 @@
  * and ends it).  State files record the segments so that another run can
  * resume; data is trusted only after the whole file hashes to the expected
  * value, and only then renamed to where readers look.
+ *
+ * A split file is cut into ranges of about o->chunk bytes handed out in file
+ * order, so the contiguous prefix -- what the hashing thread can read --
+ * grows during the download instead of jumping at its end (with one range
+ * per connection, most of the file would be hashed after the last byte).
+ * The hashing thread also starts writeback of what it has read, so the
+ * fdatasync before the rename waits for the tail only.
  */
 #include "engine.h"
 
@@ -32,6 +39,8 @@
 #include "iwdl/json.h"
 
 #define MAX_SEGS        256
+#define MAX_FRESH_SEGS  (MAX_SEGS / 2)  /* leave room for re-splits of the tail */
+#define WRITEBACK_EVERY (8u << 20)      /* hashed bytes between writeback hints */
 #define ERRBODY_MAX     4096
 #define PROGRESS_MS     250
 #define STATE_EVERY_MS  1000
@@ -76,6 +85,7 @@ typedef struct hasher {
     pthread_cond_t  cv;
     uint64_t  avail;        /* main -> thread: bytes 0..avail-1 are on disk */
     uint64_t  hashed;       /* thread -> main */
+    uint64_t  flushed;      /* thread only: writeback started for 0..flushed-1 */
     bool      stop;
     int       err;          /* errno of a failed read */
     int       fd;
@@ -95,6 +105,7 @@ typedef struct dfile {
     char    *location;      /* URL after the hub redirect (CDN) */
     hasher   hs;
     uint64_t done;          /* bytes present (sum of pos - start) */
+    uint64_t frontier;      /* bytes 0..frontier-1 are present (only grows, until a restart) */
     uint64_t state_bytes, state_ms;
     int      verify_failures;
     uint64_t not_before;
@@ -253,14 +264,20 @@ static void build_fresh_segments(iw_engine *E, dfile *f)
     f->nseg = 0;
     f->done = 0;
     uint64_t size = f->spec->size;
-    int n = 1;
+    uint64_t n = 1;
     if (size >= E->o->split_min && E->o->connections > 1) {
-        n = E->o->connections;
-        while (n > 1 && size / (uint64_t)n < IW_DL_MIN_SPLIT)
+        /* ranges of about o->chunk bytes, at least one per connection */
+        uint64_t conns = (uint64_t)E->o->connections;
+        n = E->o->chunk ? size / E->o->chunk : conns;
+        if (n < conns)
+            n = conns;
+        if (n > MAX_FRESH_SEGS)
+            n = MAX_FRESH_SEGS;
+        while (n > 1 && size / n < IW_DL_MIN_SPLIT)
             n--;
     }
-    uint64_t chunk = size / (uint64_t)n, at = 0;
-    for (int i = 0; i < n; i++) {
+    uint64_t chunk = size / n, at = 0;
+    for (uint64_t i = 0; i < n; i++) {
         uint64_t end = i == n - 1 ? size : at + chunk;
         seg_push(f, at, at, end);
         at = end;
@@ -311,6 +328,17 @@ static void *hasher_main(void *arg)
         }
         hs->hashed += (uint64_t)r;
         pthread_cond_broadcast(&hs->cv);
+#ifdef SYNC_FILE_RANGE_WRITE
+        if (hs->hashed - hs->flushed >= WRITEBACK_EVERY) {
+            /* a hint (errors are fdatasync's to report): start writing back
+             * what is hashed, without waiting for it */
+            uint64_t from = hs->flushed, len = hs->hashed - hs->flushed;
+            hs->flushed = hs->hashed;
+            pthread_mutex_unlock(&hs->mu);
+            (void)sync_file_range(hs->fd, (off_t)from, (off_t)len, SYNC_FILE_RANGE_WRITE);
+            pthread_mutex_lock(&hs->mu);
+        }
+#endif
     }
     pthread_mutex_unlock(&hs->mu);
     free(buf);
@@ -339,7 +367,8 @@ static int hasher_start(dfile *f)
 {
     hasher *hs = &f->hs;
     hasher_stop(f);
-    hs->avail = hs->hashed = 0;
+    hs->avail = hs->hashed = hs->flushed = 0;
+    f->frontier = 0;
     hs->stop = false;
     hs->err = 0;
     hs->fd = f->fd;
@@ -358,20 +387,26 @@ static int hasher_start(dfile *f)
     return 0;
 }
 
-/* Bytes 0..frontier-1 of the partial are on disk. */
-static uint64_t frontier(const dfile *f)
+/* Bytes 0..frontier-1 of the partial are on disk.  Advanced from the last
+ * value (reset by hasher_start), so a file of many ranges costs one pass
+ * over its segments per call, not one per range already done. */
+static uint64_t frontier(dfile *f)
 {
-    uint64_t fr = 0;
+    uint64_t fr = f->frontier;
     for (;;) {
         const seg *hit = NULL;
         for (size_t i = 0; i < f->nseg; i++)
-            if (f->segs[i].start == fr && f->segs[i].end > fr) { hit = &f->segs[i]; break; }
-        if (!hit)
-            return fr;
-        if (hit->pos < hit->end)
-            return hit->pos;
+            if (f->segs[i].start <= fr && fr < f->segs[i].end) { hit = &f->segs[i]; break; }
+        if (!hit || hit->pos <= fr)
+            break;
+        if (hit->pos < hit->end) {
+            fr = hit->pos;
+            break;
+        }
         fr = hit->end;
     }
+    f->frontier = fr;
+    return fr;
 }
 
 static void hasher_feed(dfile *f)

@@ -25,6 +25,7 @@ typedef struct iw_engine iw_engine;
 typedef struct iw_engine_opts {
     int      jobs, connections;
     uint64_t split_min;
+    uint64_t chunk;
     long     retry_base_ms;
     /* layout hooks (ud_layout): already there and verified? place a verified
      * partial; record a missing entry */

@@ -1,6 +1,6 @@
 /* test_engine.c - transfer engine against fakehub faults: cut bodies resumed
  * with Range, 503/429 + Retry-After, corrupt bytes, rate limits with
- * multi-range splitting, a 200 answer to a Range request, an ETag change
+ * multi-range splitting, chunks in file order, a 200 answer to a Range request, an ETag change
  * mid-transfer, EntryNotFound (.no_exist), skip without requests, HF cache
  * layout, offline mode. */
 #include "hubtest.c"
@@ -591,6 +591,59 @@ Test(engine, duplicate_content_in_one_repo)
     iw_sha256_hex(x, 300000, want);
     free(x);
     cr_expect_str_eq(h, want);
+    iw_dl_result_free(&r);
+    iw_hub_free(hub);
+    iwt_rm_rf(dest);
+    free(dest);
+}
+
+Test(engine, split_file_is_fetched_as_chunks_in_file_order)
+{
+    /* 3 MiB in 512 KiB ranges over 2 connections: six ranges, one chunk
+     * each, handed out in file order (the hashing thread reads the
+     * contiguous prefix, so it must grow during the download) */
+    char *dest = iwt_tmpdir("chunks");
+    iw_hub *hub = dl_hub(&g_hub, NULL);
+    iwt_hub_reset(&g_hub);
+    iw_dl_options o;
+    dl_opts(&o, dest);
+    const char *inc[] = { "model.safetensors" };
+    o.include = inc; o.n_include = 1;
+    o.connections = 2;
+    o.split_min = 1u << 20;
+    o.chunk = 512u << 10;
+    iw_dl_result r;
+    cr_assert_eq(iw_download_repo(hub, "t/r", &o, &r), 0, "%s", iw_error_last());
+    check_big(dest);
+    cJSON *log = iwt_hub_log_json(&g_hub);
+    cr_assert_not_null(log);
+    const uint64_t C = 512u << 10;
+    int seen[6] = { 0 }, starts = 0;
+    cJSON *it;
+    cJSON_ArrayForEach(it, log) {
+        const char *host = cJSON_GetStringValue(cJSON_GetObjectItem(it, "host"));
+        const char *rg = cJSON_GetStringValue(cJSON_GetObjectItem(it, "range"));
+        if (!host || strcmp(host, "cdn"))
+            continue;
+        unsigned long long a = 0, b = 0;
+        cr_assert(rg && sscanf(rg, "bytes=%llu-%llu", &a, &b) == 2, "CDN request without a closed range: %s", rg);
+        size_t k = (size_t)(a / C);
+        cr_assert_lt(k, 6u, "range %s past the end", rg);
+        /* a re-split of the last running chunk asks for its second half */
+        cr_expect_eq(b + 1, (k + 1) * C, "range %s does not end at its chunk's end", rg);
+        if (a % C)
+            continue;
+        seen[k]++;
+        /* chunk k (k >= 2) starts once k - 1 earlier ones have finished
+         * (no re-split happens while a chunk is waiting), and fakehub logs
+         * an answer before the client sees its end */
+        cr_expect_geq(starts, (int)k - 1, "chunk %zu is CDN answer %d: not in file order", k, starts);
+        starts++;
+    }
+    cJSON_Delete(log);
+    cr_expect_eq(starts, 6, "%d chunk requests, expected 6", starts);
+    for (int k = 0; k < 6; k++)
+        cr_expect_eq(seen[k], 1, "chunk %d requested %d times", k, seen[k]);
     iw_dl_result_free(&r);
     iw_hub_free(hub);
     iwt_rm_rf(dest);
