@@ -15,8 +15,9 @@
  * order, so the contiguous prefix -- what the hashing thread can read --
  * grows during the download instead of jumping at its end (with one range
  * per connection, most of the file would be hashed after the last byte).
- * The hashing thread also starts writeback of what it has read, so the
- * fdatasync before the rename waits for the tail only.
+ * The hashing thread also starts writeback of what it has read, and once the
+ * file is complete it finishes the hash and runs the fdatasync, so neither
+ * blocks the loop that serves every other transfer.
  */
 #include "engine.h"
 
@@ -91,6 +92,14 @@ typedef struct hasher {
     int       fd;
     uint64_t  size;
     iw_hash  *h;
+    /* finishing: main sets `finish` (avail = size); the thread hashes the
+     * rest, writes the hex digest, fdatasyncs, sets `finished` and wakes
+     * the engine's curl_multi_poll */
+    bool      finish, finished;
+    int       final_rc;     /* iw_hash_final_hex's result */
+    int       sync_err;     /* errno of a failed fdatasync, 0 if none */
+    char      hex[65];
+    CURLM    *wake;
 } hasher;
 
 typedef struct dfile {
@@ -106,6 +115,7 @@ typedef struct dfile {
     hasher   hs;
     uint64_t done;          /* bytes present (sum of pos - start) */
     uint64_t frontier;      /* bytes 0..frontier-1 are present (only grows, until a restart) */
+    bool     finishing;     /* complete; the hashing thread is digesting and syncing it */
     uint64_t state_bytes, state_ms;
     int      verify_failures;
     uint64_t not_before;
@@ -308,10 +318,23 @@ static void *hasher_main(void *arg)
         pthread_cond_broadcast(&hs->cv);
     }
     while (buf) {
-        while (!hs->stop && hs->hashed >= hs->avail)
+        while (!hs->stop && hs->hashed >= hs->avail && !hs->finish)
             pthread_cond_wait(&hs->cv, &hs->mu);
         if (hs->stop)
             break;
+        if (hs->hashed >= hs->avail) {
+            /* finish requested and everything hashed (avail == size) */
+            pthread_mutex_unlock(&hs->mu);
+            int rc = iw_hash_final_hex(hs->h, hs->hex, sizeof hs->hex);
+            int serr = 0;
+            if (rc == 0 && fdatasync(hs->fd) < 0 && errno != EINVAL)
+                serr = errno;
+            pthread_mutex_lock(&hs->mu);
+            hs->final_rc = rc;
+            hs->sync_err = serr;
+            hs->finished = true;
+            break;
+        }
         uint64_t at = hs->hashed, left = hs->avail - hs->hashed;
         pthread_mutex_unlock(&hs->mu);
         size_t want = left < CH ? (size_t)left : CH;
@@ -323,7 +346,6 @@ static void *hasher_main(void *arg)
             continue;
         if (r <= 0) {
             hs->err = r < 0 ? errno : EIO;
-            pthread_cond_broadcast(&hs->cv);
             break;
         }
         hs->hashed += (uint64_t)r;
@@ -340,6 +362,9 @@ static void *hasher_main(void *arg)
         }
 #endif
     }
+    pthread_cond_broadcast(&hs->cv);
+    if (hs->finish && hs->wake)
+        curl_multi_wakeup(hs->wake);
     pthread_mutex_unlock(&hs->mu);
     free(buf);
     return NULL;
@@ -371,6 +396,11 @@ static int hasher_start(dfile *f)
     f->frontier = 0;
     hs->stop = false;
     hs->err = 0;
+    hs->finish = hs->finished = false;
+    hs->final_rc = 0;
+    hs->sync_err = 0;
+    hs->hex[0] = 0;
+    f->finishing = false;
     hs->fd = f->fd;
     hs->size = f->spec->size;
     int rc = f->spec->lfs ? iw_hash_new(&hs->h, IW_HASH_SHA256) : iw_hash_new_git_blob(&hs->h, f->spec->size);
@@ -423,22 +453,39 @@ static void hasher_feed(dfile *f)
     pthread_mutex_unlock(&hs->mu);
 }
 
-/* Wait until the whole file is hashed; 0 or an error. */
-static int hasher_finish(dfile *f, char *hex, size_t hexsz)
+/* The file is complete: let the thread hash the rest, digest and fdatasync. */
+static int hasher_finish_begin(dfile *f)
 {
     hasher *hs = &f->hs;
     if (!hs->running)
         return iw_error_set(IW_ERR, "%s: no hash in progress", f->spec->path);
     pthread_mutex_lock(&hs->mu);
     hs->avail = hs->size;
+    hs->finish = true;
     pthread_cond_broadcast(&hs->cv);
-    while (hs->hashed < hs->size && !hs->err)
-        pthread_cond_wait(&hs->cv, &hs->mu);
-    int err = hs->err;
+    pthread_mutex_unlock(&hs->mu);
+    return 0;
+}
+
+/* 1 while the thread is still finishing; 0 with the digest in hex and
+ * *sync_err (errno of the fdatasync, or 0); or an error. */
+static int hasher_finish_poll(dfile *f, char *hex, size_t hexsz, int *sync_err)
+{
+    hasher *hs = &f->hs;
+    pthread_mutex_lock(&hs->mu);
+    bool fin = hs->finished;
+    int err = hs->err, frc = hs->final_rc;
+    *sync_err = hs->sync_err;
+    if (fin)
+        snprintf(hex, hexsz, "%s", hs->hex);
     pthread_mutex_unlock(&hs->mu);
     if (err)
         return iw_error_set_os(IW_EIO, err, "cannot read back %s", f->spec->part_path);
-    return iw_hash_final_hex(hs->h, hex, hexsz);
+    if (!fin)
+        return 1;
+    if (frc < 0)
+        return iw_error_set(frc, "%s: cannot finish its hash", f->spec->path);
+    return 0;
 }
 
 /* Start over from zero: truncate the partial, fresh segments, new state. */
@@ -466,6 +513,7 @@ static int open_file(iw_engine *E, dfile *f)
 {
     iw_dl_file *s = f->spec;
     int rc;
+    f->hs.wake = E->m;
     if (!f->locked) {
         if (iw_mkdir_parent(s->lock_path, 0755) < 0)
             return -1;
@@ -684,11 +732,21 @@ static void release_file(dfile *f)
     if (f->locked) { iw_lock_release(&f->lock); f->locked = false; }
 }
 
+/* Called for a complete file on every pass of the loop: the first call hands
+ * the tail hash and the fdatasync to the hashing thread, later ones return
+ * until it is done, then the file is checked and placed. */
 static void finish_file(iw_engine *E, dfile *f)
 {
     iw_dl_file *s = f->spec;
     char got[65];
-    int rc = hasher_finish(f, got, sizeof got);
+    int rc, sync_err = 0;
+    if (!f->finishing) {
+        if ((rc = hasher_finish_begin(f)) < 0) { fail_file(E, f, rc); release_file(f); return; }
+        f->finishing = true;
+    }
+    if ((rc = hasher_finish_poll(f, got, sizeof got, &sync_err)) == 1)
+        return;
+    f->finishing = false;
     hasher_stop(f);
     if (rc < 0) { fail_file(E, f, rc); release_file(f); return; }
     const char *want = expected_hash(s);
@@ -707,8 +765,8 @@ static void finish_file(iw_engine *E, dfile *f)
         release_file(f);
         return;
     }
-    if (fdatasync(f->fd) < 0 && errno != EINVAL) {
-        rc = iw_error_set_os(iw_error_from_errno(errno), errno, "cannot flush %s", s->part_path);
+    if (sync_err) {
+        rc = iw_error_set_os(iw_error_from_errno(sync_err), sync_err, "cannot flush %s", s->part_path);
         fail_file(E, f, rc);
         release_file(f);
         return;
@@ -1102,10 +1160,8 @@ int iw_engine_run(iw_hub *hub, iw_dl_file *files, size_t n, const iw_engine_opts
         progress(&E, now, false);
         if (completed)
             continue;   /* start the next transfers right away */
-        if (still > 0)
-            curl_multi_poll(E.m, NULL, 0, 100, NULL);
-        else
-            usleep(20000);
+        /* a hashing thread that finished a file wakes this up */
+        curl_multi_poll(E.m, NULL, 0, still > 0 ? 100 : 20, NULL);
     }
     /* stop: keep partial state resumable */
     for (size_t s = 0; s < E.nx; s++)
