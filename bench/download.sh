@@ -1,40 +1,139 @@
 #!/usr/bin/env bash
-# bench/download.sh - download benchmarks against nginx on loopback.
+# bench/download.sh - download benchmarks (issue 4), results in docs/benchmarks.md.
 #
-# nginx serves a static "hub": the two API answers (revision -> sha, tree
-# listing) as files, and the resolve URLs as symlinks to generated data, so
-# imageworks-download runs its normal path (pin, list, fetch, verify).
-# Compared with curl and aria2c on the same files.  Results: docs/benchmarks.md.
+#   (a) a 2 GiB file, unthrottled, vs curl              goal: throughput >= 0.95x curl's
+#   (b) nginx limit_rate per connection, vs aria2c -x8 -s8   goal >= 1.0x
+#                                        and vs single curl  goal >= 6x
+#   (c) 500 small files vs aria2c -j8                   goal: time <= 1.2x aria2c's
+#   (d) peak RSS of imageworks-download during (a)      goal <= 64 MiB
+#   (e) bytes moved by a remote `inspect` of repos with multi-GB (sparse)
+#       weights, on tools/fakehub                       goal < 2 MiB
 #
-# Usage: bench/download.sh [BUILD_DIR]        (default build-bench, Release, no sanitizers)
-# Env:   BIG_MB (2048)   size of the unthrottled file
-#        RATE_MB (4)     nginx limit_rate per connection for the throttled runs
+# (a)-(d) run against nginx (Debian package) on 127.0.0.1, started from a
+# private config and prefix under the work dir (never the system instance)
+# and stopped on exit.  nginx serves a static "hub": the two API answers
+# (revision -> sha, tree listing) are files, the resolve URLs are symlinks to
+# the generated data, so imageworks-download runs its normal path (pin, list,
+# ranged fetch, sha256 / git-sha1 verification, fdatasync, rename).  curl and
+# aria2c fetch the same resolve URLs.
+#
+# Every measurement runs REPS times, tools interleaved within a repetition;
+# the summary gives median and min-max, and one line per goal with the ratio
+# of medians and PASS/FAIL.  nproc and the load average are printed at the
+# start and end, and with every timed run (the machine may be shared).
+#
+# Missing packages (nginx, aria2, curl, python3, time, openssl) are installed
+# with apt-get (sudo when not root); the Release build is configured/updated
+# in BUILD_DIR.  Everything generated lives in a fresh work dir under
+# BENCH_TMP, removed on exit; nginx and fakehub are stopped by their pids.
+# imageworks-download runs with --quiet --no-architecture (the download only)
+# and HF_HOME / IMAGEWORKS_REGISTRY_DIR inside the work dir.
+#
+# Usage: bench/download.sh [BUILD_DIR]     (default SOURCE/build-bench: Release, no sanitizers)
+# Env:   REPS (3)        repetitions of every measurement
+#        BIG_MB (2048)   size of the unthrottled file
+#        RATE_MB (4)     nginx limit_rate per connection (MiB/s) for (b)
 #        THR_MB (128)    size of the throttled file
-#        SMALL_N (500)   number of small files
-#        WORK (/tmp/iw-bench)
+#        SMALL_N (500)   number of small files (4-64 KiB)
+#        ONLY (abcde)    which parts to run
+#        BENCH_TMP (/tmp) parent of the work dir (a fresh mktemp dir per run,
+#                        removed on exit unless KEEP=1; ~2.2 GiB, plus ~10 MiB
+#                        on disk for 24 GiB of sparse files)
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${1:-$SRC/build-bench}
+REPS=${REPS:-3}
 BIG_MB=${BIG_MB:-2048}
 RATE_MB=${RATE_MB:-4}
 THR_MB=${THR_MB:-128}
 SMALL_N=${SMALL_N:-500}
-WORK=${WORK:-/tmp/iw-bench}
-PORT=${PORT:-18480}
-TPORT=$((PORT + 1))
+ONLY=${ONLY:-abcde}
+KEEP=${KEEP:-0}
 
-if [ ! -x "$BUILD/imageworks-download" ]; then
-  cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DIW_SANITIZE=OFF -DIW_TESTS=OFF >/dev/null
-  cmake --build "$BUILD" -j2 --target imageworks-download >/dev/null
+# ---- peers ------------------------------------------------------------------
+# package:command
+PEERS="nginx:nginx aria2:aria2c curl:curl python3:python3 time:/usr/bin/time openssl:openssl"
+missing=()
+for pc in $PEERS; do
+  p=${pc%%:*}; c=${pc#*:}
+  command -v "$c" >/dev/null 2>&1 || [ -x "/usr/sbin/$c" ] || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 || { echo "bench: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+    SUDO=sudo
+  fi
+  echo "bench: installing ${missing[*]}"
+  # Debian's nginx postinst starts the system service unless policy-rc.d
+  # forbids it; this benchmark never uses that instance.
+  export DEBIAN_FRONTEND=noninteractive
+  # wait for another apt run (shared machine) instead of failing
+  $SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq
+  $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+NGINX_BIN=$(command -v nginx || echo /usr/sbin/nginx)
+
+# ---- build ------------------------------------------------------------------
+if [ ! -f "$BUILD/CMakeCache.txt" ]; then
+  cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DIW_SANITIZE=OFF -DIW_TESTS=OFF >/dev/null
+fi
+cmake --build "$BUILD" -j2 --target imageworks-download fakehub >/dev/null
+BTYPE=$(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$BUILD/CMakeCache.txt")
+BSAN=$(sed -n 's/^IW_SANITIZE:BOOL=//p' "$BUILD/CMakeCache.txt")
 IW="$BUILD/imageworks-download"
-for t in nginx curl aria2c python3 /usr/bin/time; do command -v "$t" >/dev/null || { echo "missing $t" >&2; exit 1; }; done
+FAKEHUB="$BUILD/fakehub"
 
-rm -rf "$WORK"; mkdir -p "$WORK/www" "$WORK/logs" "$WORK/out"
+# ---- work dir, cleanup ------------------------------------------------------
+WORK=$(mktemp -d "${BENCH_TMP:-/tmp}/iw-bench-dl.XXXXXX")
+chmod 755 "$WORK"    # nginx workers (user nobody when root) read it
+NGINX_PID=""; HUB_PID=""
+cleanup() {
+  [ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null && wait "$NGINX_PID" 2>/dev/null
+  [ -n "$HUB_PID" ] && kill "$HUB_PID" 2>/dev/null && wait "$HUB_PID" 2>/dev/null
+  if [ "$KEEP" = 1 ]; then echo "bench: kept $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+mkdir -p "$WORK/www" "$WORK/logs" "$WORK/out" "$WORK/nginx-tmp"
+RAW="$WORK/raw.tsv"; : > "$RAW"          # part name rep seconds rss_kib cpu_seconds
+INSP="$WORK/inspect.tsv"; : > "$INSP"    # repo rep bytes_transferred log_range_bytes log_total_bytes header_bytes
 
-# ---- data + static hub ----------------------------------------------------
-python3 - "$WORK/www" "$BIG_MB" "$THR_MB" "$SMALL_N" <<'EOF'
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+echo "== machine: nproc $(nproc), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(uname -sr), $(($(sed -n 's/MemTotal: *\([0-9]*\).*/\1/p' /proc/meminfo) / 1024)) MiB RAM"
+echo "== tools: $("$NGINX_BIN" -v 2>&1 | sed 's/.*: //'), $(curl --version | head -1 | cut -d' ' -f1-2), $(aria2c --version | head -1), imageworks-download $BTYPE (IW_SANITIZE=$BSAN) in $BUILD"
+echo "== load average at start: $(loadavg)   (REPS=$REPS)"
+[ "$BTYPE" = Release ] && [ "$BSAN" != ON ] || echo "bench: WARNING: $BUILD is not a Release build without sanitizers"
+
+# ---- timed runs -------------------------------------------------------------
+# timed PART NAME REP CMD...: wall seconds, peak RSS (KiB) and CPU seconds
+# (user + system, children included) of CMD.
+timed() {
+  local part=$1 name=$2 rep=$3; shift 3
+  local la; la=$(loadavg)
+  if ! /usr/bin/time -f "%e %M %U %S" -o "$WORK/time.txt" "$@" >/dev/null 2>"$WORK/logs/last.err"; then
+    echo "bench: $name (rep $rep) FAILED:" >&2; cat "$WORK/logs/last.err" >&2; exit 1
+  fi
+  local secs rss us sy; read -r secs rss us sy < "$WORK/time.txt"
+  local cpu; cpu=$(python3 -c "print(f'{$us + $sy:.2f}')")
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$part" "$name" "$rep" "$secs" "$rss" "$cpu" >> "$RAW"
+  printf '  %-34s rep %d  %7.2f s  cpu %6.2f s  %7d KiB  (load %s)\n' "$name" "$rep" "$secs" "$cpu" "$rss" "$la"
+}
+clean() { rm -rf "$WORK/out"; mkdir -p "$WORK/out"; sync; }
+check_size() {   # FILE BYTES: a peer's download must be complete
+  local got; got=$(stat -c %s "$1" 2>/dev/null || echo 0)
+  [ "$got" = "$2" ] || { echo "bench: $1 is $got bytes, expected $2" >&2; exit 1; }
+}
+IWENV=(env HF_HOME="$WORK/hf" IMAGEWORKS_REGISTRY_DIR="$WORK/registry" XDG_CONFIG_HOME="$WORK/config"
+       IMAGEWORKS_MODEL_ROOT="$WORK/out" HF_TOKEN= HF_HUB_OFFLINE=)
+
+# ---- (a)-(d): nginx as a static hub -----------------------------------------
+if [[ $ONLY == *[abcd]* ]]; then
+  echo "== generating data (${BIG_MB} MiB, ${THR_MB} MiB, $SMALL_N small files)"
+  python3 - "$WORK/www" "$BIG_MB" "$THR_MB" "$SMALL_N" <<'EOF'
 import hashlib, json, os, sys
 www, big_mb, thr_mb, small_n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 def repo(name, files):
@@ -62,20 +161,24 @@ big("big", big_mb)
 big("thr", thr_mb)
 files = []
 os.makedirs(f"{www}/data/small", exist_ok=True)
-with open(f"{www}/../small-urls.txt", "w") as urls:
-    for i in range(small_n):
-        data = os.urandom(4096 + (i * 7919) % 60000)
-        p = f"{www}/data/small/f{i:04d}.json"; open(p, "wb").write(data)
-        g1 = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
-        files.append((f"f{i:04d}.json", p, len(data), None, g1))
+for i in range(small_n):
+    data = os.urandom(4096 + (i * 7919) % 60000)
+    p = f"{www}/data/small/f{i:04d}.json"; open(p, "wb").write(data)
+    g1 = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+    files.append((f"f{i:04d}.json", p, len(data), None, g1))
 repo("small", files)
 EOF
-SMALL_SHA=$(python3 -c 'import hashlib;print(hashlib.sha1(b"small").hexdigest())')
-for i in $(seq -f "%04g" 0 $((SMALL_N - 1))); do
-  echo "http://127.0.0.1:$PORT/b/small/resolve/$SMALL_SHA/f$i.json"
-done > "$WORK/small-urls.txt"
-
-cat > "$WORK/nginx.conf" <<EOF
+  PORT=$(free_port); TPORT=$(free_port)
+  [ "$PORT" != "$TPORT" ] || TPORT=$(free_port)
+  H="http://127.0.0.1:$PORT"; T="http://127.0.0.1:$TPORT"
+  sha_of() { python3 -c 'import hashlib,sys;print(hashlib.sha1(sys.argv[1].encode()).hexdigest())' "$1"; }
+  BIG_SHA=$(sha_of big); THR_SHA=$(sha_of thr); SMALL_SHA=$(sha_of small)
+  for i in $(seq -f "%04g" 0 $((SMALL_N - 1))); do
+    echo "$H/b/small/resolve/$SMALL_SHA/f$i.json"
+  done > "$WORK/small-urls.txt"
+  USER_LINE=""; [ "$(id -u)" -eq 0 ] && USER_LINE="user nobody nogroup;"
+  cat > "$WORK/nginx.conf" <<EOF
+$USER_LINE
 worker_processes 2;
 pid $WORK/nginx.pid;
 error_log $WORK/logs/error.log;
@@ -83,6 +186,11 @@ daemon off;
 events { worker_connections 1024; }
 http {
   access_log off;
+  client_body_temp_path $WORK/nginx-tmp/body;
+  proxy_temp_path $WORK/nginx-tmp/proxy;
+  fastcgi_temp_path $WORK/nginx-tmp/fastcgi;
+  uwsgi_temp_path $WORK/nginx-tmp/uwsgi;
+  scgi_temp_path $WORK/nginx-tmp/scgi;
   sendfile on; tcp_nopush on;
   keepalive_requests 100000;
   default_type application/octet-stream;
@@ -90,39 +198,248 @@ http {
   server { listen 127.0.0.1:$TPORT; root $WORK/www; limit_rate ${RATE_MB}m; }
 }
 EOF
-nginx -c "$WORK/nginx.conf" -p "$WORK" &
-NGINX=$!
-trap 'kill $NGINX 2>/dev/null; wait $NGINX 2>/dev/null || true' EXIT
-sleep 1
+  "$NGINX_BIN" -e "$WORK/logs/error.log" -p "$WORK" -c "$WORK/nginx.conf" &
+  NGINX_PID=$!
+  for _ in $(seq 50); do curl -fsS -o /dev/null "$H/api/models/b/big/revision/main" 2>/dev/null && break; sleep 0.1; done
+  curl -fsS -o /dev/null "$H/api/models/b/big/revision/main" || { echo "bench: nginx did not start" >&2; cat "$WORK/logs/error.log" >&2; exit 1; }
+  echo "== nginx pid $NGINX_PID on $H (unthrottled) and $T (limit_rate ${RATE_MB}m)"
+fi
 
-# ---- helpers ---------------------------------------------------------------
-# run NAME CMD...: wall seconds and peak RSS (KiB) of CMD, appended to results.
-RES="$WORK/results.txt"; : > "$RES"
-run() {
-  local name=$1; shift
-  /usr/bin/time -f "%e %M" -o "$WORK/time.txt" "$@" >/dev/null 2>"$WORK/logs/$name.err" || {
-    echo "$name FAILED:"; cat "$WORK/logs/$name.err"; exit 1; }
-  read -r secs rss < "$WORK/time.txt"
-  printf '%-28s %8.2f s  %8d KiB peak RSS\n' "$name" "$secs" "$rss" | tee -a "$RES"
-}
-clean() { rm -rf "$WORK/out"; mkdir -p "$WORK/out"; }
-BIG_SHA=$(python3 -c 'import hashlib;print(hashlib.sha1(b"big").hexdigest())')
-THR_SHA=$(python3 -c 'import hashlib;print(hashlib.sha1(b"thr").hexdigest())')
-H="http://127.0.0.1:$PORT"; T="http://127.0.0.1:$TPORT"
+if [[ $ONLY == *[ad]* ]]; then
+  echo "== (a)/(d) ${BIG_MB} MiB file, unthrottled loopback"
+  BIGB=$((BIG_MB << 20)); U="$H/b/big/resolve/$BIG_SHA/big.bin"
+  for r in $(seq "$REPS"); do
+    clean; timed a "curl" "$r" curl -sS -o "$WORK/out/big.bin" "$U"; check_size "$WORK/out/big.bin" $BIGB
+    clean; timed a "iwdl" "$r" "${IWENV[@]}" HF_ENDPOINT="$H" "$IW" download b/big --dest "$WORK/out/d" --quiet --no-architecture
+    # the same work as ours: fetch, hash (OpenSSL, as we do), flush
+    clean; timed a "curl + openssl sha256 + sync" "$r" sh -c "curl -sS -o $WORK/out/big.bin $U && openssl dgst -sha256 $WORK/out/big.bin && sync $WORK/out/big.bin"
+    clean; timed a "iwdl --connections 1" "$r" "${IWENV[@]}" HF_ENDPOINT="$H" "$IW" download b/big --dest "$WORK/out/d" --quiet --no-architecture --connections 1
+  done
+fi
 
-echo "== ${BIG_MB} MiB file, unthrottled loopback"
-clean; run "curl -o" curl -sS -o "$WORK/out/big.bin" "$H/b/big/resolve/$BIG_SHA/big.bin"
-clean; run "curl -o + sha256sum" sh -c "curl -sS -o $WORK/out/big.bin $H/b/big/resolve/$BIG_SHA/big.bin && sha256sum $WORK/out/big.bin"
-clean; run "iwdl (verify, 8 conn)" env HF_ENDPOINT="$H" "$IW" download b/big --dest "$WORK/out/d" --quiet
-clean; run "iwdl (verify, 1 conn)" env HF_ENDPOINT="$H" "$IW" download b/big --dest "$WORK/out/d" --quiet --connections 1
+if [[ $ONLY == *b* ]]; then
+  echo "== (b) ${THR_MB} MiB file, nginx limit_rate ${RATE_MB}m per connection"
+  THRB=$((THR_MB << 20)); U="$T/b/thr/resolve/$THR_SHA/thr.bin"
+  for r in $(seq "$REPS"); do
+    clean; timed b "curl" "$r" curl -sS -o "$WORK/out/thr.bin" "$U"; check_size "$WORK/out/thr.bin" $THRB
+    clean; timed b "aria2c -x8 -s8" "$r" aria2c -q -x8 -s8 -k1M --file-allocation=falloc -d "$WORK/out" -o thr.bin "$U"
+    check_size "$WORK/out/thr.bin" $THRB
+    clean; timed b "iwdl" "$r" "${IWENV[@]}" HF_ENDPOINT="$T" "$IW" download b/thr --dest "$WORK/out/d" --quiet --no-architecture
+  done
+fi
 
-echo "== ${THR_MB} MiB file, nginx limit_rate ${RATE_MB}m per connection"
-clean; run "curl (1 conn)" curl -sS -o "$WORK/out/thr.bin" "$T/b/thr/resolve/$THR_SHA/thr.bin"
-clean; run "aria2c -x8 -s8" aria2c -q -x8 -s8 -k1M --file-allocation=falloc -d "$WORK/out" -o thr.bin "$T/b/thr/resolve/$THR_SHA/thr.bin"
-clean; run "iwdl (8 conn)" env HF_ENDPOINT="$T" "$IW" download b/thr --dest "$WORK/out/d" --quiet
+if [[ $ONLY == *c* ]]; then
+  echo "== (c) $SMALL_N small files (4-64 KiB)"
+  for r in $(seq "$REPS"); do
+    clean; timed c "aria2c -j8" "$r" aria2c -q -j8 -d "$WORK/out" -i "$WORK/small-urls.txt"
+    n=$(find "$WORK/out" -name '*.json' | wc -l); [ "$n" = "$SMALL_N" ] || { echo "bench: aria2c fetched $n files" >&2; exit 1; }
+    clean; timed c "iwdl --jobs 8" "$r" "${IWENV[@]}" HF_ENDPOINT="$H" "$IW" download b/small --dest "$WORK/out/d" --quiet --no-architecture --jobs 8
+  done
+fi
 
-echo "== $SMALL_N small files (4-64 KiB)"
-clean; run "aria2c -j8" aria2c -q -j8 -d "$WORK/out" -i "$WORK/small-urls.txt"
-clean; run "iwdl (--jobs 8)" env HF_ENDPOINT="$H" "$IW" download b/small --dest "$WORK/out/d" --quiet --jobs 8
+if [ -n "$NGINX_PID" ]; then
+  kill "$NGINX_PID"; wait "$NGINX_PID" 2>/dev/null || true; NGINX_PID=""
+  [ "$KEEP" = 1 ] || rm -rf "$WORK/www" "$WORK/out"
+fi
 
-echo "results in $RES"
+# ---- (e): remote inspect on fakehub, sparse multi-GB weights ----------------
+if [[ $ONLY == *e* ]]; then
+  echo "== (e) remote inspect: generating sparse repos"
+  python3 - "$WORK/hub" <<'EOF'
+import json, os, struct, sys
+root = sys.argv[1]
+def mkrepo(name):
+    d = f"{root}/bench/{name}"; os.makedirs(d, exist_ok=True); return d
+
+# --- Llama-2-7B as published: config.json, two bf16 safetensors shards, index
+cfg = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 4096,
+       "intermediate_size": 11008, "num_hidden_layers": 32, "num_attention_heads": 32,
+       "num_key_value_heads": 32, "vocab_size": 32000, "max_position_embeddings": 4096,
+       "rms_norm_eps": 1e-05, "rope_theta": 10000.0, "torch_dtype": "float16",
+       "tie_word_embeddings": False, "bos_token_id": 1, "eos_token_id": 2, "hidden_act": "silu"}
+H, I, V, L = 4096, 11008, 32000, 32
+tensors = [("model.embed_tokens.weight", [V, H])]
+for i in range(L):
+    p = f"model.layers.{i}."
+    tensors += [(p + "input_layernorm.weight", [H]), (p + "mlp.down_proj.weight", [H, I]),
+                (p + "mlp.gate_proj.weight", [I, H]), (p + "mlp.up_proj.weight", [I, H]),
+                (p + "post_attention_layernorm.weight", [H]),
+                (p + "self_attn.k_proj.weight", [H, H]), (p + "self_attn.o_proj.weight", [H, H]),
+                (p + "self_attn.q_proj.weight", [H, H]), (p + "self_attn.v_proj.weight", [H, H])]
+tensors += [("model.norm.weight", [H]), ("lm_head.weight", [V, H])]
+def nbytes(shape):
+    n = 2
+    for s in shape: n *= s
+    return n
+shards = [tensors[:1 + 9 * 23], tensors[1 + 9 * 23:]]   # ~9.9 GB + ~3.6 GB, like the Hub's split
+d = mkrepo("llama-2-7b-safetensors")
+json.dump(cfg, open(f"{d}/config.json", "w"), indent=2)
+wmap, total = {}, 0
+header_bytes = 0
+for k, part in enumerate(shards):
+    fn = f"model-{k + 1:05d}-of-{len(shards):05d}.safetensors"
+    hdr, off = {"__metadata__": {"format": "pt"}}, 0
+    for n, shape in part:
+        hdr[n] = {"dtype": "BF16", "shape": shape, "data_offsets": [off, off + nbytes(shape)]}
+        off += nbytes(shape); wmap[n] = fn
+    hj = json.dumps(hdr, separators=(",", ":")).encode()
+    hj += b" " * (-len(hj) % 8)
+    with open(f"{d}/{fn}", "wb") as f:
+        f.write(struct.pack("<Q", len(hj))); f.write(hj)
+        f.truncate(8 + len(hj) + off)          # sparse: no data blocks
+    total += off; header_bytes += 8 + len(hj)
+json.dump({"metadata": {"total_size": total}, "weight_map": wmap},
+          open(f"{d}/model.safetensors.index.json", "w"), indent=2)
+open(f"{root}/header-bytes.llama-2-7b-safetensors", "w").write(str(header_bytes))
+
+# --- GGUF v3 writer
+def gstr(s):
+    b = s.encode(); return struct.pack("<Q", len(b)) + b
+T_U32, T_I32, T_F32, T_STR, T_ARR = 4, 5, 6, 8, 9
+def kv(key, t, v):
+    out = gstr(key) + struct.pack("<I", t)
+    if t == T_U32: out += struct.pack("<I", v)
+    elif t == T_F32: out += struct.pack("<f", v)
+    elif t == T_STR: out += gstr(v)
+    elif t == T_ARR:
+        et, items = v
+        out += struct.pack("<IQ", et, len(items))
+        if et == T_STR: out += b"".join(gstr(x) for x in items)
+        elif et == T_F32: out += struct.pack(f"<{len(items)}f", *items)
+        elif et == T_I32: out += struct.pack(f"<{len(items)}i", *items)
+    return out
+GGML_F32, GGML_Q8_0, GGML_Q4_K, GGML_Q6_K = 0, 8, 12, 14
+BLK = {GGML_F32: (1, 4), GGML_Q8_0: (32, 34), GGML_Q4_K: (256, 144), GGML_Q6_K: (256, 210)}
+def gguf(path, kvs, tinfo):
+    """tinfo: (name, ne[] innermost first, type)"""
+    body, off, infos = b"", 0, []
+    for n, ne, t in tinfo:
+        cnt = 1
+        for x in ne: cnt *= x
+        bs, ts = BLK[t]; sz = cnt // bs * ts
+        infos.append(gstr(n) + struct.pack("<I", len(ne)) + struct.pack(f"<{len(ne)}Q", *ne) + struct.pack("<IQ", t, off))
+        off += sz + (-sz % 32)
+    head = b"GGUF" + struct.pack("<IQQ", 3, len(tinfo), len(kvs)) + b"".join(kvs) + b"".join(infos)
+    head += b"\0" * (-len(head) % 32)
+    with open(path, "wb") as f:
+        f.write(head); f.truncate(len(head) + off)
+    return len(head)
+def llama_tensors(L, H, I, V, HKV, wt):
+    t = [("token_embd.weight", [H, V], wt)]
+    for i in range(L):
+        p = f"blk.{i}."
+        t += [(p + "attn_norm.weight", [H], GGML_F32), (p + "attn_q.weight", [H, H], wt),
+              (p + "attn_k.weight", [H, HKV], wt), (p + "attn_v.weight", [H, HKV], wt),
+              (p + "attn_output.weight", [H, H], wt), (p + "ffn_norm.weight", [H], GGML_F32),
+              (p + "ffn_gate.weight", [H, I], wt), (p + "ffn_up.weight", [H, I], wt),
+              (p + "ffn_down.weight", [I, H], wt)]
+    return t + [("output_norm.weight", [H], GGML_F32), ("output.weight", [H, V], wt)]
+def llama_kvs(name, L, H, I, heads, kvh, ctx, theta, tok_model, tokens, merges, ftype):
+    k = [kv("general.architecture", T_STR, "llama"), kv("general.name", T_STR, name),
+         kv("llama.context_length", T_U32, ctx), kv("llama.embedding_length", T_U32, H),
+         kv("llama.block_count", T_U32, L), kv("llama.feed_forward_length", T_U32, I),
+         kv("llama.rope.dimension_count", T_U32, H // heads), kv("llama.attention.head_count", T_U32, heads),
+         kv("llama.attention.head_count_kv", T_U32, kvh), kv("llama.attention.layer_norm_rms_epsilon", T_F32, 1e-5),
+         kv("llama.rope.freq_base", T_F32, theta), kv("general.file_type", T_U32, ftype),
+         kv("tokenizer.ggml.model", T_STR, tok_model), kv("tokenizer.ggml.tokens", T_ARR, (T_STR, tokens))]
+    if tok_model == "llama":
+        k.append(kv("tokenizer.ggml.scores", T_ARR, (T_F32, [float(-i) for i in range(len(tokens))])))
+    k.append(kv("tokenizer.ggml.token_type", T_ARR, (T_I32, [1] * len(tokens))))
+    if merges:
+        k.append(kv("tokenizer.ggml.merges", T_ARR, (T_STR, merges)))
+    k += [kv("tokenizer.ggml.bos_token_id", T_U32, 1), kv("tokenizer.ggml.eos_token_id", T_U32, 2),
+          kv("general.quantization_version", T_U32, 2)]
+    return k
+# Llama-2-7B Q8_0 (~7.2 GB): a 32,000-piece sentencepiece vocab (~0.7 MB of header, as published GGUFs)
+spm = ["<unk>", "<s>", "</s>"] + [f"<0x{i:02X}>" for i in range(256)]
+spm += [f"\u2581p{i}" for i in range(32000 - len(spm))]
+d = mkrepo("llama-2-7b-gguf")
+n = gguf(f"{d}/llama-2-7b.Q8_0.gguf", llama_kvs("Llama-2-7B", 32, 4096, 11008, 32, 32, 4096, 10000.0, "llama", spm, None, 7),
+         llama_tensors(32, 4096, 11008, 32000, 4096, GGML_Q8_0))
+open(f"{root}/header-bytes.llama-2-7b-gguf", "w").write(str(n))
+# Llama-3-8B Q4_K (~4.6 GB): 128,256-token BPE vocab + 280,147 merges (~7.5 MB of header)
+bpe = [f"\u0120t{i:x}" for i in range(128256)]
+merges = [f"\u0120a{i:x} b{i:x}" for i in range(280147)]
+d = mkrepo("llama-3-8b-gguf")
+n = gguf(f"{d}/llama-3-8b.Q4_K_M.gguf", llama_kvs("Llama-3-8B", 32, 4096, 14336, 32, 8, 8192, 500000.0, "gpt2", bpe, merges, 15),
+         llama_tensors(32, 4096, 14336, 128256, 1024, GGML_Q4_K))
+open(f"{root}/header-bytes.llama-3-8b-gguf", "w").write(str(n))
+EOF
+  du -sh --apparent-size "$WORK/hub/bench" | sed 's/^/   apparent size /'
+  du -sh "$WORK/hub/bench" | sed 's/^/   on disk       /'
+  echo "   fakehub hashes the sparse files before it is ready (sha256 of every byte)"
+  "$FAKEHUB" --root "$WORK/hub" --ready-file "$WORK/hub.ready" --log "$WORK/logs/fakehub.jsonl" >/dev/null 2>"$WORK/logs/fakehub.err" &
+  HUB_PID=$!
+  for _ in $(seq 1200); do [ -s "$WORK/hub.ready" ] && break; kill -0 "$HUB_PID" 2>/dev/null || break; sleep 0.25; done
+  [ -s "$WORK/hub.ready" ] || { echo "bench: fakehub did not start" >&2; cat "$WORK/logs/fakehub.err" >&2; exit 1; }
+  read -r HUB_URL _ < "$WORK/hub.ready"
+  echo "== (e) fakehub pid $HUB_PID on $HUB_URL"
+  for repo in llama-2-7b-safetensors llama-2-7b-gguf llama-3-8b-gguf; do
+    for r in $(seq "$REPS"); do
+      curl -fsS -X POST -o /dev/null "$HUB_URL/_control/reset"
+      "${IWENV[@]}" HF_ENDPOINT="$HUB_URL" "$IW" inspect "bench/$repo" --json > "$WORK/inspect.json" 2>"$WORK/logs/last.err" || {
+        echo "bench: inspect bench/$repo failed:" >&2; cat "$WORK/logs/last.err" >&2; exit 1; }
+      curl -fsS -o "$WORK/hublog.json" "$HUB_URL/_control/log"
+      python3 - "$WORK/inspect.json" "$WORK/hublog.json" "$WORK/hub/header-bytes.$repo" "$repo" "$r" >> "$INSP" <<'EOF'
+import json, sys
+ins, log = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+hdr = int(open(sys.argv[3]).read())
+files = sum(e["bytes"] for e in log if e["host"] == "cdn" or "/resolve/" in e["path"])
+total = sum(e["bytes"] for e in log)
+params = (ins.get("parameters") or {}).get("total")
+print(f"{sys.argv[4]}\t{sys.argv[5]}\t{ins.get('bytes_transferred')}\t{files}\t{total}\t{hdr}\t{len(log)}\t{params}")
+EOF
+      tail -1 "$INSP" | awk -F'\t' '{printf "  %-28s rep %d  inspect --json bytes_transferred %s, fakehub log: %s file bytes, %s bytes in %s requests (header %s B, params %s)\n", $1, $2, $3, $4, $5, $7, $6, $8}'
+    done
+  done
+  kill "$HUB_PID"; wait "$HUB_PID" 2>/dev/null || true; HUB_PID=""
+fi
+
+echo "== load average at end: $(loadavg)"
+
+# ---- summary ----------------------------------------------------------------
+python3 - "$RAW" "$INSP" "$BIG_MB" "$THR_MB" "$RATE_MB" "$SMALL_N" <<'EOF'
+import statistics, sys
+raw, insp = sys.argv[1], sys.argv[2]
+big_mb, thr_mb, rate_mb, small_n = sys.argv[3:7]
+t, rss, cpu = {}, {}, {}
+for line in open(raw):
+    part, name, rep, secs, kib, c = line.rstrip("\n").split("\t")
+    t.setdefault((part, name), []).append(float(secs))
+    rss.setdefault((part, name), []).append(int(kib))
+    cpu.setdefault((part, name), []).append(float(c))
+def med(k): return statistics.median(t[k])
+if t:
+    print("== summary (median, min-max over %d runs)" % max(len(v) for v in t.values()))
+    for k, v in t.items():
+        print(f"  ({k[0]}) {k[1]:<30} {med(k):7.2f} s  [{min(v):.2f}-{max(v):.2f}]  cpu {statistics.median(cpu[k]):6.2f} s  peak RSS max {max(rss[k]) / 1024:.1f} MiB")
+goals = []
+def ratio(num, den): return med(num) / med(den)
+def spread(num, den):   # worst and best pairing of the runs
+    lo = min(t[num]) / max(t[den]); hi = max(t[num]) / min(t[den]); return f"[{lo:.2f}-{hi:.2f}]"
+if ("a", "iwdl") in t:
+    k = (("a", "curl"), ("a", "iwdl"))
+    goals.append((f"(a) {big_mb} MiB unthrottled: throughput vs curl", f"{ratio(*k):.2f}x {spread(*k)}", ">= 0.95x", ratio(*k) >= 0.95))
+    m = max(rss[("a", "iwdl")]) / 1024
+    goals.append((f"(d) peak RSS during the {big_mb} MiB download", f"{m:.1f} MiB", "<= 64 MiB", m <= 64))
+if ("b", "iwdl") in t:
+    k = (("b", "aria2c -x8 -s8"), ("b", "iwdl"))
+    goals.append((f"(b) limit_rate {rate_mb}m, {thr_mb} MiB: vs aria2c -x8 -s8", f"{ratio(*k):.2f}x {spread(*k)}", ">= 1.0x", ratio(*k) >= 1.0))
+    k = (("b", "curl"), ("b", "iwdl"))
+    goals.append((f"(b) limit_rate {rate_mb}m, {thr_mb} MiB: vs single curl", f"{ratio(*k):.2f}x {spread(*k)}", ">= 6x", ratio(*k) >= 6))
+if ("c", "iwdl --jobs 8") in t:
+    k = (("c", "iwdl --jobs 8"), ("c", "aria2c -j8"))
+    goals.append((f"(c) {small_n} small files: time vs aria2c -j8", f"{ratio(*k):.2f}x {spread(*k)}", "<= 1.2x", ratio(*k) <= 1.2))
+rows = [l.rstrip("\n").split("\t") for l in open(insp)]
+for repo in dict.fromkeys(r[0] for r in rows):
+    rr = [r for r in rows if r[0] == repo]
+    tot = max(int(r[4]) for r in rr)
+    agree = all(r[2] == r[3] for r in rr)
+    hdr = int(rr[0][5])
+    goals.append((f"(e) inspect {repo}: bytes moved",
+                  f"{tot / 1048576:.3f} MiB (header {hdr / 1048576:.2f}, +{(tot - hdr) / 1024:.0f} KiB; inspect {'=' if agree else '!='} log)",
+                  "< 2 MiB", tot < 2 << 20 and agree))
+print("== goals")
+for name, meas, goal, ok in goals:
+    print(f"  {name:<52} {meas:<30} goal {goal:<9} {'PASS' if ok else 'FAIL'}")
+EOF
