@@ -357,7 +357,7 @@ d = mkrepo("llama-2-7b-gguf")
 n = gguf(f"{d}/llama-2-7b.Q8_0.gguf", llama_kvs("Llama-2-7B", 32, 4096, 11008, 32, 32, 4096, 10000.0, "llama", spm, None, 7),
          llama_tensors(32, 4096, 11008, 32000, 4096, GGML_Q8_0))
 open(f"{root}/header-bytes.llama-2-7b-gguf", "w").write(str(n))
-# Llama-3-8B Q4_K (~4.6 GB): 128,256-token BPE vocab + 280,147 merges (~7.5 MB of header)
+# Llama-3-8B Q4_K (~4.5 GB): 128,256-token BPE vocab + 280,147 merges (~7.5 MB of header)
 bpe = [f"\u0120t{i:x}" for i in range(128256)]
 merges = [f"\u0120a{i:x} b{i:x}" for i in range(280147)]
 d = mkrepo("llama-3-8b-gguf")
