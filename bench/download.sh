@@ -350,14 +350,14 @@ def llama_kvs(name, L, H, I, heads, kvh, ctx, theta, tok_model, tokens, merges, 
     k += [kv("tokenizer.ggml.bos_token_id", T_U32, 1), kv("tokenizer.ggml.eos_token_id", T_U32, 2),
           kv("general.quantization_version", T_U32, 2)]
     return k
-# Llama-2-7B Q8_0 (~7.2 GB): a 32,000-piece sentencepiece vocab (~0.7 MB of header, as published GGUFs)
+# Llama-2-7B Q8_0 (~7.2 GB): a 32,000-piece sentencepiece vocab (0.77 MiB of header, as published GGUFs)
 spm = ["<unk>", "<s>", "</s>"] + [f"<0x{i:02X}>" for i in range(256)]
 spm += [f"\u2581p{i}" for i in range(32000 - len(spm))]
 d = mkrepo("llama-2-7b-gguf")
 n = gguf(f"{d}/llama-2-7b.Q8_0.gguf", llama_kvs("Llama-2-7B", 32, 4096, 11008, 32, 32, 4096, 10000.0, "llama", spm, None, 7),
          llama_tensors(32, 4096, 11008, 32000, 4096, GGML_Q8_0))
 open(f"{root}/header-bytes.llama-2-7b-gguf", "w").write(str(n))
-# Llama-3-8B Q4_K (~4.5 GB): 128,256-token BPE vocab + 280,147 merges (~7.5 MB of header)
+# Llama-3-8B Q4_K (~4.5 GB): 128,256-token BPE vocab + 280,147 merges (8.4 MiB of header)
 bpe = [f"\u0120t{i:x}" for i in range(128256)]
 merges = [f"\u0120a{i:x} b{i:x}" for i in range(280147)]
 d = mkrepo("llama-3-8b-gguf")
