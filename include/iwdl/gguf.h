@@ -2,8 +2,10 @@
  *
  * The reader pulls only the header (key/value metadata and tensor infos)
  * through an iw_source read-at callback: it fetches a prefix (1 MiB by
- * default), parses it, and when the header runs past the prefix it doubles
- * the prefix (up to max_header_bytes, 64 MiB by default) and parses again.
+ * default), parses it, and when the header runs past the prefix it grows the
+ * prefix to the estimated end of the collection it stopped in (tokenizer
+ * arrays, the tensor table), else doubles it (up to max_header_bytes, 64 MiB
+ * by default), and parses again.
  * The same code therefore serves local files, HTTP Range readers (a handful
  * of requests) and fuzz input.  Tensor data is never read.
  *

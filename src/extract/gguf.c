@@ -2,9 +2,13 @@
  *
  * One pass walks a prefix of the file held in memory with an iw_reader.
  * When a read runs past the prefix while more of the file exists, the pass
- * stops with NEED_MORE, the prefix is doubled (never beyond the header cap)
- * and the pass restarts from offset 0; parsing is cheap next to a fetch, and
- * restarting keeps the parser a plain sequential walk.
+ * stops with NEED_MORE and restarts from offset 0 with a longer prefix;
+ * parsing is cheap next to a fetch, and restarting keeps the parser a plain
+ * sequential walk.  The prefix grows to where the pass estimates the header
+ * ends when it stopped inside a long collection (a tokenizer array, the
+ * tensor table: the bytes per element so far times the elements left), else
+ * it doubles; never beyond the header cap.  So a remote read of a 8 MiB
+ * header moves about 8 MiB, not the 16 MiB doubling would.
  *
  * Nothing is allocated from a count in the file before that count has been
  * checked against its cap and against the bytes that can still follow
@@ -86,7 +90,21 @@ typedef struct parser {
     int          max_depth;
     size_t       max_header;
     const char  *what;       /* what is being read, for truncation errors */
+    uint64_t     hint;       /* NEED_MORE: estimated offset the header reaches (0: none) */
 } parser;
+
+/* Stopped at element i of n in a collection that began at `start`: the
+ * collection probably ends near start + (bytes so far / i) x n. */
+static void hint_collection(parser *p, uint64_t start, uint64_t pos, uint64_t i, uint64_t n)
+{
+    if (i == 0 || pos <= start || n <= i)
+        return;
+    double est = (double)start + (double)(pos - start) / (double)i * (double)n;
+    if (est > (double)UINT64_MAX / 2)
+        return;
+    if ((uint64_t)est > p->hint)
+        p->hint = (uint64_t)est;
+}
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -231,8 +249,11 @@ static int need(parser *p, uint64_t n)
     uint64_t pos = off_of(p);
     if (n <= p->r.len - p->r.pos)
         return 0;
-    if (!p->complete)
+    if (!p->complete) {
+        if (pos + n > p->hint && pos + n > pos)
+            p->hint = pos + n;
         return NEED_MORE;
+    }
     if (p->limit >= p->g->file_size || pos + n <= pos)
         return iw_error_set(IW_EFORMAT,
             "%s: truncated at offset %" PRIu64 " reading %s (need %" PRIu64 " bytes, %" PRIu64 " left in the file)",
@@ -377,12 +398,16 @@ static int skip_array(parser *p, const char *key, int elem, uint64_t count, int 
         }
         return iw_rd_skip(&p->r, (size_t)(count * fs)) ? IW_EFORMAT : 0;
     }
+    uint64_t start = off_of(p);
     for (uint64_t i = 0; i < count; i++) {
         if (elem == IW_GGUF_STRING) {
             const uint8_t *s;
             size_t len;
-            if ((rc = rd_string(p, p->max_string, "array string", &s, &len)) != 0)
+            if ((rc = rd_string(p, p->max_string, "array string", &s, &len)) != 0) {
+                if (rc == NEED_MORE)
+                    hint_collection(p, start, off_of(p), i, count);
                 return rc;
+            }
         } else {
             uint32_t e2;
             uint64_t c2;
@@ -657,9 +682,14 @@ static int parse_pass(parser *p)
     for (uint64_t i = 0; i < n_kv; i++)
         if ((rc = read_kv(p, i)) != 0)
             return rc;
-    for (uint64_t i = 0; i < n_t; i++)
-        if ((rc = read_tensor_info(p, i)) != 0)
+    uint64_t tstart = off_of(p);
+    for (uint64_t i = 0; i < n_t; i++) {
+        if ((rc = read_tensor_info(p, i)) != 0) {
+            if (rc == NEED_MORE)
+                hint_collection(p, tstart, off_of(p), i, n_t);
             return rc;
+        }
+    }
 
     g->header_end = off_of(p);
     uint64_t a = g->alignment;
@@ -790,11 +820,18 @@ int iw_gguf_parse(iw_gguf **out, iw_source *src, const iw_gguf_opts *opts)
             g->file_size = g->buf_len;
         p.limit = g->file_size < p.max_header ? g->file_size : p.max_header;
         p.complete = g->buf_len >= p.limit;
+        p.hint = 0;
         rc = parse_pass(&p);
         if (rc != NEED_MORE)
             break;
-        /* grow the prefix: double, capped by the header cap and the file */
-        want = g->buf_len > p.max_header / 2 ? p.max_header : g->buf_len * 2;
+        /* grow the prefix to the estimated end (+1/16 and 64 KiB of slack for
+         * what follows the collection), else double; capped by the header cap */
+        if (p.hint > g->buf_len && p.hint < p.max_header) {
+            uint64_t w = p.hint + p.hint / 16 + 65536;
+            want = w > p.max_header ? p.max_header : (size_t)w;
+        } else {
+            want = g->buf_len > p.max_header / 2 ? p.max_header : g->buf_len * 2;
+        }
         if (want < 4096)
             want = 4096;
     }
