@@ -10,25 +10,14 @@
 #include "iwtest.h"
 #include "iwdl/error.h"
 #include "iwdl/estimate.h"
+#include "estfixture.h"
 
 #define GIB ((int64_t)1 << 30)
 
 static void llama3_8b(iw_arch *a)
 {
-    iw_arch_init(a);
-    iw_arch_set_str(&a->torch_dtype, "bfloat16");
-    a->num_layers = 32;
-    a->num_attention_heads = 32;
-    a->num_kv_heads = 8;
-    a->head_dim = 128;
-    a->hidden_size = 4096;
-    a->intermediate_size = 14336;
-    a->vocab_size = 128256;
-    a->max_position_embeddings = a->context_length = 8192;
-    a->attention.type = IW_ATTN_GQA;
-    a->parameters.total = 8030261248;
+    est_llama3_8b(a);
     iw_arch_set_str(&a->parameters.source, "safetensors");
-    a->weights_bytes = 16060522496;
 }
 
 static void golden(const char *name, const char *got)

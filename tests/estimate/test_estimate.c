@@ -8,6 +8,7 @@
 
 #include "iwdl/error.h"
 #include "iwdl/estimate.h"
+#include "estfixture.h"
 
 #define GIB ((int64_t)1 << 30)
 
@@ -35,30 +36,11 @@ static int64_t term_bytes(const iw_estimate *e, const char *name)
     return t->bytes;
 }
 
-/* Llama-3-8B: 32 layers, 32 heads, 8 KV heads, head_dim 128 (4096/32),
- * hidden 4096, intermediate 14336, vocab 128256, bf16, 8192 positions. */
-static void llama3_8b(iw_arch *a)
-{
-    iw_arch_init(a);
-    iw_arch_set_str(&a->torch_dtype, "bfloat16");
-    a->num_layers = 32;
-    a->num_attention_heads = 32;
-    a->num_kv_heads = 8;
-    a->head_dim = 128;
-    a->hidden_size = 4096;
-    a->intermediate_size = 14336;
-    a->vocab_size = 128256;
-    a->max_position_embeddings = 8192;
-    a->context_length = 8192;
-    a->attention.type = IW_ATTN_GQA;
-    a->parameters.total = 8030261248;
-    a->weights_bytes = 16060522496;    /* 8030261248 x 2 B, as the safetensors headers sum */
-}
 
 Test(kv, llama3_8b_gqa)
 {
     iw_arch a;
-    llama3_8b(&a);
+    est_llama3_8b(&a);
     int64_t kv = 0;
     /* 32 layers x 8 kv heads x (128 + 128) x 2 B = 131072 B/token */
     cr_assert_eq(iw_estimate_kv_per_token(&a, IW_KV_AUTO, 1, &kv), 0, "%s", iw_error_last());
@@ -410,7 +392,7 @@ Test(kv, shared_kv_layers)
 Test(weights, gptq_awq_fp8_bnb)
 {
     iw_arch a;
-    llama3_8b(&a);
+    est_llama3_8b(&a);
     a.weights_bytes = IW_UNKNOWN;
     a.parameters.total = 8000000000;
     a.parameters.embedding = 525336576;      /* 128256 x 4096 */
@@ -451,7 +433,7 @@ Test(weights, gptq_awq_fp8_bnb)
 Test(weights, tp_split)
 {
     iw_arch a;
-    llama3_8b(&a);
+    est_llama3_8b(&a);
     iw_est_opts o;
     iw_est_opts_init(&o);
     o.context = 8192;
@@ -482,7 +464,7 @@ static bool fits(const iw_arch *a, iw_est_opts o, int64_t ctx, int64_t batch)
 Test(inverse, max_context_vllm_and_llamacpp)
 {
     iw_arch a;
-    llama3_8b(&a);
+    est_llama3_8b(&a);
     a.context_length = 1 << 20;      /* large, so the budget decides */
     iw_est_opts o;
     iw_est_opts_init(&o);
@@ -546,7 +528,7 @@ Test(inverse, sliding_window_piecewise)
 Test(inverse, capped_at_model_max)
 {
     iw_arch a;
-    llama3_8b(&a);          /* max 8192 */
+    est_llama3_8b(&a);          /* max 8192 */
     iw_est_opts o;
     iw_est_opts_init(&o);
     o.vram_bytes = 80 * GIB;
@@ -561,7 +543,7 @@ Test(inverse, capped_at_model_max)
 Test(bad, budget_smaller_than_weights)
 {
     iw_arch a;
-    llama3_8b(&a);
+    est_llama3_8b(&a);
     iw_est_opts o;
     iw_est_opts_init(&o);
     o.vram_bytes = 8 * GIB;
@@ -583,7 +565,7 @@ Test(bad, budget_smaller_than_weights)
 Test(bad, missing_fields)
 {
     iw_arch a;
-    llama3_8b(&a);
+    est_llama3_8b(&a);
     a.num_layers = IW_UNKNOWN;
     iw_est_opts o;
     iw_est_opts_init(&o);
@@ -644,7 +626,7 @@ Test(misc, gpu_table_and_sizes)
 Test(misc, recommend_and_json)
 {
     iw_arch a;
-    llama3_8b(&a);
+    est_llama3_8b(&a);
     iw_est_opts o;
     iw_est_opts_init(&o);
     o.vram_bytes = 24 * GIB;
@@ -748,7 +730,7 @@ Test(kv, chunked_local_attention)
 Test(kv, llamacpp_q4_0_cache)
 {
     iw_arch a;
-    llama3_8b(&a);
+    est_llama3_8b(&a);
     iw_est_opts o;
     iw_est_opts_init(&o);
     o.engine = IW_ENGINE_LLAMACPP;
@@ -774,7 +756,7 @@ Test(kv, llamacpp_q4_0_cache)
 Test(llamacpp, partial_offload_ngl)
 {
     iw_arch a;
-    llama3_8b(&a);     /* exact weights 16060522496 B = 8030261248 params x 2 B */
+    est_llama3_8b(&a);     /* exact weights 16060522496 B = 8030261248 params x 2 B */
     iw_est_opts o;
     iw_est_opts_init(&o);
     o.engine = IW_ENGINE_LLAMACPP;
@@ -823,7 +805,7 @@ Test(llamacpp, partial_offload_ngl)
 Test(vllm, non_torch_and_cuda_graphs)
 {
     iw_arch a;
-    llama3_8b(&a);
+    est_llama3_8b(&a);
     iw_est_opts o;
     iw_est_opts_init(&o);
     o.context = 8192;
@@ -853,7 +835,7 @@ Test(vllm, non_torch_and_cuda_graphs)
 Test(vision, vit_formula_included_and_external_tower)
 {
     iw_arch a;
-    llama3_8b(&a);
+    est_llama3_8b(&a);
     a.has_vision = true;
     a.hidden_size = 3584;
     /* SigLIP-so400m-like tower, no vision.params: ViT formula with proj = text hidden 3584:
@@ -894,7 +876,7 @@ Test(vision, vit_formula_included_and_external_tower)
 Test(vision, llava_external_tower)
 {
     iw_arch a;
-    llama3_8b(&a);
+    est_llama3_8b(&a);
     a.has_vision = true;
     iw_arch_set_str(&a.torch_dtype, "float16");
     iw_arch_set_str(&a.vision.model_type, "openai/clip-vit-large-patch14-336");

@@ -9,6 +9,7 @@
 
 #include "iwdl/error.h"
 #include "iwdl/estimate.h"
+#include "estfixture.h"
 
 #define GIB ((int64_t)1 << 30)
 #define P8B 8030261248LL
@@ -17,28 +18,13 @@
 
 static void llama3_8b(iw_arch *a, bool exact)
 {
-    iw_arch_init(a);
-    iw_arch_set_str(&a->torch_dtype, "bfloat16");
+    est_llama3_8b(a);
     iw_arch_set_source(a, "torch_dtype", "config.json");
     iw_arch_set_str(&a->kv_precision, "bf16");
     iw_arch_set_source(a, "kv_precision", "default:torch_dtype");
-    a->num_layers = 32;
-    a->num_attention_heads = 32;
-    a->num_kv_heads = 8;
-    a->head_dim = 128;
-    a->hidden_size = 4096;
-    a->intermediate_size = 14336;
-    a->vocab_size = 128256;
-    a->max_position_embeddings = 8192;
-    a->context_length = 8192;
-    a->attention.type = IW_ATTN_GQA;
-    a->parameters.total = P8B;
-    if (exact) {
-        iw_arch_set_str(&a->parameters.source, "safetensors");
-        a->weights_bytes = 2 * P8B;
-    } else {
-        iw_arch_set_str(&a->parameters.source, "formula");
-    }
+    iw_arch_set_str(&a->parameters.source, exact ? "safetensors" : "formula");
+    if (!exact)
+        a->weights_bytes = IW_UNKNOWN;
 }
 
 static const iw_ov_report *find(const iw_ov_result *r, const char *flag)

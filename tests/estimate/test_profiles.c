@@ -13,6 +13,7 @@
 #include "iwtest.h"
 #include "iwdl/error.h"
 #include "iwdl/estimate.h"
+#include "estfixture.h"
 
 #define MIB ((int64_t)1 << 20)
 #define GIB ((int64_t)1 << 30)
@@ -25,24 +26,6 @@ static int64_t term_bytes(const iw_estimate *e, const char *name)
     return -1;
 }
 
-/* Llama-3-8B with exact header bytes (as in test_estimate.c). */
-static void llama3_8b(iw_arch *a)
-{
-    iw_arch_init(a);
-    iw_arch_set_str(&a->torch_dtype, "bfloat16");
-    a->num_layers = 32;
-    a->num_attention_heads = 32;
-    a->num_kv_heads = 8;
-    a->head_dim = 128;
-    a->hidden_size = 4096;
-    a->intermediate_size = 14336;
-    a->vocab_size = 128256;
-    a->max_position_embeddings = 8192;
-    a->context_length = 8192;
-    a->attention.type = IW_ATTN_GQA;
-    a->parameters.total = 8030261248;
-    a->weights_bytes = 16060522496;
-}
 
 Test(profiles, shipped_parses_and_default_is_todays_constants)
 {
@@ -253,7 +236,7 @@ Test(profiles, file_selection)
 Test(profiles, margins_hand_computed)
 {
     iw_arch a;
-    llama3_8b(&a);
+    est_llama3_8b(&a);
     iw_est_profiles *p = NULL;
     cr_assert_eq(iw_est_profiles_new(&p), 0);
     iw_est_opts o;
@@ -326,7 +309,7 @@ Test(profiles, margins_hand_computed)
 Test(profiles, inverse_with_margins_plugs_back)
 {
     iw_arch a;
-    llama3_8b(&a);
+    est_llama3_8b(&a);
     a.context_length = a.max_position_embeddings = 131072;
     iw_est_profiles *p = NULL;
     cr_assert_eq(iw_est_profiles_new(&p), 0);
