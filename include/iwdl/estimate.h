@@ -291,6 +291,12 @@ typedef struct iw_ov_result {
  * --quantization awq); everything else is applied or reported as ignored. */
 int iw_estimate_apply_overrides(iw_arch *a, const iw_est_overrides *ov, iw_ov_result *res);
 
+/* The vLLM arguments a launch needs to load what the overrides estimated,
+ * appended to args: --dtype float32|float16|bfloat16 for an explicit weight
+ * dtype, --quantization fp8|bitsandbytes for an online quantization.
+ * (--trust-remote-code is the caller's: ov->trust_remote_code.)  ov may be NULL. */
+int iw_ov_vllm_args(const iw_ov_result *ov, iw_strlist *args);
+
 /* ====================================================================
  * Verdict (src/estimate/verdict.c): fits / tight / does not fit against
  * the budget, the headroom, the largest term, and for a misfit the changes

@@ -88,21 +88,6 @@ static int put_yaml(iw_buf *b, const char *s)
 
 /* ------------------------------------------------------------ shared facts */
 
-/* The online quantization the overrides chose (fp8, bitsandbytes), or NULL. */
-static const char *online_quant(const iw_ov_result *ov)
-{
-    for (size_t i = 0; ov && i < ov->n; i++) {
-        const iw_ov_report *r = &ov->r[i];
-        if (r->status != IW_OV_APPLIED || (strcmp(r->flag, "--quantization") && strcmp(r->flag, "--dtype")))
-            continue;
-        if (!strcmp(r->value, "fp8"))
-            return "fp8";
-        if (!strcmp(r->value, "bnb4"))
-            return "bitsandbytes";
-    }
-    return NULL;
-}
-
 /* A what-if quantization that needs another checkpoint (its reason), or NULL. */
 static const char *what_if(const iw_ov_result *ov)
 {
@@ -111,17 +96,6 @@ static const char *what_if(const iw_ov_result *ov)
         if (r->status == IW_OV_APPLIED && !strncmp(r->reason, "what-if:", 8))
             return r->reason;
     }
-    return NULL;
-}
-
-/* vLLM --dtype spelling when the user chose one explicitly. */
-static const char *vllm_dtype(const iw_ov_result *ov)
-{
-    if (!ov || strcmp(ov->dtype_source, "--dtype"))
-        return NULL;
-    if (!strcmp(ov->dtype, "fp32")) return "float32";
-    if (!strcmp(ov->dtype, "fp16")) return "float16";
-    if (!strcmp(ov->dtype, "bf16")) return "bfloat16";
     return NULL;
 }
 
@@ -142,12 +116,8 @@ static int vllm_args(const iw_estimate *e, const iw_emit_input *in, iw_strlist *
     else if (!rc && (o->kv_dtype == IW_KV_F16 || o->kv_dtype == IW_KV_BF16 || o->kv_dtype == IW_KV_F32))
         rc = iw_strlist_push(l, "--kv-cache-dtype") ||
              iw_strlist_push(l, o->kv_dtype == IW_KV_F16 ? "float16" : o->kv_dtype == IW_KV_BF16 ? "bfloat16" : "auto");
-    const char *dt = vllm_dtype(in->ov);
-    if (!rc && dt)
-        rc = iw_strlist_push(l, "--dtype") || iw_strlist_push(l, dt);
-    const char *q = online_quant(in->ov);
-    if (!rc && q)
-        rc = iw_strlist_push(l, "--quantization") || iw_strlist_push(l, q);
+    if (!rc)
+        rc = iw_ov_vllm_args(in->ov, l) < 0;
     if (!rc && o->enforce_eager)
         rc = iw_strlist_push(l, "--enforce-eager");
     if (!rc && in->ov && in->ov->trust_remote_code)

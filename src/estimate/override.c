@@ -246,6 +246,30 @@ static int apply_quant(iw_arch *a, const char *flag, const char *q, iw_ov_result
     return 0;
 }
 
+int iw_ov_vllm_args(const iw_ov_result *ov, iw_strlist *args)
+{
+    if (!ov)
+        return 0;
+    int rc = 0;
+    if (!strcmp(ov->dtype_source, "--dtype")) {
+        const char *d = !strcmp(ov->dtype, "fp32") ? "float32" : !strcmp(ov->dtype, "fp16") ? "float16"
+                      : !strcmp(ov->dtype, "bf16") ? "bfloat16" : NULL;
+        if (d)
+            rc = iw_strlist_push(args, "--dtype") || iw_strlist_push(args, d);
+    }
+    for (size_t i = 0; !rc && i < ov->n; i++) {
+        const iw_ov_report *r = &ov->r[i];
+        if (r->status != IW_OV_APPLIED || (strcmp(r->flag, "--quantization") && strcmp(r->flag, "--dtype")))
+            continue;
+        if (!strcmp(r->value, "fp8") || !strcmp(r->value, "bnb4")) {
+            rc = iw_strlist_push(args, "--quantization") ||
+                 iw_strlist_push(args, !strcmp(r->value, "fp8") ? "fp8" : "bitsandbytes");
+            break;
+        }
+    }
+    return rc ? iw_error_set(IW_ENOMEM, "out of memory") : 0;
+}
+
 int iw_estimate_apply_overrides(iw_arch *a, const iw_est_overrides *ov, iw_ov_result *res)
 {
     int rc;

@@ -399,21 +399,10 @@ static int override_args(iw_engine eng, const iw_ov_result *ovr, iw_strlist *arg
 {
     if (eng != IW_ENGINE_VLLM)
         return 0;
-    int rc = 0;
-    if (!strcmp(ovr->dtype_source, "--dtype") && strcmp(ovr->dtype, "gguf")) {
-        const char *d = !strcmp(ovr->dtype, "fp32") ? "float32" : !strcmp(ovr->dtype, "fp16") ? "float16" : "bfloat16";
-        rc = iw_strlist_push(args, "--dtype") || iw_strlist_push(args, d);
-    }
-    for (size_t i = 0; !rc && i < ovr->n; i++) {
-        const iw_ov_report *r = &ovr->r[i];
-        if (r->status == IW_OV_APPLIED && (!strcmp(r->flag, "--quantization") || !strcmp(r->flag, "--dtype")) &&
-            (!strcmp(r->value, "fp8") || !strcmp(r->value, "bnb4")))
-            rc = iw_strlist_push(args, "--quantization") ||
-                 iw_strlist_push(args, !strcmp(r->value, "fp8") ? "fp8" : "bitsandbytes");
-    }
-    if (!rc && ovr->trust_remote_code)
-        rc = iw_strlist_push(args, "--trust-remote-code");
-    return rc ? IW_ENOMEM : 0;
+    int rc = iw_ov_vllm_args(ovr, args);
+    if (!rc && ovr->trust_remote_code && iw_strlist_push(args, "--trust-remote-code") < 0)
+        rc = IW_ENOMEM;
+    return rc;
 }
 
 static cJSON *overrides_json(const iw_ov_result *ovr)
