@@ -199,5 +199,8 @@ void iw_arch_stamp_now(iw_arch *a);                      /* collected_at = now (
 int64_t iw_arch_count_layers(const iw_arch *a, iw_layer_kind k);
 /* KV heads of layer il (per-layer array if present, else num_kv_heads, else heads). */
 int64_t iw_arch_kv_heads_of_layer(const iw_arch *a, size_t il);
+/* A GGUF record: its source is "gguf" or its quantization method is "gguf"
+ * (the tensor types fix the storage and llama.cpp runs it). */
+bool    iw_arch_is_gguf(const iw_arch *a);
 
 #endif

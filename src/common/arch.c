@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 int iw_strlist_push(iw_strlist *l, const char *s)
@@ -331,4 +332,10 @@ int64_t iw_arch_kv_heads_of_layer(const iw_arch *a, size_t il)
     if (a->num_kv_heads >= 0)
         return a->num_kv_heads;
     return a->num_attention_heads;
+}
+
+bool iw_arch_is_gguf(const iw_arch *a)
+{
+    return (a->source && !strcmp(a->source, "gguf")) ||
+           (a->quantization.method && !strcasecmp(a->quantization.method, "gguf"));
 }

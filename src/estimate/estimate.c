@@ -505,7 +505,7 @@ int iw_estimate_weights(const iw_arch *a, int64_t *bytes, char *formula, size_t 
         return 0;
     }
     if (a->weights_bytes > 0) {
-        bool gguf = (a->source && !strcmp(a->source, "gguf")) || (q->method && !strcasecmp(q->method, "gguf"));
+        bool gguf = iw_arch_is_gguf(a);
         *source = gguf ? "exact: gguf tensors" : "exact: safetensors headers";
         snprintf(formula, flen, "sum of tensor data bytes from the %s = %lld",
                  gguf ? "GGUF tensor infos" : "safetensors headers", (long long)a->weights_bytes);

@@ -105,12 +105,6 @@ static const char *torch_name(const char *s)
     return !strcmp(s, "fp32") ? "float32" : !strcmp(s, "fp16") ? "float16" : "bfloat16";
 }
 
-static bool is_gguf(const iw_arch *a)
-{
-    return (a->source && !strcmp(a->source, "gguf")) ||
-           (a->quantization.method && !strcasecmp(a->quantization.method, "gguf"));
-}
-
 static bool quantized(const iw_arch *a)
 {
     const char *m = a->quantization.method;
@@ -182,7 +176,7 @@ static int apply_quant(iw_arch *a, const char *flag, const char *q, iw_ov_result
             ok = true;
     if (!ok || q[n])
         return iw_error_set(IW_EINVAL, "%s '%s': expected none, awq, gptq, int8, fp8, bnb4, bnb8 or mxfp4", flag, q);
-    if (is_gguf(a)) {
+    if (iw_arch_is_gguf(a)) {
         report(res, flag, lc, IW_OV_IGNORED, "the GGUF tensor types fix the storage (%s); choose another GGUF file",
                a->quantization.label ? a->quantization.label : "gguf");
         return 0;
@@ -329,7 +323,7 @@ int iw_estimate_apply_overrides(iw_arch *a, const iw_est_overrides *ov, iw_ov_re
     /* --dtype: the weight (and activation) dtype the engine loads */
     const char *ck = dtype_short(a->torch_dtype);
     const char *ts = iw_arch_get_source(a, "torch_dtype");
-    if (is_gguf(a)) {
+    if (iw_arch_is_gguf(a)) {
         snprintf(res->dtype, sizeof res->dtype, "gguf");
         snprintf(res->dtype_source, sizeof res->dtype_source, "GGUF tensor types");
         if (ov->dtype != IW_DTYPE_AUTO && ov->dtype != IW_DTYPE_FP8 && ov->dtype != IW_DTYPE_INT8)

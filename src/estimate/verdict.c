@@ -54,12 +54,6 @@ static int try_fix(const iw_arch *a2, const iw_est_opts *o2, iw_est_fix *f)
     return rc;
 }
 
-static bool is_gguf(const iw_arch *a)
-{
-    return (a->source && !strcmp(a->source, "gguf")) ||
-           (a->quantization.method && !strcasecmp(a->quantization.method, "gguf"));
-}
-
 /* Nominal bits of the weights, or 16 when unquantized (for "is a 4-bit
  * variant smaller"); GGUF from the exact bytes. */
 static double weight_bits(const iw_arch *a, const iw_estimate *e)
@@ -193,7 +187,7 @@ int iw_estimate_verdict(const iw_arch *a, const iw_est_opts *o, const iw_estimat
         iw_arch_init(&q);
         if ((rc = iw_arch_copy(&q, a)))
             return rc;
-        bool gguf = is_gguf(a);
+        bool gguf = iw_arch_is_gguf(a);
         q.weights_bytes = IW_UNKNOWN;
         q.quantization.bits = gguf ? 4.85 : 4;
         q.quantization.group_size = gguf ? IW_UNKNOWN : 128;

@@ -491,8 +491,7 @@ int est_run(iw_registry *reg, const est_request *req, est_result *res)
             o.engine = engine_of_kind(req->emit);
         else if (m.backend && iw_engine_parse(m.backend, &o.engine) == 0)
             ;
-        else if ((a.source && !strcmp(a.source, "gguf")) ||
-                 (a.quantization.method && !strcmp(a.quantization.method, "gguf")))
+        else if (iw_arch_is_gguf(&a))
             o.engine = IW_ENGINE_LLAMACPP;
         else
             o.engine = IW_ENGINE_VLLM;
