@@ -4,6 +4,7 @@
 #ifndef IW_CLI_H
 #define IW_CLI_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #define IW_EXIT_OK    0
@@ -27,6 +28,9 @@ IW_CMD(reconcile_architecture);
 IW_CMD(estimate);
 IW_CMD(serve);
 IW_CMD(validate);
+
+/* A Hub repo id: "org/name" that is not a local path nor an ollama: reference. */
+bool cli_is_repo_id(const char *s);
 
 /* Print "imageworks-download: <what>: <last error>" to stderr; returns IW_EXIT_FAIL. */
 int cli_fail(const char *what);

@@ -193,15 +193,6 @@ static int print_json(const iw_arch *a, int64_t bytes_transferred)
     return IW_EXIT_OK;
 }
 
-/* A REPO id is "org/name" that does not exist locally. */
-static int is_repo_id(const char *s)
-{
-    if (iw_path_exists(s) || s[0] == '/' || s[0] == '.' || strncmp(s, "ollama:", 7) == 0)
-        return 0;
-    const char *slash = strchr(s, '/');
-    return slash && slash != s && slash[1] && !strchr(slash + 1, '/');
-}
-
 /* --tensors for an Ollama model: the listing of its GGUF weights blob. */
 static int inspect_ollama_tensors(const char *target, const iw_arch *a, const char *csv)
 {
@@ -263,7 +254,7 @@ int cmd_inspect(int argc, char **argv)
             iw_arch_free(&a);
             return cli_fail(tensors);
         }
-    } else if (is_repo_id(target)) {
+    } else if (cli_is_repo_id(target)) {
         rc = inspect_remote(target, revision, tensors, &a, &transferred);
         if (rc < 0) {
             iw_arch_free(&a);

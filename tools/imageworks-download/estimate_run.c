@@ -9,6 +9,8 @@
  */
 #include "estimate_run.h"
 
+#include "cli.h"
+
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
@@ -59,15 +61,6 @@ static int fail(est_result *res, int code, const char *fmt, ...)
 }
 
 /* ---- the model ---------------------------------------------------------- */
-
-/* A REPO id is "org/name" that does not exist locally. */
-static bool is_repo_id(const char *s)
-{
-    if (iw_path_exists(s) || s[0] == '/' || s[0] == '.')
-        return false;
-    const char *slash = strchr(s, '/');
-    return slash && slash != s && slash[1] && !strchr(slash + 1, '/');
-}
 
 static bool is_ollama_ref(const char *s)
 {
@@ -143,7 +136,7 @@ static int load_arch(const char *target, iw_registry *reg, bool names_only, iw_a
         iw_extract_opts eo = {0};
         return iw_extract_path(target, &eo, a);
     }
-    if (is_repo_id(target)) {
+    if (cli_is_repo_id(target)) {
         int64_t t = 0;
         m->launch = strdup(target);
         return inspect_remote(target, NULL, NULL, a, &t);
