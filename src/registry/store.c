@@ -729,6 +729,19 @@ enum merge_level { MERGE_ENTRY, MERGE_METADATA, MERGE_PLAIN };
 
 static bool merge_arch(cJSON *dst, const cJSON *src);
 
+/* dst[it->string] = a copy of it, replacing cur (dst's item of that key, or NULL). */
+static bool put_copy(cJSON *dst, cJSON *cur, const cJSON *it)
+{
+    cJSON *dup = cJSON_Duplicate(it, 1);
+    if (!dup)
+        return false;
+    if (cur)
+        cJSON_ReplaceItemViaPointer(dst, cur, dup);
+    else
+        cJSON_AddItemToObject(dst, it->string, dup);
+    return true;
+}
+
 static bool deep_merge(cJSON *dst, const cJSON *src, enum merge_level lv)
 {
     for (const cJSON *it = src->child; it; it = it->next) {
@@ -749,13 +762,8 @@ static bool deep_merge(cJSON *dst, const cJSON *src, enum merge_level lv)
                 return false;
             continue;
         }
-        cJSON *dup = cJSON_Duplicate(it, 1);
-        if (!dup)
+        if (!put_copy(dst, cur, it))
             return false;
-        if (cur)
-            cJSON_ReplaceItemViaPointer(dst, cur, dup);
-        else
-            cJSON_AddItemToObject(dst, it->string, dup);
     }
     return true;
 }
@@ -787,13 +795,8 @@ static bool merge_arch(cJSON *dst, const cJSON *src)
                 return false;
             continue;
         }
-        cJSON *dup = cJSON_Duplicate(it, 1);
-        if (!dup)
+        if (!put_copy(dst, cur, it))
             return false;
-        if (cur)
-            cJSON_ReplaceItemViaPointer(dst, cur, dup);
-        else
-            cJSON_AddItemToObject(dst, it->string, dup);
     }
     return true;
 }
