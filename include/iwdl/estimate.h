@@ -336,6 +336,12 @@ typedef struct iw_est_verdict {
  * -ngl), a 4-bit variant (AWQ g128 for vLLM, Q4_K_M for llama.cpp), and
  * tensor parallelism 2/4/8 (vLLM). */
 int iw_estimate_verdict(const iw_arch *a, const iw_est_opts *o, const iw_estimate *e, iw_est_verdict *v);
+/* The verdict in one line, as the CLI prints it after "verdict: " and the
+ * serve page shows it: "fits, 21.04 GiB headroom (97% of the budget);
+ * largest term: kv_cache 4.00 GiB", "TIGHT, ...", "DOES NOT FIT, 3.77 GiB
+ * over the budget; ..."; "" for an unknown fit. */
+void iw_estimate_verdict_summary(const iw_est_verdict *v, char *out, size_t n);
+/* {fit, summary, headroom_*, dominant_*, fixes[], cheapest} */
 cJSON *iw_estimate_verdict_to_json(const iw_est_verdict *v);
 
 /* ====================================================================

@@ -245,12 +245,39 @@ int iw_estimate_verdict(const iw_arch *a, const iw_est_opts *o, const iw_estimat
     return 0;
 }
 
+void iw_estimate_verdict_summary(const iw_est_verdict *v, char *out, size_t n)
+{
+    if (!n)
+        return;
+    out[0] = 0;
+    double pct = v->headroom_frac * 100, dom = (double)v->dominant_bytes / GiB;
+    switch (v->fit) {
+    case IW_FIT_FITS:
+        snprintf(out, n, "fits, %.2f GiB headroom (%.0f%% of the budget); largest term: %s %.2f GiB",
+                 (double)v->headroom / GiB, pct, v->dominant, dom);
+        break;
+    case IW_FIT_TIGHT:
+        snprintf(out, n, "TIGHT, %.2f GiB headroom (%.1f%% of the budget, under %.0f%%); largest term: %s %.2f GiB",
+                 (double)v->headroom / GiB, pct, IW_EST_TIGHT_FRACTION * 100, v->dominant, dom);
+        break;
+    case IW_FIT_NO:
+        snprintf(out, n, "DOES NOT FIT, %.2f GiB over the budget; largest term: %s %.2f GiB",
+                 -(double)v->headroom / GiB, v->dominant, dom);
+        break;
+    case IW_FIT_UNKNOWN:
+        break;
+    }
+}
+
 cJSON *iw_estimate_verdict_to_json(const iw_est_verdict *v)
 {
     cJSON *j = cJSON_CreateObject();
     if (!j)
         return NULL;
     cJSON_AddStringToObject(j, "fit", iw_fit_name(v->fit));
+    char line[256];
+    iw_estimate_verdict_summary(v, line, sizeof line);
+    cJSON_AddStringToObject(j, "summary", line);
     if (v->fit != IW_FIT_UNKNOWN) {
         cJSON_AddNumberToObject(j, "headroom_bytes", (double)v->headroom);
         cJSON_AddNumberToObject(j, "headroom_gib", round((double)v->headroom / GiB * 100) / 100);

@@ -554,3 +554,317 @@ Test(serve, page_in_a_real_browser)
     free(txt);
     cr_assert_eq(stop_serve(&s), 0);
 }
+
+/* ------------------------------------------------------------ the page at every width
+ *
+ * These tests drive their own browser (browser_open) so that they do not
+ * depend on the order or content of page_in_a_real_browser. */
+
+typedef struct browser {
+    wd    w;
+    pid_t dpid;
+    int   dfd;
+} browser;
+
+static bool have_browser(void)
+{
+    return !access("/usr/bin/chromium", X_OK) && !access("/usr/bin/chromedriver", X_OK);
+}
+
+static void browser_open(browser *b, const srv *s)
+{
+    int port = free_port();
+    char portarg[32];
+    snprintf(portarg, sizeof portarg, "--port=%d", port);
+    char *dargv[] = {"/usr/bin/chromedriver", portarg, NULL};
+    extern char **environ;
+    b->dpid = spawn(dargv, environ, &b->dfd);
+    snprintf(b->w.base, sizeof b->w.base, "http://127.0.0.1:%d", port);
+    cJSON *st = NULL;
+    for (int i = 0; i < 100 && !(st = wd_call(&b->w, "GET", "/status", NULL)); i++)
+        usleep(100000);
+    cr_assert_not_null(st, "chromedriver did not start");
+    cJSON_Delete(st);
+    char caps[8192];
+    snprintf(caps, sizeof caps,
+             "{\"capabilities\":{\"alwaysMatch\":{\"browserName\":\"chrome\",\"goog:chromeOptions\":{"
+             "\"binary\":\"/usr/bin/chromium\",\"args\":[\"--headless=new\",\"--no-sandbox\",\"--disable-gpu\","
+             "\"--disable-dev-shm-usage\",\"--disable-quic\",\"--no-first-run\",\"--disable-background-networking\","
+             "\"--disable-component-update\",\"--disable-sync\",\"--hide-scrollbars\",\"--window-size=1920,1000\","
+             "\"--user-data-dir=%s/chromium-layout\"]}}}}",
+             s->tmp);
+    cJSON *sess = wd_call(&b->w, "POST", "/session", caps);
+    cr_assert_not_null(sess);
+    const char *sid = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(sess, "value"), "sessionId"));
+    cr_assert_not_null(sid, "no browser session");
+    snprintf(b->w.sid, sizeof b->w.sid, "%s", sid);
+    cJSON_Delete(sess);
+}
+
+static void browser_close(browser *b)
+{
+    char path[512];
+    snprintf(path, sizeof path, "/session/%s", b->w.sid);
+    cJSON_Delete(wd_call(&b->w, "DELETE", path, NULL));
+    kill(b->dpid, SIGTERM);
+    waitpid(b->dpid, NULL, 0);
+    close(b->dfd);
+}
+
+/* A Chrome DevTools command through chromedriver; returns its result. */
+static cJSON *wd_cdp(const wd *w, const char *cmd, const char *params_json)
+{
+    char body[8192];
+    snprintf(body, sizeof body, "{\"cmd\":\"%s\",\"params\":%s}", cmd, params_json);
+    return wd_value(w, "POST", "/goog/cdp/execute", body);
+}
+
+static void wd_go(const wd *w, const char *url)
+{
+    char body[1024];
+    snprintf(body, sizeof body, "{\"url\":\"%s\"}", url);
+    cJSON_Delete(wd_value(w, "POST", "/url", body));
+}
+
+/* The whole page (beyond the viewport) as <build>/artifacts/<name>. */
+static void wd_save_page_png(const wd *w, const char *name)
+{
+    cJSON *shot = wd_cdp(w, "Page.captureScreenshot", "{\"format\":\"png\",\"captureBeyondViewport\":true}");
+    const char *b64 = cJSON_GetStringValue(cJSON_GetObjectItem(shot, "data"));
+    cr_assert_not_null(b64, "no screenshot");
+    size_t bl = strlen(b64);
+    unsigned char *png = malloc(bl);
+    cr_assert_not_null(png);
+    int n = EVP_DecodeBlock(png, (const unsigned char *)b64, (int)bl);
+    cr_assert_gt(n, 8);
+    cr_assert_eq(memcmp(png, "\x89PNG", 4), 0, "not a PNG");
+    while (n > 0 && png[n - 1] == 0)   /* base64 padding decodes to zeros */
+        n--;
+    char art[4096];
+    snprintf(art, sizeof art, "%s/artifacts", iwt_build_dir());
+    mkdir(art, 0755);
+    snprintf(art, sizeof art, "%s/artifacts/%s", iwt_build_dir(), name);
+    cr_assert_eq(iwt_write(art, png, (size_t)n), 0, "cannot write %s", art);
+    free(png);
+    cJSON_Delete(shot);
+}
+
+/* More models in the served registry (one with a long name), and a profiles
+ * file with a GPU too small for any of them.  Returns the long name. */
+static void add_models(srv *s, char *long_name, size_t n)
+{
+    char cmd[16384], *out = NULL;
+    snprintf(cmd, sizeof cmd,
+             "set -e; cd '%s'; mkdir -p fleet/Qwen fleet/mistralai fleet/google xdg/imageworks; "
+             "cp -r '%s' 'fleet/Qwen/Qwen3-30B-A3B-Instruct-2507-GGUF-with-a-rather-long-folder-name'; "
+             "cp -r '%s' fleet/mistralai/Mistral-Small-3.2-24B-Instruct-2506; cp -r '%s' fleet/google/gemma-3-27b-it; "
+             "printf '{\"format_version\":1,\"gpus\":[{\"name\":\"tiny-gpu\",\"memory_gib\":0.03}]}' > xdg/imageworks/estimate_profiles.json; "
+             "IMAGEWORKS_REGISTRY_DIR='%s' '%s' scan '%s/fleet'",
+             s->tmp, iwt_fixture("models/tiny-llama"), iwt_fixture("models/tiny-llama"),
+             iwt_fixture("models/tiny-llama"), s->reg, iwt_cli(), s->tmp);
+    cr_assert_eq(iwt_run(cmd, &out, NULL), 0, "%s", out);
+    const char *p = strstr(out, "with-a-rather-long-folder-name -> ");
+    cr_assert_not_null(p, "%s", out);
+    p = strstr(p, "-> ") + 3;
+    snprintf(long_name, n, "%.*s", (int)strcspn(p, "\n"), p);
+    free(out);
+}
+
+/* Select `name` in the list, fill the estimate form with `form_js` and run it;
+ * waits for the verdict. */
+static void page_estimate(const wd *w, const char *name, const char *form_js)
+{
+    char js[2048];
+    free(wd_wait_text(w, "document.getElementById('status').textContent", "models", 10000));
+    snprintf(js, sizeof js, "var want = arguments[0], r = [].find.call(document.querySelectorAll('#models tbody tr'), "
+             "function (t) { return t.dataset.name === want; }); if (!r) return false; r.click(); return true;");
+    /* the name as a JSON argument, never pasted into the script */
+    cJSON *b = cJSON_CreateObject();
+    cJSON_AddStringToObject(b, "script", js);
+    cJSON *args = cJSON_AddArrayToObject(b, "args");
+    cJSON_AddItemToArray(args, cJSON_CreateString(name));
+    char *body = cJSON_PrintUnformatted(b);
+    cJSON_Delete(b);
+    cJSON *v = wd_value(w, "POST", "/execute/sync", body);
+    free(body);
+    if (!cJSON_IsTrue(v)) {
+        cJSON *rows = wd_js(w, "return [].map.call(document.querySelectorAll('#models tbody tr'), "
+                               "function (t) { return t.dataset.name; }).join(', ');");
+        cr_assert_fail("no row for %s; the rows: %s", name, cJSON_GetStringValue(rows));
+    }
+    cJSON_Delete(v);
+    free(wd_wait_text(w, "document.getElementById('card-title').textContent", name, 5000));
+    free(wd_wait_text(w, "document.getElementById('card-fields').textContent", "layers4", 5000));
+    cJSON_Delete(wd_js(w, form_js));
+    wd_click(w, "#est-run");
+    /* the error line is part of the text so that a failure shows it */
+    free(wd_wait_text(w, "(document.getElementById('verdict').textContent + ' | error: ' + "
+                         "document.getElementById('est-error').textContent).toLowerCase()", "fit", 10000));
+}
+
+/* Problems with the layout, one per line ("" when none): the page or a pane
+ * scrolls sideways, an element sticks out of its pane or overflows its own
+ * box, or two panes overlap. */
+static const char LAYOUT_JS[] =
+    "var out = [], de = document.documentElement, R = {};"
+    "if (de.scrollWidth > de.clientWidth) out.push('the page scrolls sideways: ' + de.scrollWidth + ' > ' + de.clientWidth);"
+    "var ids = ['list-pane', 'detail-pane', 'estimate-pane'];"
+    "ids.forEach(function (id) {"
+    "  var p = document.getElementById(id);"
+    "  if (!p || p.hidden || !p.getClientRects().length) { out.push(id + ': missing or hidden'); return; }"
+    "  var r = p.getBoundingClientRect(); R[id] = r;"
+    "  if (r.left < -0.5 || r.right > de.clientWidth + 0.5) out.push(id + ': outside the viewport ' + r.left + '..' + r.right);"
+    "  if (p.scrollWidth > p.clientWidth + 1) out.push(id + ': cut off, scrollWidth ' + p.scrollWidth + ' > ' + p.clientWidth);"
+    "  p.querySelectorAll('*').forEach(function (e) {"
+    "    var er = e.getBoundingClientRect();"
+    "    if (!er.width && !er.height) return;"
+    "    var what = e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className ? '.' + e.className : '');"
+    "    if (er.right > r.right + 0.5 || er.left < r.left - 0.5)"
+    "      out.push(id + ': ' + what + ' sticks out (' + er.left.toFixed(0) + '..' + er.right.toFixed(0) + ' of ' +"
+    "               r.left.toFixed(0) + '..' + r.right.toFixed(0) + ')');"
+    "    else if (e.clientWidth && e.scrollWidth > e.clientWidth + 1)"
+    "      out.push(id + ': ' + what + ' overflows its box (' + e.scrollWidth + ' > ' + e.clientWidth + ')');"
+    "  });"
+    "});"
+    "for (var i = 0; i < ids.length; i++) for (var j = i + 1; j < ids.length; j++) {"
+    "  var a = R[ids[i]], b = R[ids[j]]; if (!a || !b) continue;"
+    "  var x = Math.min(a.right, b.right) - Math.max(a.left, b.left), y = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);"
+    "  if (x > 0.5 && y > 0.5) out.push(ids[i] + ' and ' + ids[j] + ' overlap by ' + x.toFixed(0) + 'x' + y.toFixed(0) + ' px');"
+    "}"
+    "return out.slice(0, 25).join('\\n');";
+
+Test(serve, page_lays_out_at_every_width)
+{
+    if (!have_browser())
+        cr_skip_test("chromium and chromium-driver are not installed (scripts/setup.sh installs them)");
+    srv s;
+    start_serve(&s, NULL);
+    char long_name[512];
+    add_models(&s, long_name, sizeof long_name);
+    browser b;
+    browser_open(&b, &s);
+    static const struct { int w, h; bool mobile; } sizes[] = {
+        {390, 844, true}, {1024, 768, false}, {1280, 800, false}, {1600, 900, false}, {1920, 1080, false},
+    };
+    char url[256];
+    snprintf(url, sizeof url, "%s/", s.url);
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        char params[256];
+        snprintf(params, sizeof params, "{\"width\":%d,\"height\":%d,\"deviceScaleFactor\":1,\"mobile\":%s}",
+                 sizes[i].w, sizes[i].h, sizes[i].mobile ? "true" : "false");
+        cJSON_Delete(wd_cdp(&b.w, "Emulation.setDeviceMetricsOverride", params));
+        wd_go(&b.w, url);
+        /* a misfit, so the verdict lists its fixes: the fullest panel */
+        page_estimate(&b.w, long_name,
+                      "document.getElementById('est-vram').value = '1GiB';"
+                      "document.getElementById('est-context').value = '4096';"
+                      "document.getElementById('est-batch').value = '512'; return true;");
+        char png[64];
+        snprintf(png, sizeof png, "serve_page_%d.png", sizes[i].w);
+        wd_save_page_png(&b.w, png);
+        cJSON *v = wd_js(&b.w, LAYOUT_JS);
+        const char *problems = cJSON_GetStringValue(v);
+        cr_expect(problems && !*problems, "at %d px wide (artifacts/%s):\n%s", sizes[i].w, png,
+                  problems ? problems : "?");
+        cJSON_Delete(v);
+    }
+    browser_close(&b);
+    cr_assert_eq(stop_serve(&s), 0);
+}
+
+/* The line after `prefix` in text (malloc'd), or NULL. */
+static char *line_after(const char *text, const char *prefix)
+{
+    const char *p = strstr(text, prefix);
+    if (!p)
+        return NULL;
+    p += strlen(prefix);
+    return strndup(p, strcspn(p, "\n"));
+}
+
+Test(serve, page_shows_the_verdict_as_the_cli_does)
+{
+    if (!have_browser())
+        cr_skip_test("chromium and chromium-driver are not installed (scripts/setup.sh installs them)");
+    srv s;
+    start_serve(&s, NULL);
+    char long_name[512];
+    add_models(&s, long_name, sizeof long_name);
+    /* what the CLI says about a misfit */
+    char cmd[8192], *out = NULL;
+    snprintf(cmd, sizeof cmd, "XDG_CONFIG_HOME='%s/xdg' IMAGEWORKS_ESTIMATE_PROFILES= IMAGEWORKS_REGISTRY_DIR='%s' '%s' "
+             "estimate '%s' --vram 1GiB --context 4096 --batch 512", s.tmp, s.reg, iwt_cli(), long_name);
+    iwt_run(cmd, &out, NULL);
+    cr_assert_not_null(out);
+    char *verdict = line_after(out, "\nverdict: "), *cheapest = line_after(out, "\ncheapest: ");
+    cr_assert(verdict && cheapest, "%s", out);
+    free(out);
+
+    browser b;
+    browser_open(&b, &s);
+    char url[256];
+    snprintf(url, sizeof url, "%s/", s.url);
+    wd_go(&b.w, url);
+    page_estimate(&b.w, long_name,
+                  "document.getElementById('est-vram').value = '1GiB';"
+                  "document.getElementById('est-context').value = '4096';"
+                  "document.getElementById('est-batch').value = '512'; return true;");
+    cJSON *v = wd_js(&b.w, "return document.getElementById('verdict').textContent;");
+    char want[2048];
+    snprintf(want, sizeof want, "verdict: %s", verdict);
+    cr_expect_str_eq(cJSON_GetStringValue(v), want, "the page and the CLI word the verdict differently");
+    cJSON_Delete(v);
+    v = wd_js(&b.w, "var c = document.getElementById('cheapest'); return c ? c.textContent : '(no cheapest line)';");
+    snprintf(want, sizeof want, "cheapest: %s", cheapest);
+    cr_expect_str_eq(cJSON_GetStringValue(v), want, "the page and the CLI name the cheapest fix differently");
+    cJSON_Delete(v);
+    v = wd_js(&b.w, "return document.querySelectorAll('#fixes tbody tr').length > 0 && "
+                    "!document.getElementById('fixes').hidden;");
+    cr_expect(cJSON_IsTrue(v), "the fixes are not shown");
+    cJSON_Delete(v);
+
+    /* a GPU is chosen (too small even for the weights): the page never asks for one */
+    free(wd_wait_text(&b.w, "[].map.call(document.getElementById('est-gpu').options, function (o) { return o.value; }).join()",
+                      "tiny-gpu", 5000));
+    cJSON_Delete(wd_js(&b.w, "document.getElementById('est-vram').value = '';"
+                             "document.getElementById('est-batch').value = '';"
+                             "document.getElementById('est-gpu').value = 'tiny-gpu';"
+                             "document.getElementById('verdict').textContent = ''; return true;"));
+    wd_click(&b.w, "#est-run");
+    free(wd_wait_text(&b.w, "document.getElementById('verdict').textContent.toLowerCase()", "not fit", 10000));
+    v = wd_js(&b.w, "return document.body.innerText;");
+    const char *txt = cJSON_GetStringValue(v);
+    cr_expect(txt && !strstr(txt, "give a GPU or VRAM"), "a GPU was chosen, yet the page asks for one:\n%s", txt);
+    cr_expect(txt && strstr(txt, "the weights alone need"), "%s", txt);
+    cJSON_Delete(v);
+    wd_save_page_png(&b.w, "serve_page_gpu_too_small.png");
+    browser_close(&b);
+    free(verdict);
+    free(cheapest);
+    cr_assert_eq(stop_serve(&s), 0);
+}
+
+Test(serve, page_asks_for_the_token_once)
+{
+    if (!have_browser())
+        cr_skip_test("chromium and chromium-driver are not installed (scripts/setup.sh installs them)");
+    srv s;
+    start_serve(&s, "s3cret-token");
+    browser b;
+    browser_open(&b, &s);
+    /* every prompt is counted and answered with the token */
+    cJSON_Delete(wd_cdp(&b.w, "Page.addScriptToEvaluateOnNewDocument",
+                        "{\"source\":\"window.__prompts = 0; window.prompt = function () { "
+                        "window.__prompts++; return 's3cret-token'; };\"}"));
+    char url[256];
+    snprintf(url, sizeof url, "%s/", s.url);
+    wd_go(&b.w, url);
+    free(wd_wait_text(&b.w, "document.getElementById('status').textContent", "1 model", 10000));
+    /* the GPU list (the other request started at load) arrived too */
+    free(wd_wait_text(&b.w, "String(document.getElementById('est-gpu').options.length > 1)", "true", 5000));
+    cJSON *v = wd_js(&b.w, "return String(window.__prompts);");
+    cr_expect_str_eq(cJSON_GetStringValue(v), "1", "the page asked for the token more than once");
+    cJSON_Delete(v);
+    browser_close(&b);
+    cr_assert_eq(stop_serve(&s), 0);
+}

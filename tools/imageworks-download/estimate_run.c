@@ -344,17 +344,9 @@ static void print_verdict(FILE *f, const iw_est_verdict *v)
 {
     if (v->fit == IW_FIT_UNKNOWN)
         return;
-    double pct = v->headroom_frac * 100;
-    if (v->fit == IW_FIT_FITS)
-        fprintf(f, "\nverdict: fits, %.2f GiB headroom (%.0f%% of the budget); largest term: %s %.2f GiB\n",
-                (double)v->headroom / GIB_D, pct, v->dominant, (double)v->dominant_bytes / GIB_D);
-    else if (v->fit == IW_FIT_TIGHT)
-        fprintf(f, "\nverdict: TIGHT, %.2f GiB headroom (%.1f%% of the budget, under %.0f%%); largest term: %s %.2f GiB\n",
-                (double)v->headroom / GIB_D, pct, IW_EST_TIGHT_FRACTION * 100, v->dominant,
-                (double)v->dominant_bytes / GIB_D);
-    else
-        fprintf(f, "\nverdict: DOES NOT FIT, %.2f GiB over the budget; largest term: %s %.2f GiB\n",
-                -(double)v->headroom / GIB_D, v->dominant, (double)v->dominant_bytes / GIB_D);
+    char line[256];
+    iw_estimate_verdict_summary(v, line, sizeof line);
+    fprintf(f, "\nverdict: %s\n", line);
     if (v->n_fixes) {
         fprintf(f, "to fit (cheapest first):\n");
         for (size_t i = 0; i < v->n_fixes; i++) {

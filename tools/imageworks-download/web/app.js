@@ -11,16 +11,29 @@ const state = { models: [], sortKey: 'name', sortDir: 1, selected: null, lastBod
 
 function token() { return sessionStorage.getItem('iw-token') || ''; }
 
+// A token-protected server answers every request 401 until the page has the
+// token.  The page starts several requests at once; only the first 401 asks
+// (window.prompt blocks), the others see that the token changed meanwhile and
+// retry with it.  A declined prompt is not asked again until a reload.
+let tokenDeclined = false;
+
+function askToken(used) {
+  if (token() && token() !== used) return true;     // another request already asked
+  if (tokenDeclined) return false;
+  const t = window.prompt('This server needs its bearer token:');
+  if (!t) { tokenDeclined = true; return false; }
+  sessionStorage.setItem('iw-token', t);
+  return true;
+}
+
 async function api(method, path, body) {
   for (let attempt = 0; attempt < 2; attempt++) {
+    const used = token();
     const headers = {};
-    if (token()) headers.Authorization = 'Bearer ' + token();
+    if (used) headers.Authorization = 'Bearer ' + used;
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     const r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-    if (r.status === 401 && attempt === 0) {
-      const t = window.prompt('This server needs its bearer token:');
-      if (t) { sessionStorage.setItem('iw-token', t); continue; }
-    }
+    if (r.status === 401 && attempt === 0 && askToken(used)) continue;
     let data = null;
     try { data = await r.json(); } catch (e) { data = { error: 'not JSON (' + r.status + ')' }; }
     return { status: r.status, data };
@@ -51,6 +64,7 @@ function bytes(n) {
   return n.toFixed(i ? 1 : 0) + ' ' + u[i];
 }
 function ktok(n) { return n >= 1024 ? Math.floor(n / 1024) + 'k' : String(n); }
+function plural(n, one, many) { return n + ' ' + (n === 1 ? one : many); }
 
 // ---------------------------------------------------------------- list
 
@@ -76,14 +90,18 @@ function renderList() {
     return (typeof x === 'number' ? x - y : String(x).localeCompare(String(y))) * d;
   });
   const tb = document.querySelector('#models tbody');
+  const heads = [...document.querySelectorAll('#models thead th')];
+  heads.forEach(th => { if (th.dataset.cls === undefined) th.dataset.cls = th.className; });
   tb.replaceChildren();
   for (const m of rows) {
     const tr = document.createElement('tr');
     tr.dataset.name = m.name;
     if (m.name === state.selected) tr.classList.add('selected');
+    // each cell takes its header's classes (the narrow layouts hide columns by class)
     tr.append(el('td', m.name), el('td', m.backend), el('td', m.format), el('td', m.quantization),
-      el('td', human(m.parameters), 'num'), el('td', m.context_length, 'num'), el('td', bytes(m.size_bytes), 'num'),
+      el('td', human(m.parameters)), el('td', m.context_length), el('td', bytes(m.size_bytes)),
       el('td', m.validated ? 'yes' : ''));
+    [...tr.children].forEach((td, i) => { td.className = heads[i].dataset.cls; });
     tr.addEventListener('click', () => select(m.name));
     tb.append(tr);
   }
@@ -162,6 +180,7 @@ async function select(name) {
   renderList();
   const r = await api('GET', '/models/' + encodeURIComponent(name));
   document.getElementById('detail-pane').hidden = false;
+  document.getElementById('estimate-pane').hidden = false;
   document.getElementById('est-result').hidden = true;
   document.getElementById('apply-result').hidden = true;
   document.getElementById('est-error').hidden = true;
@@ -192,29 +211,62 @@ function showError(msg) {
   e.hidden = false;
 }
 
+// The inverse answer in a sentence; with a budget it never asks for one.
+function inverseText(d) {
+  const vram = d.inputs && d.inputs.vram;
+  const inv = d.inverse || {};
+  const gpu = vram ? ' on a ' + (vram / GIB).toFixed(vram < GIB ? 2 : 0) + ' GiB GPU' : '';
+  if (inv.max_context != null && vram) {
+    if (inv.max_context <= 0) return 'nothing fits' + gpu;
+    return 'fits ' + ktok(inv.max_context) + ' tokens at batch ' + inv.max_context_at_batch + gpu +
+      (inv.max_batch != null ? '; ' + plural(inv.max_batch, 'sequence', 'sequences') + ' of ' +
+        ktok(inv.max_batch_at_context) + ' tokens' : '');
+  }
+  if (vram || d.budget) {
+    const w = (d.terms || []).find(t => t.name === 'weights');
+    return 'total ' + gib(d.total) + ' GiB against a budget of ' + gib(d.budget) + ' GiB' +
+      (w && d.budget && w.bytes > d.budget ? '; the weights alone need ' + gib(w.bytes) + ' GiB' : '');
+  }
+  return 'total ' + gib(d.total) + ' GiB (give a GPU or VRAM for what fits)';
+}
+
+// The verdict and its fixes as the CLI prints them (verdict.summary is the
+// line after "verdict: "; each fix is change, total, fits or still over, and
+// what it gives up).
+function renderVerdict(v) {
+  const vp = document.getElementById('verdict');
+  const ft = document.getElementById('fixes');
+  const ch = document.getElementById('cheapest');
+  const tb = ft.querySelector('tbody');
+  tb.replaceChildren();
+  vp.className = '';
+  vp.textContent = '';
+  ft.hidden = true;
+  ch.hidden = true;
+  if (!v || v.fit === 'unknown') return;
+  vp.className = v.fit === 'fits' ? 'fits' : v.fit === 'tight' ? 'tight' : 'nofit';
+  vp.textContent = 'verdict: ' + v.summary;
+  const fixes = v.fixes || [];
+  for (const f of fixes) {
+    const tr = document.createElement('tr');
+    if (f.fits) tr.className = 'fits';
+    tr.append(el('td', f.change), el('td', gib(f.total_bytes), 'num'), el('td', f.fits ? 'fits' : 'still over'),
+      el('td', f.note));
+    tb.append(tr);
+  }
+  ft.hidden = fixes.length === 0;
+  if (fixes.length) {
+    ch.hidden = false;
+    ch.textContent = 'cheapest: ' + (v.cheapest || 'none of these fits');
+  }
+}
+
 function renderEstimate(d) {
   document.getElementById('est-error').hidden = true;
   const res = document.getElementById('est-result');
   res.hidden = false;
-  const vram = d.inputs && d.inputs.vram;
-  const inv = d.inverse || {};
-  const p = document.getElementById('inverse');
-  if (inv.max_context != null && vram) {
-    p.textContent = inv.max_context > 0
-      ? 'fits ' + ktok(inv.max_context) + ' tokens at batch ' + inv.max_context_at_batch + ' on a ' + (vram / GIB).toFixed(0) + ' GiB GPU' +
-        (inv.max_batch != null ? '; ' + inv.max_batch + ' sequences of ' + ktok(inv.max_batch_at_context) + ' tokens' : '')
-      : 'nothing fits on a ' + (vram / GIB).toFixed(0) + ' GiB GPU';
-  } else {
-    p.textContent = 'total ' + gib(d.total) + ' GiB (give a GPU or VRAM for what fits)';
-  }
-  const v = d.verdict;
-  const vp = document.getElementById('verdict');
-  vp.className = '';
-  if (v) {
-    vp.className = v.fit === 'fits' ? 'fits' : v.fit === 'tight' ? 'tight' : 'nofit';
-    vp.textContent = v.fit + (v.headroom_gib != null ? ', headroom ' + v.headroom_gib + ' GiB' : '') +
-      '; largest term: ' + v.dominant_term + (v.cheapest ? '; cheapest fix: ' + v.cheapest : '');
-  } else vp.textContent = '';
+  document.getElementById('inverse').textContent = inverseText(d);
+  renderVerdict(d.verdict);
   // stacked bar over max(total, budget), with the budget marked
   const bar = document.getElementById('bar');
   bar.replaceChildren();
@@ -242,7 +294,7 @@ function renderEstimate(d) {
     const sw = el('span', null, 'swatch');
     sw.style.background = COLORS[t.name] || '#98a2b3';
     name.append(sw, document.createTextNode(t.name));
-    tr.append(name, el('td', gib(t.bytes), 'num'), el('td', t.source), el('td', t.formula));
+    tr.append(name, el('td', gib(t.bytes), 'num'), el('td', t.source, 'c-source'), el('td', t.formula));
     tb.append(tr);
   }
   const tot = document.createElement('tr');
@@ -250,10 +302,6 @@ function renderEstimate(d) {
   tb.append(tot);
   const rec = d.recommended || {};
   document.getElementById('recommended').textContent = rec.args && rec.args.length ? 'recommended: ' + rec.args.join(' ') : '';
-  const fx = document.getElementById('fixes');
-  fx.replaceChildren();
-  for (const f of (v && v.fixes) || [])
-    fx.append(el('li', f.change + ': total ' + gib(f.total_bytes) + ' GiB, ' + (f.fits ? 'fits' : 'still over') + ' (' + f.note + ')'));
   const w = document.getElementById('est-warnings');
   w.replaceChildren();
   for (const x of (d.warnings || [])) w.append(el('li', 'warning: ' + x, 'muted'));
