@@ -306,13 +306,221 @@ Test(cli, terminal_progress_is_redrawn)
              g_hub.hub_url, g_home, iwt_cli(), g_home);
     int rc = iwt_run(cmd, &out, &err);
     cr_assert_eq(rc, 0, "rc %d: %s %s", rc, out, err);
-    cr_expect(out && strstr(out, "\x1b[1A\x1b[2K"), "no redraw (cursor up + erase line): %s", out);
+    const char *up = out ? strstr(out, "\r\x1b[") : NULL;
+    cr_expect(up && up[3] >= '1' && up[3] <= '9' && strchr(up + 3, 'A') && strstr(out, "\x1b[K"),
+              "no redraw (cursor up, lines with erase to the end): %s", out);
     cr_expect(out && strstr(out, "total ") && strstr(out, "ETA"), "no total line: %s", out);
     cr_expect(out && strstr(out, "model.safetensors") && strstr(out, "/s  x"), "no per-file line: %s", out);
     cr_expect(out && !strstr(out, "progress: "), "plain lines on a terminal: %s", out);
     cr_expect(out && strstr(out, "2 files (2 fetched"), "no summary: %s", out);
     free(out);
     free(err);
+}
+
+/* ---- a small terminal: what a VT100-like screen shows after the bytes ---- */
+
+#define VT_ROWS 24
+#define VT_MAXC 200
+
+typedef struct vt {
+    int  rows, cols, r, c;
+    bool wrap_pending;
+    int  wraps;                          /* characters that made a line wrap */
+    char cell[VT_ROWS][VT_MAXC][5];      /* one UTF-8 character per cell */
+} vt;
+
+static void vt_init(vt *t, int cols)
+{
+    memset(t, 0, sizeof *t);
+    t->rows = VT_ROWS;
+    t->cols = cols;
+}
+
+static void vt_clear_cells(vt *t, int r, int c0, int c1)
+{
+    for (int c = c0; c < c1 && c < t->cols; c++)
+        t->cell[r][c][0] = 0;
+}
+
+static void vt_newline(vt *t)
+{
+    t->wrap_pending = false;
+    if (t->r + 1 < t->rows) {
+        t->r++;
+        return;
+    }
+    memmove(t->cell[0], t->cell[1], sizeof t->cell[0] * (size_t)(t->rows - 1));
+    vt_clear_cells(t, t->rows - 1, 0, t->cols);
+}
+
+static void vt_put(vt *t, const char *ch, size_t n)
+{
+    if (t->wrap_pending) {             /* the line is full: autowrap */
+        t->wraps++;
+        t->c = 0;
+        vt_newline(t);
+    }
+    memcpy(t->cell[t->r][t->c], ch, n);
+    t->cell[t->r][t->c][n] = 0;
+    if (t->c + 1 >= t->cols)
+        t->wrap_pending = true;
+    else
+        t->c++;
+}
+
+/* Feed bytes: printable text (UTF-8), \r, \n, \b, and the CSI sequences
+ * A B C D (cursor), K and J (erase), H; others are ignored. */
+static void vt_feed(vt *t, const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch == '\r') {
+            t->c = 0;
+            t->wrap_pending = false;
+        } else if (ch == '\n') {
+            vt_newline(t);
+        } else if (ch == '\b') {
+            if (t->c > 0)
+                t->c--;
+            t->wrap_pending = false;
+        } else if (ch == 0x1b && i + 1 < len && s[i + 1] == '[') {
+            size_t j = i + 2;
+            int arg[4] = {0, 0, 0, 0}, na = 0;
+            bool priv = j < len && s[j] == '?';
+            if (priv)
+                j++;
+            while (j < len && ((s[j] >= '0' && s[j] <= '9') || s[j] == ';')) {
+                if (s[j] == ';') {
+                    if (na < 3)
+                        na++;
+                } else {
+                    arg[na] = arg[na] * 10 + (s[j] - '0');
+                }
+                j++;
+            }
+            if (j >= len)
+                break;
+            char f = s[j];
+            int n = arg[0] ? arg[0] : 1;
+            if (!priv) {
+                if (f == 'A') t->r = t->r - n < 0 ? 0 : t->r - n;
+                else if (f == 'B') t->r = t->r + n >= t->rows ? t->rows - 1 : t->r + n;
+                else if (f == 'C') t->c = t->c + n >= t->cols ? t->cols - 1 : t->c + n;
+                else if (f == 'D') t->c = t->c - n < 0 ? 0 : t->c - n;
+                else if (f == 'K') {
+                    if (arg[0] == 0) vt_clear_cells(t, t->r, t->c, t->cols);
+                    else if (arg[0] == 1) vt_clear_cells(t, t->r, 0, t->c + 1);
+                    else vt_clear_cells(t, t->r, 0, t->cols);
+                } else if (f == 'J') {
+                    int from = arg[0] == 0 ? t->r + 1 : 0;
+                    if (arg[0] == 0) vt_clear_cells(t, t->r, t->c, t->cols);
+                    for (int r = from; r < t->rows; r++)
+                        vt_clear_cells(t, r, 0, t->cols);
+                } else if (f == 'H') {
+                    t->r = arg[0] ? arg[0] - 1 : 0;
+                    t->c = arg[1] ? arg[1] - 1 : 0;
+                }
+                if (f != 'm')
+                    t->wrap_pending = false;
+            }
+            i = j;
+        } else if (ch == 0x1b) {
+            i++;                         /* a two-byte escape: ignored */
+        } else if (ch >= 0x20 && ch != 0x7f && (ch < 0x80 || ch >= 0xc0)) {
+            size_t n = ch < 0x80 ? 1 : ch < 0xe0 ? 2 : ch < 0xf0 ? 3 : 4;
+            if (i + n > len)
+                n = len - i;
+            vt_put(t, s + i, n);
+            i += n - 1;
+        }
+    }
+}
+
+/* Row r as text, trailing blanks dropped. */
+static void vt_row(const vt *t, int r, char *out, size_t n)
+{
+    size_t o = 0;
+    for (int c = 0; c < t->cols && o + 5 < n; c++) {
+        const char *x = t->cell[r][c][0] ? t->cell[r][c] : " ";
+        size_t l = strlen(x);
+        memcpy(out + o, x, l);
+        o += l;
+    }
+    while (o && out[o - 1] == ' ')
+        o--;
+    out[o] = 0;
+}
+
+/* The download of a repo with long file names under a pseudo-terminal of
+ * `cols` columns; returns what the terminal received. */
+static char *download_on_a_terminal(int cols, const char *dest)
+{
+    char cmd[16384], *out = NULL, *err = NULL;
+    snprintf(cmd, sizeof cmd,
+             "script -qec 'stty cols %d rows %d; HF_ENDPOINT=%s HF_TOKEN= HF_TOKEN_PATH=/nonexistent HF_HUB_OFFLINE= "
+             "IMAGEWORKS_REGISTRY_DIR=%s/reg %s download t/long --no-architecture --dest %s' /dev/null",
+             cols, VT_ROWS, g_hub.hub_url, g_home, iwt_cli(), dest);
+    int rc = iwt_run(cmd, &out, &err);
+    cr_assert_eq(rc, 0, "rc %d: %s %s", rc, out, err);
+    free(err);
+    return out;
+}
+
+Test(cli, terminal_progress_fits_80_and_40_columns)
+{
+    if (iwt_run("command -v script", NULL, NULL) != 0)
+        cr_skip_test("script(1) (util-linux/bsdutils) is not installed: the terminal progress path is not tested");
+    static const char *const names[] = {
+        "model-00001-of-00002-of-a-checkpoint-with-a-very-long-and-descriptive-name.safetensors",
+        "original/consolidated-weights-of-the-same-checkpoint-in-another-layout.safetensors",
+    };
+    for (size_t i = 0; i < 2; i++) {
+        dl_put(g_root, "t/long", names[i], i ? BIG / 2 : BIG, (uint32_t)(20 + i));
+        char f[512];
+        snprintf(f, sizeof f, "{\"path\":\"%s\",\"host\":\"cdn\",\"rate_bps\":1200000,\"times\":-1}", names[i]);
+        cr_assert_gt(iwt_hub_fault(&g_hub, f), 0);
+    }
+    static const int widths[] = {80, 40};
+    for (size_t w = 0; w < 2; w++) {
+        char dest[4096];
+        snprintf(dest, sizeof dest, "%s/long%d", g_home, widths[w]);
+        char *out = download_on_a_terminal(widths[w], dest);
+        cr_assert_not_null(out);
+        /* the progress phase: everything before the summary line */
+        const char *summary = strstr(out, "t/long@");
+        cr_assert_not_null(summary, "no summary: %s", out);
+        cr_expect(strstr(out, "total "), "no progress was drawn at %d columns: %s", widths[w], out);
+        vt t;
+        vt_init(&t, widths[w]);
+        vt_feed(&t, out, (size_t)(summary - out));
+        cr_expect_eq(t.wraps, 0, "%d progress characters wrapped on a %d-column terminal", t.wraps, widths[w]);
+        for (int r = 0; r < t.rows; r++) {
+            char row[1024];
+            vt_row(&t, r, row, sizeof row);
+            cr_expect_eq(row[0], 0, "stale line %d after the download at %d columns: '%s'", r, widths[w], row);
+        }
+        /* bytes were moving from the start: a file line never says "0 B/s" */
+        for (const char *l = out; l < summary; ) {
+            size_t n = strcspn(l, "\n");
+            while (*l == '\r' || *l == '\x1b') {           /* the frame's cursor movements */
+                l += *l == '\r' ? 1 : 2;
+                while (*l && (*l == ';' || (*l >= '0' && *l <= '9')))
+                    l++;
+                if (*l)
+                    l++;
+            }
+            char row[1024];
+            snprintf(row, sizeof row, "%.*s", (int)(strcspn(l, "\n")), l);
+            cr_expect(strncmp(row, "  ", 2) || !strstr(row, " 0 B/s"),
+                      "a file showed 0 B/s while it downloaded (%d columns): '%s'", widths[w], row);
+            l = strchr(l, '\n') ? strchr(l, '\n') + 1 : l + n;
+            if (!n && !*l)
+                break;
+        }
+        /* the long names were shortened in the middle, not cut at the end */
+        cr_expect(strstr(out, "  model-0") && strstr(out, "...") && strstr(out, "tensors "), "%s", out);
+        free(out);
+    }
 }
 
 Test(cli, usage_and_error_exit_codes)

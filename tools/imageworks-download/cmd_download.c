@@ -1,6 +1,7 @@
 /* cmd_download.c - `imageworks-download download REPO ...` (docs/download.md). */
 #include "cli.h"
 #include "download_register.h"
+#include "progress.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -43,7 +44,7 @@ typedef struct dl_args {
 typedef struct ui {
     bool quiet, json, tty;
     unsigned long long unpack_max;
-    int  drawn;             /* lines drawn last time (tty) */
+    dl_progress *prog;      /* the terminal progress (tty only) */
     double last_plain;
 } ui;
 
@@ -123,36 +124,20 @@ static void on_event(const iw_dl_event *ev, void *ud)
         fflush(o);
         return;
     }
-    if (u->quiet || ev->kind != IW_DL_EV_PROGRESS)
+    if (u->quiet)
         return;
+    if (u->tty) {
+        dl_progress_event(u->prog, ev);
+        return;
+    }
+    if (ev->kind != IW_DL_EV_PROGRESS || ev->elapsed - u->last_plain < 5.0)
+        return;
+    u->last_plain = ev->elapsed;
     char a[32], b[32], r[32];
     human(a, sizeof a, (double)ev->total_done);
     human(b, sizeof b, (double)ev->total_size);
     human(r, sizeof r, ev->rate);
-    double eta = ev->rate > 0 ? (double)(ev->total_size - ev->total_done) / ev->rate : -1;
-    if (u->tty) {
-        /* redraw: one line per active file, then the total */
-        for (int i = 0; i < u->drawn; i++)
-            fputs("\x1b[1A\x1b[2K", stderr);
-        u->drawn = 0;
-        for (size_t i = 0; i < ev->n_active && i < 16; i++) {
-            char d[32], s[32], fr[32];
-            human(d, sizeof d, (double)ev->active[i].done);
-            human(s, sizeof s, (double)ev->active[i].size);
-            human(fr, sizeof fr, ev->active[i].rate);
-            fprintf(stderr, "  %-40.40s %10s / %-10s %10s/s  x%d\n", ev->active[i].path, d, s, fr,
-                    ev->active[i].connections);
-            u->drawn++;
-        }
-        if (eta >= 0)
-            fprintf(stderr, "total %s / %s  %s/s  ETA %.0fs\n", a, b, r, eta);
-        else
-            fprintf(stderr, "total %s / %s  %s/s\n", a, b, r);
-        u->drawn++;
-    } else if (ev->elapsed - u->last_plain >= 5.0) {
-        u->last_plain = ev->elapsed;
-        fprintf(stderr, "progress: %s / %s, %s/s, %zu active%s\n", a, b, r, ev->n_active, "");
-    }
+    fprintf(stderr, "progress: %s / %s, %s/s, %zu active\n", a, b, r, ev->n_active);
 }
 
 static int parse_int(const char *v, int lo, int hi, int *out)
@@ -263,6 +248,7 @@ static int fetch_support(iw_hub *hub, const char *id, const char *base, ui *u, c
     o.ud = u;
     iw_dl_result r;
     rc = iw_download_repo(hub, id, &o, &r);
+    dl_progress_clear(u->prog);
     if (rc == 0 && !u->quiet && !u->json)
         printf("support repo %s: %zu files in %s\n", id, r.files, dir);
     iw_dl_result_free(&r);
@@ -398,12 +384,11 @@ int cmd_download(int argc, char **argv)
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    if (u.tty && !(u.prog = dl_progress_new(stderr)))
+        u.tty = false;      /* out of memory: plain progress lines */
     iw_dl_result r;
     rc = iw_download_repo(hub, a.repo, &o, &r);
-    if (u.tty && u.drawn) {
-        for (int i = 0; i < u.drawn; i++)
-            fputs("\x1b[1A\x1b[2K", stderr);
-    }
+    dl_progress_clear(u.prog);
     if (rc < 0) {
         if (u.json) {
             fputs("{\"event\":\"done\",\"ok\":false,\"error\":", stdout);
@@ -476,5 +461,6 @@ int cmd_download(int argc, char **argv)
 out:
     iw_dl_result_free(&r);
     iw_hub_free(hub);
+    dl_progress_free(u.prog);
     return rc;
 }
