@@ -310,12 +310,20 @@ const char *iw_fit_name(iw_fit f);                     /* "unknown","fits","tigh
 #define IW_EST_MAX_FIXES 8
 
 typedef struct iw_est_fix {
-    char    kind[24];       /* "context", "kv_dtype", "tp", "quantization", "offload" */
-    char    change[96];     /* the flag(s) to use: "--context 27648", "--kv-dtype fp8", "--tp 2" */
+    char    kind[64];       /* the changes, '+'-joined in this order: "quantization", "kv_dtype", "tp",
+                               "offload", "context", "batch" (e.g. "quantization+kv_dtype+context") */
+    char    change[192];    /* how to ask for it: "--quantization awq --kv-dtype fp8 --context 27648",
+                               "--tp 2", "a Q4_K_M GGUF, --context 32768" */
     int64_t total;          /* per-GPU total after the change */
     int64_t budget;         /* per-GPU budget after the change */
     bool    fits;
-    char    note[200];      /* what it costs: "context 131072 -> 27648 tokens", "needs an AWQ 4-bit checkpoint" */
+    char    note[400];      /* what it gives up, one clause per change: "context 131072 -> 27648 tokens
+                               per sequence; needs an AWQ 4-bit g128 checkpoint of this model (a download)" */
+    /* what was estimated, so the number can be reproduced: the options, and
+     * for `quantized` the 4-bit variant (AWQ g128 as `--quantization awq`
+     * sizes it; GGUF: a Q4_K_M file, about 4.85 bits per weight) */
+    iw_est_opts opts;
+    bool    quantized;
 } iw_est_fix;
 
 typedef struct iw_est_verdict {
@@ -326,15 +334,21 @@ typedef struct iw_est_verdict {
     int64_t    dominant_bytes;
     iw_est_fix fixes[IW_EST_MAX_FIXES];
     size_t     n_fixes;
-    int        cheapest;        /* index into fixes of the first that fits, in the order tried; -1 none */
+    int        cheapest;        /* index of the cheapest fix that fits (0 when any fits); -1 none */
 } iw_est_verdict;
 
-/* Judge e (computed from a and o).  For a misfit it tries, in this order
- * (cheapest first: a flag, then fewer tokens, then another download, then
- * more hardware): a narrower KV cache (vLLM fp8; llama.cpp q8_0), the
- * largest context that fits at this batch, partial offload (llama.cpp
- * -ngl), a 4-bit variant (AWQ g128 for vLLM, Q4_K_M for llama.cpp), and
- * tensor parallelism 2/4/8 (vLLM). */
+/* Judge e (computed from a and o).  For a misfit it searches combinations
+ * of changes -- a 4-bit variant (AWQ g128 for vLLM, Q4_K_M for GGUF), a
+ * narrower KV cache (vLLM fp8; llama.cpp q8_0 with flash attention), tensor
+ * parallelism 2/4/8 (vLLM) -- each as asked, with the largest context that
+ * then fits at this batch, with the most sequences that fit at this context,
+ * and (llama.cpp/Ollama) with the most layers on the GPU; every candidate is
+ * re-estimated.  The ones that fit are listed cheapest first by what they
+ * cost the user, in this order of weight: more GPUs (hardware last), another
+ * download, layers in host RAM (slower), the share of the requested tokens
+ * given up, a narrower KV cache; a candidate that costs at least as much as
+ * another in every respect is dropped.  When nothing fits, the single
+ * changes that shrink the total are listed ("still over"). */
 int iw_estimate_verdict(const iw_arch *a, const iw_est_opts *o, const iw_estimate *e, iw_est_verdict *v);
 /* The verdict in one line, as the CLI prints it after "verdict: " and the
  * serve page shows it: "fits, 21.04 GiB headroom (97% of the budget);

@@ -371,8 +371,29 @@ Test(verdict, fits_tight_and_unknown)
     iw_arch_free(&a);
 }
 
+/* Re-estimate a fix independently: its options, and for a 4-bit variant
+ * the same what-if `estimate --quantization awq` sizes (GGUF: Q4_K_M). */
+static void re_estimate(const iw_arch *a, const iw_est_fix *f, iw_estimate *t)
+{
+    iw_arch q;
+    iw_arch_init(&q);
+    cr_assert_eq(iw_arch_copy(&q, a), 0);
+    if (f->quantized) {
+        cr_assert(!iw_arch_is_gguf(a), "GGUF variants are checked by their own test");
+        iw_est_overrides ov;
+        iw_est_overrides_init(&ov);
+        ov.engine = f->opts.engine;
+        ov.quantization = "awq";
+        iw_ov_result r;
+        cr_assert_eq(iw_estimate_apply_overrides(&q, &ov, &r), 0, "%s", iw_error_last());
+    }
+    est(&q, &f->opts, t);
+    iw_arch_free(&q);
+}
+
 /* Each suggested change is re-estimated: its total equals an independent
- * estimate with that change, and "fits" is that estimate's own answer. */
+ * estimate with every change it names, and "fits" is that estimate's own
+ * answer; the list goes from what costs the user least to more hardware. */
 Test(verdict, misfit_fixes_are_real_estimates)
 {
     iw_arch a;
@@ -392,44 +413,75 @@ Test(verdict, misfit_fixes_are_real_estimates)
     cr_assert_eq(v.fit, IW_FIT_NO);
     cr_assert_lt(v.headroom, 0);
     cr_assert_str_eq(v.dominant, "kv_cache", "32 x 8192 tokens x 128 KiB = 32 GiB of KV");
-    cr_assert_geq(v.n_fixes, 4);
-    bool seen_kv = false, seen_ctx = false, seen_tp = false, seen_q = false;
+    cr_assert_geq(v.n_fixes, 3);
+    cr_assert_eq(v.cheapest, 0, "the list holds what fits, cheapest first");
+    bool seen_kv_ctx = false, seen_batch = false;
+    int gpus = 0;
     for (size_t i = 0; i < v.n_fixes; i++) {
         const iw_est_fix *f = &v.fixes[i];
-        iw_est_opts o2 = o;
-        if (!strcmp(f->kind, "kv_dtype")) {
-            seen_kv = true;
-            cr_assert_eq(i, 0, "a flag is tried first");
-            o2.kv_dtype = IW_KV_FP8;
-        } else if (!strcmp(f->kind, "context")) {
-            seen_ctx = true;
-            o2.context = atoll(f->change + strlen("--context "));
-            cr_assert(f->fits, "the largest context that fits must fit");
-            /* and one block more must not */
-            iw_est_opts o3 = o;
-            o3.context = o2.context + 16;
-            est(&a, &o3, &t);
-            cr_assert(!t.fits);
-        } else if (!strcmp(f->kind, "batch")) {
-            o2.batch = atoll(f->change + strlen("--batch "));
-        } else if (!strcmp(f->kind, "tp")) {
-            seen_tp = true;
-            o2.tp = atoi(f->change + strlen("--tp "));
-        } else if (!strcmp(f->kind, "quantization")) {
-            seen_q = true;
-            continue;   /* checked in quantization_online_and_what_if */
-        } else {
-            cr_assert_fail("unexpected fix kind %s", f->kind);
-        }
-        est(&a, &o2, &t);
+        re_estimate(&a, f, &t);
         cr_assert_eq(f->total, t.total, "%s: %lld vs %lld", f->change, (long long)f->total, (long long)t.total);
         cr_assert_eq(f->fits, t.fits, "%s", f->change);
+        cr_assert(f->fits, "%s: only changes that fit are listed when some fit", f->change);
+        cr_assert_geq(f->opts.tp, gpus, "%s: more hardware before a cheaper fix", f->change);
+        gpus = f->opts.tp;
+        cr_assert(f->note[0], "%s says nothing of what it gives up", f->change);
+        if (strstr(f->change, "--kv-dtype fp8") && strstr(f->change, "--context"))
+            seen_kv_ctx = true;
+        if (!strcmp(f->kind, "batch"))
+            seen_batch = true;
+        /* a context that was cut is the largest that fits with the other changes */
+        if (f->opts.context > 0 && f->opts.context < 8192) {
+            iw_est_fix g = *f;
+            g.opts.context += 16;
+            re_estimate(&a, &g, &t);
+            cr_assert(!t.fits, "%s: %lld tokens also fit", f->change, (long long)g.opts.context);
+        }
     }
-    cr_assert(seen_kv && seen_ctx && seen_tp && seen_q);
-    cr_assert_geq(v.cheapest, 0);
-    cr_assert(v.fixes[v.cheapest].fits);
-    for (int i = 0; i < v.cheapest; i++)
-        cr_assert(!v.fixes[i].fits, "cheapest is the first that fits");
+    cr_assert(seen_kv_ctx, "a narrower KV cache with a shorter context is a combination worth listing");
+    cr_assert(seen_batch);
+    iw_estimate_free(&t);
+    iw_estimate_free(&e);
+    iw_arch_free(&a);
+}
+
+/* The case of the issue: a 12 GiB card asked for 131072 tokens of an 8B
+ * bf16 model (16 GiB of weights).  One change at a time, only more GPUs fit
+ * ("cheapest: --tp 4"); a 4-bit checkpoint with a shorter context fits on
+ * the one card, and hardware comes last. */
+Test(verdict, twelve_gib_and_131072_tokens_prefers_a_download_to_more_gpus)
+{
+    iw_arch a;
+    llama3_8b(&a, true);
+    a.context_length = a.max_position_embeddings = 131072;     /* Llama 3.1 8B */
+    iw_est_opts o;
+    iw_est_opts_init(&o);
+    o.context = 131072;
+    o.vram_bytes = 12 * GIB;
+    iw_estimate e, t;
+    iw_estimate_init(&e);
+    iw_estimate_init(&t);
+    est(&a, &o, &e);
+    cr_assert(!e.fits);
+    iw_est_verdict v;
+    cr_assert_eq(iw_estimate_verdict(&a, &o, &e, &v), 0, "%s", iw_error_last());
+    cr_assert_geq(v.cheapest, 0, "something fits");
+    const iw_est_fix *c = &v.fixes[v.cheapest];
+    cr_assert_eq(c->opts.tp, 1, "cheapest: '%s' buys GPUs though one card can do", c->change);
+    cr_assert(c->quantized && c->fits, "%s", c->change);
+    cr_assert(strstr(c->change, "--quantization awq") && strstr(c->change, "--context "), "%s", c->change);
+    cr_assert(strstr(c->note, "context 131072 -> ") && strstr(c->note, "AWQ"), "%s", c->note);
+    re_estimate(&a, c, &t);
+    cr_assert(t.fits && t.total == c->total);
+    /* more GPUs are still offered, after everything that needs none */
+    bool tp = false;
+    for (size_t i = 0; i < v.n_fixes; i++) {
+        if (v.fixes[i].opts.tp > 1)
+            tp = true;
+        else
+            cr_assert(!tp, "'%s' comes after a fix that needs more GPUs", v.fixes[i].change);
+    }
+    cr_assert(tp, "no tensor-parallel fix listed");
     iw_estimate_free(&t);
     iw_estimate_free(&e);
     iw_arch_free(&a);

@@ -437,3 +437,35 @@ Test(estimate_cli, corpus_gguf_stories260k)
     iwt_rm_rf(tmp);
     free(tmp);
 }
+
+/* The issue's case through the command: Llama-3.1-8B (bf16, 131072
+ * positions) on a 12 GiB card at 131072 tokens.  Trying one change at a time
+ * answered "cheapest: --tp 4" (three more GPUs); a 4-bit checkpoint with a
+ * shorter context fits on the one card. */
+Test(estimate_cli, cheapest_fix_is_not_more_gpus_when_one_card_can_do)
+{
+    char *tmp = iwt_tmpdir("est131k");
+    char dir[4096], path[4200];
+    snprintf(dir, sizeof dir, "%s/llama31-8b", tmp);
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    const char *cfg =
+        "{\"architectures\":[\"LlamaForCausalLM\"],\"model_type\":\"llama\",\"hidden_size\":4096,"
+        "\"intermediate_size\":14336,\"num_hidden_layers\":32,\"num_attention_heads\":32,"
+        "\"num_key_value_heads\":8,\"vocab_size\":128256,\"max_position_embeddings\":131072,"
+        "\"rope_scaling\":{\"factor\":8.0,\"low_freq_factor\":1.0,\"high_freq_factor\":4.0,"
+        "\"original_max_position_embeddings\":8192,\"rope_type\":\"llama3\"},"
+        "\"torch_dtype\":\"bfloat16\",\"rope_theta\":500000.0,\"tie_word_embeddings\":false}";
+    cr_assert_eq(iwt_write(path, cfg, strlen(cfg)), 0);
+    char args[8192], *out = NULL;
+    snprintf(args, sizeof args, "'%s' --vram 12GiB --context 131072", dir);
+    cr_assert_eq(run(tmp, args, &out, NULL), 1, "does not fit: exit 1");
+    const char *c = out ? strstr(out, "\ncheapest: ") : NULL;
+    cr_assert_not_null(c, "%s", out);
+    char line[512];
+    snprintf(line, sizeof line, "%.*s", (int)strcspn(c + 1, "\n"), c + 1);
+    cr_expect_null(strstr(line, "--tp"), "%s\n(the whole answer:\n%s)", line, out);
+    cr_expect(strstr(line, "--quantization awq") && strstr(line, "--context "), "%s", line);
+    free(out);
+    iwt_rm_rf(tmp);
+    free(tmp);
+}

@@ -351,13 +351,13 @@ static void print_verdict(FILE *f, const iw_est_verdict *v)
         fprintf(f, "to fit (cheapest first):\n");
         for (size_t i = 0; i < v->n_fixes; i++) {
             const iw_est_fix *x = &v->fixes[i];
-            fprintf(f, "  %-22s total %7.2f GiB  %-12s %s\n", x->change, (double)x->total / GIB_D,
+            fprintf(f, "  %-44s total %7.2f GiB  %s\n      gives up: %s\n", x->change, (double)x->total / GIB_D,
                     x->fits ? "fits" : "still over", x->note);
         }
         if (v->cheapest >= 0)
             fprintf(f, "cheapest: %s\n", v->fixes[v->cheapest].change);
         else
-            fprintf(f, "cheapest: none of these alone fits\n");
+            fprintf(f, "cheapest: none of these fits\n");
     }
 }
 
