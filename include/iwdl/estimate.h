@@ -57,7 +57,9 @@ int         iw_kv_dtype_parse(const char *s, iw_kv_dtype *out);
 #define IW_EST_DEFAULT_GPU_UTIL      0.9
 #define IW_EST_VLLM_BLOCK            16
 #define IW_EST_VLLM_MBT_DEFAULT      8192
-#define IW_EST_VLLM_MAX_SEQS_DEFAULT 256
+#define IW_EST_VLLM_MAX_SEQS_DEFAULT 256    /* vLLM's default max_num_seqs */
+#define IW_EST_VLLM_MAX_SEQS_BIG     1024   /* ... on a GPU of >= 70 GiB that is not an A100 */
+#define IW_EST_LLAMA_MAX_SEQ         256    /* llama.cpp LLAMA_MAX_SEQ: most -np slots */
 #define IW_EST_LLAMA_PAD             256
 #define IW_EST_LLAMA_UBATCH          512
 #define IW_EST_OLLAMA_CTX_DEFAULT    4096
@@ -147,6 +149,14 @@ int iw_estimate_max_batch(const iw_arch *a, const iw_est_opts *o, int64_t contex
  * --gpu-memory-utilization[/--kv-cache-dtype][/--tensor-parallel-size];
  * llama.cpp -c/-ngl[/-ctk/-ctv][/-np]; Ollama --num-ctx (num_ctx). */
 int iw_estimate_recommend(const iw_estimate *e, int64_t context, int64_t batch, iw_strlist *args);
+
+/* The most concurrent sequences a recommendation may ask of e's engine,
+ * whatever memory allows, with the reason in `why` (src/estimate/
+ * recommend.c): llama.cpp and Ollama 256 (LLAMA_MAX_SEQ), Ollama 1 for the
+ * architectures its scheduler serves one at a time, vLLM its default
+ * max_num_seqs (256; 1024 on a GPU of 70 GiB or more that is not an A100,
+ * `gpu` being the GPU's name when known) and at most max_num_batched_tokens. */
+int64_t iw_estimate_batch_cap(const iw_estimate *e, const iw_arch *a, const char *gpu, char *why, size_t n);
 
 /* {inputs, terms[{name,bytes,formula,source}], total, budget, fits,
  *  kv_bytes_per_token, ...}; the caller adds inverse/recommended. */

@@ -469,3 +469,54 @@ Test(estimate_cli, cheapest_fix_is_not_more_gpus_when_one_card_can_do)
     iwt_rm_rf(tmp);
     free(tmp);
 }
+
+/* Recommended parallelism stops at what the engine takes: tiny-llama on a
+ * 24 GiB card has memory for thousands of sequences, but llama-server has
+ * at most 256 slots (LLAMA_MAX_SEQ; -np 3703 does not start), Ollama runs
+ * llama-server with -np OLLAMA_NUM_PARALLEL, and vLLM's default
+ * max_num_seqs is 256.  The answer says when the cap, not memory, decides. */
+Test(estimate_cli, recommended_parallelism_is_capped_at_engine_limits)
+{
+    char *tmp = iwt_tmpdir("estcap");
+    const char *model = iwt_fixture("models/tiny-llama");
+    static const struct { const char *engine, *flag; } cases[] = {
+        {"vllm", "--max-num-seqs"}, {"llama.cpp", "-np"}, {"ollama", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char args[4096], *out = NULL;
+        snprintf(args, sizeof args, "'%s' --gpu rtx4090 --context 4096 --engine %s --json", model, cases[i].engine);
+        cr_assert_eq(run(tmp, args, &out, NULL), 0, "%s", out);
+        cJSON *j = cJSON_Parse(out);
+        cr_assert_not_null(j, "%s", out);
+        const cJSON *rec = cJSON_GetObjectItem(j, "recommended");
+        double b = cJSON_GetNumberValue(cJSON_GetObjectItem(rec, "batch"));
+        cr_expect_leq(b, 256, "%s: recommended batch %.0f", cases[i].engine, b);
+        double mem = cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "inverse"), "max_batch"));
+        cr_expect_gt(mem, 256, "%s: memory alone allows %.0f", cases[i].engine, mem);
+        const cJSON *cap = cJSON_GetObjectItem(rec, "batch_cap");
+        cr_expect(cJSON_IsObject(cap) && cJSON_GetNumberValue(cJSON_GetObjectItem(cap, "value")) == b &&
+                  cJSON_GetStringValue(cJSON_GetObjectItem(cap, "reason")),
+                  "%s: the answer does not say the cap decided: %s", cases[i].engine, out);
+        if (cases[i].flag) {
+            const cJSON *a = cJSON_GetObjectItem(rec, "args");
+            for (int k = 0; k + 1 < cJSON_GetArraySize(a); k++)
+                if (!strcmp(cJSON_GetStringValue(cJSON_GetArrayItem(a, k)), cases[i].flag))
+                    cr_expect_leq(atof(cJSON_GetStringValue(cJSON_GetArrayItem(a, k + 1))), 256, "%s", out);
+        }
+        cJSON_Delete(j);
+        free(out);
+        /* the text says so too, and an Ollama Modelfile never asks for more */
+        snprintf(args, sizeof args, "'%s' --gpu rtx4090 --context 4096 --engine %s", model, cases[i].engine);
+        cr_assert_eq(run(tmp, args, &out, NULL), 0);
+        cr_expect(out && strstr(out, "capped at 256"), "%s: %s", cases[i].engine, out);
+        free(out);
+    }
+    char args[4096], *out = NULL;
+    snprintf(args, sizeof args, "'%s' --gpu rtx4090 --context 4096 --emit ollama", model);
+    cr_assert_eq(run(tmp, args, &out, NULL), 0);
+    const char *p = out ? strstr(out, "OLLAMA_NUM_PARALLEL=") : NULL;
+    cr_expect(p && atoi(p + 20) <= 256, "%s", out);
+    free(out);
+    iwt_rm_rf(tmp);
+    free(tmp);
+}

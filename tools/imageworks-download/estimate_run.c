@@ -515,6 +515,8 @@ int est_run(iw_registry *reg, const est_request *req, est_result *res)
                          "change it", (long long)a.ollama_num_ctx);
 
     int64_t max_ctx = IW_UNKNOWN, max_batch = IW_UNKNOWN, rec_ctx = 0, rec_batch = 0;
+    int64_t cap = 0, mem_batch = 0;     /* mem_batch > 0: the engine's cap, not memory, decided */
+    char cap_why[200] = "";
     bool have_budget = o.vram_bytes != IW_UNKNOWN;
     double w_gpu = 0;
     for (size_t i = 0; i < e.n_terms; i++)
@@ -539,6 +541,12 @@ int est_run(iw_registry *reg, const est_request *req, est_result *res)
                 fail(res, 1, "%s: %s", target, iw_error_last());
                 goto done;
             }
+        }
+        /* the engine's limit, not memory, may decide the concurrency */
+        cap = iw_estimate_batch_cap(&e, &a, req->gpu, cap_why, sizeof cap_why);
+        if (rec_batch > cap) {
+            mem_batch = rec_batch;
+            rec_batch = cap;
         }
         if (rec_ctx > 0 && rec_batch > 0 &&
             (iw_estimate_recommend(&e, rec_ctx, rec_batch, &args) < 0 || override_args(o.engine, &ovr, &args) < 0)) {
@@ -614,6 +622,14 @@ int est_run(iw_registry *reg, const est_request *req, est_result *res)
     if (rec && rec_ctx > 0 && rec_batch > 0) {
         cJSON_AddNumberToObject(rec, "context", (double)rec_ctx);
         cJSON_AddNumberToObject(rec, "batch", (double)rec_batch);
+        if (mem_batch > 0) {
+            cJSON *cj = cJSON_AddObjectToObject(rec, "batch_cap");
+            if (cj) {
+                cJSON_AddNumberToObject(cj, "value", (double)cap);
+                cJSON_AddStringToObject(cj, "reason", cap_why);
+                cJSON_AddNumberToObject(cj, "memory_allows", (double)mem_batch);
+            }
+        }
     }
     if (have_budget)
         cJSON_AddItemToObject(out, "verdict", iw_estimate_verdict_to_json(&v));
@@ -642,7 +658,8 @@ int est_run(iw_registry *reg, const est_request *req, est_result *res)
                     max_ctx == e.max_context ? " (the model's maximum)" : "");
         else
             fprintf(tf, "  max context at batch %" PRId64 ": none fits\n", e.in.batch);
-        fprintf(tf, "  max concurrency at context %" PRId64 ": %" PRId64 " sequences\n", e.in.context, max_batch);
+        fprintf(tf, "  max concurrency at context %" PRId64 ": %" PRId64 " sequence%s\n", e.in.context, max_batch,
+                max_batch == 1 ? "" : "s");
         if (e.kv_capacity_tokens != IW_UNKNOWN)
             fprintf(tf, "  KV cache pool: %" PRId64 " tokens\n", e.kv_capacity_tokens);
         if (args.n) {
@@ -651,6 +668,9 @@ int est_run(iw_registry *reg, const est_request *req, est_result *res)
                 fprintf(tf, " %s", args.v[i]);
             fprintf(tf, "\n");
         }
+        if (mem_batch > 0)
+            fprintf(tf, "  concurrency capped at %" PRId64 " (memory allows %" PRId64 "): %s\n", cap, mem_batch,
+                    cap_why);
     }
     print_verdict(tf, &v);
     fclose(tf);

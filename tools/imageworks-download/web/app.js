@@ -301,7 +301,9 @@ function renderEstimate(d) {
   tot.append(el('td', 'total'), el('td', gib(d.total), 'num'), el('td', d.budget ? 'budget ' + gib(d.budget) + ' GiB' : ''), el('td', ''));
   tb.append(tot);
   const rec = d.recommended || {};
-  document.getElementById('recommended').textContent = rec.args && rec.args.length ? 'recommended: ' + rec.args.join(' ') : '';
+  const cap = rec.batch_cap;
+  document.getElementById('recommended').textContent = (rec.args && rec.args.length ? 'recommended: ' + rec.args.join(' ') : '') +
+    (cap ? '\nconcurrency capped at ' + cap.value + ' (memory allows ' + cap.memory_allows + '): ' + cap.reason : '');
   const w = document.getElementById('est-warnings');
   w.replaceChildren();
   for (const x of (d.warnings || [])) w.append(el('li', 'warning: ' + x, 'muted'));
