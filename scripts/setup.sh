@@ -13,6 +13,8 @@ pkgs+=(bsdutils)
 # The serve page is tested in a real browser (tests/tools/test_serve.c):
 # Debian's Chromium driven through chromedriver's WebDriver API.
 pkgs+=(chromium chromium-driver)
+# The emitted docker compose files are read back as YAML (tests/estimate/test_emit.c).
+pkgs+=(python3-yaml)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -385,6 +385,10 @@ typedef struct iw_emit_input {
     int64_t     batch;            /* concurrent sequences */
     int64_t     num_layers;       /* the model's layers (Ollama num_gpu when offloading part); 0 = unknown */
     const iw_ov_result *ov;       /* dtype/quantization/trust_remote_code decisions; may be NULL */
+    /* compose of a repo: the Hub settings in effect (HF_HOME, HF_HUB_CACHE,
+     * HF_ENDPOINT as the environment gives them), written as the defaults of
+     * ${HF_HOME:-...} etc.; NULL = not set */
+    const char *hf_home, *hf_hub_cache, *hf_endpoint;
 } iw_emit_input;
 
 /* Writes a malloc'd text to *out (a shell command line for vllm and

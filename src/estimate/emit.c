@@ -5,8 +5,13 @@
  * ollama    a Modelfile: FROM + PARAMETER num_ctx (+ num_gpu when offloading
  *           part); server-wide settings (OLLAMA_NUM_PARALLEL, flash attention,
  *           KV cache type) are environment variables of `ollama serve`, so
- *           they are written as comments, not as parameters that do not exist
- * compose   a docker compose service running the vllm/vllm-openai image
+ *           they are written as comments, not as parameters that do not exist;
+ *           the `ollama create` command names a valid Ollama model
+ * compose   a docker compose service running the vllm/vllm-openai image; a
+ *           repo is fetched into the HF cache of HF_HOME / HF_HUB_CACHE from
+ *           HF_ENDPOINT (those of `docker compose up`, else those given)
+ * Every shell word is quoted when it needs it (`bash -n` and the engines'
+ * argument rules are tested: tests/estimate/test_emit.c).
  * Only flags that exist in the engine are written (docs/estimate.md, "Emit").
  */
 #include <ctype.h>
@@ -70,20 +75,46 @@ static int put_shell(iw_buf *b, const char *s)
     return rc ? rc : iw_buf_putc(b, '\'');
 }
 
-/* YAML double-quoted scalar: escape backslash, quote and control bytes. */
-static int put_yaml(iw_buf *b, const char *s)
+/* The inside of a YAML double-quoted scalar: backslash, quote and control
+ * bytes escaped, and '$' doubled (docker compose interpolates "$NAME" and
+ * "${...}" in every value; "$$" is a literal '$'). */
+static int put_yaml_text(iw_buf *b, const char *s)
 {
-    int rc = iw_buf_putc(b, '"');
+    int rc = 0;
     for (; !rc && *s; s++) {
         unsigned char c = (unsigned char)*s;
         if (c == '"' || c == '\\')
             rc = iw_buf_printf(b, "\\%c", c);
         else if (c < 0x20)
             rc = iw_buf_printf(b, "\\x%02x", c);
+        else if (c == '$')
+            rc = iw_buf_puts(b, "$$");
         else
             rc = iw_buf_putc(b, (char)c);
     }
+    return rc;
+}
+
+static int put_yaml(iw_buf *b, const char *s)
+{
+    int rc = iw_buf_putc(b, '"');
+    if (!rc)
+        rc = put_yaml_text(b, s);
     return rc ? rc : iw_buf_putc(b, '"');
+}
+
+/* "${VAR:-default}" as a YAML scalar: the variable when `docker compose up`
+ * has it, else the value it had when the launch was written (or fallback,
+ * itself compose text).  A default holding '}' cannot be interpolated: the
+ * value is then written as it is. */
+static int put_yaml_env(iw_buf *b, const char *var, const char *value, const char *fallback)
+{
+    if (value && strchr(value, '}'))
+        return put_yaml(b, value);
+    int rc = iw_buf_printf(b, "\"${%s:-", var);
+    if (!rc)
+        rc = value ? put_yaml_text(b, value) : iw_buf_puts(b, fallback);
+    return rc ? rc : iw_buf_puts(b, "}\"");
 }
 
 /* ------------------------------------------------------------ shared facts */
@@ -111,11 +142,13 @@ static int vllm_args(const iw_estimate *e, const iw_emit_input *in, iw_strlist *
     if (!rc) rc = iw_strlist_push(l, "--gpu-memory-utilization") || iw_strlist_pushf(l, "%.2f", o->gpu_util);
     if (!rc && o->tp > 1)
         rc = iw_strlist_push(l, "--tensor-parallel-size") || iw_strlist_pushf(l, "%d", o->tp);
+    /* vLLM's CacheDType choices differ by version; "float16" is gone from
+     * recent ones.  fp16 (and f32, which vLLM does not keep) is "auto": a
+     * 16-bit cache of the same size, so nothing is written. */
     if (!rc && o->kv_dtype == IW_KV_FP8)
         rc = iw_strlist_push(l, "--kv-cache-dtype") || iw_strlist_push(l, "fp8");
-    else if (!rc && (o->kv_dtype == IW_KV_F16 || o->kv_dtype == IW_KV_BF16 || o->kv_dtype == IW_KV_F32))
-        rc = iw_strlist_push(l, "--kv-cache-dtype") ||
-             iw_strlist_push(l, o->kv_dtype == IW_KV_F16 ? "float16" : o->kv_dtype == IW_KV_BF16 ? "bfloat16" : "auto");
+    else if (!rc && o->kv_dtype == IW_KV_BF16)
+        rc = iw_strlist_push(l, "--kv-cache-dtype") || iw_strlist_push(l, "bfloat16");
     if (!rc)
         rc = iw_ov_vllm_args(in->ov, l) < 0;
     if (!rc && o->enforce_eager)
@@ -213,19 +246,72 @@ static int emit_llama(const iw_estimate *e, const iw_emit_input *in, iw_buf *b)
     return rc;
 }
 
+/* A model name `ollama create` takes (ollama types/model/name.go: 1-80
+ * characters, the first a letter, digit or '_', then also '-' and '.'),
+ * from a registry name: lower case, every other character a '-' unless it
+ * follows a separator ("qwen3-30b-a3b_(BF16)" -> "qwen3-30b-a3b_bf16"). */
+static void ollama_model_name(const char *from, char *out, size_t n)
+{
+    size_t j = 0;
+    for (const char *s = from ? from : ""; *s && j + 1 < n && j < 80; s++) {
+        char c = (char)tolower((unsigned char)*s);
+        bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
+        bool after_sep = j > 0 && strchr("_-.", out[j - 1]);
+        if (!ok)
+            c = '-';
+        if (j == 0 && !((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
+            continue;                /* the first character: a letter, digit or '_' */
+        if (strchr("_-.", c) && after_sep && (!ok || c == out[j - 1]))
+            continue;                /* no "_-" or "--" from replaced characters */
+        out[j++] = c;
+    }
+    while (j > 0 && strchr("-.", out[j - 1]))
+        j--;
+    out[j] = 0;
+    if (!j)
+        snprintf(out, n, "model");
+}
+
+/* A Modelfile value as ollama's parser reads it (parser/parser.go, quote and
+ * unquote): as it is, or in "..." when it begins or ends with a space or
+ * begins with a quote, in """...""" when it also holds a '"'. */
+static int put_modelfile_value(iw_buf *b, const char *v)
+{
+    size_t n = strlen(v);
+    bool quote = n == 0 || v[0] == ' ' || v[n - 1] == ' ' || v[0] == '"' || v[0] == '\t' || v[n - 1] == '\t';
+    if (!quote)
+        return iw_buf_puts(b, v);
+    if (strstr(v, "\"\"\"") || (strchr(v, '"') && v[n - 1] == '"'))
+        return iw_error_set(IW_EINVAL, "emit: '%s' cannot be written as a Modelfile value", v);
+    const char *q = strchr(v, '"') ? "\"\"\"" : "\"";
+    return iw_buf_printf(b, "%s%s%s", q, v, q);
+}
+
 static int emit_ollama(const iw_estimate *e, const iw_emit_input *in, iw_buf *b, int64_t layers)
 {
     const iw_est_opts *o = &e->in;
-    char name[256];
-    snprintf(name, sizeof name, "%s", in->served_name && *in->served_name ? in->served_name : base_name(in->model));
-    size_t nl = strlen(name);
-    if (nl > 5 && !strcasecmp(name + nl - 5, ".gguf"))
-        name[nl - 5] = 0;
-    int rc = iw_buf_printf(b, "# Modelfile for %s: ollama create %s -f Modelfile\n", name, name);
+    char from[256], name[96];
+    snprintf(from, sizeof from, "%s", in->served_name && *in->served_name ? in->served_name : base_name(in->model));
+    size_t fl = strlen(from);
+    if (fl > 5 && !strcasecmp(from + fl - 5, ".gguf"))
+        from[fl - 5] = 0;
+    ollama_model_name(from, name, sizeof name);
+    /* never the name of the model FROM names: create would replace it */
+    char own[256], base[96];
+    snprintf(own, sizeof own, "%s", base_name(in->model));
+    own[strcspn(own, ":")] = 0;              /* the tag */
+    ollama_model_name(own, base, sizeof base);
+    if (!strcmp(name, base))
+        snprintf(name + strlen(name), sizeof name - strlen(name), "-ctx%lld", (long long)in->context);
+    int rc = iw_buf_printf(b, "# Modelfile for %s; create the model with:\n#   ollama create ", from);
     if (!rc)
-        rc = iw_buf_printf(b, "FROM %s\n", in->model);
+        rc = put_shell(b, name);
     if (!rc)
-        rc = iw_buf_printf(b, "PARAMETER num_ctx %lld\n", (long long)in->context);
+        rc = iw_buf_puts(b, " -f Modelfile\nFROM ");
+    if (!rc)
+        rc = put_modelfile_value(b, in->model);
+    if (!rc)
+        rc = iw_buf_printf(b, "\nPARAMETER num_ctx %lld\n", (long long)in->context);
     if (!rc && layers > 0 && o->n_gpu_layers >= 0 && o->n_gpu_layers <= layers)   /* not all (all = layers + 1, the output layer too) */
         rc = iw_buf_printf(b, "PARAMETER num_gpu %lld\n", (long long)o->n_gpu_layers);
     bool env = in->batch > 1 || o->flash_attn == 1 || (o->kv_dtype != IW_KV_AUTO && o->kv_dtype != IW_KV_F16);
@@ -259,8 +345,28 @@ static int emit_compose(const iw_estimate *e, const iw_emit_input *in, iw_buf *b
                               "    ports:\n      - \"%d:%d\"\n    volumes:\n      - ", svc, port, port);
     if (!rc) {
         if (repo) {
-            rc = iw_buf_puts(b, "\"${HOME}/.cache/huggingface:/root/.cache/huggingface\"\n"
-                                "    environment:\n      HF_TOKEN: \"${HF_TOKEN:-}\"\n");
+            /* the Hub cache and endpoint of whoever runs `docker compose
+             * up`, else those in effect when this was written */
+            rc = iw_buf_puts(b, "type: bind\n        source: ");
+            if (!rc)
+                rc = put_yaml_env(b, "HF_HOME", in->hf_home, "${HOME}/.cache/huggingface");
+            if (!rc)
+                rc = iw_buf_puts(b, "\n        target: /root/.cache/huggingface\n"
+                                    "        bind:\n          create_host_path: true\n");
+            if (!rc && in->hf_hub_cache) {
+                rc = iw_buf_puts(b, "      - type: bind\n        source: ");
+                if (!rc)
+                    rc = put_yaml_env(b, "HF_HUB_CACHE", in->hf_hub_cache, NULL);
+                if (!rc)
+                    rc = iw_buf_puts(b, "\n        target: /root/.cache/huggingface/hub\n"
+                                        "        bind:\n          create_host_path: true\n");
+            }
+            if (!rc)
+                rc = iw_buf_puts(b, "    environment:\n      HF_TOKEN: \"${HF_TOKEN:-}\"\n      HF_ENDPOINT: ");
+            if (!rc)
+                rc = put_yaml_env(b, "HF_ENDPOINT", in->hf_endpoint, "https://huggingface.co");
+            if (!rc)
+                rc = iw_buf_putc(b, '\n');
         } else {
             /* the long syntax: any host path, ':' included */
             rc = iw_buf_puts(b, "type: bind\n        source: ");
@@ -297,6 +403,10 @@ int iw_estimate_emit(iw_emit_kind kind, const iw_estimate *e, const iw_emit_inpu
     if (strlen(in->model) > 4000 || strchr(in->model, '\n') ||
         (in->served_name && (strlen(in->served_name) > 256 || strchr(in->served_name, '\n'))))
         return iw_error_set(IW_EINVAL, "emit: model path or name too long or contains a newline");
+    const char *hf[] = {in->hf_home, in->hf_hub_cache, in->hf_endpoint};
+    for (size_t i = 0; i < sizeof hf / sizeof hf[0]; i++)
+        if (hf[i] && (strlen(hf[i]) > 4000 || strpbrk(hf[i], "\r\n")))
+            return iw_error_set(IW_EINVAL, "emit: HF_HOME, HF_HUB_CACHE or HF_ENDPOINT too long or holds a newline");
     if (in->context < 1 || in->batch < 1)
         return iw_error_set(IW_EINVAL, "emit: nothing to launch: context %lld x batch %lld does not fit",
                             (long long)in->context, (long long)in->batch);

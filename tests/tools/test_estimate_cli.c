@@ -520,3 +520,50 @@ Test(estimate_cli, recommended_parallelism_is_capped_at_engine_limits)
     iwt_rm_rf(tmp);
     free(tmp);
 }
+
+/* --emit compose for a remote repo: the container fetches the repo itself,
+ * so it must use the Hub endpoint and cache the estimate was run with
+ * (HF_ENDPOINT, HF_HOME), unless `docker compose up` sets its own.  (Run
+ * away from the hub's folder, so that org/name is not also a local path.) */
+Test(estimate_cli, compose_of_a_remote_repo_uses_hf_endpoint_and_hf_home, .timeout = 90)
+{
+    char *root = iwt_tmpdir("estcompose");
+    cr_assert_eq(iwt_hub_make_demo(root), 0);
+    iwt_hub hub;
+    memset(&hub, 0, sizeof hub);
+    cr_assert_eq(iwt_hub_start(&hub, root, NULL), 0, "fakehub did not start");
+    char cmd[8192], *out = NULL, *err = NULL;
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p '%s/elsewhere' && cd '%s/elsewhere' && HF_ENDPOINT=%s HF_HOME='%s/hf $home' HF_HUB_CACHE= HF_TOKEN= HF_TOKEN_PATH=/nonexistent "
+             "HF_HUB_OFFLINE= IMAGEWORKS_REGISTRY_DIR='%s/reg' '%s' estimate demo-org/tiny-llama --context 1024 "
+             "--vram 8GiB --emit compose",
+             root, root, hub.hub_url, root, root, iwt_cli());
+    int rc = iwt_run(cmd, &out, &err);
+    iwt_hub_stop(&hub);
+    cr_assert_eq(rc, 0, "rc %d: %s", rc, err ? err : "");
+    char want[4096];
+    snprintf(want, sizeof want, "HF_ENDPOINT: \"${HF_ENDPOINT:-%s}\"", hub.hub_url);
+    cr_expect(strstr(out, want), "no %s in:\n%s", want, out);
+    snprintf(want, sizeof want, "\"${HF_HOME:-%s/hf $$home}\"", root);
+    cr_expect(strstr(out, want), "no %s in:\n%s", want, out);
+    /* and it is YAML that says so (when python3-yaml is there to read it) */
+    if (iwt_run("python3 -c 'import yaml'", NULL, NULL) == 0) {
+        char file[4096];
+        snprintf(file, sizeof file, "%s/compose.yaml", root);
+        cr_assert_eq(iwt_write(file, out, strlen(out)), 0);
+        snprintf(cmd, sizeof cmd,
+                 "python3 -c 'import sys, yaml; d = yaml.safe_load(open(sys.argv[1])); "
+                 "s = list(d[\"services\"].values())[0]; print(s[\"environment\"][\"HF_ENDPOINT\"]); "
+                 "print(s[\"volumes\"][0][\"source\"]); print(s[\"volumes\"][0][\"target\"])' '%s'", file);
+        char *py = NULL;
+        cr_assert_eq(iwt_run(cmd, &py, NULL), 0, "not YAML:\n%s", out);
+        snprintf(want, sizeof want, "${HF_ENDPOINT:-%s}\n${HF_HOME:-%s/hf $$home}\n/root/.cache/huggingface\n",
+                 hub.hub_url, root);
+        cr_expect_str_eq(py, want);
+        free(py);
+    }
+    free(out);
+    free(err);
+    iwt_rm_rf(root);
+    free(root);
+}

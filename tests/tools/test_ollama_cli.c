@@ -414,6 +414,104 @@ Test(ollama_cli, migrate_fills_the_originals_warning_only_entries)
 
 /* ---- verify -------------------------------------------------------------- */
 
+/* ---- estimate and launches of an Ollama model ---------------------------- */
+
+/* A part of an Ollama model name as ollama's types/model/name.go accepts it:
+ * 1..80 characters, the first a letter, digit or '_', the others also '-'
+ * and '.' ('.' not in a namespace). */
+static bool ollama_part_ok(const char *s, size_t n, bool ns)
+{
+    if (n < 1 || n > 80)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        bool an = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+        if (!an && (i == 0 || !(c == '-' || (c == '.' && !ns))))
+            return false;
+    }
+    return true;
+}
+
+/* [namespace/]model[:tag] */
+static bool ollama_name_ok(const char *name)
+{
+    const char *slash = strrchr(name, '/'), *colon = strrchr(name, ':');
+    const char *model = slash ? slash + 1 : name;
+    if (colon && colon < model)
+        colon = NULL;
+    size_t ml = colon ? (size_t)(colon - model) : strlen(model);
+    if (!ollama_part_ok(model, ml, false) || (colon && !ollama_part_ok(colon + 1, strlen(colon + 1), false)))
+        return false;
+    return !slash || (!strchr(name, '/') || strchr(name, '/') == slash ? ollama_part_ok(name, (size_t)(slash - name), true)
+                                                                     : false);
+}
+
+/* The command after `marker` on its line, checked by `bash -n`, and run with
+ * `ollama` defined as a function printing its second argument. */
+static char *create_name(const char *text)
+{
+    const char *c = strstr(text, "ollama create ");
+    cr_assert_not_null(c, "no ollama create command in:\n%s", text);
+    char *cmd = strndup(c, strcspn(c, "\n"));
+    char *dir = iwt_tmpdir("ocreate");
+    char *f = pathf("%s/cmd.sh", dir);
+    cr_assert_eq(iwt_write(f, cmd, strlen(cmd)), 0);
+    char *check = pathf("bash -n '%s'", f);
+    cr_expect_eq(iwt_run(check, NULL, NULL), 0, "bash -n rejects: %s", cmd);
+    free(check);
+    char *sh = pathf("bash -c 'ollama() { printf \"%%s\" \"$2\"; }; . \"$0\"' '%s'", f);
+    char *name = NULL;
+    cr_expect_eq(iwt_run(sh, &name, NULL), 0, "%s", cmd);
+    free(sh);
+    free(f);
+    iwt_rm_rf(dir);
+    free(dir);
+    free(cmd);
+    return name;
+}
+
+Test(ollama_cli, estimate_and_launches_of_an_ollama_model)
+{
+    char *args = pathf("scan '%s'", g_store), *out = NULL;
+    cr_assert_eq(run(args, NULL, NULL), 0);
+    free(args);
+    /* the registry entry and the ollama: reference are estimated as Ollama
+     * serves them: the Ollama engine at the model's own num_ctx (4096 from
+     * its params blob), not llama.cpp at the trained 8192 */
+    static const char *const targets[] = {"'tiny_68k_(Q4_K_M)'", "ollama:tiny:latest"};
+    for (size_t i = 0; i < 2; i++) {
+        args = pathf("estimate %s --json", targets[i]);
+        cr_assert_eq(run(args, &out, NULL), 0, "%s", out);
+        cJSON *j = cJSON_Parse(out);
+        cr_assert_not_null(j, "%s", out);
+        const cJSON *in = cJSON_GetObjectItem(j, "inputs");
+        cr_expect_str_eq(iw_json_get_str(in, "engine"), "ollama", "%s", targets[i]);
+        cr_expect_eq(num(in, "context"), 4096, "%s: the model's num_ctx", targets[i]);
+        cJSON_Delete(j);
+        free(out);
+        free(args);
+    }
+    /* the Modelfile's create command is valid bash and a valid Ollama name */
+    cr_assert_eq(run("estimate 'tiny_68k_(Q4_K_M)' --vram 8GiB --emit ollama", &out, NULL), 0, "%s", out);
+    char *name = create_name(out);
+    cr_expect(name && ollama_name_ok(name), "'%s' is not a valid Ollama model name", name ? name : "");
+    cr_expect(strstr(out, "FROM tiny:latest\n"), "%s", out);
+    free(name);
+    free(out);
+    /* a llama.cpp launch of it never takes Ollama's own port */
+    cr_assert_eq(run("estimate 'tiny_68k_(Q4_K_M)' --vram 8GiB --emit llama.cpp", &out, NULL), 0, "%s", out);
+    cr_expect_null(strstr(out, "11434"), "llama-server on Ollama's port:\n%s", out);
+    char *dir = iwt_tmpdir("olaunch");
+    char *f = pathf("%s/l.sh", dir), *chk = pathf("bash -n '%s'", f);
+    cr_assert_eq(iwt_write(f, out, strlen(out)), 0);
+    cr_expect_eq(iwt_run(chk, NULL, NULL), 0, "%s", out);
+    free(chk);
+    free(f);
+    iwt_rm_rf(dir);
+    free(dir);
+    free(out);
+}
+
 Test(ollama_cli, verify_checks_blobs_against_their_names)
 {
     char *out = NULL, *err = NULL, *args = pathf("scan '%s'", g_store);

@@ -67,6 +67,21 @@ static bool is_ollama_ref(const char *s)
     return !strncmp(s, "ollama:", 7);
 }
 
+/* "ollama:NAME:TAG", "ollama:/NAME:TAG", "ollama://NAME:TAG" -> "NAME:TAG" */
+static const char *ollama_name(const char *ref)
+{
+    ref += 7;
+    while (*ref == '/')
+        ref++;
+    return ref;
+}
+
+/* A model read from Ollama (its store or its /api/show): Ollama serves it. */
+static bool from_ollama(const iw_arch *a)
+{
+    return a->source && (!strcmp(a->source, "ollama-store") || !strcmp(a->source, "ollama-api"));
+}
+
 typedef struct model_ref {
     bool        is_entry;
     const char *backend;      /* the entry's backend (owned by the registry) */
@@ -102,7 +117,9 @@ static int load_arch(const char *target, iw_registry *reg, bool names_only, iw_a
         m->served_name = strdup(target);
         const char *dp = iw_json_get_str(ent, "download_path");
         const char *sid = iw_json_get_str(ent, "served_model_id");
-        if (dp)
+        if (dp && is_ollama_ref(dp))
+            m->launch = strdup(ollama_name(dp));   /* what `ollama run` and FROM take */
+        else if (dp)
             m->launch = strdup(dp);
         else if (sid)
             m->launch = strdup(sid);
@@ -127,11 +144,8 @@ static int load_arch(const char *target, iw_registry *reg, bool names_only, iw_a
         char real[PATH_MAX];
         m->launch = strdup(!is_ollama_ref(target) && realpath(target, real) ? real : target);
         if (is_ollama_ref(target)) {
-            const char *n = target + 7;
-            while (*n == '/')
-                n++;
             free(m->launch);
-            m->launch = strdup(n);   /* Ollama's own name:tag */
+            m->launch = strdup(ollama_name(target));   /* Ollama's own name:tag */
         }
         iw_extract_opts eo = {0};
         return iw_extract_path(target, &eo, a);
@@ -142,6 +156,25 @@ static int load_arch(const char *target, iw_registry *reg, bool names_only, iw_a
         return inspect_remote(target, NULL, NULL, a, &t);
     }
     return iw_error_set(IW_ENOTFOUND, "'%s' is not a registry entry, a local path or an org/name repo", target);
+}
+
+/* An environment variable, NULL when unset or empty. */
+static const char *env_or_null(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : NULL;
+}
+
+/* The entry's backend_config.port, for a launch of the entry's own engine
+ * only: an Ollama entry's 11434 is the Ollama server's, never llama-server's. */
+static int port_for_engine(const model_ref *m, iw_engine engine)
+{
+    iw_engine own;
+    if (!m->port || !m->backend || iw_engine_parse(m->backend, &own) < 0) {
+        iw_error_clear();
+        return 0;
+    }
+    return own == engine ? m->port : 0;
 }
 
 /* ---- --apply ---------------------------------------------------------- */
@@ -476,6 +509,8 @@ int est_run(iw_registry *reg, const est_request *req, est_result *res)
             o.engine = engine_of_kind(req->emit);
         else if (m.backend && iw_engine_parse(m.backend, &o.engine) == 0)
             ;
+        else if (from_ollama(&a))
+            o.engine = IW_ENGINE_OLLAMA;
         else if (iw_arch_is_gguf(&a))
             o.engine = IW_ENGINE_LLAMACPP;
         else
@@ -529,7 +564,7 @@ int est_run(iw_registry *reg, const est_request *req, est_result *res)
             fail(res, 1, "%s: %s", target, iw_error_last());
             goto done;
         }
-        if (req->ctx_set) {
+        if (req->ctx_set || ctx_from_ollama) {   /* the model's num_ctx is what it is asked for */
             rec_ctx = e.in.context;
             rec_batch = req->batch_set ? (e.fits ? e.in.batch : 0) : max_batch;
         } else {
@@ -572,9 +607,11 @@ int est_run(iw_registry *reg, const est_request *req, est_result *res)
             goto done;
         }
         iw_emit_input ei = {
-            .model = launch, .served_name = m.served_name, .port = req->port > 0 ? req->port : m.port,
+            .model = launch, .served_name = m.served_name, .port = req->port > 0 ? req->port : port_for_engine(&m, o.engine),
             .context = have_budget ? rec_ctx : e.in.context, .batch = have_budget ? rec_batch : e.in.batch,
             .num_layers = a.num_layers > 0 ? a.num_layers : 0, .ov = &ovr,
+            .hf_home = env_or_null("HF_HOME"), .hf_hub_cache = env_or_null("HF_HUB_CACHE"),
+            .hf_endpoint = env_or_null("HF_ENDPOINT"),
         };
         int rc = iw_estimate_emit(req->emit, &e, &ei, &res->emitted);
         free(gg);
