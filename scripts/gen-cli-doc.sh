@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Regenerate docs/cli.md from the tool's own --help texts, so the reference
-# cannot drift from the code (tests/tools/test_cli_docs.c checks every flag).
+# cannot drift from the code (tests/tools/test_cli_docs.c compares each
+# command's section with its --help).
 # Usage: scripts/gen-cli-doc.sh [path/to/imageworks-download]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,8 +16,8 @@ cat <<'HDR'
 `imageworks-download: <what>: <message>`.
 
 This page is generated from each command's `--help` by
-`scripts/gen-cli-doc.sh`; `tests/tools/test_cli_docs.c` fails when a flag in
-`--help` is missing here.
+`scripts/gen-cli-doc.sh`; `tests/tools/test_cli_docs.c` fails when a
+command's section here is not its `--help` word for word.
 
 ## Environment
 

@@ -24,11 +24,44 @@
 static volatile int g_cancel;
 static void on_signal(int sig) { (void)sig; g_cancel = 1; }
 
+/* The help text is the reference: scripts/gen-cli-doc.sh copies it into
+ * docs/cli.md and tests/tools/test_cli_docs.c checks the two agree. */
 #define USAGE \
     "usage: imageworks-download download REPO [--revision REV] [--include GLOB]... [--exclude GLOB]...\n" \
     "        [--dest DIR | --hf-cache] [--support-repo REPO] [--no-architecture]\n" \
     "        [--name NAME] [--backend vllm|ollama|llama.cpp] [--jobs N] [--connections N]\n" \
     "        [--unpack] [--quiet] [--json]\n" \
+    "\n" \
+    "Download a model repo from the Hub (HF_ENDPOINT), verifying every file (size and\n" \
+    "sha256 or git blob id) as it arrives; an interrupted run resumes where it stopped.\n" \
+    "Then read the architecture of what arrived and register it in the registry.\n" \
+    "\n" \
+    "  REPO                org/name (or name)\n" \
+    "  --revision REV      branch, tag or commit (default main), pinned to one commit first\n" \
+    "  --include GLOB      only the files matching GLOB; repeatable, huggingface_hub globs\n" \
+    "                      (default: every file)\n" \
+    "  --exclude GLOB      not the files matching GLOB; repeatable (default: none)\n" \
+    "  --dest DIR          plain layout into DIR (default $IMAGEWORKS_MODEL_ROOT/<org>/<name>,\n" \
+    "                      the root defaulting to ~/ai-models/weights)\n" \
+    "  --hf-cache          huggingface_hub's cache layout under $HF_HUB_CACHE (default\n" \
+    "                      $HF_HOME/hub); not with --dest (default: plain layout)\n" \
+    "  --support-repo REPO also fetch REPO's config and tokenizer files (never weights) for\n" \
+    "                      the architecture (default: none, or the base model when the\n" \
+    "                      repo has no config.json)\n" \
+    "  --no-architecture   download only: no architecture is read and no registry entry\n" \
+    "                      is written or updated (default: read and register)\n" \
+    "  --name NAME         the registry entry's name (default: made from the repo, its\n" \
+    "                      size and quantization, as the original imageworks names them)\n" \
+    "  --backend B         the entry's backend: vllm, ollama or llama.cpp (default\n" \
+    "                      llama.cpp for a GGUF repo, else vllm)\n" \
+    "  --jobs N            files fetched at once, 1..64 (default 8)\n" \
+    "  --connections N     ranges of one file of 64 MiB or more fetched at once, 1..32\n" \
+    "                      (default 8)\n" \
+    "  --unpack            unpack the downloaded .tar, .tar.gz, .tgz and .zip files into\n" \
+    "                      folders beside them; plain layout only (default off)\n" \
+    "  -q, --quiet         nothing on stdout or stderr unless it fails (default off)\n" \
+    "  --json              one JSON event per line on stdout (default off)\n" \
+    "  -h, --help          this help\n" \
     "Environment: HF_ENDPOINT, HF_TOKEN, HF_TOKEN_PATH, HF_HOME, HF_HUB_CACHE, HF_HUB_OFFLINE,\n" \
     "HF_HUB_DOWNLOAD_TIMEOUT, IMAGEWORKS_MODEL_ROOT, IMAGEWORKS_UNPACK_MAX_BYTES.  See docs/download.md.\n"
 
