@@ -501,6 +501,40 @@ static void discard_stale_partials(layout *L, iw_dl_file *files, size_t nf)
     iw_error_clear();
 }
 
+/* ------------------------------------------------------------ finishing */
+
+/* After a complete download: the per-file lock files of the plain layout
+ * are empty leftovers; remove them (each only when no other process holds
+ * it: a concurrent downloader that still waits for one finds the file in
+ * place once it gets the lock), then the partial folder when it is empty.
+ * The HF cache's .locks/ are huggingface_hub's and stay. */
+static void remove_done_locks(const layout *L, const iw_dl_file *files, size_t nf)
+{
+    if (L->kind != IW_DL_LAYOUT_PLAIN)
+        return;
+    const char *dir_of = NULL;
+    for (size_t i = 0; i < nf; i++) {
+        const char *lp = files[i].lock_path;
+        if (!files[i].done || !lp || !iw_path_exists(lp))
+            continue;
+        iw_lock lk = { -1, NULL };
+        if (iw_lock_acquire(&lk, lp, 0) == 0) {
+            unlink(lp);
+            iw_lock_release(&lk);
+            dir_of = lp;
+        }
+    }
+    if (dir_of) {
+        char *dir = strdup(dir_of), *slash = dir ? strrchr(dir, '/') : NULL;
+        if (slash) {
+            *slash = 0;
+            rmdir(dir);          /* only when empty: a partial of another run stays */
+        }
+        free(dir);
+    }
+    iw_error_clear();
+}
+
 /* ------------------------------------------------------------ main flow */
 
 static int build_file(iw_hub *hub, const char *repo, layout *L, const iw_hub_file *hf, iw_dl_file *f)
@@ -685,6 +719,8 @@ int iw_download_repo(iw_hub *hub, const char *repo, const iw_dl_options *o, iw_d
         else
             iw_error_set(rc, "%s", saved);
     }
+    if (rc == 0)
+        remove_done_locks(&L, files, nf);
     if (rc == 0 && (res->paths = calloc(nf, sizeof *res->paths)) != NULL)
         for (size_t i = 0; i < nf; i++)
             if ((res->paths[res->n_paths] = strdup(files[i].path)) != NULL)

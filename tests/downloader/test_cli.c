@@ -523,6 +523,29 @@ Test(cli, terminal_progress_fits_80_and_40_columns)
     }
 }
 
+/* A complete download leaves no empty .lock files (nor an empty folder)
+ * in <dest>/.imageworks/partial/; an interrupted one keeps its resume state. */
+Test(cli, complete_download_leaves_no_lock_files)
+{
+    char args[8192], *err = NULL;
+    snprintf(args, sizeof args, "download t/k --quiet --no-architecture --dest %s/locks", g_home);
+    cr_assert_eq(run_cli(args, NULL, &err), 0, "%s", err);
+    free(err);
+    char cmd[8192], *left = NULL;
+    snprintf(cmd, sizeof cmd, "ls -A %s/locks/.imageworks/partial 2>/dev/null", g_home);
+    iwt_run(cmd, &left, NULL);
+    cr_expect(!left || !*left, "left in .imageworks/partial after a complete download:\n%s", left);
+    free(left);
+    char p[4096];
+    snprintf(p, sizeof p, "%s/locks/model.safetensors", g_home);
+    cr_expect(iw_path_exists(p));
+    /* a second run (everything present) leaves none either */
+    cr_assert_eq(run_cli(args, NULL, NULL), 0);
+    iwt_run(cmd, &left, NULL);
+    cr_expect(!left || !*left, "left after a run that had nothing to fetch:\n%s", left);
+    free(left);
+}
+
 Test(cli, usage_and_error_exit_codes)
 {
     char *err = NULL;
