@@ -139,6 +139,9 @@ typedef struct iw_st_summary {
     bool     has_vision;
     bool     unpack_unknown;         /* packed tensors seen but bits/method unknown */
     size_t   n_tensors;
+    /* the token embedding's float [rows, cols] = [vocab, hidden]; IW_UNKNOWN when none */
+    int64_t  embed_rows, embed_cols;
+    const char *float_dtype;         /* "bfloat16"/"float16"/"float32" holding most of the bytes, else NULL */
 } iw_st_summary;
 
 /* One tensor as the analyser sees it; shape may be unknown (n_dims = 0 and

@@ -181,8 +181,8 @@ static int judge(search *s, cand *c)
     if (o->batch != IW_UNKNOWN && o->batch < in->batch) {
         cat(f->kind, sizeof f->kind, "+", "batch");
         cat(f->change, sizeof f->change, sep, "--batch %lld", (long long)o->batch);
-        cat(f->note, sizeof f->note, "; ", "%lld -> %lld concurrent sequences", (long long)in->batch,
-            (long long)o->batch);
+        cat(f->note, sizeof f->note, "; ", "%lld -> %lld concurrent sequence%s", (long long)in->batch,
+            (long long)o->batch, o->batch == 1 ? "" : "s");
     }
     return 0;
 }

@@ -314,6 +314,8 @@ int iw_st_analyse(const iw_st_tinfo *t, size_t n, const iw_st_quant *q,
     out->num_layers = IW_UNKNOWN;
     out->tied_embeddings = -1;
     out->n_tensors = n;
+    out->embed_rows = out->embed_cols = IW_UNKNOWN;
+    uint64_t float_bytes[3] = {0, 0, 0}, all_bytes = 0;   /* BF16, F16, F32 */
     int64_t *comp[] = { [C_OTHER] = &out->other, [C_EMBED] = &out->embedding, [C_ATTN] = &out->attention,
                         [C_MLP] = &out->mlp, [C_EXPERT] = &out->experts, [C_NORM] = &out->norms,
                         [C_LMHEAD] = &out->lm_head, [C_VISION] = &out->vision };
@@ -353,6 +355,9 @@ int iw_st_analyse(const iw_st_tinfo *t, size_t n, const iw_st_quant *q,
                 goto cleanup;
             }
             out->weights_bytes += ti->bytes;
+            all_bytes += ti->bytes;
+            if (ti->dtype == IW_ST_BF16 || ti->dtype == IW_ST_F16 || ti->dtype == IW_ST_F32)
+                float_bytes[ti->dtype == IW_ST_BF16 ? 0 : ti->dtype == IW_ST_F16 ? 1 : 2] += ti->bytes;
             if (!pk && (!q || !q->method || !quant_bits(q))
                 && (iw_st_ends_with(nm, ".qweight") || iw_st_ends_with(nm, ".weight_packed") || iw_st_ends_with(nm, "_blocks")))
                 out->unpack_unknown = true;
@@ -368,8 +373,15 @@ int iw_st_analyse(const iw_st_tinfo *t, size_t n, const iw_st_quant *q,
         if (has(nm, "kv_a_proj_with_mqa"))
             mla = true;
         if (c == C_EMBED && (has(nm, "embed_tokens") || has(nm, "wte.") || has(nm, "word_embeddings")
-                             || has(nm, "tok_embeddings") || has(nm, "embed_in") || has(nm, "embedding.")))
+                             || has(nm, "tok_embeddings") || has(nm, "embed_in") || has(nm, "embedding."))) {
             any_embed = true;
+            /* an unquantized [vocab, hidden] table gives both (a packed one would not) */
+            if (out->embed_rows == IW_UNKNOWN && ti->has_shape && ti->n_dims == 2 && iw_st_ends_with(nm, ".weight")
+                && (ti->dtype == IW_ST_BF16 || ti->dtype == IW_ST_F16 || ti->dtype == IW_ST_F32)) {
+                out->embed_rows = ti->shape[0];
+                out->embed_cols = ti->shape[1];
+            }
+        }
         if (c == C_LMHEAD)
             any_lmhead = true;
         if (c == C_NORM) {
@@ -439,6 +451,11 @@ int iw_st_analyse(const iw_st_tinfo *t, size_t n, const iw_st_quant *q,
     out->norm_type = norm_bias ? "layernorm" : norm_weight ? "rmsnorm" : NULL;
     if (any_embed)
         out->tied_embeddings = any_lmhead ? 0 : 1;
+    /* the float type of most of the bytes (an unquantized checkpoint's dtype) */
+    static const char *const float_names[3] = {"bfloat16", "float16", "float32"};
+    for (int k = 0; k < 3; k++)
+        if (all_bytes && float_bytes[k] * 2 > all_bytes)
+            out->float_dtype = float_names[k];
 
     /* attention type */
     int64_t heads = hint ? hint->num_attention_heads : -1;
@@ -602,6 +619,19 @@ int iw_st_apply(iw_arch *a, const iw_st_summary *s, const iw_st_index *idx)
     if (s->num_layers > 0 && a->num_layers == IW_UNKNOWN) {
         a->num_layers = s->num_layers;
         iw_arch_set_source(a, "num_layers", SRC);
+    }
+    /* what a bare file (or a config that lacks them) leaves unknown */
+    if (s->embed_rows > 0 && a->vocab_size <= 0) {
+        a->vocab_size = s->embed_rows;
+        iw_arch_set_source(a, "vocab_size", "safetensors:embedding shape");
+    }
+    if (s->embed_cols > 0 && a->hidden_size <= 0) {
+        a->hidden_size = s->embed_cols;
+        iw_arch_set_source(a, "hidden_size", "safetensors:embedding shape");
+    }
+    if (s->float_dtype && !a->torch_dtype && !a->quantization.method) {
+        iw_arch_set_str(&a->torch_dtype, s->float_dtype);
+        iw_arch_set_source(a, "torch_dtype", "safetensors:tensor dtypes");
     }
     if (!a->source)
         iw_arch_set_str(&a->source, SRC);

@@ -145,3 +145,82 @@ Test(cli, inspect_single_gguf_file_from_corpus)
     cJSON_Delete(j);
     free(out); free(err);
 }
+
+/* ---- the text output: what is known, nothing else ----------------------- */
+
+#include "extract/safetensors_testutil.h"
+
+/* No line is a label alone, no value is "?", and no label is empty-valued
+ * after it ("widths    " with nothing). */
+static void expect_no_empty_fields(const char *what, const char *out)
+{
+    for (const char *l = out; *l; ) {
+        size_t n = strcspn(l, "\n");
+        char line[1024];
+        snprintf(line, sizeof line, "%.*s", (int)n, l);
+        size_t k = strlen(line);
+        while (k && line[k - 1] == ' ')
+            line[--k] = 0;
+        cr_expect(strchr(line, ' '), "%s: the line '%s' has a label and nothing else:\n%s", what, line, out);
+        cr_expect_null(strstr(line, " ?"), "%s: unknown shown as '?': '%s'\n%s", what, line, out);
+        l += n + (l[n] ? 1 : 0);
+    }
+}
+
+/* A bare .safetensors file: the embedding [vocab, hidden] gives both. */
+Test(cli, inspect_bare_safetensors_prints_what_the_embedding_gives)
+{
+    char *d = iwt_tmpdir("bare");
+    char path[4200], args[4300], *out = NULL;
+    snprintf(path, sizeof path, "%s/model.safetensors", d);
+    stw_t t[] = {
+        {"model.embed_tokens.weight", "BF16", 2, {32000, 256}},
+        {"model.layers.0.self_attn.q_proj.weight", "BF16", 2, {256, 256}},
+        {"model.layers.0.self_attn.k_proj.weight", "BF16", 2, {128, 256}},
+        {"model.layers.0.mlp.up_proj.weight", "BF16", 2, {688, 256}},
+        {"lm_head.weight", "BF16", 2, {32000, 256}},
+    };
+    cr_assert_eq(stw_write(path, t, sizeof t / sizeof t[0]), 0);
+    snprintf(args, sizeof args, "inspect '%s'", path);
+    cr_assert_eq(run(args, &out, NULL), 0);
+    cr_expect(strstr(out, "hidden 256") && strstr(out, "vocab 32000"), "%s", out);
+    cr_expect(strstr(out, "dtype      bfloat16"), "%s", out);
+    expect_no_empty_fields("bare safetensors", out);
+    free(out);
+    snprintf(args, sizeof args, "inspect --json '%s'", path);
+    cr_assert_eq(run(args, &out, NULL), 0);
+    cJSON *j = cJSON_Parse(out);
+    cr_assert_not_null(j);
+    cr_expect_eq(cJSON_GetNumberValue(cJSON_GetObjectItem(j, "hidden_size")), 256);
+    cr_expect_eq(cJSON_GetNumberValue(cJSON_GetObjectItem(j, "vocab_size")), 32000);
+    const char *src = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "field_sources"), "hidden_size"));
+    cr_expect(src && strstr(src, "safetensors"), "%s", out);
+    cJSON_Delete(j);
+    free(out);
+    iwt_rm_rf(d);
+    free(d);
+}
+
+/* llava (a vision tower the config does not size), an F32 GGUF and T5 (no
+ * torch_dtype in its config): each line says something. */
+Test(cli, inspect_prints_no_empty_line)
+{
+    const char *corpus = iwt_corpus_dir();
+    if (!corpus)
+        cr_skip_test("corpus absent: ../shared/corpus not found");
+    char args[4300], *out = NULL;
+    snprintf(args, sizeof args, "inspect '%s/configs/llava__llava-v1.5-7b'", corpus);
+    cr_assert_eq(run(args, &out, NULL), 0);
+    expect_no_empty_fields("llava", out);
+    cr_expect(strstr(out, "\nvision "), "the vision tower is known to be there:\n%s", out);
+    free(out);
+    snprintf(args, sizeof args, "inspect '%s/gguf/stories260K.gguf'", corpus);
+    cr_assert_eq(run(args, &out, NULL), 0);
+    expect_no_empty_fields("F32 GGUF", out);
+    cr_expect(strstr(out, "dtype      float32"), "%s", out);
+    free(out);
+    snprintf(args, sizeof args, "inspect '%s/configs/t5__t5-small'", corpus);
+    cr_assert_eq(run(args, &out, NULL), 0);
+    expect_no_empty_fields("t5-small", out);
+    free(out);
+}

@@ -567,3 +567,29 @@ Test(estimate_cli, compose_of_a_remote_repo_uses_hf_endpoint_and_hf_home, .timeo
     iwt_rm_rf(root);
     free(root);
 }
+
+/* One is "1 sequence", in the inverse answer and in a fix's cost. */
+Test(estimate_cli, one_sequence_is_singular)
+{
+    char *tmp = iwt_tmpdir("est1seq");
+    char dir[4096], path[4200];
+    snprintf(dir, sizeof dir, "%s/llama31-8b", tmp);
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    const char *cfg =
+        "{\"architectures\":[\"LlamaForCausalLM\"],\"model_type\":\"llama\",\"hidden_size\":4096,"
+        "\"intermediate_size\":14336,\"num_hidden_layers\":32,\"num_attention_heads\":32,"
+        "\"num_key_value_heads\":8,\"vocab_size\":128256,\"max_position_embeddings\":131072,"
+        "\"torch_dtype\":\"bfloat16\",\"tie_word_embeddings\":false}";
+    cr_assert_eq(iwt_write(path, cfg, strlen(cfg)), 0);
+    char args[8192], *out = NULL;
+    /* 32768 tokens of KV are 4 GiB: one sequence fits next to 15 GiB of weights */
+    snprintf(args, sizeof args, "'%s' --vram 24GiB --context 32768 --batch 3", dir);
+    run(tmp, args, &out, NULL);
+    cr_assert_not_null(out);
+    cr_expect(strstr(out, ": 1 sequence\n") && strstr(out, "3 -> 1 concurrent sequence\n"), "%s", out);
+    cr_expect_null(strstr(out, " 1 sequences"), "%s", out);
+    cr_expect_null(strstr(out, " 1 concurrent sequences"), "%s", out);
+    free(out);
+    iwt_rm_rf(tmp);
+    free(tmp);
+}

@@ -472,3 +472,35 @@ Test(regcli, metrics_log_default_path)
     cr_assert(strstr(err, "logs/model_loader_metrics.jsonl"), "%s", err);
     free(out); free(err);
 }
+
+/* `show` of a small model: params_billion is stored to 0.01 B, so a 0.3M
+ * model read "params_billion 0"; show prints the parameter count itself. */
+Test(regcli, show_prints_the_parameters_of_a_small_model)
+{
+    put("w/tiny/Stories-260K/config.json",
+        "{\"architectures\":[\"LlamaForCausalLM\"],\"model_type\":\"llama\",\"hidden_size\":64,"
+        "\"num_hidden_layers\":5,\"num_attention_heads\":8,\"num_key_value_heads\":4,"
+        "\"intermediate_size\":172,\"vocab_size\":512,\"max_position_embeddings\":512,"
+        "\"torch_dtype\":\"float32\",\"tie_word_embeddings\":true}");
+    char args[4200], *out = NULL, *err = NULL;
+    snprintf(args, sizeof args, "scan '%s/w/tiny'", g_dir);
+    cr_assert_eq(run(args, &out, &err), 0, "%s", err);
+    const char *arrow = strstr(out, "-> ");
+    cr_assert_not_null(arrow, "%s", out);
+    char name[256];
+    snprintf(name, sizeof name, "%.*s", (int)strcspn(arrow + 3, "\n"), arrow + 3);
+    free(out);
+    free(err);
+    snprintf(args, sizeof args, "show '%s'", name);
+    cr_assert_eq(run(args, &out, NULL), 0);
+    const char *pb = strstr(out, "params_billion");
+    if (pb) {
+        pb += strlen("params_billion");
+        while (*pb == ' ')
+            pb++;
+        cr_expect(strncmp(pb, "0\n", 2), "params_billion 0 for a 0.3M model:\n%s", out);
+    }
+    const char *p = strstr(out, "  parameters ");
+    cr_expect(p && strstr(p, ",") && strchr(p, '(') , "no parameter count in:\n%s", out);
+    free(out);
+}

@@ -68,38 +68,65 @@ static void opt_int(FILE *f, const char *label, int64_t v)
         fprintf(f, "  %s %" PRId64, label, v);
 }
 
+/* A GGUF whose tensors are all one float type has that dtype ("F32" ->
+ * "float32"), not a quantization. */
+static const char *gguf_float_dtype(const iw_arch *a)
+{
+    const char *l = a->quantization.label;
+    if (!iw_arch_is_gguf(a) || !l)
+        return NULL;
+    return !strcmp(l, "F32") ? "float32" : !strcmp(l, "F16") ? "float16" : !strcmp(l, "BF16") ? "bfloat16" : NULL;
+}
+
+/* Prints what is known and omits what is not: a line only when one of its
+ * values is known, never a "?". */
 static void print_table(FILE *f, const iw_arch *a)
 {
     char b1[64], b2[64];
-    fprintf(f, "model      %s", a->model_type ? a->model_type : "?");
-    if (a->architecture)
-        fprintf(f, " (%s)", a->architecture);
-    fprintf(f, "   source: %s\n", a->source ? a->source : "?");
+    if (a->model_type || a->architecture) {
+        fprintf(f, "model      %s", a->model_type ? a->model_type : a->architecture);
+        if (a->model_type && a->architecture)
+            fprintf(f, " (%s)", a->architecture);
+        if (a->source)
+            fprintf(f, "   source: %s", a->source);
+        fprintf(f, "\n");
+    } else if (a->source) {
+        fprintf(f, "source     %s\n", a->source);
+    }
 
-    fprintf(f, "layers    ");
-    opt_int(f, "", a->num_layers);
-    opt_int(f, " heads", a->num_attention_heads);
-    opt_int(f, " kv_heads", a->num_kv_heads);
-    opt_int(f, " head_dim", a->head_dim);
-    if (a->attention.type != IW_ATTN_UNKNOWN)
-        fprintf(f, "  (%s)", iw_attn_type_name(a->attention.type));
-    fprintf(f, "\n");
+    if (a->num_layers >= 0 || a->num_attention_heads >= 0 || a->num_kv_heads >= 0 || a->head_dim >= 0) {
+        fprintf(f, "layers    ");
+        opt_int(f, "", a->num_layers);
+        opt_int(f, " heads", a->num_attention_heads);
+        opt_int(f, " kv_heads", a->num_kv_heads);
+        opt_int(f, " head_dim", a->head_dim);
+        if (a->attention.type != IW_ATTN_UNKNOWN)
+            fprintf(f, "  (%s)", iw_attn_type_name(a->attention.type));
+        fprintf(f, "\n");
+    }
 
-    fprintf(f, "widths    ");
-    opt_int(f, " hidden", a->hidden_size);
-    opt_int(f, " intermediate", a->intermediate_size);
-    opt_int(f, " vocab", a->vocab_size);
-    fprintf(f, "\n");
+    if (a->hidden_size >= 0 || a->intermediate_size >= 0 || a->vocab_size >= 0) {
+        fprintf(f, "widths    ");
+        opt_int(f, " hidden", a->hidden_size);
+        opt_int(f, " intermediate", a->intermediate_size);
+        opt_int(f, " vocab", a->vocab_size);
+        fprintf(f, "\n");
+    }
 
-    fprintf(f, "context   ");
-    opt_int(f, " ", a->context_length);
-    if (a->max_position_embeddings >= 0 && a->max_position_embeddings != a->context_length)
-        fprintf(f, " (max_position_embeddings %" PRId64 ")", a->max_position_embeddings);
-    if (!isnan(a->rope_theta))
-        fprintf(f, "  rope_theta %g", a->rope_theta);
-    if (a->rope_scaling_json)
-        fprintf(f, "  rope_scaling %s", a->rope_scaling_json);
-    fprintf(f, "\n");
+    if (a->context_length >= 0 || a->max_position_embeddings >= 0 || !isnan(a->rope_theta) || a->rope_scaling_json) {
+        fprintf(f, "context   ");
+        if (a->context_length >= 0)
+            opt_int(f, " ", a->context_length);
+        else
+            fprintf(f, "  max_position_embeddings %" PRId64, a->max_position_embeddings);
+        if (a->context_length >= 0 && a->max_position_embeddings >= 0 && a->max_position_embeddings != a->context_length)
+            fprintf(f, " (max_position_embeddings %" PRId64 ")", a->max_position_embeddings);
+        if (!isnan(a->rope_theta))
+            fprintf(f, "  rope_theta %g", a->rope_theta);
+        if (a->rope_scaling_json)
+            fprintf(f, "  rope_scaling %s", a->rope_scaling_json);
+        fprintf(f, "\n");
+    }
 
     int64_t swa = iw_arch_count_layers(a, IW_LAYER_SLIDING);
     int64_t chunked = iw_arch_count_layers(a, IW_LAYER_CHUNKED);
@@ -125,17 +152,26 @@ static void print_table(FILE *f, const iw_arch *a)
     if (a->is_encoder_decoder)
         fprintf(f, "enc-dec    encoder %" PRId64 " layers, decoder %" PRId64 " layers\n", a->encoder_layers, a->decoder_layers);
     if (a->has_vision) {
-        fprintf(f, "vision    ");
-        opt_int(f, " layers", a->vision.num_layers);
-        opt_int(f, " hidden", a->vision.hidden_size);
-        opt_int(f, " image", a->vision.image_size);
-        opt_int(f, " patch", a->vision.patch_size);
-        opt_int(f, " params", a->vision.params);
-        fprintf(f, "\n");
+        const iw_vision *v = &a->vision;
+        if (v->num_layers >= 0 || v->hidden_size >= 0 || v->image_size >= 0 || v->patch_size >= 0 || v->params >= 0) {
+            fprintf(f, "vision    ");
+            opt_int(f, " layers", v->num_layers);
+            opt_int(f, " hidden", v->hidden_size);
+            opt_int(f, " image", v->image_size);
+            opt_int(f, " patch", v->patch_size);
+            opt_int(f, " params", v->params);
+            fprintf(f, "\n");
+        } else {
+            fprintf(f, "vision     a vision tower (its sizes are not in the files read)\n");
+        }
     }
-    fprintf(f, "dtype      %s", a->torch_dtype ? a->torch_dtype : "?");
-    if (a->quantization.method) {
-        fprintf(f, "  quant %s", a->quantization.label ? a->quantization.label : a->quantization.method);
+    const char *dtype = a->torch_dtype ? a->torch_dtype : gguf_float_dtype(a);
+    bool quant = a->quantization.method && !gguf_float_dtype(a);
+    if (dtype)
+        fprintf(f, "dtype      %s", dtype);
+    if (quant) {
+        fprintf(f, dtype ? "  quant %s" : "quant      %s",
+                a->quantization.label ? a->quantization.label : a->quantization.method);
         if (!isnan(a->quantization.bits))
             fprintf(f, " %gbit", a->quantization.bits);
         if (a->quantization.group_size > 0)
@@ -145,7 +181,8 @@ static void print_table(FILE *f, const iw_arch *a)
         if (a->quantization.detail)
             fprintf(f, " [%s]", a->quantization.detail);
     }
-    fprintf(f, "\n");
+    if (dtype || quant)
+        fprintf(f, "\n");
     if (a->parameters.total >= 0) {
         human_int(b1, sizeof b1, a->parameters.total);
         fprintf(f, "params     %s (%s)", b1, a->parameters.source ? a->parameters.source : "?");

@@ -32,6 +32,31 @@ static void line_str(const cJSON *o, const char *key, const char *label)
         printf("%-22s %s\n", label, cJSON_IsTrue(v) ? "true" : "false");
 }
 
+/* The parameter count: params_billion is stored to 0.01 B (the original's
+ * form), which reads 0 for a model under 5M parameters, so the exact
+ * parameters.total is shown when the entry has it. */
+static void line_params(const cJSON *a)
+{
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(a, "parameters");
+    int64_t total = 0;
+    if (iw_json_get_i64(p, "total", &total) && total > 0) {
+        char digits[32], grouped[48];
+        snprintf(digits, sizeof digits, "%lld", (long long)total);
+        size_t len = strlen(digits), o = 0;
+        for (size_t i = 0; i < len; i++) {
+            grouped[o++] = digits[i];
+            if ((len - i - 1) % 3 == 0 && i + 1 < len)
+                grouped[o++] = ',';
+        }
+        grouped[o] = 0;
+        printf("%-22s %s (%.4g B)\n", "  parameters", grouped, (double)total / 1e9);
+        return;
+    }
+    const cJSON *pb = cJSON_GetObjectItemCaseSensitive(a, "params_billion");
+    if (cJSON_IsNumber(pb) && pb->valuedouble > 0)
+        printf("%-22s %.6g\n", "  params_billion", pb->valuedouble);
+}
+
 int cmd_show(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -95,7 +120,10 @@ int cmd_show(int argc, char **argv)
             for (size_t i = 0; i < sizeof K / sizeof K[0]; i++) {
                 char lab[40];
                 snprintf(lab, sizeof lab, "  %s", K[i]);
-                line_str(a, K[i], lab);
+                if (!strcmp(K[i], "params_billion"))
+                    line_params(a);
+                else
+                    line_str(a, K[i], lab);
             }
             const cJSON *q = cJSON_GetObjectItemCaseSensitive(a, "quantization");
             line_str(q, "label", "  quantization");
