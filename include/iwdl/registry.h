@@ -204,9 +204,15 @@ int iw_registry_migrate(iw_registry *r, iw_registry_extract_fn fn, void *ctx,
 #define IW_METRICS_MAX_LINE   (1u << 20)     /* longer lines count as malformed */
 #define IW_METRICS_MAX_MODELS 1000000
 
+#define IW_RECONCILE_MAX_BAD  20           /* malformed lines named in the report */
+
 typedef struct iw_reconcile_report {
     size_t lines, malformed, models, updated, unchanged, unknown;
     bool   missing_file;
+    /* the first IW_RECONCILE_MAX_BAD malformed lines (malformed counts all):
+     * line number (1-based) and what is wrong with it */
+    struct { size_t line; char why[64]; } bad[IW_RECONCILE_MAX_BAD];
+    size_t n_bad;
     cJSON *changes;     /* array of {name, status, before, after} (caller frees) */
     cJSON *unknown_models; /* array of model names not in the registry */
 } iw_reconcile_report;
@@ -220,7 +226,8 @@ const char *iw_registry_default_metrics_log(void);
  * source: {file, line}} of the discovered entry, and "runtime-log" is added
  * to metadata.architecture.sources.  Malformed lines (not JSON, no string
  * model/timestamp, unparseable timestamp, payload not an object) and models
- * not in the registry are counted, never fatal; a missing file sets
+ * not in the registry are counted, never fatal (the first malformed ones are
+ * named in rep->bad); a missing file sets
  * missing_file and returns 0.  A second run changes nothing. */
 int iw_registry_reconcile(iw_registry *r, const char *log_path, bool dry_run, iw_reconcile_report *rep);
 

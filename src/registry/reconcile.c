@@ -138,19 +138,26 @@ static void table_free(table *t)
     free(t->v);
 }
 
-/* One line: returns 1 accepted, 0 malformed, <0 fatal (ENOMEM). */
-static int take_line(table *t, const char *text, size_t len, size_t lineno)
+/* One line: returns 1 accepted, 0 malformed (*why says why), <0 fatal (ENOMEM). */
+static int take_line(table *t, const char *text, size_t len, size_t lineno, const char **why)
 {
     cJSON *root = cJSON_ParseWithLength(text, len);
     int64_t sec;
     int32_t usec;
-    if (!root)
+    if (!root) {
+        *why = "not JSON";
         return 0;
+    }
     const char *model = iw_json_get_str(root, "model");
     const char *ts = iw_json_get_str(root, "timestamp");
     const cJSON *payload = cJSON_GetObjectItemCaseSensitive(root, "payload");
-    if (!cJSON_IsObject(root) || !model || !*model || strlen(model) > IW_REGISTRY_MAX_NAME || !ts ||
-        !cJSON_IsObject(payload) || iw_parse_iso8601(ts, &sec, &usec) < 0) {
+    *why = !cJSON_IsObject(root) ? "not an object"
+         : !model || !*model ? "no model name"
+         : strlen(model) > IW_REGISTRY_MAX_NAME ? "model name too long"
+         : !ts ? "no timestamp"
+         : !cJSON_IsObject(payload) ? "payload is not an object"
+         : iw_parse_iso8601(ts, &sec, &usec) < 0 ? "timestamp is not ISO 8601" : NULL;
+    if (*why) {
         iw_error_clear();
         cJSON_Delete(root);
         return 0;
@@ -159,11 +166,14 @@ static int take_line(table *t, const char *text, size_t len, size_t lineno)
     const cJSON *xa = cJSON_GetObjectItemCaseSensitive(payload, "extra_args");
     if ((metrics && !cJSON_IsObject(metrics) && !cJSON_IsNull(metrics)) ||
         (xa && !cJSON_IsArray(xa) && !cJSON_IsNull(xa))) {
+        *why = metrics && !cJSON_IsObject(metrics) && !cJSON_IsNull(metrics) ? "payload.metrics is not an object"
+                                                                             : "payload.extra_args is not an array";
         cJSON_Delete(root);
         return 0;
     }
     if ((t->n + 1) * 2 > t->cap) {
         if (t->n >= IW_METRICS_MAX_MODELS) {
+            *why = "too many models in the log";
             cJSON_Delete(root);
             return 0;
         }
@@ -228,18 +238,25 @@ static int read_log(const char *path, table *t, iw_reconcile_report *rep)
             size_t k = 0;
             while (k < len && (s[k] == ' ' || s[k] == '\t'))
                 k++;
+            const char *why = NULL;
             if (too_long) {
-                rep->malformed++;
+                why = "longer than 1 MiB";
             } else if (k == len) {
                 rep->lines--;          /* blank lines are not counted */
             } else {
-                int r = take_line(t, s + k, len - k, lineno);
+                int r = take_line(t, s + k, len - k, lineno, &why);
                 if (r < 0) {
                     rc = r;
                     break;
                 }
-                if (r == 0)
-                    rep->malformed++;
+            }
+            if (why) {
+                if (rep->n_bad < IW_RECONCILE_MAX_BAD) {
+                    rep->bad[rep->n_bad].line = lineno;
+                    snprintf(rep->bad[rep->n_bad].why, sizeof rep->bad[0].why, "%s", why);
+                    rep->n_bad++;
+                }
+                rep->malformed++;
             }
             iw_buf_clear(&line);
             too_long = false;

@@ -504,3 +504,39 @@ Test(regcli, show_prints_the_parameters_of_a_small_model)
     cr_expect(p && strstr(p, ",") && strchr(p, '(') , "no parameter count in:\n%s", out);
     free(out);
 }
+
+/* reconcile-architecture names each malformed line of the metrics log
+ * (file:line and why), at most IW_RECONCILE_MAX_BAD of them, then how many
+ * more; it used to count them only. */
+Test(regcli, reconcile_names_the_malformed_lines)
+{
+    char log[8192];
+    int o = snprintf(log, sizeof log,
+        "{\"timestamp\":\"2025-11-06T22:00:00+00:00\",\"model\":\"m1\",\"payload\":{\"metrics\":{}}}\n"
+        "{broken\n"
+        "\n"
+        "{\"timestamp\":\"yesterday\",\"model\":\"m1\",\"payload\":{}}\n"
+        "[1,2]\n"
+        "{\"timestamp\":\"2025-11-06T22:00:00Z\",\"payload\":{}}\n");
+    for (int i = 0; i < 25; i++)         /* lines 7..31: more than the cap */
+        o += snprintf(log + o, sizeof log - (size_t)o, "not json %d\n", i);
+    put("metrics.jsonl", log);
+    char args[4200], *out = NULL, *err = NULL;
+    snprintf(args, sizeof args, "reconcile-architecture --metrics '%s/metrics.jsonl' --dry-run", g_dir);
+    cr_assert_eq(run(args, &out, &err), 0, "%s", err);
+    char want[4400];
+    static const struct { int line; const char *why; } bad[] = {
+        {2, "not JSON"}, {4, "timestamp"}, {5, "not an object"}, {6, "model"}, {7, "not JSON"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(want, sizeof want, "metrics.jsonl:%d: ", bad[i].line);
+        const char *p = err ? strstr(err, want) : NULL;
+        cr_expect(p, "no %s in:\n%s", want, err);
+        if (p)
+            cr_expect(strstr(p, bad[i].why) && strstr(p, bad[i].why) < strchr(p, '\n'), "%s: why: %s", want, err);
+    }
+    cr_expect(strstr(err, "and 9 more malformed lines"), "the cap (20): %s", err);
+    cr_expect(strstr(out, "29 malformed"), "%s", out);
+    free(out);
+    free(err);
+}

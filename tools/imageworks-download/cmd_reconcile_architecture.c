@@ -21,9 +21,10 @@ static void help(FILE *f)
         "and store the newest line per model (by timestamp; ties go to the later line) as\n"
         "metadata.architecture.runtime of that registry entry:\n"
         "  {<metrics...>, extra_args_snapshot, observed_at, producer, source{file, line}}\n"
-        "and add \"runtime-log\" to metadata.architecture.sources.  Malformed lines,\n"
-        "models not in the registry and a missing log are counted and reported, never\n"
-        "fatal.  A second run over the same log changes nothing.\n"
+        "and add \"runtime-log\" to metadata.architecture.sources.  Malformed lines (each\n"
+        "named as FILE:LINE with the reason on stderr, the first 20), models not in the\n"
+        "registry and a missing log are counted and reported, never fatal.  A second run\n"
+        "over the same log changes nothing.\n"
         "\n"
         "  --metrics FILE  the log (default $IMAGEWORKS_METRICS_LOG, else\n"
         "                  logs/model_loader_metrics.jsonl relative to the current folder)\n"
@@ -66,6 +67,12 @@ int cmd_reconcile_architecture(int argc, char **argv)
     }
     if (rep.missing_file)
         fprintf(stderr, "imageworks-download: reconcile-architecture: metrics log '%s' not found; nothing to reconcile (set --metrics or IMAGEWORKS_METRICS_LOG)\n", log);
+    for (size_t i = 0; i < rep.n_bad; i++)
+        fprintf(stderr, "imageworks-download: reconcile-architecture: warning: %s:%zu: malformed line skipped: %s\n",
+                log, rep.bad[i].line, rep.bad[i].why);
+    if (rep.malformed > rep.n_bad)
+        fprintf(stderr, "imageworks-download: reconcile-architecture: warning: %s: and %zu more malformed lines\n", log,
+                rep.malformed - rep.n_bad);
     const cJSON *ch;
     cJSON_ArrayForEach(ch, rep.changes) {
         char *after = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(ch, "after"));
