@@ -176,6 +176,10 @@ typedef struct iw_migrate_opts {
     /* optional: called before each extraction (done = installs finished so far) */
     void (*progress)(size_t done, size_t total, const char *name, void *ctx);
     void *progress_ctx;
+    /* optional: recomputes kv_bytes_per_token* of a record (the CLI passes
+     * iw_kv_per_token) after migrate kept an entry's own kv_precision over an
+     * extraction default; NULL: those figures are left out then */
+    int (*kv_recompute)(iw_arch *a);
 } iw_migrate_opts;
 
 typedef struct iw_migrate_report {
@@ -191,7 +195,10 @@ typedef struct iw_migrate_report {
  * IW_EINVAL), run fn and write
  * metadata.architecture = iw_arch_to_json_keep(new, old) into the discovered
  * layer: runtime, manual (unknown) keys and the "runtime-log" source are
- * kept.  An entry whose record is unchanged apart from collected_at is left
+ * kept; so is a kv_precision the entry has (set by the user or the original,
+ * not one of this tool's "default:" values) when the extraction only
+ * defaulted it, and an entry the original wrote (its field_sources in the
+ * "config:/path/config.json" form) gets its config sources in that form.  An entry whose record is unchanged apart from collected_at is left
  * alone (idempotent) unless opts->force.  A failed extraction records the
  * warning "migrate: <error>" in the entry's metadata.architecture.warnings
  * and the run continues.  Extraction runs outside the lock; all changes are

@@ -106,11 +106,75 @@ static const cJSON *arch_of(const cJSON *entry)
     return cJSON_IsObject(a) ? a : NULL;
 }
 
-/* The new architecture object for one item given the current old one. */
-static cJSON *new_arch(const mig_item *it, const cJSON *old)
+/* The entry's own kv_precision wins over a default of the extraction: one
+ * set by the user or by the original (no field source, or one that is not
+ * this tool's "default:..."), unless the files themselves name one (a field
+ * source that is not a default, e.g. quantization_config.kv_cache_scheme).
+ * The KV bytes then follow it (opts->kv_recompute). */
+static int keep_kv_precision(iw_arch *a, const cJSON *old, const iw_migrate_opts *opts)
 {
-    if (it->ok)
-        return iw_arch_to_json_keep(&it->arch, old);
+    const char *was = iw_json_get_str(old, "kv_precision");
+    const char *was_src = iw_json_get_str(cJSON_GetObjectItemCaseSensitive(old, "field_sources"), "kv_precision");
+    const char *now_src = iw_arch_get_source(a, "kv_precision");
+    if (!was || !*was || strlen(was) > 32 || (was_src && !strncmp(was_src, "default:", 8)) ||
+        (now_src && strncmp(now_src, "default:", 8)) || (a->kv_precision && !strcmp(a->kv_precision, was)))
+        return 0;
+    int rc = iw_arch_set_str(&a->kv_precision, was);
+    if (!rc)
+        rc = iw_arch_set_source(a, "kv_precision", was_src ? was_src : "registry (kept by migrate-architecture)");
+    if (rc)
+        return rc;
+    a->kv_bytes_per_token = a->kv_bytes_per_token_full = a->kv_bytes_per_token_swa = IW_UNKNOWN;
+    if (opts->kv_recompute && opts->kv_recompute(a) < 0) {
+        iw_arch_warn(a, "%s", iw_error_last());
+        iw_error_clear();
+    }
+    return 0;
+}
+
+/* An entry the original wrote names its config sources "config:<path of
+ * config.json>" (docs/registry.md); this tool writes "config.json".  Keep the
+ * original's form in its entries: "config.json[:block]" becomes
+ * "config:<path>[:block]", the path from the record's own sources. */
+static int originals_source_form(iw_arch *a, const cJSON *old)
+{
+    bool originals = false;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(old, "field_sources"))
+        if (cJSON_IsString(it) && !strncmp(it->valuestring, "config:", 7))
+            originals = true;
+    const char *cfg = NULL;
+    for (size_t i = 0; originals && !cfg && i < a->sources.n; i++)
+        if (!strncmp(a->sources.v[i], "config:", 7))
+            cfg = a->sources.v[i] + 7;
+    if (!cfg)
+        return 0;
+    for (size_t i = 0; i < a->n_field_sources; i++) {
+        const char *src = a->field_sources[i].source;
+        if (strncmp(src, "config.json", 11) || (src[11] && src[11] != ':'))
+            continue;
+        char *n = NULL;
+        if (asprintf(&n, "config:%s%s", cfg, src + 11) < 0)
+            return iw_error_set(IW_ENOMEM, "migrate: out of memory");
+        free(a->field_sources[i].source);
+        a->field_sources[i].source = n;
+    }
+    return 0;
+}
+
+/* The new architecture object for one item given the current old one. */
+static cJSON *new_arch(const mig_item *it, const cJSON *old, const iw_migrate_opts *opts)
+{
+    if (it->ok) {
+        iw_arch a;
+        iw_arch_init(&a);
+        cJSON *o = NULL;
+        if (iw_arch_copy(&a, &it->arch) == 0 && keep_kv_precision(&a, old, opts) == 0 &&
+            originals_source_form(&a, old) == 0)
+            o = iw_arch_to_json_keep(&a, old);
+        iw_arch_free(&a);
+        return o;
+    }
     /* failure: keep the old record, add the warning once */
     cJSON *o = old ? cJSON_Duplicate(old, 1) : cJSON_CreateObject();
     if (!o)
@@ -158,7 +222,7 @@ static int apply_items(cJSON *disc, iw_name_index *dix, iw_name_index *mix, mig_
         const cJSON *old = e ? arch_of(e) : NULL;
         if (!e && mix->n)
             old = arch_of(iw_name_index_find(mix, it->name));
-        cJSON *na = new_arch(it, old);
+        cJSON *na = new_arch(it, old, c->opts);
         if (!na)
             return iw_error_set(IW_ENOMEM, "migrate: out of memory");
         bool changed = !same_ignoring_stamp(na, old) || (c->opts->force && it->ok);
@@ -236,7 +300,7 @@ static int migrate_txn(cJSON *disc, cJSON *cur, void *p)
 int iw_registry_migrate(iw_registry *r, iw_registry_extract_fn fn, void *ctx,
                         const iw_migrate_opts *opts, iw_migrate_report *rep)
 {
-    iw_migrate_opts defopts = { false, false, 0, NULL, NULL };
+    iw_migrate_opts defopts = { false, false, 0, NULL, NULL, NULL };
     mig_ctx c = { NULL, 0, opts ? opts : &defopts, rep };
     int rc = 0;
     if (!r || !fn || !rep)

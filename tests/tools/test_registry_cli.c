@@ -540,3 +540,57 @@ Test(regcli, reconcile_names_the_malformed_lines)
     free(out);
     free(err);
 }
+
+/* migrate-architecture over entries the original wrote: a kv_precision the
+ * user (or the original) set stays unless the files say otherwise, the KV
+ * bytes follow it, and field_sources keep the original's "config:/path"
+ * form.  It used to rewrite "fp8" to the bf16 default and write
+ * "config.json" sources into the original's entries. */
+Test(regcli, migrate_keeps_kv_precision_and_the_originals_source_form)
+{
+    /* the second model's config names an fp8 KV cache itself */
+    put("w/RedHat/Qwen2.5-0.5B-FP8-KV/config.json",
+        "{\"architectures\":[\"Qwen2ForCausalLM\"],\"model_type\":\"qwen2\",\"hidden_size\":896,"
+        "\"num_hidden_layers\":24,\"num_attention_heads\":14,\"num_key_value_heads\":2,"
+        "\"intermediate_size\":4864,\"vocab_size\":151936,\"max_position_embeddings\":32768,"
+        "\"torch_dtype\":\"bfloat16\",\"tie_word_embeddings\":true,\"quantization_config\":{"
+        "\"quant_method\":\"compressed-tensors\",\"kv_cache_scheme\":{\"type\":\"float\",\"num_bits\":8}}}");
+    char disc[16384];
+    snprintf(disc, sizeof disc,
+        "[\n"
+        "{\"name\": \"qwen2.5-0.5b-instruct_(BF16)\", \"backend\": \"vllm\", \"download_path\": \"%s/w/Qwen/Qwen2.5-0.5B-Instruct\",\n"
+        " \"metadata\": {\"architecture\": {\"num_layers\": 24, \"num_kv_heads\": 2, \"hidden_size\": 896, \"head_dim\": 64,\n"
+        "   \"kv_precision\": \"fp8\",\n"
+        "   \"field_sources\": {\"num_layers\": \"config:%s/w/Qwen/Qwen2.5-0.5B-Instruct/config.json\",\n"
+        "                     \"hidden_size\": \"config:%s/w/Qwen/Qwen2.5-0.5B-Instruct/config.json\"},\n"
+        "   \"sources\": [\"config:%s/w/Qwen/Qwen2.5-0.5B-Instruct/config.json\"],\n"
+        "   \"collected_at\": \"2025-11-06T22:32:45.311208+00:00\"}}},\n"
+        "{\"name\": \"qwen2.5-0.5b-fp8-kv\", \"backend\": \"vllm\", \"download_path\": \"%s/w/RedHat/Qwen2.5-0.5B-FP8-KV\",\n"
+        " \"metadata\": {\"architecture\": {\"num_layers\": 24, \"kv_precision\": \"bf16\",\n"
+        "   \"field_sources\": {\"num_layers\": \"config:%s/w/RedHat/Qwen2.5-0.5B-FP8-KV/config.json\"},\n"
+        "   \"collected_at\": \"2025-11-06T22:32:45.311208+00:00\"}}}\n"
+        "]\n", g_dir, g_dir, g_dir, g_dir, g_dir, g_dir);
+    put("reg/model_registry.discovered.json", disc);
+    char *out = NULL, *err = NULL;
+    cr_assert_eq(run("migrate-architecture", &out, &err), 0, "%s", err);
+    free(out);
+    free(err);
+    char cfg[4200];
+    snprintf(cfg, sizeof cfg, "config:%s/w/Qwen/Qwen2.5-0.5B-Instruct/config.json", g_dir);
+    cJSON *a = merged_arch_of("qwen2.5-0.5b-instruct_(BF16)");
+    cr_expect_str_eq(iw_json_get_str(a, "kv_precision"), "fp8", "the user's fp8 was replaced by a default");
+    /* 24 layers x 2 KV heads x (64 + 64) x 1 byte */
+    cr_expect_eq(cJSON_GetNumberValue(cJSON_GetObjectItem(a, "kv_bytes_per_token")), 24 * 2 * 128 * 1);
+    const cJSON *fs = cJSON_GetObjectItem(a, "field_sources");
+    cr_expect_str_eq(iw_json_get_str(fs, "num_layers"), cfg);
+    cr_expect_str_eq(iw_json_get_str(fs, "vocab_size"), cfg, "a field the original did not list, in its form too");
+    const cJSON *it;
+    cJSON_ArrayForEach(it, fs)
+        cr_expect(!cJSON_IsString(it) || strncmp(it->valuestring, "config.json", 11),
+                  "%s: '%s' is not the original's form", it->string, it->valuestring);
+    cJSON_Delete(a);
+    /* the files name an fp8 KV cache: that wins over the entry's bf16 */
+    a = merged_arch_of("qwen2.5-0.5b-fp8-kv");
+    cr_expect_str_eq(iw_json_get_str(a, "kv_precision"), "fp8");
+    cJSON_Delete(a);
+}
