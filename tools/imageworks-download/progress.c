@@ -25,6 +25,7 @@
 #define RING            16        /* samples kept per file (4 a second) */
 #define MAX_METERS      128       /* files remembered (active ones and a few done) */
 #define NAME_MIN        16        /* a layout is used when names get this many columns */
+#define MAX_COLS        400       /* wider terminals get lines of this width */
 
 typedef struct meter {
     char    *path;
@@ -59,7 +60,7 @@ static void read_size(dl_progress *p)
     struct winsize ws;
     memset(&ws, 0, sizeof ws);
     if (ioctl(p->fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) {
-        p->cols = ws.ws_col;
+        p->cols = ws.ws_col < MAX_COLS ? ws.ws_col : MAX_COLS;
         p->rows = ws.ws_row > 0 ? ws.ws_row : 24;
     } else {
         p->cols = 80;
@@ -97,43 +98,75 @@ void dl_progress_free(dl_progress *p)
 
 /* ---------------------------------------------------------------- text */
 
-/* Length of the UTF-8 sequence starting with byte c (1 for a stray byte). */
-static size_t seq_len(unsigned char c)
+/* The character at s[i] (len bytes in all): *n its bytes; returns false when
+ * it is not one a terminal shows as is (a control byte, or bytes that are
+ * not UTF-8: a stray continuation, a bad lead, a cut sequence), which are
+ * shown as one '?'. */
+static bool next_char(const char *s, size_t len, size_t i, size_t *n)
 {
-    return c < 0xc0 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+    unsigned char c = (unsigned char)s[i];
+    *n = 1;
+    if (c < 0x80)
+        return c >= 0x20 && c != 0x7f;
+    size_t want = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+    if (!want)
+        return false;
+    for (size_t k = 1; k < want; k++)
+        if (i + k >= len || ((unsigned char)s[i + k] & 0xc0) != 0x80)
+            return false;
+    *n = want;
+    return true;
 }
 
-/* Columns of the character at s (n bytes). */
-static size_t char_cols(const char *s, size_t n)
+/* Columns of one shown character: ASCII 1, '?' for a bad one 1, any other
+ * code point 2 (never less than a terminal gives it). */
+static size_t char_cols(bool ok, size_t n)
 {
-    (void)s;
-    return n == 1 ? 1 : 2;
+    return ok && n > 1 ? 2 : 1;
 }
 
 size_t dl_text_columns(const char *s)
 {
-    size_t cols = 0;
-    while (s && *s) {
-        size_t n = seq_len((unsigned char)*s);
-        size_t k = 0;
-        while (k < n && s[k])
-            k++;
-        cols += char_cols(s, k);
-        s += k;
+    size_t cols = 0, len = s ? strlen(s) : 0;
+    for (size_t i = 0, n; i < len; i += n) {
+        bool ok = next_char(s, len, i, &n);
+        cols += char_cols(ok, n);
     }
     return cols;
 }
 
-/* Append the characters of s[from..to) (byte offsets) to out, control bytes
- * as '?'. */
-static size_t put_range(const char *s, size_t from, size_t to, char *out, size_t o, size_t n)
+/* Append the characters of s[from..to) (byte offsets on character starts)
+ * to out: each shown as is, or '?'. */
+static size_t put_range(const char *s, size_t len, size_t from, size_t to, char *out, size_t o, size_t n)
 {
-    for (size_t i = from; i < to && o + 1 < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        out[o++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+    for (size_t i = from, k; i < to && o + 1 < n; i += k) {
+        if (next_char(s, len, i, &k)) {
+            if (o + k + 1 > n)
+                break;
+            memcpy(out + o, s + i, k);
+            o += k;
+        } else {
+            out[o++] = '?';
+        }
     }
-    out[o < n ? o : n - 1] = 0;
+    out[o] = 0;
     return o;
+}
+
+/* Byte offset where the first `cols` columns of s[from..len) end. */
+static size_t cut_at(const char *s, size_t len, size_t from, size_t cols, size_t *used)
+{
+    size_t i = from, c = 0, n;
+    while (i < len) {
+        bool ok = next_char(s, len, i, &n);
+        size_t w = char_cols(ok, n);
+        if (c + w > cols)
+            break;
+        c += w;
+        i += n;
+    }
+    *used = c;
+    return i;
 }
 
 size_t dl_fit_middle(const char *s, size_t cols, char *out, size_t n)
@@ -143,53 +176,30 @@ size_t dl_fit_middle(const char *s, size_t cols, char *out, size_t n)
     out[0] = 0;
     if (!s)
         s = "";
-    size_t len = strlen(s), total = dl_text_columns(s);
+    size_t len = strlen(s), total = dl_text_columns(s), used;
     if (total <= cols) {
-        put_range(s, 0, len, out, 0, n);
-        return total;
+        put_range(s, len, 0, len, out, 0, n);
+        return dl_text_columns(out);
     }
     if (cols < 5) {                  /* no room for "...": the head only */
-        size_t i = 0, c = 0;
-        while (i < len) {
-            size_t k = seq_len((unsigned char)s[i]);
-            if (i + k > len)
-                k = len - i;
-            if (c + char_cols(s + i, k) > cols)
-                break;
-            c += char_cols(s + i, k);
-            i += k;
-        }
-        put_range(s, 0, i, out, 0, n);
-        return c;
+        put_range(s, len, 0, cut_at(s, len, 0, cols, &used), out, 0, n);
+        return dl_text_columns(out);
     }
     /* keep the end (the extension and shard number) a little longer */
     size_t room = cols - 3, tail_cols = (room + 1) / 2, head_cols = room - tail_cols;
-    size_t hi = 0, hc = 0;
-    while (hi < len) {
-        size_t k = seq_len((unsigned char)s[hi]);
-        if (hi + k > len)
-            k = len - hi;
-        if (hc + char_cols(s + hi, k) > head_cols)
-            break;
-        hc += char_cols(s + hi, k);
-        hi += k;
+    size_t hi = cut_at(s, len, 0, head_cols, &used);
+    /* the tail: the first character start after hi from which the rest
+     * takes at most tail_cols columns */
+    size_t rest = total - used, ti = hi, k;
+    while (ti < len && rest > tail_cols) {
+        bool ok = next_char(s, len, ti, &k);
+        rest -= char_cols(ok, k);
+        ti += k;
     }
-    /* the tail: walk back over whole characters */
-    size_t ti = len, tc = 0;
-    while (ti > hi) {
-        size_t b = ti - 1;
-        while (b > hi && ((unsigned char)s[b] & 0xc0) == 0x80)
-            b--;
-        size_t w = char_cols(s + b, ti - b);
-        if (tc + w > tail_cols)
-            break;
-        tc += w;
-        ti = b;
-    }
-    size_t o = put_range(s, 0, hi, out, 0, n);
-    o = put_range("...", 0, 3, out, o, n);
-    put_range(s, ti, len, out, o, n);
-    return hc + 3 + tc;
+    size_t o = put_range(s, len, 0, hi, out, 0, n);
+    o = put_range("...", 3, 0, 3, out, o, n);
+    put_range(s, len, ti, len, out, o, n);
+    return dl_text_columns(out);
 }
 
 static void human(char *out, size_t n, double b)
@@ -273,7 +283,7 @@ static double meter_rate(const meter *m)
 /* ---------------------------------------------------------------- frames */
 
 typedef struct line {
-    char text[1024];
+    char text[4 * MAX_COLS + 64];      /* MAX_COLS columns of 4-byte characters */
 } line;
 
 /* The per-file layouts, widest first: the columns they take besides the
@@ -292,7 +302,7 @@ static size_t layout_fixed(int l)
 
 static void file_line(line *L, int layout, size_t name_cols, const iw_dl_active *a, double rate)
 {
-    char name[512], d[32], s[32], r[40] = "", pad[256];
+    char name[4 * MAX_COLS + 8], d[32], s[32], r[40] = "", pad[MAX_COLS + 1];
     size_t nc = dl_fit_middle(a->path, name_cols, name, sizeof name);
     size_t np = name_cols > nc ? name_cols - nc : 0;
     if (np >= sizeof pad)
@@ -333,17 +343,8 @@ static void first_fitting(line *L, const char *const *cands, size_t width)
         if (dl_text_columns(pick) <= width)
             break;
     }
-    size_t i = 0, c = 0, len = strlen(pick);
-    while (i < len) {
-        size_t k = seq_len((unsigned char)pick[i]);
-        if (i + k > len)
-            k = len - i;
-        if (c + char_cols(pick + i, k) > width)
-            break;
-        c += char_cols(pick + i, k);
-        i += k;
-    }
-    put_range(pick, 0, i, L->text, 0, sizeof L->text);
+    size_t len = strlen(pick), used;
+    put_range(pick, len, 0, cut_at(pick, len, 0, width, &used), L->text, 0, sizeof L->text);
 }
 
 static void total_line(line *L, const iw_dl_event *ev, size_t width)
@@ -369,7 +370,8 @@ static void draw(dl_progress *p, const iw_dl_event *ev)
         g_winch = 0;
         read_size(p);
     }
-    size_t width = p->cols > 1 ? (size_t)p->cols - 1 : 1;   /* never the last column */
+    size_t cols = p->cols < MAX_COLS ? (size_t)p->cols : MAX_COLS;
+    size_t width = cols > 1 ? cols - 1 : 1;                  /* never the last column */
     size_t room = p->rows > 2 ? (size_t)p->rows - 1 : 1;     /* lines that fit on the screen */
     size_t nf = ev->n_active;
     size_t max_files = room - 1 < MAX_FILE_LINES ? room - 1 : MAX_FILE_LINES;   /* a row for the total */
