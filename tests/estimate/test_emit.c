@@ -496,3 +496,40 @@ Test(emit, compose_hub_settings_and_dollars)
     free(s);
     iw_arch_free(&a);
 }
+
+/* Whatever the registry name (any bytes but a newline), the derived Ollama
+ * name is one ollama accepts, and so needs no shell quoting. */
+Test(emit, ollama_name_from_any_registry_name)
+{
+    iw_arch a;
+    llama3_8b(&a);
+    iw_est_opts o;
+    iw_est_opts_init(&o);
+    o.engine = IW_ENGINE_OLLAMA;
+    iw_estimate e;
+    iw_estimate_init(&e);
+    cr_assert_eq(iw_estimate_compute(&a, &o, &e), 0);
+    uint32_t x = 12345;
+    for (int round = 0; round < 3000; round++) {
+        char served[120];
+        size_t n = (size_t)(round % 110) + 1;
+        for (size_t i = 0; i < n; i++) {
+            x ^= x << 13; x ^= x >> 17; x ^= x << 5;
+            char c = (char)(x & 0xff);
+            served[i] = c == '\n' || c == 0 ? '(' : c;
+        }
+        served[n] = 0;
+        iw_emit_input in = {.model = "base:latest", .served_name = served, .context = 4096, .batch = 1};
+        char *out = NULL;
+        cr_assert_eq(iw_estimate_emit(IW_EMIT_OLLAMA, &e, &in, &out), 0, "%s", iw_error_last());
+        const char *c = strstr(out, "ollama create ");
+        cr_assert_not_null(c);
+        c += strlen("ollama create ");
+        size_t len = strcspn(c, " ");
+        cr_assert(ollama_part_ok(c, len), "'%.*s' from %zu bytes is not an Ollama name", (int)len, c, n);
+        cr_assert_str_eq(c + len, " -f Modelfile\nFROM base:latest\nPARAMETER num_ctx 4096\n");
+        free(out);
+    }
+    iw_estimate_free(&e);
+    iw_arch_free(&a);
+}
