@@ -702,6 +702,12 @@ static void page_estimate(const wd *w, const char *name, const char *form_js)
                          "document.getElementById('est-error').textContent).toLowerCase()", "fit", 10000));
 }
 
+/* A misfit on a 1 GiB card: the verdict lists its fixes (the fullest panel). */
+static const char MISFIT_FORM[] =
+    "document.getElementById('est-vram').value = '1GiB';"
+    "document.getElementById('est-context').value = '4096';"
+    "document.getElementById('est-batch').value = '512'; return true;";
+
 /* Problems with the layout, one per line ("" when none): the page or a pane
  * scrolls sideways, an element sticks out of its pane or overflows its own
  * box, or two panes overlap. */
@@ -754,11 +760,7 @@ Test(serve, page_lays_out_at_every_width)
                  sizes[i].w, sizes[i].h, sizes[i].mobile ? "true" : "false");
         cJSON_Delete(wd_cdp(&b.w, "Emulation.setDeviceMetricsOverride", params));
         wd_go(&b.w, url);
-        /* a misfit, so the verdict lists its fixes: the fullest panel */
-        page_estimate(&b.w, long_name,
-                      "document.getElementById('est-vram').value = '1GiB';"
-                      "document.getElementById('est-context').value = '4096';"
-                      "document.getElementById('est-batch').value = '512'; return true;");
+        page_estimate(&b.w, long_name, MISFIT_FORM);
         char png[64];
         snprintf(png, sizeof png, "serve_page_%d.png", sizes[i].w);
         wd_save_page_png(&b.w, png);
@@ -805,10 +807,7 @@ Test(serve, page_shows_the_verdict_as_the_cli_does)
     char url[256];
     snprintf(url, sizeof url, "%s/", s.url);
     wd_go(&b.w, url);
-    page_estimate(&b.w, long_name,
-                  "document.getElementById('est-vram').value = '1GiB';"
-                  "document.getElementById('est-context').value = '4096';"
-                  "document.getElementById('est-batch').value = '512'; return true;");
+    page_estimate(&b.w, long_name, MISFIT_FORM);
     cJSON *v = wd_js(&b.w, "return document.getElementById('verdict').textContent;");
     char want[2048];
     snprintf(want, sizeof want, "verdict: %s", verdict);
