@@ -12,6 +12,7 @@
 #include "iwdl/error.h"
 #include "iwdl/json.h"
 #include "nameindex.h"
+#include "pyjson.h"
 
 typedef struct mig_item {
     char   *name;
@@ -197,35 +198,75 @@ static cJSON *new_arch(const mig_item *it, const cJSON *old, const iw_migrate_op
     return o;
 }
 
-static int apply_items(cJSON *disc, iw_name_index *dix, iw_name_index *mix, mig_ctx *c, bool write, int *maskp);
-
-static int apply(cJSON *disc, const cJSON *merged_fallback, mig_ctx *c, bool write)
+/* The record to write for one item over `old`: the extraction (or the old
+ * record with the failure warning), then the curated entry's
+ * metadata.architecture_override, the way to pin a value by hand. */
+static cJSON *record_for(const mig_item *it, const cJSON *old, const cJSON *cur_entry,
+                         const iw_migrate_opts *opts)
 {
-    int mask = 0;
-    iw_name_index dix, mix = { NULL, 0 };
-    if (!iw_name_index_build(&dix, disc) || (merged_fallback && !iw_name_index_build(&mix, merged_fallback))) {
-        iw_name_index_free(&dix);
-        return iw_error_set(IW_ENOMEM, "migrate: out of memory");
+    cJSON *na = new_arch(it, old, opts);
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(cur_entry, "metadata");
+    const cJSON *ov = cJSON_IsObject(m) ? cJSON_GetObjectItemCaseSensitive(m, "architecture_override") : NULL;
+    if (na && cJSON_IsObject(ov) && !iw_pyjson_merge(na, ov)) {
+        cJSON_Delete(na);
+        return NULL;
     }
-    int rc = apply_items(disc, &dix, &mix, c, write, &mask);
-    iw_name_index_free(&dix);
-    iw_name_index_free(&mix);
-    return rc < 0 ? rc : mask;
+    return na;
 }
 
-static int apply_items(cJSON *disc, iw_name_index *dix, iw_name_index *mix, mig_ctx *c, bool write, int *maskp)
+static int put_arch(cJSON *e, cJSON *na)
 {
-    int mask = 0;
+    cJSON *m = cJSON_GetObjectItemCaseSensitive(e, "metadata");
+    if (!cJSON_IsObject(m)) {
+        cJSON_DeleteItemFromObjectCaseSensitive(e, "metadata");
+        m = cJSON_AddObjectToObject(e, "metadata");
+    }
+    if (!m) {
+        cJSON_Delete(na);
+        return iw_error_set(IW_ENOMEM, "migrate: out of memory");
+    }
+    if (cJSON_GetObjectItemCaseSensitive(m, "architecture"))
+        cJSON_ReplaceItemInObjectCaseSensitive(m, "architecture", na);
+    else
+        cJSON_AddItemToObject(m, "architecture", na);
+    return 0;
+}
+
+/* One pass over the items against the layers: disc/cur (cur NULL or
+ * empty: no curated entries), merged the merged view (for entries only in
+ * curated).  The discovered record is written as before; when the curated
+ * entry holds a metadata.architecture of its own, the merged view (the
+ * original's merge, what the GUI reads) shows curated's keys over it, so
+ * the new record is written there too (docs/registry.md, "Curated
+ * entries"). */
+static int apply(cJSON *disc, cJSON *cur, const cJSON *merged, mig_ctx *c, bool write)
+{
+    int mask = 0, rc = 0;
+    iw_name_index dix, cix = { NULL, 0 }, mix = { NULL, 0 };
+    if (!iw_name_index_build(&dix, disc) || (cur && !iw_name_index_build(&cix, cur)) ||
+        (merged && !iw_name_index_build(&mix, merged))) {
+        rc = iw_error_set(IW_ENOMEM, "migrate: out of memory");
+        goto out;
+    }
     for (size_t i = 0; i < c->n; i++) {
         mig_item *it = &c->items[i];
-        cJSON *e = iw_name_index_find(dix, it->name);
+        cJSON *e = iw_name_index_find(&dix, it->name);
+        cJSON *ce = cix.n ? iw_name_index_find(&cix, it->name) : NULL;
+        const cJSON *cold = ce ? arch_of(ce) : NULL;
         const cJSON *old = e ? arch_of(e) : NULL;
-        if (!e && mix->n)
-            old = arch_of(iw_name_index_find(mix, it->name));
-        cJSON *na = new_arch(it, old, c->opts);
-        if (!na)
-            return iw_error_set(IW_ENOMEM, "migrate: out of memory");
-        bool changed = !same_ignoring_stamp(na, old) || (c->opts->force && it->ok);
+        const cJSON *shown = mix.n ? arch_of(iw_name_index_find(&mix, it->name)) : old;
+        if (!e)
+            old = shown;
+        cJSON *na = record_for(it, old, ce, c->opts), *nc = cold ? record_for(it, cold, ce, c->opts) : NULL;
+        if (!na || (cold && !nc)) {
+            cJSON_Delete(na);
+            rc = iw_error_set(IW_ENOMEM, "migrate: out of memory");
+            goto out;
+        }
+        bool force = c->opts->force && it->ok;
+        bool dchanged = !same_ignoring_stamp(na, old) || force;
+        bool cchanged = nc && (!same_ignoring_stamp(nc, cold) || force);
+        bool changed = dchanged || cchanged;
         const char *status = !it->ok ? (changed ? "failed" : "failed-unchanged")
                                      : (changed ? "updated" : "unchanged");
         if (!it->ok)
@@ -242,45 +283,51 @@ static int apply_items(cJSON *disc, iw_name_index *dix, iw_name_index *mix, mig_
                 if (it->error)
                     cJSON_AddStringToObject(ch, "error", it->error);
                 if (changed) {
-                    cJSON_AddItemToObject(ch, "before", old ? cJSON_Duplicate(old, 1) : cJSON_CreateNull());
-                    cJSON_AddItemToObject(ch, "after", cJSON_Duplicate(na, 1));
+                    cJSON_AddItemToObject(ch, "before", shown ? cJSON_Duplicate(shown, 1) : cJSON_CreateNull());
+                    cJSON_AddItemToObject(ch, "after", cJSON_Duplicate(nc ? nc : na, 1));
                 }
                 cJSON_AddItemToArray(c->rep->changes, ch);
             }
         }
-        if (!changed || !write) {
+        if (!write || !dchanged)
             cJSON_Delete(na);
+        if (!write || !cchanged)
+            cJSON_Delete(nc);
+        if (!write)
             continue;
-        }
-        if (!e) {
-            /* only in curated: the discovered layer gets a thin entry */
-            e = cJSON_CreateObject();
-            if (!e || !cJSON_AddStringToObject(e, "name", it->name)) {
-                cJSON_Delete(e);
-                cJSON_Delete(na);
-                return iw_error_set(IW_ENOMEM, "migrate: out of memory");
+        if (dchanged) {
+            if (!e) {
+                /* only in curated: the discovered layer gets a thin entry */
+                e = cJSON_CreateObject();
+                if (!e || !cJSON_AddStringToObject(e, "name", it->name)) {
+                    cJSON_Delete(e);
+                    cJSON_Delete(na);
+                    if (cchanged)
+                        cJSON_Delete(nc);
+                    rc = iw_error_set(IW_ENOMEM, "migrate: out of memory");
+                    goto out;
+                }
+                cJSON_AddItemToArray(disc, e);
             }
-            cJSON_AddItemToArray(disc, e);
+            if ((rc = put_arch(e, na)) < 0) {
+                if (cchanged)
+                    cJSON_Delete(nc);
+                goto out;
+            }
+            mask |= 1 << IW_REG_DISCOVERED;
         }
-        cJSON *m = cJSON_GetObjectItemCaseSensitive(e, "metadata");
-        if (!cJSON_IsObject(m)) {
-            cJSON_DeleteItemFromObjectCaseSensitive(e, "metadata");
-            m = cJSON_AddObjectToObject(e, "metadata");
+        if (cchanged) {
+            if ((rc = put_arch(ce, nc)) < 0)
+                goto out;
+            mask |= 1 << IW_REG_CURATED;
         }
-        if (!m) {
-            cJSON_Delete(na);
-            return iw_error_set(IW_ENOMEM, "migrate: out of memory");
-        }
-        if (cJSON_GetObjectItemCaseSensitive(m, "architecture"))
-            cJSON_ReplaceItemInObjectCaseSensitive(m, "architecture", na);
-        else
-            cJSON_AddItemToObject(m, "architecture", na);
-        mask = 1 << IW_REG_DISCOVERED;
     }
-    *maskp = mask;
-    return 0;
+out:
+    iw_name_index_free(&dix);
+    iw_name_index_free(&cix);
+    iw_name_index_free(&mix);
+    return rc < 0 ? rc : mask;
 }
-
 
 static int migrate_txn(cJSON *disc, cJSON *cur, void *p)
 {
@@ -292,7 +339,7 @@ static int migrate_txn(cJSON *disc, cJSON *cur, void *p)
         cJSON_Delete(c->rep->changes);
         c->rep->changes = cJSON_CreateArray();
     }
-    int rc = apply(disc, merged, c, !c->opts->dry_run);
+    int rc = apply(disc, cur, merged, c, !c->opts->dry_run);
     cJSON_Delete(merged);
     return rc;
 }
@@ -375,8 +422,10 @@ int iw_registry_migrate(iw_registry *r, iw_registry_extract_fn fn, void *ctx,
     if (c.opts->dry_run) {
         /* against the state just loaded; nothing written */
         cJSON *disc = cJSON_Duplicate(iw_registry_entries(r, IW_REG_DISCOVERED), 1);
-        rc = disc ? apply(disc, merged, &c, false) : iw_error_set(IW_ENOMEM, "migrate: out of memory");
+        cJSON *cur = cJSON_Duplicate(iw_registry_entries(r, IW_REG_CURATED), 1);
+        rc = disc && cur ? apply(disc, cur, merged, &c, false) : iw_error_set(IW_ENOMEM, "migrate: out of memory");
         cJSON_Delete(disc);
+        cJSON_Delete(cur);
     } else {
         rc = iw_registry_update(r, migrate_txn, &c);
     }

@@ -286,8 +286,8 @@ static cJSON *runtime_of(const best *b, const char *file)
     const cJSON *payload = cJSON_GetObjectItemCaseSensitive(b->root, "payload");
     const cJSON *metrics = cJSON_GetObjectItemCaseSensitive(payload, "metrics");
     const cJSON *xa = cJSON_GetObjectItemCaseSensitive(payload, "extra_args");
-    const char *producer = iw_json_get_str(payload, "source");
-    cJSON *rt = cJSON_CreateObject(), *src;
+    const cJSON *producer = cJSON_GetObjectItemCaseSensitive(payload, "source");
+    cJSON *rt = cJSON_CreateObject(), *lg;
     if (!rt)
         return NULL;
     if (cJSON_IsObject(metrics))
@@ -296,14 +296,18 @@ static cJSON *runtime_of(const best *b, const char *file)
                 cJSON_AddItemToObject(rt, m->string, cJSON_Duplicate(m, 1));
     if (cJSON_IsArray(xa))
         cJSON_AddItemToObject(rt, "extra_args_snapshot", cJSON_Duplicate(xa, 1));
+    cJSON_DeleteItemFromObjectCaseSensitive(rt, "observed_at");
     cJSON_AddStringToObject(rt, "observed_at", iw_json_get_str(b->root, "timestamp"));
-    if (producer)
-        cJSON_AddStringToObject(rt, "producer", producer);
-    /* source last, replacing any metric of that name */
+    /* source as the original's merge_runtime_payload writes it:
+     * payload.get("source", "runtime-log"), replacing a metric of that
+     * name; where the line came from goes in "log" */
     cJSON_DeleteItemFromObjectCaseSensitive(rt, "source");
-    if (!(src = cJSON_AddObjectToObject(rt, "source")) ||
-        !cJSON_AddStringToObject(src, "file", file) ||
-        !cJSON_AddNumberToObject(src, "line", (double)b->line)) {
+    cJSON_AddItemToObject(rt, "source", producer ? cJSON_Duplicate(producer, 1) : cJSON_CreateString("runtime-log"));
+    cJSON_DeleteItemFromObjectCaseSensitive(rt, "log");
+    if (!(lg = cJSON_AddObjectToObject(rt, "log")) ||
+        !cJSON_AddStringToObject(lg, "file", file) ||
+        !cJSON_AddNumberToObject(lg, "line", (double)b->line) ||
+        !cJSON_GetObjectItemCaseSensitive(rt, "source")) {
         cJSON_Delete(rt);
         return NULL;
     }
@@ -317,6 +321,23 @@ static bool has_runtime_log(const cJSON *arch)
         if (cJSON_IsString(s) && strcmp(s->valuestring, "runtime-log") == 0)
             return true;
     return false;
+}
+
+/* arch.runtime = rt (owned), "runtime-log" listed once in arch.sources. */
+static bool set_runtime(cJSON *arch, cJSON *rt)
+{
+    if (cJSON_GetObjectItemCaseSensitive(arch, "runtime"))
+        cJSON_ReplaceItemInObjectCaseSensitive(arch, "runtime", rt);
+    else
+        cJSON_AddItemToObject(arch, "runtime", rt);
+    if (has_runtime_log(arch))
+        return true;
+    cJSON *srcs = cJSON_GetObjectItemCaseSensitive(arch, "sources");
+    if (!cJSON_IsArray(srcs)) {
+        cJSON_DeleteItemFromObjectCaseSensitive(arch, "sources");
+        srcs = cJSON_AddArrayToObject(arch, "sources");
+    }
+    return srcs && cJSON_AddItemToArray(srcs, cJSON_CreateString("runtime-log"));
 }
 
 static cJSON *obj_child(cJSON *parent, const char *key)
@@ -337,9 +358,12 @@ static int reconcile_txn(cJSON *disc, cJSON *cur, void *p)
     cJSON *merged = cJSON_GetArraySize(cur) ? iw_registry_merge(disc, cur) : NULL;
     if (cJSON_GetArraySize(cur) && !merged)
         return iw_error_set(IW_ENOMEM, "reconcile: out of memory");
-    iw_name_index mix, dix;
-    if (!iw_name_index_build(&mix, merged ? merged : disc) || !iw_name_index_build(&dix, disc)) {
+    iw_name_index mix, dix, cix = { NULL, 0 };
+    if (!iw_name_index_build(&mix, merged ? merged : disc) || !iw_name_index_build(&dix, disc) ||
+        !iw_name_index_build(&cix, cur)) {
         iw_name_index_free(&mix);
+        iw_name_index_free(&dix);
+        iw_name_index_free(&cix);
         cJSON_Delete(merged);
         return iw_error_set(IW_ENOMEM, "reconcile: out of memory");
     }
@@ -363,6 +387,7 @@ static int reconcile_txn(cJSON *disc, cJSON *cur, void *p)
             cJSON_Delete(merged);
             iw_name_index_free(&mix);
             iw_name_index_free(&dix);
+            iw_name_index_free(&cix);
             return iw_error_set(IW_ENOMEM, "reconcile: out of memory");
         }
         const cJSON *march = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(me, "metadata"), "architecture");
@@ -394,6 +419,7 @@ static int reconcile_txn(cJSON *disc, cJSON *cur, void *p)
                 cJSON_Delete(merged);
                 iw_name_index_free(&mix);
                 iw_name_index_free(&dix);
+                iw_name_index_free(&cix);
                 return iw_error_set(IW_ENOMEM, "reconcile: out of memory");
             }
             cJSON_AddItemToArray(disc, e);
@@ -411,26 +437,34 @@ static int reconcile_txn(cJSON *disc, cJSON *cur, void *p)
             cJSON_Delete(merged);
             iw_name_index_free(&mix);
             iw_name_index_free(&dix);
+            iw_name_index_free(&cix);
             return iw_error_set(IW_ENOMEM, "reconcile: out of memory");
         }
-        if (cJSON_GetObjectItemCaseSensitive(arch, "runtime"))
-            cJSON_ReplaceItemInObjectCaseSensitive(arch, "runtime", rt);
-        else
-            cJSON_AddItemToObject(arch, "runtime", rt);
-        if (!has_runtime_log(arch)) {
-            cJSON *srcs = cJSON_GetObjectItemCaseSensitive(arch, "sources");
-            if (!cJSON_IsArray(srcs)) {
-                cJSON_DeleteItemFromObjectCaseSensitive(arch, "sources");
-                srcs = cJSON_AddArrayToObject(arch, "sources");
+        /* a curated entry with its own metadata.architecture shows its
+         * runtime and sources over discovered's in the merged view (the
+         * original's merge): write the runtime there too */
+        cJSON *ce = cix.n ? iw_name_index_find(&cix, b->model) : NULL;
+        cJSON *cm = ce ? cJSON_GetObjectItemCaseSensitive(ce, "metadata") : NULL;
+        cJSON *carch = cJSON_IsObject(cm) ? cJSON_GetObjectItemCaseSensitive(cm, "architecture") : NULL;
+        if (cJSON_IsObject(carch)) {
+            cJSON *rt2 = cJSON_Duplicate(rt, 1);
+            if (!rt2 || !set_runtime(carch, rt2)) {
+                cJSON_Delete(rt);
+                cJSON_Delete(merged);
+                iw_name_index_free(&mix);
+                iw_name_index_free(&dix);
+                iw_name_index_free(&cix);
+                return iw_error_set(IW_ENOMEM, "reconcile: out of memory");
             }
-            if (srcs)
-                cJSON_AddItemToArray(srcs, cJSON_CreateString("runtime-log"));
+            mask |= 1 << IW_REG_CURATED;
         }
-        mask = 1 << IW_REG_DISCOVERED;
+        set_runtime(arch, rt);
+        mask |= 1 << IW_REG_DISCOVERED;
     }
     cJSON_Delete(merged);
     iw_name_index_free(&mix);
     iw_name_index_free(&dix);
+    iw_name_index_free(&cix);
     return c->dry_run ? 0 : mask;
 }
 

@@ -21,6 +21,7 @@
 #include "iwdl/schema.h"
 #include "jscan.h"
 #include "regstore.h"
+#include "pyjson.h"
 
 static const char *const FILE_NAMES[3] = {
     "model_registry.curated.json", "model_registry.discovered.json", "model_registry.json"
@@ -440,9 +441,9 @@ static const cJSON *merged_get(iw_registry *r, const char *name)
         r->mone = g;
         r->cmone = nc;
     }
-    cJSON *m = d ? cJSON_Duplicate(d, 1) : cJSON_CreateObject();
+    cJSON *m = cJSON_Duplicate(d ? d : c, 1);
     char *nm = strdup(name);
-    if (!m || !nm || !merge_entry(m, c)) {
+    if (!m || !nm || (d && !merge_entry(m, c))) {
         cJSON_Delete(m);
         free(nm);
         iw_error_set(IW_ENOMEM, "registry: out of memory");
@@ -723,106 +724,14 @@ const cJSON *iw_registry_get(const iw_registry *r, const char *name)
 
 /* ------------------------------------------------------------ merge */
 
-/* Where deep_merge is in an entry: the merge rules differ for
- * metadata.architecture (docs/registry.md, "Merge rules"). */
-enum merge_level { MERGE_ENTRY, MERGE_METADATA, MERGE_PLAIN };
-
-static bool merge_arch(cJSON *dst, const cJSON *src);
-
-/* dst[it->string] = a copy of it, replacing cur (dst's item of that key, or NULL). */
-static bool put_copy(cJSON *dst, cJSON *cur, const cJSON *it)
-{
-    cJSON *dup = cJSON_Duplicate(it, 1);
-    if (!dup)
-        return false;
-    if (cur)
-        cJSON_ReplaceItemViaPointer(dst, cur, dup);
-    else
-        cJSON_AddItemToObject(dst, it->string, dup);
-    return true;
-}
-
-static bool deep_merge(cJSON *dst, const cJSON *src, enum merge_level lv)
-{
-    for (const cJSON *it = src->child; it; it = it->next) {
-        if (!it->string || cJSON_IsNull(it))
-            continue;   /* curated nulls are skipped */
-        if (lv == MERGE_ENTRY && strcmp(it->string, "name") == 0 && cJSON_GetObjectItemCaseSensitive(dst, "name"))
-            continue;   /* same name by construction; the index points at it */
-        cJSON *cur = cJSON_GetObjectItemCaseSensitive(dst, it->string);
-        if (cur && cJSON_IsObject(cur) && cJSON_IsObject(it)) {
-            bool ok;
-            if (lv == MERGE_ENTRY && strcmp(it->string, "metadata") == 0)
-                ok = deep_merge(cur, it, MERGE_METADATA);
-            else if (lv == MERGE_METADATA && strcmp(it->string, "architecture") == 0)
-                ok = merge_arch(cur, it);
-            else
-                ok = deep_merge(cur, it, MERGE_PLAIN);
-            if (!ok)
-                return false;
-            continue;
-        }
-        if (!put_copy(dst, cur, it))
-            return false;
-    }
-    return true;
-}
-
-/* metadata.architecture is written by tools (migrate, register, reconcile;
- * the original's extractor wrote the curated copies), so it does not follow
- * "curated wins" key by key.  dst is the discovered record, src the curated
- * one:
- *  - keys this schema does not know (hand-added fields): curated wins, as
- *    everywhere else;
- *  - known keys the discovered record has: the discovered value stays;
- *  - known keys it lacks: when the discovered record is a full extraction
- *    (it has collected_at), curated's are dropped (stale head_dim, warnings
- *    of an old run), except runtime and params_billion, which an extraction
- *    may not produce; when it is partial (only a reconcile runtime or a
- *    migrate failure warning), curated's fill the gaps. */
-static bool merge_arch(cJSON *dst, const cJSON *src)
-{
-    bool full = cJSON_GetObjectItemCaseSensitive(dst, "collected_at") != NULL;
-    for (const cJSON *it = src->child; it; it = it->next) {
-        if (!it->string || cJSON_IsNull(it))
-            continue;
-        cJSON *cur = cJSON_GetObjectItemCaseSensitive(dst, it->string);
-        if (iw_schema_is_known_key(it->string)) {
-            if (cur || (full && strcmp(it->string, "runtime") != 0 && strcmp(it->string, "params_billion") != 0))
-                continue;
-        } else if (cur && cJSON_IsObject(cur) && cJSON_IsObject(it)) {
-            if (!deep_merge(cur, it, MERGE_PLAIN))
-                return false;
-            continue;
-        }
-        if (!put_copy(dst, cur, it))
-            return false;
-    }
-    return true;
-}
-
-/* Curated entry `src` over `dst` (a copy of the discovered entry, or {} for
- * a curated-only entry), then curated metadata.architecture_override, the
- * way to pin an architecture value by hand, over the result. */
+/* Curated entry `src` over `dst`: the original's _merge_entry_dicts
+ * (registry.py), so the merged view is the snapshot the original
+ * materialises and its GUI reads: curated nulls skipped, objects merged
+ * key by key, anything else replaced (docs/registry.md, "Merge rules").
+ * A curated-only entry is taken as it is (dst NULL), nulls included. */
 static bool merge_entry(cJSON *dst, const cJSON *src)
 {
-    if (!deep_merge(dst, src, MERGE_ENTRY))
-        return false;
-    const cJSON *sm = cJSON_GetObjectItemCaseSensitive(src, "metadata");
-    const cJSON *ov = cJSON_IsObject(sm) ? cJSON_GetObjectItemCaseSensitive(sm, "architecture_override") : NULL;
-    if (!cJSON_IsObject(ov))
-        return true;
-    cJSON *dm = cJSON_GetObjectItemCaseSensitive(dst, "metadata");
-    if (!cJSON_IsObject(dm))
-        return true;   /* deep_merge copied curated's object metadata: cannot be absent */
-    cJSON *da = cJSON_GetObjectItemCaseSensitive(dm, "architecture");
-    if (!cJSON_IsObject(da)) {
-        if (da)
-            cJSON_DeleteItemFromObjectCaseSensitive(dm, "architecture");
-        if (!(da = cJSON_AddObjectToObject(dm, "architecture")))
-            return false;
-    }
-    return deep_merge(da, ov, MERGE_PLAIN);
+    return iw_pyjson_merge(dst, src);
 }
 
 typedef struct name_ent { const char *name; cJSON *e; } name_ent;
@@ -862,12 +771,10 @@ cJSON *iw_registry_merge(const cJSON *discovered, const cJSON *curated)
             if (!merge_entry(hit->e, c))
                 goto fail;
         } else {
-            /* curated-only entry: nulls skipped as in a merge over {} */
-            cJSON *o = cJSON_CreateObject();
-            if (!o || !merge_entry(o, c)) {
-                cJSON_Delete(o);
+            /* curated-only entry: as it is, nulls included (the original's merge) */
+            cJSON *o = cJSON_Duplicate(c, 1);
+            if (!o)
                 goto fail;
-            }
             cJSON_AddItemToArray(m, o);
         }
     }
@@ -1228,9 +1135,8 @@ static void sep_after(const reg_layer *L, size_t i, const char **p, size_t *n)
 
 /* Layer L as the transaction left it (deleted entries out, changed ones
  * printed, new ones appended, every other byte from the text read under the
- * lock), as pieces.  With cur != NULL this is the merged snapshot: entries
- * named in cur are printed merged, and curated-only entries follow. */
-static int emit(reg_layer *L, reg_layer *cur, iovb *out)
+ * lock), as pieces. */
+static int emit(reg_layer *L, iovb *out)
 {
     int rc;
     const char *sp;
@@ -1261,19 +1167,7 @@ static int emit(reg_layer *L, reg_layer *cur, iovb *out)
                 return rc;
         }
         prev = (long)i;
-        long ci = cur && cur->live ? layer_find(cur, e->name) : -1;
-        if (ci >= 0) {
-            const cJSON *c = ent_json(cur, (size_t)ci), *d = ent_json(L, i);
-            cJSON *m = (c && d) ? cJSON_Duplicate(d, 1) : NULL;
-            size_t pn;
-            char *pm = NULL;
-            if (!m || !merge_entry(m, c) || !(pm = print_entry(m, &pn))) {
-                cJSON_Delete(m);
-                return iw_error_set(IW_ENOMEM, "registry: out of memory merging '%s'", e->name);
-            }
-            cJSON_Delete(m);
-            rc = iovb_own(out, pm, pn);
-        } else if (e->dirty || e->fresh) {
+        if (e->dirty || e->fresh) {
             if ((rc = ent_printed(L, i)) == 0)
                 rc = iovb_add(out, e->printed, e->printed_len);
         } else {
@@ -1281,31 +1175,6 @@ static int emit(reg_layer *L, reg_layer *cur, iovb *out)
         }
         if (rc < 0)
             return rc;
-    }
-    /* curated-only entries, in curated order */
-    for (size_t i = 0; cur && i < cur->n; i++) {
-        reg_ent *c = &cur->ents[i];
-        if (c->deleted || layer_find(L, c->name) >= 0)
-            continue;
-        const cJSON *cj = ent_json(cur, i);
-        cJSON *o = cj ? cJSON_CreateObject() : NULL;
-        size_t pn;
-        char *pm = NULL;
-        if (!o || !merge_entry(o, cj) || !(pm = print_entry(o, &pn))) {
-            cJSON_Delete(o);
-            return iw_error_set(IW_ENOMEM, "registry: out of memory merging '%s'", c->name);
-        }
-        cJSON_Delete(o);
-        if (prev >= 0) {
-            layer_sep(L, &sp, &sn);
-            if ((rc = iovb_add(out, sp, sn)) < 0) {
-                free(pm);
-                return rc;
-            }
-        }
-        if ((rc = iovb_own(out, pm, pn)) < 0)
-            return rc;
-        prev = 0;
     }
     return iovb_add(out, suf, suf_n);
 }
@@ -1388,6 +1257,46 @@ static void finish(iw_registry *r, iw_lock *lk, bool wrote)
         tidy_dir(r, false, true);
 }
 
+/* The snapshot (b[IW_REG_MERGED]) from the layer texts as they will be
+ * on disk: the new text of a layer in `which`, else the text read under the
+ * lock.  Printed as the original's _materialize_snapshot prints it
+ * (pyjson.h), so the original's load finds the same bytes and leaves it. */
+static int snapshot_build(iw_registry *r, iovb b[3], unsigned which)
+{
+    char *own[2] = { NULL, NULL };
+    const char *t[2] = { NULL, NULL };
+    size_t n[2] = { 0, 0 };
+    int rc = 0;
+    for (int l = IW_REG_CURATED; l <= IW_REG_DISCOVERED; l++) {
+        if (which & (1u << l)) {
+            if (!(own[l] = malloc(b[l].total ? b[l].total : 1))) {
+                rc = iw_error_set(IW_ENOMEM, "registry: out of memory");
+                goto out;
+            }
+            for (size_t i = 0; i < b[l].n; i++) {
+                memcpy(own[l] + n[l], b[l].v[i].iov_base, b[l].v[i].iov_len);
+                n[l] += b[l].v[i].iov_len;
+            }
+            t[l] = own[l];
+        } else if (r->L[l].text) {
+            t[l] = r->L[l].text;
+            n[l] = r->L[l].len;
+        }
+    }
+    iw_buf out = IW_BUF_INIT(IW_BUF_UNCAPPED);
+    if ((rc = iw_pyjson_snapshot(t[IW_REG_DISCOVERED], n[IW_REG_DISCOVERED], t[IW_REG_CURATED], n[IW_REG_CURATED],
+                                 &out)) == 0) {
+        size_t len = out.len;
+        char *txt = iw_buf_detach(&out);
+        rc = txt ? iovb_own(&b[IW_REG_MERGED], txt, len) : iw_error_set(IW_ENOMEM, "registry: out of memory");
+    }
+    iw_buf_free(&out);
+out:
+    free(own[0]);
+    free(own[1]);
+    return rc;
+}
+
 /* Stage the layers' files (those in `which`, as pieces in b[l]), a "[]"
  * for a layer file that does not exist yet (all three files exist after
  * the first write), and the snapshot (b[IW_REG_MERGED]); then commit. */
@@ -1446,24 +1355,15 @@ int iw_reg_update_entries(iw_registry *r, iw_reg_txn_fn fn, void *ctx)
     reg_layer *D = &r->L[IW_REG_DISCOVERED], *C = &r->L[IW_REG_CURATED];
     if ((mask & (1 << IW_REG_DISCOVERED)) || r->legacy) {
         which |= 1u << IW_REG_DISCOVERED;
-        if ((rc = emit(D, NULL, &b[IW_REG_DISCOVERED])) < 0)
+        if ((rc = emit(D, &b[IW_REG_DISCOVERED])) < 0)
             goto rollback;
     }
     if (mask & (1 << IW_REG_CURATED)) {
         which |= 1u << IW_REG_CURATED;
-        if ((rc = emit(C, NULL, &b[IW_REG_CURATED])) < 0)
+        if ((rc = emit(C, &b[IW_REG_CURATED])) < 0)
             goto rollback;
     }
-    /* the snapshot: the discovered text itself when no curated entries */
-    if (!C->live) {
-        if (which & (1u << IW_REG_DISCOVERED))
-            for (size_t i = 0; i < b[IW_REG_DISCOVERED].n && rc == 0; i++)
-                rc = iovb_add(&b[IW_REG_MERGED], b[IW_REG_DISCOVERED].v[i].iov_base, b[IW_REG_DISCOVERED].v[i].iov_len);
-        else
-            rc = emit(D, NULL, &b[IW_REG_MERGED]);
-    } else {
-        rc = emit(D, C, &b[IW_REG_MERGED]);
-    }
+    rc = snapshot_build(r, b, which);
     if (rc < 0 || (rc = write_files(r, b, which)) < 0)
         goto rollback;
     for (int l = 0; l < 2; l++) {
@@ -1680,17 +1580,7 @@ int iw_registry_update(iw_registry *r, iw_registry_txn_fn fn, void *ctx)
         if ((rc = print_into(&b[IW_REG_CURATED], tree[IW_REG_CURATED], r->paths[IW_REG_CURATED])) < 0)
             goto rollback;
     }
-    /* with no curated entries the snapshot is the discovered text */
-    if (cJSON_GetArraySize(tree[IW_REG_CURATED]) == 0) {
-        if (which & (1u << IW_REG_DISCOVERED))
-            rc = iovb_add(&b[IW_REG_MERGED], b[IW_REG_DISCOVERED].v[0].iov_base, b[IW_REG_DISCOVERED].v[0].iov_len);
-        else
-            rc = emit(&r->L[IW_REG_DISCOVERED], NULL, &b[IW_REG_MERGED]);
-    } else if (!(merged = iw_registry_merge(tree[IW_REG_DISCOVERED], tree[IW_REG_CURATED]))) {
-        rc = iw_error_set(IW_ENOMEM, "registry: out of memory");
-    } else {
-        rc = print_into(&b[IW_REG_MERGED], merged, r->paths[IW_REG_MERGED]);
-    }
+    rc = snapshot_build(r, b, which);
     if (rc < 0 || (rc = write_files(r, b, which)) < 0)
         goto rollback;
     for (int l = 0; l < 2; l++) {

@@ -16,6 +16,7 @@
 #include "iwdl/error.h"
 #include "iwdl/json.h"
 #include "registry/jscan.h"
+#include "registry/pyjson.h"
 
 static char *path_in(const char *dir, const char *name)
 {
@@ -98,45 +99,27 @@ Test(store, merge_curated_wins_nulls_skipped)
     cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(a, "roles")), 0, "curated empty list is a value");
     cJSON *cc = cJSON_GetArrayItem(m, 2);
     cr_assert_str_eq(iw_json_get_str(cc, "name"), "c");
-    cr_assert_null(cJSON_GetObjectItem(cc, "z"));
+    cr_assert(cJSON_IsNull(cJSON_GetObjectItem(cc, "z")), "a curated-only entry is taken as it is (the original's merge)");
     cJSON_Delete(d); cJSON_Delete(c); cJSON_Delete(m);
 }
 
-/* metadata.architecture is tool-owned in the merged view: a full discovered
- * record (collected_at) beats curated's known keys, curated's hand fields
- * stay, a partial discovered record is filled from curated, and
- * architecture_override pins values by hand. */
-Test(store, merge_architecture_tool_owned)
+/* metadata.architecture merges like every other object (the original's
+ * _merge_entry_dicts): curated keys win over discovered's, so the merged
+ * view is what the original's GUI reads from its snapshot; migrate and
+ * reconcile write the curated record where it exists (issue 18 item 5). */
+Test(store, merge_architecture_like_the_original)
 {
     cJSON *d = cJSON_Parse("[{\"name\":\"g\",\"metadata\":{\"architecture\":{\"head_dim\":64,\"num_layers\":24,"
-                           "\"sources\":[\"config:/w/config.json\"],\"collected_at\":\"2026-01-01T00:00:00+00:00\"}}},"
-                           "{\"name\":\"p\",\"metadata\":{\"architecture\":{\"runtime\":{\"x\":1},\"sources\":[\"runtime-log\"]}}},"
-                           "{\"name\":\"o\",\"metadata\":{}}]");
+                           "\"sources\":[\"config:/w/config.json\"],\"collected_at\":\"2026-01-01T00:00:00+00:00\"}}}]");
     cJSON *c = cJSON_Parse("[{\"name\":\"g\",\"metadata\":{\"registry_layer\":\"curated\",\"architecture\":{\"head_dim\":45,"
-                           "\"num_layers\":24,\"context_length\":4096,\"warnings\":[\"Model directory not found: x\"],"
-                           "\"runtime\":{\"old\":1},\"params_billion\":9.0,\"my_note\":\"hand\","
-                           "\"collected_at\":\"2025-11-06T22:32:45.240601+00:00\"}}},"
-                           "{\"name\":\"p\",\"metadata\":{\"architecture\":{\"head_dim\":45,\"sources\":[\"config:x\"],"
-                           "\"collected_at\":\"2025-11-06T22:32:45.240601+00:00\"}}},"
-                           "{\"name\":\"o\",\"metadata\":{\"architecture\":{\"head_dim\":45},"
-                           "\"architecture_override\":{\"head_dim\":80,\"context_length\":null}}}]");
+                           "\"context_length\":null,\"my_note\":\"hand\"}}}]");
     cJSON *m = iw_registry_merge(d, c);
     cr_assert_not_null(m);
     cJSON *g = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetArrayItem(m, 0), "metadata"), "architecture");
-    cr_assert_eq(cJSON_GetObjectItem(g, "head_dim")->valueint, 64, "curated's stale head_dim won");
-    cr_assert_null(cJSON_GetObjectItem(g, "warnings"), "stale curated warning survived");
-    cr_assert_null(cJSON_GetObjectItem(g, "context_length"), "a known key the extraction dropped came back");
-    cr_assert_str_eq(iw_json_get_str(g, "collected_at"), "2026-01-01T00:00:00+00:00");
-    cr_assert_str_eq(iw_json_get_str(g, "my_note"), "hand", "hand field lost");
-    cr_assert_not_null(cJSON_GetObjectItem(cJSON_GetObjectItem(g, "runtime"), "old"), "curated runtime dropped");
-    cr_assert_not_null(cJSON_GetObjectItem(g, "params_billion"));
-    cr_assert_str_eq(iw_json_get_str(cJSON_GetObjectItem(cJSON_GetArrayItem(m, 0), "metadata"), "registry_layer"), "curated");
-    cJSON *p = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetArrayItem(m, 1), "metadata"), "architecture");
-    cr_assert_eq(cJSON_GetObjectItem(p, "head_dim")->valueint, 45, "partial record not filled from curated");
-    cr_assert_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(p, "runtime"), "x")->valueint, 1);
-    cr_assert_str_eq(cJSON_GetArrayItem(cJSON_GetObjectItem(p, "sources"), 0)->valuestring, "runtime-log");
-    cJSON *o = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetArrayItem(m, 2), "metadata"), "architecture");
-    cr_assert_eq(cJSON_GetObjectItem(o, "head_dim")->valueint, 80, "architecture_override not applied");
+    cr_assert_eq(cJSON_GetObjectItem(g, "head_dim")->valueint, 45, "curated wins, as in the original's merge");
+    cr_assert_eq(cJSON_GetObjectItem(g, "num_layers")->valueint, 24);
+    cr_assert_null(cJSON_GetObjectItem(g, "context_length"), "curated null skipped");
+    cr_assert_str_eq(iw_json_get_str(g, "my_note"), "hand");
     cJSON_Delete(d); cJSON_Delete(c); cJSON_Delete(m);
 }
 
@@ -445,7 +428,9 @@ Test(store, untouched_entries_byte_identical)
     same_outside(HAND, a, b, t1, "upsert");
     cr_assert_not_null(strstr(t1, "\"touched\": \"1\""), "%s", t1);
     char *snap = slurp_in(dir, "model_registry.json");
-    cr_assert_str_eq(snap, t1, "no curated entries: the snapshot is the discovered text");
+    cJSON *sj = cJSON_Parse(snap), *tj = cJSON_Parse(t1);
+    cr_assert(cJSON_Compare(sj, tj, 1), "no curated entries: the snapshot holds the discovered entries");
+    cJSON_Delete(sj); cJSON_Delete(tj);
     free(snap);
     /* add e: appended after d, the rest as it was */
     size_t dstart, dend;
@@ -513,15 +498,20 @@ Test(store, entry_writes_match_whole_print)
         cJSON_Delete(j);
         free(t);
     }
-    /* curated entries: the snapshot is the print of the merge */
+    /* curated entries: the snapshot is the original's print of the merge */
     char *cur = path_in(dir, "model_registry.curated.json");
     const char *ct = "[{\"name\":\"n2\",\"roles\":[\"chat\"],\"x\":{\"s\":\"curated\"}},{\"name\":\"only\",\"z\":null,\"y\":2}]";
     cr_assert_eq(iwt_write(cur, ct, strlen(ct)), 0);
     cr_assert_eq(iw_registry_upsert(r, "n3", set_big, "third"), 1, "%s", iw_error_last());
     char *dt = slurp_in(dir, "model_registry.discovered.json"), *st = slurp_in(dir, "model_registry.json");
     cJSON *d = cJSON_Parse(dt), *c = cJSON_Parse(ct), *m = iw_registry_merge(d, c);
-    char *want = iw_json_print(m);
+    iw_buf pb = IW_BUF_INIT(IW_BUF_UNCAPPED);
+    cr_assert_eq(iw_pyjson_snapshot(dt, strlen(dt), ct, strlen(ct), &pb), 0);
+    char *want = iw_buf_detach(&pb);
     cr_assert_str_eq(st, want, "snapshot differs from the merged print");
+    cJSON *sj = cJSON_Parse(st);
+    cr_assert(cJSON_Compare(sj, m, 1), "snapshot is not the merge");
+    cJSON_Delete(sj);
     cr_assert_eq(cJSON_GetArraySize(m), 5);
     /* the in-memory merged view agrees with the file */
     const cJSON *g = iw_registry_get(r, "n2");
@@ -553,7 +543,9 @@ Test(store, legacy_single_file)
     span_of(old, "y", &a, &b);
     same_outside(old, a, b, d, "legacy upsert");
     char *s2 = iwt_slurp(snap, NULL);
-    cr_assert_str_eq(s2, d);
+    cJSON *sj = cJSON_Parse(s2), *dj = cJSON_Parse(d);
+    cr_assert(cJSON_Compare(sj, dj, 1));
+    cJSON_Delete(sj); cJSON_Delete(dj);
     char *c = slurp_in(dir, "model_registry.curated.json");
     cr_assert_str_eq(c, "[]\n");
     free(c); free(s2); free(d); free(snap);

@@ -293,9 +293,10 @@ static bool has_string(const cJSON *arr, const char *prefix)
 
 /* Real imageworks curated entries carry metadata.architecture (the
  * original's extractor wrote it, with gpt-oss's head_dim 45 and warnings of
- * an Ollama lookup).  migrate must correct what the GUI reads, and reconcile
- * must settle after one run. */
-Test(regcli, curated_architecture_is_tool_owned)
+ * an Ollama lookup), and curated wins in the merged view the GUI reads.
+ * migrate and reconcile write the curated record too, so what the GUI reads
+ * is corrected, and both settle after one run (issue 18 item 5). */
+Test(regcli, curated_architecture_written_where_merged_shows_it)
 {
     static const char *GPTOSS =
         "{\"architectures\":[\"GptOssForCausalLM\"],\"model_type\":\"gpt_oss\",\"hidden_size\":2880,"
@@ -374,12 +375,15 @@ Test(regcli, curated_architecture_is_tool_owned)
     cr_assert_eq(run("migrate-architecture", &out, &err), 0, "%s", err);
     cr_assert(strstr(out, "0 updated,"), "%s", out);
     free(out); free(err);
-    /* architecture_override pins a value by hand over the extraction */
+    /* architecture_override pins a value by hand over the extraction: the
+     * next migrate writes it into the record the merged view shows */
     char *p = strstr(cur, "\"registry_layer\": \"curated\"}");
     cr_assert_not_null(p);
     char cur2[17000];
     snprintf(cur2, sizeof cur2, "%.*s\"architecture_override\": {\"context_length\": 8192}, %s", (int)(p - cur), cur, p);
     put("reg/model_registry.curated.json", cur2);
+    cr_assert_eq(run("migrate-architecture", &out, &err), 0, "%s", err);
+    free(out); free(err);
     cr_assert_eq(run("show 'gpt-oss-20b_(MXFP4)' --json", &out, &err), 0, "%s", err);
     cJSON *e = cJSON_Parse(out);
     ar = cJSON_GetObjectItem(cJSON_GetObjectItem(e, "metadata"), "architecture");
