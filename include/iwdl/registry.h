@@ -91,6 +91,19 @@ int  iw_registry_update(iw_registry *r, iw_registry_txn_fn fn, void *ctx);
 typedef int (*iw_registry_entry_fn)(cJSON *entry, bool is_new, void *ctx);
 int  iw_registry_upsert(iw_registry *r, const char *name, iw_registry_entry_fn fn, void *ctx);
 
+/* Upsert of `name` where the merged view reads it: fn is called on the
+ * discovered entry (created as {"name": name} when absent; is_new tells)
+ * with curated false, then, when the curated layer has an entry of that
+ * name, on that entry with curated true.  Curated values win in the merged
+ * view (the original's merge), so a change to a value the curated entry
+ * holds must be made there; fn should change only the keys a curated entry
+ * already holds (the rest of the curated entry is the user's).  fn returns
+ * 1 changed, 0 unchanged, <0 error.  *curated_changed (optional) tells
+ * whether the curated file was rewritten.  Returns 1/0 or a negative code. */
+typedef int (*iw_registry_layer_fn)(cJSON *entry, bool is_new, bool curated, void *ctx);
+int  iw_registry_upsert_both(iw_registry *r, const char *name, iw_registry_layer_fn fn, void *ctx,
+                             bool *curated_changed);
+
 /* Remove `name` from discovered, and from curated when from_curated.
  * IW_ENOTFOUND when no layer touched holds it. */
 int  iw_registry_remove(iw_registry *r, const char *name, bool from_curated);

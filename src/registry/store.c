@@ -1655,6 +1655,74 @@ int iw_registry_upsert(iw_registry *r, const char *name, iw_registry_entry_fn fn
     return rc < 0 ? rc : u.result;
 }
 
+/* ---- upsert of both layers (docs/registry.md, "Curated entries") ----- */
+
+typedef struct both_ctx {
+    const char *name;
+    iw_registry_layer_fn fn;
+    void *ctx;
+    bool curated;
+} both_ctx;
+
+static int both_txn(iw_reg_txn *t, void *p)
+{
+    both_ctx *b = p;
+    cJSON *e = iw_reg_txn_get_mut(t, IW_REG_DISCOVERED, b->name);
+    bool is_new = e == NULL;
+    int mask = 0, rc;
+    if (t->err < 0)
+        return t->err;
+    if (is_new && (!(e = cJSON_CreateObject()) || !cJSON_AddStringToObject(e, "name", b->name))) {
+        cJSON_Delete(e);
+        return iw_error_set(IW_ENOMEM, "registry: out of memory");
+    }
+    rc = b->fn(e, is_new, false, b->ctx);
+    if (rc < 0 || (rc > 0 && !iw_json_get_str(e, "name"))) {
+        if (is_new)
+            cJSON_Delete(e);
+        return rc < 0 ? rc : iw_error_set(IW_EINVAL, "registry: upsert of '%s' changed the entry name", b->name);
+    }
+    if (rc > 0) {
+        if (is_new && (rc = iw_reg_txn_add(t, IW_REG_DISCOVERED, e)) < 0)
+            return rc;
+        mask |= 1 << IW_REG_DISCOVERED;
+    } else if (is_new) {
+        cJSON_Delete(e);
+    }
+    /* the curated entry of that name: its values win in the merged view */
+    if (iw_reg_txn_get(t, IW_REG_CURATED, b->name)) {
+        cJSON *c = iw_reg_txn_get_mut(t, IW_REG_CURATED, b->name);
+        if (t->err < 0)
+            return t->err;
+        if ((rc = b->fn(c, false, true, b->ctx)) < 0)
+            return rc;
+        if (rc > 0) {
+            const char *nm = iw_json_get_str(c, "name");
+            if (!nm || strcmp(nm, b->name) != 0)
+                return iw_error_set(IW_EINVAL, "registry: upsert of '%s' changed the entry name", b->name);
+            mask |= 1 << IW_REG_CURATED;
+            b->curated = true;
+        }
+    }
+    return mask;
+}
+
+int iw_registry_upsert_both(iw_registry *r, const char *name, iw_registry_layer_fn fn, void *ctx,
+                            bool *curated_changed)
+{
+    if (curated_changed)
+        *curated_changed = false;
+    if (!name || !*name || strlen(name) > IW_REGISTRY_MAX_NAME || !fn)
+        return iw_error_set(IW_EINVAL, "registry: invalid entry name or callback");
+    both_ctx b = { name, fn, ctx, false };
+    int rc = iw_reg_update_entries(r, both_txn, &b);
+    if (rc < 0)
+        return rc;
+    if (curated_changed)
+        *curated_changed = b.curated;
+    return rc > 0;
+}
+
 typedef struct remove_ctx { const char *name; bool curated; } remove_ctx;
 
 static int remove_txn(iw_reg_txn *t, void *p)

@@ -229,6 +229,59 @@ Test(estimate_cli, apply_to_registry)
     free(tmp);
 }
 
+/* A curated entry that holds backend_config.extra_args wins in the merged
+ * view (the original's merge, model_registry.json, what the GUI reads):
+ * --apply writes the new flags there too, and gives the curated entry no
+ * key it did not have (issue 18 item 5). */
+Test(estimate_cli, apply_writes_where_the_merged_view_shows_it)
+{
+    char *tmp = iwt_tmpdir("estapplycur");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/model_registry.discovered.json", tmp);
+    cr_assert_eq(iwt_write(path, REG, strlen(REG)), 0);
+    static const char CUR[] =
+        "[{\"name\": \"llama3-8b-vllm\", \"backend_config\": {\"extra_args\": [\"--max-model-len\", \"2048\", \"--enforce-eager\"]}},\n"
+        " {\"name\": \"llama3-8b-ollama\", \"display_name\": \"mine\"}]\n";
+    snprintf(path, sizeof path, "%s/model_registry.curated.json", tmp);
+    cr_assert_eq(iwt_write(path, CUR, strlen(CUR)), 0);
+    char *out = NULL, *err = NULL;
+    int rc = run(tmp, "llama3-8b-vllm --gpu rtx4090 --apply", &out, &err);
+    cr_assert_eq(rc, 0, "rc %d: %s", rc, err);
+    cr_assert(strstr(out, "model_registry.curated.json") || strstr(err, "model_registry.curated.json"),
+              "no word of the curated file: %s %s", out, err);
+    free(out);
+    free(err);
+    snprintf(path, sizeof path, "%s/model_registry.json", tmp);
+    char *t = iwt_slurp(path, NULL);
+    cJSON *snap = cJSON_Parse(t);
+    free(t);
+    cJSON *it, *e = NULL;
+    cJSON_ArrayForEach(it, snap)
+        if (!strcmp(cJSON_GetObjectItem(it, "name")->valuestring, "llama3-8b-vllm"))
+            e = it;
+    cr_assert_not_null(e);
+    char *s = cJSON_PrintUnformatted(cJSON_GetObjectItem(cJSON_GetObjectItem(e, "backend_config"), "extra_args"));
+    cr_assert(strstr(s, "\"--max-model-len\",\"8192\"") && !strstr(s, "2048"), "merged view still shows the old flags: %s", s);
+    free(s);
+    cJSON_Delete(snap);
+    /* an entry whose curated part holds none of the values: curated untouched */
+    snprintf(path, sizeof path, "%s/model_registry.curated.json", tmp);
+    char *before = iwt_slurp(path, NULL);
+    rc = run(tmp, "llama3-8b-ollama --vram 24GiB --apply", &out, &err);
+    cr_assert_eq(rc, 0, "rc %d: %s", rc, err);
+    free(out);
+    free(err);
+    char *after = iwt_slurp(path, NULL);
+    cJSON *cb = cJSON_Parse(before), *ca = cJSON_Parse(after);
+    cr_assert(cJSON_Compare(cJSON_GetArrayItem(cb, 1), cJSON_GetArrayItem(ca, 1), 1), "curated entry changed: %s", after);
+    cJSON_Delete(cb);
+    cJSON_Delete(ca);
+    free(before);
+    free(after);
+    iwt_rm_rf(tmp);
+    free(tmp);
+}
+
 /* Real published config.json files from the corpus, through extraction and
  * the estimator (PATH).  Expected values are the hand computations of
  * tests/estimate/test_estimate.c. */

@@ -265,7 +265,7 @@ int cmd_estimate(int argc, char **argv)
         fputs(res.text, stdout);
     }
     if (res.apply_warning)
-        fprintf(stderr, "imageworks-download: warning: %s\n", res.apply_warning);
+        fprintf(stderr, "imageworks-download: note: %s\n", res.apply_warning);
     if (rc == 0 && res.applied_to && !json && !rq.emit_set)
         printf("applied to registry entry '%s' (%s)\n", rq.target, res.applied_to);
     if (rc == IW_EXIT_USAGE)

@@ -234,10 +234,27 @@ static bool is_our_flag(iw_engine e, const char *s, const iw_strlist *new_args, 
     return false;
 }
 
-static int apply_fn(cJSON *entry, bool is_new, void *vctx)
+/* The applied values go to the discovered entry and, where the curated
+ * entry holds them (backend_config.extra_args, generation_defaults.
+ * context_window), to the curated entry, whose values the merged view
+ * shows; a curated entry gets no key it did not have. */
+static int apply_fn(cJSON *entry, bool is_new, bool curated, void *vctx)
 {
     apply_ctx *c = vctx;
     (void)is_new;   /* a curated-only entry gets its discovered counterpart */
+    if (curated) {
+        const cJSON *cbc = cJSON_GetObjectItemCaseSensitive(entry, "backend_config");
+        const cJSON *cgd = cJSON_GetObjectItemCaseSensitive(entry, "generation_defaults");
+        bool has_args = cJSON_IsObject(cbc) && cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(cbc, "extra_args"));
+        bool has_cw = c->engine == IW_ENGINE_OLLAMA && cJSON_IsObject(cgd) &&
+                      cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(cgd, "context_window"));
+        if (!has_args && !has_cw)
+            return 0;
+        if (!has_args) {
+            cJSON *cw = cJSON_CreateNumber((double)c->context);
+            return cw && cJSON_ReplaceItemInObjectCaseSensitive((cJSON *)cgd, "context_window", cw) ? 1 : IW_ENOMEM;
+        }
+    }
     cJSON *bc = cJSON_GetObjectItemCaseSensitive(entry, "backend_config");
     if (!bc) {
         if (!(bc = cJSON_AddObjectToObject(entry, "backend_config")))
@@ -283,7 +300,9 @@ static int apply_fn(cJSON *entry, bool is_new, void *vctx)
         cJSON_ReplaceItemInObjectCaseSensitive(bc, "extra_args", na);
     else
         cJSON_AddItemToObject(bc, "extra_args", na);
-    if (c->engine == IW_ENGINE_OLLAMA) {
+    if (c->engine == IW_ENGINE_OLLAMA &&
+        !(curated && !cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(
+                         cJSON_GetObjectItemCaseSensitive(entry, "generation_defaults"), "context_window")))) {
         cJSON *gd = cJSON_GetObjectItemCaseSensitive(entry, "generation_defaults");
         if (!gd || cJSON_IsNull(gd)) {
             if (gd)
@@ -729,15 +748,14 @@ int est_run(iw_registry *reg, const est_request *req, est_result *res)
     }
     if (req->apply) {
         apply_ctx ac = {e.in.engine, &args, rec_ctx};
-        if (iw_registry_upsert(reg, target, apply_fn, &ac) < 0) {
+        bool in_curated = false;
+        if (iw_registry_upsert_both(reg, target, apply_fn, &ac, &in_curated) < 0) {
             fail(res, 1, "estimate --apply: %s", iw_error_last());
             goto done;
         }
-        const cJSON *cur = iw_registry_get_layer(reg, IW_REG_CURATED, target);
-        const cJSON *cbc = cur ? cJSON_GetObjectItemCaseSensitive(cur, "backend_config") : NULL;
-        if (cbc && cJSON_GetObjectItemCaseSensitive(cbc, "extra_args") &&
-            asprintf(&res->apply_warning, "the curated entry '%s' sets backend_config.extra_args, which overrides "
-                     "the applied values in the merged registry", target) < 0)
+        if (in_curated &&
+            asprintf(&res->apply_warning, "the curated entry '%s' holds these values, so they were also written to %s "
+                     "(curated wins in the merged registry)", target, iw_registry_path(reg, IW_REG_CURATED)) < 0)
             res->apply_warning = NULL;
         res->applied_to = strdup(iw_registry_path(reg, IW_REG_DISCOVERED));
         if (res->json) {
