@@ -815,6 +815,32 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Backups this tool writes: <stem>.YYYYmmdd-HHMMSS.iwdl.bak.json.  The
+ * original writes <stem>.YYYYmmdd-HHMMSS.bak.json itself (cli.py's
+ * reset-discovered, purge-logical-only, normalize-formats, ...); the
+ * ".iwdl" keeps ours apart, so pruning never deletes the user's backups
+ * and a backup of ours never replaces one of the original's made in the
+ * same second.  Both match the original's restore glob
+ * (model_registry.*.bak.json). */
+static void backup_name(char *out, size_t n, int layer, const char *stamp)
+{
+    snprintf(out, n, "%s.%s.iwdl.bak.json", STEMS[layer], stamp);
+}
+
+static bool is_our_backup(const char *n, size_t len, int layer)
+{
+    static const char SUF[] = ".iwdl.bak.json";
+    size_t sl = strlen(STEMS[layer]), xl = sizeof SUF - 1;
+    /* <stem> '.' 15 timestamp characters (YYYYmmdd-HHMMSS) SUF */
+    if (len != sl + 1 + 15 + xl || strncmp(n, STEMS[layer], sl) != 0 || n[sl] != '.' || n[sl + 9] != '-' ||
+        strcmp(n + sl + 16, SUF) != 0)
+        return false;
+    for (size_t i = sl + 1; i < sl + 16; i++)
+        if (i != sl + 9 && (n[i] < '0' || n[i] > '9'))
+            return false;
+    return true;
+}
+
 /* After a write: under the lock, remove stale temp files of killed writers
  * (no other writer is active) (temps); after the lock is released, keep the
  * newest IW_REGISTRY_BACKUPS backups per stem (backups).  Unlinking an old
@@ -844,10 +870,7 @@ static void tidy_dir(iw_registry *r, bool temps, bool backups)
         if (!backups || len < 9 || strcmp(n + len - 9, ".bak.json") != 0)
             continue;
         for (int l = 0; l < 3; l++) {
-            size_t sl = strlen(STEMS[l]);
-            /* <stem>.YYYYmmdd-HHMMSS.bak.json : exactly 15 timestamp chars */
-            if (len == sl + 1 + 15 + 9 && strncmp(n, STEMS[l], sl) == 0 && n[sl] == '.' &&
-                n[sl + 9] == '-') {
+            if (is_our_backup(n, len, l)) {
                 if (nb[l] == cb[l]) {
                     size_t nc = cb[l] ? cb[l] * 2 : 8;
                     char **g = realloc(bk[l], nc * sizeof *g);
@@ -1038,7 +1061,7 @@ static int stage_commit(iw_registry *r, stage *st, size_t n)
         int l = st[i].l;
         /* backup of the previous version: a hard link keeps the old inode */
         char bname[128], *bak;
-        snprintf(bname, sizeof bname, "%s.%s.bak.json", STEMS[l], stamp);
+        backup_name(bname, sizeof bname, l, stamp);
         if ((bak = join2(r->dir, bname))) {
             unlink(bak);
             if (link(r->paths[l], bak) != 0 && errno != ENOENT && copy_file(r->paths[l], bak) < 0)

@@ -198,8 +198,13 @@ Test(store, backups_bounded_and_remove)
     for (int st = 0; st < 2; st++)
         for (int k = 1; k <= 7; k++) {
             char n[128];
-            snprintf(n, sizeof n, "%s.2020010%d-00000%d.bak.json", stems[st], k, k);
+            snprintf(n, sizeof n, "%s.2020010%d-00000%d.iwdl.bak.json", stems[st], k, k);
             char *p = path_in(dir, n);
+            cr_assert_eq(iwt_write(p, "[]\n", 3), 0);
+            free(p);
+            /* the original's own backups (cli.py): never pruned by us */
+            snprintf(n, sizeof n, "%s.2019010%d-00000%d.bak.json", stems[st], k, k);
+            p = path_in(dir, n);
             cr_assert_eq(iwt_write(p, "[]\n", 3), 0);
             free(p);
         }
@@ -213,17 +218,20 @@ Test(store, backups_bounded_and_remove)
     }
     cr_assert_eq(iw_registry_upsert(r, "a", set_meta, "2"), 1);
     /* exactly the newest IW_REGISTRY_BACKUPS remain per file: this write's
-     * backup (named model_registry.discovered.YYYYmmdd-HHMMSS.bak.json) and
-     * the 4 newest seeded ones */
+     * backup (named model_registry.discovered.YYYYmmdd-HHMMSS.iwdl.bak.json)
+     * and the 4 newest seeded ones; the original's *.bak.json all stay */
     for (int st = 0; st < 2; st++) {
         DIR *d = opendir(dir);
         struct dirent *de;
-        int nbak = 0, seeded_kept = 0, fresh = 0;
+        int nbak = 0, seeded_kept = 0, fresh = 0, origs = 0;
         size_t sl = strlen(stems[st]);
         while ((de = readdir(d))) {
             size_t len = strlen(de->d_name);
-            if (len != sl + 1 + 15 + 9 || strncmp(de->d_name, stems[st], sl) != 0 || de->d_name[sl] != '.' ||
-                strcmp(de->d_name + len - 9, ".bak.json") != 0)
+            if (len == sl + 1 + 15 + 9 && strncmp(de->d_name, stems[st], sl) == 0 &&
+                strncmp(de->d_name + sl + 1, "2019", 4) == 0)
+                origs++;
+            if (len != sl + 1 + 15 + 14 || strncmp(de->d_name, stems[st], sl) != 0 || de->d_name[sl] != '.' ||
+                strcmp(de->d_name + len - 14, ".iwdl.bak.json") != 0)
                 continue;
             nbak++;
             if (strncmp(de->d_name + sl + 1, "2020", 4) == 0) {
@@ -238,6 +246,7 @@ Test(store, backups_bounded_and_remove)
         cr_assert_eq(nbak, IW_REGISTRY_BACKUPS, "%s: %d backups kept", stems[st], nbak);
         cr_assert_eq(fresh, 1, "%s: this write's backup missing", stems[st]);
         cr_assert_eq(seeded_kept, IW_REGISTRY_BACKUPS - 1);
+        cr_assert_eq(origs, 7, "%s: the original's backups were pruned (%d of 7 left)", stems[st], origs);
     }
     for (size_t k = 0; k < 3; k++) {
         char *p = path_in(dir, lookalikes[k]);
