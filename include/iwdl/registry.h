@@ -164,11 +164,18 @@ typedef struct iw_reg_download {
  * for every key written).  *name_out (optional, malloc'd) gets the name used. */
 int  iw_registry_register_download(iw_registry *r, const iw_reg_download *d, char **name_out);
 
-/* artifacts.aggregate_sha256: sha256 of the sorted "<sha>  <rel>\n" lines.
- * download_directory_checksum: first 16 hex of sha256 over the sorted
- * "<rel>\t<size>\n" lines. */
+/* The original's formulas (docs/registry.md), so its duplicate-identity
+ * check (backend, path, checksum) matches our entries:
+ * artifacts.aggregate_sha256 (hashing.py): sha256 of the sorted
+ * "<sha>  <rel>" lines joined by "\n" ("" when nothing was hashed);
+ * download_directory_checksum (download_adapter.py): first 16 hex of the
+ * sha256 over "<rel><size>" of each file in sorted path order (component
+ * by component, as Python sorts paths).  The _path form walks a folder as
+ * the original does (every regular file, hidden ones too, symlinked
+ * folders not entered; a file or missing path: sha256 of nothing, or ""). */
 int  iw_registry_aggregate_sha256(const iw_reg_file *files, size_t n, char out[65]);
 int  iw_registry_dir_checksum(const iw_reg_file *files, size_t n, char out[17]);
+int  iw_registry_dir_checksum_path(const char *dir, char out[17]);
 
 /* Default port for a backend: vllm 24001, ollama 11434, else 8000. */
 int  iw_registry_default_port(const char *backend);

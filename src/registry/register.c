@@ -1,5 +1,7 @@
 /* register.c - create/update the discovered entry after a download. */
 #include <ctype.h>
+#include <dirent.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +38,31 @@ static int hash_sorted_lines(char **lines, size_t n, char out[65])
     return rc;
 }
 
+/* Python's sorted() of pathlib paths: component by component. */
+static int cmp_parts(const char *a, const char *b)
+{
+    for (;;) {
+        size_t la = strcspn(a, "/"), lb = strcspn(b, "/");
+        size_t m = la < lb ? la : lb;
+        int c = memcmp(a, b, m);
+        if (c)
+            return c;
+        if (la != lb)
+            return la < lb ? -1 : 1;
+        if (!a[la] || !b[lb])
+            return !a[la] && !b[lb] ? 0 : !a[la] ? -1 : 1;
+        a += la + 1;
+        b += lb + 1;
+    }
+}
+
+static int cmp_file_parts(const void *x, const void *y)
+{
+    return cmp_parts(((const iw_reg_file *)x)->path, ((const iw_reg_file *)y)->path);
+}
+
+/* artifacts.aggregate_sha256 as hashing.py::compute_artifact_hashes: the
+ * sorted "<sha>  <rel>" lines joined by "\n" (no newline after the last). */
 int iw_registry_aggregate_sha256(const iw_reg_file *files, size_t n, char out[65])
 {
     char **lines = calloc(n ? n : 1, sizeof *lines);
@@ -46,7 +73,7 @@ int iw_registry_aggregate_sha256(const iw_reg_file *files, size_t n, char out[65
     for (size_t i = 0; i < n; i++) {
         if (!files[i].sha256 || !files[i].sha256[0] || !files[i].path)
             continue;
-        if (asprintf(&lines[k], "%s  %s\n", files[i].sha256, files[i].path) < 0) {
+        if (asprintf(&lines[k], "%s%s  %s", k ? "\n" : "", files[i].sha256, files[i].path) < 0) {
             lines[k] = NULL;
             hash_sorted_lines(lines, k, out);
             out[0] = 0;
@@ -58,31 +85,133 @@ int iw_registry_aggregate_sha256(const iw_reg_file *files, size_t n, char out[65
         free(lines);
         return 0;   /* nothing hashed: "" as the original writes */
     }
-    return hash_sorted_lines(lines, k, out);
+    /* the "\n" separators go between lines after sorting: strip, sort, join */
+    for (size_t i = 0; i < k; i++)
+        if (lines[i][0] == '\n')
+            memmove(lines[i], lines[i] + 1, strlen(lines[i]));
+    qsort(lines, k, sizeof *lines, cmp_strp);
+    iw_hash *h = NULL;
+    int rc = iw_hash_new(&h, IW_HASH_SHA256);
+    for (size_t i = 0; i < k && rc == 0; i++) {
+        if (i)
+            rc = iw_hash_update(h, "\n", 1);
+        if (rc == 0)
+            rc = iw_hash_update(h, lines[i], strlen(lines[i]));
+    }
+    if (rc == 0)
+        rc = iw_hash_final_hex(h, out, 65);
+    iw_hash_free(h);
+    for (size_t i = 0; i < k; i++)
+        free(lines[i]);
+    free(lines);
+    return rc;
 }
 
+/* download_directory_checksum as download_adapter.py::
+ * compute_directory_checksum: sha256 over each file's relative path then
+ * its size in decimal, nothing between, in sorted path order; first 16
+ * hex digits. */
 int iw_registry_dir_checksum(const iw_reg_file *files, size_t n, char out[17])
 {
-    char **lines = calloc(n ? n : 1, sizeof *lines), full[65];
+    iw_reg_file *v = malloc((n ? n : 1) * sizeof *v);
+    char full[65];
     size_t k = 0;
     out[0] = 0;
-    if (!lines)
+    if (!v)
         return iw_error_set(IW_ENOMEM, "directory checksum: out of memory");
-    for (size_t i = 0; i < n; i++) {
-        if (!files[i].path)
-            continue;
-        if (asprintf(&lines[k], "%s\t%llu\n", files[i].path, (unsigned long long)files[i].size) < 0) {
-            lines[k] = NULL;
-            hash_sorted_lines(lines, k, full);
-            return iw_error_set(IW_ENOMEM, "directory checksum: out of memory");
-        }
-        k++;
+    for (size_t i = 0; i < n; i++)
+        if (files[i].path)
+            v[k++] = files[i];
+    qsort(v, k, sizeof *v, cmp_file_parts);
+    iw_hash *h = NULL;
+    int rc = iw_hash_new(&h, IW_HASH_SHA256);
+    for (size_t i = 0; i < k && rc == 0; i++) {
+        char sz[32];
+        snprintf(sz, sizeof sz, "%llu", (unsigned long long)v[i].size);
+        if ((rc = iw_hash_update(h, v[i].path, strlen(v[i].path))) == 0)
+            rc = iw_hash_update(h, sz, strlen(sz));
     }
-    int rc = hash_sorted_lines(lines, k, full);
-    if (rc == 0) {
+    if (rc == 0 && (rc = iw_hash_final_hex(h, full, sizeof full)) == 0) {
         memcpy(out, full, 16);
         out[16] = 0;
     }
+    iw_hash_free(h);
+    free(v);
+    return rc;
+}
+
+/* The original's walk (pathlib rglob("*") + is_file): every regular file
+ * below dir, hidden ones included, symlinks to files followed, symlinked
+ * folders not entered. */
+typedef struct walk_acc { iw_reg_file *v; size_t n, cap; } walk_acc;
+
+static int walk_dir(const char *root, const char *rel, walk_acc *w, int depth)
+{
+    char *path = NULL;
+    if (asprintf(&path, "%s%s%s", root, rel[0] ? "/" : "", rel) < 0)
+        return iw_error_set(IW_ENOMEM, "directory checksum: out of memory");
+    DIR *d = opendir(path);
+    int rc = 0;
+    if (!d) {
+        free(path);
+        return 0;   /* unreadable: the original's scandir errors are skipped too */
+    }
+    struct dirent *de;
+    while (rc == 0 && (de = readdir(d)) != NULL) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        char *r2 = NULL, *full = NULL;
+        if (asprintf(&r2, "%s%s%s", rel, rel[0] ? "/" : "", de->d_name) < 0 ||
+            asprintf(&full, "%s/%s", path, de->d_name) < 0) {
+            free(r2);
+            rc = iw_error_set(IW_ENOMEM, "directory checksum: out of memory");
+            break;
+        }
+        struct stat ls, st;
+        if (lstat(full, &ls) == 0 && stat(full, &st) == 0) {
+            if (S_ISREG(st.st_mode)) {
+                if (w->n == w->cap) {
+                    size_t nc = w->cap ? w->cap * 2 : 64;
+                    iw_reg_file *g = realloc(w->v, nc * sizeof *g);
+                    if (!g) {
+                        free(r2);
+                        free(full);
+                        rc = iw_error_set(IW_ENOMEM, "directory checksum: out of memory");
+                        break;
+                    }
+                    w->v = g;
+                    w->cap = nc;
+                }
+                w->v[w->n].path = r2;
+                w->v[w->n].sha256 = NULL;
+                w->v[w->n].size = (uint64_t)st.st_size;
+                w->n++;
+                r2 = NULL;
+            } else if (S_ISDIR(st.st_mode) && !S_ISLNK(ls.st_mode) && depth < 64) {
+                rc = walk_dir(root, r2, w, depth + 1);
+            }
+        }
+        free(r2);
+        free(full);
+    }
+    closedir(d);
+    free(path);
+    return rc;
+}
+
+int iw_registry_dir_checksum_path(const char *dir, char out[17])
+{
+    struct stat st;
+    out[0] = 0;
+    if (!dir || stat(dir, &st) != 0)
+        return 0;   /* a missing folder: "" as the original writes */
+    walk_acc w = { NULL, 0, 0 };
+    int rc = S_ISDIR(st.st_mode) ? walk_dir(dir, "", &w, 0) : 0;
+    if (rc == 0)
+        rc = iw_registry_dir_checksum(w.v, w.n, out);
+    for (size_t i = 0; i < w.n; i++)
+        free((char *)w.v[i].path);
+    free(w.v);
     return rc;
 }
 
@@ -303,11 +432,15 @@ static int fill_entry(cJSON *e, bool is_new, reg_ctx *c)
          put_str(e, "download_path", d->dest_path) &&
          put(e, "download_size_bytes", cJSON_CreateNumber((double)total)) &&
          put(e, "download_files", dl) &&
-         put_str(e, "download_directory_checksum", c->dirsum) &&
-         put_str(e, "downloaded_at", c->now);
+         put_str(e, "download_directory_checksum", c->dirsum);
     if (!ok)
         goto oom;
-    if (!cJSON_GetObjectItemCaseSensitive(e, "last_accessed") && !put(e, "last_accessed", cJSON_CreateNull()))
+    /* the first download's time stays (download_adapter.py:
+     * downloaded_at = downloaded_at or now); last_accessed is now */
+    const char *first = iw_json_get_str(e, "downloaded_at");
+    if ((!first || !*first) && !put_str(e, "downloaded_at", c->now))
+        goto oom;
+    if (!put_str(e, "last_accessed", c->now))
         goto oom;
 
     meta = cJSON_GetObjectItemCaseSensitive(e, "metadata");
@@ -441,7 +574,7 @@ int iw_registry_register_download(iw_registry *r, const iw_reg_download *d, char
               : (c.format && strcmp(c.format, "gguf") == 0) ? "llama.cpp" : "vllm";
     c.has_quant = iw_registry_quant_label(d->arch, c.quant, sizeof c.quant) != NULL;
     if ((rc = iw_registry_aggregate_sha256(d->files, d->n_files, c.agg)) < 0 ||
-        (rc = iw_registry_dir_checksum(d->files, d->n_files, c.dirsum)) < 0)
+        (rc = iw_registry_dir_checksum_path(d->dest_path, c.dirsum)) < 0)
         return rc;
     iw_registry_now_iso(c.now);
     rc = iw_reg_update_entries(r, register_txn, &c);

@@ -294,7 +294,12 @@ cJSON *iw_arch_to_json(const iw_arch *a)
         !attach_nonempty(o, "parameters", params_json(&a->parameters)))
         goto fail;
     if (a->parameters.total != IW_UNKNOWN && a->parameters.total > 0) {
-        double pb = round((double)a->parameters.total / 1e7) / 100.0;
+        /* four significant digits: 8.03, 0.1349 (135M), 0.00026 (260K); two
+         * decimals made every model under 5M a 0, which the GUI reads as
+         * unknown and replaces by 8B */
+        double b = (double)a->parameters.total / 1e9;
+        double sc = pow(10.0, 3 - floor(log10(b)));
+        double pb = round(b * sc) / sc;
         if (!cJSON_AddNumberToObject(o, "params_billion", pb))
             goto fail;
     }

@@ -13,7 +13,9 @@
 #include "iwdl/registry.h"
 #include "iwdl/error.h"
 #include "iwdl/json.h"
+#include "iwdl/schema.h"
 #include "registry/pyjson.h"
+#include <math.h>
 
 static char *path_in(const char *dir, const char *name)
 {
@@ -88,4 +90,92 @@ Test(interop, store_writes_the_original_snapshot)
     free(want);
     iwt_rm_rf(dir);
     free(dir);
+}
+
+/* item 6: the two checksums with the original's formulas, over the folder
+ * the original hashed (fixture dirsum.json) */
+Test(interop, checksums_use_the_original_formulas)
+{
+    size_t len;
+    char *t = fixture_text("interop/dirsum.json", &len);
+    cJSON *j = cJSON_Parse(t);
+    free(t);
+    cr_assert_not_null(j);
+    char *dir = iwt_tmpdir("interop-dirsum");
+    const cJSON *f;
+    cJSON_ArrayForEach(f, cJSON_GetObjectItem(j, "files")) {
+        char *p = path_in(dir, f->string);
+        cr_assert_eq(iwt_write(p, f->valuestring, strlen(f->valuestring)), 0);
+        free(p);
+    }
+    char sum[17];
+    cr_assert_eq(iw_registry_dir_checksum_path(dir, sum), 0, "%s", iw_error_last());
+    cr_assert_str_eq(sum, iw_json_get_str(j, "download_directory_checksum"));
+    /* a lone file (one GGUF of a folder): the original walks nothing */
+    char *one = path_in(dir, "config.json");
+    cr_assert_eq(iw_registry_dir_checksum_path(one, sum), 0);
+    cr_assert_str_eq(sum, "e3b0c44298fc1c14");
+    free(one);
+    const cJSON *af = cJSON_GetObjectItem(j, "artifact_files");
+    size_t n = (size_t)cJSON_GetArraySize(af), k = 0;
+    iw_reg_file *files = calloc(n, sizeof *files);
+    cJSON_ArrayForEach(f, af) {
+        files[k].path = iw_json_get_str(f, "path");
+        files[k].sha256 = iw_json_get_str(f, "sha256");
+        k++;
+    }
+    char agg[65];
+    cr_assert_eq(iw_registry_aggregate_sha256(files, n, agg), 0);
+    cr_assert_str_eq(agg, iw_json_get_str(j, "aggregate_sha256"));
+    free(files);
+    cJSON_Delete(j);
+    iwt_rm_rf(dir);
+    free(dir);
+}
+
+/* item 6: a rescan keeps the first download's time */
+Test(interop, downloaded_at_kept_on_rescan)
+{
+    char *dir = iwt_tmpdir("interop-dlat");
+    char *w = path_in(dir, "w");
+    char *cfg = path_in(dir, "w/config.json");
+    cr_assert_eq(iwt_write(cfg, "{}", 2), 0);
+    iw_registry *r;
+    cr_assert_eq(iw_registry_open(&r, dir), 0);
+    iw_reg_file file = { "config.json", NULL, 2 };
+    iw_reg_download d = { .repo_id = "o/w", .dest_path = w, .files = &file, .n_files = 1 };
+    char *name = NULL;
+    cr_assert_eq(iw_registry_register_download(r, &d, &name), 0, "%s", iw_error_last());
+    char first[64];
+    snprintf(first, sizeof first, "%s", iw_json_get_str(iw_registry_get(r, name), "downloaded_at"));
+    usleep(20000);
+    cr_assert_eq(iw_registry_register_download(r, &d, NULL), 0, "%s", iw_error_last());
+    const cJSON *e = iw_registry_get(r, name);
+    cr_assert_str_eq(iw_json_get_str(e, "downloaded_at"), first, "downloaded_at moved on a rescan");
+    cr_assert_str_neq(iw_json_get_str(e, "last_accessed"), first, "last_accessed not refreshed");
+    free(name);
+    iw_registry_close(r);
+    free(w);
+    free(cfg);
+    iwt_rm_rf(dir);
+    free(dir);
+}
+
+/* item 7: params_billion keeps small models above zero (the GUI replaces a
+ * 0 by 8B) */
+Test(interop, params_billion_keeps_small_models)
+{
+    const int64_t totals[] = { 260000, 4400000, 135000000, 8030261248LL };
+    const double want[] = { 0.00026, 0.0044, 0.135, 8.03 };
+    for (int i = 0; i < 4; i++) {
+        iw_arch a;
+        iw_arch_init(&a);
+        a.parameters.total = totals[i];
+        cJSON *o = iw_arch_to_json(&a);
+        double pb = cJSON_GetObjectItem(o, "params_billion")->valuedouble;
+        cr_assert(fabs(pb - want[i]) < want[i] * 1e-9, "%lld parameters -> params_billion %g, want %g",
+                  (long long)totals[i], pb, want[i]);
+        cJSON_Delete(o);
+        iw_arch_free(&a);
+    }
 }

@@ -199,7 +199,9 @@ Test(reconcile, newest_wins_ties_by_line_malformed_counted_idempotent)
     const cJSON *rt = cJSON_GetObjectItem(a, "runtime");
     cr_assert_eq(cJSON_GetObjectItem(rt, "runtime_context_tokens")->valueint, 2000);
     cr_assert_str_eq(iw_json_get_str(rt, "observed_at"), "2025-11-06T23:00:00.5+01:00");
-    cr_assert_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(rt, "source"), "line")->valueint, 2);
+    cr_assert_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(rt, "log"), "line")->valueint, 2);
+    /* the original's merge_runtime_payload: source = payload.get("source", "runtime-log") */
+    cr_assert(cJSON_IsString(cJSON_GetObjectItem(rt, "source")), "runtime.source is not the original's string");
     cr_assert_str_eq(iw_json_get_str(a, "my_manual_note"), "keep me");
     int n_rl = 0;
     const cJSON *s;

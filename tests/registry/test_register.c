@@ -19,11 +19,13 @@ Test(register, checksums_follow_the_original)
 {
     char agg[65], dir[17], want[65];
     cr_assert_eq(iw_registry_aggregate_sha256(FILES, 2, agg), 0);
-    const char *lines = "aaaa  config.json\nbbbb  model-00002-of-00002.safetensors\n";
+    /* hashing.py: the sorted lines joined by "\n", none after the last */
+    const char *lines = "aaaa  config.json\nbbbb  model-00002-of-00002.safetensors";
     iw_sha256_hex(lines, strlen(lines), want);
     cr_assert_str_eq(agg, want);
     cr_assert_eq(iw_registry_dir_checksum(FILES, 2, dir), 0);
-    const char *dl = "config.json\t10\nmodel-00002-of-00002.safetensors\t200\n";
+    /* download_adapter.py: path then size, nothing between, sorted by path */
+    const char *dl = "config.json10model-00002-of-00002.safetensors200";
     iw_sha256_hex(dl, strlen(dl), want);
     want[16] = 0;
     cr_assert_str_eq(dir, want);
@@ -52,7 +54,8 @@ Test(register, new_vllm_entry_and_name_clash)
     cr_assert_str_eq(iw_json_get_str(e, "download_format"), "safetensors");
     cr_assert_str_eq(iw_json_get_str(e, "quantization"), "awq");
     cr_assert_eq(cJSON_GetObjectItem(e, "download_size_bytes")->valuedouble, 210);
-    cr_assert_eq(strlen(iw_json_get_str(e, "download_directory_checksum")), 16);
+    /* no such folder: the original's compute_directory_checksum gives "" */
+    cr_assert_str_eq(iw_json_get_str(e, "download_directory_checksum"), "");
     const cJSON *bc = cJSON_GetObjectItem(e, "backend_config");
     cr_assert_eq(cJSON_GetObjectItem(bc, "port")->valueint, 24001);
     const cJSON *xa = cJSON_GetObjectItem(bc, "extra_args");

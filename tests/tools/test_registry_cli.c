@@ -453,7 +453,7 @@ Test(regcli, metrics_log_default_path)
     char want[4096];
     snprintf(want, sizeof want, "%s/cwd/logs/model_loader_metrics.jsonl", g_dir);
     char *real = realpath(want, NULL);
-    cr_assert_str_eq(iw_json_get_str(cJSON_GetObjectItem(rt, "source"), "file"), real);
+    cr_assert_str_eq(iw_json_get_str(cJSON_GetObjectItem(rt, "log"), "file"), real);
     free(real);
     cJSON_Delete(e);
     free(out); free(err);
