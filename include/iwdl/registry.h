@@ -137,13 +137,33 @@ int  iw_registry_slug(const char *repo, const char *quant_label, int64_t params_
  * dtype ("BF16", "FP16", "FP32"); NULL if none. */
 const char *iw_registry_quant_label(const iw_arch *a, char *buf, size_t bufsz);
 
+/* The original's name for a new install (simplified_naming.py::
+ * simplified_slug_for_fields with the family download_adapter.py::
+ * _infer_family derives from the HF id): "<family minus quant tokens>"
+ * [" <N>b" when the family names a size it lost], then "_(<QUANT>)" with
+ * the quantization's '_' and '-' as '_', upper case ("gptq-int4" ->
+ * "(GPTQ_INT4)"); no suffix for a missing or "unknown" quantization.
+ * repo: "owner/name" or a bare name.  Result malloc'd. */
+int  iw_registry_original_slug(const char *repo, const char *quantization, char **out);
+
 /* ---- register a download --------------------------------------------- */
 
-typedef struct iw_reg_file {
+typedef struct iw_reg_file iw_reg_file;
+
+/* The quantization label the original writes for the install in dir
+ * (format_utils.py::detect_format_and_quant: "gptq-int4", "awq",
+ * "awq-w4g128", "fp8", "mxfp4", "int4", "bitsandbytes", "q4_k_m", "fp16",
+ * "bf16", ...), from its config files, the file names (files, relative to
+ * dir) and, for GGUF, the record's type.  1 and buf set, or 0 when it
+ * finds none. */
+int  iw_registry_original_quant(const char *dir, const iw_reg_file *files, size_t n, const iw_arch *a,
+                                char *buf, size_t bufsz);
+
+struct iw_reg_file {
     const char *path;      /* relative to dest_path */
     const char *sha256;    /* lowercase hex, or NULL when not hashed */
     uint64_t    size;
-} iw_reg_file;
+};
 
 typedef struct iw_reg_download {
     const char *repo_id;       /* "owner/name" */

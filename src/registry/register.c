@@ -224,6 +224,8 @@ typedef struct reg_ctx {
     bool has_quant;
     char agg[65], dirsum[17], now[40];
     char *name;            /* chosen under the lock */
+    char *match;           /* an entry that already names this install (found before the lock) */
+    char *display;         /* the original's display name for a new entry */
 } reg_ctx;
 
 /* Set key to item (takes ownership), replacing in place to keep key order. */
@@ -313,22 +315,14 @@ static int fill_entry(cJSON *e, bool is_new, reg_ctx *c)
     const iw_reg_download *d = c->d;
     const char *repo_base = strrchr(d->repo_id, '/');
     repo_base = repo_base ? repo_base + 1 : d->repo_id;
-    char *qlow = c->has_quant ? lower_dup(c->quant) : NULL;
+    char *qlow = c->has_quant ? strdup(c->quant) : NULL;
     bool ok = true;
     cJSON *meta;
 
     if (is_new) {
+        /* the original's simplified display: its slug with spaces */
         char disp[512];
-        if (c->has_quant) {
-            char q[64];
-            snprintf(q, sizeof q, "%s", c->quant);
-            for (char *p = q; *p; p++)
-                if (*p == '_')
-                    *p = ' ';
-            snprintf(disp, sizeof disp, "%s (%s)", repo_base, q);
-        } else {
-            snprintf(disp, sizeof disp, "%s", repo_base);
-        }
+        snprintf(disp, sizeof disp, "%s", c->display ? c->display : repo_base);
         cJSON *bc = cJSON_CreateObject();
         ok = bc && cJSON_AddNumberToObject(bc, "port", iw_registry_default_port(c->backend)) &&
              cJSON_AddStringToObject(bc, "model_path", d->dest_path) &&
@@ -483,6 +477,139 @@ static bool clashes(iw_reg_txn *t, const char *name, const char *dest)
     return false;
 }
 
+/* ------------------------------------------------------------ matching
+ * One entry per install (issue 18): before a new name is made, an entry
+ * that already names this install is looked for, as the original's
+ * record_download and find_by_download_identity do: by download_path (or
+ * backend_config.model_path), normalised as registry.py::
+ * _normalize_download_path (expanduser + resolve; ollama: references in
+ * lower case); then, among entries without a download_path, by HF id
+ * (metadata.hf_repo_id, source.huggingface_id, model_aliases) or
+ * served_model_id. */
+
+static char *norm_path(const char *p)
+{
+    if (!p)
+        return NULL;
+    while (*p == ' ' || *p == '\t' || *p == '\n')
+        p++;
+    if (!*p)
+        return NULL;
+    if (strncmp(p, "ollama:", 7) == 0)
+        return lower_dup(p);
+    char *x = NULL;
+    if (p[0] == '~' && (p[1] == '/' || !p[1]) && getenv("HOME")) {
+        if (asprintf(&x, "%s%s", getenv("HOME"), p + 1) < 0)
+            return NULL;
+    } else if (!(x = strdup(p))) {
+        return NULL;
+    }
+    size_t n = strlen(x);
+    while (n && (x[n - 1] == ' ' || x[n - 1] == '\t' || x[n - 1] == '\n'))
+        x[--n] = 0;
+    char *r = realpath(x, NULL);
+    if (r) {
+        free(x);
+        return r;
+    }
+    /* not there: lexical form (no "//", no trailing '/') */
+    size_t o = 0;
+    for (size_t i = 0; x[i]; i++)
+        if (!(x[i] == '/' && o && x[o - 1] == '/'))
+            x[o++] = x[i];
+    while (o > 1 && x[o - 1] == '/')
+        o--;
+    x[o] = 0;
+    return x;
+}
+
+static bool same_path(const char *a, const char *norm_b)
+{
+    char *na = norm_path(a);
+    bool eq = na && norm_b && strcmp(na, norm_b) == 0;
+    free(na);
+    return eq;
+}
+
+static bool names_repo(const cJSON *e, const char *repo)
+{
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(e, "metadata");
+    const char *h = iw_json_get_str(m, "hf_repo_id");
+    if (h && !strcmp(h, repo))
+        return true;
+    h = iw_json_get_str(cJSON_GetObjectItemCaseSensitive(e, "source"), "huggingface_id");
+    if (h && !strcmp(h, repo))
+        return true;
+    h = iw_json_get_str(e, "served_model_id");
+    if (h && !strcmp(h, repo))
+        return true;
+    const cJSON *a;
+    cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(e, "model_aliases"))
+        if (cJSON_IsString(a) && !strcmp(a->valuestring, repo))
+            return true;
+    return false;
+}
+
+static bool has_path(const cJSON *e)
+{
+    const char *p = iw_json_get_str(e, "download_path");
+    return p && *p;
+}
+
+/* 2: names the install by path, 1: a path-less entry names its repo, 0 */
+static int match_kind(const cJSON *e, const char *norm_dest, const char *repo)
+{
+    if (same_path(iw_json_get_str(e, "download_path"), norm_dest) ||
+        same_path(iw_json_get_str(cJSON_GetObjectItemCaseSensitive(e, "backend_config"), "model_path"), norm_dest))
+        return 2;
+    if (!has_path(e) && repo && names_repo(e, repo))
+        return 1;
+    return 0;
+}
+
+static char *find_install(iw_registry *r, const iw_reg_download *d)
+{
+    char *nd = norm_path(d->dest_path);
+    const cJSON *all = iw_registry_entries(r, IW_REG_MERGED), *e;
+    const char *best = NULL;
+    int bk = 0;
+    iw_error_clear();
+    cJSON_ArrayForEach(e, all) {
+        int k = match_kind(e, nd, d->repo_id);
+        if (k > bk && iw_json_get_str(e, "name")) {
+            bk = k;
+            best = iw_json_get_str(e, "name");
+            if (k == 2)
+                break;
+        }
+    }
+    free(nd);
+    return best ? strdup(best) : NULL;
+}
+
+/* Under the lock, against the fresh state: the candidate still names it. */
+static bool still_matches(iw_reg_txn *t, const char *name, const iw_reg_download *d)
+{
+    const cJSON *e = iw_reg_txn_get(t, IW_REG_MERGED, name);
+    char *nd = norm_path(d->dest_path);
+    bool ok = e && match_kind(e, nd, d->repo_id) > 0;
+    free(nd);
+    return ok;
+}
+
+/* The name for a new install: the original's slug of the HF id.  A lone
+ * GGUF file of a folder (slug_from) is ours only (the original registers
+ * folders), named by iw_registry_slug from the file name. */
+static int original_slug_for(const iw_reg_download *d, const char *quant, char **out)
+{
+    if (d->slug_from && *d->slug_from) {
+        char lb[64];
+        const char *l = iw_registry_quant_label(d->arch, lb, sizeof lb);
+        return iw_registry_slug(d->slug_from, l, d->arch ? d->arch->parameters.total : IW_UNKNOWN, out);
+    }
+    return iw_registry_original_slug(d->repo_id, quant, out);
+}
+
 /* Under the lock: only the entries looked at by name are parsed, and only
  * the registered one is printed (regstore.h). */
 static int register_txn(iw_reg_txn *t, void *p)
@@ -496,10 +623,14 @@ static int register_txn(iw_reg_txn *t, void *p)
         if (!base)
             return iw_error_set(IW_ENOMEM, "registry: out of memory");
         c->name = base;
+    } else if (c->match && still_matches(t, c->match, d)) {
+        /* one entry per install: the entry that already names it, whatever
+         * its name (the original's, a curated one, an older slug) */
+        if (!(base = strdup(c->match)))
+            return iw_error_set(IW_ENOMEM, "registry: out of memory");
+        c->name = base;
     } else {
-        int64_t total = d->arch ? d->arch->parameters.total : IW_UNKNOWN;
-        const char *from = d->slug_from && *d->slug_from ? d->slug_from : d->repo_id;
-        if ((rc = iw_registry_slug(from, c->has_quant ? c->quant : NULL, total, &base)) < 0)
+        if ((rc = original_slug_for(d, c->has_quant ? c->quant : NULL, &base)) < 0)
             return rc;
         c->name = base;
         for (int k = 2; clashes(t, c->name, d->dest_path); k++) {
@@ -572,7 +703,24 @@ int iw_registry_register_download(iw_registry *r, const iw_reg_download *d, char
     c.format = format_of(d);
     c.backend = d->backend && *d->backend ? d->backend
               : (c.format && strcmp(c.format, "gguf") == 0) ? "llama.cpp" : "vllm";
-    c.has_quant = iw_registry_quant_label(d->arch, c.quant, sizeof c.quant) != NULL;
+    {
+        struct stat st;
+        bool is_dir = stat(d->dest_path, &st) == 0 && S_ISDIR(st.st_mode);
+        c.has_quant = iw_registry_original_quant(is_dir ? d->dest_path : NULL, d->files, d->n_files, d->arch,
+                                                 c.quant, sizeof c.quant) == 1;
+    }
+    if (!(d->name && *d->name))
+        c.match = find_install(r, d);
+    {
+        char *slug = NULL;
+        if (original_slug_for(d, c.has_quant ? c.quant : NULL, &slug) == 0) {
+            for (char *p = slug; *p; p++)
+                if (*p == '_')
+                    *p = ' ';
+            c.display = slug;
+        }
+        iw_error_clear();
+    }
     if ((rc = iw_registry_aggregate_sha256(d->files, d->n_files, c.agg)) < 0 ||
         (rc = iw_registry_dir_checksum_path(d->dest_path, c.dirsum)) < 0)
         return rc;
@@ -583,5 +731,7 @@ int iw_registry_register_download(iw_registry *r, const iw_reg_download *d, char
         c.name = NULL;
     }
     free(c.name);
+    free(c.match);
+    free(c.display);
     return rc < 0 ? rc : 0;
 }

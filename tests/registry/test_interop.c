@@ -179,3 +179,136 @@ Test(interop, params_billion_keeps_small_models)
         iw_arch_free(&a);
     }
 }
+
+/* item 1: names as the original's simplified_slug_for_fields gives them */
+Test(interop, slugs_as_the_original_names_them)
+{
+    size_t len;
+    char *t = fixture_text("interop/slugs.json", &len);
+    cJSON *j = cJSON_Parse(t);
+    free(t);
+    const cJSON *c;
+    int n = 0;
+    cJSON_ArrayForEach(c, j) {
+        char *s = NULL;
+        cr_assert_eq(iw_registry_original_slug(iw_json_get_str(c, "hf_id"), iw_json_get_str(c, "quantization"), &s), 0);
+        cr_expect_str_eq(s, iw_json_get_str(c, "slug"), "%s with %s", iw_json_get_str(c, "hf_id"),
+                         iw_json_get_str(c, "quantization"));
+        free(s);
+        n++;
+    }
+    cr_assert_geq(n, 20);
+    cJSON_Delete(j);
+}
+
+/* item 3: the quantization label the original writes for each folder */
+Test(interop, quant_labels_as_the_original_writes_them)
+{
+    size_t len;
+    char *t = fixture_text("interop/labels.json", &len);
+    cJSON *j = cJSON_Parse(t);
+    free(t);
+    char *root = iwt_tmpdir("interop-labels");
+    const cJSON *c;
+    cJSON_ArrayForEach(c, j) {
+        char *dir = path_in(root, iw_json_get_str(c, "folder"));
+        iw_reg_file files[8];
+        size_t n = 0;
+        const cJSON *f;
+        cJSON_ArrayForEach(f, cJSON_GetObjectItem(c, "files")) {
+            char *p = path_in(dir, f->string);
+            if (cJSON_IsString(f))
+                cr_assert_eq(iwt_write(p, f->valuestring, strlen(f->valuestring)), 0);
+            else
+                cr_assert_eq(iwt_write(p, "", 0), 0);
+            free(p);
+            files[n].path = f->string;
+            files[n].sha256 = NULL;
+            files[n].size = 0;
+            n++;
+        }
+        char got[64];
+        const char *want = iw_json_get_str(c, "quantization");
+        int has = iw_registry_original_quant(dir, files, n, NULL, got, sizeof got);
+        cr_expect(has && want && !strcmp(got, want), "%s: '%s', the original writes '%s'", iw_json_get_str(c, "folder"),
+                  has ? got : "(none)", want ? want : "(none)");
+        free(dir);
+    }
+    /* a GGUF record: its type in the original's words */
+    iw_arch a;
+    iw_arch_init(&a);
+    iw_arch_set_str(&a.quantization.method, "gguf");
+    iw_arch_set_str(&a.source, "gguf");
+    const char *in[] = { "Q4_K_M", "F16", "BF16", "Q8_0", "IQ3_XXS" }, *out[] = { "q4_k_m", "fp16", "bf16", "q8_0", "iq3_xxs" };
+    for (int i = 0; i < 5; i++) {
+        char got[64];
+        iw_arch_set_str(&a.quantization.label, in[i]);
+        cr_assert(iw_arch_is_gguf(&a));
+        cr_assert_eq(iw_registry_original_quant(NULL, NULL, 0, &a, got, sizeof got), 1);
+        cr_expect_str_eq(got, out[i]);
+    }
+    iw_arch_free(&a);
+    cJSON_Delete(j);
+    iwt_rm_rf(root);
+    free(root);
+}
+
+static size_t n_entries(iw_registry *r)
+{
+    return (size_t)cJSON_GetArraySize(iw_registry_entries(r, IW_REG_MERGED));
+}
+
+/* items 1 and 3: a new GPTQ install gets the original's name and label; an
+ * install the original registered under another name (its path spelled
+ * differently) is updated, not duplicated; a path-less entry that names
+ * the repo is used too */
+Test(interop, one_entry_per_install)
+{
+    char *dir = iwt_tmpdir("interop-dup");
+    char *w = path_in(dir, "w/TheBloke/wizard-mega-13B-GPTQ");
+    char *cfg = path_in(dir, "w/TheBloke/wizard-mega-13B-GPTQ/config.json");
+    static const char CFG[] = "{\"model_type\":\"llama\",\"torch_dtype\":\"float16\",\"quantization_config\":"
+                              "{\"quant_method\":\"gptq\",\"bits\":4,\"group_size\":128,\"desc_act\":false}}";
+    cr_assert_eq(iwt_write(cfg, CFG, strlen(CFG)), 0);
+    char *reg = path_in(dir, "reg");
+    iw_registry *r;
+    cr_assert_eq(iw_registry_open(&r, reg), 0);
+    iw_reg_file file = { "config.json", NULL, sizeof CFG - 1 };
+    iw_reg_download d = { .repo_id = "TheBloke/wizard-mega-13B-GPTQ", .dest_path = w, .files = &file, .n_files = 1 };
+    char *name = NULL;
+    cr_assert_eq(iw_registry_register_download(r, &d, &name), 0, "%s", iw_error_last());
+    cr_assert_str_eq(name, "wizard-mega-13b_(GPTQ_INT4)", "not the original's name");
+    cr_assert_str_eq(iw_json_get_str(iw_registry_get(r, name), "quantization"), "gptq-int4");
+    free(name);
+    iw_registry_close(r);
+
+    /* the original registered it under its own (older) name with the path
+     * spelled with a trailing slash */
+    iwt_rm_rf(reg);
+    char disc[8192];
+    snprintf(disc, sizeof disc,
+             "[{\"name\": \"wizard-mega-13b-vllm-safetensors-gptq\", \"backend\": \"vllm\", \"download_path\": \"%s/\","
+             " \"metadata\": {\"created_from_download\": true}},\n"
+             " {\"name\": \"my-other\", \"backend\": \"vllm\", \"download_path\": null,"
+             " \"model_aliases\": [\"someone/Other-7B\"]}]\n", w);
+    char *dp = path_in(reg, "model_registry.discovered.json");
+    cr_assert_eq(iwt_write(dp, disc, strlen(disc)), 0);
+    cr_assert_eq(iw_registry_open(&r, reg), 0);
+    cr_assert_eq(iw_registry_register_download(r, &d, &name), 0, "%s", iw_error_last());
+    cr_assert_str_eq(name, "wizard-mega-13b-vllm-safetensors-gptq", "a second entry for the same download_path");
+    cr_assert_eq(n_entries(r), 2);
+    free(name);
+    /* a path-less entry naming the repo (model_aliases) takes the install */
+    char *w2 = path_in(dir, "w/someone/Other-7B");
+    char *c2 = path_in(dir, "w/someone/Other-7B/config.json");
+    cr_assert_eq(iwt_write(c2, "{}", 2), 0);
+    iw_reg_download d2 = { .repo_id = "someone/Other-7B", .dest_path = w2, .files = &file, .n_files = 1 };
+    cr_assert_eq(iw_registry_register_download(r, &d2, &name), 0, "%s", iw_error_last());
+    cr_assert_str_eq(name, "my-other");
+    cr_assert_eq(n_entries(r), 2);
+    free(name);
+    iw_registry_close(r);
+    free(w); free(cfg); free(reg); free(dp); free(w2); free(c2);
+    iwt_rm_rf(dir);
+    free(dir);
+}
