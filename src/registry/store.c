@@ -1248,6 +1248,59 @@ static void rollback(iw_registry *r)
     iw_error_set(code ? code : IW_EIO, "%s", saved);
 }
 
+/* A legacy single model_registry.json, split before the first write the
+ * way the original's registry.py::_migrate_legacy_snapshot splits it:
+ * entries with metadata.created_from_download or a backend of "ollama" or
+ * "unassigned" go to the discovered layer, every other entry to the
+ * curated layer (each printed as its json.dumps(indent=2)), and the old
+ * file is renamed to model_registry.backup.pre_split.json (kept when that
+ * exists).  Under the lock; the layers are then read back. */
+static int legacy_split(iw_registry *r)
+{
+    reg_layer *L = &r->L[IW_REG_DISCOVERED];
+    iw_buf out[2] = { IW_BUF_INIT(IW_BUF_UNCAPPED), IW_BUF_INIT(IW_BUF_UNCAPPED) };
+    size_t cnt[2] = { 0, 0 };
+    int rc = 0;
+    for (size_t i = 0; i < L->n_orig && rc == 0; i++) {
+        const cJSON *e = ent_json(L, i);
+        if (!e) {
+            rc = IW_ENOMEM;
+            break;
+        }
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(e, "metadata");
+        const cJSON *cfd = cJSON_IsObject(m) ? cJSON_GetObjectItemCaseSensitive(m, "created_from_download") : NULL;
+        bool truthy = cfd && !cJSON_IsFalse(cfd) && !cJSON_IsNull(cfd) && !(cJSON_IsNumber(cfd) && cfd->valuedouble == 0) &&
+                      !(cJSON_IsString(cfd) && !cfd->valuestring[0]) && !(cJSON_IsArray(cfd) && !cfd->child) &&
+                      !(cJSON_IsObject(cfd) && !cfd->child);
+        const char *b = iw_json_get_str(e, "backend");
+        int l = (truthy || (b && (!strcmp(b, "ollama") || !strcmp(b, "unassigned")))) ? IW_REG_DISCOVERED : IW_REG_CURATED;
+        if (iw_buf_puts(&out[l], cnt[l]++ ? ",\n  " : "[\n  ") < 0) {
+            rc = iw_error_set(IW_ENOMEM, "registry: out of memory");
+            break;
+        }
+        rc = iw_pyjson_reformat(L->text + L->ents[i].start, L->ents[i].end - L->ents[i].start, 1, &out[l]);
+    }
+    for (int l = 0; l < 2 && rc == 0; l++)
+        if (iw_buf_puts(&out[l], cnt[l] ? "\n]\n" : "[]\n") < 0)
+            rc = iw_error_set(IW_ENOMEM, "registry: out of memory");
+    char *bak = join2(r->dir, "model_registry.backup.pre_split.json");
+    if (rc == 0 && !bak)
+        rc = iw_error_set(IW_ENOMEM, "registry: out of memory");
+    /* the backup first: a crash after it leaves the layers to write again */
+    if (rc == 0 && !iw_path_exists(bak) && link(r->paths[IW_REG_MERGED], bak) != 0 &&
+        (rc = copy_file(r->paths[IW_REG_MERGED], bak)) < 0)
+        iw_error_prefix("splitting the legacy registry");
+    if (rc == 0 && (rc = iw_write_atomic(r->paths[IW_REG_CURATED], out[IW_REG_CURATED].data, out[IW_REG_CURATED].len)) == 0)
+        rc = iw_write_atomic(r->paths[IW_REG_DISCOVERED], out[IW_REG_DISCOVERED].data, out[IW_REG_DISCOVERED].len);
+    free(bak);
+    iw_buf_free(&out[0]);
+    iw_buf_free(&out[1]);
+    if (rc < 0)
+        return rc;
+    r->legacy = false;
+    return refresh(r, true, true);
+}
+
 static int begin(iw_registry *r, iw_lock *lk)
 {
     int rc;
@@ -1256,7 +1309,7 @@ static int begin(iw_registry *r, iw_lock *lk)
     if ((rc = iw_lock_acquire(lk, r->lock_path, IW_REGISTRY_LOCK_TIMEOUT_MS)) < 0)
         return rc;
     r->lock_fd = lk->fd;
-    if ((rc = refresh(r, false, true)) < 0) {
+    if ((rc = refresh(r, false, true)) < 0 || (r->legacy && (rc = legacy_split(r)) < 0)) {
         r->lock_fd = -1;
         iw_lock_release(lk);
         return rc;

@@ -312,3 +312,35 @@ Test(interop, one_entry_per_install)
     iwt_rm_rf(dir);
     free(dir);
 }
+
+/* item 10: a legacy single-file registry is split as the original splits
+ * it (curated + discovered + model_registry.backup.pre_split.json), and
+ * the snapshot is the one the original then materialises */
+Test(interop, legacy_split_like_the_original)
+{
+    char *dir = iwt_tmpdir("interop-legacy");
+    copy_fixture("interop/legacy/model_registry.backup.pre_split.json", dir, "model_registry.json");
+    iw_registry *r;
+    cr_assert_eq(iw_registry_open(&r, dir), 0, "%s", iw_error_last());
+    cr_assert_eq(n_entries(r), 4);
+    cr_assert_eq(iw_registry_upsert(r, "zz-temp", add_tmp, NULL), 1, "%s", iw_error_last());
+    cr_assert_eq(iw_registry_remove(r, "zz-temp", false), 0, "%s", iw_error_last());
+    iw_registry_close(r);
+    const char *files[] = { "model_registry.curated.json", "model_registry.discovered.json",
+                            "model_registry.backup.pre_split.json", "model_registry.json" };
+    for (int i = 0; i < 4; i++) {
+        char rel[256];
+        snprintf(rel, sizeof rel, "interop/legacy/%s", files[i]);
+        size_t wl, gl;
+        char *want = fixture_text(rel, &wl);
+        char *p = path_in(dir, files[i]);
+        char *got = iwt_slurp(p, &gl);
+        cr_assert_not_null(got, "%s missing", files[i]);
+        cr_expect(gl == wl && memcmp(got, want, wl) == 0, "%s differs from the original's split:\n%s", files[i], got);
+        free(p);
+        free(got);
+        free(want);
+    }
+    iwt_rm_rf(dir);
+    free(dir);
+}
