@@ -24,6 +24,8 @@ static void help(FILE *f)
         "Check installed files against the registry: every artifacts.files[] entry of\n"
         "NAME (or of every entry that records files) must exist under download_path\n"
         "with the recorded size and, when a sha256 was recorded, the same sha256.\n"
+        "Files with neither (an entry the original imageworks saved) are checked\n"
+        "through download_directory_checksum.\n"
         "An Ollama model (download_path ollama:NAME:TAG, or backend ollama with a\n"
         "served_model_id) is checked in Ollama's store (OLLAMA_MODELS): its manifest and\n"
         "every blob it names must exist and hash to the sha256 in the blob's name.\n"
@@ -170,6 +172,7 @@ static void verify_entry(const cJSON *e, vstats *st)
     st->entries++;
     struct stat rst;
     bool root_is_file = stat(root, &rst) == 0 && S_ISREG(rst.st_mode);
+    size_t unchecked = 0;   /* files with neither a size nor a sha256 recorded */
     const cJSON *f;
     cJSON_ArrayForEach(f, files) {
         const char *rel = iw_json_get_str(f, "path");
@@ -211,8 +214,24 @@ static void verify_entry(const cJSON *e, vstats *st)
             }
         } else {
             st->ok++;   /* size matches; no hash recorded */
+            if (size < 0)
+                unchecked++;
         }
         free(full);
+    }
+    /* The original's save keeps only path and sha256 of artifacts.files
+     * (registry.py::_serialize_entry): with neither a size nor a hash a
+     * changed file would pass.  What survives is download_directory_checksum
+     * (the original's formula over every file's path and size): recompute it. */
+    const char *sum = iw_json_get_str(e, "download_directory_checksum");
+    if (unchecked && !root_is_file && sum && strlen(sum) == 16) {
+        char now[17];
+        if (iw_registry_dir_checksum_path(root, now) == 0 && strcmp(now, sum) != 0) {
+            printf("CHANGED  %s: %s: directory checksum %s, registry says %s (a file's size or the file list changed)\n",
+                   name, root, now, sum);
+            st->changed++;
+            st->ok -= unchecked;
+        }
     }
 }
 
