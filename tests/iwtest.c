@@ -52,8 +52,13 @@ void iwt_rm_rf(const char *path)
 {
     if (!path || !*path || strcmp(path, "/") == 0)
         return;
-    char cmd[4200];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
+    char cmd[8600];
+    /* and the downloader's state kept beside a folder: <parent>/.<name>.iwdl-* */
+    const char *slash = strrchr(path, '/');
+    if (slash && slash[1])
+        snprintf(cmd, sizeof cmd, "rm -rf '%s' '%.*s/.%s.iwdl-'*", path, (int)(slash - path), path, slash + 1);
+    else
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
     if (system(cmd) != 0) { /* best effort */ }
 }
 

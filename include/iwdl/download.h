@@ -102,6 +102,10 @@ void iw_dl_result_free(iw_dl_result *res);
 /* Default plain destination: $IMAGEWORKS_MODEL_ROOT/<owner>/<repo>
  * (root default ~/ai-models/weights). */
 int iw_dl_default_dest(const char *repo, char **out);
+/* Where the plain layout keeps its state for the install at dest (leaf
+ * "manifest.json", "<hash>.part", ...): <parent>/.<name>.iwdl-<leaf>,
+ * beside the folder, never in it (docs/download.md).  malloc'd. */
+int iw_dl_state_path(const char *dest, const char *leaf, char **out);
 /* HF cache root: HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub. */
 int iw_dl_hf_cache_root(char **out);
 

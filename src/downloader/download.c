@@ -137,11 +137,50 @@ static void manifest_record(layout *L, iw_dl_file *f, const struct stat *st)
     cJSON_AddNumberToObject(e, "mtime_ns", (double)st->st_mtim.tv_nsec);
 }
 
-static char *manifest_path(const layout *L) { return xasprintf("%s/.imageworks/manifest.json", L->dest); }
+/* The plain layout's state (manifest, partial files, their locks) lives
+ * beside the install as hidden files, <parent>/.<name>.iwdl-<leaf>: on the
+ * same filesystem (a partial is renamed into place) and outside the folder
+ * the original imageworks walks (pathlib rglob counts every file in it,
+ * hidden ones included, into download_files, the directory checksum and
+ * the artifacts), where its scan ignores files (it takes only folders as
+ * <owner>/<repo>).  An install at "/" keeps it in <dest>/.imageworks/. */
+int iw_dl_state_path(const char *dest, const char *leaf, char **out)
+{
+    *out = NULL;
+    size_t n = strlen(dest);
+    while (n > 1 && dest[n - 1] == '/')
+        n--;
+    const char *slash = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (dest[i] == '/')
+            slash = dest + i;
+    const char *base = slash ? slash + 1 : dest;
+    size_t bl = (size_t)(dest + n - base);
+    if (bl == 0 || (bl == 1 && base[0] == '.') || (bl == 2 && !strncmp(base, "..", 2)))
+        *out = xasprintf("%.*s/.imageworks/%s", (int)n, dest, leaf);
+    else if (!slash)
+        *out = xasprintf(".%.*s.iwdl-%s", (int)bl, base, leaf);
+    else
+        *out = xasprintf("%.*s/.%.*s.iwdl-%s", (int)(slash - dest), slash == dest ? "/" : dest, (int)bl, base, leaf);
+    return *out ? 0 : iw_error_set(IW_ENOMEM, "out of memory");
+}
+
+static char *state_path(const layout *L, const char *leaf)
+{
+    char *p = NULL;
+    iw_dl_state_path(L->dest, leaf, &p);
+    return p;
+}
+
+static char *manifest_path(const layout *L) { return state_path(L, "manifest.json"); }
 
 static void manifest_load(layout *L)
 {
     char *p = manifest_path(L);
+    if (p && !iw_path_is_file(p)) {
+        free(p);
+        p = xasprintf("%s/.imageworks/manifest.json", L->dest);   /* an older version's */
+    }
     if (p && iw_path_is_file(p)) {
         cJSON *j = NULL;
         if (iw_json_parse_file(p, MANIFEST_MAX, &j, NULL) == 0 && cJSON_IsObject(j))
@@ -156,7 +195,7 @@ static void manifest_load(layout *L)
 /* Merge our entries into the manifest on disk under its lock. */
 static int manifest_save(layout *L, const char *repo, const char *rev)
 {
-    char *p = manifest_path(L), *lp = xasprintf("%s/.imageworks/manifest.lock", L->dest);
+    char *p = manifest_path(L), *lp = state_path(L, "manifest.lock");
     int rc = 0;
     iw_lock lk = { -1, NULL };
     cJSON *disk = NULL;
@@ -462,12 +501,17 @@ static int offline_serve(const char *repo, const char *rev, const iw_dl_options 
  * never be completed: discard it (only if no other process holds its lock). */
 static void discard_stale_partials(layout *L, iw_dl_file *files, size_t nf)
 {
-    char *dir = xasprintf("%s/.imageworks/partial", L->dest);
+    /* the state files are <prefix><hash>.state in the state folder */
+    char *probe = state_path(L, "");
+    char *cut = probe ? strrchr(probe, '/') : NULL;
+    char *dir = probe ? (cut ? xasprintf("%.*s", (int)(cut - probe), probe) : strdup(".")) : NULL;
+    const char *prefix = probe ? (cut ? cut + 1 : probe) : "";
+    size_t pl = strlen(prefix);
     DIR *d = dir ? opendir(dir) : NULL;
     struct dirent *de;
     while (d && (de = readdir(d)) != NULL) {
         size_t n = strlen(de->d_name);
-        if (n < 7 || strcmp(de->d_name + n - 6, ".state"))
+        if (n < pl + 7 || strncmp(de->d_name, prefix, pl) || strcmp(de->d_name + n - 6, ".state"))
             continue;
         char *sp = xasprintf("%s/%s", dir, de->d_name);
         cJSON *j = NULL;
@@ -479,12 +523,13 @@ static void discard_stale_partials(layout *L, iw_dl_file *files, size_t nf)
                 if (strcmp(files[i].path, path) || !strcmp(hash, want) ||
                     !(iw_is_hex(hash, 40) || iw_is_hex(hash, 64)))
                     continue;
-                char *lp = xasprintf("%s/%s.lock", dir, hash);
-                char *pp = xasprintf("%s/%s.part", dir, hash);
+                char *lp = xasprintf("%s/%s%s.lock", dir, prefix, hash);
+                char *pp = xasprintf("%s/%s%s.part", dir, prefix, hash);
                 iw_lock lk = { -1, NULL };
                 if (lp && pp && iw_lock_acquire(&lk, lp, 0) == 0) {
                     unlink(pp);
                     unlink(sp);
+                    unlink(lp);
                     iw_lock_release(&lk);
                 }
                 free(lp);
@@ -498,6 +543,7 @@ static void discard_stale_partials(layout *L, iw_dl_file *files, size_t nf)
     if (d)
         closedir(d);
     free(dir);
+    free(probe);
     iw_error_clear();
 }
 
@@ -506,7 +552,8 @@ static void discard_stale_partials(layout *L, iw_dl_file *files, size_t nf)
 /* After a complete download: the per-file lock files of the plain layout
  * are empty leftovers; remove them (each only when no other process holds
  * it: a concurrent downloader that still waits for one finds the file in
- * place once it gets the lock), then the partial folder when it is empty.
+ * place once it gets the lock), then, for an install at "/" whose state is
+ * in <dest>/.imageworks/partial/, that folder when it is empty.
  * The HF cache's .locks/ are huggingface_hub's and stay. */
 static void remove_done_locks(const layout *L, const iw_dl_file *files, size_t nf)
 {
@@ -524,7 +571,8 @@ static void remove_done_locks(const layout *L, const iw_dl_file *files, size_t n
             dir_of = lp;
         }
     }
-    if (dir_of) {
+    size_t dl = dir_of ? strlen(dir_of) : 0;
+    if (dir_of && dl > 20 && strstr(dir_of, "/.imageworks/partial/")) {
         char *dir = strdup(dir_of), *slash = dir ? strrchr(dir, '/') : NULL;
         if (slash) {
             *slash = 0;
@@ -533,6 +581,54 @@ static void remove_done_locks(const layout *L, const iw_dl_file *files, size_t n
         free(dir);
     }
     iw_error_clear();
+}
+
+/* A partial left in <dest>/.imageworks/partial/ by an older version moves
+ * to the new place, so it resumes. */
+static void legacy_partial(const layout *L, const char *h, const iw_dl_file *f)
+{
+    if (!f->part_path || !f->state_path || iw_path_exists(f->part_path))
+        return;
+    char *op = xasprintf("%s/.imageworks/partial/%s.part", L->dest, h);
+    char *os = xasprintf("%s/.imageworks/partial/%s.state", L->dest, h);
+    if (op && os && iw_path_exists(op) && iw_path_exists(os) && rename(op, f->part_path) == 0 &&
+        rename(os, f->state_path) != 0)
+        rename(f->part_path, op);   /* keep the pair together */
+    free(op);
+    free(os);
+}
+
+/* After a complete download nothing of ours stays in the folder: an older
+ * version's .imageworks/{manifest.*,partial/} (its manifest was read
+ * first) goes; the partial locks of this run go in remove_done_locks. */
+static void tidy_state(layout *L)
+{
+    const char *old[] = { "manifest.json", "manifest.lock", "partial", NULL };
+    for (size_t i = 0; old[i]; i++) {
+        char *p = xasprintf("%s/.imageworks/%s", L->dest, old[i]);
+        if (p && (i == 2 ? rmdir(p) : unlink(p)) != 0 && i == 2 && errno == ENOTEMPTY) {
+            /* a partial/ holding only lock files */
+            DIR *d = opendir(p);
+            struct dirent *de;
+            while (d && (de = readdir(d)) != NULL) {
+                size_t n = strlen(de->d_name);
+                if (n > 5 && !strcmp(de->d_name + n - 5, ".lock")) {
+                    char *lp = xasprintf("%s/%s", p, de->d_name);
+                    if (lp)
+                        unlink(lp);
+                    free(lp);
+                }
+            }
+            if (d)
+                closedir(d);
+            rmdir(p);
+        }
+        free(p);
+    }
+    char *top = xasprintf("%s/.imageworks", L->dest);
+    if (top)
+        rmdir(top);   /* only when empty: support repos stay */
+    free(top);
 }
 
 /* ------------------------------------------------------------ main flow */
@@ -554,9 +650,14 @@ static int build_file(iw_hub *hub, const char *repo, layout *L, const iw_hub_fil
     if (L->kind == IW_DL_LAYOUT_PLAIN) {
         if ((rc = iw_path_join(&f->final_path, L->dest, hf->path)) < 0)
             return rc;
-        f->part_path = xasprintf("%s/.imageworks/partial/%s.part", L->dest, h);
-        f->state_path = xasprintf("%s/.imageworks/partial/%s.state", L->dest, h);
-        f->lock_path = xasprintf("%s/.imageworks/partial/%s.lock", L->dest, h);
+        char leaf[80];
+        snprintf(leaf, sizeof leaf, "%s.part", h);
+        f->part_path = state_path(L, leaf);
+        snprintf(leaf, sizeof leaf, "%s.state", h);
+        f->state_path = state_path(L, leaf);
+        snprintf(leaf, sizeof leaf, "%s.lock", h);
+        f->lock_path = state_path(L, leaf);
+        legacy_partial(L, h, f);
     } else {
         char *folder = hf_folder_name(repo);
         f->final_path = xasprintf("%s/blobs/%s", L->repo_dir, h);
@@ -718,6 +819,8 @@ int iw_download_repo(iw_hub *hub, const char *repo, const iw_dl_options *o, iw_d
             rc = mrc;
         else
             iw_error_set(rc, "%s", saved);
+        if (rc == 0)
+            tidy_state(&L);
     }
     if (rc == 0)
         remove_done_locks(&L, files, nf);

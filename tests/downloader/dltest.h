@@ -53,6 +53,30 @@ static inline void dl_put_text(const char *root, const char *repo, const char *p
     cr_assert_eq(iwt_write(full, text, strlen(text)), 0);
 }
 
+/* A state file of the plain layout (iw_dl_state_path: beside the folder). */
+static inline void dl_state_file(const char *dest, const char *leaf, char *out, size_t n)
+{
+    char *p = NULL;
+    cr_assert_eq(iw_dl_state_path(dest, leaf, &p), 0);
+    snprintf(out, n, "%s", p);
+    free(p);
+}
+
+/* How many partial data/state files the plain layout has for dest. */
+static inline int dl_partials(const char *dest)
+{
+    char probe[4096], cmd[8192];
+    dl_state_file(dest, "", probe, sizeof probe);
+    const char *slash = strrchr(probe, '/');
+    snprintf(cmd, sizeof cmd, "ls -A '%.*s' | grep -c '^%s.*\\.\\(part\\|state\\)$'", (int)(slash - probe), probe,
+             slash + 1);
+    char *n = NULL;
+    iwt_run(cmd, &n, NULL);
+    int k = n ? atoi(n) : -1;
+    free(n);
+    return k;
+}
+
 static inline iw_hub *dl_hub(const iwt_hub *h, const char *token)
 {
     iw_hub_options o = IW_HUB_OPTIONS_INIT;

@@ -434,12 +434,7 @@ Test(engine, ignored_range_restarts_the_file_cleanly)
     cr_expect(last && cJSON_GetNumberValue(cJSON_GetObjectItem(last, "bytes")) == (double)BIG,
               "the restart did not fetch the whole file");
     cJSON_Delete(log);
-    char p[4096];
-    snprintf(p, sizeof p, "ls -A %s/.imageworks/partial | grep -v lock | wc -l", dest);
-    char *n = NULL;
-    iwt_run(p, &n, NULL);
-    cr_expect(n && atoi(n) == 0, "partials left: %s", n);
-    free(n);
+    cr_expect_eq(dl_partials(dest), 0, "partials left");
     iw_dl_result_free(&r);
     iw_hub_free(hub);
     iwt_rm_rf(dest);
@@ -523,11 +518,8 @@ Test(engine, etag_change_mid_transfer_discards_the_partial)
     cr_expect(strstr(iw_error_last(), "w.safetensors") && strstr(iw_error_last(), "ETag"), "%s", iw_error_last());
     iw_dl_result_free(&r);
     /* the partial of the old content is gone, nothing was placed */
-    char cmd[8192], *n = NULL;
-    snprintf(cmd, sizeof cmd, "ls -A %s/.imageworks/partial | grep -v lock | wc -l", dest);
-    iwt_run(cmd, &n, NULL);
-    cr_expect(n && atoi(n) == 0, "partial data of the old content left: %s", n);
-    free(n);
+    char cmd[8192];
+    cr_expect_eq(dl_partials(dest), 0, "partial data of the old content left");
     snprintf(cmd, sizeof cmd, "%s/w.safetensors", dest);
     cr_expect(!iw_path_exists(cmd), "a file was placed");
     /* the next run lists the new content and gets it */
@@ -550,11 +542,14 @@ Test(engine, stale_partial_of_changed_file_is_discarded)
     char *dest = iwt_tmpdir("stale");
     const char *old = "1111111111111111111111111111111111111111111111111111111111111111";
     char p[4096], st[1024];
-    snprintf(p, sizeof p, "%s/.imageworks/partial/%s.part", dest, old);
+    char leaf[128];
+    snprintf(leaf, sizeof leaf, "%s.part", old);
+    dl_state_file(dest, leaf, p, sizeof p);
     cr_assert_eq(iwt_write(p, "partial", 7), 0);
     snprintf(st, sizeof st, "{\"version\":1,\"path\":\"model.safetensors\",\"size\":7,\"hash\":\"%s\","
              "\"segments\":[[0,3,7]]}", old);
-    snprintf(p, sizeof p, "%s/.imageworks/partial/%s.state", dest, old);
+    snprintf(leaf, sizeof leaf, "%s.state", old);
+    dl_state_file(dest, leaf, p, sizeof p);
     cr_assert_eq(iwt_write(p, st, strlen(st)), 0);
     iw_hub *hub = dl_hub(&g_hub, NULL);
     iw_dl_options o;
@@ -563,7 +558,8 @@ Test(engine, stale_partial_of_changed_file_is_discarded)
     cr_assert_eq(iw_download_repo(hub, "t/r", &o, &r), 0, "%s", iw_error_last());
     check_big(dest);
     cr_expect(!iw_path_exists(p), "stale state kept");
-    snprintf(p, sizeof p, "%s/.imageworks/partial/%s.part", dest, old);
+    snprintf(leaf, sizeof leaf, "%s.part", old);
+    dl_state_file(dest, leaf, p, sizeof p);
     cr_expect(!iw_path_exists(p), "stale partial kept");
     iw_dl_result_free(&r);
     iw_hub_free(hub);

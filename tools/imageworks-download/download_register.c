@@ -123,12 +123,16 @@ int download_register(const iw_dl_result *r, const dl_register_opts *o)
     if (o->support_note)
         iw_arch_warn(&a, "%s", o->support_note);
 
-    char mpath[PATH_MAX];
-    snprintf(mpath, sizeof mpath, "%s/.imageworks/manifest.json", r->dest);
+    char *mpath = NULL;
+    if (iw_dl_state_path(r->dest, "manifest.json", &mpath) < 0) {
+        ret = cli_fail("register");
+        goto out;
+    }
     if (iw_path_is_file(mpath) && iw_json_parse_file(mpath, MANIFEST_CAP, &manifest, NULL) < 0) {
         fprintf(stderr, "imageworks-download: warning: %s\n", iw_error_last());
         manifest = NULL;
     }
+    free(mpath);
     const cJSON *mfiles = cJSON_GetObjectItemCaseSensitive(manifest, "files");
 
     files = calloc(r->n_paths ? r->n_paths : 1, sizeof *files);
