@@ -215,6 +215,14 @@ static int put_cstring(iw_buf *out, const char *s)
 
 /* ------------------------------------------------------------ reformat */
 
+/* past a number token (validated text) */
+static const char *number_end(const char *p, const char *end)
+{
+    while (p < end && (*p == '-' || *p == '+' || *p == '.' || *p == 'e' || *p == 'E' || (*p >= '0' && *p <= '9')))
+        p++;
+    return p;
+}
+
 static const char *ws(const char *p, const char *end)
 {
     while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
@@ -275,9 +283,7 @@ static int refmt_value(const char **pp, const char *end, int level, iw_buf *out)
         p += 4;
     } else {
         const char *s = p;
-        while (p < end && (*p == '-' || *p == '+' || *p == '.' || *p == 'e' || *p == 'E' ||
-                           (*p >= '0' && *p <= '9')))
-            p++;
+        p = number_end(p, end);
         rc = put_number_token(out, s, (size_t)(p - s));
     }
     *pp = p;
@@ -409,9 +415,7 @@ static cJSON *parse_value(const char **pp, const char *end, int depth)
         p += 4;
     } else {
         const char *s = p;
-        while (p < end && (*p == '-' || *p == '+' || *p == '.' || *p == 'e' || *p == 'E' ||
-                           (*p >= '0' && *p <= '9')))
-            p++;
+        p = number_end(p, end);
         size_t n = (size_t)(p - s);
         char *tok = malloc(n + 1);
         if (tok) {

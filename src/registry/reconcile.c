@@ -372,6 +372,7 @@ static int reconcile_txn(cJSON *disc, cJSON *cur, void *p)
     cJSON_Delete(rep->unknown_models);
     rep->changes = cJSON_CreateArray();
     rep->unknown_models = cJSON_CreateArray();
+    cJSON *rt = NULL;
     for (size_t i = 0; i < c->t->cap; i++) {
         const best *b = &c->t->v[i];
         if (!b->model)
@@ -382,14 +383,9 @@ static int reconcile_txn(cJSON *disc, cJSON *cur, void *p)
             cJSON_AddItemToArray(rep->unknown_models, cJSON_CreateString(b->model));
             continue;
         }
-        cJSON *rt = runtime_of(b, c->file);
-        if (!rt) {
-            cJSON_Delete(merged);
-            iw_name_index_free(&mix);
-            iw_name_index_free(&dix);
-            iw_name_index_free(&cix);
-            return iw_error_set(IW_ENOMEM, "reconcile: out of memory");
-        }
+        rt = runtime_of(b, c->file);
+        if (!rt)
+            goto oom;
         const cJSON *march = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(me, "metadata"), "architecture");
         const cJSON *old = cJSON_GetObjectItemCaseSensitive(march, "runtime");
         if (old && cJSON_Compare(old, rt, 1) && has_runtime_log(march)) {
@@ -415,12 +411,7 @@ static int reconcile_txn(cJSON *disc, cJSON *cur, void *p)
             e = cJSON_CreateObject();
             if (!e || !cJSON_AddStringToObject(e, "name", b->model)) {
                 cJSON_Delete(e);
-                cJSON_Delete(rt);
-                cJSON_Delete(merged);
-                iw_name_index_free(&mix);
-                iw_name_index_free(&dix);
-                iw_name_index_free(&cix);
-                return iw_error_set(IW_ENOMEM, "reconcile: out of memory");
+                goto oom;
             }
             cJSON_AddItemToArray(disc, e);
         }
@@ -433,12 +424,7 @@ static int reconcile_txn(cJSON *disc, cJSON *cur, void *p)
         if (arch && fresh && cJSON_IsArray(msrc))
             cJSON_AddItemToObject(arch, "sources", cJSON_Duplicate(msrc, 1));
         if (!arch) {
-            cJSON_Delete(rt);
-            cJSON_Delete(merged);
-            iw_name_index_free(&mix);
-            iw_name_index_free(&dix);
-            iw_name_index_free(&cix);
-            return iw_error_set(IW_ENOMEM, "reconcile: out of memory");
+            goto oom;
         }
         /* a curated entry with its own metadata.architecture shows its
          * runtime and sources over discovered's in the merged view (the
@@ -449,12 +435,7 @@ static int reconcile_txn(cJSON *disc, cJSON *cur, void *p)
         if (cJSON_IsObject(carch)) {
             cJSON *rt2 = cJSON_Duplicate(rt, 1);
             if (!rt2 || !set_runtime(carch, rt2)) {
-                cJSON_Delete(rt);
-                cJSON_Delete(merged);
-                iw_name_index_free(&mix);
-                iw_name_index_free(&dix);
-                iw_name_index_free(&cix);
-                return iw_error_set(IW_ENOMEM, "reconcile: out of memory");
+                goto oom;
             }
             mask |= 1 << IW_REG_CURATED;
         }
@@ -466,6 +447,13 @@ static int reconcile_txn(cJSON *disc, cJSON *cur, void *p)
     iw_name_index_free(&dix);
     iw_name_index_free(&cix);
     return c->dry_run ? 0 : mask;
+oom:
+    cJSON_Delete(rt);
+    cJSON_Delete(merged);
+    iw_name_index_free(&mix);
+    iw_name_index_free(&dix);
+    iw_name_index_free(&cix);
+    return iw_error_set(IW_ENOMEM, "reconcile: out of memory");
 }
 
 int iw_registry_reconcile(iw_registry *r, const char *log_path, bool dry_run, iw_reconcile_report *rep)
