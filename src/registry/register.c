@@ -567,24 +567,44 @@ static int match_kind(const cJSON *e, const char *norm_dest, const char *repo)
     return 0;
 }
 
+typedef struct find_ctx { const char *norm; const char *repo; int kind; } find_ctx;
+
+static bool matches_kind(const cJSON *e, void *p)
+{
+    find_ctx *f = p;
+    return match_kind(e, f->norm, f->repo) == f->kind;
+}
+
+/* Only entries whose text holds the install's folder name (a path match)
+ * or the HF id are parsed: a path match is looked for first, everywhere. */
 static char *find_install(iw_registry *r, const iw_reg_download *d)
 {
     char *nd = norm_path(d->dest_path);
-    const cJSON *all = iw_registry_entries(r, IW_REG_MERGED), *e;
-    const char *best = NULL;
-    int bk = 0;
-    iw_error_clear();
-    cJSON_ArrayForEach(e, all) {
-        int k = match_kind(e, nd, d->repo_id);
-        if (k > bk && iw_json_get_str(e, "name")) {
-            bk = k;
-            best = iw_json_get_str(e, "name");
-            if (k == 2)
-                break;
+    const char *base = strrchr(d->dest_path, '/');
+    base = base ? base + 1 : d->dest_path;
+    char *b2 = strdup(*base ? base : d->dest_path);
+    if (b2) {
+        size_t n = strlen(b2);
+        while (n > 1 && b2[n - 1] == '/')
+            b2[--n] = 0;
+        if (!*base) {   /* dest ends in '/': its last component */
+            char *s2 = strrchr(b2, '/');
+            if (s2)
+                memmove(b2, s2 + 1, strlen(s2 + 1) + 1);
         }
     }
+    const char *ndl[2] = { b2, nd && strrchr(nd, '/') ? strrchr(nd, '/') + 1 : NULL };
+    find_ctx f = { nd, d->repo_id, 2 };
+    char *hit = iw_reg_find_by_text(r, ndl, 2, matches_kind, &f);
+    if (!hit) {
+        const char *rl[1] = { d->repo_id };
+        f.kind = 1;
+        hit = iw_reg_find_by_text(r, rl, 1, matches_kind, &f);
+    }
+    free(b2);
     free(nd);
-    return best ? strdup(best) : NULL;
+    iw_error_clear();
+    return hit;
 }
 
 /* Under the lock, against the fresh state: the candidate still names it. */

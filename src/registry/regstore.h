@@ -36,4 +36,11 @@ cJSON        *iw_reg_txn_get_mut(iw_reg_txn *t, iw_reg_layer layer, const char *
 int           iw_reg_txn_add(iw_reg_txn *t, iw_reg_layer layer, cJSON *entry);
 bool          iw_reg_txn_del(iw_reg_txn *t, iw_reg_layer layer, const char *name);
 
+/* Outside a transaction: the first merged entry whose text (in either
+ * layer) contains one of the needles and for which fn returns true; its
+ * name (malloc'd) or NULL.  Only the entries whose text holds a needle are
+ * parsed. */
+char *iw_reg_find_by_text(iw_registry *r, const char *const *needles, size_t n,
+                          bool (*fn)(const cJSON *e, void *ctx), void *ctx);
+
 #endif

@@ -694,6 +694,51 @@ static bool ensure_loaded(iw_registry *r)
     return refresh(r, false, false) == 0;
 }
 
+/* Entries whose text (in either layer) contains one of the needles, as
+ * merged entries, handed to fn until it returns true; that entry's name
+ * is returned (malloc'd) or NULL.  Only the entries hit are parsed: a
+ * register into a large registry does not parse it all. */
+static long span_at(const reg_layer *L, size_t off)
+{
+    size_t lo = 0, hi = L->n_orig;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (L->ents[mid].end <= off)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < L->n_orig && L->ents[lo].start <= off ? (long)lo : -1;
+}
+
+char *iw_reg_find_by_text(iw_registry *r, const char *const *needles, size_t nn,
+                          bool (*fn)(const cJSON *e, void *ctx), void *ctx)
+{
+    if (!ensure_loaded(r))
+        return NULL;
+    for (int l = IW_REG_DISCOVERED; l >= IW_REG_CURATED; l--) {
+        reg_layer *L = &r->L[l];
+        for (size_t k = 0; L->text && k < nn; k++) {
+            size_t nl = needles[k] ? strlen(needles[k]) : 0;
+            if (!nl)
+                continue;
+            const char *p = L->text, *end = L->text + L->len;
+            while (p < end && (p = memmem(p, (size_t)(end - p), needles[k], nl)) != NULL) {
+                long i = span_at(L, (size_t)(p - L->text));
+                p += nl;
+                if (i < 0 || L->ents[i].deleted)
+                    continue;
+                const cJSON *e = merged_get(r, L->ents[i].name);
+                if (e && fn(e, ctx))
+                    return strdup(L->ents[i].name);
+                p = L->text + L->ents[i].end;   /* next entry */
+            }
+        }
+    }
+    iw_error_clear();
+    return NULL;
+}
+
 /* Reads build trees on demand inside the handle, so the const in the
  * public signatures is about the caller, not about the cache. */
 const cJSON *iw_registry_entries(const iw_registry *cr, iw_reg_layer layer)
