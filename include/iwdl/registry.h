@@ -2,13 +2,17 @@
  *
  * Three files in the registry directory (IMAGEWORKS_REGISTRY_DIR, else
  * $XDG_CONFIG_HOME/imageworks, else ~/.config/imageworks):
- *   model_registry.curated.json     hand-edited; rewritten only by
+ *   model_registry.curated.json     hand-edited; an entry is rewritten only to
+ *                                   change a value it holds (migrate, reconcile,
+ *                                   iw_registry_upsert_both) and by
  *                                   iw_registry_remove(.., from_curated=true)
  *                                   (created as [] by the first write when absent)
  *   model_registry.discovered.json  what this tool writes
  *   model_registry.json             merged snapshot: discovered as base,
  *                                   curated deep-merged over it (curated
- *                                   wins, curated nulls skipped)
+ *                                   wins, curated nulls skipped), printed
+ *                                   exactly as the original's Python does
+ *                                   (json.dumps(indent=2) + "\n")
  * Each is a JSON array of objects with a unique string "name".  A file is
  * validated and indexed by a scanner that builds no tree; an entry becomes a
  * cJSON object only when asked for.  Entry changes (upsert, remove,
@@ -19,8 +23,9 @@
  * Every change: exclusive fcntl lock on model_registry.lock, re-read of the
  * files under the lock, the edit, then: a temp file for each file touched,
  * fsync of all of them, for each a hard-link backup of the previous version
- * (model_registry[.layer].YYYYmmdd-HHMMSS.bak.json, newest
- * IW_REGISTRY_BACKUPS kept, pruned after the lock is released) + rename,
+ * (model_registry[.layer].YYYYmmdd-HHMMSS.iwdl.bak.json, newest
+ * IW_REGISTRY_BACKUPS of ours kept, the original's *.bak.json never
+ * touched, pruned after the lock is released) + rename,
  * and one fsync of the directory.  A file that
  * does not parse, is not an array of objects with string names, or repeats a
  * name is refused ("<file>:<line>:<col>: ...") and never overwritten.
@@ -108,14 +113,11 @@ int  iw_registry_upsert_both(iw_registry *r, const char *name, iw_registry_layer
  * IW_ENOTFOUND when no layer touched holds it. */
 int  iw_registry_remove(iw_registry *r, const char *name, bool from_curated);
 
-/* Merged view of two layers: discovered as base, each curated entry
- * deep-merged over the entry of the same name (objects merge key by key,
- * other values replace, curated nulls are skipped); curated-only entries are
- * appended.  metadata.architecture is tool-owned: known keys of a discovered
- * record win (a full one, with collected_at, also drops curated's other
- * known keys but runtime/params_billion), unknown keys follow curated, and
- * curated metadata.architecture_override is merged over the result
- * (docs/registry.md).  New array (caller owns) or NULL on ENOMEM. */
+/* Merged view of two layers, the original's _merge_layered_fragments:
+ * discovered as base, each curated entry deep-merged over the entry of the
+ * same name (objects merge key by key, other values replace, curated nulls
+ * are skipped, new keys go last); curated-only entries are appended as they
+ * are (docs/registry.md).  New array (caller owns) or NULL on ENOMEM. */
 cJSON *iw_registry_merge(const cJSON *discovered, const cJSON *curated);
 
 /* Validate a parsed registry array (array of objects with unique string
@@ -125,7 +127,8 @@ int  iw_registry_validate(const cJSON *arr, const char *text, size_t len, const 
 
 /* ---- names --------------------------------------------------------- */
 
-/* Slug in the original's style: "<family minus quant tokens>[_<N>b]_(<QUANT>)",
+/* This tool's slug for Ollama models and lone GGUF files (HF installs use
+ * iw_registry_original_slug): "<family minus quant tokens>[_<N>b]_(<QUANT>)",
  * e.g. "qwen2.5-vl-7b-instruct_(AWQ)", "qwen3_8b_(Q4_K_M)".  repo may be
  * "owner/name" or "name"; quant_label NULL/"" = no suffix; params_total
  * IW_UNKNOWN = no size suffix.  Result malloc'd. */
@@ -241,8 +244,11 @@ typedef struct iw_migrate_report {
  * "config:/path/config.json" form) gets its config sources in that form.  An entry whose record is unchanged apart from collected_at is left
  * alone (idempotent) unless opts->force.  A failed extraction records the
  * warning "migrate: <error>" in the entry's metadata.architecture.warnings
- * and the run continues.  Extraction runs outside the lock; all changes are
- * applied in one locked transaction against a fresh re-read. */
+ * and the run continues.  When the curated entry holds a
+ * metadata.architecture of its own (which the merged view shows), the new
+ * record is written there too; curated metadata.architecture_override is
+ * merged over every record written.  Extraction runs outside the lock; all
+ * changes are applied in one locked transaction against a fresh re-read. */
 int iw_registry_migrate(iw_registry *r, iw_registry_extract_fn fn, void *ctx,
                         const iw_migrate_opts *opts, iw_migrate_report *rep);
 
@@ -269,9 +275,10 @@ const char *iw_registry_default_metrics_log(void);
 
 /* Read the vLLM manager's JSONL log; the newest line per model (by
  * timestamp, ties by line order) becomes metadata.architecture.runtime =
- * {<payload.metrics...>, extra_args_snapshot, observed_at, producer?,
- * source: {file, line}} of the discovered entry, and "runtime-log" is added
- * to metadata.architecture.sources.  Malformed lines (not JSON, no string
+ * {<payload.metrics...>, extra_args_snapshot, observed_at, source:
+ * payload.source or "runtime-log" (the original's), log: {file, line}} of
+ * the discovered entry (and of the curated record when the curated entry
+ * has one), and "runtime-log" is added to metadata.architecture.sources.  Malformed lines (not JSON, no string
  * model/timestamp, unparseable timestamp, payload not an object) and models
  * not in the registry are counted, never fatal (the first malformed ones are
  * named in rep->bad); a missing file sets
