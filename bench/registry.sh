@@ -113,7 +113,7 @@ done
 IMAGEWORKS_REGISTRY_DIR=$T/reg3 timeit "one upsert (scan of 1 install) into 10,000 entries" 100 \
     "$CLI" scan "$T/one"
 IMAGEWORKS_REGISTRY_DIR=$T/reg3 timeit "read only: show NAME on 10,000 entries" 100 \
-    "$CLI" show "new-model_8b_(BF16)"
+    "$CLI" show "new-model_(BF16)"
 IMAGEWORKS_REGISTRY_DIR=$T/reg3 timeit "read only: list on 10,000 entries (parses all)" 1000 \
     "$CLI" list
 printf 'backups kept: %s\n' "$(ls "$T/reg3" | grep -c '\.bak\.json$')"

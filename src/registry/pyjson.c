@@ -195,9 +195,20 @@ static int put_string_token(iw_buf *out, const char **pp)
     const char *p = *pp + 1;
     if (iw_buf_putc(out, '"') < 0)
         return -1;
-    while (*p != '"')
+    while (*p != '"') {
+        /* a run of printable ASCII other than '"' and '\\' is copied as it is */
+        const char *q = p;
+        while ((unsigned char)*q >= 0x20 && (unsigned char)*q < 0x7f && *q != '"' && *q != '\\')
+            q++;
+        if (q > p) {
+            if (iw_buf_append(out, p, (size_t)(q - p)) < 0)
+                return -1;
+            p = q;
+            continue;
+        }
         if (put_cp(out, next_cp(&p)) < 0)
             return -1;
+    }
     *pp = p + 1;
     return iw_buf_putc(out, '"');
 }
