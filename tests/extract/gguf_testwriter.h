@@ -1,6 +1,8 @@
 /* gguf_testwriter.h - a tiny GGUF writer for the tests: versions 1-3, either
  * byte order, every value type, nested arrays, tensor infos with correct
- * (or deliberately wrong) offsets.  Header-only (static functions). */
+ * (or deliberately wrong) offsets.  Header-only (static functions).
+ * Also the writer of bench/gguf_synth.c (full-size synthetic models whose
+ * tensor data is a sparse file): one GGUF writer for tests and benches. */
 #ifndef GGUF_TESTWRITER_H
 #define GGUF_TESTWRITER_H
 
@@ -80,6 +82,12 @@ static inline void gw_kv_arr_i32(gw *w, const char *k, const int32_t *v, size_t 
     for (size_t i = 0; i < n; i++)
         gw_u32(w, (uint32_t)v[i]);
 }
+static inline void gw_kv_arr_f32(gw *w, const char *k, const float *v, size_t n)
+{
+    gw_kv_arr(w, k, 6, n);
+    for (size_t i = 0; i < n; i++)
+        gw_f32(w, v[i]);
+}
 static inline void gw_kv_arr_str(gw *w, const char *k, const char *const *v, size_t n)
 {
     gw_kv_arr(w, k, 8, n);
@@ -119,7 +127,9 @@ static inline void gw_zeros(gw *w, size_t n)
 static inline void gw_free(gw *w) { free(w->p); memset(w, 0, sizeof *w); }
 
 /* Tensor list helper: computes contiguous offsets for (name, dims, type)
- * with the ggml bytes table used by the tests (F32, F16, Q8_0, Q4_K, Q6_K). */
+ * with the ggml bytes table used by the tests and the synthetic models
+ * (F32, F16, BF16, Q8_0, Q4_K, Q6_K, MXFP4, Q2_0).  It is its own table on
+ * purpose: the tests check the library's type table against it. */
 typedef struct gw_t { const char *name; uint32_t nd; int64_t ne[4]; int32_t type; } gw_t;
 
 static inline uint64_t gw_tbytes(const gw_t *t)
@@ -133,13 +143,15 @@ static inline uint64_t gw_tbytes(const gw_t *t)
     case 8: return (uint64_t)n / 32 * 34;
     case 12: return (uint64_t)n / 256 * 144;
     case 14: return (uint64_t)n / 256 * 210;
+    case 39: return (uint64_t)n / 32 * 17;
     case 42: return (uint64_t)n / 64 * 18;
     default: return 0;
     }
 }
 
-/* Write the tensor infos, pad, and the zero data section. */
-static inline void gw_tensors(gw *w, const gw_t *ts, size_t n, size_t align)
+/* Write the tensor infos and pad to the data section; returns the size of
+ * the data section (each tensor padded to `align`). */
+static inline uint64_t gw_tensor_infos(gw *w, const gw_t *ts, size_t n, size_t align)
 {
     uint64_t off = 0;
     for (size_t i = 0; i < n; i++) {
@@ -147,7 +159,13 @@ static inline void gw_tensors(gw *w, const gw_t *ts, size_t n, size_t align)
         off += (gw_tbytes(&ts[i]) + align - 1) / align * align;
     }
     gw_pad(w, align);
-    gw_zeros(w, (size_t)off);
+    return off;
+}
+
+/* Write the tensor infos, pad, and the zero data section. */
+static inline void gw_tensors(gw *w, const gw_t *ts, size_t n, size_t align)
+{
+    gw_zeros(w, (size_t)gw_tensor_infos(w, ts, n, align));
 }
 
 #endif
