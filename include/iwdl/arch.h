@@ -203,4 +203,28 @@ int64_t iw_arch_kv_heads_of_layer(const iw_arch *a, size_t il);
  * (the tensor types fix the storage and llama.cpp runs it). */
 bool    iw_arch_is_gguf(const iw_arch *a);
 
+/* ---- the KV-cache rule (src/common/kvlayer.c): one definition for
+ * inspect's kv_bytes_per_token and for every engine of the estimator ---- */
+
+/* What layer il stores per token.  kind is FULL, SLIDING, CHUNKED or CROSS
+ * for a layer with its own KV cache, NONE otherwise (recurrent, no-op,
+ * shared with an earlier layer, or 0 KV heads).  Elements per token:
+ * n_kv_heads x (k_width + v_width); MLA: one latent of k_width
+ * (kv_lora_rank + qk_rope_head_dim) and v_width 0. */
+typedef struct iw_kv_layer {
+    iw_layer_kind kind;
+    int64_t n_kv_heads;
+    int64_t k_width, v_width;       /* elements per head */
+    bool    mla, shared, recurrent;
+} iw_kv_layer;
+
+/* Layers that can hold KV: decoder_layers of an encoder-decoder, else num_layers. */
+int64_t iw_arch_kv_layer_count(const iw_arch *a);
+/* 0, or a negative error when the layer's KV width cannot be known. */
+int     iw_arch_kv_layer(const iw_arch *a, int64_t il, iw_kv_layer *out);
+bool    iw_arch_is_mla(const iw_arch *a);
+/* Bytes per element of a dtype name: bf16/fp16/f16 2, f32 4, fp8/int8 1,
+ * q8_0 34/32, q4_0 18/32, q4_1 20/32, q5_0 22/32, q5_1 24/32; 0 unknown. */
+double  iw_dtype_bytes(const char *name);
+
 #endif

@@ -126,40 +126,13 @@ static double pad_up(double v, double m) { return ceil(v / m) * m; }
 
 static bool known(int64_t v) { return v > 0; }
 
-/* Bytes of one element of a dtype name ("bfloat16", "bf16", "float32",
- * "fp8", ...); 0 when unknown. */
-static double dtype_bytes(const char *s)
-{
-    if (!s)
-        return 0;
-    if (!strcasecmp(s, "bfloat16") || !strcasecmp(s, "bf16") || !strcasecmp(s, "float16") ||
-        !strcasecmp(s, "fp16") || !strcasecmp(s, "f16") || !strcasecmp(s, "half"))
-        return 2;
-    if (!strcasecmp(s, "float32") || !strcasecmp(s, "fp32") || !strcasecmp(s, "f32") ||
-        !strcasecmp(s, "float"))
-        return 4;
-    if (!strncasecmp(s, "fp8", 3) || !strncasecmp(s, "float8", 6) || !strcasecmp(s, "f8") ||
-        !strcasecmp(s, "int8"))
-        return 1;
-    if (!strcasecmp(s, "q8_0"))
-        return 34.0 / 32.0;
-    if (!strcasecmp(s, "q4_0"))
-        return 18.0 / 32.0;
-    return 0;
-}
+/* Bytes of one element of a dtype name or of a KV cache type: the
+ * library's one dtype table (iw_dtype_bytes, src/common/kvlayer.c). */
+static double dtype_bytes(const char *s) { return iw_dtype_bytes(s); }
 
 static double kv_elem_bytes(iw_kv_dtype t)
 {
-    switch (t) {
-    case IW_KV_F32:  return 4;
-    case IW_KV_F16:
-    case IW_KV_BF16: return 2;
-    case IW_KV_FP8:  return 1;
-    case IW_KV_Q8_0: return 34.0 / 32.0;
-    case IW_KV_Q4_0: return 18.0 / 32.0;
-    case IW_KV_AUTO: break;
-    }
-    return 0;
+    return t == IW_KV_AUTO ? 0 : iw_dtype_bytes(iw_kv_dtype_name(t));
 }
 
 /* Resolve AUTO: vLLM follows kv_precision, then torch_dtype; llama.cpp and
@@ -235,24 +208,6 @@ static int validate_arch(const iw_arch *a)
     return 0;
 }
 
-static bool is_mla(const iw_arch *a)
-{
-    return a->attention.type == IW_ATTN_MLA || known(a->attention.kv_lora_rank);
-}
-
-/* Layer kind of layer il: layer_types when present, else the
- * sliding_window_pattern convention (layer i full iff (i+1) % n == 0, the
- * same set as llama.cpp's il % n < n-1 for SWA), else full. */
-static iw_layer_kind kind_of(const iw_arch *a, int64_t il)
-{
-    const iw_attention *at = &a->attention;
-    if (at->layer_types && at->n_layer_types > 0)
-        return (size_t)il < at->n_layer_types ? at->layer_types[il] : IW_LAYER_FULL;
-    if (at->sliding_window_pattern > 1 && known(at->sliding_window))
-        return ((il + 1) % at->sliding_window_pattern) != 0 ? IW_LAYER_SLIDING : IW_LAYER_FULL;
-    return IW_LAYER_FULL;
-}
-
 /* Per-class KV bytes per token (one sequence, one GPU) and layer counts. */
 typedef struct kvsum {
     double full, swa, chunk, cross;     /* bytes per token summed over the layers of the class */
@@ -289,14 +244,11 @@ static int kv_classes(const iw_arch *a, iw_engine eng, iw_kv_dtype t, int tp, kv
     s->eb = resolve_kv_bytes(a, eng, t, &s->kv_how, &guessed);
     if (guessed && warn)
         iw_strlist_push_unique(warn, "KV dtype unknown (no kv_precision/torch_dtype): assumed 16-bit");
-    bool mla = is_mla(a);
+    bool mla = iw_arch_is_mla(a);
     double dk = head_k(a), dv = head_v(a);
-    double mla_w = 0;
     if (mla) {
         if (!known(a->attention.kv_lora_rank))
             return iw_error_set(IW_EINVAL, "estimate: MLA attention without attention.kv_lora_rank");
-        mla_w = (double)a->attention.kv_lora_rank +
-                (known(a->attention.qk_rope_head_dim) ? (double)a->attention.qk_rope_head_dim : 0);
         if (!known(a->attention.qk_rope_head_dim) && warn)
             iw_strlist_push_unique(warn, "MLA without qk_rope_head_dim: latent width = kv_lora_rank only");
         snprintf(s->desc, sizeof(s->desc), "MLA latent (kv_lora_rank %lld + qk_rope_head_dim %lld) x %g B, not split by TP",
@@ -312,29 +264,23 @@ static int kv_classes(const iw_arch *a, iw_engine eng, iw_kv_dtype t, int tp, kv
         snprintf(s->desc, sizeof(s->desc), "n_kv(l)/tp x (d_k %g + d_v %g) x %g B", dk, dv, s->eb);
     }
 
-    bool any_cross = false;
-    for (int64_t il = 0; il < a->num_layers; il++)
-        if (kind_of(a, il) == IW_LAYER_CROSS)
-            any_cross = true;
-    int64_t cross_left = (!any_cross && known(a->attention.num_cross_layers)) ? a->attention.num_cross_layers : 0;
-
-    /* KV sharing (Gemma 3n num_kv_shared_layers): the last N layers reuse
-     * the KV of earlier layers and store none of their own. */
-    int64_t shared_from = a->num_layers;
-    if (known(a->attention.num_kv_shared_layers)) {
-        if (a->attention.num_kv_shared_layers < a->num_layers)
-            shared_from = a->num_layers - a->attention.num_kv_shared_layers;
-        else if (warn)
-            iw_strlist_push_unique(warn, "attention.num_kv_shared_layers >= num_layers: ignored");
-    }
-    for (int64_t il = 0; il < a->num_layers; il++) {
-        iw_layer_kind k = kind_of(a, il);
+    /* the layers, by the library's one KV rule (iw_arch_kv_layer, shared
+     * with inspect's kv_bytes_per_token and the llama.cpp cache) */
+    if (known(a->attention.num_kv_shared_layers) && a->attention.num_kv_shared_layers >= iw_arch_kv_layer_count(a) && warn)
+        iw_strlist_push_unique(warn, "attention.num_kv_shared_layers >= num_layers: ignored");
+    int64_t L = iw_arch_kv_layer_count(a);
+    for (int64_t il = 0; il < L; il++) {
+        iw_kv_layer kl;
+        int rc = iw_arch_kv_layer(a, il, &kl);
+        if (rc < 0)
+            return iw_error_set(rc, "estimate: %s", iw_error_last());
+        iw_layer_kind k = kl.kind;
         double per = 0;
-        if (il >= shared_from && k != IW_LAYER_LINEAR && k != IW_LAYER_MAMBA) {
+        if (kl.shared) {
             s->n_shared++;
             continue;
         }
-        if (k == IW_LAYER_LINEAR || k == IW_LAYER_MAMBA) {
+        if (kl.recurrent) {
             s->n_rec++;
             continue;
         }
@@ -342,23 +288,13 @@ static int kv_classes(const iw_arch *a, iw_engine eng, iw_kv_dtype t, int tp, kv
             s->n_none++;
             continue;
         }
-        if (mla) {
-            per = mla_w * s->eb;
+        if (kl.mla) {
+            per = (double)kl.k_width * s->eb;      /* the latent, not split by TP */
         } else {
-            int64_t nkv = iw_arch_kv_heads_of_layer(a, (size_t)il);
-            if (nkv < 0)
-                nkv = 1;
-            if (nkv == 0) {         /* per-layer array: no attention in this layer */
-                s->n_none++;
-                continue;
-            }
-            int64_t r = nkv / (tp > 0 ? tp : 1);
+            int64_t r = kl.n_kv_heads / (tp > 0 ? tp : 1);
             if (r < 1)
                 r = 1;
-            per = (double)r * (dk + dv) * s->eb;
-        }
-        if (k == IW_LAYER_FULL && cross_left > 0 && il >= a->num_layers - cross_left) {
-            k = IW_LAYER_CROSS;     /* num_cross_layers without per-layer types */
+            per = (double)r * (double)(kl.k_width + kl.v_width) * s->eb;
         }
         switch (k) {
         case IW_LAYER_SLIDING:
@@ -406,10 +342,7 @@ static int kv_classes(const iw_arch *a, iw_engine eng, iw_kv_dtype t, int tp, kv
         double d_inner = known(m->d_inner) ? (double)m->d_inner
                        : (known(m->n_heads) && known(m->head_dim)) ? (double)m->n_heads * (double)m->head_dim : 0;
         double d_state = known(m->d_state) ? (double)m->d_state : 0;
-        bool gdn = false;
-        for (int64_t il = 0; il < a->num_layers; il++)
-            if (kind_of(a, il) == IW_LAYER_LINEAR)
-                gdn = true;
+        bool gdn = iw_arch_count_layers(a, IW_LAYER_LINEAR) > 0;
         if (!(d_state > 0) && gdn && known(m->head_dim) && known(m->n_groups)) {
             /* gated delta net without linear_key_head_dim: the published
              * GDN models (Qwen3-Next, Qwen3.5) use equal key/value head dims */
