@@ -9,7 +9,8 @@
  *   activations  vLLM activation peak of the profiling forward pass
  *   non_torch    vLLM non-torch allocations (cuBLAS workspace, NCCL)
  *   cuda_graphs  vLLM CUDA-graph pools (0 with enforce_eager)
- *   compute      llama.cpp compute buffer (gguf-parser style)
+ *   compute      llama.cpp compute buffer: ggml's allocator replayed over the
+ *                graph llama.cpp reserves (src/estimate/llamacpp.c)
  *   overhead     llama.cpp platform footprint (CUDA context etc.)
  *   vision       vision tower + projector when not inside the exact weights
  *
@@ -64,6 +65,14 @@ int         iw_kv_dtype_parse(const char *s, iw_kv_dtype *out);
 #define IW_EST_LLAMA_UBATCH          512
 #define IW_EST_OLLAMA_CTX_DEFAULT    4096
 
+/* The llama.cpp program a context belongs to: llama-server (and Ollama,
+ * which runs it) reserves one output row per slot; llama-cli, llama-bench
+ * and the library's defaults reserve outputs for the whole batch (n_batch),
+ * so their compute buffer holds logits for every token of a ubatch. */
+typedef enum iw_llama_app { IW_LLAMA_SERVER = 0, IW_LLAMA_CLI } iw_llama_app;
+const char *iw_llama_app_name(iw_llama_app a);           /* "server", "cli" */
+int         iw_llama_app_parse(const char *s, iw_llama_app *out);
+
 typedef struct iw_est_opts {
     iw_engine   engine;
     int64_t     context;       /* tokens per sequence; IW_UNKNOWN = model maximum (Ollama: 4096) */
@@ -77,9 +86,11 @@ typedef struct iw_est_opts {
     bool        no_chunked_prefill;
     bool        enforce_eager;
     /* llama.cpp / Ollama */
-    int64_t     n_ubatch;      /* IW_UNKNOWN = 512 */
+    int64_t     n_ubatch;      /* IW_UNKNOWN = 512 (Ollama: 512 / 1024 / 2048 by context, its automatic batch) */
     int64_t     n_gpu_layers;  /* IW_UNKNOWN = all (including the output layer) */
-    int         flash_attn;    /* -1 = engine default (llama.cpp on, Ollama off), 0 off, 1 on */
+    int         flash_attn;    /* -1 = engine default (llama.cpp and Ollama: auto, on for CUDA and CPU), 0 off, 1 on */
+    int64_t     n_batch;       /* llama.cpp -b; IW_UNKNOWN = 2048 (Ollama passes -b = -ub) */
+    iw_llama_app llama_app;    /* which llama.cpp program holds the context (IW_LLAMA_SERVER by default) */
     /* Overheads and margins (see "Profiles" below); NULL = the shipped
      * "default" profile, which adds no margin to the modelled terms. */
     const struct iw_est_profile *profile;
@@ -97,6 +108,7 @@ typedef struct iw_est_term {
 } iw_est_term;
 
 #define IW_EST_MAX_TERMS 12
+#define IW_EST_MAX_HOST_TERMS 6
 
 typedef struct iw_estimate {
     iw_est_opts in;            /* resolved inputs (defaults filled) */
@@ -106,7 +118,10 @@ typedef struct iw_estimate {
     int64_t     total;         /* sum of the terms, per GPU */
     int64_t     budget;        /* usable bytes per GPU (vLLM: vram x util); IW_UNKNOWN without --vram */
     bool        fits;          /* total <= budget (false when no budget) */
-    int64_t     host_bytes;    /* llama.cpp: weights and KV of layers left on the CPU */
+    int64_t     host_bytes;    /* llama.cpp: the sum of host_terms */
+    iw_est_term host_terms[IW_EST_MAX_HOST_TERMS];  /* llama.cpp and Ollama: host RAM (weights and KV
+                                                        left on the CPU, the output buffer) */
+    size_t      n_host_terms;
     int64_t     weights_bytes; /* whole model, before the TP split */
     int64_t     kv_bytes_per_token;   /* per sequence, all attention layers, per GPU, uncapped */
     int64_t     state_bytes_per_seq;  /* recurrent state per sequence, per GPU */

@@ -314,13 +314,15 @@ static int emit_ollama(const iw_estimate *e, const iw_emit_input *in, iw_buf *b,
         rc = iw_buf_printf(b, "\nPARAMETER num_ctx %lld\n", (long long)in->context);
     if (!rc && layers > 0 && o->n_gpu_layers >= 0 && o->n_gpu_layers <= layers)   /* not all (all = layers + 1, the output layer too) */
         rc = iw_buf_printf(b, "PARAMETER num_gpu %lld\n", (long long)o->n_gpu_layers);
-    bool env = in->batch > 1 || o->flash_attn == 1 || (o->kv_dtype != IW_KV_AUTO && o->kv_dtype != IW_KV_F16);
+    /* Ollama's flash attention is "auto" (on where the GPU has it, llm/llama_server.go):
+     * only turning it off needs the environment */
+    bool env = in->batch > 1 || o->flash_attn == 0 || (o->kv_dtype != IW_KV_AUTO && o->kv_dtype != IW_KV_F16);
     if (!rc && env)
         rc = iw_buf_puts(b, "# server settings (environment of `ollama serve`, not Modelfile parameters):\n");
     if (!rc && in->batch > 1)
         rc = iw_buf_printf(b, "#   OLLAMA_NUM_PARALLEL=%lld\n", (long long)in->batch);
-    if (!rc && o->flash_attn == 1)
-        rc = iw_buf_puts(b, "#   OLLAMA_FLASH_ATTENTION=1\n");
+    if (!rc && o->flash_attn == 0)
+        rc = iw_buf_puts(b, "#   OLLAMA_FLASH_ATTENTION=0\n");
     if (!rc && (o->kv_dtype == IW_KV_Q8_0 || o->kv_dtype == IW_KV_Q4_0))
         rc = iw_buf_printf(b, "#   OLLAMA_KV_CACHE_TYPE=%s\n", iw_kv_dtype_name(o->kv_dtype));
     return rc;

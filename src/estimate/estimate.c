@@ -15,6 +15,7 @@
 
 #include "iwdl/error.h"
 #include "iwdl/estimate.h"
+#include "llamacpp.h"
 
 #define CAP_LAYERS   100000
 #define CAP_HEADS    100000
@@ -78,6 +79,22 @@ int iw_kv_dtype_parse(const char *s, iw_kv_dtype *out)
     return iw_error_set(IW_EINVAL, "kv dtype '%s': expected auto, f32, fp16, bf16, fp8, q8_0 or q4_0", s);
 }
 
+const char *iw_llama_app_name(iw_llama_app a)
+{
+    return a == IW_LLAMA_CLI ? "cli" : "server";
+}
+
+int iw_llama_app_parse(const char *s, iw_llama_app *out)
+{
+    if (s && (!strcasecmp(s, "server") || !strcasecmp(s, "llama-server")))
+        *out = IW_LLAMA_SERVER;
+    else if (s && (!strcasecmp(s, "cli") || !strcasecmp(s, "llama-cli") || !strcasecmp(s, "library")))
+        *out = IW_LLAMA_CLI;
+    else
+        return iw_error_set(IW_EINVAL, "llama.cpp program '%s': expected server or cli", s ? s : "");
+    return 0;
+}
+
 /* ------------------------------------------------------------- options */
 
 void iw_est_opts_init(iw_est_opts *o)
@@ -94,6 +111,8 @@ void iw_est_opts_init(iw_est_opts *o)
     o->n_ubatch = IW_UNKNOWN;
     o->n_gpu_layers = IW_UNKNOWN;
     o->flash_attn = -1;
+    o->n_batch = IW_UNKNOWN;
+    o->llama_app = IW_LLAMA_SERVER;
 }
 
 void iw_estimate_init(iw_estimate *e)
@@ -685,6 +704,24 @@ static void add_term(iw_estimate *e, const char *name, double bytes, const char 
     t->bytes = to_i64(bytes);
 }
 
+static void add_host_term(iw_estimate *e, const char *name, double bytes, const char *source,
+                          const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void add_host_term(iw_estimate *e, const char *name, double bytes, const char *source,
+                          const char *fmt, ...)
+{
+    if (e->n_host_terms >= IW_EST_MAX_HOST_TERMS)
+        return;
+    iw_est_term *t = &e->host_terms[e->n_host_terms++];
+    snprintf(t->name, sizeof(t->name), "%s", name);
+    snprintf(t->source, sizeof(t->source), "%s", source);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(t->formula, sizeof(t->formula), fmt, ap);
+    va_end(ap);
+    t->bytes = to_i64(bytes);
+    e->host_bytes += t->bytes;
+}
+
 static int64_t model_max_ctx(const iw_arch *a)
 {
     if (known(a->context_length))
@@ -732,6 +769,183 @@ static double cross_encoder_len(const iw_arch *a, const kvsum *s, iw_strlist *wa
     return 0;
 }
 
+/* ggml type of the cache for a KV dtype (llama.cpp's -ctk / -ctv) */
+static int ggml_kv_type(iw_kv_dtype t)
+{
+    switch (t) {
+    case IW_KV_F32:  return IW_GGML_F32;
+    case IW_KV_BF16: return IW_GGML_BF16;
+    case IW_KV_Q8_0: return IW_GGML_Q8_0;
+    case IW_KV_Q4_0: return IW_GGML_Q4_0;
+    default:         return IW_GGML_F16;
+    }
+}
+
+/* llama.cpp and Ollama (which runs llama-server).  The KV cache, the
+ * compute buffer and the output buffer come from src/estimate/llamacpp.c,
+ * which follows llama.cpp's own code; models it cannot build (recurrent and
+ * cross-attention layers) keep the per-class formulas. */
+static int llamacpp_terms(const iw_arch *a, iw_estimate *e, const kvsum *ks, int64_t wb, const char *wf,
+                          const char *wsrc, double vis, bool vis_incl, const char *vf)
+{
+    int rc;
+    iw_est_opts *in = &e->in;
+    const iw_est_profile *prof = in->profile;
+    bool ollama = in->engine == IW_ENGINE_OLLAMA;
+    const kvsum s = *ks;
+    double ctx = (double)in->context, B = (double)in->batch, L = (double)a->num_layers;
+    /* Ollama's automatic batch (server/sched.go generationBatchForContext):
+     * -b = -ub = 512, 1024 above 4096 tokens, 2048 above 32768 (of ctx x num_parallel) */
+    double ub = known(in->n_ubatch) ? (double)in->n_ubatch
+              : !ollama ? IW_EST_LLAMA_UBATCH : ctx * B > 32768 ? 2048 : ctx * B > 4096 ? 1024 : 512;
+    in->n_ubatch = (int64_t)ub;
+    double nb = known(in->n_batch) ? (double)in->n_batch : ollama ? ub : 2048;
+    in->n_batch = (int64_t)nb;
+    if (ollama)
+        in->llama_app = IW_LLAMA_SERVER;
+    /* flash attention "auto" resolves to on where the backend has it (CUDA, CPU) */
+    int fa = in->flash_attn >= 0 ? in->flash_attn : 1;
+    in->flash_attn = fa;
+    if (!fa && (in->kv_dtype == IW_KV_Q8_0 || in->kv_dtype == IW_KV_Q4_0))
+        iw_strlist_push_unique(&e->warnings, "quantized V cache needs flash attention (-fa on): llama.cpp refuses "
+                               "to create this context");
+    double ngl = known(in->n_gpu_layers) || in->n_gpu_layers == 0 ? (double)in->n_gpu_layers : L + 1;
+    if (ngl < 0)
+        ngl = L + 1;
+    in->n_gpu_layers = (int64_t)ngl;
+    double n_off = fmin(ngl, L);
+    bool out_gpu = ngl > L;
+    double frac = n_off / L;
+
+    /* weights: exact total; the GPU/host split is a heuristic (gguf-parser's
+     * placement: token embeddings on the host, repeating layers by -ngl, the
+     * output layer on the GPU with the last layer) */
+    double P = a->parameters.total > 0 ? (double)a->parameters.total : 0;
+    double bpp = P > 0 ? (double)wb / P : weight_bytes_per_param(a);
+    double emb = embedding_params(a) * bpp;
+    double outb = a->tie_word_embeddings ? emb : lm_head_params(a) * bpp;
+    double layers_b = (double)wb - emb - (a->tie_word_embeddings ? 0 : outb);
+    if (layers_b < 0)
+        layers_b = 0;
+    int64_t gpu_w = to_i64(layers_b * n_off / L + (out_gpu ? outb : 0));
+    if (gpu_w > wb && !a->tie_word_embeddings)
+        gpu_w = wb;
+    int64_t host_w = wb - gpu_w + (a->tie_word_embeddings && out_gpu ? to_i64(outb) : 0);
+    if (host_w < 0)
+        host_w = 0;
+    add_term(e, "weights", (double)gpu_w, n_off < L ? "heuristic: layer split of exact bytes" : wsrc,
+             "%s; on GPU: repeating layers x %g/%g%s (token embeddings stay in host RAM; the split is gguf-parser's "
+             "placement, a heuristic)", wf, n_off, L, out_gpu ? " + output layer" : "");
+
+    bool graph = s.n_rec == 0 && s.n_cross == 0;
+    iw_llamacpp_mem m;
+    memset(&m, 0, sizeof m);
+    if (graph) {
+        iw_llamacpp_ctx c = {
+            .n_ctx = (int64_t)(ctx * B), .n_seq = (int64_t)B, .n_batch = (int64_t)nb, .n_ubatch = (int64_t)ub,
+            .n_outputs_max = in->llama_app == IW_LLAMA_SERVER ? (int64_t)B : 0,
+            .flash_attn = fa != 0, .kv_unified = false, .swa_full = false,
+            .type_k = ggml_kv_type(in->kv_dtype), .type_v = ggml_kv_type(in->kv_dtype),
+        };
+        if ((rc = iw_llamacpp_memory(a, &c, &m, &e->warnings)))
+            return rc;
+        char f[IW_EST_FORMULA_MAX];
+        size_t fo = fmt_app(f, sizeof f, 0, "llama.cpp cache (src/llama-kv-cache.cpp): n_ctx = seqs %g x PAD(ctx %g, 256) "
+                            "= %lld cells in %lld streams", B, ctx, (long long)m.n_ctx, (long long)m.n_stream);
+        if (m.kv_layers)
+            fo = fmt_app(f, sizeof f, fo, "; %lld layers x (K %lld + V %lld B per cell, summed) x %lld cells",
+                         (long long)m.kv_layers, (long long)m.k_row, (long long)m.v_row, (long long)m.n_ctx);
+        if (m.kv_swa_layers)
+            fo = fmt_app(f, sizeof f, fo, "; sliding %lld layers x (K %lld + V %lld B) x %lld cells "
+                         "(PAD(min(ctx, window + n_ubatch %g), 256) per stream)", (long long)m.kv_swa_layers,
+                         (long long)m.k_row_swa, (long long)m.v_row_swa, (long long)(m.swa_cells * m.n_stream), ub);
+        fo = fmt_app(f, sizeof f, fo, "; %s", s.kv_how);
+        if (n_off < L)
+            fmt_app(f, sizeof f, fo, "; x %g/%g offloaded layers (rest in host RAM)", n_off, L);
+        add_term(e, "kv_cache", (double)m.kv_bytes * frac, "llama.cpp cache", "%s", f);
+        add_term(e, "compute", n_off > 0 ? (double)m.compute_bytes : 0,
+                 !m.graph_exact ? "heuristic" : n_off < L ? "heuristic: partial offload" : "llama.cpp graph",
+                 "peak of ggml's graph allocator over llama.cpp's %s graph (%lld nodes): n_tokens %lld (n_ubatch %g), "
+                 "%g seqs, %lld outputs (%s), flash attention %s, %lld KV cells per stream%s",
+                 m.graph, (long long)m.graph_nodes, (long long)m.n_tokens, ub, B, (long long)m.n_outputs,
+                 in->llama_app == IW_LLAMA_SERVER ? "llama-server: one per slot" : "llama-cli: n_batch",
+                 fa ? "on" : "off", (long long)m.n_ctx_seq, n_off > 0 ? "" : "; no layer on the GPU");
+    } else {
+        /* recurrent or cross-attention layers: per-class formulas */
+        double ncells = B * pad_up(ctx, IW_EST_LLAMA_PAD);
+        double w = known(a->attention.sliding_window) ? (double)a->attention.sliding_window : 0;
+        double seq_cells = pad_up(ctx, IW_EST_LLAMA_PAD);
+        double swa_cells = B * fmin(seq_cells, pad_up(w + ub, IW_EST_LLAMA_PAD));
+        double ch = known(a->attention.chunk_size) ? (double)a->attention.chunk_size : 0;
+        double chunk_cells = B * fmin(seq_cells, pad_up(ch + ub, IW_EST_LLAMA_PAD));
+        double enc = cross_encoder_len(a, &s, &e->warnings);
+        m.kv_bytes = to_i64(s.full * ncells + s.swa * swa_cells + s.chunk * chunk_cells + s.cross * enc * B);
+        char f[IW_EST_FORMULA_MAX];
+        size_t fo = 0;
+        fo = fmt_app(f, sizeof f, fo, "n_ctx = seqs %g x PAD(ctx %g, 256) = %g cells: ", B, ctx, ncells);
+        if (s.n_full)
+            fo = fmt_app(f, sizeof f, fo, "full %lld L x %.0f B x %g", (long long)s.n_full, s.full / s.n_full, ncells);
+        if (s.n_swa)
+            fo = fmt_app(f, sizeof f, fo, "%sSWA %lld L x %.0f B x seqs x min(PAD(ctx, 256), PAD(window %g + n_ubatch %g, 256)) = %g",
+                        s.n_full ? " + " : "", (long long)s.n_swa, s.swa / s.n_swa, w, ub, swa_cells);
+        if (s.n_chunk)
+            fo = fmt_app(f, sizeof f, fo, " + chunked %lld L x %.0f B x %g", (long long)s.n_chunk, s.chunk / s.n_chunk, chunk_cells);
+        if (s.n_cross)
+            fo = fmt_app(f, sizeof f, fo, " + cross %lld L x %.0f B x encoder %g x seqs", (long long)s.n_cross, s.cross / s.n_cross, enc);
+        fo = fmt_app(f, sizeof f, fo, "; per layer %s (%s)", s.desc, s.kv_how);
+        if (s.n_shared)
+            fo = fmt_app(f, sizeof f, fo, "; %lld layers reuse earlier KV", (long long)s.n_shared);
+        if (n_off < L)
+            fmt_app(f, sizeof f, fo, "; x %g/%g offloaded layers (rest in host RAM)", n_off, L);
+        add_term(e, "kv_cache", (double)m.kv_bytes * frac, "formula", "%s", f);
+        if (s.n_rec > 0)
+            add_term(e, "state", B * s.state * frac, "formula",
+                     "seqs %g x %lld recurrent layers x [(d_conv-1)(d_inner + 2 n_groups d_state) + n_heads head_dim d_state] x 4 B (F32)",
+                     B, (long long)s.n_rec);
+        double h = known(a->hidden_size) ? (double)a->hidden_size : 0;
+        double V = known(a->vocab_size) ? (double)a->vocab_size : 0;
+        double dense_I, moe_I, n_exp;
+        ffn_widths(a, &dense_I, &moe_I, &n_exp);
+        double nh = known(a->num_attention_heads) ? (double)a->num_attention_heads : 0;
+        double qdim = nh * head_k(a);
+        double kvdim = (double)(a->num_kv_heads > 0 ? a->num_kv_heads : (int64_t)nh) * head_k(a);
+        double nT = fmin(ncells, ub);
+        double out_rows = in->llama_app == IW_LLAMA_SERVER ? fmin(nT, B) : fmin(nT, nb);
+        double out_stage = out_gpu ? out_rows * V * 4 + nT * h * 4 : 0;
+        double ffn = nT * (2 * h + 3 * fmax(dense_I, moe_I) + n_exp) * 4;
+        double attn = fa ? nT * (qdim + 2 * kvdim) * 4 + ncells * nT * 2
+                         : nT * (qdim + 2 * kvdim) * 4 + ncells * nT * nh * 4 + ncells * nT * 4;
+        double comp = n_off > 0 ? fmax(out_stage, fmax(ffn, attn)) : 0;
+        add_term(e, "compute", comp, "heuristic",
+                 "max(output outputs x vocab x 4 + nT x h x 4, ffn nT x (2h + 3 I_ffn) x 4, attention %s) with nT = "
+                 "min(n_ctx, n_ubatch %g) = %g (recurrent or cross-attention layers: llama.cpp's graph not replayed)",
+                 fa ? "FA nT x (q + 2kv) x 4 + mask n_ctx x nT x 2" : "nT x (q+2kv) x 4 + KQ n_ctx x nT x heads x 4 + mask",
+                 ub, nT);
+        m.output_bytes = to_i64(V * B * 4);
+    }
+    add_term(e, "overhead", n_off > 0 ? (double)prof->llama_overhead : 0, "heuristic",
+             "platform footprint %g MiB (CUDA context, gguf-parser default)", (double)prof->llama_overhead / MiB);
+    if (vis > 0)
+        add_term(e, "vision", vis, "formula", "%s (mmproj)", vf);
+    else if (vis_incl)
+        add_term(e, "vision", 0, "formula", "%s", vf);
+
+    /* host RAM */
+    e->host_bytes = 0;
+    add_host_term(e, "weights", (double)host_w, n_off < L || !out_gpu ? "heuristic: layer split of exact bytes" : wsrc,
+                  "token embeddings%s%s", n_off < L ? " + the layers left on the CPU" : "",
+                  a->tie_word_embeddings && out_gpu ? " (tied: the output layer's copy is on the GPU)" : "");
+    if (n_off < L)
+        add_host_term(e, "kv_cache", (double)m.kv_bytes * (1 - frac), "heuristic: layer split",
+                      "KV of the %g layers left on the CPU", L - n_off);
+    add_host_term(e, "output", (double)m.output_bytes, graph ? "llama.cpp output buffer" : "formula",
+                  "logits: vocab %lld x max(seqs %g, 1) x 4 B (llama_context::output_reserve)",
+                  (long long)(known(a->vocab_size) ? a->vocab_size : 0), B);
+    if (known(in->vram_bytes))
+        e->budget = in->vram_bytes;
+    return 0;
+}
+
 int iw_estimate_compute(const iw_arch *a, const iw_est_opts *o, iw_estimate *e)
 {
     int rc;
@@ -757,8 +971,15 @@ int iw_estimate_compute(const iw_arch *a, const iw_est_opts *o, iw_estimate *e)
         return iw_error_set(IW_EINVAL, "estimate: gpu memory utilization %g outside (0, 1]", in->gpu_util);
     e->max_context = model_max_ctx(a);
     if (in->context == IW_UNKNOWN) {
-        if (in->engine == IW_ENGINE_OLLAMA)
-            in->context = IW_EST_OLLAMA_CTX_DEFAULT;
+        if (in->engine == IW_ENGINE_OLLAMA) {
+            /* Ollama's default num_ctx by VRAM tier (server/routes.go): 262144
+             * from 47 GiB, 32768 from 23 GiB, else 4096; capped at the
+             * model's trained context (server/sched.go effectiveModelContext) */
+            double v = known(in->vram_bytes) ? (double)in->vram_bytes : 0;
+            in->context = v >= 47 * GiB ? 262144 : v >= 23 * GiB ? 32768 : IW_EST_OLLAMA_CTX_DEFAULT;
+            if (known(e->max_context) && in->context > e->max_context)
+                in->context = e->max_context;
+        }
         else if (known(e->max_context))
             in->context = e->max_context;
         else
@@ -878,90 +1099,8 @@ int iw_estimate_compute(const iw_arch *a, const iw_est_opts *o, iw_estimate *e)
         if (known(in->vram_bytes))
             e->budget = (int64_t)floor((double)in->vram_bytes * in->gpu_util);
     } else {
-        bool ollama = in->engine == IW_ENGINE_OLLAMA;
-        double ub = known(in->n_ubatch) ? (double)in->n_ubatch : IW_EST_LLAMA_UBATCH;
-        in->n_ubatch = (int64_t)ub;
-        int fa = in->flash_attn >= 0 ? in->flash_attn : (ollama ? 0 : 1);
-        in->flash_attn = fa;
-        if (!fa && (in->kv_dtype == IW_KV_Q8_0 || in->kv_dtype == IW_KV_Q4_0))
-            iw_strlist_push_unique(&e->warnings, "quantized V cache needs flash attention (-fa on)");
-        /* llama.cpp (kv_unified = false) pads each sequence's share to 256 and
-         * allocates n_ctx = seqs x PAD(n_ctx / seqs, 256): -c 1023 -np 3 gets 1536 cells */
-        double ncells = B * pad_up(ctx, IW_EST_LLAMA_PAD);
-        double nlay = L;
-        double ngl = known(in->n_gpu_layers) || in->n_gpu_layers == 0 ? (double)in->n_gpu_layers : L + 1;
-        if (ngl < 0)
-            ngl = L + 1;
-        in->n_gpu_layers = (int64_t)ngl;
-        double n_off = fmin(ngl, nlay);
-        bool out_gpu = ngl > nlay;
-        double P = a->parameters.total > 0 ? (double)a->parameters.total : 0;
-        double bpp = P > 0 ? (double)wb / P : weight_bytes_per_param(a);
-        double emb = embedding_params(a) * bpp;
-        double outb = a->tie_word_embeddings ? emb : lm_head_params(a) * bpp;
-        double layers_b = (double)wb - emb - (a->tie_word_embeddings ? 0 : outb);
-        if (layers_b < 0)
-            layers_b = 0;
-        double gpu_w = layers_b * n_off / nlay + (out_gpu ? outb : 0);
-        add_term(e, "weights", gpu_w, wsrc,
-                 "%s; on GPU: repeating layers x %g/%g%s (token embeddings stay in host RAM)", wf, n_off, nlay,
-                 out_gpu ? " + output layer" : "");
-        double w = known(a->attention.sliding_window) ? (double)a->attention.sliding_window : 0;
-        /* llama.cpp default kv_unified = false: every sequence owns n_ctx/n_seq
-         * cells, and its SWA cache PAD(min(n_ctx_seq, n_swa + n_ubatch), 256) */
-        double seq_cells = pad_up(ctx, IW_EST_LLAMA_PAD);
-        double swa_cells = B * fmin(seq_cells, pad_up(w + ub, IW_EST_LLAMA_PAD));
-        double ch = known(a->attention.chunk_size) ? (double)a->attention.chunk_size : 0;
-        double chunk_cells = B * fmin(seq_cells, pad_up(ch + ub, IW_EST_LLAMA_PAD));
-        double enc = cross_encoder_len(a, &s, &e->warnings);
-        double kv_all = s.full * ncells + s.swa * swa_cells + s.chunk * chunk_cells + s.cross * enc * B;
-        double frac = n_off / nlay;
-        {
-            char f[IW_EST_FORMULA_MAX];
-            size_t fo = 0;
-            fo = fmt_app(f, sizeof f, fo, "n_ctx = seqs %g x PAD(ctx %g, 256) = %g cells: ", B, ctx, ncells);
-            if (s.n_full)
-                fo = fmt_app(f, sizeof f, fo, "full %lld L x %.0f B x %g", (long long)s.n_full, s.full / s.n_full, ncells);
-            if (s.n_swa)
-                fo = fmt_app(f, sizeof f, fo, "%sSWA %lld L x %.0f B x seqs x min(PAD(ctx, 256), PAD(window %g + n_ubatch %g, 256)) = %g",
-                            s.n_full ? " + " : "", (long long)s.n_swa, s.swa / s.n_swa, w, ub, swa_cells);
-            if (s.n_chunk)
-                fo = fmt_app(f, sizeof f, fo, " + chunked %lld L x %.0f B x %g", (long long)s.n_chunk, s.chunk / s.n_chunk, chunk_cells);
-            if (s.n_cross)
-                fo = fmt_app(f, sizeof f, fo, " + cross %lld L x %.0f B x encoder %g x seqs", (long long)s.n_cross, s.cross / s.n_cross, enc);
-            fo = fmt_app(f, sizeof f, fo, "; per layer %s (%s)", s.desc, s.kv_how);
-            if (s.n_shared)
-                fo = fmt_app(f, sizeof f, fo, "; %lld layers reuse earlier KV", (long long)s.n_shared);
-            if (n_off < nlay)
-                fmt_app(f, sizeof f, fo, "; x %g/%g offloaded layers (rest in host RAM)", n_off, nlay);
-            add_term(e, "kv_cache", kv_all * frac, "formula", "%s", f);
-        }
-        if (s.n_rec > 0)
-            add_term(e, "state", B * s.state * frac, "formula",
-                     "seqs %g x %lld recurrent layers x [(d_conv-1)(d_inner + 2 n_groups d_state) + n_heads head_dim d_state] x 4 B (F32)",
-                     B, (long long)s.n_rec);
-        double nT = fmin(ncells, ub);
-        double out_stage = out_gpu ? nT * (V + h) * 4 : 0;
-        double ffn = nT * (2 * h + 3 * fmax(dense_I, moe_I) + n_exp) * 4;
-        double attn = fa ? nT * (qdim + 2 * kvdim) * 4 + ncells * nT * 2
-                         : nT * (qdim + 2 * kvdim) * 4 + ncells * nT * nh * 4 + ncells * nT * 4;
-        double comp = fmax(out_stage, fmax(ffn, attn));
-        if (n_off <= 0)
-            comp = 0;
-        add_term(e, "compute", comp, "formula",
-                 "max(output nT x (vocab + h) x 4, ffn nT x (2h + 3 I_ffn) x 4, attention %s) with nT = min(n_ctx, n_ubatch %g) = %g",
-                 fa ? "FA nT x (q + 2kv) x 4 + mask n_ctx x nT x 2" : "nT x (q+2kv) x 4 + KQ n_ctx x nT x heads x 4 + mask",
-                 ub, nT);
-        add_term(e, "overhead", n_off > 0 ? (double)prof->llama_overhead : 0, "heuristic",
-                 "platform footprint %g MiB (CUDA context, gguf-parser default)", (double)prof->llama_overhead / MiB);
-        if (vis > 0)
-            add_term(e, "vision", vis, "formula", "%s (mmproj)", vf);
-        else if (vis_incl)
-            add_term(e, "vision", 0, "formula", "%s", vf);
-        e->host_bytes = to_i64((double)wb - gpu_w + (a->tie_word_embeddings && out_gpu ? outb : 0) +
-                               kv_all * (1 - frac));
-        if (known(in->vram_bytes))
-            e->budget = in->vram_bytes;
+        if ((rc = llamacpp_terms(a, e, &s, wb, wf, wsrc, vis, vis_incl, vf)))
+            return rc;
     }
     /* the profile's margins (all 0 in the shipped "default") */
     double base_oh = (double)prof->base_overhead;
@@ -1130,7 +1269,8 @@ int iw_estimate_recommend(const iw_estimate *e, int64_t context, int64_t batch, 
         if ((rc = iw_strlist_push(args, "-c")) || (rc = iw_strlist_pushf(args, "%lld", (long long)(context * batch))) ||
             (rc = iw_strlist_push(args, "-ngl")) || (rc = iw_strlist_pushf(args, "%lld", (long long)in->n_gpu_layers)))
             return rc;
-        if (batch > 1 && ((rc = iw_strlist_push(args, "-np")) || (rc = iw_strlist_pushf(args, "%lld", (long long)batch))))
+        /* -np always: without it llama-server runs 4 slots sharing a unified cache */
+        if ((rc = iw_strlist_push(args, "-np")) || (rc = iw_strlist_pushf(args, "%lld", (long long)batch)))
             return rc;
         if (in->kv_dtype != IW_KV_AUTO && in->kv_dtype != IW_KV_F16) {
             /* llama.cpp cache type names: f32, f16, bf16, q8_0, q4_0 */
@@ -1169,6 +1309,8 @@ cJSON *iw_estimate_to_json(const iw_estimate *e)
         cJSON_AddNumberToObject(inputs, "block_size", IW_EST_VLLM_BLOCK);
     } else {
         cJSON_AddNumberToObject(inputs, "n_ubatch", (double)in->n_ubatch);
+        cJSON_AddNumberToObject(inputs, "n_batch", (double)in->n_batch);
+        cJSON_AddStringToObject(inputs, "llama_app", iw_llama_app_name(in->llama_app));
         cJSON_AddNumberToObject(inputs, "n_gpu_layers", (double)in->n_gpu_layers);
         cJSON_AddBoolToObject(inputs, "flash_attn", in->flash_attn == 1);
     }
@@ -1200,8 +1342,22 @@ cJSON *iw_estimate_to_json(const iw_estimate *e)
     cJSON_AddNumberToObject(root, "kv_bytes_per_token", (double)e->kv_bytes_per_token);
     if (e->state_bytes_per_seq > 0)
         cJSON_AddNumberToObject(root, "state_bytes_per_sequence", (double)e->state_bytes_per_seq);
-    if (in->engine != IW_ENGINE_VLLM)
+    if (in->engine != IW_ENGINE_VLLM) {
         cJSON_AddNumberToObject(root, "host_bytes", (double)e->host_bytes);
+        cJSON *ht = cJSON_AddArrayToObject(root, "host_terms");
+        if (!ht)
+            goto oom;
+        for (size_t i = 0; i < e->n_host_terms; i++) {
+            cJSON *t = cJSON_CreateObject();
+            if (!t)
+                goto oom;
+            cJSON_AddItemToArray(ht, t);
+            cJSON_AddStringToObject(t, "name", e->host_terms[i].name);
+            cJSON_AddNumberToObject(t, "bytes", (double)e->host_terms[i].bytes);
+            cJSON_AddStringToObject(t, "formula", e->host_terms[i].formula);
+            cJSON_AddStringToObject(t, "source", e->host_terms[i].source);
+        }
+    }
     if (e->kv_capacity_tokens != IW_UNKNOWN)
         cJSON_AddNumberToObject(root, "kv_capacity_tokens", (double)e->kv_capacity_tokens);
     if (!(w = cJSON_AddArrayToObject(root, "warnings")))

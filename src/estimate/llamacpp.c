@@ -609,12 +609,10 @@ typedef struct hp {
     fam     f;
     const char *graph;
     int64_t h, L, nh, hd_k, hd_v, ff, V;
-    const int64_t *kvh;     /* per-layer KV heads, or NULL */
-    int64_t nkv;
-    bool    tied, has_swa;
+    int64_t nkv;            /* the widest layer's KV heads */
+    iw_kv_layer *layer;     /* per layer, by the library's KV rule (iw_arch_kv_layer) */
+    bool    has_swa;
     int64_t n_swa;
-    const iw_layer_kind *lt; size_t n_lt;
-    int64_t swa_pattern;
     /* MoE */
     int64_t E, k, ff_exp, ff_shexp, dense_lead;
     /* MLA */
@@ -622,26 +620,24 @@ typedef struct hp {
     int64_t kv_lora, q_lora, rope, nope, vhd;
 } hp;
 
-static int64_t kv_heads(const hp *p, int64_t il)
-{
-    if (p->kvh)
-        return p->kvh[il];
-    return p->nkv;
-}
+static int64_t kv_heads(const hp *p, int64_t il) { return p->layer[il].n_kv_heads; }
 
 static bool is_swa(const hp *p, int64_t il)
 {
-    if (!p->has_swa)
-        return false;
-    if (p->lt && (size_t)il < p->n_lt)
-        return p->lt[il] == IW_LAYER_SLIDING;
-    return false;
+    return p->has_swa && (p->layer[il].kind == IW_LAYER_SLIDING || p->layer[il].kind == IW_LAYER_CHUNKED);
 }
 
 static bool known(int64_t v) { return v > 0; }
 
+static void hp_free(hp *p)
+{
+    free(p->layer);
+    p->layer = NULL;
+}
+
 static int get_hp(const iw_arch *a, hp *p, iw_strlist *warn)
 {
+    int rc;
     memset(p, 0, sizeof *p);
     p->f = FAM_GENERIC;
     p->graph = "llama-like";
@@ -657,24 +653,29 @@ static int get_hp(const iw_arch *a, hp *p, iw_strlist *warn)
     if (!known(p->h) || !known(p->L) || !known(p->nh) || !known(p->V))
         return iw_error_set(IW_EINVAL, "estimate: llama.cpp compute buffer needs hidden_size, num_layers, "
                             "num_attention_heads and vocab_size");
-    p->nkv = known(a->num_kv_heads) ? a->num_kv_heads : p->nh;
-    if (a->attention.kv_heads_per_layer && (int64_t)a->attention.n_kv_heads_per_layer == p->L)
-        p->kvh = a->attention.kv_heads_per_layer;
+    if (p->L > 100000)
+        return iw_error_set(IW_ELIMIT, "estimate: %lld layers", (long long)p->L);
     p->hd_k = known(a->attention.key_length) ? a->attention.key_length
             : known(a->head_dim) ? a->head_dim : p->h / p->nh;
     p->hd_v = known(a->attention.value_length) ? a->attention.value_length : p->hd_k;
     p->ff = known(a->intermediate_size) ? a->intermediate_size : 4 * p->h;
-    p->tied = a->tie_word_embeddings;
-    p->lt = a->attention.layer_types;
-    p->n_lt = a->attention.n_layer_types;
-    p->n_swa = a->attention.sliding_window;
-    p->has_swa = known(p->n_swa) && p->lt && p->f != FAM_PHI3;   /* llama.cpp disables phi3's SWA */
-    if (p->has_swa) {
-        bool any = false;
-        for (size_t i = 0; i < p->n_lt; i++)
-            any |= p->lt[i] == IW_LAYER_SLIDING;
-        p->has_swa = any;
+    if (!(p->layer = calloc((size_t)p->L, sizeof *p->layer)))
+        return iw_error_set(IW_ENOMEM, "estimate: out of memory");
+    bool sliding = false, chunked = false;
+    for (int64_t il = 0; il < p->L; il++) {
+        if ((rc = iw_arch_kv_layer(a, il, &p->layer[il])) < 0)
+            return iw_error_set(rc, "estimate: %s", iw_error_last());
+        if (p->layer[il].n_kv_heads > p->nkv)
+            p->nkv = p->layer[il].n_kv_heads;
+        sliding |= p->layer[il].kind == IW_LAYER_SLIDING;
+        chunked |= p->layer[il].kind == IW_LAYER_CHUNKED;
     }
+    if (p->nkv == 0)
+        p->nkv = 1;
+    /* sliding-window layers get their own cache (llama.cpp disables phi3's SWA);
+     * chunked layers (llama4) are sized the same way with the chunk as window */
+    p->n_swa = sliding ? a->attention.sliding_window : chunked ? a->attention.chunk_size : 0;
+    p->has_swa = known(p->n_swa) && p->f != FAM_PHI3;
     p->E = known(a->moe.num_experts) ? a->moe.num_experts : 0;
     p->k = known(a->moe.experts_per_token) ? a->moe.experts_per_token : 0;
     /* experts use expert_feed_forward_length, else feed_forward_length
@@ -686,7 +687,7 @@ static int get_hp(const iw_arch *a, hp *p, iw_strlist *warn)
     p->dense_lead = known(a->moe.num_dense_layers) ? a->moe.num_dense_layers : 0;
     if (p->E > 0 && p->k <= 0)
         return iw_error_set(IW_EINVAL, "estimate: MoE model without experts_per_token");
-    p->mla = p->f == FAM_DEEPSEEK2 && known(a->attention.kv_lora_rank);
+    p->mla = iw_arch_is_mla(a);
     if (p->mla) {
         p->kv_lora = a->attention.kv_lora_rank;
         p->q_lora = known(a->attention.q_lora_rank) ? a->attention.q_lora_rank : 0;
@@ -696,6 +697,8 @@ static int get_hp(const iw_arch *a, hp *p, iw_strlist *warn)
         if (!known(p->rope) || !known(p->nope) || !known(p->vhd))
             return iw_error_set(IW_EINVAL, "estimate: MLA needs qk_rope_head_dim, qk_nope_head_dim and the "
                                 "value head width");
+        if (p->f != FAM_DEEPSEEK2)
+            p->f = FAM_GENERIC;
     }
     if (p->f == FAM_GENERIC && warn)
         iw_strlist_pushf(warn, "llama.cpp compute buffer: the graph of '%s' is not modelled; a llama-like "
@@ -1133,8 +1136,10 @@ static void build_dense_like(cx *c)
             cur = add(g, out, ffn_inp);
         inpL = cur;
     }
-    if (gptoss)
+    if (gptoss) {
+        T(g, inpL)->flags |= F_OUTPUT;         /* t_h_nextn: the last layer's output */
         inpL = get_rows(g, inpL, c->out_ids);
+    }
     head(c, inpL, f == FAM_GEMMA2);
 }
 
@@ -1219,8 +1224,6 @@ static int check_ctx(const iw_llamacpp_ctx *c)
     if (c->n_seq > 256)
         return iw_error_set(IW_EINVAL, "estimate: llama.cpp allows at most 256 sequences (n_seq %lld)",
                             (long long)c->n_seq);
-    if (!c->flash_attn && (c->type_v == IW_GGML_Q8_0 || c->type_v == IW_GGML_Q4_0))
-        return iw_error_set(IW_EINVAL, "estimate: llama.cpp refuses a quantized V cache without flash attention");
     return 0;
 }
 
@@ -1251,9 +1254,12 @@ static int build(const iw_arch *a, const iw_llamacpp_ctx *ctx, graph *g, iw_llam
 {
     int rc;
     hp p;
+    memset(&p, 0, sizeof p);
     memset(m, 0, sizeof *m);
-    if ((rc = check_ctx(ctx)) || (rc = get_hp(a, &p, warn)))
+    if ((rc = check_ctx(ctx)) || (rc = get_hp(a, &p, warn))) {
+        hp_free(&p);
         return rc;
+    }
     resolved r;
     resolve(ctx, &r);
     m->n_ctx = r.n_ctx;
@@ -1270,16 +1276,16 @@ static int build(const iw_arch *a, const iw_llamacpp_ctx *ctx, graph *g, iw_llam
         size_swa = ctx->swa_full ? r.n_ctx_seq : pad256(w < r.n_ctx_seq ? w : r.n_ctx_seq);
     }
     m->swa_cells = size_swa;
-    int64_t vmax = 0;
+    int64_t vmax = 0;        /* a transposed V cache pads every layer to the widest */
     for (int64_t il = 0; il < p.L; il++)
-        if (kv_heads(&p, il) * p.hd_v > vmax)
-            vmax = kv_heads(&p, il) * p.hd_v;
+        if (p.layer[il].n_kv_heads * p.layer[il].v_width > vmax)
+            vmax = p.layer[il].n_kv_heads * p.layer[il].v_width;
     for (int64_t il = 0; il < p.L; il++) {
-        int64_t nkv = kv_heads(&p, il);
-        if (nkv == 0 && !p.mla)
+        const iw_kv_layer *kl = &p.layer[il];
+        if (kl->kind == IW_LAYER_NONE || kl->kind == IW_LAYER_CROSS)
             continue;
-        int64_t krow = p.mla ? row_size(ctx->type_k, p.kv_lora + p.rope) : row_size(ctx->type_k, nkv * p.hd_k);
-        int64_t vrow = p.mla ? 0 : row_size(ctx->type_v, ctx->flash_attn ? nkv * p.hd_v : vmax);
+        int64_t krow = row_size(ctx->type_k, kl->n_kv_heads * kl->k_width);
+        int64_t vrow = kl->mla ? 0 : row_size(ctx->type_v, ctx->flash_attn ? kl->n_kv_heads * kl->v_width : vmax);
         bool swa = is_swa(&p, il);
         int64_t cells = (swa ? size_swa : r.n_ctx_seq) * r.n_stream;
         m->kv_bytes += (krow + vrow) * cells;
@@ -1324,14 +1330,15 @@ static int build(const iw_arch *a, const iw_llamacpp_ctx *ctx, graph *g, iw_llam
     if (!c.cache_k || !c.cache_v) {
         free(c.cache_k);
         free(c.cache_v);
+        hp_free(&p);
         return iw_error_set(IW_ENOMEM, "estimate: out of memory");
     }
     for (int64_t il = 0; il < p.L; il++) {
-        int64_t nkv = kv_heads(&p, il);
+        const iw_kv_layer *kl = &p.layer[il];
         bool swa = is_swa(&p, il);
         int64_t cells = swa ? size_swa : r.n_ctx_seq;
-        int64_t kw = p.mla ? p.kv_lora + p.rope : nkv * p.hd_k;
-        int64_t vw = ctx->flash_attn ? nkv * p.hd_v : vmax;
+        int64_t kw = kl->n_kv_heads * kl->k_width;
+        int64_t vw = ctx->flash_attn ? kl->n_kv_heads * kl->v_width : vmax;
         c.cache_k[il] = leaf(g, ctx->type_k, kw, cells, r.n_stream, 1, true);
         c.cache_v[il] = p.mla ? -1 : leaf(g, ctx->type_v, vw, cells, r.n_stream, 1, true);
     }
@@ -1341,6 +1348,7 @@ static int build(const iw_arch *a, const iw_llamacpp_ctx *ctx, graph *g, iw_llam
         build_dense_like(&c);
     free(c.cache_k);
     free(c.cache_v);
+    hp_free(&p);
     if (g->oom)
         return iw_error_set(IW_ENOMEM, "estimate: out of memory building the llama.cpp graph");
     m->graph_nodes = g->n_nodes;

@@ -62,9 +62,9 @@ typedef struct iw_llamacpp_mem {
 } iw_llamacpp_mem;
 
 /* Sizes for architecture `a` in context `c`.  Fails (one-line error) when a
- * field the model needs is missing or the context is one llama.cpp refuses
- * (a quantized V cache without flash attention).  Warnings name any default
- * assumed. */
+ * field the model needs is missing.  (llama.cpp refuses a quantized V cache
+ * without flash attention; the caller warns, the sizes are still given.)
+ * Warnings name any default assumed. */
 int iw_llamacpp_memory(const iw_arch *a, const iw_llamacpp_ctx *c, iw_llamacpp_mem *out, iw_strlist *warn);
 
 /* Development aid (tests, bench): the modelled graph of the last call in

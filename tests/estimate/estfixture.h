@@ -11,6 +11,7 @@
 static inline void est_llama3_8b(iw_arch *a)
 {
     iw_arch_init(a);
+    iw_arch_set_str(&a->model_type, "llama");
     iw_arch_set_str(&a->torch_dtype, "bfloat16");
     a->num_layers = 32;
     a->num_attention_heads = 32;

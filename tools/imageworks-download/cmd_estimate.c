@@ -64,6 +64,9 @@ static void help(FILE *f)
         "  --port N          port for --emit (default: the entry's backend_config.port)\n"
         "  --max-num-batched-tokens N, --enforce-eager   vLLM profile inputs\n"
         "  --ngl N, --ubatch N, --flash-attn on|off      llama.cpp profile inputs\n"
+        "  --n-batch N       llama.cpp -b (default 2048; Ollama: its batch)\n"
+        "  --llama-app A     server (llama-server, Ollama: one output row per slot; default)\n"
+        "                    or cli (llama-cli, llama-bench, the library: logits for the ubatch)\n"
         "  --apply           write the recommendation into the registry entry NAME\n"
         "  --json            machine-readable output\n");
 }
@@ -105,7 +108,7 @@ static int list_profiles(const char *file, bool gpus)
 int cmd_estimate(int argc, char **argv)
 {
     enum { O_MBT = 1000, O_EAGER, O_NGL, O_UBATCH, O_FA, O_PROFILE, O_PROFILES, O_PARAMS, O_DTYPE, O_QUANT,
-           O_MML, O_TRC, O_EMIT, O_PORT };
+           O_MML, O_TRC, O_EMIT, O_PORT, O_NBATCH, O_LAPP };
     static const struct option opts[] = {
         {"engine", required_argument, NULL, 'e'}, {"context", required_argument, NULL, 'c'},
         {"batch", required_argument, NULL, 'b'}, {"kv-dtype", required_argument, NULL, 'k'},
@@ -115,6 +118,7 @@ int cmd_estimate(int argc, char **argv)
         {"max-num-batched-tokens", required_argument, NULL, O_MBT},
         {"enforce-eager", no_argument, NULL, O_EAGER}, {"ngl", required_argument, NULL, O_NGL},
         {"ubatch", required_argument, NULL, O_UBATCH}, {"flash-attn", required_argument, NULL, O_FA},
+        {"n-batch", required_argument, NULL, O_NBATCH}, {"llama-app", required_argument, NULL, O_LAPP},
         {"profile", required_argument, NULL, O_PROFILE}, {"profiles", required_argument, NULL, O_PROFILES},
         {"params-b", required_argument, NULL, O_PARAMS}, {"dtype", required_argument, NULL, O_DTYPE},
         {"quantization", required_argument, NULL, O_QUANT}, {"max-model-len", required_argument, NULL, O_MML},
@@ -190,6 +194,14 @@ int cmd_estimate(int argc, char **argv)
         case O_UBATCH:
             if (parse_i64(optarg, 1, 1 << 20, &o->n_ubatch))
                 return cli_usage("estimate", "estimate: --ubatch '%s' invalid", optarg);
+            break;
+        case O_NBATCH:
+            if (parse_i64(optarg, 1, 1 << 20, &o->n_batch))
+                return cli_usage("estimate", "estimate: --n-batch '%s' invalid", optarg);
+            break;
+        case O_LAPP:
+            if (iw_llama_app_parse(optarg, &o->llama_app) < 0)
+                return cli_usage("estimate", "estimate: --llama-app '%s': expected server or cli", optarg);
             break;
         case O_FA:
             if (!strcmp(optarg, "on") || !strcmp(optarg, "1")) o->flash_attn = 1;

@@ -347,8 +347,9 @@ static void print_table(FILE *f, const char *target, const iw_estimate *e, const
         fprintf(f, ", tp %d, max_num_batched_tokens %" PRId64 "%s\n", in->tp, in->max_num_batched_tokens,
                 in->enforce_eager ? ", enforce_eager" : "");
     else
-        fprintf(f, ", n_ubatch %" PRId64 ", -ngl %" PRId64 ", flash-attn %s\n", in->n_ubatch, in->n_gpu_layers,
-                in->flash_attn == 1 ? "on" : "off");
+        fprintf(f, ", n_ubatch %" PRId64 ", n_batch %" PRId64 ", -ngl %" PRId64 ", flash-attn %s, %s\n",
+                in->n_ubatch, in->n_batch, in->n_gpu_layers, in->flash_attn == 1 ? "on" : "off",
+                in->llama_app == IW_LLAMA_CLI ? "llama-cli" : "llama-server");
     fprintf(f, "dtype:   %s (%s)\n", ovr->dtype, ovr->dtype_source);
     fprintf(f, "profile: %s (%s)\n", in->profile ? in->profile->name : "default", iw_est_profiles_origin(ps));
     for (size_t i = 0; i < ovr->n; i++) {
@@ -378,9 +379,12 @@ static void print_table(FILE *f, const char *target, const iw_estimate *e, const
         else
             fprintf(f, "  -> %s\n", e->fits ? "fits" : "DOES NOT FIT");
     }
-    if (in->engine != IW_ENGINE_VLLM && e->host_bytes > 0)
-        fprintf(f, "host RAM:     %10.2f GiB (token embeddings and layers not offloaded)\n",
-                (double)e->host_bytes / GIB_D);
+    if (in->engine != IW_ENGINE_VLLM && e->host_bytes > 0) {
+        fprintf(f, "host RAM:     %10.2f GiB (", (double)e->host_bytes / GIB_D);
+        for (size_t i = 0; i < e->n_host_terms; i++)
+            fprintf(f, "%s%s %.2f GiB", i ? ", " : "", e->host_terms[i].name, (double)e->host_terms[i].bytes / GIB_D);
+        fprintf(f, ")\n");
+    }
     fprintf(f, "\nKV per token: %" PRId64 " B (all attention layers, uncapped)", e->kv_bytes_per_token);
     if (e->state_bytes_per_seq > 0)
         fprintf(f, "; recurrent state %" PRId64 " B per sequence", e->state_bytes_per_seq);
