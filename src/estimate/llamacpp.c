@@ -946,8 +946,8 @@ static int moe(cx *c, int x, int64_t il, bool norm_weights, bool softmax_weight,
     ex = mul(g, ex, w);
     expand(g, ex);
     const gt *e = T(g, ex);
-    int views[256];
-    int64_t nk = k < 256 ? k : 256;
+    int views[256] = {-1};
+    int64_t nk = k < 1 ? 1 : k < 256 ? k : 256;
     for (int64_t i = 0; i < nk; i++) {
         views[i] = view_nd(g, ex, h, nT, 1, 1, e->nb[2], 0, 0, i * e->nb[1]);
         expand(g, views[i]);
