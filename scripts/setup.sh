@@ -22,9 +22,30 @@ for p in "${pkgs[@]}"; do
         missing+=("$p")
     fi
 done
+# node and npm install node-llama-cpp, whose llama.cpp is the oracle of the
+# llama.cpp estimate (tests/tools/test_llamacpp_oracle.c, bench/llamacpp_oracle.sh).
+# Debian's nodejs/npm unless a node with npm is already there (NodeSource's
+# nodejs carries npm and conflicts with Debian's npm package).
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    missing+=(nodejs npm)
+fi
+
+# node-llama-cpp, pinned in bench/llamacpp/package.json and package-lock.json
+# (CPU binaries only), like any other dependency.
+install_oracle() {
+    local dir
+    dir="$(cd "$(dirname "$0")/.." && pwd)/bench/llamacpp"
+    if [ -f "$dir/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64/libllama.v0.5.0.so" ]; then
+        echo "setup: node-llama-cpp present"
+        return 0
+    fi
+    echo "setup: installing node-llama-cpp 3.22.1 into bench/llamacpp (npm)"
+    (cd "$dir" && npm install --omit=optional --no-audit --no-fund --loglevel=error)
+}
 
 if ((${#missing[@]} == 0)); then
     echo "setup: all ${#pkgs[@]} packages present"
+    install_oracle
     exit 0
 fi
 
@@ -38,3 +59,4 @@ echo "setup: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+install_oracle

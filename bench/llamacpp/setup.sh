@@ -5,6 +5,8 @@
 # against those headers and linked to its prebuilt libraries.
 #
 # Usage: bench/llamacpp/setup.sh OUT_DIR
+#   IW_ORACLE_OFFLINE=1: never run npm (the tests: scripts/setup.sh installs
+#   the package; a test must not reach the network)
 #   OUT_DIR (gitignored: a build*/ or bench/out/ folder) receives llama.cpp/
 #   and oracle.  Prints the directory of llama.cpp's shared libraries (the
 #   oracle's first argument) as its last line.  Exits non-zero with a one-line
@@ -23,6 +25,10 @@ done
 
 bins="$here/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64"
 if [ ! -f "$bins/libllama.v0.5.0.so" ] || [ ! -f "$here/node_modules/node-llama-cpp/llama/gitRelease.bundle" ]; then
+    if [ "${IW_ORACLE_OFFLINE:-0}" = 1 ]; then
+        echo "llamacpp setup: node-llama-cpp 3.22.1 is not installed in $here/node_modules (run scripts/setup.sh)" >&2
+        exit 1
+    fi
     echo "llamacpp setup: installing node-llama-cpp 3.22.1 (npm, CPU binaries only)" >&2
     (cd "$here" && npm install --omit=optional --no-audit --no-fund --loglevel=error >&2)
 fi
