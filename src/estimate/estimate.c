@@ -1215,8 +1215,10 @@ int iw_estimate_max_batch(const iw_arch *a, const iw_est_opts *o, int64_t contex
         return rc;
     if (!f)
         return 0;
+    /* llama.cpp holds at most LLAMA_MAX_SEQ (256) sequences (src/llama-cparams.h) */
+    int64_t cap = o->engine == IW_ENGINE_VLLM ? CAP_BATCH : IW_EST_LLAMA_MAX_SEQ;
     int64_t lo = 1, hi = 2;
-    while (hi <= CAP_BATCH) {
+    while (hi <= cap) {
         if ((rc = fits_at(a, o, context, hi, &f)))
             return rc;
         if (!f)
@@ -1224,10 +1226,20 @@ int iw_estimate_max_batch(const iw_arch *a, const iw_est_opts *o, int64_t contex
         lo = hi;
         hi *= 2;
     }
-    if (hi > CAP_BATCH) {
+    if (hi > cap) {
+        /* every power of two up to the cap fits: check the cap itself */
+        if (lo < cap && (rc = fits_at(a, o, context, cap, &f)) == 0 && f)
+            lo = cap;
+        else if (rc)
+            return rc;
+        else if (lo < cap) {
+            hi = cap;
+            goto bisect;
+        }
         *out = lo;
         return 0;
     }
+bisect:
     while (hi - lo > 1) {
         int64_t mid = lo + (hi - lo) / 2;
         if ((rc = fits_at(a, o, context, mid, &f)))

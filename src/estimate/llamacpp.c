@@ -27,6 +27,7 @@
 #include <strings.h>
 
 #include "iwdl/error.h"
+#include "iwdl/estimate.h"
 #include "llamacpp.h"
 
 /* ------------------------------------------------------------ ggml model */
@@ -107,13 +108,23 @@ typedef struct graph {
     int  n, cap;
     int *nodes, n_nodes, cap_nodes;
     int *leafs, n_leafs, cap_leafs;
-    bool oom;
+    bool oom, too_big;
 } graph;
+
+/* caps: a graph of more tensors, or a tensor of more bytes, is refused
+ * (hostile shapes must not exhaust memory or overflow int64) */
+#define MAX_TENSORS (1 << 21)
+#define MAX_TENSOR_BYTES 4.0e18
 
 static int g_new(graph *g, int type, int64_t ne0, int64_t ne1, int64_t ne2, int64_t ne3)
 {
-    if (g->oom)
+    if (g->oom || g->too_big)
         return 0;
+    if (g->n >= MAX_TENSORS ||
+        (double)ne0 * (double)ne1 * (double)ne2 * (double)ne3 * (double)tsize_of(type) > MAX_TENSOR_BYTES) {
+        g->too_big = true;
+        return 0;
+    }
     if (g->n == g->cap) {
         int nc = g->cap ? 2 * g->cap : 1024;
         gt *nt = realloc(g->t, (size_t)nc * sizeof *nt);
@@ -1221,9 +1232,9 @@ static int check_ctx(const iw_llamacpp_ctx *c)
 {
     if (c->n_ctx < 1 || c->n_seq < 1 || c->n_ubatch < 1 || c->n_batch < 1)
         return iw_error_set(IW_EINVAL, "estimate: llama.cpp context needs n_ctx, n_seq, n_batch and n_ubatch >= 1");
-    if (c->n_seq > 256)
-        return iw_error_set(IW_EINVAL, "estimate: llama.cpp allows at most 256 sequences (n_seq %lld)",
-                            (long long)c->n_seq);
+    if (c->n_seq > IW_EST_LLAMA_MAX_SEQ)
+        return iw_error_set(IW_EINVAL, "estimate: llama.cpp holds at most %d sequences (LLAMA_MAX_SEQ); %lld asked",
+                            IW_EST_LLAMA_MAX_SEQ, (long long)c->n_seq);
     return 0;
 }
 
@@ -1312,6 +1323,14 @@ static int build(const iw_arch *a, const iw_llamacpp_ctx *ctx, graph *g, iw_llam
     m->n_tokens = nT;
     m->n_outputs = no;
 
+    /* tensor 0: scratch returned by g_new once the graph is refused (too big,
+     * out of memory), so the builders never index outside the array */
+    g_new(g, T_F32, 1, 1, 1, 1);
+    if (g->oom) {
+        hp_free(&p);
+        return iw_error_set(IW_ENOMEM, "estimate: out of memory");
+    }
+    g->t[0].ext = true;
     cx c;
     memset(&c, 0, sizeof c);
     c.g = g;
@@ -1351,6 +1370,9 @@ static int build(const iw_arch *a, const iw_llamacpp_ctx *ctx, graph *g, iw_llam
     hp_free(&p);
     if (g->oom)
         return iw_error_set(IW_ENOMEM, "estimate: out of memory building the llama.cpp graph");
+    if (g->too_big)
+        return iw_error_set(IW_ELIMIT, "estimate: the llama.cpp graph of this model exceeds %d tensors or 4e18 B "
+                            "per tensor; not sized", MAX_TENSORS);
     m->graph_nodes = g->n_nodes;
     return 0;
 }

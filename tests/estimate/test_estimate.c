@@ -1052,3 +1052,56 @@ Test(llamacpp, per_sequence_padding_and_swa_slots)
     iw_estimate_free(&e);
     iw_arch_free(&a);
 }
+
+/* Hostile shapes: the llama.cpp graph is refused in one line, never built
+ * beyond its caps (2^21 tensors, 4e18 B per tensor) or overflowed. */
+Test(llamacpp, hostile_shapes_are_refused_in_one_line)
+{
+    iw_arch a;
+    est_llama3_8b(&a);
+    a.num_layers = 100000;                 /* within the input caps, ~4M graph tensors */
+    iw_est_opts o;
+    iw_est_opts_init(&o);
+    o.engine = IW_ENGINE_LLAMACPP;
+    o.context = 4096;
+    iw_estimate e;
+    iw_estimate_init(&e);
+    cr_assert_lt(iw_estimate_compute(&a, &o, &e), 0);
+    cr_assert(strstr(iw_error_last(), "exceeds") != NULL, "%s", iw_error_last());
+    cr_assert_null(strchr(iw_error_last(), '\n'));
+    a.num_layers = 32;
+    a.num_attention_heads = 100000;        /* KQ of 2^31 cells x 2^20 tokens x 1e5 heads: beyond int64 */
+    a.num_kv_heads = 100000;
+    a.head_dim = 128;
+    o.context = (int64_t)1 << 31;
+    o.n_ubatch = (int64_t)1 << 20;
+    o.n_batch = (int64_t)1 << 20;
+    o.flash_attn = 0;
+    cr_assert_lt(iw_estimate_compute(&a, &o, &e), 0);
+    cr_assert(strstr(iw_error_last(), "exceeds") != NULL, "%s", iw_error_last());
+    iw_estimate_free(&e);
+    iw_arch_free(&a);
+}
+
+/* llama.cpp holds at most 256 sequences in one context (LLAMA_MAX_SEQ):
+ * the inverse stops there instead of failing on 512. */
+Test(llamacpp, max_batch_stops_at_llama_max_seq)
+{
+    iw_arch a;
+    est_llama3_8b(&a);
+    iw_est_opts o;
+    iw_est_opts_init(&o);
+    o.engine = IW_ENGINE_LLAMACPP;
+    o.vram_bytes = (int64_t)1 << 50;       /* everything fits */
+    int64_t mb = 0;
+    cr_assert_eq(iw_estimate_max_batch(&a, &o, 256, &mb), 0, "%s", iw_error_last());
+    cr_assert_eq(mb, IW_EST_LLAMA_MAX_SEQ);
+    o.batch = IW_EST_LLAMA_MAX_SEQ + 1;
+    o.context = 256;
+    iw_estimate e;
+    iw_estimate_init(&e);
+    cr_assert_lt(iw_estimate_compute(&a, &o, &e), 0);
+    cr_assert(strstr(iw_error_last(), "LLAMA_MAX_SEQ") != NULL, "%s", iw_error_last());
+    iw_estimate_free(&e);
+    iw_arch_free(&a);
+}
