@@ -143,16 +143,18 @@ row "DeepSeek-Coder-V2-Lite-Instruct-AWQ" "vLLM 0.7 (V0, Triton MLA)" "weights G
 row "DeepSeek-Coder-V2-Lite-Instruct-AWQ" "vLLM 0.7, MLA latent" "KV tokens for the logged 59.75 GiB" 1856368 "$(echo "$j" | tok_of 59.75)" "[vllm-project/vllm#13109](https://github.com/vllm-project/vllm/pull/13109)"
 
 # 14-16 gpt-oss-120b in Ollama's llama-server: n_ctx 262144 = 2 seqs x 131072, n_ubatch 1024, FA, f16 KV
-j=$(est "$corpus/gpt_oss__gpt-oss-120b" --engine llama.cpp --context 131072 --batch 2 --ubatch 1024 --flash-attn on)
+# (the logs of rows 16-18, 23, 28 and 30 predate llama-server's one output row per slot:
+#  every program then reserved logits for the whole ubatch, as --llama-app cli models)
+j=$(est "$corpus/gpt_oss__gpt-oss-120b" --engine llama.cpp --context 131072 --batch 2 --ubatch 1024 --flash-attn on --llama-app cli)
 kv=$(echo "$j" | term kv_cache $MiB)
 row "gpt-oss-120b (GGUF)" "llama.cpp, n_ctx 262144 (2 x 131072), ubatch 1024, FA" "KV MiB (9216 full + 90 SWA)" 9306 "$(r2 "$kv")" "[ollama/ollama#16480](https://github.com/ollama/ollama/issues/16480)"
 row "gpt-oss-120b (GGUF)" "llama.cpp, same settings" "compute buffer MiB" 796 "$(r2 "$(echo "$j" | term compute $MiB)")" "[ollama/ollama#16416](https://github.com/ollama/ollama/issues/16416)"
 
 # 17 Qwen2.5-3B: compute buffer at n_ubatch 512
-j=$(est "$corpus/qwen2__Qwen2.5-3B-Instruct" --engine llama.cpp --context 4096)
+j=$(est "$corpus/qwen2__Qwen2.5-3B-Instruct" --engine llama.cpp --context 4096 --llama-app cli)
 row "Qwen2.5-3B-Instruct (GGUF)" "llama.cpp, n_ubatch 512, full offload" "CUDA0 compute buffer MiB" 300.75 "$(r2 "$(echo "$j" | term compute $MiB)")" "[SciSharp/LLamaSharp#1099](https://github.com/SciSharp/LLamaSharp/issues/1099)"
 # 18 Qwen2.5-7B: compute buffer (log truncated after \"304\")
-j=$(est "$corpus/qwen2__Qwen2.5-7B-Instruct" --engine llama.cpp --context 2048 --flash-attn off)
+j=$(est "$corpus/qwen2__Qwen2.5-7B-Instruct" --engine llama.cpp --context 2048 --flash-attn off --llama-app cli)
 row "Qwen2.5-7B-Instruct (GGUF)" "llama.cpp, n_ubatch 512, full offload" "CUDA0 compute buffer MiB" 304 "$(r2 "$(echo "$j" | term compute $MiB)")" "[abetlen/llama-cpp-python#1901](https://github.com/abetlen/llama-cpp-python/pull/1901)"
 # 19 Qwen2.5-Coder-32B (shapes of DeepSeek-R1-Distill-Qwen-32B): kv_size 32768, q8_0
 j=$(est "$corpus/qwen2__DeepSeek-R1-Distill-Qwen-32B" --engine llama.cpp --context 32768 --kv-dtype q8_0 --flash-attn on)
@@ -164,7 +166,7 @@ row "DeepSeek-R1 (GGUF)" "llama.cpp MLA, n_ctx 32768, f16" "KV self size MiB" 21
 j=$(est "$tmp/command-r-v01" --engine llama.cpp --context 4096)
 row "c4ai-command-r-v01 (GGUF)" "llama.cpp, n_ctx 4096, f16 (MHA, 64 KV heads)" "KV self size MiB" 5120 "$(r2 "$(echo "$j" | term kv_cache $MiB)")" "[ggml-org/llama.cpp#6122](https://github.com/ggml-org/llama.cpp/pull/6122)"
 # 22-23 Phi-3-mini-128k (MHA 32 x 96; shapes of the corpus Phi-3.5-mini-instruct config), n_ctx 131328, f16, no FA
-j=$(est "$corpus/phi3__Phi-3.5-mini-instruct" --engine llama.cpp --context 131328 --flash-attn off)
+j=$(est "$corpus/phi3__Phi-3.5-mini-instruct" --engine llama.cpp --context 131328 --flash-attn off --llama-app cli)
 row "Phi-3-mini-128k-instruct (GGUF)" "llama.cpp, n_ctx 131328, f16, flash_attn 0" "KV self size MiB" 49248 "$(r2 "$(echo "$j" | term kv_cache $MiB)")" "[ggml-org/llama.cpp#6849](https://github.com/ggml-org/llama.cpp/issues/6849)"
 row "Phi-3-mini-128k-instruct (GGUF)" "llama.cpp, same (buffer on the CPU backend)" "compute buffer MiB" 8500.51 "$(r2 "$(echo "$j" | term compute $MiB)")" "[ggml-org/llama.cpp#6849](https://github.com/ggml-org/llama.cpp/issues/6849)"
 
@@ -183,7 +185,7 @@ row "dolphin-2.2.1-mistral-7B (GGUF)" "llama.cpp, n_ctx 4096, f16, 35/35 layers 
 #    token = Mistral-7B-Instruct-v0.2 shapes; n_ctx 2048 then 32768, n_ubatch 512, flash_attn 0
 for c in 2048:256:164 32768:4096:2144; do
     ctx=${c%%:*}; rest=${c#*:}; kv=${rest%%:*}; cb=${rest#*:}
-    j=$(est "$corpus/mistral__Mistral-7B-Instruct-v0.2" --engine llama.cpp --context "$ctx" --flash-attn off)
+    j=$(est "$corpus/mistral__Mistral-7B-Instruct-v0.2" --engine llama.cpp --context "$ctx" --flash-attn off --llama-app cli)
     row "unnamed (Mistral-7B-v0.2 shapes, GGUF)" "llama.cpp, n_ctx $ctx, f16, flash_attn 0" "KV self size MiB" "$kv" "$(r2 "$(echo "$j" | term kv_cache $MiB)")" "[fedora-copr/logdetective#106](https://github.com/fedora-copr/logdetective/pull/106)"
     row "unnamed (Mistral-7B-v0.2 shapes, GGUF)" "llama.cpp, n_ctx $ctx, same" "CUDA0 compute buffer MiB" "$cb" "$(r2 "$(echo "$j" | term compute $MiB)")" "[fedora-copr/logdetective#106](https://github.com/fedora-copr/logdetective/pull/106)"
 done

@@ -441,6 +441,17 @@ static int map_model(const mapper *m)
     if (a->moe.num_experts > 0) {
         if ((rc = iw_arch_set_str(&a->mlp_type, "moe")) < 0 || (rc = iw_arch_set_source(a, "mlp_type", SRC)) < 0)
             return rc;
+        /* no expert_feed_forward_length: the experts' width is what llama.cpp
+         * loads them with (src/models/llama.cpp: n_ff, the Mixtral
+         * conversion; src/models/qwen3moe.cpp: n_ff / n_expert_used) */
+        if (a->moe.expert_intermediate_size < 0 && a->intermediate_size > 0) {
+            bool per_used = !strcmp(m->arch, "qwen3moe") && a->moe.experts_per_token > 0;
+            int64_t w = per_used ? a->intermediate_size / a->moe.experts_per_token : a->intermediate_size;
+            if ((rc = set_int(a, &a->moe.expert_intermediate_size, "moe.expert_intermediate_size", w,
+                              per_used ? "gguf:feed_forward_length/expert_used_count (llama.cpp)"
+                                       : "gguf:feed_forward_length (llama.cpp: experts use n_ff)")) < 0)
+                return rc;
+        }
     }
 
     /* MLA (DeepSeek-V2/V3, Kimi, GLM-4.7-Flash, ...) */

@@ -209,6 +209,30 @@ Test(gguf_arch, moe_active_parameters)
     gw_free(&w);
 }
 
+/* Mixtral converted as llama: no expert_feed_forward_length; llama.cpp loads
+ * the experts with feed_forward_length (src/models/llama.cpp), so the width
+ * must not stay unknown (the estimator then had no MoE width). */
+Test(gguf_arch, moe_width_defaults_to_feed_forward_length)
+{
+    gw w;
+    gw_init(&w, 3, false);
+    gw_header(&w, 1, 6);
+    gw_kv_str(&w, "general.architecture", "llama");
+    gw_kv_u32(&w, "llama.block_count", 1);
+    gw_kv_u32(&w, "llama.attention.head_count", 4);
+    gw_kv_u32(&w, "llama.feed_forward_length", 96);
+    gw_kv_u32(&w, "llama.expert_count", 8);
+    gw_kv_u32(&w, "llama.expert_used_count", 2);
+    gw_t ts[] = { { "blk.0.ffn_up_exps.weight", 3, { 64, 96, 8 }, 0 } };
+    gw_tensors(&w, ts, 1, 32);
+    iw_arch a;
+    map_w(&w, &a);
+    cr_assert_eq(a.moe.expert_intermediate_size, 96);
+    cr_assert_not_null(strstr(iw_arch_get_source(&a, "moe.expert_intermediate_size"), "feed_forward_length"));
+    iw_arch_free(&a);
+    gw_free(&w);
+}
+
 Test(gguf_arch, mla)
 {
     gw w;
