@@ -50,6 +50,12 @@ def grid(max_ctx, quick):
                     for ub in ((512,) if quick else (256, 512, 2048)):
                         for app in ("server", "cli"):
                             cases.append((ctx, seqs, fa, kv, ub, 2048, app))
+    # Ollama: llama-server with -np 1, -b = -ub = its automatic batch (512, 1024
+    # above 4096 tokens, 2048 above 32768), flash attention auto (on), f16 KV;
+    # our side is `--engine ollama --context N` with every other input defaulted
+    for ctx in ctxs:
+        ob = 2048 if ctx > 32768 else 1024 if ctx > 4096 else 512
+        cases.append((ctx, 1, 1, "f16", ob, ob, "ollama"))
     # odd contexts: a context that is not a multiple of 256, shared by 3 sequences
     for fa in (1, 0):
         for app in ("server", "cli"):
@@ -61,7 +67,7 @@ def grid(max_ctx, quick):
 def case_line(c):
     ctx, seqs, fa, kv, ub, nb, app = c
     t = KV_TYPES[kv]
-    return f"{ctx} {seqs} {fa} {t} {t} {ub} {nb} {seqs if app == 'server' else 0} 0"
+    return f"{ctx} {seqs} {fa} {t} {t} {ub} {nb} {0 if app == 'cli' else seqs} 0"
 
 
 def run_oracle(oracle, bins, gguf, cases, mmap=False):
@@ -71,7 +77,8 @@ def run_oracle(oracle, bins, gguf, cases, mmap=False):
     while i < len(cases):
         args = [oracle, bins, gguf] + (["--mmap"] if mmap else [])
         inp = "".join(case_line(c) + "\n" for c in cases[i:])
-        p = subprocess.run(args, input=inp, capture_output=True, text=True)
+        p = subprocess.run(args, input=inp, capture_output=True, text=True,
+                           env=dict(os.environ, GGML_NO_BACKTRACE="1"))     # no gdb on an abort
         got = []
         for line in p.stdout.splitlines():
             try:
@@ -97,9 +104,12 @@ def run_oracle(oracle, bins, gguf, cases, mmap=False):
 
 def run_ours(cli, gguf, c):
     ctx, seqs, fa, kv, ub, nb, app = c
-    args = [cli, "estimate", gguf, "--engine", "llama.cpp", "--json", "--context", str(ctx), "--batch", str(seqs),
-            "--flash-attn", "on" if fa else "off", "--kv-dtype", kv, "--ubatch", str(ub), "--n-batch", str(nb),
-            "--llama-app", app]
+    if app == "ollama":     # Ollama's defaults, as the estimator resolves them
+        args = [cli, "estimate", gguf, "--engine", "ollama", "--json", "--context", str(ctx), "--batch", str(seqs)]
+    else:
+        args = [cli, "estimate", gguf, "--engine", "llama.cpp", "--json", "--context", str(ctx), "--batch",
+                str(seqs), "--flash-attn", "on" if fa else "off", "--kv-dtype", kv, "--ubatch", str(ub),
+                "--n-batch", str(nb), "--llama-app", app]
     p = subprocess.run(args, capture_output=True, text=True)
     if p.returncode != 0:
         return {"ok": False, "error": p.stderr.strip()[-200:]}
@@ -135,6 +145,7 @@ def main():
     ap.add_argument("--node", default="node")
     ap.add_argument("--quick", action="store_true", help="a smaller grid (ctx 512/4096/32768, ubatch 512)")
     ap.add_argument("--models", help="comma-separated subset of the model folders")
+    ap.add_argument("--apps", help="comma-separated subset of server, cli, ollama")
     a = ap.parse_args()
     os.makedirs(os.path.join(a.out, "models"), exist_ok=True)
     models = MODELS if not a.models else [m for m in MODELS if m[0] in a.models.split(",")]
@@ -153,6 +164,8 @@ def main():
         ij = ij.get("architecture", ij)
         max_ctx = ij.get("context_length") or ij.get("max_position_embeddings") or 4096
         cases = grid(max_ctx, a.quick)
+        if a.apps:
+            cases = [c for c in cases if c[6] in a.apps.split(",")]
         tm = time.time()
         orc = run_oracle(a.oracle, a.bins, gguf, cases)
         t_oracle = time.time() - tm
@@ -229,6 +242,13 @@ def report(rows, mm, secs):
         L.append(f"| {t} | {len(e)} | {exact} exact, {w2} ({100.0 * w2 / len(e):.1f}%) within 2% | "
                  f"{max(abs(x) for x in e) * 100:.2f}% | {statistics.mean(abs(x) for x in e) * 100:.3f}% | "
                  f"{statistics.mean(abs(x) for x in p) * 100:.1f}% |")
+    for app in ("server", "cli", "ollama"):
+        rs = [r for r in ok if r["case"]["app"] == app]
+        if rs:
+            ce = [abs(x) for x in (ours_err(r, "compute") for r in rs) if x is not None]
+            ke = [abs(x) for x in (ours_err(r, "kv") for r in rs) if x is not None]
+            L.append(f"\n{app}: {len(rs)} cases, KV exact in {sum(1 for x in ke if x == 0)}, compute exact in "
+                     f"{sum(1 for x in ce if x == 0)}, within 2% in {sum(1 for x in ce if x <= 0.02)}")
     L.append("")
     L.append("Per architecture, mean |error| (ours / node-llama-cpp):\n")
     L.append("| arch | models | cases | weights | KV | compute | compute max (ours) |")

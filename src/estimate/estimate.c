@@ -687,6 +687,17 @@ static size_t fmt_app(char *buf, size_t n, size_t off, const char *fmt, ...)
     return off < n ? off : n - 1;
 }
 
+static void set_term(iw_est_term *t, const char *name, double bytes, const char *source, const char *fmt,
+                     va_list ap) __attribute__((format(printf, 5, 0)));
+static void set_term(iw_est_term *t, const char *name, double bytes, const char *source, const char *fmt,
+                     va_list ap)
+{
+    snprintf(t->name, sizeof(t->name), "%s", name);
+    snprintf(t->source, sizeof(t->source), "%s", source);
+    vsnprintf(t->formula, sizeof(t->formula), fmt, ap);
+    t->bytes = to_i64(bytes);
+}
+
 static void add_term(iw_estimate *e, const char *name, double bytes, const char *source,
                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 static void add_term(iw_estimate *e, const char *name, double bytes, const char *source,
@@ -694,16 +705,13 @@ static void add_term(iw_estimate *e, const char *name, double bytes, const char 
 {
     if (e->n_terms >= IW_EST_MAX_TERMS)
         return;
-    iw_est_term *t = &e->terms[e->n_terms++];
-    snprintf(t->name, sizeof(t->name), "%s", name);
-    snprintf(t->source, sizeof(t->source), "%s", source);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(t->formula, sizeof(t->formula), fmt, ap);
+    set_term(&e->terms[e->n_terms++], name, bytes, source, fmt, ap);
     va_end(ap);
-    t->bytes = to_i64(bytes);
 }
 
+/* a term of host RAM (llama.cpp, Ollama); host_bytes is their sum */
 static void add_host_term(iw_estimate *e, const char *name, double bytes, const char *source,
                           const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 static void add_host_term(iw_estimate *e, const char *name, double bytes, const char *source,
@@ -711,15 +719,11 @@ static void add_host_term(iw_estimate *e, const char *name, double bytes, const 
 {
     if (e->n_host_terms >= IW_EST_MAX_HOST_TERMS)
         return;
-    iw_est_term *t = &e->host_terms[e->n_host_terms++];
-    snprintf(t->name, sizeof(t->name), "%s", name);
-    snprintf(t->source, sizeof(t->source), "%s", source);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(t->formula, sizeof(t->formula), fmt, ap);
+    set_term(&e->host_terms[e->n_host_terms], name, bytes, source, fmt, ap);
     va_end(ap);
-    t->bytes = to_i64(bytes);
-    e->host_bytes += t->bytes;
+    e->host_bytes += e->host_terms[e->n_host_terms++].bytes;
 }
 
 static int64_t model_max_ctx(const iw_arch *a)
@@ -1301,6 +1305,20 @@ int iw_estimate_recommend(const iw_estimate *e, int64_t context, int64_t batch, 
     return 0;
 }
 
+/* {name, bytes, formula, source} appended to arr; false when out of memory */
+static bool term_json(cJSON *arr, const iw_est_term *term)
+{
+    cJSON *t = cJSON_CreateObject();
+    if (!t)
+        return false;
+    cJSON_AddItemToArray(arr, t);
+    cJSON_AddStringToObject(t, "name", term->name);
+    cJSON_AddNumberToObject(t, "bytes", (double)term->bytes);
+    cJSON_AddStringToObject(t, "formula", term->formula);
+    cJSON_AddStringToObject(t, "source", term->source);
+    return true;
+}
+
 cJSON *iw_estimate_to_json(const iw_estimate *e)
 {
     const iw_est_opts *in = &e->in;
@@ -1334,16 +1352,9 @@ cJSON *iw_estimate_to_json(const iw_estimate *e)
         cJSON_AddNumberToObject(inputs, "model_max_context", (double)e->max_context);
     if (!(terms = cJSON_AddArrayToObject(root, "terms")))
         goto oom;
-    for (size_t i = 0; i < e->n_terms; i++) {
-        cJSON *t = cJSON_CreateObject();
-        if (!t)
+    for (size_t i = 0; i < e->n_terms; i++)
+        if (!term_json(terms, &e->terms[i]))
             goto oom;
-        cJSON_AddItemToArray(terms, t);
-        cJSON_AddStringToObject(t, "name", e->terms[i].name);
-        cJSON_AddNumberToObject(t, "bytes", (double)e->terms[i].bytes);
-        cJSON_AddStringToObject(t, "formula", e->terms[i].formula);
-        cJSON_AddStringToObject(t, "source", e->terms[i].source);
-    }
     cJSON_AddNumberToObject(root, "total", (double)e->total);
     if (e->budget != IW_UNKNOWN)
         cJSON_AddNumberToObject(root, "budget", (double)e->budget);
@@ -1359,16 +1370,9 @@ cJSON *iw_estimate_to_json(const iw_estimate *e)
         cJSON *ht = cJSON_AddArrayToObject(root, "host_terms");
         if (!ht)
             goto oom;
-        for (size_t i = 0; i < e->n_host_terms; i++) {
-            cJSON *t = cJSON_CreateObject();
-            if (!t)
+        for (size_t i = 0; i < e->n_host_terms; i++)
+            if (!term_json(ht, &e->host_terms[i]))
                 goto oom;
-            cJSON_AddItemToArray(ht, t);
-            cJSON_AddStringToObject(t, "name", e->host_terms[i].name);
-            cJSON_AddNumberToObject(t, "bytes", (double)e->host_terms[i].bytes);
-            cJSON_AddStringToObject(t, "formula", e->host_terms[i].formula);
-            cJSON_AddStringToObject(t, "source", e->host_terms[i].source);
-        }
     }
     if (e->kv_capacity_tokens != IW_UNKNOWN)
         cJSON_AddNumberToObject(root, "kv_capacity_tokens", (double)e->kv_capacity_tokens);
