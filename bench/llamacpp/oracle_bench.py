@@ -249,6 +249,10 @@ def report(rows, mm, secs):
             ke = [abs(x) for x in (ours_err(r, "kv") for r in rs) if x is not None]
             L.append(f"\n{app}: {len(rs)} cases, KV exact in {sum(1 for x in ke if x == 0)}, compute exact in "
                      f"{sum(1 for x in ce if x == 0)}, within 2% in {sum(1 for x in ce if x <= 0.02)}")
+    pk = [abs(x) for x in (peer_err(r, "kv") for r in ok if r["case"]["kv"] == "f16") if x is not None]
+    if pk:
+        L.append(f"\nnode-llama-cpp's KV with an f16 cache only: mean error {statistics.mean(pk) * 100:.2f}% "
+                 f"({sum(1 for x in pk if x == 0)} of {len(pk)} exact); its q8_0/q4_0 figures are 32x too large.")
     L.append("")
     L.append("Per architecture, mean |error| (ours / node-llama-cpp):\n")
     L.append("| arch | models | cases | weights | KV | compute | compute max (ours) |")
