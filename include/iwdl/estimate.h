@@ -64,7 +64,6 @@ int         iw_kv_dtype_parse(const char *s, iw_kv_dtype *out);
 #define IW_EST_LLAMA_PAD             256
 #define IW_EST_LLAMA_UBATCH          512
 #define IW_EST_OLLAMA_CTX_DEFAULT    4096
-#define IW_EST_LLAMA_MAX_SEQ         256   /* llama.cpp's LLAMA_MAX_SEQ: most sequences of one context */
 
 /* The llama.cpp program a context belongs to: llama-server (and Ollama,
  * which runs it) reserves one output row per slot; llama-cli, llama-bench
