@@ -841,7 +841,12 @@ static int llamacpp_terms(const iw_arch *a, iw_estimate *e, const kvsum *ks, int
              "%s; on GPU: repeating layers x %g/%g%s (token embeddings stay in host RAM; the split is gguf-parser's "
              "placement, a heuristic)", wf, n_off, L, out_gpu ? " + output layer" : "");
 
-    bool graph = s.n_rec == 0 && s.n_cross == 0;
+    /* llama.cpp's graph for what llama.cpp can run; more sequences than
+     * LLAMA_MAX_SEQ (a what-if of the inverse: memory alone) use the formulas */
+    bool graph = s.n_rec == 0 && s.n_cross == 0 && B <= IW_EST_LLAMA_MAX_SEQ;
+    if (B > IW_EST_LLAMA_MAX_SEQ)
+        iw_strlist_pushf(&e->warnings, "llama.cpp holds at most %d sequences in one context (LLAMA_MAX_SEQ); "
+                         "%g is a what-if sized by formula", IW_EST_LLAMA_MAX_SEQ, B);
     iw_llamacpp_mem m;
     memset(&m, 0, sizeof m);
     if (graph) {
@@ -1219,10 +1224,8 @@ int iw_estimate_max_batch(const iw_arch *a, const iw_est_opts *o, int64_t contex
         return rc;
     if (!f)
         return 0;
-    /* llama.cpp holds at most LLAMA_MAX_SEQ (256) sequences (src/llama-cparams.h) */
-    int64_t cap = o->engine == IW_ENGINE_VLLM ? CAP_BATCH : IW_EST_LLAMA_MAX_SEQ;
     int64_t lo = 1, hi = 2;
-    while (hi <= cap) {
+    while (hi <= CAP_BATCH) {
         if ((rc = fits_at(a, o, context, hi, &f)))
             return rc;
         if (!f)
@@ -1230,20 +1233,10 @@ int iw_estimate_max_batch(const iw_arch *a, const iw_est_opts *o, int64_t contex
         lo = hi;
         hi *= 2;
     }
-    if (hi > cap) {
-        /* every power of two up to the cap fits: check the cap itself */
-        if (lo < cap && (rc = fits_at(a, o, context, cap, &f)) == 0 && f)
-            lo = cap;
-        else if (rc)
-            return rc;
-        else if (lo < cap) {
-            hi = cap;
-            goto bisect;
-        }
+    if (hi > CAP_BATCH) {
         *out = lo;
         return 0;
     }
-bisect:
     while (hi - lo > 1) {
         int64_t mid = lo + (hi - lo) / 2;
         if ((rc = fits_at(a, o, context, mid, &f)))
