@@ -32,8 +32,10 @@ int iw_read_file(const char *path, size_t max, iw_buf *out);
 int iw_write_atomic(const char *path, const void *data, size_t len);
 int iw_fsync_dir(const char *dir);
 
-/* Exclusive advisory lock on a sidecar lock file (fcntl F_SETLK[W], which
- * works over NFS).  timeout_ms < 0 waits forever, 0 tries once. */
+/* Exclusive advisory lock on a sidecar lock file: an open-file-description
+ * lock (fcntl F_OFD_SETLK[W]), so it excludes other threads of this process
+ * as well as other processes, and works over NFS.  timeout_ms < 0 waits
+ * forever, 0 tries once. */
 typedef struct iw_lock { int fd; char *path; } iw_lock;
 int  iw_lock_acquire(iw_lock *lk, const char *lock_path, int timeout_ms);
 void iw_lock_release(iw_lock *lk);

@@ -1,4 +1,4 @@
-/* fs.c - safe paths, mkdir -p, capped reads, atomic writes, fcntl locks. */
+/* fs.c - safe paths, mkdir -p, capped reads, atomic writes, file locks. */
 #include "iwdl/fs.h"
 #include "iwdl/error.h"
 
@@ -174,7 +174,7 @@ int iw_write_atomic(const char *path, const void *data, size_t len)
     char tmp[PATH_MAX], dir[PATH_MAX];
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    int n = snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%ld", path, (long)getpid(), (long)ts.tv_nsec);
+    int n = snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%ld.%ld", path, (long)getpid(), (long)gettid(), (long)ts.tv_nsec);
     if (n < 0 || (size_t)n >= sizeof tmp)
         return iw_error_set(IW_EINVAL, "path too long: '%s'", path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
@@ -222,6 +222,13 @@ int iw_write_atomic(const char *path, const void *data, size_t len)
     return iw_fsync_dir(dir);
 }
 
+/* Open-file-description locks (F_OFD_*) belong to the open file, not to the
+ * process: two threads of one process (serve answers each request on its
+ * own thread) exclude each other exactly as two processes do, and closing
+ * another descriptor of the file does not drop the lock.  They conflict with
+ * classic fcntl locks held by other programs and work over NFS.  Linux
+ * before 3.15 lacks them (EINVAL): that is an error, not a silent fallback
+ * to per-process locks. */
 int iw_lock_acquire(iw_lock *lk, const char *lock_path, int timeout_ms)
 {
     lk->fd = -1;
@@ -232,7 +239,7 @@ int iw_lock_acquire(iw_lock *lk, const char *lock_path, int timeout_ms)
     struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0 };
     int waited = 0;
     for (;;) {
-        int r = fcntl(fd, timeout_ms < 0 ? F_SETLKW : F_SETLK, &fl);
+        int r = fcntl(fd, timeout_ms < 0 ? F_OFD_SETLKW : F_OFD_SETLK, &fl);
         if (r == 0)
             break;
         if (errno == EINTR)
@@ -245,7 +252,10 @@ int iw_lock_acquire(iw_lock *lk, const char *lock_path, int timeout_ms)
         int e = errno;
         close(fd);
         if (e == EACCES || e == EAGAIN)
-            return iw_error_set(IW_ELOCKED, "'%s' is locked by another process (waited %d ms)", lock_path, waited);
+            return iw_error_set(IW_ELOCKED, "'%s' is locked by another writer (waited %d ms)", lock_path, waited);
+        if (e == EINVAL)
+            return iw_error_set(IW_EIO, "cannot lock '%s': open-file-description locks are not supported here "
+                                "(Linux 3.15 or later is needed)", lock_path);
         return iw_error_set_os(IW_EIO, e, "cannot lock '%s'", lock_path);
     }
     lk->fd = fd;
@@ -257,7 +267,7 @@ void iw_lock_release(iw_lock *lk)
 {
     if (lk->fd >= 0) {
         struct flock fl = { .l_type = F_UNLCK, .l_whence = SEEK_SET };
-        (void)fcntl(lk->fd, F_SETLK, &fl);
+        (void)fcntl(lk->fd, F_OFD_SETLK, &fl);
         close(lk->fd);
     }
     free(lk->path);

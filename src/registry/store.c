@@ -1042,16 +1042,25 @@ static int write_iov(int fd, struct iovec *v, size_t n, const char *what)
 
 typedef struct stage { int l; int fd; char *tmp; } stage;
 
+/* A temp name no other writer uses: pid, thread and a per-process counter
+ * (created O_EXCL, so a clash would fail instead of sharing a file). */
+static char *stage_name(const iw_registry *r, int l)
+{
+    static unsigned long counter;
+    char tmpname[256];
+    snprintf(tmpname, sizeof tmpname, ".%s.tmp.%ld.%ld.%lu", FILE_NAMES[l], (long)getpid(), (long)gettid(),
+             __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
+    return join2(r->dir, tmpname);
+}
+
 /* Write one file's temp (the iovecs are consumed) and start its writeback. */
 static int stage_file(iw_registry *r, int l, iovb *b, stage *st)
 {
-    char tmpname[256];
     st->l = l;
     st->fd = -1;
-    snprintf(tmpname, sizeof tmpname, ".%s.tmp.%ld", FILE_NAMES[l], (long)getpid());
-    if (!(st->tmp = join2(r->dir, tmpname)))
+    if (!(st->tmp = stage_name(r, l)))
         return iw_error_set(IW_ENOMEM, "registry: out of memory");
-    st->fd = open(st->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    st->fd = open(st->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (st->fd < 0)
         return iw_error_set_os(iw_error_from_errno(errno), errno, "cannot create '%s'", st->tmp);
     int rc = write_iov(st->fd, b->v, b->n, st->tmp);

@@ -1,4 +1,6 @@
 #include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
@@ -115,6 +117,37 @@ Test(fs, lock_is_exclusive_across_processes)
     }
     waitpid(pid, &st, 0);
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "lock not released");
+    iwt_rm_rf(d);
+    free(d);
+}
+
+/* Two threads of one process exclude each other (an fcntl record lock
+ * belongs to the process, so a second thread would "get" it too). */
+static void *lock_other_thread(void *p)
+{
+    iw_lock l2;
+    int rc = iw_lock_acquire(&l2, p, 50);
+    if (rc == 0)
+        iw_lock_release(&l2);
+    return (void *)(intptr_t)rc;
+}
+
+Test(fs, lock_is_exclusive_across_threads)
+{
+    char *d = iwt_tmpdir("lock");
+    char lp[4096];
+    snprintf(lp, sizeof lp, "%s/x.lock", d);
+    iw_lock lk;
+    cr_assert_eq(iw_lock_acquire(&lk, lp, 0), 0);
+    pthread_t th;
+    void *ret;
+    cr_assert_eq(pthread_create(&th, NULL, lock_other_thread, lp), 0);
+    pthread_join(th, &ret);
+    cr_assert_eq((int)(intptr_t)ret, IW_ELOCKED, "a second thread got the lock (%d)", (int)(intptr_t)ret);
+    iw_lock_release(&lk);
+    cr_assert_eq(pthread_create(&th, NULL, lock_other_thread, lp), 0);
+    pthread_join(th, &ret);
+    cr_assert_eq((int)(intptr_t)ret, 0, "lock not released");
     iwt_rm_rf(d);
     free(d);
 }

@@ -28,17 +28,14 @@ static int set_meta(cJSON *e, bool is_new, void *ctx)
 
 static bool temp_of(const char *dir, pid_t pid)
 {
-    char suffix[32];
-    snprintf(suffix, sizeof suffix, ".tmp.%ld", (long)pid);
+    char mark[32];   /* .<file>.tmp.<pid>.<thread>.<n> */
+    snprintf(mark, sizeof mark, ".tmp.%ld.", (long)pid);
     DIR *d = opendir(dir);
     struct dirent *de;
     bool found = false;
-    size_t sl = strlen(suffix);
-    while (d && (de = readdir(d))) {
-        size_t n = strlen(de->d_name);
-        if (n > sl && strcmp(de->d_name + n - sl, suffix) == 0)
+    while (d && (de = readdir(d)))
+        if (de->d_name[0] == '.' && strstr(de->d_name, mark))
             found = true;
-    }
     if (d)
         closedir(d);
     return found;

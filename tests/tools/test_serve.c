@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -865,5 +866,153 @@ Test(serve, page_asks_for_the_token_once)
     cr_expect_str_eq(cJSON_GetStringValue(v), "1", "the page asked for the token more than once");
     cJSON_Delete(v);
     browser_close(&b);
+    cr_assert_eq(stop_serve(&s), 0);
+}
+
+/* ------------------------------------------------------------ concurrent writers */
+
+typedef struct apply_job {
+    const srv *s;
+    char path[512];
+    char body[256];
+    long status;
+    char error[512];
+} apply_job;
+
+static void *apply_thread(void *p)
+{
+    apply_job *j = p;
+    char url[1024];
+    snprintf(url, sizeof url, "%s%s", j->s->url, j->path);
+    const char *hdrs[] = {"Content-Type: application/json", NULL};
+    iwt_http r;
+    j->status = iwt_http_do(&r, "POST", url, hdrs, j->body) == 0 ? r.status : 0;
+    cJSON *a = cJSON_ParseWithLength(r.body, r.body_len);
+    snprintf(j->error, sizeof j->error, "%s", a && jstr(a, "error") ? jstr(a, "error") : "");
+    cJSON_Delete(a);
+    iwt_http_free(&r);
+    return NULL;
+}
+
+/* The entry's extra_args in a registry file, printed compactly (malloc'd), or NULL. */
+static char *extra_args_on_disk(const char *file, const char *name)
+{
+    char *txt = iwt_slurp(file, NULL);
+    cJSON *arr = txt ? cJSON_Parse(txt) : NULL;
+    cr_assert_not_null(arr, "%s does not parse: %.200s", file, txt ? txt : "(missing)");
+    free(txt);
+    char *out = NULL;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, arr)
+        if (jstr(e, "name") && !strcmp(jstr(e, "name"), name))
+            out = cJSON_PrintUnformatted(cJSON_GetObjectItem(cJSON_GetObjectItem(e, "backend_config"), "extra_args"));
+    cJSON_Delete(arr);
+    return out;
+}
+
+static bool entry_on_disk(const char *file, const char *name)
+{
+    char *txt = iwt_slurp(file, NULL);
+    cJSON *arr = txt ? cJSON_Parse(txt) : NULL;
+    cr_assert_not_null(arr, "%s does not parse", file);
+    free(txt);
+    bool found = false;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, arr)
+        found |= jstr(e, "name") && !strcmp(jstr(e, "name"), name);
+    cJSON_Delete(arr);
+    return found;
+}
+
+/* Two entries applied by 4 concurrent requests a round for 30 rounds while
+ * CLI processes scan and remove other entries: every apply answered 200 is
+ * on disk after its round, every scanned entry is there at the end, and a
+ * failed write would be a 5xx, never 409. */
+Test(serve, concurrent_applies_and_cli_writers_lose_nothing)
+{
+    srv s;
+    start_serve(&s, NULL);
+    /* a second entry */
+    char cmd[16384], *out = NULL;
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s/models2/demo2' && cp -r '%s' '%s/models2/demo2/other-llama' && "
+             "IMAGEWORKS_REGISTRY_DIR='%s' '%s' scan '%s/models2'", s.tmp, iwt_fixture("models/tiny-llama"), s.tmp,
+             s.reg, iwt_cli(), s.tmp);
+    cr_assert_eq(iwt_run(cmd, &out, NULL), 0, "%s", out);
+    char *arrow = strstr(out, "-> ");
+    cr_assert_not_null(arrow, "%s", out);
+    char name2[128];
+    snprintf(name2, sizeof name2, "%.*s", (int)strcspn(arrow + 3, "\n"), arrow + 3);
+    free(out);
+    /* CLI writers meanwhile: scan 12 more installs, removing every other one */
+    snprintf(cmd, sizeof cmd,
+             "export IMAGEWORKS_REGISTRY_DIR='%s'; i=0; while [ $i -lt 12 ]; do "
+             "mkdir -p '%s/cli/'$i && cp -r '%s' '%s/cli/'$i/cli-model-$i && "
+             "'%s' scan '%s/cli/'$i >/dev/null || exit 1; "
+             "if [ $((i %% 2)) = 1 ]; then '%s' remove cli-model-${i}_19m_'(BF16)' >/dev/null || exit 2; fi; "
+             "i=$((i+1)); done", s.reg, s.tmp, iwt_fixture("models/tiny-llama"), s.tmp, iwt_cli(), s.tmp, iwt_cli());
+    pid_t cli = fork();
+    cr_assert_geq(cli, 0);
+    if (cli == 0) {
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    const char *names[2] = {s.name, name2};
+    char *esc[2] = {curl_easy_escape(NULL, s.name, 0), curl_easy_escape(NULL, name2, 0)};
+    char snap[4200], disc[4200];
+    snprintf(snap, sizeof snap, "%s/model_registry.json", s.reg);
+    snprintf(disc, sizeof disc, "%s/model_registry.discovered.json", s.reg);
+    int ok = 0;
+    for (int round = 0; round < 30; round++) {
+        apply_job jobs[4];
+        pthread_t th[4];
+        for (int k = 0; k < 4; k++) {
+            jobs[k].s = &s;
+            snprintf(jobs[k].path, sizeof jobs[k].path, "/models/%s/apply", esc[k % 2]);
+            snprintf(jobs[k].body, sizeof jobs[k].body, "{\"gpu\":\"rtx4090\",\"context\":%d}",
+                     (k % 2 ? 2000 : 1000) + round);
+            cr_assert_eq(pthread_create(&th[k], NULL, apply_thread, &jobs[k]), 0);
+        }
+        for (int k = 0; k < 4; k++)
+            pthread_join(th[k], NULL);
+        for (int k = 0; k < 4; k++) {
+            cr_assert_neq(jobs[k].status, 409, "round %d: a write failure answered 409: %s", round, jobs[k].error);
+            cr_assert(jobs[k].status == 200 || jobs[k].status >= 500, "round %d: status %ld: %s", round,
+                      jobs[k].status, jobs[k].error);
+            if (jobs[k].status >= 500)
+                cr_assert(jobs[k].error[0], "round %d: a 5xx without its cause", round);
+        }
+        for (int e = 0; e < 2; e++) {
+            bool answered = jobs[e].status == 200 || jobs[e + 2].status == 200;
+            if (!answered)
+                continue;
+            ok++;
+            char want[64];
+            snprintf(want, sizeof want, "\"--max-model-len\",\"%d\"", (e ? 2000 : 1000) + round);
+            const char *files[2] = {disc, snap};
+            for (int f = 0; f < 2; f++) {
+                char *xa = extra_args_on_disk(files[f], names[e]);
+                cr_assert(xa && strstr(xa, want), "round %d: an apply answered 200 is not in %s: want %s, have %s",
+                          round, files[f], want, xa ? xa : "(no entry)");
+                free(xa);
+            }
+        }
+    }
+    int st;
+    cr_assert_eq(waitpid(cli, &st, 0), cli);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the CLI writers failed (%d)", st);
+    cr_assert_geq(ok, 50, "only %d of 60 entry-rounds were applied", ok);
+    for (int i = 0; i < 12; i++) {
+        char nm[64];
+        snprintf(nm, sizeof nm, "cli-model-%d_19m_(BF16)", i);
+        for (int f = 0; f < 2; f++) {
+            const char *file = f ? snap : disc;
+            cr_assert_eq(entry_on_disk(file, nm), i % 2 == 0, "%s: entry %s %s", file, nm,
+                         i % 2 == 0 ? "scanned but missing" : "removed but present");
+        }
+    }
+    for (int e = 0; e < 2; e++) {
+        cr_assert(entry_on_disk(snap, names[e]));
+        curl_free(esc[e]);
+    }
     cr_assert_eq(stop_serve(&s), 0);
 }

@@ -622,6 +622,9 @@ static enum MHD_Result h_estimate(struct MHD_Connection *c, const serve_cfg *cfg
     enum MHD_Result r;
     if (rc == IW_EXIT_USAGE) {
         r = send_error(c, 400, "%s", res.error ? res.error : "invalid request");
+    } else if (res.apply_error) {
+        /* it fits, but the registry could not be written: the server's fault */
+        r = send_error(c, res.apply_error == IW_ELOCKED ? 503 : 500, "%s", res.error ? res.error : "apply failed");
     } else if (!res.json) {
         r = send_error(c, 422, "%s", res.error ? res.error : "cannot estimate this model");
     } else {

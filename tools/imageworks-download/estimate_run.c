@@ -753,7 +753,9 @@ int est_run(iw_registry *reg, const est_request *req, est_result *res)
     if (req->apply) {
         apply_ctx ac = {e.in.engine, &args, rec_ctx};
         bool in_curated = false;
-        if (iw_registry_upsert_both(reg, target, apply_fn, &ac, &in_curated) < 0) {
+        int urc = iw_registry_upsert_both(reg, target, apply_fn, &ac, &in_curated);
+        if (urc < 0) {
+            res->apply_error = urc;
             fail(res, 1, "estimate --apply: %s", iw_error_last());
             goto done;
         }

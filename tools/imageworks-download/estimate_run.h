@@ -36,6 +36,7 @@ typedef struct est_result {
     char  *emitted;     /* --emit text, when asked and something fits */
     char  *applied_to;  /* --apply: the file written */
     char  *apply_warning;
+    int    apply_error; /* --apply fitted but writing the registry failed: the iw_error_code */
 } est_result;
 
 void est_result_free(est_result *r);
