@@ -320,6 +320,51 @@ Test(serve, refusals_have_status_codes)
     cr_assert_eq(stop_serve(&s), 0);
 }
 
+/* tmpl with each "P" replaced by port */
+static void host_hdr(char *out, size_t n, const char *tmpl, const char *port)
+{
+    size_t k = (size_t)snprintf(out, n, "Host: ");
+    for (const char *t = tmpl; *t && k + 8 < n; t++)
+        k += (size_t)snprintf(out + k, n - k, "%s", *t == 'P' ? port : (const char[]){*t, 0});
+}
+
+/* DNS rebinding: only a loopback host literal or exactly "localhost", with
+ * this server's port, is accepted on a loopback server. */
+Test(serve, host_check_is_strict)
+{
+    srv s;
+    start_serve(&s, NULL);
+    const char *port = strrchr(s.url, ':') + 1;
+    char url[512];
+    snprintf(url, sizeof url, "%s/healthz", s.url);
+    const char *bad[] = {"127.0.0.1.evil.com:P", "127.0.0.1@evil.com:P", "127.0.0.1.evil.com", "127.evil.com:P",
+                         "localhost.evil.com:P", "evil.localhost:P", "127.0.0.1:P0", "127.0.0.1:1P",
+                         "127.0.0.1:Px", "127.0.0.1", "localhost", "[::1]", "[::1]x:P", "[::2]:P", "::1:P",
+                         "0x7f.0.0.1:P", "127.1:P", "10.0.0.1:P", "[::ffff:10.0.0.1]:P", "127.0.0.1:+P",
+                         "127.0.0.1: P", ":P", "[127.0.0.1]:P", "127.0.0.1%00.evil.com:P", "[::1%lo]:P"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char hdr[320];
+        host_hdr(hdr, sizeof hdr, bad[i], port);
+        const char *h[] = {hdr, NULL};
+        iwt_http r;
+        cr_assert_eq(iwt_http_do(&r, "GET", url, h, NULL), 0);
+        cr_expect_eq(r.status, 421, "'%s' was accepted (%ld)", hdr, r.status);
+        iwt_http_free(&r);
+    }
+    const char *good[] = {"127.0.0.1:P", "localhost:P", "LocalHost:P", "[::1]:P", "127.0.0.2:P",
+                          "[0:0:0:0:0:0:0:1]:P"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        char hdr[320];
+        host_hdr(hdr, sizeof hdr, good[i], port);
+        const char *h[] = {hdr, NULL};
+        iwt_http r;
+        cr_assert_eq(iwt_http_do(&r, "GET", url, h, NULL), 0);
+        cr_expect_eq(r.status, 200, "'%s' was refused (%ld)", hdr, r.status);
+        iwt_http_free(&r);
+    }
+    cr_assert_eq(stop_serve(&s), 0);
+}
+
 Test(serve, token_rules)
 {
     srv s;

@@ -13,8 +13,8 @@
  * every API request needs "Authorization: Bearer <token>" (compared in
  * constant time); POST bodies must be application/json (a cross-site form
  * cannot send that without a CORS preflight, which is never granted) and
- * at most 64 KiB; on loopback the Host header must name a loopback host
- * (DNS rebinding); names are looked up in the registry, never used as paths.
+ * at most 64 KiB; on loopback the Host header must be a loopback host and our
+ * port (DNS rebinding); names are looked up in the registry, never used as paths.
  * Each request reads the registry itself, so nothing is shared between
  * threads but read-only configuration.
  */
@@ -151,7 +151,32 @@ static bool authorized(struct MHD_Connection *c, const serve_cfg *cfg)
     return const_time_eq(h, strlen(h), cfg->token, strlen(cfg->token));
 }
 
-/* On loopback the Host header must name a loopback host (DNS rebinding). */
+/* A loopback host as a browser writes it in Host: an IPv4 literal in
+ * 127.0.0.0/8, an IPv6 literal [::1], or exactly "localhost". */
+static bool loopback_host(const char *h, size_t n)
+{
+    char lit[INET6_ADDRSTRLEN];
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (n == 9 && !strncasecmp(h, "localhost", 9))
+        return true;
+    if (n >= 2 && h[0] == '[' && h[n - 1] == ']') {
+        if (n - 2 >= sizeof lit)
+            return false;
+        memcpy(lit, h + 1, n - 2);
+        lit[n - 2] = 0;
+        return inet_pton(AF_INET6, lit, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+    }
+    if (n >= sizeof lit)
+        return false;
+    memcpy(lit, h, n);
+    lit[n] = 0;
+    return inet_pton(AF_INET, lit, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127;
+}
+
+/* On loopback the Host header must be a loopback host and this server's
+ * port (DNS rebinding: a page of evil.example resolved to 127.0.0.1 sends
+ * Host: evil.example).  No port is port 80. */
 static bool host_ok(struct MHD_Connection *c, const serve_cfg *cfg)
 {
     if (!cfg->loopback)
@@ -159,17 +184,17 @@ static bool host_ok(struct MHD_Connection *c, const serve_cfg *cfg)
     const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
     if (!h)
         return false;
-    char host[256];
-    snprintf(host, sizeof host, "%s", h);
-    char *colon = host[0] == '[' ? strchr(host, ']') : strrchr(host, ':');
-    if (host[0] == '[') {
-        if (!colon)
+    const char *end = h[0] == '[' ? strchr(h, ']') : strchr(h, ':');
+    end = !end ? h + strlen(h) : h[0] == '[' ? end + 1 : end;
+    if (!loopback_host(h, (size_t)(end - h)))
+        return false;
+    unsigned long port = 80;
+    if (*end) {
+        if (end[0] != ':' || !end[1] || strspn(end + 1, "0123456789") != strlen(end + 1) || strlen(end + 1) > 5)
             return false;
-        colon[1] = 0;
-    } else if (colon) {
-        *colon = 0;
+        port = strtoul(end + 1, NULL, 10);
     }
-    return !strcasecmp(host, "localhost") || !strcmp(host, "[::1]") || !strncmp(host, "127.", 4);
+    return port == __atomic_load_n(&cfg->port, __ATOMIC_RELAXED);
 }
 
 /* ------------------------------------------------------------ handlers */
@@ -912,6 +937,7 @@ int cmd_serve(int argc, char **argv)
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
     unsigned port = di ? di->port : cfg.port;
+    __atomic_store_n(&cfg.port, port, __ATOMIC_RELAXED);   /* port 0: the one picked, for host_ok */
     char shown[160];
     if (ss.ss_family == AF_INET6) {
         char h[INET6_ADDRSTRLEN];
