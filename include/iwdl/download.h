@@ -111,7 +111,9 @@ int iw_dl_hf_cache_root(char **out);
 
 /* Unpack a .tar/.tar.gz/.tgz/.zip archive into dir (created), refusing
  * entries that escape (.., absolute, symlinks pointing out, hardlinks,
- * devices) and capping totals.  Nothing is left behind on refusal. */
+ * devices) and capping totals.  The entries go to a fresh temp folder that
+ * is moved to dir only when nothing exists there (IW_EEXISTS otherwise):
+ * nothing is replaced or deleted, and nothing is left behind on refusal. */
 #define IW_UNPACK_MAX_BYTES   (64ull << 30)
 #define IW_UNPACK_MAX_ENTRIES 100000
 int iw_unpack_archive(const char *archive, const char *dir);
@@ -121,5 +123,19 @@ int iw_unpack_archive_capped(const char *archive, const char *dir, uint64_t max_
 /* True if the name ends in .tar, .tar.gz, .tgz or .zip; *stem_len = name
  * length without that extension. */
 bool iw_is_archive_name(const char *name, size_t *stem_len);
+
+/* The tool's state folder inside a plain destination. */
+#define IW_DL_STATE_DIR ".imageworks"
+
+/* Unpack the archives among a plain download's files (paths relative to
+ * dest) into <dest>/<path without extension>/.  Everything is checked before
+ * anything is unpacked; refused, naming the paths: a target with no name
+ * (weights/.tar), one in the state folder (.imageworks.tar), two archives
+ * with one target (a.tar, a.zip), and a target that exists and is not what
+ * this function unpacked earlier from the same unchanged archive (that one
+ * is skipped: fn gets already = true).  Each unpack is recorded in
+ * <dest>/.imageworks/unpacked/.  fn (may be NULL) hears of each archive. */
+typedef void (*iw_unpack_fn)(const char *archive, const char *dir, bool already, void *ud);
+int iw_unpack_download(const char *dest, char *const *paths, size_t n, uint64_t max_bytes, iw_unpack_fn fn, void *ud);
 
 #endif

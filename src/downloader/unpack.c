@@ -1,7 +1,9 @@
 /* unpack.c - safe archive extraction with libarchive (see download.h).
  *
- * Entries are written into a private temp folder next to the target and the
- * folder is renamed into place only when every entry was accepted:
+ * Entries are written into a fresh private temp folder (mkdtemp) next to the
+ * target, and the folder is moved into place only when every entry was
+ * accepted and nothing exists at the target (renameat2 RENAME_NOREPLACE):
+ * nothing the tool did not write is ever deleted or replaced.
  *  - names must pass iw_path_check_relative after a leading "./" is dropped
  *    (no "..", no absolute paths, no backslashes or control characters);
  *  - regular files and directories are accepted; symlinks only with a
@@ -12,6 +14,11 @@
  *    headers' claims).
  * Files are created with O_EXCL|O_NOFOLLOW, so a duplicate entry or one that
  * would write through a symlink is refused as well.
+ *
+ * iw_unpack_download plans a download's archives first (one target each,
+ * named, outside the state folder, free or unpacked by us from the same
+ * unchanged archive), then unpacks them, recording each under
+ * <dest>/.imageworks/unpacked/.
  */
 #include "engine.h"
 
@@ -20,6 +27,7 @@
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -29,6 +37,8 @@
 
 #include "iwdl/error.h"
 #include "iwdl/fs.h"
+#include "iwdl/hash.h"
+#include "iwdl/json.h"
 
 bool iw_is_archive_name(const char *name, size_t *stem_len)
 {
@@ -86,11 +96,17 @@ int iw_unpack_archive_capped(const char *archive, const char *dir, uint64_t max_
     if (max_entries == 0 || max_entries > IW_UNPACK_MAX_ENTRIES)
         max_entries = IW_UNPACK_MAX_ENTRIES;
     char tmp[8192];
-    snprintf(tmp, sizeof tmp, "%s.unpacking-%ld", dir, (long)getpid());
-    rm_rf(tmp);
-    int rc = iw_mkdir_p(tmp, 0755);
-    if (rc < 0)
+    int rc;
+    if (iw_path_exists(dir))
+        return iw_error_set(IW_EEXISTS, "%s: cannot unpack into '%s': it already exists (nothing replaced)", archive,
+                            dir);
+    if ((rc = iw_mkdir_parent(dir, 0755)) < 0)
         return rc;
+    if (snprintf(tmp, sizeof tmp, "%s.unpacking-XXXXXX", dir) >= (int)sizeof tmp)
+        return iw_error_set(IW_EINVAL, "%s: target path too long", archive);
+    if (!mkdtemp(tmp))
+        return iw_error_set_os(iw_error_from_errno(errno), errno, "%s: cannot create a folder next to '%s'", archive,
+                               dir);
     struct archive *ar = archive_read_new();
     if (!ar) {
         rm_rf(tmp);
@@ -185,14 +201,134 @@ int iw_unpack_archive_capped(const char *archive, const char *dir, uint64_t max_
         rc = iw_error_set(IW_EFORMAT, "%s: %s", archive, archive_error_string(ar));
         goto out;
     }
-    if (iw_path_exists(dir))
-        rm_rf(dir);
-    if (rename(tmp, dir) < 0)
-        rc = iw_error_set_os(iw_error_from_errno(errno), errno, "cannot move unpacked files to %s", dir);
+    if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dir, RENAME_NOREPLACE) < 0)
+        rc = errno == EEXIST ? iw_error_set(IW_EEXISTS, "%s: cannot unpack into '%s': it appeared meanwhile "
+                                            "(nothing replaced)", archive, dir)
+                             : iw_error_set_os(iw_error_from_errno(errno), errno, "cannot move unpacked files to %s", dir);
 out:
     free(buf);
     archive_read_free(ar);
     if (rc < 0)
         rm_rf(tmp);
+    return rc;
+}
+
+/* ------------------------------------------------------------ a download's archives */
+
+typedef struct unpack_plan {
+    const char *rel;        /* the archive, relative to dest */
+    char       *stem;       /* the target folder, relative to dest */
+    char       *archive;    /* <dest>/<rel> */
+    char       *dir;        /* <dest>/<stem> */
+    char       *record;     /* <dest>/.imageworks/unpacked/<sha256(stem)>.json */
+    bool        already;    /* dir is what we unpacked from this unchanged archive */
+} unpack_plan;
+
+static char *join_fmt(const char *a, const char *b, size_t blen)
+{
+    char *p = NULL;
+    if (asprintf(&p, "%s/%.*s", a, (int)blen, b) < 0)
+        return NULL;
+    return p;
+}
+
+/* The record of an earlier unpack names this archive at its current size and mtime. */
+static bool record_matches(const unpack_plan *pl)
+{
+    struct stat st;
+    iw_buf b = IW_BUF_INIT(4096);
+    cJSON *j = NULL;
+    int64_t size = -1, sec = -1, ns = -1;
+    bool ok = stat(pl->archive, &st) == 0 && iw_read_file(pl->record, 4096, &b) == 0 &&
+              iw_json_parse(b.data, b.len, pl->record, &j, NULL) == 0;
+    ok = ok && iw_json_get_str(j, "archive") && !strcmp(iw_json_get_str(j, "archive"), pl->rel) &&
+         iw_json_get_i64(j, "size", &size) && iw_json_get_i64(j, "mtime_s", &sec) &&
+         iw_json_get_i64(j, "mtime_ns", &ns) && size == (int64_t)st.st_size && sec == (int64_t)st.st_mtim.tv_sec &&
+         ns == (int64_t)st.st_mtim.tv_nsec;
+    cJSON_Delete(j);
+    iw_buf_free(&b);
+    iw_error_clear();
+    return ok;
+}
+
+static int record_write(const unpack_plan *pl)
+{
+    struct stat st;
+    if (stat(pl->archive, &st) != 0)
+        return iw_error_set_os(iw_error_from_errno(errno), errno, "cannot stat '%s'", pl->archive);
+    int rc = iw_mkdir_parent(pl->record, 0755);
+    cJSON *j = cJSON_CreateObject();
+    char *txt = NULL;
+    if (rc == 0 && j && cJSON_AddStringToObject(j, "archive", pl->rel) && cJSON_AddStringToObject(j, "dir", pl->stem) &&
+        cJSON_AddNumberToObject(j, "size", (double)st.st_size) &&
+        cJSON_AddNumberToObject(j, "mtime_s", (double)st.st_mtim.tv_sec) &&
+        cJSON_AddNumberToObject(j, "mtime_ns", (double)st.st_mtim.tv_nsec))
+        txt = cJSON_PrintUnformatted(j);
+    if (rc == 0)
+        rc = txt ? iw_write_atomic(pl->record, txt, strlen(txt)) : iw_error_set(IW_ENOMEM, "out of memory");
+    free(txt);
+    cJSON_Delete(j);
+    return rc;
+}
+
+/* Where rel unpacks to, and whether that is allowed. */
+static int plan_one(const char *dest, const char *rel, size_t stem_len, unpack_plan *pl)
+{
+    pl->rel = rel;
+    if (stem_len == 0 || rel[stem_len - 1] == '/')
+        return iw_error_set(IW_EUNSAFE, "%s: no name before the extension to unpack into (refused)", rel);
+    size_t first = strcspn(rel, "/");
+    if (first > stem_len)
+        first = stem_len;
+    if (first == strlen(IW_DL_STATE_DIR) && !strncmp(rel, IW_DL_STATE_DIR, first))
+        return iw_error_set(IW_EUNSAFE, "%s: would unpack into the tool's state folder %s/%s (refused)", rel, dest,
+                            IW_DL_STATE_DIR);
+    char hex[65];
+    if (!(pl->stem = strndup(rel, stem_len)) || !(pl->archive = join_fmt(dest, rel, strlen(rel))) ||
+        !(pl->dir = join_fmt(dest, rel, stem_len)) || iw_sha256_hex(pl->stem, stem_len, hex) < 0 ||
+        asprintf(&pl->record, "%s/%s/unpacked/%s.json", dest, IW_DL_STATE_DIR, hex) < 0) {
+        pl->record = NULL;
+        return iw_error_set(IW_ENOMEM, "out of memory");
+    }
+    int rc = iw_path_check_relative(pl->stem, stem_len);
+    if (rc < 0)
+        return iw_error_prefix("%s", rel);
+    if (iw_path_exists(pl->dir)) {
+        if (!(pl->already = record_matches(pl)))
+            return iw_error_set(IW_EEXISTS, "cannot unpack '%s' into '%s': that path already exists and was not "
+                                "unpacked from this archive (nothing replaced; move it away to unpack)",
+                                pl->archive, pl->dir);
+    }
+    return 0;
+}
+
+int iw_unpack_download(const char *dest, char *const *paths, size_t n, uint64_t max_bytes, iw_unpack_fn fn, void *ud)
+{
+    unpack_plan *pl = calloc(n ? n : 1, sizeof *pl);
+    size_t np = 0;
+    int rc = pl ? 0 : iw_error_set(IW_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        size_t stem;
+        if (iw_is_archive_name(paths[i], &stem))
+            rc = plan_one(dest, paths[i], stem, &pl[np++]);
+    }
+    for (size_t i = 0; i < np && rc == 0; i++)
+        for (size_t k = 0; k < i && rc == 0; k++)
+            if (!strcmp(pl[i].stem, pl[k].stem))
+                rc = iw_error_set(IW_EEXISTS, "'%s' and '%s' would both unpack into '%s' (refused; nothing unpacked)",
+                                  pl[k].archive, pl[i].archive, pl[i].dir);
+    for (size_t i = 0; i < np && rc == 0; i++) {
+        if (!pl[i].already && (rc = iw_unpack_archive_capped(pl[i].archive, pl[i].dir, max_bytes, 0)) == 0)
+            rc = record_write(&pl[i]);
+        if (rc == 0 && fn)
+            fn(pl[i].rel, pl[i].dir, pl[i].already, ud);
+    }
+    for (size_t i = 0; i < np; i++) {
+        free(pl[i].stem);
+        free(pl[i].archive);
+        free(pl[i].dir);
+        free(pl[i].record);
+    }
+    free(pl);
     return rc;
 }

@@ -669,6 +669,19 @@ Test(unpack, refuses_escapes_and_leaves_nothing)
     char *c = iwt_slurp(p, NULL);
     cr_expect(c && !strcmp(c, "A"));
     free(c);
+    /* unpacking again into the existing folder replaces nothing */
+    const aent other[] = { { "dir/a.txt", 'f', "B", NULL } };
+    make_tar(tar, other, 1);
+    cr_expect_eq(iw_unpack_archive(tar, out), IW_EEXISTS, "%s", iw_error_last());
+    snprintf(p, sizeof p, "%s/dir/a.txt", out);
+    c = iwt_slurp(p, NULL);
+    cr_expect(c && !strcmp(c, "A"), "an existing folder was replaced");
+    free(c);
+    snprintf(p, sizeof p, "ls -A %s/x | wc -l", d);
+    char *nl = NULL;
+    iwt_run(p, &nl, NULL);
+    cr_expect(nl && atoi(nl) == 1, "a temp folder was left next to the target: %s", nl);
+    free(nl);
     /* the same refusals in a zip */
     char zip[4096];
     snprintf(zip, sizeof zip, "%s/a.zip", d);
@@ -707,6 +720,111 @@ Test(cli, unpack_flag_unpacks_repo_archives)
     free(err);
     snprintf(p, sizeof p, "%s/data/bundle/inner/x.txt", dest);
     cr_expect(iw_path_is_file(p), "missing %s", p);
+    iwt_rm_rf(dest);
+    free(dest);
+}
+
+/* Download repo into dest with --unpack; returns the exit code, stderr in *err. */
+static int unpack_cli(const char *repo, const char *dest, char **out, char **err)
+{
+    char args[8192];
+    snprintf(args, sizeof args, "download %s --unpack --no-architecture --dest %s", repo, dest);
+    return dl_cli(&g_hub, g_home, "", args, out, err);
+}
+
+static void expect_text(const char *dir, const char *rel, const char *want)
+{
+    char p[4096];
+    snprintf(p, sizeof p, "%s/%s", dir, rel);
+    char *c = iwt_slurp(p, NULL);
+    cr_expect(c && !strcmp(c, want), "%s: '%s', want '%s'", p, c ? c : "(missing)", want);
+    free(c);
+}
+
+/* --unpack never deletes or replaces what it did not write: a repo folder
+ * or a user's folder at the target, a nameless archive (weights/.tar), the
+ * state folder (.imageworks.tar), and two archives with one target are
+ * refused with both paths named; a re-run skips what it unpacked itself. */
+Test(cli, unpack_never_replaces_what_it_did_not_write)
+{
+    char p[4096];
+    const aent inner[] = { { "inner.txt", 'f', "I", NULL } };
+    char *dest = iwt_tmpdir("unpkeep");
+    char d[4096], *out = NULL, *err = NULL;
+    /* 1. the repo's own folder a/ next to a.tar.gz */
+    dl_put_text(g_root, "t/u1", "a/keep.txt", "repo file");
+    snprintf(p, sizeof p, "%s/t/u1/a.tar.gz", g_root);
+    make_tar(p, inner, 1);
+    snprintf(d, sizeof d, "%s/1", dest);
+    cr_expect_eq(unpack_cli("t/u1", d, NULL, &err), 1, "%s", err);
+    cr_expect(err && strstr(err, "/1/a.tar.gz'") && strstr(err, "/1/a'") && strstr(err, "nothing replaced"), "%s", err);
+    free(err);
+    expect_text(d, "a/keep.txt", "repo file");
+    snprintf(p, sizeof p, "%s/a/inner.txt", d);
+    cr_expect(!iw_path_exists(p), "unpacked over the repo's folder");
+    /* 2. a user's own folder at the target */
+    snprintf(p, sizeof p, "%s/t/u2", g_root);
+    iw_mkdir_p(p, 0755);
+    snprintf(p, sizeof p, "%s/t/u2/b.zip", g_root);
+    make_archive(p, inner, 1, true);
+    snprintf(d, sizeof d, "%s/2", dest);
+    snprintf(p, sizeof p, "%s/b/mine.txt", d);
+    cr_assert_eq(iwt_write(p, "mine", 4), 0);
+    cr_expect_eq(unpack_cli("t/u2", d, NULL, &err), 1, "%s", err);
+    cr_expect(err && strstr(err, "/2/b.zip'") && strstr(err, "/2/b'"), "%s", err);
+    free(err);
+    expect_text(d, "b/mine.txt", "mine");
+    /* 3. weights/.tar would have removed weights/ */
+    dl_put_text(g_root, "t/u3", "weights/w.bin", "weights");
+    snprintf(p, sizeof p, "%s/t/u3/weights/.tar", g_root);
+    make_archive(p, inner, 1, false);
+    snprintf(d, sizeof d, "%s/3", dest);
+    cr_expect_eq(unpack_cli("t/u3", d, NULL, &err), 1, "%s", err);
+    cr_expect(err && strstr(err, "weights/.tar: no name before the extension"), "%s", err);
+    free(err);
+    expect_text(d, "weights/w.bin", "weights");
+    /* 4. .imageworks.tar would have replaced the state folder */
+    dl_put_text(g_root, "t/u4", "config.json", "{}");
+    snprintf(p, sizeof p, "%s/t/u4/.imageworks.tar", g_root);
+    const aent state[] = { { "manifest.json", 'f', "hostile", NULL } };
+    make_archive(p, state, 1, false);
+    snprintf(d, sizeof d, "%s/4", dest);
+    cr_expect_eq(unpack_cli("t/u4", d, NULL, &err), 1, "%s", err);
+    cr_expect(err && strstr(err, ".imageworks.tar: would unpack into the tool's state folder"), "%s", err);
+    free(err);
+    snprintf(p, sizeof p, "%s/.imageworks/manifest.json", d);
+    char *m = iwt_slurp(p, NULL);
+    cr_expect(m && strstr(m, "config.json"), "the state folder was replaced: %s", m ? m : "(missing)");
+    free(m);
+    /* 5. a.tar.gz and a.zip: both named, neither unpacked */
+    snprintf(p, sizeof p, "%s/t/u5", g_root);
+    iw_mkdir_p(p, 0755);
+    snprintf(p, sizeof p, "%s/t/u5/a.tar.gz", g_root);
+    make_tar(p, inner, 1);
+    snprintf(p, sizeof p, "%s/t/u5/a.zip", g_root);
+    make_archive(p, state, 1, true);
+    snprintf(d, sizeof d, "%s/5", dest);
+    cr_expect_eq(unpack_cli("t/u5", d, NULL, &err), 1, "%s", err);
+    cr_expect(err && strstr(err, "/5/a.tar.gz'") && strstr(err, "/5/a.zip'") && strstr(err, "both unpack into"),
+              "%s", err);
+    free(err);
+    snprintf(p, sizeof p, "%s/a", d);
+    cr_expect(!iw_path_exists(p), "one of two clashing archives was unpacked");
+    /* 6. a re-run skips what this tool unpacked from the same archive */
+    snprintf(p, sizeof p, "%s/t/u6", g_root);
+    iw_mkdir_p(p, 0755);
+    snprintf(p, sizeof p, "%s/t/u6/c.tgz", g_root);
+    make_tar(p, inner, 1);
+    snprintf(d, sizeof d, "%s/6", dest);
+    cr_assert_eq(unpack_cli("t/u6", d, &out, &err), 0, "%s", err);
+    cr_expect(out && strstr(out, "unpacked c.tgz into"), "%s", out);
+    free(out);
+    free(err);
+    cr_assert_eq(unpack_cli("t/u6", d, &out, &err), 0, "a re-run failed: %s", err);
+    cr_expect(out && strstr(out, "already unpacked c.tgz into"), "%s", out);
+    free(out);
+    free(err);
+    expect_text(d, "c/inner.txt", "I");
     iwt_rm_rf(dest);
     free(dest);
 }

@@ -368,21 +368,17 @@ static void auto_support(iw_hub *hub, const char *repo, const iw_dl_result *r, c
     iw_strlist_free(&cand);
 }
 
+static void on_unpacked(const char *archive, const char *dir, bool already, void *ud)
+{
+    const ui *u = ud;
+    if (!u->quiet && !u->json)
+        printf(already ? "already unpacked %s into %s\n" : "unpacked %s into %s\n", archive, dir);
+}
+
 static int unpack_archives(const iw_dl_result *r, ui *u)
 {
-    for (size_t i = 0; i < r->n_paths; i++) {
-        const char *p = r->paths[i];
-        size_t stem;
-        if (!iw_is_archive_name(p, &stem))
-            continue;
-        char src[8192], dir[8192];
-        snprintf(src, sizeof src, "%s/%s", r->dest, p);
-        snprintf(dir, sizeof dir, "%s/%.*s", r->dest, (int)stem, p);
-        if (iw_unpack_archive_capped(src, dir, u->unpack_max, 0) < 0)
-            return cli_fail(p);
-        if (!u->quiet && !u->json)
-            printf("unpacked %s into %s\n", p, dir);
-    }
+    if (iw_unpack_download(r->dest, r->paths, r->n_paths, u->unpack_max, on_unpacked, u) < 0)
+        return cli_fail("--unpack");
     return 0;
 }
 
