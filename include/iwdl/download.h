@@ -138,4 +138,20 @@ bool iw_is_archive_name(const char *name, size_t *stem_len);
 typedef void (*iw_unpack_fn)(const char *archive, const char *dir, bool already, void *ud);
 int iw_unpack_download(const char *dest, char *const *paths, size_t n, uint64_t max_bytes, iw_unpack_fn fn, void *ud);
 
+/* Hugging Face cache: is path <repo>/snapshots/<commit> of a models--,
+ * datasets-- or spaces-- repo folder that has blobs/?  repo_dir (may be
+ * NULL) receives the repo folder. */
+bool iw_hf_cache_is_snapshot(const char *path, char *repo_dir, size_t n);
+
+/* Delete that snapshot as `huggingface-cli delete-cache` deletes a revision:
+ * the snapshot folder, the refs naming its commit, the blobs no other
+ * snapshot links, its .no_exist markers, then the folders left empty (the
+ * repo folder too).  out: bytes freed (blobs and copied files), counts. */
+typedef struct iw_cache_freed {
+    uint64_t bytes;
+    size_t   blobs, blobs_kept, refs;
+    bool     repo_removed;
+} iw_cache_freed;
+int iw_hf_cache_delete_snapshot(const char *snapshot, iw_cache_freed *out);
+
 #endif

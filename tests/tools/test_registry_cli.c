@@ -598,3 +598,91 @@ Test(regcli, migrate_keeps_kv_precision_and_the_originals_source_form)
     cr_expect_str_eq(iw_json_get_str(a, "kv_precision"), "fp8");
     cJSON_Delete(a);
 }
+
+/* remove --delete-files on Hugging Face cache snapshots: the revision goes
+ * as huggingface-cli delete-cache removes it (its refs, the blobs no other
+ * revision links), and the repo folder goes with the last revision. */
+#define REV1 "1111111111111111111111111111111111111111"
+#define REV2 "2222222222222222222222222222222222222222"
+
+static void hf_link(const char *repo, const char *rel, const char *target)
+{
+    char p[4096], d[4096];
+    snprintf(p, sizeof p, "%s/%s", repo, rel);
+    snprintf(d, sizeof d, "%s", p);
+    *strrchr(d, '/') = 0;
+    char cmd[8300];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", d);
+    cr_assert_eq(iwt_run(cmd, NULL, NULL), 0);
+    cr_assert_eq(symlink(target, p), 0, "%s", p);
+}
+
+static bool exists_in(const char *repo, const char *rel)
+{
+    char p[4096];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/%s", repo, rel);
+    return lstat(p, &st) == 0;
+}
+
+/* The name scan gave the snapshot folder ending in rev. */
+static void name_of(const char *scan_out, const char *rev, char *name, size_t n)
+{
+    char key[128];
+    snprintf(key, sizeof key, "/snapshots/%s -> ", rev);
+    const char *a = strstr(scan_out, key);
+    cr_assert_not_null(a, "%s", scan_out);
+    a += strlen(key);
+    snprintf(name, n, "%.*s", (int)strcspn(a, "\n"), a);
+}
+
+Test(regcli, delete_files_of_an_hf_cache_revision)
+{
+    char repo[4096], a[8192], n1[256], n2[256], *out = NULL, *err = NULL;
+    snprintf(repo, sizeof repo, "%s/hf/hub/models--Qwen--Qwen2.5-0.5B-Instruct", g_dir);
+    static char wa[100], wb[200];
+    put("hf/hub/models--Qwen--Qwen2.5-0.5B-Instruct/blobs/cfg", CONFIG);
+    put("hf/hub/models--Qwen--Qwen2.5-0.5B-Instruct/blobs/tok", "{}");
+    cr_assert_eq(iwt_write(strcat(strcpy(a, repo), "/blobs/wa"), wa, sizeof wa), 0);
+    cr_assert_eq(iwt_write(strcat(strcpy(a, repo), "/blobs/wb"), wb, sizeof wb), 0);
+    hf_link(repo, "snapshots/" REV1 "/config.json", "../../blobs/cfg");
+    hf_link(repo, "snapshots/" REV1 "/tokenizer.json", "../../blobs/tok");
+    hf_link(repo, "snapshots/" REV1 "/extra.bin", "../../blobs/wa");
+    hf_link(repo, "snapshots/" REV1 "/sub/extra2.bin", "../../../blobs/wa");
+    hf_link(repo, "snapshots/" REV2 "/config.json", "../../blobs/cfg");
+    hf_link(repo, "snapshots/" REV2 "/tokenizer.json", "../../blobs/tok");
+    hf_link(repo, "snapshots/" REV2 "/other.bin", "../../blobs/wb");
+    put("hf/hub/models--Qwen--Qwen2.5-0.5B-Instruct/refs/main", REV1);
+    put("hf/hub/models--Qwen--Qwen2.5-0.5B-Instruct/refs/pr/1", REV1);
+    put("hf/hub/models--Qwen--Qwen2.5-0.5B-Instruct/refs/v2", REV2);
+    put("hf/hub/models--Qwen--Qwen2.5-0.5B-Instruct/.no_exist/" REV1 "/generation_config.json", "");
+    snprintf(a, sizeof a, "scan '%s/hf/hub'", g_dir);
+    cr_assert_eq(run(a, &out, &err), 0, "%s%s", out, err);
+    name_of(out, REV1, n1, sizeof n1);
+    name_of(out, REV2, n2, sizeof n2);
+    free(out); free(err);
+    /* revision 1: its own blob (wa, linked twice) and its two refs go */
+    snprintf(a, sizeof a, "remove '%s' --delete-files", n1);
+    cr_assert_eq(run(a, &out, &err), 0, "%s", err);
+    cr_expect(strstr(out, "1 blob, 100 bytes freed; 2 blobs shared with other revisions kept; 2 refs removed"), "%s",
+              out);
+    free(out); free(err);
+    cr_expect(!exists_in(repo, "blobs/wa"), "the revision's own blob was left");
+    cr_expect(exists_in(repo, "blobs/cfg") && exists_in(repo, "blobs/tok") && exists_in(repo, "blobs/wb"),
+              "a blob another revision links was deleted");
+    cr_expect(!exists_in(repo, "refs/main") && !exists_in(repo, "refs/pr"), "a ref to the removed revision was left");
+    cr_expect(exists_in(repo, "refs/v2"), "another revision's ref was deleted");
+    cr_expect(!exists_in(repo, "snapshots/" REV1) && exists_in(repo, "snapshots/" REV2 "/other.bin"));
+    cr_expect(!exists_in(repo, ".no_exist/" REV1));
+    snprintf(a, sizeof a, "verify '%s'", n2);
+    cr_expect_eq(run(a, &out, &err), 0, "the other revision broke: %s", out);
+    free(out); free(err);
+    /* the last revision: everything, and the repo folder */
+    snprintf(a, sizeof a, "remove '%s' --delete-files", n2);
+    cr_assert_eq(run(a, &out, &err), 0, "%s", err);
+    char want[128];
+    snprintf(want, sizeof want, "3 blobs, %zu bytes freed; 0 blobs shared", strlen(CONFIG) + 2 + sizeof wb);
+    cr_expect(strstr(out, want) && strstr(out, "1 ref removed; the repo folder is gone"), "%s", out);
+    free(out); free(err);
+    cr_expect(!exists_in(repo, ""), "the emptied repo folder was left");
+}

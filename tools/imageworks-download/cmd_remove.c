@@ -5,12 +5,14 @@
 #include <ftw.h>
 #include <getopt.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "iwdl/download.h"
 #include "iwdl/error.h"
 #include "iwdl/json.h"
 #include "iwdl/registry.h"
@@ -26,17 +28,57 @@ static void help(FILE *f)
         "\n"
         "  --delete-files  also delete the install (download_path) from disk; refused\n"
         "                  for ollama: paths, relative paths, '/', top-level folders\n"
-        "                  and paths another entry still uses\n"
+        "                  and paths another entry still uses.  A Hugging Face cache\n"
+        "                  snapshot goes as huggingface-cli delete-cache removes a\n"
+        "                  revision: its refs and the blobs no other revision uses\n"
         "  -h, --help      this help\n");
 }
 
+static uint64_t g_freed;   /* bytes of the regular files rm_one deleted */
+
 static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
-    (void)sb; (void)ftw;
+    (void)ftw;
     int r = (flag == FTW_DP) ? rmdir(path) : unlink(path);
     if (r != 0)
         fprintf(stderr, "imageworks-download: remove: cannot delete '%s': %s\n", path, strerror(errno));
+    else if (flag == FTW_F)
+        g_freed += (uint64_t)sb->st_size;
     return 0;   /* keep going; the caller checks the folder afterwards */
+}
+
+/* A Hugging Face cache snapshot: the revision goes as delete-cache removes it. */
+static int delete_snapshot(const char *path)
+{
+    iw_cache_freed f;
+    if (iw_hf_cache_delete_snapshot(path, &f) < 0) {
+        fprintf(stderr, "imageworks-download: remove: %s\n", iw_error_last());
+        return IW_EXIT_FAIL;
+    }
+    printf("deleted %s: %zu blob%s, %llu bytes freed; %zu blob%s shared with other revisions kept; %zu ref%s "
+           "removed%s\n", path, f.blobs, f.blobs == 1 ? "" : "s", (unsigned long long)f.bytes, f.blobs_kept,
+           f.blobs_kept == 1 ? "" : "s", f.refs, f.refs == 1 ? "" : "s",
+           f.repo_removed ? "; the repo folder is gone" : "");
+    return IW_EXIT_OK;
+}
+
+static int delete_folder(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0) {
+        printf("files already gone: %s\n", path);
+        return IW_EXIT_OK;
+    }
+    if (iw_hf_cache_is_snapshot(path, NULL, 0))
+        return delete_snapshot(path);
+    g_freed = 0;
+    nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    if (lstat(path, &st) == 0) {
+        fprintf(stderr, "imageworks-download: remove: '%s' could not be deleted completely\n", path);
+        return IW_EXIT_FAIL;
+    }
+    printf("deleted %s: %llu bytes freed\n", path, (unsigned long long)g_freed);
+    return IW_EXIT_OK;
 }
 
 /* Refuse paths that could not be one model install. */
@@ -119,21 +161,7 @@ int cmd_remove(int argc, char **argv)
         return cli_fail("remove");
     }
     printf("removed '%s' from the registry in %s\n", name, iw_registry_dir(r));
-    int rc = IW_EXIT_OK;
-    if (path) {
-        struct stat st;
-        if (lstat(path, &st) != 0) {
-            printf("files already gone: %s\n", path);
-        } else {
-            nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-            if (lstat(path, &st) == 0) {
-                fprintf(stderr, "imageworks-download: remove: '%s' could not be deleted completely\n", path);
-                rc = IW_EXIT_FAIL;
-            } else {
-                printf("deleted %s\n", path);
-            }
-        }
-    }
+    int rc = path ? delete_folder(path) : IW_EXIT_OK;
     free(path);
     iw_registry_close(r);
     return rc;
