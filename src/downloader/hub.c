@@ -13,6 +13,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "iwdl/download.h"
 #include "iwdl/error.h"
 #include "iwdl/fs.h"
 #include "iwdl/json.h"
@@ -646,6 +647,24 @@ static int listing_push(iw_hub_listing *l, iw_hub_file *f)
     return 0;
 }
 
+/* Why a listed path may not be written into a download folder, or NULL: a
+ * .git component (a served .git/config can run commands through
+ * core.fsmonitor when the user runs git there; any case, for
+ * case-insensitive filesystems) or the tool's state folder at the root. */
+static const char *reserved_path(const char *path)
+{
+    size_t first = strcspn(path, "/");
+    if (first == strlen(IW_DL_STATE_DIR) && !strncmp(path, IW_DL_STATE_DIR, first))
+        return "inside the tool's state folder " IW_DL_STATE_DIR "/";
+    for (const char *c = path; *c; ) {
+        size_t n = strcspn(c, "/");
+        if (n == 4 && !strncasecmp(c, ".git", 4))
+            return "inside a .git folder";
+        c += n + (c[n] == '/');
+    }
+    return NULL;
+}
+
 int iw_hub_parse_tree_page(const char *json, size_t len, const char *what, iw_hub_listing *out)
 {
     cJSON *j = NULL;
@@ -672,6 +691,11 @@ int iw_hub_parse_tree_page(const char *json, size_t len, const char *what, iw_hu
         const char *path = pj->valuestring;
         if ((rc = iw_path_check_relative(path, strlen(path))) < 0) {
             iw_error_prefix("%s: entry %zu refused", what, idx);
+            break;
+        }
+        const char *why = reserved_path(path);
+        if (why) {
+            rc = iw_error_set(IW_EUNSAFE, "%s: entry %zu refused: unsafe path '%s': %s", what, idx, path, why);
             break;
         }
         if (strcmp(type, "file") != 0) { idx++; continue; }

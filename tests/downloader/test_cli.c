@@ -596,6 +596,36 @@ Test(cli, traversal_names_from_server_refused)
     }
 }
 
+/* A served .git/config can run commands (core.fsmonitor) when the user runs
+ * git in the model folder; the state folder is the tool's own.  Both are
+ * refused before anything is written, with the path named on one line. */
+Test(cli, git_and_state_folder_paths_refused)
+{
+    static const char *names[] = { ".git/config", "sub/.git/hooks/pre-commit", ".GIT/config", ".git",
+                                   ".imageworks/manifest.json", ".imageworks/partial/x.state" };
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        char repo[64], meta[1024], p[4096];
+        snprintf(repo, sizeof repo, "t/git%zu", i);
+        dl_put_text(g_root, repo, "good.txt", "ok");
+        snprintf(meta, sizeof meta,
+                 "{\"extra_tree_entries\":[{\"type\":\"file\",\"oid\":\"0123456789012345678901234567890123456789\","
+                 "\"size\":3,\"path\":\"%s\"}]}", names[i]);
+        snprintf(p, sizeof p, "%s/t/git%zu.hub.json", g_root, i);
+        cr_assert_eq(iwt_write(p, meta, strlen(meta)), 0);
+        char *dest = iwt_tmpdir("gitp");
+        char args[8192];
+        snprintf(args, sizeof args, "download %s --dest %s/out", repo, dest);
+        char *err = NULL;
+        cr_expect_eq(run_cli(args, NULL, &err), 1, "name %s accepted", names[i]);
+        cr_expect(err && strstr(err, names[i]) && !strchr(strchr(err, '\n') + 1, '\n'), "stderr: %s", err);
+        free(err);
+        snprintf(p, sizeof p, "%s/out", dest);
+        cr_expect(!iw_path_exists(p), "something was written before the check (%s)", names[i]);
+        iwt_rm_rf(dest);
+        free(dest);
+    }
+}
+
 /* ----------------------------------------------------------- archives */
 
 typedef struct aent { const char *name; int type; const char *data; const char *link; } aent;
