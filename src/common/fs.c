@@ -233,9 +233,17 @@ int iw_lock_acquire(iw_lock *lk, const char *lock_path, int timeout_ms)
 {
     lk->fd = -1;
     lk->path = NULL;
-    int fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    /* O_NOFOLLOW: a symlink planted there would have its target written */
+    int fd = open(lock_path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+    if (fd < 0 && errno == ELOOP)
+        return iw_error_set(IW_EUNSAFE, "lock file '%s' is a symbolic link (refused; remove it)", lock_path);
     if (fd < 0)
         return iw_error_set_os(iw_error_from_errno(errno), errno, "cannot open lock file '%s'", lock_path);
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return iw_error_set(IW_EUNSAFE, "lock file '%s' is not a regular file (refused)", lock_path);
+    }
     struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0 };
     int waited = 0;
     for (;;) {

@@ -673,10 +673,9 @@ int iw_jscan_registry(const char *text, size_t len, const char *what, iw_jscan *
         if (off >= len || looks_truncated(s.t + skip, len - skip)) {
             rc = refuse(what, text, len, off, IW_EFORMAT, "invalid JSON: truncated (unexpected end of input)");
         } else {
-            char msg[64];
-            int quote = (int)(len - off < 20 ? len - off : 20);
-            snprintf(msg, sizeof msg, "invalid JSON near '%.*s'", quote, text + off);
-            rc = refuse(what, text, len, off, IW_EFORMAT, msg);
+            /* never quoted: a file that is not JSON may be a key or a token,
+             * and the error reaches logs and serve's 500 body */
+            rc = refuse(what, text, len, off, IW_EFORMAT, "invalid JSON: unexpected character");
         }
         goto fail;
     }

@@ -270,7 +270,7 @@ static void sig_of(const char *path, file_sig *s)
     struct stat st;
     memset(s, 0, sizeof *s);
     s->valid = true;
-    if (stat(path, &st) != 0)
+    if (lstat(path, &st) != 0)   /* a symlink, even dangling, exists (and is refused when read) */
         return;
     s->exists = true;
     s->dev = st.st_dev;
@@ -481,10 +481,13 @@ static int read_whole(const char *path, char **text, size_t *len, file_sig *sig)
     *len = 0;
     memset(sig, 0, sizeof *sig);
     sig->valid = true;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ENOENT)
             return 0;
+        if (errno == ELOOP)
+            return iw_error_set(IW_EUNSAFE, "'%s' is a symbolic link; the registry files must be regular files "
+                                "(set IMAGEWORKS_REGISTRY_DIR to the folder holding them instead)", path);
         return iw_error_set_os(iw_error_from_errno(errno), errno, "cannot open '%s'", path);
     }
     struct stat st;

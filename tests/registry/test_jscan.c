@@ -131,22 +131,22 @@ Test(jscan, strings_and_escapes)
 {
     value_accepted("\"\\\" \\\\ \\/ \\b \\f \\n \\r \\t \\u0041 \\u00e9 \\uD83D\\uDE00\"");
     value_accepted("\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"");
-    value_refused("\"\\x\"", "invalid JSON near");
-    value_refused("\"\\u12G4\"", "invalid JSON near");
-    value_refused("\"\\uDC00\"", "invalid JSON near");            /* low surrogate alone */
-    value_refused("\"\\uD800x\"", "invalid JSON near");           /* high surrogate alone */
-    value_refused("\"\\uD800\\u0041\"", "invalid JSON near");     /* not followed by a low one */
-    value_refused("\"a\tb\"", "invalid JSON near");               /* raw control character */
-    value_refused("\"\xc0\x80\"", "invalid JSON near");           /* overlong NUL */
-    value_refused("\"\xed\xa0\x80\"", "invalid JSON near");       /* UTF-8 encoded surrogate */
-    value_refused("\"\xf4\x90\x80\x80\"", "invalid JSON near");   /* above U+10FFFF */
-    value_refused("\"\x80\"", "invalid JSON near");               /* lone continuation byte */
-    value_refused("\"\xe2\x82\"", "invalid JSON near");           /* cut sequence */
-    value_refused("'single'", "invalid JSON near");
+    value_refused("\"\\x\"", "invalid JSON: unexpected character");
+    value_refused("\"\\u12G4\"", "invalid JSON: unexpected character");
+    value_refused("\"\\uDC00\"", "invalid JSON: unexpected character");            /* low surrogate alone */
+    value_refused("\"\\uD800x\"", "invalid JSON: unexpected character");           /* high surrogate alone */
+    value_refused("\"\\uD800\\u0041\"", "invalid JSON: unexpected character");     /* not followed by a low one */
+    value_refused("\"a\tb\"", "invalid JSON: unexpected character");               /* raw control character */
+    value_refused("\"\xc0\x80\"", "invalid JSON: unexpected character");           /* overlong NUL */
+    value_refused("\"\xed\xa0\x80\"", "invalid JSON: unexpected character");       /* UTF-8 encoded surrogate */
+    value_refused("\"\xf4\x90\x80\x80\"", "invalid JSON: unexpected character");   /* above U+10FFFF */
+    value_refused("\"\x80\"", "invalid JSON: unexpected character");               /* lone continuation byte */
+    value_refused("\"\xe2\x82\"", "invalid JSON: unexpected character");           /* cut sequence */
+    value_refused("'single'", "invalid JSON: unexpected character");
     /* a key must be a string */
-    refused("[{\"name\":\"a\", v: 1}]", "invalid JSON near");
-    refused("[{\"name\":\"a\",}]", "invalid JSON near");
-    refused("[{\"name\":\"a\" \"v\":1}]", "invalid JSON near");
+    refused("[{\"name\":\"a\", v: 1}]", "invalid JSON: unexpected character");
+    refused("[{\"name\":\"a\",}]", "invalid JSON: unexpected character");
+    refused("[{\"name\":\"a\" \"v\":1}]", "invalid JSON: unexpected character");
 }
 
 Test(jscan, numbers_and_literals)
@@ -160,9 +160,9 @@ Test(jscan, numbers_and_literals)
                           "1234567890123456789012345678901234567890123456789012345678901234" /* 64: cJSON cannot */ };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         value_refused(bad[i], "invalid JSON");
-    value_refused("[1,]", "invalid JSON near");
-    value_refused("[,1]", "invalid JSON near");
-    value_refused("{\"a\":1 \"b\":2}", "invalid JSON near");
+    value_refused("[1,]", "invalid JSON: unexpected character");
+    value_refused("[,1]", "invalid JSON: unexpected character");
+    value_refused("{\"a\":1 \"b\":2}", "invalid JSON: unexpected character");
 }
 
 Test(jscan, whitespace_bom_crlf)
@@ -171,8 +171,8 @@ Test(jscan, whitespace_bom_crlf)
     accepted("[{\"name\":\"a\"},\r\n {\"name\":\"b\"}]\r\n");
     accepted(" \t\n[ ]\n\n");
     refused("[{\"name\":\"a\"}]\f", "unexpected data after the JSON value");
-    refused("[\v{\"name\":\"a\"}]", "invalid JSON near");
-    refused("[\xc2\xa0{\"name\":\"a\"}]", "invalid JSON near");   /* a no-break space is not JSON whitespace */
+    refused("[\v{\"name\":\"a\"}]", "invalid JSON: unexpected character");
+    refused("[\xc2\xa0{\"name\":\"a\"}]", "invalid JSON: unexpected character");   /* a no-break space is not JSON whitespace */
     iw_jscan s;
     const char *t = "\xef\xbb\xbf[{\"name\":\"a\"}]";
     cr_assert_eq(iw_jscan_registry(t, strlen(t), "reg.json", &s), 0);
@@ -208,7 +208,7 @@ Test(jscan, deep_nesting_capped)
     memset(t, '[', n);
     memset(t + n, ']', n);
     t[2 * n] = 0;
-    refused(t, "invalid JSON near");
+    refused(t, "invalid JSON: unexpected character");
     free(t);
 }
 

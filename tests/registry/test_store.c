@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -558,5 +559,72 @@ Test(store, legacy_single_file)
     free(c); free(d); free(bk); free(snap);
     iw_registry_close(r);
     iwt_rm_rf(dir);
+    free(dir);
+}
+
+/* Symlinks in the registry folder are refused, not written through or
+ * replaced: the lock file (its target was overwritten), a registry file
+ * (it was replaced by a regular file), a dangling one (it counted as an
+ * empty layer, so the next write dropped its entries). */
+Test(store, symlinks_refused_untouched)
+{
+    char *dir = iwt_tmpdir("reg-link");
+    char *victim = path_in(dir, "victim.txt"), *lock = path_in(dir, "reg/model_registry.lock");
+    char *real = path_in(dir, "real.json"), *disc = path_in(dir, "reg/model_registry.discovered.json");
+    char *regdir = path_in(dir, "reg");
+    cr_assert_eq(iwt_write(victim, "precious", 8), 0);
+    cr_assert_eq(iwt_write(real, "[{\"name\":\"kept\"}]", 17), 0);
+    /* the lock file */
+    cr_assert_eq(mkdir(regdir, 0755), 0);
+    cr_assert_eq(symlink(victim, lock), 0);
+    iw_registry *r;
+    cr_assert_eq(iw_registry_open(&r, regdir), 0, "%s", iw_error_last());
+    cr_assert_lt(iw_registry_upsert(r, "a", set_meta, "1"), 0, "a write through a symlinked lock file");
+    cr_assert(strstr(iw_error_last(), "model_registry.lock") && strstr(iw_error_last(), "symbolic link"), "%s",
+              iw_error_last());
+    char *v = iwt_slurp(victim, NULL);
+    cr_assert_str_eq(v, "precious", "the lock's target was overwritten");
+    free(v);
+    iw_registry_close(r);
+    unlink(lock);
+    /* a registry file */
+    cr_assert_eq(symlink(real, disc), 0);
+    cr_assert_lt(iw_registry_open(&r, regdir), 0, "a symlinked registry file was read");
+    cr_assert(strstr(iw_error_last(), "model_registry.discovered.json") && strstr(iw_error_last(), "symbolic link"),
+              "%s", iw_error_last());
+    struct stat st;
+    cr_assert(lstat(disc, &st) == 0 && S_ISLNK(st.st_mode), "the symlink was replaced");
+    v = iwt_slurp(real, NULL);
+    cr_assert_str_eq(v, "[{\"name\":\"kept\"}]");
+    free(v);
+    /* a dangling one */
+    unlink(disc);
+    cr_assert_eq(symlink("/nonexistent/registry.json", disc), 0);
+    cr_assert_lt(iw_registry_open(&r, regdir), 0, "a dangling registry link counted as an empty layer");
+    cr_assert(lstat(disc, &st) == 0 && S_ISLNK(st.st_mode), "the dangling symlink was replaced");
+    iwt_rm_rf(dir);
+    free(victim); free(lock); free(real); free(disc); free(regdir);
+    free(dir);
+}
+
+/* A registry file that is not JSON (a key, a token) is never quoted in the
+ * error, which serve sends in its 500 body. */
+Test(store, errors_never_quote_a_non_json_file)
+{
+    char *dir = iwt_tmpdir("reg-quote");
+    char *disc = path_in(dir, "model_registry.discovered.json");
+    const char *texts[] = {"-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n",
+                           "[{\"name\":\"a\"}, SECRETTOKEN123]", "[{\"name\":\"a\"}] SECRETTOKEN123"};
+    for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) {
+        cr_assert_eq(iwt_write(disc, texts[i], strlen(texts[i])), 0);
+        iw_registry *r;
+        cr_assert_lt(iw_registry_open(&r, dir), 0);
+        const char *e = iw_error_last();
+        cr_expect(!strstr(e, "BEGIN") && !strstr(e, "OPENSSH") && !strstr(e, "SECRET") && !strstr(e, "b3Bl"),
+                  "the error quotes the file: %s", e);
+        cr_expect(strstr(e, "model_registry.discovered.json:"), "%s", e);
+    }
+    iwt_rm_rf(dir);
+    free(disc);
     free(dir);
 }
