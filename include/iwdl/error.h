@@ -54,6 +54,11 @@ const char *iw_error_name(int code);  /* "EFORMAT", ... */
 /* Map an errno value to an error code (ENOSPC -> IW_ENOSPC, ENOENT -> IW_ENOTFOUND, ...). */
 int iw_error_from_errno(int errnum);
 
+/* Replace control characters (C0, DEL and C1 U+0080..U+009F) by spaces in
+ * place: the text is one line and nothing in it drives a terminal.  Error
+ * messages and iw_arch warnings get this. */
+void iw_text_sanitize(char *s);
+
 #ifdef __cplusplus
 }
 #endif

@@ -289,6 +289,7 @@ int iw_arch_warn(iw_arch *a, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
+    iw_text_sanitize(buf);   /* warnings quote file text and are printed */
     return iw_strlist_push_unique(&a->warnings, buf);
 }
 

@@ -10,14 +10,19 @@
 static _Thread_local char tl_msg[IW_ERRMSG_MAX];
 static _Thread_local int  tl_code;
 
-/* Messages are one line: control characters (newlines from a hostile server
- * or file) are replaced so stderr output stays a single line. */
-static void sanitize(char *s)
+/* Messages are one line a terminal does not interpret: control characters
+ * (newlines, ESC from a hostile server or file) are replaced by spaces. */
+void iw_text_sanitize(char *s)
 {
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f)
-            *s = ' ';
+    for (unsigned char *p = (unsigned char *)s; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f)
+            *p = ' ';
+        else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)   /* C1: U+0080..U+009F */
+            p[0] = p[1] = ' ';
+    }
 }
+
+static void sanitize(char *s) { iw_text_sanitize(s); }
 
 int iw_error_setv(int code, const char *fmt, va_list ap)
 {

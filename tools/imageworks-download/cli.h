@@ -32,6 +32,10 @@ IW_CMD(validate);
 /* A Hub repo id: "org/name" that is not a local path nor an ollama: reference. */
 bool cli_is_repo_id(const char *s);
 
+/* When stdout is a terminal, escape the control characters and non-UTF-8
+ * bytes of everything printed to it (text from files; tty_guard.c). */
+void cli_guard_stdout(void);
+
 /* Print "imageworks-download: <what>: <last error>" to stderr; returns IW_EXIT_FAIL. */
 int cli_fail(const char *what);
 /* Print "imageworks-download: <msg>" + usage hint; returns IW_EXIT_USAGE. */

@@ -54,7 +54,10 @@ static int extract_cb(const char *path, iw_arch *out, void *ctx)
 static void progress(size_t done, size_t total, const char *name, void *ctx)
 {
     (void)ctx;
-    fprintf(stderr, "\r\033[K[%5zu/%zu] %.60s", done + 1, total, name);
+    char shown[61];
+    snprintf(shown, sizeof shown, "%s", name);
+    iw_text_sanitize(shown);   /* a name from a file drives no terminal */
+    fprintf(stderr, "\r\033[K[%5zu/%zu] %s", done + 1, total, shown);
     fflush(stderr);
 }
 

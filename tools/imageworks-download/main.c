@@ -121,6 +121,7 @@ int main(int argc, char **argv)
         usage(stderr);
         return IW_EXIT_USAGE;
     }
+    cli_guard_stdout();
     const char *cmd = argv[1];
     if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
         usage(stdout);
