@@ -22,14 +22,18 @@ static int indent(iw_buf *out, int level)
     return 0;
 }
 
-/* Python's repr(float): the shortest digits that read back to the same
- * double (CPython's 'r' mode), fixed notation when -4 < decpt <= 16. */
-static int put_float(iw_buf *out, double d)
+#define PY_FLOAT_MAX 64
+
+/* Python's repr(float) into buf[PY_FLOAT_MAX]: the shortest digits that
+ * read back to the same double (CPython's 'r' mode), fixed notation when
+ * -4 < decpt <= 16; its length. */
+static size_t py_float(double d, char *buf)
 {
-    if (isnan(d))
-        return iw_buf_puts(out, "NaN");
-    if (isinf(d))
-        return iw_buf_puts(out, d < 0 ? "-Infinity" : "Infinity");
+    if (isnan(d) || isinf(d)) {
+        const char *s = isnan(d) ? "NaN" : d < 0 ? "-Infinity" : "Infinity";
+        memcpy(buf, s, strlen(s));
+        return strlen(s);
+    }
     char e[40], digits[24];
     int p = 0;
     for (; p <= 17; p++) {
@@ -53,7 +57,6 @@ static int put_float(iw_buf *out, double d)
     int decpt = exp10 + 1;
     if (d == 0)
         decpt = 1;
-    char buf[64];
     size_t o = 0;
     if (neg)
         buf[o++] = '-';
@@ -65,7 +68,7 @@ static int put_float(iw_buf *out, double d)
             o += nd - 1;
         }
         int x = decpt - 1;
-        o += (size_t)snprintf(buf + o, sizeof buf - o, "e%c%02d", x < 0 ? '-' : '+', x < 0 ? -x : x);
+        o += (size_t)snprintf(buf + o, PY_FLOAT_MAX - o, "e%c%02d", x < 0 ? '-' : '+', x < 0 ? -x : x);
     } else if (decpt <= 0) {
         buf[o++] = '0';
         buf[o++] = '.';
@@ -87,10 +90,77 @@ static int put_float(iw_buf *out, double d)
         memcpy(buf + o, digits + decpt, nd - (size_t)decpt);
         o += nd - (size_t)decpt;
     }
-    return iw_buf_append(out, buf, o);
+    return o;
 }
 
-/* A number token as Python's json reads it and dumps it again. */
+static int put_float(iw_buf *out, double d)
+{
+    char buf[PY_FLOAT_MAX];
+    return iw_buf_append(out, buf, py_float(d, buf));
+}
+
+/* A number token's exact decimal value: sign, significant digits without
+ * leading or trailing zeros, and the power of ten of the last one (zero:
+ * no digits).  false for a spelling that is no JSON number (Infinity) or
+ * has more digits than a token may have. */
+typedef struct { bool neg; size_t nd; long exp; char dig[64]; } decval;
+
+static bool dec_value(const char *t, size_t n, decval *v)
+{
+    size_t i = 0, ndig = 0;
+    long frac = 0, x = 0;
+    bool dot = false;
+    memset(v, 0, sizeof *v);
+    if (i < n && t[i] == '-') {
+        v->neg = true;
+        i++;
+    }
+    for (; i < n && ((t[i] >= '0' && t[i] <= '9') || (t[i] == '.' && !dot)); i++) {
+        if (t[i] == '.') {
+            dot = true;
+            continue;
+        }
+        ndig++;
+        frac += dot;
+        if (v->nd == 0 && t[i] == '0')
+            continue;   /* leading zero */
+        if (v->nd == sizeof v->dig)
+            return false;
+        v->dig[v->nd++] = t[i];
+    }
+    if (i < n && (t[i] == 'e' || t[i] == 'E')) {
+        bool xneg = ++i < n && t[i] == '-';
+        if (i < n && (t[i] == '-' || t[i] == '+'))
+            i++;
+        size_t x0 = i;
+        for (; i < n && t[i] >= '0' && t[i] <= '9'; i++)
+            if (x < 1000000)
+                x = x * 10 + (t[i] - '0');   /* saturates far past any double */
+        if (i == x0)
+            return false;
+        if (xneg)
+            x = -x;
+    }
+    for (; v->nd && v->dig[v->nd - 1] == '0'; v->nd--)
+        x++;
+    v->exp = x - frac;
+    if (v->nd == 0) {
+        v->neg = false;
+        v->exp = 0;
+    }
+    return ndig > 0 && i == n;
+}
+
+/* Python's spelling s of token t denotes the same number. */
+static bool same_value(const char *t, size_t tn, const char *s, size_t sn)
+{
+    decval a, b;
+    return dec_value(t, tn, &a) && dec_value(s, sn, &b) && a.neg == b.neg && a.nd == b.nd && a.exp == b.exp &&
+           memcmp(a.dig, b.dig, a.nd) == 0;
+}
+
+/* A number token as Python's json reads it and dumps it again, unless
+ * that would change its value. */
 static int put_number_token(iw_buf *out, const char *t, size_t n)
 {
     bool is_float = false;
@@ -102,12 +172,15 @@ static int put_number_token(iw_buf *out, const char *t, size_t n)
             return iw_buf_putc(out, '0');
         return iw_buf_append(out, t, n);
     }
-    char tmp[128];
+    char tmp[128], py[PY_FLOAT_MAX];
     if (n >= sizeof tmp)
         n = sizeof tmp - 1;   /* jscan refuses numbers over 63 characters */
     memcpy(tmp, t, n);
     tmp[n] = 0;
-    return put_float(out, strtod(tmp, NULL));
+    size_t pn = py_float(strtod(tmp, NULL), py);
+    /* where Python's float would change the number (1e99999 -> Infinity,
+     * 1e-400 -> 0.0, digits past a double), the token stays as read */
+    return same_value(t, n, py, pn) ? iw_buf_append(out, py, pn) : iw_buf_append(out, t, n);
 }
 
 static int put_u(iw_buf *out, unsigned cp)

@@ -43,4 +43,9 @@ bool          iw_reg_txn_del(iw_reg_txn *t, iw_reg_layer layer, const char *name
 char *iw_reg_find_by_text(iw_registry *r, const char *const *needles, size_t n,
                           bool (*fn)(const cJSON *e, void *ctx), void *ctx);
 
+/* Numbers of dst (a copy about to be printed) equal to the number at the
+ * same path of the JSON text orig become cJSON_Raw nodes spelled as there
+ * (numtok.c), so untouched values keep their tokens. */
+int           iw_reg_keep_numbers(cJSON *dst, const char *orig, size_t len);
+
 #endif

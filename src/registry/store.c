@@ -1177,6 +1177,28 @@ static char *print_entry(const cJSON *e, size_t *len)
     return o;
 }
 
+/* e (a copy about to be printed) keeps the number tokens of the entry of
+ * the same name in L's text (numtok.c). */
+static int keep_tokens(const reg_layer *L, cJSON *e)
+{
+    const char *nm = iw_json_get_str(e, "name");
+    long i = nm && L->text ? layer_find(L, nm) : -1;
+    if (i < 0 || (size_t)i >= L->n_orig)
+        return 0;
+    return iw_reg_keep_numbers(e, L->text + L->ents[i].start, L->ents[i].end - L->ents[i].start);
+}
+
+/* Print an entry of L (untouched numbers spelled as in L's text). */
+static char *print_kept(const cJSON *e, const reg_layer *L, size_t *len)
+{
+    cJSON *c = cJSON_Duplicate(e, 1);
+    char *s = NULL;
+    if (c && keep_tokens(L, c) == 0)
+        s = print_entry(c, len);
+    cJSON_Delete(c);
+    return s;
+}
+
 static int ent_printed(reg_layer *L, size_t i)
 {
     reg_ent *e = &L->ents[i];
@@ -1184,7 +1206,7 @@ static int ent_printed(reg_layer *L, size_t i)
         return 0;
     if (!e->json)
         return iw_error_set(IW_EINVAL, "registry: entry '%s' changed but not loaded", e->name);
-    if (!(e->printed = print_entry(e->json, &e->printed_len)))
+    if (!(e->printed = print_kept(e->json, L, &e->printed_len)))
         return iw_error_set(IW_ENOMEM, "registry: out of memory serialising '%s'", e->name);
     return 0;
 }
@@ -1664,8 +1686,14 @@ static void layer_give_tree(reg_layer *L, cJSON *arr)
     cJSON_Delete(arr);
 }
 
-static int print_into(iovb *b, const cJSON *arr, const char *path)
+/* Print layer L's whole array, its entries' untouched numbers spelled as
+ * in L's text (arr is printed and then freed: changed in place). */
+static int print_into(iovb *b, cJSON *arr, const reg_layer *L, const char *path)
 {
+    cJSON *e;
+    cJSON_ArrayForEach(e, arr)
+        if (keep_tokens(L, e) < 0)
+            return iw_error_set(IW_ENOMEM, "registry: out of memory serialising '%s'", path);
     char *t = iw_json_print(arr);
     if (!t)
         return iw_error_set(IW_ENOMEM, "registry: out of memory serialising '%s'", path);
@@ -1705,12 +1733,12 @@ int iw_registry_update(iw_registry *r, iw_registry_txn_fn fn, void *ctx)
     /* the original's order: discovered, curated, snapshot */
     if ((mask & (1 << IW_REG_DISCOVERED)) || r->legacy) {
         which |= 1u << IW_REG_DISCOVERED;
-        if ((rc = print_into(&b[IW_REG_DISCOVERED], tree[IW_REG_DISCOVERED], r->paths[IW_REG_DISCOVERED])) < 0)
+        if ((rc = print_into(&b[IW_REG_DISCOVERED], tree[IW_REG_DISCOVERED], &r->L[IW_REG_DISCOVERED], r->paths[IW_REG_DISCOVERED])) < 0)
             goto rollback;
     }
     if (mask & (1 << IW_REG_CURATED)) {
         which |= 1u << IW_REG_CURATED;
-        if ((rc = print_into(&b[IW_REG_CURATED], tree[IW_REG_CURATED], r->paths[IW_REG_CURATED])) < 0)
+        if ((rc = print_into(&b[IW_REG_CURATED], tree[IW_REG_CURATED], &r->L[IW_REG_CURATED], r->paths[IW_REG_CURATED])) < 0)
             goto rollback;
     }
     rc = snapshot_build(r, b, which);

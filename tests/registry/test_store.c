@@ -628,3 +628,80 @@ Test(store, errors_never_quote_a_non_json_file)
     free(disc);
     free(dir);
 }
+
+static int set_one(cJSON *e, bool is_new, void *ctx)
+{
+    (void)is_new; (void)ctx;
+    cJSON_SetNumberValue(cJSON_GetObjectItem(e, "x_one"), 2);
+    return 1;
+}
+
+static int touch_all(cJSON *disc, cJSON *cur, void *ctx)
+{
+    (void)cur;
+    cJSON *e;
+    cJSON_ArrayForEach(e, disc) set_meta(e, false, ctx);
+    return 1 << IW_REG_DISCOVERED;
+}
+
+/* Numbers of keys this tool does not own keep their spelling when their
+ * entry is rewritten (a double would turn 1e99999 into null and round
+ * 2^53 + 1), through the entry path and the whole-array path; the merged
+ * snapshot spells them as Python would unless that changes the number; a
+ * value the tool changes is printed anew. */
+Test(store, untouched_numbers_keep_their_tokens)
+{
+    static const char *DISC =
+        "[{\"name\": \"a\", \"x_inf\": 1e99999, \"x_big\": 12345678901234567890123, \"x_2p53\": 9007199254740993,"
+        " \"x_exp\": 1.5E3, \"x_one\": 1.0, \"x_neg0\": -0, \"x_tiny\": 1e-400,"
+        " \"nested\": {\"arr\": [-1e400, 18446744073709551617, {\"deep\": 0.10000000000000000001}]},"
+        " \"metadata\": {\"n\": 2.50}},\n"
+        " {\"name\": \"b\", \"x_inf\": 1e99999}]";
+    static const char *CUR = "[{\"name\": \"b\", \"roles\": [\"chat\"], \"x_c\": 1e-99999, \"x_big\": 123456789012345678901}]";
+    static const char *TOKENS[] = {"1e99999", "12345678901234567890123", "9007199254740993", "1.5E3", "1.0",
+                                   "-0", "1e-400", "-1e400", "18446744073709551617", "0.10000000000000000001",
+                                   "2.50"};
+    /* the snapshot as Python prints it (1500.0, 2.5, 0) where that is the
+     * same number, else the token as read (Python: Infinity, 0.0, 0.1);
+     * b merged with its curated entry */
+    static const char *SNAP[] = {"\"x_inf\": 1e99999,", "\"x_big\": 12345678901234567890123,",
+                                 "\"x_2p53\": 9007199254740993,", "\"x_exp\": 1500.0,", "\"x_one\": 1.0,",
+                                 "\"x_neg0\": 0,", "\"x_tiny\": 1e-400,", "\n        -1e400,",
+                                 "\n        18446744073709551617,", "\"deep\": 0.10000000000000000001\n",
+                                 "\"n\": 2.5,", "\"x_c\": 1e-99999,", "\"x_big\": 123456789012345678901\n"};
+    char *dir = iwt_tmpdir("reg-num");
+    char *disc = path_in(dir, "model_registry.discovered.json"), *cur = path_in(dir, "model_registry.curated.json");
+    cr_assert_eq(iwt_write(disc, DISC, strlen(DISC)), 0);
+    cr_assert_eq(iwt_write(cur, CUR, strlen(CUR)), 0);
+    iw_registry *r;
+    cr_assert_eq(iw_registry_open(&r, dir), 0, "%s", iw_error_last());
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 0)
+            cr_assert_eq(iw_registry_upsert(r, "a", set_meta, "1"), 1, "%s", iw_error_last());
+        else
+            cr_assert_eq(iw_registry_update(r, touch_all, "2"), 1 << IW_REG_DISCOVERED, "%s", iw_error_last());
+        char *t = slurp_in(dir, "model_registry.discovered.json");
+        for (size_t i = 0; i < sizeof TOKENS / sizeof *TOKENS; i++) {
+            const char *at = strstr(t, TOKENS[i]);
+            cr_expect(at && strchr(" [", at[-1]) && !strchr("0123456789.eE", at[strlen(TOKENS[i])]),
+                      "pass %d: token %s lost:\n%s", pass, TOKENS[i], t);
+        }
+        cr_expect(!strstr(t, "null"), "pass %d: a number became null:\n%s", pass, t);
+        free(t);
+        t = slurp_in(dir, "model_registry.json");
+        for (size_t i = 0; i < sizeof SNAP / sizeof *SNAP; i++)
+            cr_expect(strstr(t, SNAP[i]), "pass %d: snapshot lacks %s:\n%s", pass, SNAP[i], t);
+        cr_expect(!strstr(t, "null") && !strstr(t, "Infinity"), "pass %d: a number was lost:\n%s", pass, t);
+        free(t);
+    }
+    /* a number the tool changes is printed from its new value */
+    cr_assert_eq(iw_registry_upsert(r, "a", set_one, NULL), 1, "%s", iw_error_last());
+    char *t = slurp_in(dir, "model_registry.discovered.json");
+    cr_expect(strstr(t, "\"x_one\": 2,") && strstr(t, "\"x_inf\": 1e99999,"), "%s", t);
+    free(t);
+    iw_registry_close(r);
+    free(disc);
+    free(cur);
+    iwt_rm_rf(dir);
+    free(dir);
+}
