@@ -14,6 +14,8 @@
  * Validation (each failure is one line naming the source and the tensor or
  * offset; nothing is allocated beyond the caps below):
  *   - header length <= IW_ST_MAX_HEADER and <= file size - 8 (when known);
+ *   - at most IW_ST_MAX_TENSORS entries and IW_ST_MAX_JSON_VALUES values,
+ *     counted before parsing;
  *   - strict JSON (iw_json_parse), top level an object, names unique,
  *     non-empty, <= IW_ST_MAX_NAME bytes, no control characters;
  *   - dtype from the table in docs/formats/safetensors.md;
@@ -40,6 +42,11 @@
 #define IW_ST_MAX_DIMS     16
 #define IW_ST_MAX_NAME     4096                    /* tensor name bytes */
 #define IW_ST_MAX_SHARDS   100000                  /* distinct shard files in an index */
+/* Per header, checked in one pass before the JSON is parsed (cJSON builds a
+ * node per value: 1.5M tensors took 2 GB).  The largest real single file
+ * holds a few thousand tensors (docs/formats/safetensors.md). */
+#define IW_ST_MAX_TENSORS     262144u
+#define IW_ST_MAX_JSON_VALUES (10u * IW_ST_MAX_TENSORS)
 
 typedef enum iw_st_dtype {
     IW_ST_BOOL = 0,

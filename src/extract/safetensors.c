@@ -343,6 +343,44 @@ cleanup:
     return rc;
 }
 
+/* Before cJSON builds a node per value: refuse a header listing more than
+ * IW_ST_MAX_TENSORS entries or holding more than IW_ST_MAX_JSON_VALUES
+ * values (an upper bound: 1 + commas + opened objects and arrays, outside
+ * strings), one linear pass with no allocation. */
+static int check_budget(const char *nm, const char *h, size_t n)
+{
+    size_t values = 1, commas = 0, depth = 0;   /* entries = top-level commas + 1 */
+    bool in_str = false;
+    for (size_t i = 0; i < n; i++) {
+        char c = h[i];
+        if (in_str) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_str = false;
+            continue;
+        }
+        if (c == '"') {
+            in_str = true;
+        } else if (c == '{' || c == '[') {
+            depth++;
+            values++;
+        } else if (c == '}' || c == ']') {
+            depth -= depth > 0;
+        } else if (c == ',') {
+            values++;
+            commas += depth == 1;
+        }
+        if (commas >= IW_ST_MAX_TENSORS)
+            return iw_error_set(IW_ELIMIT, "%s: the header lists more than %u tensors (the cap); refused before "
+                                "parsing it", nm, IW_ST_MAX_TENSORS);
+        if (values > IW_ST_MAX_JSON_VALUES)
+            return iw_error_set(IW_ELIMIT, "%s: the header holds more than %u JSON values (the cap); refused "
+                                "before parsing it", nm, IW_ST_MAX_JSON_VALUES);
+    }
+    return 0;
+}
+
 int iw_st_read_header(iw_source *src, iw_st_file *out)
 {
     memset(out, 0, sizeof *out);
@@ -416,6 +454,8 @@ int iw_st_read_header(iw_source *src, iw_st_file *out)
         goto cleanup;
     }
     hdr[n] = 0;
+    if ((rc = check_budget(nm, hdr, (size_t)n)) < 0)
+        goto cleanup;
     /* duplicates are found below in linear time (iw_json_parse's report is
      * not needed) */
     rc = iw_json_parse(hdr, (size_t)n, nm, &root, NULL);

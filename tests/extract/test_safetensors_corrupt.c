@@ -243,3 +243,26 @@ Test(safetensors_corrupt, index_traversal_in_folder_never_opens_outside)
     iwt_rm_rf(d);
     free(d);
 }
+
+/* More tensors than IW_ST_MAX_TENSORS, or more JSON values than
+ * IW_ST_MAX_JSON_VALUES (a shape of 3M numbers), are refused before the
+ * header is parsed (cJSON would build a node per value: 1.5M tensors took
+ * 2 GB and 93 s). */
+Test(safetensors_corrupt, tensor_and_value_caps)
+{
+    stw_str js = { 0 };
+    stw_cat(&js, "{");
+    for (size_t i = 0; i <= IW_ST_MAX_TENSORS; i++)
+        stw_cat(&js, "%s\"t%zu\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[%zu,%zu]}", i ? "," : "", i, i,
+                i + 1);
+    stw_cat(&js, "}");
+    expect_fail(js.p, IW_ST_MAX_TENSORS + 1, IW_ELIMIT, "more than 262144 tensors", "refused before parsing");
+    free(js.p);
+    stw_str sh = { 0 };
+    stw_cat(&sh, "{\"a\":{\"dtype\":\"U8\",\"shape\":[1");
+    for (size_t i = 0; i < 3000000; i++)
+        stw_cat(&sh, ",1");
+    stw_cat(&sh, "],\"data_offsets\":[0,1]}}");
+    expect_fail(sh.p, 1, IW_ELIMIT, "JSON values", "refused before parsing");
+    free(sh.p);
+}
