@@ -400,6 +400,103 @@ Test(serve, token_rules)
     cr_assert_eq(iwt_run(cmd, NULL, NULL), 2);
 }
 
+/* ------------------------------------------------------------ slow clients */
+
+/* A TCP connection to the server from a given loopback source address;
+ * -1 when refused. */
+static int connect_from(const char *src, int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cr_assert_geq(fd, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    inet_pton(AF_INET, src, &a.sin_addr);
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return -1;
+    }
+    struct sockaddr_in d = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, "127.0.0.1", &d.sin_addr);
+    struct timeval tv = {2, 0};
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    if (connect(fd, (struct sockaddr *)&d, sizeof d) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* A whole GET /healthz from 127.0.0.1 answered 200 within 5 s? */
+static bool healthz_answers(int port)
+{
+    int fd = connect_from("127.0.0.1", port);
+    if (fd < 0)
+        return false;
+    char req[256], buf[512];
+    int n = snprintf(req, sizeof req, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n", port);
+    bool ok = false;
+    if (send(fd, req, (size_t)n, MSG_NOSIGNAL) == n) {
+        struct pollfd pf = {fd, POLLIN, 0};
+        if (poll(&pf, 1, 5000) == 1 && recv(fd, buf, sizeof buf - 1, 0) > 12)
+            ok = !strncmp(buf, "HTTP/1.1 200", 12);
+    }
+    close(fd);
+    return ok;
+}
+
+/* 256 connections from one client that send a header byte every 2 s (a
+ * slowloris) neither lock out another client nor live forever: a client
+ * gets at most its share of connections, and a request must arrive whole
+ * within its deadline. */
+Test(serve, slow_clients_neither_lock_out_others_nor_live_forever)
+{
+    srv s;
+    start_serve(&s, NULL);
+    int port = atoi(strrchr(s.url, ':') + 1);
+    int fds[256], open_n = 0;
+    for (int i = 0; i < 256; i++) {
+        fds[i] = connect_from("127.0.0.3", port);
+        if (fds[i] >= 0) {
+            char start[128];
+            int n = snprintf(start, sizeof start, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nX-Slow: ", port);
+            if (send(fds[i], start, (size_t)n, MSG_NOSIGNAL) != n) {
+                close(fds[i]);
+                fds[i] = -1;
+            }
+        }
+        open_n += fds[i] >= 0;
+    }
+    cr_assert_gt(open_n, 0);
+    time_t t0 = time(NULL);
+    int alive = 0, served = 0, tries = 0;
+    while (time(NULL) - t0 < 42) {
+        alive = 0;
+        for (int i = 0; i < 256; i++) {
+            if (fds[i] < 0)
+                continue;
+            char b;
+            ssize_t r = recv(fds[i], &b, 1, MSG_DONTWAIT);
+            if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK) ||
+                send(fds[i], "a", 1, MSG_NOSIGNAL) != 1) {
+                close(fds[i]);
+                fds[i] = -1;
+                continue;
+            }
+            alive++;
+        }
+        if (time(NULL) - t0 < 20) {
+            tries++;
+            served += healthz_answers(port);
+        }
+        sleep(2);
+    }
+    cr_expect_eq(served, tries, "another client was locked out: %d of %d requests answered", served, tries);
+    cr_expect_eq(alive, 0, "%d slow connections still open after 42 s", alive);
+    for (int i = 0; i < 256; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    cr_assert_eq(stop_serve(&s), 0);
+}
+
 /* ------------------------------------------------------------ browser */
 
 static int free_port(void)

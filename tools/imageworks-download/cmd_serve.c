@@ -731,6 +731,97 @@ static enum MHD_Result route(struct MHD_Connection *c, const serve_cfg *cfg, con
     return send_error(c, 404, "no such endpoint: %s %s", method, url);
 }
 
+/* ------------------------------------------------------------ slow clients
+ *
+ * MHD's timeout counts inactivity, so a client sending a header byte every
+ * few seconds (slowloris) keeps a connection forever, and 256 of them took
+ * every slot.  Now each client address gets at most SERVE_PER_CLIENT
+ * connections (MHD_OPTION_PER_IP_CONNECTION_LIMIT), a connection idle for
+ * SERVE_IDLE_S closes, and a watchdog shuts down a connection whose request
+ * has not arrived whole SERVE_REQUEST_S after it began (when the
+ * connection opened or its previous answer was sent).  A request being
+ * answered is never cut. */
+#define SERVE_MAX_CONN    256
+#define SERVE_PER_CLIENT  32
+#define SERVE_IDLE_S      10
+#define SERVE_REQUEST_S   30
+
+typedef struct conn_watch {
+    struct conn_watch *next, *prev;
+    int      fd;
+    uint64_t since_ms;    /* the request being received began */
+    bool     handling;    /* it arrived whole: a handler is answering it */
+} conn_watch;
+
+static struct {
+    pthread_mutex_t mu;
+    conn_watch     *head;
+} g_conns = { PTHREAD_MUTEX_INITIALIZER, NULL };
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **sock_ctx,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    (void)cls;
+    conn_watch *w = *sock_ctx;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (!ci || !(w = calloc(1, sizeof *w)))
+            return;   /* unwatched: the idle timeout still applies */
+        w->fd = ci->connect_fd;
+        w->since_ms = now_ms();
+        pthread_mutex_lock(&g_conns.mu);
+        w->next = g_conns.head;
+        if (w->next)
+            w->next->prev = w;
+        g_conns.head = w;
+        pthread_mutex_unlock(&g_conns.mu);
+        *sock_ctx = w;
+    } else if (w) {   /* closed: before MHD closes the socket */
+        pthread_mutex_lock(&g_conns.mu);
+        if (w->prev)
+            w->prev->next = w->next;
+        else
+            g_conns.head = w->next;
+        if (w->next)
+            w->next->prev = w->prev;
+        pthread_mutex_unlock(&g_conns.mu);
+        free(w);
+        *sock_ctx = NULL;
+    }
+}
+
+/* The request on c arrived whole (handling) or was answered (a new one may begin). */
+static void watch_set(struct MHD_Connection *c, bool handling)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    conn_watch *w = ci ? ci->socket_context : NULL;
+    if (!w)
+        return;
+    pthread_mutex_lock(&g_conns.mu);
+    w->handling = handling;
+    if (!handling)
+        w->since_ms = now_ms();
+    pthread_mutex_unlock(&g_conns.mu);
+}
+
+static void *watchdog(void *arg)
+{
+    (void)arg;
+    while (!g_stop) {
+        struct timespec ts = { 0, 500 * 1000000L };
+        nanosleep(&ts, NULL);
+        uint64_t now = now_ms();
+        pthread_mutex_lock(&g_conns.mu);
+        for (conn_watch *w = g_conns.head; w; w = w->next)
+            if (!w->handling && now - w->since_ms > SERVE_REQUEST_S * 1000u) {
+                shutdown(w->fd, SHUT_RDWR);   /* MHD sees the end and closes it */
+                w->since_ms = now;
+            }
+        pthread_mutex_unlock(&g_conns.mu);
+    }
+    return NULL;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **req_cls)
@@ -751,6 +842,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_data_size = 0;
         return MHD_YES;
     }
+    watch_set(c, true);
     if (q->overflow)
         return send_error(c, 413, "request body larger than %u bytes", BODY_MAX);
     return route(c, cfg, method, url, &q->body);
@@ -758,7 +850,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls, enum MHD_RequestTerminationCode toe)
 {
-    (void)cls; (void)c; (void)toe;
+    (void)cls; (void)toe;
+    watch_set(c, false);
     req *q = *req_cls;
     if (q) {
         iw_buf_free(&q->body);
@@ -925,9 +1018,11 @@ int cmd_serve(int argc, char **argv)
         MHD_OPTION_EXTERNAL_LOGGER, quiet_logger, NULL,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)256,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)SERVE_MAX_CONN,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)SERVE_PER_CLIENT,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)SERVE_IDLE_S,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)256,
         MHD_OPTION_END);
     if (!d) {
@@ -948,11 +1043,15 @@ int cmd_serve(int argc, char **argv)
         inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, h, sizeof h);
         snprintf(shown, sizeof shown, "%s:%u", h, port);
     }
+    pthread_t wd;
+    bool wd_on = pthread_create(&wd, NULL, watchdog, NULL) == 0;
     printf("serving on http://%s/ (registry %s%s)\n", shown, cfg.registry_dir,
            cfg.token[0] ? ", bearer token required" : "");
     fflush(stdout);
     while (!g_stop)
         pause();
+    if (wd_on)
+        pthread_join(wd, NULL);
     MHD_stop_daemon(d);
     cJSON_Delete(g_models.rows);
     free(g_models.body);
