@@ -54,6 +54,10 @@ long        iw_hub_timeout(const iw_hub *hub);
 /* "org/name" (or "name"): letters, digits, '-', '_', '.', one '/' at most,
  * no "..", at most 96 characters per part.  IW_EINVAL otherwise. */
 int iw_hub_check_repo_id(const char *repo);
+/* A revision (branch, tag, commit) that is safe to send and to store as a
+ * file under refs/: no control character, and a relative path without
+ * '.', '..' or empty components (iw_path_check_relative). */
+int iw_hub_check_revision(const char *rev);
 
 /* GET /api/models/{repo}/revision/{rev} (rev NULL -> "main") and copy "sha"
  * (40 lowercase hex) into commit.  Errors: IW_ENOTFOUND (repo or revision),

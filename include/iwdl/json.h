@@ -36,4 +36,8 @@ bool iw_json_item_i64(const cJSON *item, int64_t *out);
 /* Serialize with 2-space indentation and a trailing newline (malloc'd). */
 char *iw_json_print(const cJSON *item);
 
+/* The JSON text holds the escape \u0000: cJSON would cut that string at
+ * the NUL, silently turning a name into another one, so callers refuse it. */
+bool iw_json_has_nul_escape(const char *text, size_t len);
+
 #endif

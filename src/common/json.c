@@ -294,3 +294,15 @@ char *iw_json_print(const cJSON *item)
     free(s);
     return r;
 }
+
+bool iw_json_has_nul_escape(const char *text, size_t len)
+{
+    for (const char *p = text; (p = memmem(p, len - (size_t)(p - text), "\\u0000", 6)); p++) {
+        size_t bs = 0;   /* an odd run of backslashes before 'u': an escape, not a literal "\\" */
+        for (const char *q = p; q >= text && *q == '\\'; q--)
+            bs++;
+        if (bs % 2)
+            return true;
+    }
+    return false;
+}

@@ -681,6 +681,8 @@ int iw_download_repo(iw_hub *hub, const char *repo, const iw_dl_options *o, iw_d
     if (rc < 0)
         return rc;
     const char *rev = o->revision ? o->revision : "main";
+    if ((rc = iw_hub_check_revision(rev)) < 0)
+        return rc;
     layout L;
     memset(&L, 0, sizeof L);
     L.kind = o->layout;

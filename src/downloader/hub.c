@@ -395,6 +395,21 @@ int iw_hub_check_repo_id(const char *repo)
     return 0;
 }
 
+int iw_hub_check_revision(const char *rev)
+{
+    if (!rev || !*rev)
+        return iw_error_set(IW_EINVAL, "empty revision");
+    size_t n = strlen(rev);
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)rev[i] < 0x20 || rev[i] == 0x7f)
+            return iw_error_set(IW_EUNSAFE, "revision refused: control character 0x%02x at byte %zu",
+                                (unsigned char)rev[i], i);
+    /* it names a file under refs/ in the HF cache: a safe relative path */
+    if (iw_path_check_relative(rev, n) < 0)
+        return iw_error_prefix("revision refused");
+    return 0;
+}
+
 int iw_hub_file_url(const iw_hub *hub, const char *repo, const char *rev, const char *path, char **out)
 {
     iw_buf b = IW_BUF_INIT(IW_BUF_UNCAPPED);
@@ -588,7 +603,9 @@ int iw_hub_resolve_revision(iw_hub *hub, const char *repo, const char *rev, char
 {
     char what[512];
     cJSON *j = NULL;
-    int rc = model_info(hub, repo, rev, &j, what, sizeof what);
+    int rc = rev ? iw_hub_check_revision(rev) : 0;
+    if (rc == 0)
+        rc = model_info(hub, repo, rev, &j, what, sizeof what);
     if (rc < 0)
         return rc;
     const char *sha = iw_json_get_str(j, "sha");
@@ -670,7 +687,7 @@ int iw_hub_parse_tree_page(const char *json, size_t len, const char *what, iw_hu
     cJSON *j = NULL;
     /* cJSON would cut a name at an escaped NUL, silently turning it into
      * another name: refuse the page instead. */
-    if (memmem(json, len, "\\u0000", 6))
+    if (iw_json_has_nul_escape(json, len))
         return iw_error_set(IW_EUNSAFE, "%s: a file name contains a NUL character", what);
     int rc = iw_json_parse(json, len, what, &j, NULL);
     if (rc < 0)

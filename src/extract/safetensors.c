@@ -5,6 +5,7 @@
  * Reads headers only: at most 8 + min(N, IW_ST_MAX_HEADER) bytes per file. */
 #include "iwdl/safetensors.h"
 #include "iwdl/error.h"
+#include "iwdl/text.h"
 #include "iwdl/fs.h"
 #include "iwdl/json.h"
 #include "safetensors_int.h"
@@ -219,6 +220,8 @@ static int check_name(const char *src, const char *name)
         if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
             return iw_error_set(IW_EFORMAT, "%s: tensor name '%.60s' contains control character 0x%02x",
                                 src, name, (unsigned char)name[i]);
+    if (!iw_utf8_valid(name, n))   /* cJSON passes any byte through */
+        return iw_error_set(IW_EFORMAT, "%s: tensor name is not valid UTF-8", src);
     return 0;
 }
 

@@ -38,7 +38,7 @@ typedef struct scan {
     /* registry facts, reported after the syntax is known good */
     bool   root_array;
     long   bad_ent;       /* first element that is not an object / has no usable name */
-    int    bad_kind;      /* 1 not an object, 2 no string name, 3 name too long */
+    int    bad_kind;      /* 1 not an object, 2 no string name, 3 name too long, 4 NUL in the name */
     /* output */
     iw_jscan_ent *ents;
     size_t n, cap;
@@ -149,8 +149,9 @@ static uint32_t hex4(const unsigned char *p)
 }
 
 /* Decode an already validated string body [a, b) into out (at most cap
- * bytes), stopping at a decoded NUL as cJSON's C strings do.  Returns the
- * decoded length, which is cap when the string is at least that long. */
+ * bytes); a decoded NUL is kept (a name holding one is refused: cJSON's C
+ * strings would cut it into another name).  Returns the decoded length,
+ * which is cap when the string is at least that long. */
 static size_t decode(const unsigned char *a, const unsigned char *b, char *out, size_t cap)
 {
     size_t o = 0;
@@ -178,8 +179,10 @@ static size_t decode(const unsigned char *a, const unsigned char *b, char *out, 
             break;
         default: cp = a[-1]; break;   /* '"', '\\', '/' */
         }
-        if (cp == 0)
-            return o;
+        if (cp == 0) {   /* kept: the caller refuses a name holding a NUL */
+            out[o++] = 0;
+            continue;
+        }
         o = put_utf8(out, o, cap, cp);
     }
     return o;
@@ -552,6 +555,9 @@ after:
                 } else if (name_len > IW_REGISTRY_MAX_NAME) {
                     s->bad_ent = idx;
                     s->bad_kind = 3;
+                } else if (memchr(namebuf, 0, name_len)) {   /* C strings would cut it: another name */
+                    s->bad_ent = idx;
+                    s->bad_kind = 4;
                 }
             }
             if (s->bad_ent < 0 && !s->oom) {
@@ -700,8 +706,9 @@ int iw_jscan_registry(const char *text, size_t len, const char *what, iw_jscan *
     }
     if (s.bad_ent >= 0) {
         /* the element's start: walk the spans we kept (all before it) */
-        static const char *const msgs[4] = { "", "entry is not an object", "entry has no string \"name\"",
-                                             "entry name longer than 256 bytes" };
+        static const char *const msgs[5] = { "", "entry is not an object", "entry has no string \"name\"",
+                                             "entry name longer than 256 bytes",
+                                             "entry name contains a NUL character (\\u0000)" };
         size_t off = root;
         if (s.bad_ent > 0 && s.n == (size_t)s.bad_ent) {
             /* after the previous element's end: skip ',' and blanks */

@@ -24,9 +24,10 @@
  *     scan stops as cJSON did;
  *   - a root that is not an array, an element that is not an object, an
  *     entry without a string "name" (the first "name" key counts, as
- *     cJSON_GetObjectItem finds it; a decoded "\u0000" ends the name, as in
- *     cJSON), a name over 256 bytes, and a repeated name (reported at the
- *     first second occurrence).
+ *     cJSON_GetObjectItem finds it), a name holding a decoded "\u0000"
+ *     (cJSON's C strings would cut it into another name: stricter than the
+ *     cJSON path), a name over 256 bytes, and a repeated name (reported at
+ *     the first second occurrence).
  * A UTF-8 BOM is skipped; CRLF line ends are whitespace. */
 #ifndef IW_REGISTRY_JSCAN_H
 #define IW_REGISTRY_JSCAN_H

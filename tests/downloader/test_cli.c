@@ -626,6 +626,30 @@ Test(cli, git_and_state_folder_paths_refused)
     }
 }
 
+/* A revision names a file under refs/ in the HF cache: a newline, "..", an
+ * absolute or empty component is refused before any request or write. */
+Test(cli, hostile_revisions_refused)
+{
+    static const char *revs[] = { "\"$(printf 'main\\nevil')\"", "../../escape", "/abs", "a//b", "\"$(printf 'x\\033]0;t\\007')\"" };
+    for (size_t i = 0; i < sizeof revs / sizeof *revs; i++) {
+        char *cache = iwt_tmpdir("rev");
+        char args[8192], *err = NULL;
+        char env[4200];
+        snprintf(env, sizeof env, "HF_HUB_CACHE=%s", cache);
+        snprintf(args, sizeof args, "download t/k --hf-cache --no-architecture --revision %s", revs[i]);
+        cr_expect_eq(dl_cli(&g_hub, g_home, env, args, NULL, &err), 1, "revision %s accepted", revs[i]);
+        cr_expect(err && strstr(err, "revision refused") && !strchr(strchr(err, '\n') + 1, '\n'), "stderr: %s", err);
+        free(err);
+        char cmd[8192], *n = NULL;
+        snprintf(cmd, sizeof cmd, "find %s -mindepth 1 | wc -l", cache);
+        iwt_run(cmd, &n, NULL);
+        cr_expect(n && atoi(n) == 0, "revision %s wrote %s files", revs[i], n);
+        free(n);
+        iwt_rm_rf(cache);
+        free(cache);
+    }
+}
+
 /* ----------------------------------------------------------- archives */
 
 typedef struct aent { const char *name; int type; const char *data; const char *link; } aent;

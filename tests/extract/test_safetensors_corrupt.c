@@ -266,3 +266,12 @@ Test(safetensors_corrupt, tensor_and_value_caps)
     expect_fail(sh.p, 1, IW_ELIMIT, "JSON values", "refused before parsing");
     free(sh.p);
 }
+
+/* cJSON passes any byte through: a tensor name must be valid UTF-8. */
+Test(safetensors_corrupt, name_not_utf8)
+{
+    expect_fail("{\"a\\u00e9\xff\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8, IW_EFORMAT,
+                "not valid UTF-8", NULL);
+    expect_fail("{\"\xed\xa0\x80\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8, IW_EFORMAT,
+                "not valid UTF-8", NULL);
+}

@@ -156,6 +156,7 @@ Test(store, refuses_bad_files_untouched)
     check_refused("[{\"name\":\"a\"},\n 42]", ":2:2: entry is not an object");
     check_refused("[{\"name\":7}]", "no string \"name\"");
     check_refused("", "truncated");
+    check_refused("[{\"name\":\"a\"},\n {\"name\":\"a\\u0000b\"}]", ":2:2: entry name contains a NUL character");
 }
 
 Test(store, update_refused_when_file_goes_bad_under_lock)

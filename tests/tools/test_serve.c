@@ -320,6 +320,37 @@ Test(serve, refusals_have_status_codes)
     cr_assert_eq(stop_serve(&s), 0);
 }
 
+/* %00 in a URL and \u0000 in a body would cut a name at the NUL and reach
+ * the entry named by the part before it. */
+Test(serve, nul_in_names_refused)
+{
+    srv s;
+    start_serve(&s, NULL);
+    char *esc = curl_easy_escape(NULL, s.name, 0);
+    char path[512], body[512];
+    long st;
+    snprintf(path, sizeof path, "/models/%s%%00junk", esc);
+    cJSON *j = req_json(&s, "GET", path, NULL, NULL, &st);
+    cr_expect_eq(st, 400, "GET %s: %ld", path, st);
+    cJSON_Delete(j);
+    snprintf(path, sizeof path, "/models/%s%%00/apply", esc);
+    j = req_json(&s, "POST", path, "{\"gpu\":\"rtx4090\"}", NULL, &st);
+    cr_expect_eq(st, 400, "POST %s: %ld", path, st);
+    cJSON_Delete(j);
+    snprintf(body, sizeof body, "{\"model\":\"%s\\u0000junk\",\"gpu\":\"rtx4090\"}", s.name);
+    j = req_json(&s, "POST", "/estimate", body, NULL, &st);
+    cr_expect_eq(st, 400, "%s: %ld", body, st);
+    cr_expect(jstr(j, "error") && strstr(jstr(j, "error"), "u0000"), "%s", jstr(j, "error"));
+    cJSON_Delete(j);
+    /* a literal backslash before u0000 is no NUL */
+    snprintf(body, sizeof body, "{\"model\":\"%s\\\\u0000\",\"gpu\":\"rtx4090\"}", s.name);
+    j = req_json(&s, "POST", "/estimate", body, NULL, &st);
+    cr_expect_eq(st, 404, "%s: %ld", body, st);
+    cJSON_Delete(j);
+    curl_free(esc);
+    cr_assert_eq(stop_serve(&s), 0);
+}
+
 /* tmpl with each "P" replaced by port */
 static void host_hdr(char *out, size_t n, const char *tmpl, const char *port)
 {

@@ -612,6 +612,8 @@ static enum MHD_Result h_estimate(struct MHD_Connection *c, const serve_cfg *cfg
                                   const char *apply_name)
 {
     cJSON *j = NULL;
+    if (iw_json_has_nul_escape(body->data ? body->data : "", body->len))
+        return send_error(c, 400, "request body: a string holds \\u0000 (a NUL would cut a name into another)");
     if (iw_json_parse(body->data ? body->data : "", body->len, "request body", &j, NULL) < 0)
         return send_error(c, 400, "%s", iw_error_last());
     est_request rq;
@@ -669,6 +671,17 @@ static enum MHD_Result h_estimate(struct MHD_Connection *c, const serve_cfg *cfg
 
 /* ---- routing ------------------------------------------------------------ */
 
+/* MHD decodes %00 into a NUL, which ends the path early: /models/a%00b would
+ * name entry 'a'.  Decode it as DEL instead, so route() refuses it with the
+ * other control characters. */
+static size_t unescape_url(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls; (void)c;
+    for (char *p = strstr(s, "%00"); p; p = strstr(p + 3, "%00"))
+        memcpy(p, "%7F", 3);
+    return MHD_http_unescape(s);
+}
+
 static enum MHD_Result route(struct MHD_Connection *c, const serve_cfg *cfg, const char *method, const char *url,
                              const iw_buf *body)
 {
@@ -676,6 +689,9 @@ static enum MHD_Result route(struct MHD_Connection *c, const serve_cfg *cfg, con
     bool post = !strcmp(method, "POST");
     if (!host_ok(c, cfg))
         return send_error(c, 421, "the Host header must name this loopback server");
+    for (const char *p = url; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return send_error(c, 400, "the URL holds a control character or %%00");
     /* the page and the health check need no token */
     const serve_asset *as = serve_asset_find(!strcmp(url, "/") ? "/index.html" : url);
     if (as) {
@@ -1019,6 +1035,7 @@ int cmd_serve(int argc, char **argv)
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape_url, NULL,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)SERVE_MAX_CONN,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)SERVE_PER_CLIENT,

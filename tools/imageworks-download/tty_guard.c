@@ -14,6 +14,8 @@
  */
 #include "cli.h"
 
+#include "iwdl/text.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -40,28 +42,6 @@ static int put_all(int fd, const char *p, size_t n)
     return 0;
 }
 
-/* Length of the valid UTF-8 sequence at p (n bytes available): > 0 valid,
- * 0 incomplete (more bytes may complete it), -1 invalid. */
-static int utf8_len(const unsigned char *p, size_t n)
-{
-    unsigned char c = p[0];
-    int len = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : -1;
-    if (len < 0)
-        return -1;
-    unsigned char lo = 0x80, hi = 0xbf;   /* the second byte's range (no overlong, surrogate, > U+10FFFF) */
-    if (c == 0xe0) lo = 0xa0;
-    else if (c == 0xed) hi = 0x9f;
-    else if (c == 0xf0) lo = 0x90;
-    else if (c == 0xf4) hi = 0x8f;
-    for (int i = 1; i < len; i++) {
-        if ((size_t)i >= n)
-            return 0;
-        if (p[i] < (i == 1 ? lo : 0x80) || p[i] > (i == 1 ? hi : 0xbf))
-            return -1;
-    }
-    return len;
-}
-
 /* Escape p[0..n) into out (room for 6 bytes per input byte); returns the
  * bytes consumed (an incomplete sequence at the end is left) and *outn. */
 static size_t escape(const unsigned char *p, size_t n, bool final, char *out, size_t *outn)
@@ -77,7 +57,7 @@ static size_t escape(const unsigned char *p, size_t n, bool final, char *out, si
             i++;
             continue;
         }
-        int len = utf8_len(p + i, n - i);
+        int len = iw_utf8_len(p + i, n - i);
         if (len == 0 && !final)
             break;
         if (len <= 0) {
