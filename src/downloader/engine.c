@@ -854,10 +854,11 @@ static void on_done(iw_engine *E, size_t slot, CURLcode cc)
         char *next = iw_hub_resolve_location(x->url, x->hdrs.location);
         int red = x->redirects + 1;
         size_t si = x->seg;
+        int bad = next ? 0 : iw_hub_redirect_refused(f->spec->path, x->url, x->hdrs.location);
         end_xfer(E, slot);
         if (!next || red > IW_HUB_MAX_REDIRECTS) {
+            rc = next ? iw_error_set(IW_ENET, "%s: more than %d redirects", f->spec->path, IW_HUB_MAX_REDIRECTS) : bad;
             free(next);
-            rc = iw_error_set(IW_ENET, "%s: too many or bad redirects", f->spec->path);
             cancel_file_xfers(E, f);
             state_write(f);
             fail_file(E, f, rc);

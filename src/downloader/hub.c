@@ -468,10 +468,36 @@ static void hub_resp_free(hub_resp *r)
     memset(r, 0, sizeof *r);
 }
 
+/* Where a body goes; stops the transfer at the first byte of a 200 to a
+ * Range request (the whole file may follow) and on overflow. */
+typedef struct body_sink {
+    iw_buf        *b;
+    const iw_hdrs *h;
+    bool           range, range_ignored, overflow;
+} body_sink;
+
 static size_t body_cb(char *p, size_t sz, size_t n, void *ud)
 {
-    iw_buf *b = ud;
-    return iw_buf_append(b, p, sz * n) < 0 ? 0 : sz * n;
+    body_sink *k = ud;
+    if (k->range && k->h->status == 200) {
+        k->range_ignored = true;
+        return 0;
+    }
+    if (iw_buf_append(k->b, p, sz * n) < 0) {
+        k->overflow = true;
+        return 0;
+    }
+    return sz * n;
+}
+
+int iw_hub_redirect_refused(const char *what, const char *from, const char *location)
+{
+    size_t sl = strcspn(location, ":/?#");
+    if (location[sl] == ':' && sl > 0 && sl < 16 && strncasecmp(location, "http", sl) &&
+        strncasecmp(location, "https", sl))
+        return iw_error_set(IW_EUNSAFE, "%s: %s redirected to a %.*s: URL, which is refused (only http and https "
+                            "are followed)", what, from, (int)sl, location);
+    return iw_error_set(IW_ENET, "%s: bad redirect Location from %s", what, from);
 }
 
 /* One logical request: follows up to IW_HUB_MAX_REDIRECTS redirects itself
@@ -506,8 +532,9 @@ static int hub_request(iw_hub *hub, const char *method, const char *url, const c
         curl_easy_setopt(e, CURLOPT_HTTPHEADER, hl);
         curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, iw_hdrs_cb);
         curl_easy_setopt(e, CURLOPT_HEADERDATA, &r->hdrs);
+        body_sink sink = { &r->body, &r->hdrs, range != NULL, false, false };
         curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, body_cb);
-        curl_easy_setopt(e, CURLOPT_WRITEDATA, &r->body);
+        curl_easy_setopt(e, CURLOPT_WRITEDATA, &sink);
         curl_easy_setopt(e, CURLOPT_TIMEOUT, hub->timeout_s * 6);
         if (!strcmp(method, "HEAD"))
             curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
@@ -519,8 +546,13 @@ static int hub_request(iw_hub *hub, const char *method, const char *url, const c
         long st = 0;
         curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &st);
         r->hdrs.status = st;
-        if (r->cc == CURLE_WRITE_ERROR && r->body.len >= max_body) {
+        if (sink.overflow) {
             rc = iw_error_set(IW_ELIMIT, "%s: answer from %s is larger than %zu bytes", what, cur, max_body);
+            break;
+        }
+        if (sink.range_ignored) {   /* no retry: it would send the whole file again */
+            rc = iw_error_set(IW_EUNSUPPORTED, "%s: %s ignored the Range request for bytes %s (answered 200 with "
+                              "the whole file); reading headers remotely needs Range support", what, cur, range);
             break;
         }
         bool retry = false;
@@ -540,7 +572,7 @@ static int hub_request(iw_hub *hub, const char *method, const char *url, const c
             }
             char *next = iw_hub_resolve_location(cur, r->hdrs.location);
             if (!next) {
-                rc = iw_error_set(IW_ENET, "%s: bad redirect Location from %s", what, cur);
+                rc = iw_hub_redirect_refused(what, cur, r->hdrs.location);
                 break;
             }
             free(cur);

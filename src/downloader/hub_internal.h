@@ -27,8 +27,12 @@ void iw_hub_setup_easy(const iw_hub *hub, CURL *e);
  * plus extra (may be NULL).  Returns NULL on allocation failure. */
 struct curl_slist *iw_hub_headers(const iw_hub *hub, const char *url, const char *extra1, const char *extra2);
 
-/* Resolve a (possibly relative) Location against base; malloc'd or NULL. */
+/* Resolve a (possibly relative) Location against base; malloc'd or NULL
+ * (also for anything but http and https). */
 char *iw_hub_resolve_location(const char *base, const char *location);
+/* The error for a Location iw_hub_resolve_location refused: names the
+ * scheme of a file:, ftp:, ... redirect (IW_EUNSAFE), else a bad Location. */
+int   iw_hub_redirect_refused(const char *what, const char *from, const char *location);
 
 /* Collected response headers (header callback helper). */
 typedef struct iw_hdrs {

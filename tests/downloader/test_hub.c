@@ -346,3 +346,64 @@ Test(hub, card_base_models_are_checked_repo_ids)
     cr_expect_eq(l.n, 0u);
     iw_hub_free(hub);
 }
+
+/* A server that answers a Range request with 200 and the whole file: the
+ * remote reader stops at the first such answer, with one request and a
+ * message saying so (it used to retry and fail after ~9 s with libcurl's
+ * "Failed writing received data"). */
+Test(hub, range_ignored_stops_at_once)
+{
+    dl_put(g_root, "t/norange", "model.safetensors", 300000, 4);
+    iw_hub *hub = dl_hub(&g_hub, NULL);
+    iwt_hub_reset(&g_hub);
+    cr_assert_gt(iwt_hub_fault(&g_hub, "{\"path\":\"model.safetensors\",\"ignore_range\":true,\"times\":-1}"), 0);
+    uint64_t t0 = iw_now_ms_test();
+    iw_source s;
+    int rc = iw_hub_open_source(&s, hub, "t/norange", "main", "model.safetensors");
+    if (rc == 0) {
+        char buf[100];
+        size_t got = 0;
+        rc = iw_source_read_at(&s, 0, buf, sizeof buf, &got);
+        iw_source_close(&s);
+    }
+    uint64_t ms = iw_now_ms_test() - t0;
+    cr_expect_eq(rc, IW_EUNSUPPORTED, "rc %d: %s", rc, iw_error_last());
+    cr_expect(strstr(iw_error_last(), "ignored the Range request"), "%s", iw_error_last());
+    cr_expect_lt(ms, 3000u, "took %llu ms", (unsigned long long)ms);
+    int n = 0;
+    dl_log_bytes(&g_hub, NULL, "model.safetensors", &n, NULL);
+    cr_expect_leq(n, 2, "%d requests for the file (a redirect and one GET at most)", n);
+    iwt_hub_reset(&g_hub);
+    iw_hub_free(hub);
+}
+
+/* A redirect to file: or ftp: is refused with the scheme named, by the API
+ * client and by the transfer engine. */
+Test(hub, redirect_to_another_scheme_is_named)
+{
+    iw_hub *hub = dl_hub(&g_hub, NULL);
+    iwt_hub_reset(&g_hub);
+    cr_assert_gt(iwt_hub_fault(&g_hub, "{\"url\":\"/api/models/t/many/revision/*\",\"status\":302,"
+                                       "\"location\":\"file:///etc/passwd\",\"times\":-1}"), 0);
+    char c[41];
+    cr_expect_eq(iw_hub_resolve_revision(hub, "t/many", "main", c), IW_EUNSAFE, "%s", iw_error_last());
+    cr_expect(strstr(iw_error_last(), "redirected to a file: URL"), "%s", iw_error_last());
+    iwt_hub_reset(&g_hub);
+    cr_assert_gt(iwt_hub_fault(&g_hub, "{\"path\":\"config.json\",\"host\":\"hub\",\"status\":302,"
+                                       "\"location\":\"ftp://example.com/config.json\",\"times\":-1}"), 0);
+    char *dest = iwt_tmpdir("ftp");
+    iw_dl_options o;
+    dl_opts(&o, dest);
+    const char *inc[] = { "config.json" };
+    o.include = inc;
+    o.n_include = 1;
+    iw_dl_result r;
+    cr_expect_eq(iw_download_repo(hub, "t/many", &o, &r), IW_EUNSAFE, "%s", iw_error_last());
+    cr_expect(strstr(iw_error_last(), "config.json") && strstr(iw_error_last(), "redirected to a ftp: URL"), "%s",
+              iw_error_last());
+    iw_dl_result_free(&r);
+    iwt_hub_reset(&g_hub);
+    iwt_rm_rf(dest);
+    free(dest);
+    iw_hub_free(hub);
+}

@@ -16,6 +16,7 @@ typedef struct fh_fault {
     long     times;           /* remaining uses; -1 forever */
     unsigned status;          /* 0 = not a status fault */
     long     retry_after;     /* -1 none */
+    char    *location;        /* Location header of a status fault, or NULL */
     uint64_t cut_after;       /* UINT64_MAX none */
     int64_t  corrupt_offset;  /* -1 none */
     uint64_t rate_bps;        /* 0 none */
@@ -57,6 +58,7 @@ static void faults_clear_locked(void)
         g_faults = f->next;
         free(f->path_glob);
         free(f->url_glob);
+        free(f->location);
         free(f);
     }
 }
@@ -96,22 +98,23 @@ static void fault_use_locked(fh_fault *f)
             *pp = f->next;
             free(f->path_glob);
             free(f->url_glob);
+            free(f->location);
             free(f);
             return;
         }
     }
 }
 
-int fh_fault_take_status(int host, const char *file_path, const char *url_path,
-                         unsigned *status, long *retry_after)
+int fh_fault_take_status(int host, const char *file_path, const char *url_path, fh_status_fault *out)
 {
     int id = 0;
     pthread_mutex_lock(&g_mu);
     for (fh_fault *f = g_faults; f; f = f->next) {
         if (f->status && fault_matches(f, host, file_path, url_path)) {
             id = f->id;
-            *status = f->status;
-            *retry_after = f->retry_after;
+            out->status = f->status;
+            out->retry_after = f->retry_after;
+            snprintf(out->location, sizeof out->location, "%s", f->location ? f->location : "");
             fault_use_locked(f);
             break;
         }
@@ -281,6 +284,12 @@ static char *add_fault(const char *body, size_t len, unsigned *status)
     }
     if (get_u64(j, "retry_after", &u, &bad))
         f->retry_after = (long)u;
+    if ((v = cJSON_GetObjectItemCaseSensitive(j, "location")) && !cJSON_IsNull(v)) {
+        if (!cJSON_IsString(v) || strlen(v->valuestring) >= 1024) err = "location must be a string (< 1024 bytes)";
+        else if (!(f->location = strdup(v->valuestring))) err = "out of memory";
+    }
+    if (f->location && !err && (f->status < 300 || f->status > 399))
+        err = "location goes with a 3xx status";
     get_u64(j, "cut_after", &f->cut_after, &bad);
     if (get_u64(j, "corrupt_offset", &u, &bad))
         f->corrupt_offset = (int64_t)u;
@@ -311,6 +320,7 @@ static char *add_fault(const char *body, size_t len, unsigned *status)
     if (err) {
         free(f->path_glob);
         free(f->url_glob);
+        free(f->location);
         free(f);
         return json_err(status, 400, err);
     }

@@ -87,10 +87,15 @@ typedef struct fh_body_fault {
     bool     no_length;       /* chunked answer without Content-Length */
 } fh_body_fault;
 
+typedef struct fh_status_fault {
+    unsigned status;
+    long     retry_after;     /* -1 none */
+    char     location[1024];  /* "" none: a Location header (a redirect fault) */
+} fh_status_fault;
+
 /* First matching status fault (consumes one use): returns its id (> 0) and
- * fills *status / *retry_after (-1 if none), or 0 when none matches. */
-int  fh_fault_take_status(int host, const char *file_path, const char *url_path,
-                          unsigned *status, long *retry_after);
+ * fills *out, or 0 when none matches. */
+int  fh_fault_take_status(int host, const char *file_path, const char *url_path, fh_status_fault *out);
 /* Merge every matching body fault (consuming one use each) for an answer
  * serving file bytes [lo, hi]; a corruption outside them does not match. */
 void fh_fault_take_body(int host, const char *file_path, const char *url_path,

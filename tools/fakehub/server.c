@@ -322,9 +322,10 @@ static enum MHD_Result send_error(struct MHD_Connection *c, fh_req *q, unsigned 
     return queue(c, q, status, r, len);
 }
 
-static enum MHD_Result send_fault_status(struct MHD_Connection *c, fh_req *q, int id,
-                                         unsigned status, long retry_after)
+static enum MHD_Result send_fault_status(struct MHD_Connection *c, fh_req *q, int id, const fh_status_fault *sf)
 {
+    unsigned status = sf->status;
+    long retry_after = sf->retry_after;
     char *text = NULL;
     if (asprintf(&text, "{\"error\":\"fakehub fault %d\"}", id) < 0)
         return MHD_NO;
@@ -345,6 +346,8 @@ static enum MHD_Result send_fault_status(struct MHD_Connection *c, fh_req *q, in
         snprintf(ra, sizeof ra, "%ld", retry_after);
         MHD_add_response_header(r, "Retry-After", ra);
     }
+    if (sf->location[0])
+        MHD_add_response_header(r, "Location", sf->location);
     return queue(c, q, status, r, len);
 }
 
@@ -984,11 +987,10 @@ static enum MHD_Result handle_hub(struct MHD_Connection *c, fh_req *q)
         ret = send_error(c, q, 400, "BadRequest", "bad revision", NULL);
         goto done;
     }
-    unsigned fst;
-    long ra;
-    int fid = fh_fault_take_status(FH_HUB, route == R_RESOLVE ? file : NULL, q->path, &fst, &ra);
+    fh_status_fault sf;
+    int fid = fh_fault_take_status(FH_HUB, route == R_RESOLVE ? file : NULL, q->path, &sf);
     if (fid) {
-        ret = send_fault_status(c, q, fid, fst, ra);
+        ret = send_fault_status(c, q, fid, &sf);
         goto done;
     }
     if (repo_prelude(c, q, &repo, org, name, route != R_RESOLVE, &ret))
@@ -1026,11 +1028,10 @@ static enum MHD_Result handle_cdn(struct MHD_Connection *c, fh_req *q)
         ret = send_error(c, q, 400, "BadRequest", "missing or unsafe ?path=", NULL);
         goto done;
     }
-    unsigned fst;
-    long ra;
-    int fid = fh_fault_take_status(FH_CDN, file, q->path, &fst, &ra);
+    fh_status_fault sf;
+    int fid = fh_fault_take_status(FH_CDN, file, q->path, &sf);
     if (fid) {
-        ret = send_fault_status(c, q, fid, fst, ra);
+        ret = send_fault_status(c, q, fid, &sf);
         goto done;
     }
     if (fh_repo_open(&repo, s.seg[1], s.seg[2], msg, sizeof msg) < 0 ||
