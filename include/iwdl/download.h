@@ -39,7 +39,8 @@ typedef enum iw_dl_event_kind {
     IW_DL_EV_PROGRESS,      /* periodic: totals and active files (<= 4 per second) */
     IW_DL_EV_FILE_DONE,     /* a file verified and in place (or skipped) */
     IW_DL_EV_DONE,          /* whole run finished */
-    IW_DL_EV_ERROR          /* a file failed (message) */
+    IW_DL_EV_ERROR,         /* a file failed (message) */
+    IW_DL_EV_VERIFY_RETRY   /* a file failed verification and is fetched once more (message) */
 } iw_dl_event_kind;
 
 typedef struct iw_dl_active {
@@ -54,7 +55,8 @@ typedef struct iw_dl_event {
     const char *path;       /* START, FILE_DONE, ERROR */
     uint64_t    size;       /* START, FILE_DONE */
     bool        skipped;    /* FILE_DONE: already present and verified */
-    const char *message;    /* ERROR */
+    bool        reverified; /* FILE_DONE: verified on the second attempt (after VERIFY_RETRY) */
+    const char *message;    /* ERROR, VERIFY_RETRY */
     uint64_t    total_done, total_size;
     double      rate, elapsed;
     const iw_dl_active *active; size_t n_active;   /* PROGRESS */

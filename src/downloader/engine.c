@@ -752,7 +752,12 @@ static void finish_file(iw_engine *E, dfile *f)
     const char *want = expected_hash(s);
     if (strcmp(got, want) != 0) {
         if (f->verify_failures++ == 0) {
-            /* discard and fetch once more */
+            /* discard and fetch once more, and say so */
+            char msg[512];
+            snprintf(msg, sizeof msg, "%s: %s mismatch (expected %s, got %s); downloading it again", s->path,
+                     s->lfs ? "sha256" : "git blob sha1", want, got);
+            iw_dl_event rev = { .kind = IW_DL_EV_VERIFY_RETRY, .path = s->path, .size = s->size, .message = msg };
+            emit(E, &rev);
             E->total_done -= f->done;
             if ((rc = restart_file(E, f, f->no_range)) < 0) { fail_file(E, f, rc); release_file(f); }
             return;
@@ -779,7 +784,8 @@ static void finish_file(iw_engine *E, dfile *f)
     f->state = F_DONE;
     s->done = true;
     release_file(f);
-    iw_dl_event ev = { .kind = IW_DL_EV_FILE_DONE, .path = s->path, .size = s->size };
+    iw_dl_event ev = { .kind = IW_DL_EV_FILE_DONE, .path = s->path, .size = s->size,
+                       .reverified = f->verify_failures > 0 };
     emit(E, &ev);
 }
 

@@ -650,6 +650,47 @@ Test(cli, hostile_revisions_refused)
     }
 }
 
+/* A file that fails verification and passes on the retry is reported: a
+ * line on stderr, and with --json a verify_retry event and file_done
+ * "reverified": true (before, nothing was said). */
+Test(cli, verify_retry_is_reported)
+{
+    char *dest = iwt_tmpdir("vretry");
+    char args[8192], *out = NULL, *err = NULL;
+    cr_assert_gt(iwt_hub_fault(&g_hub, "{\"path\":\"model.safetensors\",\"corrupt_offset\":1000,\"times\":1}"), 0);
+    snprintf(args, sizeof args, "download t/k --no-architecture --json --dest %s/j", dest);
+    cr_assert_eq(run_cli(args, &out, &err), 0, "%s", err);
+    bool retry = false, reverified = false;
+    for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
+        cJSON *j = cJSON_Parse(line);
+        cr_assert_not_null(j, "not JSON: %s", line);
+        const char *evn = cJSON_GetStringValue(cJSON_GetObjectItem(j, "event"));
+        const char *file = cJSON_GetStringValue(cJSON_GetObjectItem(j, "file"));
+        if (evn && !strcmp(evn, "verify_retry") && file && !strcmp(file, "model.safetensors"))
+            retry = strstr(cJSON_GetStringValue(cJSON_GetObjectItem(j, "message")), "sha256 mismatch") != NULL;
+        if (evn && !strcmp(evn, "file_done") && file && !strcmp(file, "model.safetensors"))
+            reverified = cJSON_IsTrue(cJSON_GetObjectItem(j, "reverified"));
+        cJSON_Delete(j);
+    }
+    cr_expect(retry, "no verify_retry event");
+    cr_expect(reverified, "file_done does not say reverified");
+    free(out);
+    free(err);
+    cr_assert_gt(iwt_hub_fault(&g_hub, "{\"path\":\"model.safetensors\",\"corrupt_offset\":1000,\"times\":1}"), 0);
+    snprintf(args, sizeof args, "download t/k --no-architecture --dest %s/p", dest);
+    cr_assert_eq(run_cli(args, &out, &err), 0, "%s", err);
+    cr_expect(err && strstr(err, "model.safetensors: sha256 mismatch") && strstr(err, "downloading it again"),
+              "stderr: %s", err);
+    free(out);
+    free(err);
+    char pd[4200];
+    snprintf(pd, sizeof pd, "%s/p", dest);
+    check_big(pd);
+    iwt_hub_reset(&g_hub);
+    iwt_rm_rf(dest);
+    free(dest);
+}
+
 /* ----------------------------------------------------------- archives */
 
 typedef struct aent { const char *name; int type; const char *data; const char *link; } aent;

@@ -145,7 +145,12 @@ static void on_event(const iw_dl_event *ev, void *ud)
             break;
         case IW_DL_EV_FILE_DONE:
             fputs("{\"event\":\"file_done\",\"file\":", o); json_str(o, ev->path);
-            fprintf(o, ",\"size\":%llu,\"skipped\":%s}\n", (unsigned long long)ev->size, ev->skipped ? "true" : "false");
+            fprintf(o, ",\"size\":%llu,\"skipped\":%s,\"reverified\":%s}\n", (unsigned long long)ev->size,
+                    ev->skipped ? "true" : "false", ev->reverified ? "true" : "false");
+            break;
+        case IW_DL_EV_VERIFY_RETRY:
+            fputs("{\"event\":\"verify_retry\",\"file\":", o); json_str(o, ev->path);
+            fputs(",\"message\":", o); json_str(o, ev->message); fputs("}\n", o);
             break;
         case IW_DL_EV_ERROR:
             fputs("{\"event\":\"error\",\"file\":", o); json_str(o, ev->path);
@@ -155,6 +160,12 @@ static void on_event(const iw_dl_event *ev, void *ud)
             break;
         }
         fflush(o);
+        return;
+    }
+    if (ev->kind == IW_DL_EV_VERIFY_RETRY && !u->quiet) {
+        if (u->tty)
+            dl_progress_clear(u->prog);   /* the line goes above the next redraw */
+        fprintf(stderr, "imageworks-download: %s\n", ev->message);
         return;
     }
     if (u->quiet)
