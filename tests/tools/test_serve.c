@@ -588,9 +588,70 @@ static cJSON *wd_js(const wd *w, const char *script)
     return v;
 }
 
+/* A wait scaled by the load (1x to 4x the load per core): a browser on a
+ * busy machine needs more time, and a failure then is not the page's. */
+static int under_load(int ms)
+{
+    double l[1] = {0};
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    double f = getloadavg(l, 1) == 1 && cores > 0 ? l[0] / (double)cores : 1;
+    return (int)(ms * (f < 1 ? 1 : f > 4 ? 4 : f));
+}
+
+/* The last n bytes of a file, for a failure message. */
+static void tail_of(const char *path, char *out, size_t n)
+{
+    size_t len = 0;
+    char *t = iwt_slurp(path, &len);
+    snprintf(out, n, "%s", !t ? "(no log)" : t + (len > n - 1 ? len - (n - 1) : 0));
+    free(t);
+}
+
+/* Start a browser session, trying `attempts` times (3 s apart: a browser
+ * slow to start under load gets a second chance).  On failure `why` holds
+ * each of chromedriver's answers (status, error, message) and the tail of
+ * its log, so a CI log alone tells what went wrong (e.g. "session not
+ * created from disconnected: unable to connect to renderer"). */
+static bool wd_new_session(wd *w, const char *caps, int attempts, const char *log_path, char *why, size_t whyn)
+{
+    size_t k = 0;
+    why[0] = 0;
+    for (int a = 1; a <= attempts; a++) {
+        char url[256];
+        snprintf(url, sizeof url, "%s/session", w->base);
+        const char *hdrs[] = {"Content-Type: application/json", NULL};
+        iwt_http r;
+        int rc = iwt_http_do(&r, "POST", url, hdrs, caps);
+        cJSON *j = rc == 0 ? cJSON_ParseWithLength(r.body, r.body_len) : NULL;
+        const cJSON *v = cJSON_GetObjectItem(j, "value");
+        const char *sid = cJSON_GetStringValue(cJSON_GetObjectItem(v, "sessionId"));
+        if (sid) {
+            snprintf(w->sid, sizeof w->sid, "%s", sid);
+            cJSON_Delete(j);
+            iwt_http_free(&r);
+            return true;
+        }
+        const char *err = cJSON_GetStringValue(cJSON_GetObjectItem(v, "error"));
+        const char *msg = cJSON_GetStringValue(cJSON_GetObjectItem(v, "message"));
+        k += (size_t)snprintf(why + k, k < whyn ? whyn - k : 0, "attempt %d: HTTP %ld, %s: %s; ", a, r.status,
+                              err ? err : rc ? "no answer" : "no session id",
+                              msg ? msg : rc ? "transport error" : "(no message)");
+        cJSON_Delete(j);
+        iwt_http_free(&r);
+        if (a < attempts)
+            sleep(3);
+    }
+    char t[1500];
+    tail_of(log_path, t, sizeof t);
+    if (k < whyn)
+        snprintf(why + k, whyn - k, "chromedriver log tail: %s", t);
+    return false;
+}
+
 /* Poll a JS expression (returning a string) until it contains `want`. */
 static char *wd_wait_text(const wd *w, const char *expr, const char *want, int ms)
 {
+    ms = under_load(ms);
     char script[1024];
     snprintf(script, sizeof script, "var e = %s; return e === null || e === undefined ? '' : String(e);", expr);
     char *last = NULL;
@@ -624,41 +685,82 @@ static void wd_click(const wd *w, const char *css)
     cJSON_Delete(el);
 }
 
+/* chromedriver on a free port, logging to <tmp>/chromedriver.log (dlog);
+ * waits until it answers /status. */
+static pid_t start_driver(wd *w, const char *tmp, char *dlog, size_t n, int *dfd)
+{
+    int port = free_port();
+    char portarg[32], logarg[4300];
+    snprintf(portarg, sizeof portarg, "--port=%d", port);
+    snprintf(dlog, n, "%s/chromedriver.log", tmp);
+    snprintf(logarg, sizeof logarg, "--log-path=%s", dlog);
+    char *dargv[] = {"/usr/bin/chromedriver", portarg, logarg, NULL};
+    extern char **environ;
+    pid_t dpid = spawn(dargv, environ, dfd);
+    snprintf(w->base, sizeof w->base, "http://127.0.0.1:%d", port);
+    cJSON *st = NULL;
+    for (int i = 0; i < 300 && !(st = wd_call(w, "GET", "/status", NULL)); i++)
+        usleep(100000);
+    char t[1500];
+    tail_of(dlog, t, sizeof t);
+    cr_assert_not_null(st, "chromedriver did not answer within 30 s; its log: %s", t);
+    cJSON_Delete(st);
+    return dpid;
+}
+
+/* Capabilities for headless Chromium; more_args: the window size and the
+ * profile folder (JSON strings, comma-separated). */
+static void browser_caps(char *caps, size_t n, const char *binary, const char *more_args)
+{
+    snprintf(caps, n,
+             "{\"capabilities\":{\"alwaysMatch\":{\"browserName\":\"chrome\","
+             "\"timeouts\":{\"pageLoad\":120000,\"script\":60000},\"goog:chromeOptions\":{"
+             "\"binary\":\"%s\",\"args\":[\"--headless=new\",\"--no-sandbox\",\"--disable-gpu\","
+             "\"--disable-dev-shm-usage\",\"--disable-quic\",\"--no-first-run\",\"--disable-background-networking\","
+             "\"--disable-component-update\",\"--disable-sync\",%s]}}}}",
+             binary, more_args);
+}
+
+/* When the session cannot be created the failure says why, from the driver
+ * itself (it used to say only "no browser session"). */
+Test(serve, browser_session_failure_is_explained)
+{
+    if (access("/usr/bin/chromedriver", X_OK))
+        cr_skip_test("chromium-driver is not installed (scripts/setup.sh installs it)");
+    char *tmp = iwt_tmpdir("wdfail");
+    wd w;
+    int dfd;
+    char dlog[4200], caps[8192], why[6000];
+    pid_t dpid = start_driver(&w, tmp, dlog, sizeof dlog, &dfd);
+    char more[4300];
+    snprintf(more, sizeof more, "\"--user-data-dir=%s/chromium-profile\"", tmp);
+    browser_caps(caps, sizeof caps, "/nonexistent/chromium", more);
+    cr_assert_not(wd_new_session(&w, caps, 2, dlog, why, sizeof why), "a session without a browser");
+    cr_expect(strstr(why, "attempt 1: HTTP ") && strstr(why, "attempt 2: HTTP "), "%s", why);
+    cr_expect(strstr(why, "session not created") || strstr(why, "binary"), "the driver's answer is missing: %s", why);
+    cr_expect(strstr(why, "chromedriver log tail: "), "%s", why);
+    cr_log_info("as a failure reads: no browser session: %.300s", why);
+    kill(dpid, SIGTERM);
+    waitpid(dpid, NULL, 0);
+    close(dfd);
+    iwt_rm_rf(tmp);
+    free(tmp);
+}
+
 Test(serve, page_in_a_real_browser)
 {
     if (access("/usr/bin/chromium", X_OK) || access("/usr/bin/chromedriver", X_OK))
         cr_skip_test("chromium and chromium-driver are not installed (scripts/setup.sh installs them)");
     srv s;
     start_serve(&s, NULL);
-    int port = free_port();
-    char portarg[32];
-    snprintf(portarg, sizeof portarg, "--port=%d", port);
-    char *dargv[] = {"/usr/bin/chromedriver", portarg, NULL};
-    extern char **environ;
-    int dfd;
-    pid_t dpid = spawn(dargv, environ, &dfd);
     wd w;
-    snprintf(w.base, sizeof w.base, "http://127.0.0.1:%d", port);
-    /* wait for the driver */
-    cJSON *st = NULL;
-    for (int i = 0; i < 100 && !(st = wd_call(&w, "GET", "/status", NULL)); i++)
-        usleep(100000);
-    cr_assert_not_null(st, "chromedriver did not start");
-    cJSON_Delete(st);
-    char prof[4200], caps[8192];
-    snprintf(prof, sizeof prof, "%s/chromium-profile", s.tmp);
-    snprintf(caps, sizeof caps,
-             "{\"capabilities\":{\"alwaysMatch\":{\"browserName\":\"chrome\",\"goog:chromeOptions\":{"
-             "\"binary\":\"/usr/bin/chromium\",\"args\":[\"--headless=new\",\"--no-sandbox\",\"--disable-gpu\","
-             "\"--disable-dev-shm-usage\",\"--disable-quic\",\"--no-first-run\",\"--disable-background-networking\","
-             "\"--disable-component-update\",\"--disable-sync\",\"--window-size=1400,1000\",\"--user-data-dir=%s\"]}}}}",
-             prof);
-    cJSON *sess = wd_call(&w, "POST", "/session", caps);
-    cr_assert_not_null(sess);
-    const char *sid = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(sess, "value"), "sessionId"));
-    cr_assert_not_null(sid, "no browser session");
-    snprintf(w.sid, sizeof w.sid, "%s", sid);
-    cJSON_Delete(sess);
+    int dfd;
+    char dlog[4200], caps[8192], why[6000];
+    pid_t dpid = start_driver(&w, s.tmp, dlog, sizeof dlog, &dfd);
+    char more[4400];
+    snprintf(more, sizeof more, "\"--window-size=1400,1000\",\"--user-data-dir=%s/chromium-profile\"", s.tmp);
+    browser_caps(caps, sizeof caps, "/usr/bin/chromium", more);
+    cr_assert(wd_new_session(&w, caps, 2, dlog, why, sizeof why), "no browser session: %s", why);
 
     char body[1024];
     snprintf(body, sizeof body, "{\"url\":\"%s/\"}", s.url);
@@ -747,32 +849,12 @@ static bool have_browser(void)
 
 static void browser_open(browser *b, const srv *s)
 {
-    int port = free_port();
-    char portarg[32];
-    snprintf(portarg, sizeof portarg, "--port=%d", port);
-    char *dargv[] = {"/usr/bin/chromedriver", portarg, NULL};
-    extern char **environ;
-    b->dpid = spawn(dargv, environ, &b->dfd);
-    snprintf(b->w.base, sizeof b->w.base, "http://127.0.0.1:%d", port);
-    cJSON *st = NULL;
-    for (int i = 0; i < 100 && !(st = wd_call(&b->w, "GET", "/status", NULL)); i++)
-        usleep(100000);
-    cr_assert_not_null(st, "chromedriver did not start");
-    cJSON_Delete(st);
-    char caps[8192];
-    snprintf(caps, sizeof caps,
-             "{\"capabilities\":{\"alwaysMatch\":{\"browserName\":\"chrome\",\"goog:chromeOptions\":{"
-             "\"binary\":\"/usr/bin/chromium\",\"args\":[\"--headless=new\",\"--no-sandbox\",\"--disable-gpu\","
-             "\"--disable-dev-shm-usage\",\"--disable-quic\",\"--no-first-run\",\"--disable-background-networking\","
-             "\"--disable-component-update\",\"--disable-sync\",\"--hide-scrollbars\",\"--window-size=1920,1000\","
-             "\"--user-data-dir=%s/chromium-layout\"]}}}}",
+    char dlog[4200], caps[8192], more[4400], why[6000];
+    b->dpid = start_driver(&b->w, s->tmp, dlog, sizeof dlog, &b->dfd);
+    snprintf(more, sizeof more, "\"--hide-scrollbars\",\"--window-size=1920,1000\",\"--user-data-dir=%s/chromium-layout\"",
              s->tmp);
-    cJSON *sess = wd_call(&b->w, "POST", "/session", caps);
-    cr_assert_not_null(sess);
-    const char *sid = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(sess, "value"), "sessionId"));
-    cr_assert_not_null(sid, "no browser session");
-    snprintf(b->w.sid, sizeof b->w.sid, "%s", sid);
-    cJSON_Delete(sess);
+    browser_caps(caps, sizeof caps, "/usr/bin/chromium", more);
+    cr_assert(wd_new_session(&b->w, caps, 2, dlog, why, sizeof why), "no browser session: %s", why);
 }
 
 static void browser_close(browser *b)
