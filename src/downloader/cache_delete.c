@@ -23,45 +23,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "iwdl/arch.h"
 #include "iwdl/download.h"
 #include "iwdl/error.h"
 #include "iwdl/fs.h"
-
-typedef struct name_set { char **v; size_t n, cap; } name_set;
-
-static bool set_has(const name_set *s, const char *name)
-{
-    for (size_t i = 0; i < s->n; i++)
-        if (!strcmp(s->v[i], name))
-            return true;
-    return false;
-}
-
-static int set_add(name_set *s, const char *name)
-{
-    if (set_has(s, name))
-        return 0;
-    if (s->n == s->cap) {
-        size_t nc = s->cap ? s->cap * 2 : 16;
-        char **g = realloc(s->v, nc * sizeof *g);
-        if (!g)
-            return iw_error_set(IW_ENOMEM, "out of memory");
-        s->v = g;
-        s->cap = nc;
-    }
-    if (!(s->v[s->n] = strdup(name)))
-        return iw_error_set(IW_ENOMEM, "out of memory");
-    s->n++;
-    return 0;
-}
-
-static void set_free(name_set *s)
-{
-    for (size_t i = 0; i < s->n; i++)
-        free(s->v[i]);
-    free(s->v);
-    memset(s, 0, sizeof *s);
-}
 
 /* The blob name a snapshot link resolves to, or NULL (not a link into
  * blobs_real, dangling, not a regular file). */
@@ -76,7 +41,7 @@ static const char *blob_of(const char *link, const char *blobs_real, char *buf)
 }
 
 /* nftw has no user pointer: the walk's state, one walk at a time per thread. */
-static _Thread_local struct walk { const char *blobs_real; name_set *set; int rc; uint64_t copied; } *g_walk;
+static _Thread_local struct walk { const char *blobs_real; iw_strlist *set; int rc; uint64_t copied; } *g_walk;
 
 static int collect_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
 {
@@ -85,7 +50,7 @@ static int collect_cb(const char *p, const struct stat *sb, int flag, struct FTW
     if (flag == FTW_SL) {
         const char *b = blob_of(p, g_walk->blobs_real, buf);
         if (b && g_walk->rc == 0)
-            g_walk->rc = set_add(g_walk->set, b);
+            g_walk->rc = iw_strlist_push_unique(g_walk->set, b);
     } else if (flag == FTW_F) {
         g_walk->copied += (uint64_t)sb->st_size;   /* a copied (not linked) file: freed with the folder */
     }
@@ -93,7 +58,7 @@ static int collect_cb(const char *p, const struct stat *sb, int flag, struct FTW
 }
 
 /* Blob names linked from the snapshot folder dir. */
-static int collect(const char *dir, const char *blobs_real, name_set *set, uint64_t *copied)
+static int collect(const char *dir, const char *blobs_real, iw_strlist *set, uint64_t *copied)
 {
     struct walk w = { blobs_real, set, 0, 0 };
     g_walk = &w;
@@ -193,7 +158,7 @@ bool iw_hf_cache_is_snapshot(const char *path, char *repo_dir, size_t n)
 }
 
 /* Blobs linked from the snapshots other than commit. */
-static int blobs_kept(const char *repo, const char *commit, const char *blobs_real, name_set *keep)
+static int blobs_kept(const char *repo, const char *commit, const char *blobs_real, iw_strlist *keep)
 {
     char sdir[PATH_MAX];
     snprintf(sdir, sizeof sdir, "%s/snapshots", repo);
@@ -223,7 +188,7 @@ static void rmdir_in(const char *repo, const char *sub)
 int iw_hf_cache_delete_snapshot(const char *snapshot, iw_cache_freed *out)
 {
     char repo[PATH_MAX], blobs_real[PATH_MAX], p[PATH_MAX];
-    name_set mine = {0}, keep = {0};
+    iw_strlist mine = {0}, keep = {0};
     memset(out, 0, sizeof *out);
     if (!iw_hf_cache_is_snapshot(snapshot, repo, sizeof repo))
         return iw_error_set(IW_EINVAL, "'%s' is not a snapshot folder of a Hugging Face cache repo", snapshot);
@@ -245,7 +210,7 @@ int iw_hf_cache_delete_snapshot(const char *snapshot, iw_cache_freed *out)
     }
     for (size_t i = 0; rc == 0 && i < mine.n; i++) {
         struct stat st;
-        if (set_has(&keep, mine.v[i])) {
+        if (iw_strlist_contains(&keep, mine.v[i])) {
             out->blobs_kept++;
             continue;
         }
@@ -265,7 +230,7 @@ int iw_hf_cache_delete_snapshot(const char *snapshot, iw_cache_freed *out)
             rmdir_in(repo, empty[i]);
         out->repo_removed = rmdir(repo) == 0;
     }
-    set_free(&mine);
-    set_free(&keep);
+    iw_strlist_free(&mine);
+    iw_strlist_free(&keep);
     return rc;
 }

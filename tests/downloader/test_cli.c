@@ -567,32 +567,41 @@ Test(cli, usage_and_error_exit_codes)
     free(dest);
 }
 
+/* A repo t/<tag> whose listing (fakehub extra_tree_entries) adds the file
+ * `name`: the download fails with `want` on one stderr line, and nothing
+ * is written. */
+static void listing_refused(const char *tag, const char *name, const char *want)
+{
+    char repo[64], meta[1024], p[4096];
+    snprintf(repo, sizeof repo, "t/%s", tag);
+    dl_put_text(g_root, repo, "good.txt", "ok");
+    snprintf(meta, sizeof meta,
+             "{\"extra_tree_entries\":[{\"type\":\"file\",\"oid\":\"0123456789012345678901234567890123456789\","
+             "\"size\":3,\"path\":\"%s\"}]}", name);
+    snprintf(p, sizeof p, "%s/t/%s.hub.json", g_root, tag);
+    cr_assert_eq(iwt_write(p, meta, strlen(meta)), 0);
+    char *dest = iwt_tmpdir("trav");
+    char args[8192];
+    snprintf(args, sizeof args, "download %s --dest %s/out", repo, dest);
+    char *err = NULL;
+    cr_expect_eq(run_cli(args, NULL, &err), 1, "name %s accepted", name);
+    cr_expect(err && strstr(err, want) && !strchr(strchr(err, '\n') + 1, '\n'), "stderr: %s", err);
+    free(err);
+    snprintf(p, sizeof p, "%s/out", dest);
+    cr_expect(!iw_path_exists(p), "something was written before the check (%s)", name);
+    snprintf(p, sizeof p, "%s/escape.txt", dest);
+    cr_expect(!iw_path_exists(p));
+    iwt_rm_rf(dest);
+    free(dest);
+}
+
 Test(cli, traversal_names_from_server_refused)
 {
-    /* fakehub appends hostile entries to the listing (extra_tree_entries) */
     static const char *names[] = { "../escape.txt", "/abs.txt", "a\\\\b.txt", "ok/../../x.txt" };
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
-        char repo[64], meta[1024], p[4096];
-        snprintf(repo, sizeof repo, "t/bad%zu", i);
-        dl_put_text(g_root, repo, "good.txt", "ok");
-        snprintf(meta, sizeof meta,
-                 "{\"extra_tree_entries\":[{\"type\":\"file\",\"oid\":\"0123456789012345678901234567890123456789\","
-                 "\"size\":3,\"path\":\"%s\"}]}", names[i]);
-        snprintf(p, sizeof p, "%s/t/bad%zu.hub.json", g_root, i);
-        cr_assert_eq(iwt_write(p, meta, strlen(meta)), 0);
-        char *dest = iwt_tmpdir("trav");
-        char args[8192];
-        snprintf(args, sizeof args, "download %s --dest %s/out", repo, dest);
-        char *err = NULL;
-        cr_expect_eq(run_cli(args, NULL, &err), 1, "name %s accepted", names[i]);
-        cr_expect(err && strstr(err, "unsafe"), "stderr: %s", err);
-        free(err);
-        snprintf(p, sizeof p, "%s/out", dest);
-        cr_expect(!iw_path_exists(p), "something was written before the check (%s)", names[i]);
-        snprintf(p, sizeof p, "%s/escape.txt", dest);
-        cr_expect(!iw_path_exists(p));
-        iwt_rm_rf(dest);
-        free(dest);
+        char tag[32];
+        snprintf(tag, sizeof tag, "bad%zu", i);
+        listing_refused(tag, names[i], "unsafe");
     }
 }
 
@@ -604,25 +613,9 @@ Test(cli, git_and_state_folder_paths_refused)
     static const char *names[] = { ".git/config", "sub/.git/hooks/pre-commit", ".GIT/config", ".git",
                                    ".imageworks/manifest.json", ".imageworks/partial/x.state" };
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
-        char repo[64], meta[1024], p[4096];
-        snprintf(repo, sizeof repo, "t/git%zu", i);
-        dl_put_text(g_root, repo, "good.txt", "ok");
-        snprintf(meta, sizeof meta,
-                 "{\"extra_tree_entries\":[{\"type\":\"file\",\"oid\":\"0123456789012345678901234567890123456789\","
-                 "\"size\":3,\"path\":\"%s\"}]}", names[i]);
-        snprintf(p, sizeof p, "%s/t/git%zu.hub.json", g_root, i);
-        cr_assert_eq(iwt_write(p, meta, strlen(meta)), 0);
-        char *dest = iwt_tmpdir("gitp");
-        char args[8192];
-        snprintf(args, sizeof args, "download %s --dest %s/out", repo, dest);
-        char *err = NULL;
-        cr_expect_eq(run_cli(args, NULL, &err), 1, "name %s accepted", names[i]);
-        cr_expect(err && strstr(err, names[i]) && !strchr(strchr(err, '\n') + 1, '\n'), "stderr: %s", err);
-        free(err);
-        snprintf(p, sizeof p, "%s/out", dest);
-        cr_expect(!iw_path_exists(p), "something was written before the check (%s)", names[i]);
-        iwt_rm_rf(dest);
-        free(dest);
+        char tag[32];
+        snprintf(tag, sizeof tag, "git%zu", i);
+        listing_refused(tag, names[i], names[i]);
     }
 }
 
