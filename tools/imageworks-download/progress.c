@@ -20,6 +20,8 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "iwdl/text.h"
+
 #define MAX_FILE_LINES  16
 #define RATE_WINDOW_S   2.0       /* per-file rate over the last 2 s of samples */
 #define RING            16        /* samples kept per file (4 a second) */
@@ -99,23 +101,19 @@ void dl_progress_free(dl_progress *p)
 /* ---------------------------------------------------------------- text */
 
 /* The character at s[i] (len bytes in all): *n its bytes; returns false when
- * it is not one a terminal shows as is (a control byte, or bytes that are
- * not UTF-8: a stray continuation, a bad lead, a cut sequence), which are
- * shown as one '?'. */
+ * it is not one a terminal shows as is (a control byte, a C1 control
+ * U+0080..U+009F, or bytes that are not UTF-8: a stray continuation, a bad
+ * lead, a cut sequence, an overlong form), which are shown as one '?'. */
 static bool next_char(const char *s, size_t len, size_t i, size_t *n)
 {
-    unsigned char c = (unsigned char)s[i];
-    *n = 1;
-    if (c < 0x80)
-        return c >= 0x20 && c != 0x7f;
-    size_t want = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
-    if (!want)
+    const unsigned char *p = (const unsigned char *)s + i;
+    int l = iw_utf8_len(p, len - i);
+    *n = l > 0 ? (size_t)l : 1;
+    if (l <= 0)
         return false;
-    for (size_t k = 1; k < want; k++)
-        if (i + k >= len || ((unsigned char)s[i + k] & 0xc0) != 0x80)
-            return false;
-    *n = want;
-    return true;
+    if (l == 1)
+        return p[0] >= 0x20 && p[0] != 0x7f;
+    return !(p[0] == 0xc2 && p[1] <= 0x9f);
 }
 
 /* Columns of one shown character: ASCII 1, '?' for a bad one 1, any other
