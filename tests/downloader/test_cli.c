@@ -881,9 +881,13 @@ Test(cli, unpack_never_replaces_what_it_did_not_write)
     cr_expect(err && strstr(err, ".imageworks.tar: would unpack into the tool's state folder"), "%s", err);
     free(err);
     snprintf(p, sizeof p, "%s/.imageworks/manifest.json", d);
-    char *m = iwt_slurp(p, NULL);
-    cr_expect(m && strstr(m, "config.json"), "the state folder was replaced: %s", m ? m : "(missing)");
+    cr_expect(!iw_path_exists(p), "unpacked into the tool's state folder");
+    char *mp = NULL;
+    cr_assert_eq(iw_dl_state_path(d, "manifest.json", &mp), 0);
+    char *m = iwt_slurp(mp, NULL);
+    cr_expect(m && strstr(m, "config.json") && !strstr(m, "hostile"), "the manifest was replaced: %s", m ? m : "(missing)");
     free(m);
+    free(mp);
     /* 5. a.tar.gz and a.zip: both named, neither unpacked */
     snprintf(p, sizeof p, "%s/t/u5", g_root);
     iw_mkdir_p(p, 0755);
