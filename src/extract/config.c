@@ -31,6 +31,10 @@ typedef struct cfg {
     const char  *mt;            /* language-model model_type ("" when absent) */
     const char  *root_mt;       /* root model_type ("" when absent) */
     int          rc;            /* first allocation failure */
+    /* the defaults of the block's transformers config class
+     * (class_defaults.c), consulted after every real block; NULL = none */
+    const cJSON *defs;
+    char        *defs_src;      /* "class-default:LlamaConfig" */
 } cfg;
 
 bool iw_family_is(const char *model_type, const char *const *list)
@@ -90,9 +94,35 @@ static const cJSON *find(const cfg *c, const char *key, const char **src)
     return NULL;
 }
 
+/* `key` as the config class would default it: only when no real block
+ * names it at all (a key present as null is the config's own choice, as
+ * for transformers: Mistral-7B-v0.2's "sliding_window": null). */
+static const cJSON *find_default(const cfg *c, const char *key, const char **src)
+{
+    if (!c->defs || strchr(key, '.'))
+        return NULL;
+    for (size_t i = 0; i < c->n; i++)
+        if (cJSON_GetObjectItemCaseSensitive(c->blk[i], key))
+            return NULL;
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(c->defs, key);
+    if (it && src)
+        *src = c->defs_src;
+    return it;
+}
+
 static bool has_src(const cfg *c, const char *field)
 {
     return iw_arch_get_source(c->a, field) != NULL;
+}
+
+#define CLASS_DEFAULT_PREFIX "class-default:"
+
+/* A source a config's own key gave: a class default (this parse's or an
+ * earlier config's) yields to any real key, e.g. a support repo's. */
+static bool has_real_src(const cfg *c, const char *field)
+{
+    const char *s = iw_arch_get_source(c->a, field);
+    return s && strncmp(s, CLASS_DEFAULT_PREFIX, strlen(CLASS_DEFAULT_PREFIX)) != 0;
 }
 
 static void set_src(cfg *c, const char *field, const char *src)
@@ -110,12 +140,16 @@ static void warn_type(cfg *c, const char *src, const char *key, const char *want
 static bool get_i64_any(cfg *c, const char *const *keys, int64_t lo, int64_t *out,
                         const char **src_out, const char **key_out)
 {
+    /* pass 1, when every alias is absent from the config: the class defaults */
+    bool seen = false;
+    for (int pass = 0; pass < 2 && !seen; pass++)
     for (size_t i = 0; keys[i]; i++) {
         const char *src = NULL;
-        const cJSON *it = find(c, keys[i], &src);
+        const cJSON *it = pass ? find_default(c, keys[i], &src) : find(c, keys[i], &src);
         int64_t v;
         if (!it)
             continue;
+        seen = true;
         if (cJSON_IsBool(it) || !iw_json_item_i64(it, &v)) {
             warn_type(c, src, keys[i], "an integer");
             continue;
@@ -139,7 +173,7 @@ static bool get_i64(cfg *c, const char *field, int64_t *dst, int64_t lo, const c
 {
     const char *src;
     int64_t v;
-    if (has_src(c, field))
+    if (has_real_src(c, field))
         return false;
     if (!get_i64_any(c, keys, lo, &v, &src, NULL))
         return false;
@@ -152,13 +186,16 @@ static bool get_i64(cfg *c, const char *field, int64_t *dst, int64_t lo, const c
 
 static bool get_f64(cfg *c, const char *field, double *dst, const char *const *keys)
 {
-    if (has_src(c, field))
+    if (has_real_src(c, field))
         return false;
+    bool seen = false;
+    for (int pass = 0; pass < 2 && !seen; pass++)
     for (size_t i = 0; keys[i]; i++) {
         const char *src = NULL;
-        const cJSON *it = find(c, keys[i], &src);
+        const cJSON *it = pass ? find_default(c, keys[i], &src) : find(c, keys[i], &src);
         if (!it)
             continue;
+        seen = true;
         if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble) || it->valuedouble <= 0) {
             warn_type(c, src, keys[i], "a positive number");
             continue;
@@ -176,6 +213,8 @@ static bool get_bool_key(cfg *c, const char *key, bool *out, const char **src_ou
 {
     const char *src = NULL;
     const cJSON *it = find(c, key, &src);
+    if (!it)
+        it = find_default(c, key, &src);
     if (!it)
         return false;
     if (cJSON_IsBool(it)) {
@@ -220,6 +259,61 @@ static void set_i64_field(cfg *c, const char *field, int64_t *slot, int64_t v, c
         return;
     *slot = v;
     set_src(c, field, src);
+}
+
+/* ---- class defaults ----------------------------------------------------- */
+
+/* Point c at the defaults of `model_type`'s config class (none when the
+ * table has no such class). */
+static void load_defaults(cfg *c, const char *model_type)
+{
+    const iw_class_default *d = iw_class_default_find(model_type);
+    c->defs = NULL;
+    c->defs_src = NULL;
+    if (!d)
+        return;
+    cJSON *j = cJSON_Parse(d->json);
+    size_t n = strlen(CLASS_DEFAULT_PREFIX) + strlen(d->cls) + 1;
+    char *s = malloc(n);
+    if (!j || !s) {
+        cJSON_Delete(j);
+        free(s);
+        note(c, iw_error_set(IW_ENOMEM, "out of memory"));
+        return;
+    }
+    snprintf(s, n, "%s%s", CLASS_DEFAULT_PREFIX, d->cls);
+    c->defs = j;
+    c->defs_src = s;
+}
+
+static void free_defaults(cfg *c)
+{
+    cJSON_Delete((cJSON *)c->defs);
+    free(c->defs_src);
+    c->defs = NULL;
+    c->defs_src = NULL;
+}
+
+/* One warning per class naming the fields it supplied. */
+static void warn_defaults(cfg *c, const char *where)
+{
+    if (!c->defs_src)
+        return;
+    char list[512];
+    size_t off = 0;
+    list[0] = 0;
+    for (size_t i = 0; i < c->a->n_field_sources; i++) {
+        const iw_field_source *f = &c->a->field_sources[i];
+        if (!f->source || strcmp(f->source, c->defs_src) != 0)
+            continue;
+        int k = snprintf(list + off, sizeof list - off, "%s%s", off ? ", " : "", f->field);
+        if (k < 0 || (size_t)k >= sizeof list - off)
+            break;
+        off += (size_t)k;
+    }
+    if (off)
+        note(c, iw_arch_warn(c->a, "%s omits %s: filled from transformers' %s defaults (%s)", where, list,
+                             c->defs_src + strlen(CLASS_DEFAULT_PREFIX), c->defs_src));
 }
 
 /* ---- blocks ------------------------------------------------------------- */
@@ -965,7 +1059,13 @@ static void parse_vision(cfg *c, const cJSON *root, const char *source)
     vcx.n = 1;
     fvc = cJSON_GetObjectItemCaseSensitive(vc, "model_type");
     vcx.mt = cJSON_IsString(fvc) ? fvc->valuestring : "";
+    if (!*vcx.mt) {
+        const char *sub = iw_class_default_subtype(c->root_mt, true);
+        vcx.mt = sub ? sub : "";
+    }
     vcx.root_mt = "";
+    vcx.rc = 0;
+    load_defaults(&vcx, vcx.mt);
     get_i64(&vcx, "vision.image_size", &v->image_size, 1, (const char *const[]){"image_size", NULL});
     get_i64(&vcx, "vision.patch_size", &v->patch_size, 1, (const char *const[]){"patch_size", NULL});
     get_i64(&vcx, "vision.hidden_size", &v->hidden_size, 1,
@@ -984,6 +1084,8 @@ static void parse_vision(cfg *c, const cJSON *root, const char *source)
         note(c, iw_arch_set_str(&v->model_type, fvc->valuestring));
         set_src(c, "vision.model_type", vsrc);
     }
+    warn_defaults(&vcx, vsrc);
+    free_defaults(&vcx);
     note(c, vcx.rc);
     free(vsrc);
 }
@@ -1089,7 +1191,12 @@ int iw_config_parse(const char *text, size_t len, const char *source, iw_arch *a
         const cJSON *rmt = lookup_in(root, "model_type");
         c.mt = cJSON_IsString(mt) ? mt->valuestring : "";
         c.root_mt = cJSON_IsString(rmt) ? rmt->valuestring : "";
+        /* a llava text_config without model_type is a LlamaConfig */
+        const char *sub = c.n > 1 && !*c.mt ? iw_class_default_subtype(c.root_mt, false) : NULL;
+        if (sub)
+            c.mt = sub;
     }
+    load_defaults(&c, c.mt);
 
     parse_core(&c);
     parse_dtype(&c);
@@ -1105,6 +1212,7 @@ int iw_config_parse(const char *text, size_t len, const char *source, iw_arch *a
     parse_global_and_mtp(&c);
     parse_kv_array(&c);
     parse_ssm(&c);
+    warn_defaults(&c, c.src[0]);
     parse_vision(&c, root, source);
     parse_quant(&c);
 
@@ -1129,6 +1237,7 @@ int iw_config_parse(const char *text, size_t len, const char *source, iw_arch *a
     rc = 0;
 
 cleanup:
+    free_defaults(&c);
     for (size_t i = 0; i < NBLK; i++)
         free(c.src[i]);
     free(dup);

@@ -210,10 +210,24 @@ Test(params, vision_tower_when_complete)
 
 Test(params, missing_fields_fail_cleanly)
 {
-    const char *j = "{\"model_type\":\"llama\",\"hidden_size\":64,\"num_hidden_layers\":2}";
+    /* a model type with no class defaults to fall back on */
+    const char *j = "{\"model_type\":\"mystery\",\"hidden_size\":64,\"num_hidden_layers\":2}";
     cr_assert_eq(iw_config_parse(j, strlen(j), "config.json", &A), 0);
     cr_expect_lt(iw_params_formula(&A), 0);
     cr_expect(iw_error_last()[0] != 0);
     cr_expect_eq(A.parameters.total, IW_UNKNOWN);
     cr_expect_lt(iw_params_formula(NULL), 0);
+}
+
+Test(params, llama_fields_left_to_the_class_take_its_defaults)
+{
+    /* transformers' LlamaConfig fills what a llama config.json omits
+     * (heads 32, intermediate 11008, vocab 32000): so does the formula */
+    const char *j = "{\"model_type\":\"llama\",\"hidden_size\":64,\"num_hidden_layers\":2}";
+    cr_assert_eq(iw_config_parse(j, strlen(j), "config.json", &A), 0);
+    cr_expect_eq(A.num_attention_heads, 32);
+    cr_expect_eq(A.intermediate_size, 11008);
+    cr_expect_eq(A.vocab_size, 32000);
+    cr_expect_eq(iw_params_formula(&A), 0, "%s", iw_error_last());
+    cr_expect_gt(A.parameters.total, 0);
 }
