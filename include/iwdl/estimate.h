@@ -49,6 +49,18 @@ typedef enum iw_kv_dtype {
 
 const char *iw_engine_name(iw_engine e);                 /* "vllm", "llama.cpp", "ollama" */
 int         iw_engine_parse(const char *s, iw_engine *out);
+
+/* vLLM versions as one number: IW_VLLM_VERSION(0, 10, 1) = 10001.
+ * 0 = not given (the newest rules). */
+#define IW_VLLM_VERSION(maj, min, pat) ((int32_t)(maj) * 1000000 + (int32_t)(min) * 1000 + (int32_t)(pat))
+/* "vllm", "vllm@0.10", "vllm@0.10.1", "llama.cpp", "ollama": the engine and,
+ * for vLLM, the version whose rules apply (*vllm_version = 0 without one;
+ * NULL refuses a version).  A version is 1-3 dot-separated numbers < 1000. */
+int         iw_engine_parse_spec(const char *s, iw_engine *out, int32_t *vllm_version);
+/* "0.10" or "0.10.1" -> IW_VLLM_VERSION; <0 with a one-line error otherwise. */
+int         iw_vllm_version_parse(const char *s, int32_t *out);
+/* Writes "0.10" (patch 0) or "0.10.1". */
+void        iw_vllm_version_format(int32_t v, char *buf, size_t n);
 const char *iw_kv_dtype_name(iw_kv_dtype t);             /* "auto","f32","fp16","bf16","fp8","q8_0","q4_0" */
 /* Accepts auto, f32/float32, f16/fp16/float16/half, bf16/bfloat16,
  * fp8/fp8_e4m3/fp8_e5m2, q8_0, q4_0.  iw_estimate_compute rejects q8_0/q4_0
@@ -82,9 +94,16 @@ typedef struct iw_est_opts {
     double      gpu_util;      /* vLLM gpu_memory_utilization; NAN = 0.9 */
     int64_t     vram_bytes;    /* total memory of one GPU; IW_UNKNOWN = no budget */
     /* vLLM */
-    int64_t     max_num_batched_tokens;  /* IW_UNKNOWN = 8192 with chunked prefill, else max(ctx, 2048) */
+    int64_t     max_num_batched_tokens;  /* IW_UNKNOWN = the rules' default for the GPU (V0: max(ctx, 2048)) */
     bool        no_chunked_prefill;
     bool        enforce_eager;
+    int64_t     max_num_seqs;  /* vLLM max_num_seqs (sizes the sampler of the profiling run); IW_UNKNOWN = the
+                                  rules' default for the GPU (V1: 1024 on >= 70 GiB GPUs but A100, else 256) */
+    int32_t     vllm_version;  /* IW_VLLM_VERSION the rules follow; 0 = the newest (informational here) */
+    const struct iw_est_profile *vllm_rules;  /* vLLM rules (the "vllm" block of the version's profile);
+                                                 NULL = the profile's own */
+    const char *gpu_name;      /* the --gpu name when known (vLLM's A100 default exception, MXFP4 backend) */
+    const char *mxfp4_backend; /* "marlin", "triton", "flashinfer", "cutlass"; NULL = from the GPU */
     /* llama.cpp / Ollama */
     int64_t     n_ubatch;      /* IW_UNKNOWN = 512 (Ollama: 512 / 1024 / 2048 by context, its automatic batch) */
     int64_t     n_gpu_layers;  /* IW_UNKNOWN = all (including the output layer) */
@@ -127,6 +146,17 @@ typedef struct iw_estimate {
     int64_t     state_bytes_per_seq;  /* recurrent state per sequence, per GPU */
     int64_t     kv_capacity_tokens;   /* vLLM: KV pool size in tokens at this budget; IW_UNKNOWN otherwise */
     iw_strlist  warnings;
+    /* vLLM KV pool layout (docs/estimate.md, "KV-cache groups"): the memory
+     * left for the KV cache, and how vLLM cuts it into blocks.  A block of
+     * the pool holds block_tokens tokens of group_layers layers; every group
+     * (full, sliding, ...) takes whole blocks, and the reported size is
+     * blocks / groups x block_tokens.  0 / IW_UNKNOWN when not vLLM. */
+    int64_t     kv_available_bytes;   /* budget minus every term vLLM subtracts before sizing the pool */
+    int64_t     kv_block_bytes;       /* group_layers x page bytes of one layer for block_tokens tokens */
+    int64_t     kv_block_tokens;
+    int64_t     kv_groups;            /* KV-cache groups sharing the pool (1 = uniform) */
+    int64_t     kv_group_layers;      /* layers per group (padded) */
+    int64_t     kv_padding_layers;    /* layer slots added to make the groups equal */
 } iw_estimate;
 
 void iw_estimate_init(iw_estimate *e);
@@ -226,6 +256,17 @@ typedef struct iw_est_profile {
     int64_t       comm_per_extra_gpu;
     int64_t       vllm_non_torch, vllm_nccl, vllm_graphs_base, vllm_graphs_per_layer;
     int64_t       llama_overhead;
+    /* vLLM engine rules (docs/estimate.md, "vLLM versions"): the versions
+     * they follow and what those versions do.  JSON: the "vllm" block. */
+    int32_t       vllm_min_version, vllm_max_version;  /* [min, max); 0 = open */
+    bool          vllm_v0;                  /* V0 engine: CacheEngine and block manager */
+    bool          vllm_hybrid_kv_groups;    /* KV-cache groups of equal size; sliding layers hold the window */
+    bool          vllm_cuda_graphs_in_budget; /* the KV pool is sized after (an estimate of) the CUDA graphs */
+    int64_t       vllm_mla_align_bytes;     /* MLA cache entries aligned to this many bytes; 0 = not */
+    bool          vllm_bnb_dq_dequantized;  /* bitsandbytes double-quant constants kept as f32 after loading */
+    int64_t       vllm_max_num_seqs[2];     /* default max_num_seqs: [GPU < 70 GiB or A100, >= 70 GiB] */
+    int64_t       vllm_mbt[2];              /* default max_num_batched_tokens, same split; 0 = max(max_model_len, 2048) */
+    double        vllm_sampler_copies;      /* sampler peak = copies x max_num_seqs x vocab x 4 B */
 } iw_est_profile;
 
 typedef struct iw_est_gpu_spec {
@@ -259,6 +300,9 @@ void iw_est_profiles_free(iw_est_profiles *p);
 const char *iw_est_profiles_origin(const iw_est_profiles *p);
 /* Profile by name; NULL name = the set's default_profile.  NULL if absent. */
 const iw_est_profile *iw_est_profiles_get(const iw_est_profiles *p, const char *name);
+/* The profile whose vLLM version range holds `version` (the last one listed
+ * when several do); NULL when none does. */
+const iw_est_profile *iw_est_profiles_for_vllm(const iw_est_profiles *p, int32_t version);
 /* GPU by name (case, '-', '_', ' ', a leading "nvidia" and a trailing "gb"
  * ignored: "RTX-4090", "A100-80GB").  NULL if absent. */
 const iw_est_gpu_spec *iw_est_profiles_gpu(const iw_est_profiles *p, const char *name);

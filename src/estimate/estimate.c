@@ -54,6 +54,64 @@ int iw_engine_parse(const char *s, iw_engine *out)
     return 0;
 }
 
+int iw_vllm_version_parse(const char *s, int32_t *out)
+{
+    int32_t part[3] = {0, 0, 0};
+    int n = 0;
+    const char *p = s;
+    if (!s || !*s)
+        return iw_error_set(IW_EINVAL, "vLLM version: empty");
+    while (n < 3) {
+        if (!isdigit((unsigned char)*p))
+            break;
+        int32_t v = 0;
+        int digits = 0;
+        while (isdigit((unsigned char)*p) && digits < 4) {
+            v = v * 10 + (*p++ - '0');
+            digits++;
+        }
+        if (v >= 1000 || isdigit((unsigned char)*p))
+            return iw_error_set(IW_EINVAL, "vLLM version '%.32s': each part must be below 1000", s);
+        part[n++] = v;
+        if (*p != '.')
+            break;
+        p++;
+    }
+    if (n == 0 || *p || p[-1] == '.')
+        return iw_error_set(IW_EINVAL, "vLLM version '%.32s': expected MAJOR.MINOR[.PATCH], e.g. 0.10 or 0.10.1", s);
+    *out = IW_VLLM_VERSION(part[0], part[1], part[2]);
+    return 0;
+}
+
+void iw_vllm_version_format(int32_t v, char *buf, size_t n)
+{
+    int maj = v / 1000000, min = v / 1000 % 1000, pat = v % 1000;
+    if (pat)
+        snprintf(buf, n, "%d.%d.%d", maj, min, pat);
+    else
+        snprintf(buf, n, "%d.%d", maj, min);
+}
+
+int iw_engine_parse_spec(const char *s, iw_engine *out, int32_t *vllm_version)
+{
+    if (vllm_version)
+        *vllm_version = 0;
+    if (!s)
+        return iw_error_set(IW_EINVAL, "engine: missing value");
+    const char *at = strchr(s, '@');
+    if (!at)
+        return iw_engine_parse(s, out);
+    if ((size_t)(at - s) != 4 || strncasecmp(s, "vllm", 4))
+        return iw_error_set(IW_EINVAL, "engine '%.64s': only vllm takes a version (vllm@0.10)", s);
+    if (!vllm_version)
+        return iw_error_set(IW_EINVAL, "engine '%.64s': a version is not accepted here", s);
+    int rc = iw_vllm_version_parse(at + 1, vllm_version);
+    if (rc < 0)
+        return rc;
+    *out = IW_ENGINE_VLLM;
+    return 0;
+}
+
 const char *iw_kv_dtype_name(iw_kv_dtype t)
 {
     static const char *n[] = {"auto", "f32", "fp16", "bf16", "fp8", "q8_0", "q4_0"};
@@ -113,6 +171,7 @@ void iw_est_opts_init(iw_est_opts *o)
     o->flash_attn = -1;
     o->n_batch = IW_UNKNOWN;
     o->llama_app = IW_LLAMA_SERVER;
+    o->max_num_seqs = IW_UNKNOWN;
 }
 
 void iw_estimate_init(iw_estimate *e)
@@ -122,6 +181,7 @@ void iw_estimate_init(iw_estimate *e)
     e->max_context = IW_UNKNOWN;
     e->budget = IW_UNKNOWN;
     e->kv_capacity_tokens = IW_UNKNOWN;
+    e->kv_available_bytes = IW_UNKNOWN;
 }
 
 void iw_estimate_free(iw_estimate *e)
@@ -444,7 +504,105 @@ static double expert_params(const iw_arch *a)
            (double)m->expert_intermediate_size;
 }
 
+static size_t fmt_app(char *buf, size_t n, size_t off, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Layer index named by a module path ("model.layers.12.self_attn" -> 12);
+ * -1 when the path names no single layer. */
+static long module_layer(const char *m)
+{
+    const char *p = strstr(m, "layers.");
+    if (!p)
+        return -1;
+    p += 7;
+    if (!isdigit((unsigned char)*p))
+        return -1;
+    char *end = NULL;
+    long v = strtol(p, &end, 10);
+    return (end && (*end == '.' || !*end) && v >= 0 && v < CAP_LAYERS) ? v : -1;
+}
+
+/* Parameters of the linear layers a quantization leaves unquantized
+ * (modules_to_not_convert / ignore): the engines load them at the model
+ * dtype (vLLM: is_layer_skipped -> UnquantizedLinearMethod in each
+ * quantization config).  Attention and MLP blocks are counted per layer
+ * named (model.layers.N.self_attn), or for every layer when the entry names
+ * none; embeddings and lm_head are counted by the caller already. */
+static double not_converted_params(const iw_arch *a, char *what, size_t wn)
+{
+    const iw_strlist *m = &a->quantization.modules_not_converted;
+    const iw_params *pp = &a->parameters;
+    if (m->n == 0 || !known(a->num_layers))
+        return 0;
+    int64_t L = a->num_layers;
+    /* a bitmap of layers per kind: 0 attention, 1 mlp */
+    unsigned char *seen = calloc((size_t)L * 2, 1);
+    if (!seen)
+        return 0;
+    bool all_attn = false, all_mlp = false, vision = false;
+    for (size_t i = 0; i < m->n; i++) {
+        const char *s = m->v[i];
+        size_t sl = strlen(s);
+        bool gate = sl >= 5 && !strcmp(s + sl - 5, ".gate");     /* the MoE router, not a projection */
+        bool attn = strstr(s, "attn") != NULL, mlp = strstr(s, "mlp") != NULL && !strstr(s, "router") && !gate;
+        long li = module_layer(s);
+        if (strstr(s, "vision") || strstr(s, "visual"))
+            vision = true;
+        else if (attn && li < 0)
+            all_attn = true;
+        else if (mlp && li < 0)
+            all_mlp = true;
+        else if (attn && li < L)
+            seen[li * 2] = 1;
+        else if (mlp && li < L)
+            seen[li * 2 + 1] = 1;
+    }
+    int64_t na = 0, nm = 0;
+    for (int64_t l = 0; l < L; l++) {
+        na += all_attn || seen[l * 2];
+        nm += all_mlp || seen[l * 2 + 1];
+    }
+    free(seen);
+    double kept = 0, mlp_all = (pp->mlp > 0 ? (double)pp->mlp : 0) + (pp->experts > 0 ? (double)pp->experts : 0);
+    size_t o = 0;
+    what[0] = 0;
+    if (na > 0 && pp->attention > 0) {
+        kept += (double)pp->attention * (double)na / (double)L;
+        o = fmt_app(what, wn, o, "self_attn of %lld layers", (long long)na);
+    }
+    if (nm > 0 && mlp_all > 0) {
+        kept += mlp_all * (double)nm / (double)L;
+        o = fmt_app(what, wn, o, "%smlp of %lld layers", o ? ", " : "", (long long)nm);
+    }
+    if (vision && pp->vision > 0) {
+        kept += (double)pp->vision;
+        fmt_app(what, wn, o, "%svision", o ? ", " : "");
+    }
+    return kept;
+}
+
+/* How the engine stores what the checkpoint describes (vLLM only; all
+ * zero = as stored). */
+typedef struct wload {
+    bool bnb_dq_f32;           /* double-quant absmax dequantized to f32 at load (vLLM >= 0.9.2) */
+    int  mxfp4_pad_i, mxfp4_pad_h; /* MXFP4 experts: per-rank intermediate / hidden rounded up to these */
+    const char *mxfp4_backend;
+    int  tp;
+} wload;
+
+static int weights_impl(const iw_arch *a, const wload *wl, int64_t *bytes, char *formula, size_t flen,
+                        const char **source);
+
 int iw_estimate_weights(const iw_arch *a, int64_t *bytes, char *formula, size_t flen,
+                        const char **source)
+{
+    wload none = {0};
+    none.tp = 1;
+    return weights_impl(a, &none, bytes, formula, flen, source);
+}
+
+static double round_up_d(double v, double m) { return m > 0 ? ceil(v / m) * m : v; }
+
+static int weights_impl(const iw_arch *a, const wload *wl, int64_t *bytes, char *formula, size_t flen,
                         const char **source)
 {
     const iw_quant *q = &a->quantization;
@@ -529,9 +687,12 @@ int iw_estimate_weights(const iw_arch *a, int64_t *bytes, char *formula, size_t 
         }
     } else if (!strcasecmp(m, "bitsandbytes") || !strcasecmp(m, "bnb")) {
         if (b > 0 && b <= 4) {
-            eff = q->double_quant ? 4 + 8.0 / 64 + 32.0 / (64 * 256) : 4.5;
-            snprintf(ebuf, sizeof(ebuf), q->double_quant
+            bool dq = q->double_quant && !wl->bnb_dq_f32;
+            eff = dq ? 4 + 8.0 / 64 + 32.0 / (64 * 256) : 4.5;
+            snprintf(ebuf, sizeof(ebuf), dq
                      ? "4 + 8/64 + 32/(64 x 256) = %.4g bits (nf4, double quant)"
+                     : q->double_quant
+                     ? "4 + 32/64 = %.4g bits (nf4; vLLM dequantizes the double-quant absmax to f32 at load)"
                      : "4 + 32/64 = %.4g bits (nf4/fp4, f32 absmax per 64)", eff);
         } else {
             eff = 8;
@@ -563,6 +724,23 @@ int iw_estimate_weights(const iw_arch *a, int64_t *bytes, char *formula, size_t 
             ep = P;
         qp = ep;
         keep = P - ep;
+        /* the MoE kernel's layout pads each rank's expert matrices
+         * (vllm/model_executor/layers/quantization/mxfp4.py create_weights) */
+        double pad = 1;
+        if ((wl->mxfp4_pad_i > 0 || wl->mxfp4_pad_h > 0) && known(a->moe.expert_intermediate_size) &&
+            known(a->hidden_size)) {
+            double tp = wl->tp > 0 ? wl->tp : 1;
+            double ip = (double)a->moe.expert_intermediate_size / tp, h = (double)a->hidden_size;
+            pad = round_up_d(ip, wl->mxfp4_pad_i) * round_up_d(h, wl->mxfp4_pad_h) / (ip * h);
+        }
+        if (pad > 1) {
+            snprintf(formula, flen, "experts %.0f x %s / 8 x %.4f (%s pads each rank's intermediate to a multiple "
+                     "of %d, hidden to %d) + other %.0f x %g B", qp, ebuf, pad,
+                     wl->mxfp4_backend ? wl->mxfp4_backend : "the MoE kernel", wl->mxfp4_pad_i,
+                     wl->mxfp4_pad_h > 0 ? wl->mxfp4_pad_h : 1, keep, db);
+            *bytes = to_i64(qp * eff / 8.0 * pad + keep * db);
+            return 0;
+        }
         snprintf(formula, flen, "experts %.0f x %s / 8 + other %.0f x %g B (modules_to_not_convert kept at %s)",
                  qp, ebuf, keep, db, dts);
     } else if (all_params) {
@@ -573,8 +751,17 @@ int iw_estimate_weights(const iw_arch *a, int64_t *bytes, char *formula, size_t 
         keep = embedding_params(a) + lm_head_params(a);
         if (keep > P)
             keep = 0;
-        qp = P - keep;
-        snprintf(formula, flen, "quantized %.0f x %s / 8 + embeddings/lm_head %.0f x %g B", qp, ebuf, keep, db);
+        char skip[96] = "";
+        double kept = not_converted_params(a, skip, sizeof skip);
+        if (keep + kept > P)
+            kept = 0;
+        qp = P - keep - kept;
+        if (kept > 0)
+            snprintf(formula, flen, "quantized %.0f x %s / 8 + embeddings/lm_head %.0f + not converted (%s) %.0f "
+                     "x %g B", qp, ebuf, keep, skip, kept, db);
+        else
+            snprintf(formula, flen, "quantized %.0f x %s / 8 + embeddings/lm_head %.0f x %g B", qp, ebuf, keep, db);
+        keep += kept;
     }
     *bytes = to_i64(qp * eff / 8.0 + keep * db);
     return 0;
@@ -955,6 +1142,168 @@ static int llamacpp_terms(const iw_arch *a, iw_estimate *e, const kvsum *ks, int
     return 0;
 }
 
+/* vLLM's rotary embeddings keep a cos/sin table as a buffer of the model,
+ * so "Model loading took" counts it (vllm/model_executor/layers/
+ * rotary_embedding.py _compute_cos_sin_cache): rotary_dim values per
+ * position at the model dtype, for max_position_embeddings positions,
+ * x factor for linear and dynamic scaling, original_max_position x factor for
+ * YaRN.  One table per distinct rope (shared by the layers); Gemma 3's
+ * sliding layers have their own, unscaled one. */
+static double rope_cache_bytes(const iw_arch *a, double eb, char *desc, size_t dn)
+{
+    double pos = known(a->max_position_embeddings) ? (double)a->max_position_embeddings
+               : known(a->context_length) ? (double)a->context_length : 0;
+    double rdim = known(a->attention.qk_rope_head_dim) ? (double)a->attention.qk_rope_head_dim : head_k(a);
+    desc[0] = 0;
+    if (!(pos > 0) || !(rdim > 0))
+        return 0;
+    double global = pos, factor = 1;
+    const char *type = "default";
+    cJSON *rs = a->rope_scaling_json ? cJSON_Parse(a->rope_scaling_json) : NULL;
+    if (cJSON_IsObject(rs)) {
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(rs, "rope_type");
+        if (!cJSON_IsString(t))
+            t = cJSON_GetObjectItemCaseSensitive(rs, "type");
+        const cJSON *f = cJSON_GetObjectItemCaseSensitive(rs, "factor");
+        const cJSON *o = cJSON_GetObjectItemCaseSensitive(rs, "original_max_position_embeddings");
+        if (cJSON_IsString(t))
+            type = t->valuestring;
+        if (cJSON_IsNumber(f) && f->valuedouble >= 1 && f->valuedouble <= 1024)
+            factor = f->valuedouble;
+        if (!strcmp(type, "linear") || !strcmp(type, "dynamic"))
+            global = pos * factor;
+        else if (!strcmp(type, "yarn"))
+            global = (cJSON_IsNumber(o) && o->valuedouble > 0 && o->valuedouble <= pos ? o->valuedouble : pos) * factor;
+        type = !strcmp(type, "linear") || !strcmp(type, "dynamic") || !strcmp(type, "yarn") ? type : "default";
+    }
+    bool local = a->model_type && !strncasecmp(a->model_type, "gemma3", 6) &&
+                 iw_arch_count_layers(a, IW_LAYER_SLIDING) > 0;
+    double bytes = (global + (local ? pos : 0)) * rdim * eb;
+    if (local)
+        snprintf(desc, dn, "rotary cos/sin tables: (%s %.0f + local %.0f positions) x rotary_dim %.0f x %g B",
+                 type, global, pos, rdim, eb);
+    else
+        snprintf(desc, dn, "rotary cos/sin table: %.0f positions (%s%s) x rotary_dim %.0f x %g B", global, type,
+                 factor > 1 && strcmp(type, "default") ? " x factor" : "", rdim, eb);
+    cJSON_Delete(rs);
+    return bytes;
+}
+
+/* vLLM's serve defaults differ on GPUs of 70 GiB and more, except the A100
+ * (vllm/engine/arg_utils.py, _set_default_args / get_batch_defaults:
+ * "device_memory >= 70 * GiB_bytes and 'a100' not in device_name"; PR #17885). */
+static bool vllm_big_gpu(const iw_est_opts *in)
+{
+    if (!known(in->vram_bytes) || (double)in->vram_bytes < 70 * GiB)
+        return false;
+    if (in->gpu_name) {
+        char n[64];
+        size_t j = 0;
+        for (const char *p = in->gpu_name; *p && j + 1 < sizeof n; p++)
+            n[j++] = (char)tolower((unsigned char)*p);
+        n[j] = 0;
+        if (strstr(n, "a100"))
+            return false;
+    }
+    return true;
+}
+
+static bool name_has(const char *name, const char *const *keys)
+{
+    char n[64];
+    size_t j = 0;
+    if (!name)
+        return false;
+    for (const char *p = name; *p && j + 1 < sizeof n; p++)
+        if (*p != '-' && *p != '_' && *p != ' ')
+            n[j++] = (char)tolower((unsigned char)*p);
+    n[j] = 0;
+    for (size_t i = 0; keys[i]; i++)
+        if (strstr(n, keys[i]))
+            return true;
+    return false;
+}
+
+/* MXFP4 MoE backends pad each rank's expert matrices
+ * (vllm/model_executor/layers/quantization/mxfp4.py, Mxfp4MoEMethod.create_weights):
+ * Marlin: intermediate to 128, hidden to 256 ("n % 256 == 0 and k % 128 == 0");
+ * FlashInfer TRT-LLM (SM100): both to 256; CUTLASS: both to 128; otherwise
+ * (Triton on Hopper): intermediate to 64.  The backend follows the GPU
+ * (get_mxfp4_backend): SM90 Triton, SM100 FlashInfer, others Marlin. */
+static void mxfp4_padding(const iw_est_opts *in, wload *wl)
+{
+    static const char *const sm90[] = {"h100", "h200", "h800", "h20", "gh200", NULL};
+    static const char *const sm100[] = {"b200", "b100", "gb200", "b300", "rtx50", "rtxpro6000", NULL};
+    const char *b = in->mxfp4_backend;
+    if (!b)
+        b = name_has(in->gpu_name, sm90) ? "triton" : name_has(in->gpu_name, sm100) ? "flashinfer" : "marlin";
+    wl->mxfp4_backend = b;
+    if (!strcasecmp(b, "marlin")) {
+        wl->mxfp4_pad_i = 128;
+        wl->mxfp4_pad_h = 256;
+    } else if (!strcasecmp(b, "flashinfer")) {
+        wl->mxfp4_pad_i = 256;
+        wl->mxfp4_pad_h = 256;
+    } else if (!strcasecmp(b, "cutlass")) {
+        wl->mxfp4_pad_i = 128;
+        wl->mxfp4_pad_h = 128;
+    } else {
+        wl->mxfp4_pad_i = 64;
+        wl->mxfp4_pad_h = 0;
+    }
+}
+
+/* vLLM's KV-cache groups (vllm/v1/core/kv_cache_utils.py,
+ * _get_kv_cache_groups_uniform_page_size): the layers of each attention type
+ * form a bucket; the group size is the smallest bucket (the largest when it is
+ * under 1.5 x the smallest); every bucket is cut into cdiv(n, size) groups of
+ * that size, padded with empty layer slots ("Add N padding layers").  One
+ * block of the pool holds block_size tokens of one group's layers; each group
+ * takes whole blocks. */
+typedef struct kvgroups {
+    int64_t size, groups, padding;
+    int64_t g_full, g_swa, g_chunk;     /* groups per bucket */
+    double  page_tok;                    /* bytes per token of one layer */
+    bool    ok;                          /* equal page sizes: grouped */
+} kvgroups;
+
+static void kv_grouping(const kvsum *s, kvgroups *g)
+{
+    memset(g, 0, sizeof *g);
+    int64_t n[3] = {s->n_full, s->n_swa, s->n_chunk};
+    double b[3] = {s->full, s->swa, s->chunk};
+    int64_t mn = 0, mx = 0;
+    double page = 0;
+    int buckets = 0;
+    for (int i = 0; i < 3; i++) {
+        if (n[i] <= 0)
+            continue;
+        double p = b[i] / (double)n[i];
+        if (buckets && fabs(p - page) > 0.5)
+            return;     /* different page sizes: vLLM does not group these the same way */
+        page = p;
+        mn = buckets ? (n[i] < mn ? n[i] : mn) : n[i];
+        mx = buckets ? (n[i] > mx ? n[i] : mx) : n[i];
+        buckets++;
+    }
+    if (buckets == 0)
+        return;
+    int64_t size = mn;
+    if ((double)mx < (double)mn * 1.5)
+        size = mx;
+    int64_t *gb[3] = {&g->g_full, &g->g_swa, &g->g_chunk};
+    for (int i = 0; i < 3; i++) {
+        if (n[i] <= 0)
+            continue;
+        *gb[i] = (n[i] + size - 1) / size;
+        g->groups += *gb[i];
+        g->padding += *gb[i] * size - n[i];
+    }
+    g->size = size;
+    g->page_tok = page;
+    g->ok = true;
+}
+
 int iw_estimate_compute(const iw_arch *a, const iw_est_opts *o, iw_estimate *e)
 {
     int rc;
@@ -1004,11 +1353,24 @@ int iw_estimate_compute(const iw_arch *a, const iw_est_opts *o, iw_estimate *e)
         iw_strlist_pushf(&e->warnings, "context %lld exceeds the model's maximum %lld",
                          (long long)in->context, (long long)e->max_context);
 
+    /* vLLM: the rules of the version (the profile's own "vllm" block unless
+     * the caller chose a version's) and the defaults they give this GPU */
+    const iw_est_profile *R = in->vllm_rules ? in->vllm_rules : prof;
+    bool big_gpu = false;
+    if (in->engine == IW_ENGINE_VLLM)
+        big_gpu = vllm_big_gpu(in);
+
     /* weights */
     int64_t wb = 0;
-    char wf[256];
+    char wf[320];
     const char *wsrc = NULL;
-    if ((rc = iw_estimate_weights(a, &wb, wf, sizeof(wf), &wsrc)))
+    wload wl = {0};
+    wl.tp = in->tp;
+    if (in->engine == IW_ENGINE_VLLM) {
+        wl.bnb_dq_f32 = R->vllm_bnb_dq_dequantized;
+        mxfp4_padding(in, &wl);
+    }
+    if ((rc = weights_impl(a, &wl, &wb, wf, sizeof(wf), &wsrc)))
         return rc;
     e->weights_bytes = wb;
 
@@ -1036,11 +1398,60 @@ int iw_estimate_compute(const iw_arch *a, const iw_est_opts *o, iw_estimate *e)
 
     if (in->engine == IW_ENGINE_VLLM) {
         double tp = in->tp, blk = IW_EST_VLLM_BLOCK;
-        double mbt = known(in->max_num_batched_tokens) ? (double)in->max_num_batched_tokens
-                   : in->no_chunked_prefill ? fmax(ctx, 2048) : IW_EST_VLLM_MBT_DEFAULT;
+        /* max_num_batched_tokens and max_num_seqs: given, else the version's
+         * serve default for this GPU (0 = V0 without chunked prefill:
+         * max(max_model_len, 2048), vllm/config.py SchedulerConfig) */
+        double mbt;
+        if (known(in->max_num_batched_tokens))
+            mbt = (double)in->max_num_batched_tokens;
+        else if (in->no_chunked_prefill)
+            mbt = fmax(ctx, 2048);
+        else if (R->vllm_mbt[big_gpu] == 0) {
+            /* V0 (vllm/engine/arg_utils.py create_engine_config): chunked
+             * prefill is on by default only beyond 32K tokens, and not for
+             * MLA, multimodal or sliding-window models; with it the
+             * scheduler takes 2048 tokens, without it max(max_model_len, 2048) */
+            bool chunked = ctx > 32768 && !iw_arch_is_mla(a) && !a->has_vision && !known(a->attention.sliding_window);
+            mbt = chunked ? 2048 : fmax(ctx, 2048);
+        } else
+            mbt = (double)R->vllm_mbt[big_gpu];
         in->max_num_batched_tokens = (int64_t)mbt;
+        double seqs = known(in->max_num_seqs) ? (double)in->max_num_seqs : (double)R->vllm_max_num_seqs[big_gpu];
+        if (!(seqs > 0))
+            seqs = IW_EST_VLLM_MAX_SEQS_DEFAULT;
+        seqs = fmin(seqs, mbt);     /* max_num_seqs = min(default, max_num_batched_tokens) */
+        in->max_num_seqs = (int64_t)seqs;
         double weights = ceil((double)wb / tp);
         add_term(e, "weights", weights, wsrc, "%s%s", wf, in->tp > 1 ? " / tp" : "");
+
+        /* V0's CacheEngine pads every MLA entry to 256 bytes (align_to_256bytes,
+         * vllm/worker/cache_engine.py): 576 x 2 B = 1152 -> 1280 B */
+        if (iw_arch_is_mla(a) && R->vllm_mla_align_bytes > 0) {
+            double per = s.n_full ? s.full / (double)s.n_full : 0;
+            double al = per > 0 ? ceil(per / (double)R->vllm_mla_align_bytes) * (double)R->vllm_mla_align_bytes : 0;
+            if (per > 0 && al > per) {
+                double f = al / per;
+                s.full *= f; s.swa *= f; s.chunk *= f; s.cross *= f;
+                e->kv_bytes_per_token = to_i64(s.full + s.swa + s.chunk + s.cross);
+                iw_strlist_pushf(&e->warnings, "vLLM %s aligns MLA cache entries to %lld bytes: %.0f B per layer "
+                                 "and token instead of %.0f", R->name, (long long)R->vllm_mla_align_bytes, al, per);
+            }
+        }
+        /* Before the hybrid allocator every attention layer holds the whole
+         * context: sliding and chunked layers are allocated as full ones */
+        bool hybrid = R->vllm_hybrid_kv_groups;
+        if (!hybrid && (s.n_swa || s.n_chunk)) {
+            s.full += s.swa + s.chunk;
+            s.n_full += s.n_swa + s.n_chunk;
+            s.swa = s.chunk = 0;
+            s.n_swa = s.n_chunk = 0;
+        }
+        kvgroups g;
+        kv_grouping(&s, &g);
+        if (!g.ok && (s.n_full + s.n_swa + s.n_chunk) > 0)
+            iw_strlist_push_unique(&e->warnings, "attention types with different per-layer KV sizes: the KV pool is "
+                                   "counted layer by layer (vLLM pads their pages to one size)");
+
         /* KV per sequence, in 16-token blocks */
         double full_tok = pad_up(ctx, blk);
         double w = known(a->attention.sliding_window) ? (double)a->attention.sliding_window : 0;
@@ -1049,7 +1460,13 @@ int iw_estimate_compute(const iw_arch *a, const iw_est_opts *o, iw_estimate *e)
         double chunk_tok = pad_up(fmin(ch + mbt, ctx), blk);
         double enc = cross_encoder_len(a, &s, &e->warnings);
         double cross_tok = enc > 0 ? pad_up(enc, blk) : 0;
-        double kv_seq = s.full * full_tok + s.swa * swa_tok + s.chunk * chunk_tok + s.cross * cross_tok;
+        double kv_seq;
+        if (g.ok && g.padding > 0)   /* padded groups: every group is group-size layers wide */
+            kv_seq = g.page_tok * (double)g.size *
+                     ((double)g.g_full * full_tok + (double)g.g_swa * swa_tok + (double)g.g_chunk * chunk_tok) +
+                     s.cross * cross_tok;
+        else
+            kv_seq = s.full * full_tok + s.swa * swa_tok + s.chunk * chunk_tok + s.cross * cross_tok;
         {
             char f[IW_EST_FORMULA_MAX];
             size_t fo = 0;
@@ -1066,6 +1483,9 @@ int iw_estimate_compute(const iw_arch *a, const iw_est_opts *o, iw_estimate *e)
                 fo = fmt_app(f, sizeof f, fo, " + cross %lld L x %.0f B x encoder %.0f tok", (long long)s.n_cross,
                             s.cross / s.n_cross, cross_tok);
             fo = fmt_app(f, sizeof f, fo, "]; per layer %s (%s)", s.desc, s.kv_how);
+            if (g.ok && g.padding > 0)
+                fo = fmt_app(f, sizeof f, fo, "; %lld KV-cache groups of %lld layers (%lld padding layers)",
+                             (long long)g.groups, (long long)g.size, (long long)g.padding);
             if (s.n_shared)
                 fmt_app(f, sizeof f, fo, "; %lld layers reuse earlier KV (num_kv_shared_layers)", (long long)s.n_shared);
             add_term(e, "kv_cache", B * kv_seq, "formula", "%s", f);
@@ -1074,9 +1494,14 @@ int iw_estimate_compute(const iw_arch *a, const iw_est_opts *o, iw_estimate *e)
             add_term(e, "state", B * s.state, "formula",
                      "batch %g x %lld recurrent layers x [(d_conv-1)(d_inner + 2 n_groups d_state) + n_heads head_dim d_state] / tp x dtype = %.0f B/seq",
                      B, (long long)s.n_rec, s.state);
-        /* activation peak of the profiling run */
+        /* activation peak of the profiling run (gpu_model_runner.py
+         * profile_run): a forward pass over max_num_batched_tokens, then the
+         * sampler over max_num_seqs rows of logits while the hidden states of
+         * the pass are kept; the peak is the larger of the two phases.  The
+         * sampler holds f32 logits, their sorted copy and its int64 indices
+         * (top-k/top-p, vllm/v1/sample/ops/topk_topp_sampler.py): 4 x rows x
+         * vocab x 4 B. */
         double T = mbt;
-        double seqs = fmin(T, B);
         double layer = h * 2 + (dense_I * 3 + (qdim + 2 * kvdim)) / tp;
         if (moe_I > 0) {
             double k = known(a->moe.experts_per_token) ? (double)a->moe.experts_per_token : 1;
@@ -1084,29 +1509,46 @@ int iw_estimate_compute(const iw_arch *a, const iw_est_opts *o, iw_estimate *e)
             if (fmoe > layer)
                 layer = fmoe;
         }
-        double act = T * layer * 2 + seqs * V * 4 * 2;
+        double fwd = T * layer * 2;
+        double smp = R->vllm_sampler_copies * seqs * V * 4 + T * h * 2;
+        double act = fmax(fwd, smp);
         add_term(e, "activations", act, "heuristic",
-                 "max_num_batched_tokens %g x (2h + (3 I_ffn + q + 2kv)/tp | MoE 2h + k h + 3 k I_e/tp) x 2 B + "
-                 "sampler min(tokens, seqs %g) x vocab %g x 4 B x 2", T, B, V);
-        double nt = (double)prof->vllm_non_torch + (in->tp > 1 ? (double)prof->vllm_nccl : 0);
+                 "max(forward: max_num_batched_tokens %g x (2h + (3 I_ffn + q + 2kv)/tp | MoE 2h + k h + 3 k I_e/tp) x 2 B = %.0f, "
+                 "sampler: %g x max_num_seqs %g x vocab %g x 4 B + hidden %g x h x 2 B = %.0f)",
+                 T, fwd, R->vllm_sampler_copies, seqs, V, T, smp);
+        double nt = (double)R->vllm_non_torch + (in->tp > 1 ? (double)R->vllm_nccl : 0);
         if (in->tp > 1)
             add_term(e, "non_torch", nt, "heuristic", "%g MiB (cuBLAS workspace, allocator) + %g MiB NCCL buffers (tp > 1)",
-                     (double)prof->vllm_non_torch / MiB, (double)prof->vllm_nccl / MiB);
+                     (double)R->vllm_non_torch / MiB, (double)R->vllm_nccl / MiB);
         else
             add_term(e, "non_torch", nt, "heuristic", "%g MiB (cuBLAS workspace, allocator)",
-                     (double)prof->vllm_non_torch / MiB);
-        double cg = in->enforce_eager ? 0 : (double)prof->vllm_graphs_base + L * (double)prof->vllm_graphs_per_layer / tp;
+                     (double)R->vllm_non_torch / MiB);
+        double cg = in->enforce_eager ? 0 : (double)R->vllm_graphs_base + L * (double)R->vllm_graphs_per_layer / tp;
         if (in->enforce_eager)
             add_term(e, "cuda_graphs", cg, "heuristic", "0 (enforce_eager)");
         else
-            add_term(e, "cuda_graphs", cg, "heuristic", "%g MiB + num_layers %g x %g MiB / tp",
-                     (double)prof->vllm_graphs_base / MiB, L, (double)prof->vllm_graphs_per_layer / MiB);
+            add_term(e, "cuda_graphs", cg, "heuristic", "%g MiB + num_layers %g x %g MiB / tp%s",
+                     (double)R->vllm_graphs_base / MiB, L, (double)R->vllm_graphs_per_layer / MiB,
+                     R->vllm_cuda_graphs_in_budget ? " (estimated before the KV cache is sized: inside the budget)"
+                     : " (captured after the KV cache is sized: above gpu_memory_utilization)");
         if (vis > 0)
             add_term(e, "vision", ceil(vis / tp), "formula", "%s%s", vf, in->tp > 1 ? " / tp" : "");
         else if (vis_incl)
             add_term(e, "vision", 0, "formula", "%s", vf);
+        char rf[200];
+        double rope = rope_cache_bytes(a, weight_bytes_per_param(a), rf, sizeof rf);
+        if (rope > 0)   /* a buffer of the model: inside vLLM's "Model loading took", on every rank */
+            add_term(e, "rope_cache", rope, "formula", "%s", rf);
         if (known(in->vram_bytes))
             e->budget = (int64_t)floor((double)in->vram_bytes * in->gpu_util);
+        /* the pool's block layout */
+        if (g.ok) {
+            e->kv_groups = g.groups;
+            e->kv_group_layers = g.size;
+            e->kv_padding_layers = g.padding;
+            e->kv_block_tokens = IW_EST_VLLM_BLOCK;
+            e->kv_block_bytes = to_i64(g.page_tok * (double)g.size * IW_EST_VLLM_BLOCK);
+        }
     } else {
         if ((rc = llamacpp_terms(a, e, &s, wb, wf, wsrc, vis, vis_incl, vf)))
             return rc;
@@ -1142,18 +1584,45 @@ int iw_estimate_compute(const iw_arch *a, const iw_est_opts *o, iw_estimate *e)
      * grow with tokens (the recurrent state of `batch` sequences included),
      * in whole blocks.  With fragmentation f on the KV and state (f_rest = 1)
      * or on the total (f_rest = f): f_rest x non_kv + f x (state + kv) <= budget. */
+    /* CUDA graphs captured after the KV cache is sized use memory above the
+     * budget (vLLM before 0.21: gpu_worker.py determine_available_memory
+     * subtracts weights, activation peak and non-torch memory only) */
+    const iw_est_profile *VR = in->vllm_rules ? in->vllm_rules : prof;
+    double graphs_out = 0;
+    if (in->engine == IW_ENGINE_VLLM && !VR->vllm_cuda_graphs_in_budget)
+        for (size_t i = 0; i < e->n_terms; i++)
+            if (!strcmp(e->terms[i].name, "cuda_graphs"))
+                graphs_out = (double)e->terms[i].bytes;
     if (in->engine == IW_ENGINE_VLLM && e->budget != IW_UNKNOWN) {
         double f_rest = prof->frag_scope == IW_FRAG_TOTAL ? f : 1;
-        double per_tok = s.full + s.swa + s.chunk;
-        double avail = (double)e->budget - f_rest * (all_part - kv_part) - f * state_part;
-        if (per_tok > 0)
+        double per_tok = s.full + s.swa + s.chunk + (VR->vllm_hybrid_kv_groups ? 0 : s.cross);
+        double avail = (double)e->budget - f_rest * (all_part - kv_part - graphs_out) - f * state_part;
+        e->kv_available_bytes = avail >= CAP_BYTES ? (int64_t)CAP_BYTES : avail <= -CAP_BYTES ? -(int64_t)CAP_BYTES
+                              : (int64_t)floor(avail);
+        if (e->kv_groups > 1 && e->kv_block_bytes > 0) {
+            /* num_blocks = available // block bytes; tokens = blocks // groups x block_size */
+            double blocks = avail > 0 ? floor(avail / f / (double)e->kv_block_bytes) : 0;
+            e->kv_capacity_tokens = (int64_t)(floor(blocks / (double)e->kv_groups) * (double)e->kv_block_tokens);
+        } else if (per_tok > 0) {
             e->kv_capacity_tokens = avail > 0 ? (int64_t)(floor(avail / f / per_tok / IW_EST_VLLM_BLOCK) * IW_EST_VLLM_BLOCK) : 0;
+            e->kv_groups = 1;
+            e->kv_group_layers = s.n_full + s.n_swa + s.n_chunk + (VR->vllm_hybrid_kv_groups ? 0 : s.n_cross);
+            e->kv_padding_layers = 0;
+            e->kv_block_tokens = IW_EST_VLLM_BLOCK;
+            e->kv_block_bytes = to_i64(per_tok * IW_EST_VLLM_BLOCK);
+        }
     }
     double total = 0;
     for (size_t i = 0; i < e->n_terms; i++)
         total += (double)e->terms[i].bytes;
     e->total = to_i64(total);
-    e->fits = e->budget != IW_UNKNOWN && e->total <= e->budget;
+    e->fits = e->budget != IW_UNKNOWN && (double)e->total - graphs_out <= (double)e->budget;
+    if (e->fits && graphs_out > 0 && known(in->vram_bytes) && graphs_out > (double)(in->vram_bytes - e->budget)) {
+        e->fits = false;
+        iw_strlist_pushf(&e->warnings, "CUDA graphs (%.2f GiB) are captured after the KV cache and need memory above "
+                         "gpu_memory_utilization, but only %.2f GiB are left: lower --gpu-util or use --enforce-eager",
+                         graphs_out / GiB, (double)(in->vram_bytes - e->budget) / GiB);
+    }
     return 0;
 }
 
@@ -1326,8 +1795,19 @@ cJSON *iw_estimate_to_json(const iw_estimate *e)
     cJSON_AddStringToObject(inputs, "kv_dtype", iw_kv_dtype_name(in->kv_dtype));
     cJSON_AddNumberToObject(inputs, "tp", in->tp);
     if (in->engine == IW_ENGINE_VLLM) {
+        const iw_est_profile *vr = in->vllm_rules ? in->vllm_rules : in->profile;
+        if (in->vllm_version) {
+            char vb[32];
+            iw_vllm_version_format(in->vllm_version, vb, sizeof vb);
+            cJSON_AddStringToObject(inputs, "engine_version", vb);
+        } else {
+            cJSON_AddNullToObject(inputs, "engine_version");
+        }
+        if (vr)
+            cJSON_AddStringToObject(inputs, "vllm_rules", vr->name);
         cJSON_AddNumberToObject(inputs, "gpu_util", in->gpu_util);
         cJSON_AddNumberToObject(inputs, "max_num_batched_tokens", (double)in->max_num_batched_tokens);
+        cJSON_AddNumberToObject(inputs, "max_num_seqs", (double)in->max_num_seqs);
         cJSON_AddBoolToObject(inputs, "enforce_eager", in->enforce_eager);
         cJSON_AddNumberToObject(inputs, "block_size", IW_EST_VLLM_BLOCK);
     } else {
@@ -1369,6 +1849,18 @@ cJSON *iw_estimate_to_json(const iw_estimate *e)
     }
     if (e->kv_capacity_tokens != IW_UNKNOWN)
         cJSON_AddNumberToObject(root, "kv_capacity_tokens", (double)e->kv_capacity_tokens);
+    if (in->engine == IW_ENGINE_VLLM && e->kv_block_bytes > 0) {
+        cJSON *kp = cJSON_AddObjectToObject(root, "kv_pool");
+        if (!kp)
+            goto oom;
+        if (e->kv_available_bytes != IW_UNKNOWN)
+            cJSON_AddNumberToObject(kp, "available_bytes", (double)e->kv_available_bytes);
+        cJSON_AddNumberToObject(kp, "block_bytes", (double)e->kv_block_bytes);
+        cJSON_AddNumberToObject(kp, "block_tokens", (double)e->kv_block_tokens);
+        cJSON_AddNumberToObject(kp, "groups", (double)e->kv_groups);
+        cJSON_AddNumberToObject(kp, "group_layers", (double)e->kv_group_layers);
+        cJSON_AddNumberToObject(kp, "padding_layers", (double)e->kv_padding_layers);
+    }
     if (!(w = cJSON_AddArrayToObject(root, "warnings")))
         goto oom;
     for (size_t i = 0; i < e->warnings.n; i++)

@@ -181,16 +181,30 @@ static int apply_quant(iw_arch *a, const char *flag, const char *q, iw_ov_result
                a->quantization.label ? a->quantization.label : "gguf");
         return 0;
     }
+    const char *declared = NULL;    /* a quantization only the config names (no tensor bytes) */
     if (quantized(a)) {
         const char *fam = ckpt_family(a);
-        if (!strcmp(fam, lc))
+        if (!strcmp(fam, lc)) {
             report(res, flag, lc, IW_OV_NOTE, "matches the checkpoint's own quantization");
-        else if (!strcmp(lc, "none"))
+            return 0;
+        }
+        if (!strcmp(lc, "none")) {
             report(res, flag, lc, IW_OV_IGNORED, "the checkpoint is %s-quantized; its weights cannot be loaded "
                    "unquantized (download the unquantized repo)", fam);
-        else
-            report(res, flag, lc, IW_OV_IGNORED, "the checkpoint is %s-quantized; %s needs another checkpoint", fam, lc);
-        return 0;
+            return 0;
+        }
+        if (a->weights_bytes > 0) {
+            report(res, flag, lc, IW_OV_IGNORED, "the tensor headers give the exact %s bytes; %s needs another "
+                   "checkpoint", fam, lc);
+            return 0;
+        }
+        /* Only config.json says what the weights are: the command line is the
+         * user's statement about the files being served (a config copied from
+         * another repo, a support repo's config), so it sizes the weights.
+         * vLLM checks the two against each other (vllm/config ModelConfig.
+         * _verify_quantization): it accepts the command line when it is an
+         * override of the config's method and refuses to start otherwise. */
+        declared = fam;
     }
     if (!strcmp(lc, "none")) {
         report(res, flag, lc, IW_OV_NOTE, "matches the checkpoint (unquantized)");
@@ -232,7 +246,10 @@ static int apply_quant(iw_arch *a, const char *flag, const char *q, iw_ov_result
     if (rc)
         return rc;
     a->weights_bytes = IW_UNKNOWN;   /* the header bytes describe the unquantized storage */
-    if (had > 0)
+    if (declared)
+        report(res, flag, lc, IW_OV_APPLIED, "config.json names %s; the weights are sized as %s (%s). vLLM starts only "
+               "if the config's quantization_config names %s too, or %s overrides it", declared, lc, why, lc, lc);
+    else if (had > 0)
         report(res, flag, lc, IW_OV_APPLIED, "%s; the exact header bytes (%lld) are replaced by parameters x its bits",
                why, (long long)had);
     else

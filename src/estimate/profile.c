@@ -121,6 +121,110 @@ static int check_keys(const cJSON *obj, const char *const *allowed, const char *
     return 0;
 }
 
+/* ------------------------------------------------------------ vLLM rules */
+
+/* A profile without a base starts from the newest rules (the shipped file
+ * spells every one of them out anyway). */
+static void rules_default(iw_est_profile *p)
+{
+    p->vllm_hybrid_kv_groups = true;
+    p->vllm_bnb_dq_dequantized = true;
+    p->vllm_max_num_seqs[0] = 256;
+    p->vllm_max_num_seqs[1] = 1024;
+    p->vllm_mbt[0] = 2048;
+    p->vllm_mbt[1] = 8192;
+    p->vllm_sampler_copies = 4;
+}
+
+static int get_bool(const cJSON *obj, const char *key, const char *what, const char *item, bool *out)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!it)
+        return 0;
+    if (!cJSON_IsBool(it))
+        return iw_error_set(IW_EFORMAT, "%s: %s: 'vllm.%s' must be true or false", what, item, key);
+    *out = cJSON_IsTrue(it);
+    return 0;
+}
+
+/* [small, large]: two whole numbers in [lo, hi], or the string `word` for 0. */
+static int get_pair(const cJSON *obj, const char *key, int64_t lo, int64_t hi, const char *word, const char *what,
+                    const char *item, int64_t out[2])
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!it)
+        return 0;
+    if (!cJSON_IsArray(it) || cJSON_GetArraySize(it) != 2)
+        goto bad;
+    for (int i = 0; i < 2; i++) {
+        const cJSON *e = cJSON_GetArrayItem(it, i);
+        if (word && cJSON_IsString(e) && !strcmp(e->valuestring, word)) {
+            out[i] = 0;
+            continue;
+        }
+        if (!cJSON_IsNumber(e) || e->valuedouble != floor(e->valuedouble) || e->valuedouble < (double)lo ||
+            e->valuedouble > (double)hi)
+            goto bad;
+        out[i] = (int64_t)e->valuedouble;
+    }
+    return 0;
+bad:
+    return iw_error_set(IW_EFORMAT, "%s: %s: 'vllm.%s' must be [GPU under 70 GiB or A100, 70 GiB and more]: "
+                        "two whole numbers in %lld..%lld%s%s%s", what, item, key, (long long)lo, (long long)hi,
+                        word ? " or \"" : "", word ? word : "", word ? "\"" : "");
+}
+
+static int parse_rules(const cJSON *vl, const char *what, const char *item, iw_est_profile *out)
+{
+    int rc;
+    bool pr;
+    double v;
+    const cJSON *vs = cJSON_GetObjectItemCaseSensitive(vl, "versions");
+    if (vs) {
+        const cJSON *lo = cJSON_IsArray(vs) && cJSON_GetArraySize(vs) == 2 ? cJSON_GetArrayItem(vs, 0) : NULL;
+        const cJSON *hi = lo ? cJSON_GetArrayItem(vs, 1) : NULL;
+        int32_t a = 0, b = 0;
+        if (!lo || !cJSON_IsString(lo) || !(cJSON_IsString(hi) || cJSON_IsNull(hi)) ||
+            iw_vllm_version_parse(lo->valuestring, &a) < 0 ||
+            (cJSON_IsString(hi) && iw_vllm_version_parse(hi->valuestring, &b) < 0) || (b && b <= a)) {
+            iw_error_clear();
+            return iw_error_set(IW_EFORMAT, "%s: %s: 'vllm.versions' must be [\"first\", \"next\" or null]: the "
+                                "vLLM versions the rules follow, e.g. [\"0.10\", \"0.21\"]", what, item);
+        }
+        out->vllm_min_version = a;
+        out->vllm_max_version = b;
+    }
+    const cJSON *en = cJSON_GetObjectItemCaseSensitive(vl, "engine");
+    if (en) {
+        if (!cJSON_IsString(en) || (strcmp(en->valuestring, "v0") && strcmp(en->valuestring, "v1")))
+            return iw_error_set(IW_EFORMAT, "%s: %s: 'vllm.engine' must be \"v0\" or \"v1\"", what, item);
+        out->vllm_v0 = !strcmp(en->valuestring, "v0");
+    }
+    const cJSON *kg = cJSON_GetObjectItemCaseSensitive(vl, "kv_groups");
+    if (kg) {
+        if (!cJSON_IsString(kg) || (strcmp(kg->valuestring, "uniform") && strcmp(kg->valuestring, "hybrid")))
+            return iw_error_set(IW_EFORMAT, "%s: %s: 'vllm.kv_groups' must be \"uniform\" or \"hybrid\"", what,
+                                item);
+        out->vllm_hybrid_kv_groups = !strcmp(kg->valuestring, "hybrid");
+    }
+    if ((rc = get_bool(vl, "cuda_graphs_in_budget", what, item, &out->vllm_cuda_graphs_in_budget)) ||
+        (rc = get_bool(vl, "bnb_double_quant_dequantized", what, item, &out->vllm_bnb_dq_dequantized)))
+        return rc;
+    if ((rc = get_num(vl, "mla_align_bytes", 0, 4096, false, what, item, &pr, &v)))
+        return rc;
+    if (pr)
+        out->vllm_mla_align_bytes = (int64_t)v;
+    if ((rc = get_num(vl, "sampler_copies", 0, 64, false, what, item, &pr, &v)))
+        return rc;
+    if (pr)
+        out->vllm_sampler_copies = v;
+    if ((rc = get_pair(vl, "max_num_seqs", 1, 1 << 20, NULL, what, item, out->vllm_max_num_seqs)) ||
+        (rc = get_pair(vl, "max_num_batched_tokens", 1, (int64_t)1 << 31, "max_model_len", what, item,
+                       out->vllm_mbt)))
+        return rc;
+    return 0;
+}
+
 /* ------------------------------------------------------------ one profile */
 
 enum {
@@ -137,7 +241,10 @@ static int parse_profile(const cJSON *o, const char *what, size_t idx, iw_est_pr
                                        "vllm", "llama_cpp", NULL};
     static const char *const frag_keys[] = {"factor", "applies_to", NULL};
     static const char *const vllm_keys[] = {"non_torch_mib", "nccl_mib", "cuda_graphs_base_mib",
-                                            "cuda_graphs_per_layer_mib", NULL};
+                                            "cuda_graphs_per_layer_mib", "versions", "engine", "kv_groups",
+                                            "cuda_graphs_in_budget", "mla_align_bytes",
+                                            "bnb_double_quant_dequantized", "max_num_seqs",
+                                            "max_num_batched_tokens", "sampler_copies", NULL};
     static const char *const llama_keys[] = {"overhead_mib", NULL};
     char item[96];
     int rc;
@@ -170,8 +277,13 @@ static int parse_profile(const cJSON *o, const char *what, size_t idx, iw_est_pr
     if (base) {
         *out = *base;
         have = F_ALL;
+        /* the vLLM versions a profile follows are its own, never inherited
+         * from another profile (refining a profile in place keeps them) */
+        if (strcmp(base->name, name) != 0)
+            out->vllm_min_version = out->vllm_max_version = 0;
     } else {
         memset(out, 0, sizeof *out);
+        rules_default(out);
     }
     snprintf(out->name, sizeof out->name, "%s", name);
 
@@ -238,6 +350,8 @@ static int parse_profile(const cJSON *o, const char *what, size_t idx, iw_est_pr
                 return rc;
             if (pr) { *m[i].slot = (int64_t)llround(v * MiB); have |= m[i].bit; }
         }
+        if ((rc = parse_rules(vl, what, item, out)))
+            return rc;
     }
     const cJSON *ll = cJSON_GetObjectItemCaseSensitive(o, "llama_cpp");
     if (ll) {
@@ -507,6 +621,19 @@ const char *iw_est_profiles_origin(const iw_est_profiles *p) { return p->origin;
 const iw_est_profile *iw_est_profiles_get(const iw_est_profiles *p, const char *name)
 {
     return find_prof(p->prof, p->n_prof, name ? name : p->default_name);
+}
+
+const iw_est_profile *iw_est_profiles_for_vllm(const iw_est_profiles *p, int32_t version)
+{
+    const iw_est_profile *hit = NULL;
+    for (size_t i = 0; i < p->n_prof; i++) {
+        const iw_est_profile *x = &p->prof[i];
+        if (!x->vllm_min_version && !x->vllm_max_version)
+            continue;       /* a profile that names no versions (margins only) */
+        if (version >= x->vllm_min_version && (!x->vllm_max_version || version < x->vllm_max_version))
+            hit = x;
+    }
+    return hit;
 }
 
 const iw_est_gpu_spec *iw_est_profiles_gpu(const iw_est_profiles *p, const char *name)

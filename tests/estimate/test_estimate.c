@@ -117,16 +117,33 @@ Test(kv, gemma3_sliding)
         iw_est_opts o;
         iw_est_opts_init(&o);
         o.context = 32768;
+        o.max_num_batched_tokens = 8192;
         iw_estimate e;
         iw_estimate_init(&e);
         cr_assert_eq(iw_estimate_compute(&a, &o, &e), 0, "%s", iw_error_last());
         /* full layers i = 5, 11, ..., 59: 10; sliding 52.  Per layer 16 x 256 x 2 = 8192 B/token.
-         * vLLM full: 10 x 8192 x 32768 = 2684354560
+         * vLLM's KV-cache groups (kv_cache_utils.py): group size 10 (the smaller bucket), so 1 full
+         * group and cdiv(52, 10) = 6 sliding groups, 8 padding layers (vLLM logs "Add 8 padding
+         * layers" for gemma-3-27b-it).  Every group is 10 layers wide:
+         * full: 10 x 8192 x 32768 = 2684354560
          * sliding: tokens = (cdiv(min(1024-1+8192, 32768), 16) + 1) x 16 = (576 + 1) x 16 = 9232
-         *          52 x 8192 x 9232 = 3932684288                  total 6617038848 */
-        cr_assert_eq(term_bytes(&e, "kv_cache"), 6617038848, "pass %d: %lld", pass,
+         *          6 groups x 10 x 8192 x 9232 = 4537712640           total 7222067200 */
+        cr_assert_eq(term_bytes(&e, "kv_cache"), 7222067200, "pass %d: %lld", pass,
                      (long long)term_bytes(&e, "kv_cache"));
         cr_assert_eq(e.kv_bytes_per_token, 62 * 8192);
+        cr_assert_eq(e.kv_groups, 7);
+        cr_assert_eq(e.kv_group_layers, 10);
+        cr_assert_eq(e.kv_padding_layers, 8);
+        cr_assert_eq(e.kv_block_bytes, 16 * 10 * 8192);
+        /* before the hybrid allocator (vLLM 0.8 rules) every layer holds the whole context */
+        iw_est_profiles *ps = NULL;
+        cr_assert_eq(iw_est_profiles_new(&ps), 0);
+        o.vllm_rules = iw_est_profiles_for_vllm(ps, IW_VLLM_VERSION(0, 8, 5));
+        cr_assert_not_null(o.vllm_rules);
+        cr_assert_eq(iw_estimate_compute(&a, &o, &e), 0, "%s", iw_error_last());
+        cr_assert_eq(term_bytes(&e, "kv_cache"), (int64_t)62 * 8192 * 32768);
+        o.vllm_rules = NULL;
+        iw_est_profiles_free(ps);
         /* llama.cpp: n_ctx 32768; SWA cells min(32768, PAD(1024 x 1 + 512, 256) = 1536)
          * 10 x 8192 x 32768 + 52 x 8192 x 1536 = 2684354560 + 654311424 = 3338665984 */
         o.engine = IW_ENGINE_LLAMACPP;
@@ -220,10 +237,12 @@ Test(kv, gpt_oss_alternating)
     gpt_oss_120b(&a);
     iw_est_opts o;
     iw_est_opts_init(&o);
+    o.max_num_batched_tokens = 8192;
     iw_estimate e;
     iw_estimate_init(&e);
     cr_assert_eq(iw_estimate_compute(&a, &o, &e), 0, "%s", iw_error_last());
     cr_assert_eq(e.in.context, 131072);   /* default: the model's maximum */
+    cr_assert_eq(e.kv_padding_layers, 0, "18 full + 18 sliding: two groups of 18, no padding");
     /* per layer 8 x (64 + 64) x 2 = 2048 B/token; 18 full + 18 sliding.
      * full 18 x 2048 x 131072 = 4831838208
      * sliding (cdiv(min(127 + 8192, 131072), 16) + 1) x 16 = 8336 tokens: 36864 x 8336 = 307298304 */
@@ -522,14 +541,28 @@ Test(inverse, sliding_window_piecewise)
     cr_assert(fits(&a, o, c, 1));
     cr_assert(!fits(&a, o, c + 16, 1));
     /* hand check: budget 0.9 x 80 GiB = 77309411328; at c the KV is
-     * 81920 x c + 425984 x 9232, so c is about (budget - rest) / 81920 */
+     * 81920 x c + 491520 x 9232, so c is about (budget - rest) / 81920 */
     iw_estimate e;
     iw_estimate_init(&e);
     o.context = c;
     cr_assert_eq(iw_estimate_compute(&a, &o, &e), 0);
+    /* the 52 sliding layers sit in 6 groups of 10 (8 padding layers): 60 x 8192 B per token;
+     * the newest rules (vLLM 0.21+) size the KV cache after the CUDA-graph estimate: inside */
     int64_t rest = e.total - term_bytes(&e, "kv_cache");
-    double expect = floor((double)(e.budget - rest - (int64_t)425984 * 9232) / 81920 / 16) * 16;
+    double expect = floor((double)(e.budget - rest - (int64_t)491520 * 9232) / 81920 / 16) * 16;
     cr_assert_eq(c, (int64_t)expect, "%lld vs %.0f", (long long)c, expect);
+    /* vLLM 0.10-0.20 capture the graphs after sizing the KV cache: the graphs sit above the
+     * budget, so the answer grows by their bytes / 81920 per token (rounded to 16) */
+    iw_est_profiles *ps = NULL;
+    cr_assert_eq(iw_est_profiles_new(&ps), 0);
+    o.vllm_rules = iw_est_profiles_for_vllm(ps, IW_VLLM_VERSION(0, 19, 0));
+    cr_assert_str_eq(o.vllm_rules->name, "vllm-0.10");
+    int64_t c10 = 0;
+    cr_assert_eq(iw_estimate_max_context(&a, &o, 1, &c10), 0, "%s", iw_error_last());
+    double expect10 = floor((double)(e.budget - rest + term_bytes(&e, "cuda_graphs") - (int64_t)491520 * 9232) /
+                            81920 / 16) * 16;
+    cr_assert_eq(c10, (int64_t)expect10, "%lld vs %.0f", (long long)c10, expect10);
+    iw_est_profiles_free(ps);
     iw_estimate_free(&e);
     iw_arch_free(&a);
 }
@@ -702,10 +735,11 @@ Test(kv, chunked_local_attention)
     iw_est_opts o;
     iw_est_opts_init(&o);
     o.context = 32768;
+    o.max_num_batched_tokens = 8192;
     iw_estimate e;
     iw_estimate_init(&e);
     cr_assert_eq(iw_estimate_compute(&a, &o, &e), 0, "%s", iw_error_last());
-    /* per layer 8 x 256 x 2 = 4096 B/token.
+    /* per layer 8 x 256 x 2 = 4096 B/token; groups of 12: 1 full + 3 chunked, no padding.
      * vLLM full: 12 x 4096 x 32768 = 1610612736
      * chunked: cdiv(min(8192 + mbt 8192, 32768), 16) x 16 = 16384 tokens: 36 x 4096 x 16384 = 2415919104 */
     cr_assert_eq(term_bytes(&e, "kv_cache"), 1610612736 + 2415919104, "%lld",
@@ -836,11 +870,11 @@ Test(vllm, non_torch_and_cuda_graphs)
     cr_assert_eq(term_bytes(&e, "cuda_graphs"), 0);
     cr_assert(strstr(term(&e, "cuda_graphs")->formula, "enforce_eager") != NULL);
     cr_assert_eq(e.total, total_graphs - ((int64_t)448 << 20));
-    /* tp 2: + 512 MiB NCCL buffers; graphs 192 + 32 x 8 / 2 = 320 MiB */
+    /* tp 2: + 2048 MiB NCCL buffers (the default rules); graphs 192 + 32 x 8 / 2 = 320 MiB */
     o.enforce_eager = false;
     o.tp = 2;
     cr_assert_eq(iw_estimate_compute(&a, &o, &e), 0, "%s", iw_error_last());
-    cr_assert_eq(term_bytes(&e, "non_torch"), (int64_t)768 << 20);
+    cr_assert_eq(term_bytes(&e, "non_torch"), (int64_t)2304 << 20);
     cr_assert_eq(term_bytes(&e, "cuda_graphs"), (int64_t)320 << 20);
     iw_estimate_free(&e);
     iw_arch_free(&a);
@@ -992,16 +1026,20 @@ Test(vllm, kv_capacity_subtracts_recurrent_state)
     iw_estimate e;
     iw_estimate_init(&e);
     cr_assert_eq(iw_estimate_compute(&a, &o, &e), 0, "%s", iw_error_last());
-    /* budget floor(80 GiB x 0.9) = 77309411328
-     * activations: MoE layer 2h + k h + 3 k I_e + 2E = 4096 + 20480 + 15360 + 1024 = 40960;
-     *   8192 x 40960 x 2 + sampler 2 x 151936 x 4 x 2 = 673519616
-     * non-KV: 10737418240 + 673519616 + non_torch 268435456 = 11679373312
+    /* budget floor(80 GiB x 0.9) = 77309411328; an 80 GiB GPU gets vLLM's large serve defaults:
+     * max_num_batched_tokens 8192, max_num_seqs 1024.
+     * activations = max(forward, sampler):
+     *   forward: MoE layer 2h + k h + 3 k I_e + 2E = 4096 + 20480 + 15360 + 1024 = 40960;
+     *            8192 x 40960 x 2 = 671088640
+     *   sampler: 4 x 1024 x 151936 x 4 + hidden 8192 x 2048 x 2 = 2489319424 + 33554432 = 2522873856
+     * rope_cache: 262144 positions x 256 x 2 B = 134217728
+     * non-KV: 10737418240 + 2522873856 + 134217728 + non_torch 268435456 = 13662945280
      * state: 2 x 39518208 = 79036416
-     * pool: (77309411328 - 11679373312 - 79036416) / 24576 B/token = 2667276.4 -> 2667264 (16-token blocks);
-     * without the state it would be 2670480 */
-    cr_assert_eq(term_bytes(&e, "activations"), 673519616);
+     * pool: (77309411328 - 13662945280 - 79036416) / 24576 B/token = 2586575.6 -> 2586560 (16-token blocks) */
+    cr_assert_eq(term_bytes(&e, "activations"), 2522873856);
+    cr_assert_eq(term_bytes(&e, "rope_cache"), 134217728);
     cr_assert_eq(term_bytes(&e, "state"), 2 * 39518208);
-    cr_assert_eq(e.kv_capacity_tokens, 2667264, "%lld", (long long)e.kv_capacity_tokens);
+    cr_assert_eq(e.kv_capacity_tokens, 2586560, "%lld", (long long)e.kv_capacity_tokens);
     iw_estimate_free(&e);
     iw_arch_free(&a);
 }

@@ -335,6 +335,9 @@ Test(verdict, fits_tight_and_unknown)
     iw_est_opts o;
     iw_est_opts_init(&o);
     o.context = 8192;
+    /* fixed, so the total does not follow vLLM's GPU-size defaults */
+    o.max_num_seqs = 256;
+    o.max_num_batched_tokens = 8192;
     iw_estimate e;
     iw_estimate_init(&e);
     iw_est_verdict v;
@@ -520,5 +523,35 @@ Test(verdict, llamacpp_offload_is_the_most_layers_that_fit)
     cr_assert(!t.fits, "-ngl %lld also fits", n + 1);
     iw_estimate_free(&t);
     iw_estimate_free(&e);
+    iw_arch_free(&a);
+}
+
+/* A quantization the command line gives for a checkpoint whose config.json
+ * names another: with no tensor headers only the config speaks for the
+ * weights, so the command line (the user's statement about the files being
+ * served) sizes them; the reason says vLLM's own check of the two. */
+Test(overrides, command_line_quantization_over_a_config_declared_one)
+{
+    iw_arch a;
+    iw_est_overrides ov;
+    iw_ov_result r;
+    iw_est_overrides_init(&ov);
+    llama3_8b(&a, true);
+    a.weights_bytes = IW_UNKNOWN;          /* config.json only */
+    iw_arch_set_str(&a.quantization.method, "fp8");
+    a.quantization.bits = 8;
+    ov.quantization = "awq";
+    cr_assert_eq(iw_estimate_apply_overrides(&a, &ov, &r), 0, "%s", iw_error_last());
+    const iw_ov_report *q = find(&r, "--quantization");
+    cr_assert_eq(q->status, IW_OV_APPLIED, "%s", q->reason);
+    cr_assert(strstr(q->reason, "config.json names fp8"), "%s", q->reason);
+    cr_assert_str_eq(a.quantization.method, "awq");
+    cr_assert_eq(a.quantization.bits, 4);
+    /* the estimate now sizes 4-bit weights, not fp8 ones */
+    int64_t wb = 0;
+    char f[256];
+    const char *src;
+    cr_assert_eq(iw_estimate_weights(&a, &wb, f, sizeof f, &src), 0, "%s", iw_error_last());
+    cr_assert_lt(wb, 6000000000LL, "%lld: %s", (long long)wb, f);
     iw_arch_free(&a);
 }

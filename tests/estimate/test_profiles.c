@@ -40,7 +40,7 @@ Test(profiles, shipped_parses_and_default_is_todays_constants)
     cr_assert_eq(d->base_overhead, 0);
     cr_assert_eq(d->comm_per_extra_gpu, 0);
     cr_assert_eq(d->vllm_non_torch, 256 * MIB);
-    cr_assert_eq(d->vllm_nccl, 512 * MIB);
+    cr_assert_eq(d->vllm_nccl, 2048 * MIB);
     cr_assert_eq(d->vllm_graphs_base, 192 * MIB);
     cr_assert_eq(d->vllm_graphs_per_layer, 8 * MIB);
     cr_assert_eq(d->llama_overhead, 250 * MIB);
@@ -95,7 +95,7 @@ Test(profiles, user_file_adds_refines_and_inherits)
     const iw_est_profile *d = iw_est_profiles_get(p, NULL);
     cr_assert_str_eq(d->name, "desk", "default_profile switched");
     cr_assert_eq(d->base_overhead, 3 * GIB / 4);
-    cr_assert_eq(d->vllm_nccl, 512 * MIB, "inherited from default");
+    cr_assert_eq(d->vllm_nccl, 2048 * MIB, "inherited from default");
     const iw_est_profile *s = iw_est_profiles_get(p, "desk-safe");
     cr_assert_float_eq(s->fragmentation, 1.2, 1e-12);
     cr_assert_eq(s->frag_scope, IW_FRAG_KV_CACHE, "applies_to defaults to kv_cache");
@@ -103,6 +103,9 @@ Test(profiles, user_file_adds_refines_and_inherits)
     const iw_est_profile *df = iw_est_profiles_get(p, "default");
     cr_assert_eq(df->llama_overhead, 300 * MIB, "refined in place");
     cr_assert_eq(df->vllm_non_torch, 256 * MIB, "other fields of the refined profile kept");
+    cr_assert_eq(df->vllm_min_version, IW_VLLM_VERSION(0, 21, 0), "refining in place keeps the versions");
+    cr_assert_eq(iw_est_profiles_for_vllm(p, IW_VLLM_VERSION(0, 22, 0)), df);
+    cr_assert_eq(s->vllm_min_version, 0, "a profile based on another does not follow its versions");
     const iw_est_gpu_spec *g = iw_est_profiles_gpu(p, "RTX 4090");
     cr_assert_eq(g->bytes, (int64_t)(23.5 * (double)GIB));
     cr_assert_str_eq(g->profile, "desk");
@@ -333,4 +336,101 @@ Test(profiles, inverse_with_margins_plugs_back)
     iw_estimate_free(&e);
     iw_est_profiles_free(p);
     iw_arch_free(&a);
+}
+
+/* Engine versions as data: each shipped vLLM profile names the versions it
+ * follows; --engine vllm@X.Y picks the one whose range holds X.Y. */
+Test(profiles, vllm_versions_pick_the_rules)
+{
+    iw_est_profiles *p = NULL;
+    cr_assert_eq(iw_est_profiles_new(&p), 0, "%s", iw_error_last());
+    struct { int maj, min, pat; const char *name; } cases[] = {
+        {0, 5, 3, "vllm-0.6"}, {0, 6, 4, "vllm-0.6"}, {0, 7, 3, "vllm-0.6"}, {0, 8, 0, "vllm-0.8"},
+        {0, 8, 5, "vllm-0.8"}, {0, 9, 2, "vllm-0.9"}, {0, 10, 0, "vllm-0.10"}, {0, 19, 0, "vllm-0.10"},
+        {0, 20, 9, "vllm-0.10"}, {0, 21, 0, "default"}, {1, 2, 0, "default"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const iw_est_profile *r = iw_est_profiles_for_vllm(p, IW_VLLM_VERSION(cases[i].maj, cases[i].min, cases[i].pat));
+        cr_assert_not_null(r, "%d.%d.%d", cases[i].maj, cases[i].min, cases[i].pat);
+        cr_expect_str_eq(r->name, cases[i].name, "%d.%d.%d", cases[i].maj, cases[i].min, cases[i].pat);
+    }
+    cr_assert_null(iw_est_profiles_for_vllm(p, IW_VLLM_VERSION(0, 4, 0)), "no profile before 0.5");
+    const iw_est_profile *v0 = iw_est_profiles_get(p, "vllm-0.6");
+    cr_assert(v0->vllm_v0 && !v0->vllm_hybrid_kv_groups && !v0->vllm_cuda_graphs_in_budget);
+    cr_assert_eq(v0->vllm_mla_align_bytes, 256);
+    cr_assert_eq(v0->vllm_mbt[0], 0, "max_model_len");
+    const iw_est_profile *v10 = iw_est_profiles_get(p, "vllm-0.10");
+    cr_assert(v10->vllm_hybrid_kv_groups && !v10->vllm_cuda_graphs_in_budget && v10->vllm_bnb_dq_dequantized);
+    cr_assert_eq(v10->vllm_max_num_seqs[1], 1024);
+    cr_assert_eq(v10->vllm_mbt[1], 8192);
+    /* the margin profiles name no versions */
+    cr_assert_eq(iw_est_profiles_get(p, "vllm-wizard")->vllm_min_version, 0);
+    iw_est_profiles_free(p);
+}
+
+Test(profiles, vllm_rules_are_strict)
+{
+    static const struct { const char *frag; const char *msg; } bad[] = {
+        {"\"versions\": [\"0.10\"]", "'vllm.versions'"},
+        {"\"versions\": [\"0.10\", \"0.9\"]", "'vllm.versions'"},
+        {"\"versions\": [\"zero\", null]", "'vllm.versions'"},
+        {"\"engine\": \"v2\"", "'vllm.engine'"},
+        {"\"kv_groups\": 3", "'vllm.kv_groups'"},
+        {"\"cuda_graphs_in_budget\": \"yes\"", "'vllm.cuda_graphs_in_budget'"},
+        {"\"max_num_seqs\": [256]", "'vllm.max_num_seqs'"},
+        {"\"max_num_batched_tokens\": [\"max_len\", 1]", "'vllm.max_num_batched_tokens'"},
+        {"\"sampler_copies\": -1", "'sampler_copies'"},
+        {"\"mla_align_bytes\": 5000", "'mla_align_bytes'"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        iw_est_profiles *p = NULL;
+        cr_assert_eq(iw_est_profiles_new(&p), 0);
+        char doc[512];
+        snprintf(doc, sizeof doc, "{\"format_version\": 1, \"profiles\": [{\"name\": \"x\", \"vllm\": {%s}}]}",
+                 bad[i].frag);
+        cr_expect_lt(iw_est_profiles_merge(p, doc, strlen(doc), "user.json"), 0, "%s accepted", bad[i].frag);
+        cr_expect(strstr(iw_error_last(), bad[i].msg) && strstr(iw_error_last(), "profile 'x'") &&
+                  !strchr(iw_error_last(), '\n'), "%s: %s", bad[i].frag, iw_error_last());
+        cr_expect_null(iw_est_profiles_get(p, "x"), "the set is unchanged");
+        iw_est_profiles_free(p);
+    }
+    /* a user profile for a version the shipped ones do not cover */
+    iw_est_profiles *p = NULL;
+    cr_assert_eq(iw_est_profiles_new(&p), 0);
+    const char *doc = "{\"format_version\": 1, \"profiles\": [{\"name\": \"old\", \"base\": \"vllm-0.6\","
+                      " \"vllm\": {\"versions\": [\"0.3\", \"0.5\"], \"max_num_seqs\": [128, 128]}}]}";
+    cr_assert_eq(iw_est_profiles_merge(p, doc, strlen(doc), "user.json"), 0, "%s", iw_error_last());
+    const iw_est_profile *o = iw_est_profiles_for_vllm(p, IW_VLLM_VERSION(0, 4, 1));
+    cr_assert_not_null(o);
+    cr_assert_str_eq(o->name, "old");
+    cr_assert(o->vllm_v0, "inherited from its base");
+    cr_assert_eq(o->vllm_max_num_seqs[0], 128);
+    iw_est_profiles_free(p);
+}
+
+Test(profiles, engine_spec_parses_versions)
+{
+    iw_engine e;
+    int32_t v = -1;
+    cr_assert_eq(iw_engine_parse_spec("vllm", &e, &v), 0);
+    cr_assert_eq(e, IW_ENGINE_VLLM);
+    cr_assert_eq(v, 0);
+    cr_assert_eq(iw_engine_parse_spec("vllm@0.10", &e, &v), 0);
+    cr_assert_eq(v, IW_VLLM_VERSION(0, 10, 0));
+    cr_assert_eq(iw_engine_parse_spec("VLLM@0.10.1", &e, &v), 0);
+    cr_assert_eq(v, IW_VLLM_VERSION(0, 10, 1));
+    cr_assert_eq(iw_engine_parse_spec("llama.cpp", &e, &v), 0);
+    cr_assert_eq(e, IW_ENGINE_LLAMACPP);
+    static const char *const bad[] = {"vllm@", "vllm@0.", "vllm@0.10.1.2", "vllm@x", "vllm@0.1000",
+                                      "llama.cpp@1", "vllm@-1", "vllm@0..1", NULL};
+    for (size_t i = 0; bad[i]; i++) {
+        cr_expect_lt(iw_engine_parse_spec(bad[i], &e, &v), 0, "%s accepted", bad[i]);
+        cr_expect(!strchr(iw_error_last(), '\n'));
+    }
+    cr_expect_lt(iw_engine_parse_spec("vllm@0.10", &e, NULL), 0, "a version where none is accepted");
+    char buf[32];
+    iw_vllm_version_format(IW_VLLM_VERSION(0, 10, 0), buf, sizeof buf);
+    cr_assert_str_eq(buf, "0.10");
+    iw_vllm_version_format(IW_VLLM_VERSION(1, 2, 3), buf, sizeof buf);
+    cr_assert_str_eq(buf, "1.2.3");
 }

@@ -26,7 +26,7 @@
 static void help(FILE *f)
 {
     fprintf(f,
-        "usage: imageworks-download estimate NAME|PATH|REPO [--engine vllm|llama.cpp|ollama]\n"
+        "usage: imageworks-download estimate NAME|PATH|REPO [--engine vllm[@VERSION]|llama.cpp|ollama]\n"
         "        [--context N] [--batch N] [--kv-dtype T] [--tp N] [--gpu-util F]\n"
         "        [--vram SIZE | --gpu NAME] [--profile NAME] [--profiles FILE]\n"
         "        [--params-b N] [--dtype D] [--quantization Q] [--max-model-len N]\n"
@@ -39,7 +39,8 @@ static void help(FILE *f)
         "verdict (fits / tight / does not fit) with the cheapest change that would fit,\n"
         "and the launch arguments.\n"
         "\n"
-        "  --engine E        vllm (default; llama.cpp for GGUF; the entry's backend for NAME)\n"
+        "  --engine E        vllm (default; llama.cpp for GGUF; the entry's backend for NAME);\n"
+        "                    vllm@0.8, vllm@0.10.1, ...: that vLLM version's rules (vllm = the newest)\n"
         "  --context N       tokens per sequence (default: model maximum; Ollama: its num_ctx,\n"
         "                    else 4096 / 32768 / 262144 by VRAM, at most the model maximum)\n"
         "  --batch N         concurrent sequences (default 1)\n"
@@ -64,6 +65,10 @@ static void help(FILE *f)
         "                    llama.cpp (llama-server), ollama (Modelfile), compose (docker compose)\n"
         "  --port N          port for --emit (default: the entry's backend_config.port)\n"
         "  --max-num-batched-tokens N, --enforce-eager   vLLM profile inputs\n"
+        "  --max-num-seqs N  vLLM max_num_seqs: sizes the sampler of vLLM's profiling run\n"
+        "                    (default: the version's serve default for the GPU, 1024 or 256)\n"
+        "  --mxfp4-backend B marlin, triton, flashinfer, cutlass: the MoE kernel that pads MXFP4\n"
+        "                    experts (default: from --gpu: Hopper triton, Blackwell flashinfer, else marlin)\n"
         "  --ngl N, --ubatch N, --flash-attn on|off      llama.cpp profile inputs\n"
         "  --n-batch N       llama.cpp -b (default 2048; Ollama: its batch)\n"
         "  --llama-app A     server (llama-server, Ollama: one output row per slot; default)\n"
@@ -109,7 +114,7 @@ static int list_profiles(const char *file, bool gpus)
 int cmd_estimate(int argc, char **argv)
 {
     enum { O_MBT = 1000, O_EAGER, O_NGL, O_UBATCH, O_FA, O_PROFILE, O_PROFILES, O_PARAMS, O_DTYPE, O_QUANT,
-           O_MML, O_TRC, O_EMIT, O_PORT, O_NBATCH, O_LAPP };
+           O_MML, O_TRC, O_EMIT, O_PORT, O_NBATCH, O_LAPP, O_SEQS, O_MXFP4 };
     static const struct option opts[] = {
         {"engine", required_argument, NULL, 'e'}, {"context", required_argument, NULL, 'c'},
         {"batch", required_argument, NULL, 'b'}, {"kv-dtype", required_argument, NULL, 'k'},
@@ -124,7 +129,8 @@ int cmd_estimate(int argc, char **argv)
         {"params-b", required_argument, NULL, O_PARAMS}, {"dtype", required_argument, NULL, O_DTYPE},
         {"quantization", required_argument, NULL, O_QUANT}, {"max-model-len", required_argument, NULL, O_MML},
         {"trust-remote-code", no_argument, NULL, O_TRC}, {"emit", required_argument, NULL, O_EMIT},
-        {"port", required_argument, NULL, O_PORT},
+        {"port", required_argument, NULL, O_PORT}, {"max-num-seqs", required_argument, NULL, O_SEQS},
+        {"mxfp4-backend", required_argument, NULL, O_MXFP4},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
     };
     est_request rq;
@@ -138,7 +144,7 @@ int cmd_estimate(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'e':
-            if (iw_engine_parse(optarg, &o->engine) < 0)
+            if (iw_engine_parse_spec(optarg, &o->engine, &o->vllm_version) < 0)
                 return cli_usage("estimate", "estimate: %s", iw_error_last());
             rq.engine_set = true;
             break;
@@ -186,6 +192,17 @@ int cmd_estimate(int argc, char **argv)
                 return cli_usage("estimate", "estimate: --max-num-batched-tokens '%s' invalid", optarg);
             break;
         case O_EAGER: o->enforce_eager = true; break;
+        case O_SEQS:
+            if (parse_i64(optarg, 1, 1 << 20, &o->max_num_seqs))
+                return cli_usage("estimate", "estimate: --max-num-seqs '%s': expected 1..1048576", optarg);
+            break;
+        case O_MXFP4:
+            if (strcmp(optarg, "marlin") && strcmp(optarg, "triton") && strcmp(optarg, "flashinfer") &&
+                strcmp(optarg, "cutlass"))
+                return cli_usage("estimate", "estimate: --mxfp4-backend '%s': expected marlin, triton, flashinfer "
+                                 "or cutlass", optarg);
+            o->mxfp4_backend = optarg;
+            break;
         case O_NGL:
             if (parse_i64(optarg, -1, 100000, &o->n_gpu_layers))
                 return cli_usage("estimate", "estimate: --ngl '%s' invalid", optarg);

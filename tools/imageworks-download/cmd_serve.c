@@ -486,7 +486,7 @@ static int body_to_request(const cJSON *o, bool need_model, est_request *rq, cha
     static const char *const keys[] = {
         "model", "engine", "context", "batch", "kv_dtype", "tp", "gpu_util", "vram", "gpu", "profile",
         "params_b", "dtype", "quantization", "max_model_len", "trust_remote_code", "emit", "port",
-        "max_num_batched_tokens", "enforce_eager", "ngl", "ubatch", "flash_attn", NULL};
+        "max_num_batched_tokens", "enforce_eager", "ngl", "ubatch", "flash_attn", "max_num_seqs", NULL};
     if (!cJSON_IsObject(o)) {
         snprintf(err, en, "the body must be a JSON object");
         return -1;
@@ -515,7 +515,7 @@ static int body_to_request(const cJSON *o, bool need_model, est_request *rq, cha
         }
     }
     if ((s = body_str(o, "engine", err, en, &bad))) {
-        if (iw_engine_parse(s, &op->engine) < 0) {
+        if (iw_engine_parse_spec(s, &op->engine, &op->vllm_version) < 0) {
             snprintf(err, en, "%s", iw_error_last());
             return -1;
         }
@@ -600,6 +600,7 @@ static int body_to_request(const cJSON *o, bool need_model, est_request *rq, cha
     if (r)
         rq->port = (int)v;
     if (body_i64(o, "max_num_batched_tokens", 1, (int64_t)1 << 31, &op->max_num_batched_tokens, err, en) < 0 ||
+        body_i64(o, "max_num_seqs", 1, 1 << 20, &op->max_num_seqs, err, en) < 0 ||
         body_i64(o, "ngl", 0, 100000, &op->n_gpu_layers, err, en) < 0 ||
         body_i64(o, "ubatch", 1, 1 << 20, &op->n_ubatch, err, en) < 0)
         return -1;

@@ -352,6 +352,16 @@ static void print_table(FILE *f, const char *target, const iw_estimate *e, const
                 in->llama_app == IW_LLAMA_CLI ? "llama-cli" : "llama-server");
     fprintf(f, "dtype:   %s (%s)\n", ovr->dtype, ovr->dtype_source);
     fprintf(f, "profile: %s (%s)\n", in->profile ? in->profile->name : "default", iw_est_profiles_origin(ps));
+    if (in->engine == IW_ENGINE_VLLM) {
+        const iw_est_profile *vr = in->vllm_rules ? in->vllm_rules : in->profile;
+        char lo[32] = "", hi[32] = "";
+        if (vr && vr->vllm_min_version)
+            iw_vllm_version_format(vr->vllm_min_version, lo, sizeof lo);
+        if (vr && vr->vllm_max_version)
+            iw_vllm_version_format(vr->vllm_max_version, hi, sizeof hi);
+        fprintf(f, "vllm:    rules of '%s' (vLLM %s%s%s%s), max_num_seqs %" PRId64 "\n", vr ? vr->name : "default",
+                lo[0] ? lo : "?", hi[0] ? " to before " : " and later", hi, "", in->max_num_seqs);
+    }
     for (size_t i = 0; i < ovr->n; i++) {
         const iw_ov_report *r = &ovr->r[i];
         fprintf(f, "%-8s %s%s%s: %s: %s\n", "override", r->flag, r->value[0] ? " " : "", r->value,
@@ -500,8 +510,18 @@ int est_run(iw_registry *reg, const est_request *req, est_result *res)
             goto done;
         }
         o.vram_bytes = g->bytes;
+        o.gpu_name = g->name;
         if (!prof_name && g->profile[0])
             prof_name = g->profile;
+    }
+    if (o.engine == IW_ENGINE_VLLM && o.vllm_version) {
+        char vb[32];
+        iw_vllm_version_format(o.vllm_version, vb, sizeof vb);
+        if (!(o.vllm_rules = iw_est_profiles_for_vllm(ps, o.vllm_version))) {
+            fail(res, 2, "no profile covers vLLM %s (see --profile list; profiles name their versions in "
+                 "vllm.versions)", vb);
+            goto done;
+        }
     }
     if (!(o.profile = iw_est_profiles_get(ps, prof_name))) {
         fail(res, 2, "unknown profile '%s' (see --profile list)", prof_name ? prof_name : "");
