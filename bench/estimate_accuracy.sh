@@ -132,13 +132,14 @@ j=$(est "$tmp/qwen3-235b-fp8" --context 8192 --tp 4 --vram 80GiB)
 row "Qwen3-235B-A22B-FP8" "vLLM tp4, 4x H100, KV auto (bf16)" "KV tokens for the logged 8.11 GiB" 178880 "$(echo "$j" | tok_of 8.11)" "[vllm-project/vllm#21348](https://github.com/vllm-project/vllm/issues/21348)"
 
 # 10-11 gpt-oss-120b on one H100 (MXFP4): Model loading took ...
-j=$(est "$corpus/gpt_oss__gpt-oss-120b" --context 8192 --vram 80GiB)
-w=$(r2 "$(echo "$j" | term weights $GiB)")
-row "gpt-oss-120b" "vLLM 0.10.1, H100 (Marlin MXFP4)" "weights GiB" 65.9651 "$w" "[vllm-project/vllm#23278](https://github.com/vllm-project/vllm/issues/23278)"
-row "gpt-oss-120b" "vLLM 0.14.1, H100 (Triton MXFP4)" "weights GiB" 64.38 "$w" "[vllm-project/vllm#33155](https://github.com/vllm-project/vllm/issues/33155)"
+# (the MoE kernel each log names: the padding of MXFP4 experts follows it)
+j=$(est "$corpus/gpt_oss__gpt-oss-120b" --engine vllm@0.10.1 --context 8192 --vram 80GiB --mxfp4-backend marlin)
+row "gpt-oss-120b" "vLLM 0.10.1, H100 (Marlin MXFP4)" "weights GiB" 65.9651 "$(r2 "$(echo "$j" | term weights $GiB)")" "[vllm-project/vllm#23278](https://github.com/vllm-project/vllm/issues/23278)"
+j=$(est "$corpus/gpt_oss__gpt-oss-120b" --engine vllm@0.14.1 --context 8192 --vram 80GiB --mxfp4-backend triton)
+row "gpt-oss-120b" "vLLM 0.14.1, H100 (Triton MXFP4)" "weights GiB" 64.38 "$(r2 "$(echo "$j" | term weights $GiB)")" "[vllm-project/vllm#33155](https://github.com/vllm-project/vllm/issues/33155)"
 
 # 12 DeepSeek-Coder-V2-Lite-Instruct-AWQ (MLA): 59.75 GiB -> 116023 blocks
-j=$(est "$tmp/dsv2-lite-awq" --context 163840 --vram 80GiB)
+j=$(est "$tmp/dsv2-lite-awq" --engine vllm@0.7.2 --context 163840 --vram 80GiB)
 row "DeepSeek-Coder-V2-Lite-Instruct-AWQ" "vLLM 0.7 (V0, Triton MLA)" "weights GiB" 10.45 "$(r2 "$(echo "$j" | term weights $GiB)")" "[vllm-project/vllm#13109](https://github.com/vllm-project/vllm/pull/13109)"
 row "DeepSeek-Coder-V2-Lite-Instruct-AWQ" "vLLM 0.7, MLA latent" "KV tokens for the logged 59.75 GiB" 1856368 "$(echo "$j" | tok_of 59.75)" "[vllm-project/vllm#13109](https://github.com/vllm-project/vllm/pull/13109)"
 
