@@ -285,6 +285,37 @@ const char *iw_registry_default_metrics_log(void);
  * missing_file and returns 0.  A second run changes nothing. */
 int iw_registry_reconcile(iw_registry *r, const char *log_path, bool dry_run, iw_reconcile_report *rep);
 
+/* ---- measured starts from engine logs (--engine-log) ------------------ */
+
+#define IW_MEASURED_STARTS_MAX 8   /* starts kept per model, newest first */
+
+typedef struct iw_engine_reconcile_report {
+    size_t files, lines, long_lines, starts;   /* read */
+    size_t stored, unchanged, skipped;         /* per start: kept new; already stored or older than the
+                                                  IW_MEASURED_STARTS_MAX kept; matching no or several entries */
+    cJSON *changes;   /* array of {name, start} stored (caller frees) */
+    cJSON *skipped_starts; /* array of {file, line, model, reason} (caller frees) */
+} iw_engine_reconcile_report;
+
+/* Read engine start-up logs (iw_engine_log_read, enginelog.h) and store each
+ * start-up in metadata.architecture.measured_starts of the registry entry it
+ * belongs to (discovered layer; newest first by observed_at, then by line;
+ * at most IW_MEASURED_STARTS_MAX; an identical start already stored is
+ * left alone, so a second run changes nothing).  A start-up belongs to
+ * `name` when given (it must exist), else to the one entry whose name,
+ * served_model_id, metadata.hf_repo_id, download_path or
+ * backend_config.model_path is the log's served name or model (a model
+ * file inside a download_path folder counts); starts that match no entry or
+ * several are skipped and listed.  observed_at is the log's own timestamp
+ * when it prints full ones (Ollama), else the log file's modification time
+ * (observed_from says which).  Every log is read before anything is written;
+ * a log that cannot be read fails the whole call. */
+int iw_registry_reconcile_engine_logs(iw_registry *r, const char *const *paths, size_t n_paths, const char *name,
+                                      bool dry_run, iw_engine_reconcile_report *rep);
+
+/* Seconds since the epoch -> "YYYY-mm-ddTHH:MM:SS.ffffff+00:00". */
+void iw_registry_time_iso(int64_t sec, int32_t usec, char out[40]);
+
 /* Parse an ISO-8601 timestamp ("2025-11-06T22:32:45.240601+00:00", "...Z",
  * no zone = UTC) to seconds since the epoch with microseconds. */
 int iw_parse_iso8601(const char *s, int64_t *sec, int32_t *usec);

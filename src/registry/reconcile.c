@@ -7,8 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 
 #include "iwdl/registry.h"
+#include "iwdl/enginelog.h"
 #include "iwdl/buf.h"
 #include "iwdl/error.h"
 #include "iwdl/json.h"
@@ -349,6 +351,31 @@ static cJSON *obj_child(cJSON *parent, const char *key)
     return cJSON_AddObjectToObject(parent, key);
 }
 
+/* The discovered entry's metadata.architecture object for `name`, created
+ * (entry and objects) when absent.  A new discovered record is partial: the
+ * merged view fills the rest from curated, so it starts with the merged
+ * record's sources (`march`).  NULL on ENOMEM.  The index is not updated: a
+ * name is looked up once per transaction. */
+static cJSON *discovered_arch(cJSON *disc, const iw_name_index *dix, const char *name, const cJSON *march)
+{
+    cJSON *e = iw_name_index_find(dix, name);
+    if (!e) {
+        e = cJSON_CreateObject();
+        if (!e || !cJSON_AddStringToObject(e, "name", name)) {
+            cJSON_Delete(e);
+            return NULL;
+        }
+        cJSON_AddItemToArray(disc, e);
+    }
+    cJSON *meta = obj_child(e, "metadata");
+    bool fresh = meta && !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(meta, "architecture"));
+    cJSON *arch = meta ? obj_child(meta, "architecture") : NULL;
+    const cJSON *msrc = cJSON_GetObjectItemCaseSensitive(march, "sources");
+    if (arch && fresh && cJSON_IsArray(msrc))
+        cJSON_AddItemToObject(arch, "sources", cJSON_Duplicate(msrc, 1));
+    return arch;
+}
+
 static int reconcile_txn(cJSON *disc, cJSON *cur, void *p)
 {
     rec_ctx *c = p;
@@ -406,23 +433,7 @@ static int reconcile_txn(cJSON *disc, cJSON *cur, void *p)
             cJSON_Delete(rt);
             continue;
         }
-        cJSON *e = iw_name_index_find(&dix, b->model);
-        if (!e) {
-            e = cJSON_CreateObject();
-            if (!e || !cJSON_AddStringToObject(e, "name", b->model)) {
-                cJSON_Delete(e);
-                goto oom;
-            }
-            cJSON_AddItemToArray(disc, e);
-        }
-        cJSON *meta = obj_child(e, "metadata");
-        bool fresh = meta && !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(meta, "architecture"));
-        cJSON *arch = meta ? obj_child(meta, "architecture") : NULL;
-        /* a new discovered record is partial (runtime only): the merged view
-         * fills the rest from curated; keep curated's sources listed too */
-        const cJSON *msrc = cJSON_GetObjectItemCaseSensitive(march, "sources");
-        if (arch && fresh && cJSON_IsArray(msrc))
-            cJSON_AddItemToObject(arch, "sources", cJSON_Duplicate(msrc, 1));
+        cJSON *arch = discovered_arch(disc, &dix, b->model, march);
         if (!arch) {
             goto oom;
         }
@@ -489,5 +500,440 @@ int iw_registry_reconcile(iw_registry *r, const char *log_path, bool dry_run, iw
 done:
     free(real);
     table_free(&t);
+    return rc;
+}
+
+/* ================================================= engine start-up logs */
+
+void iw_registry_time_iso(int64_t sec, int32_t usec, char out[40])
+{
+    time_t t = (time_t)sec;
+    struct tm tm;
+    if (!gmtime_r(&t, &tm)) {
+        snprintf(out, 40, "1970-01-01T00:00:00.000000+00:00");
+        return;
+    }
+    snprintf(out, 40, "%04d-%02d-%02dT%02d:%02d:%02d.%06d+00:00", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+             tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(usec >= 0 && usec < 1000000 ? usec : 0));
+}
+
+typedef struct eng_ctx {
+    cJSON *starts;        /* every start of every log, with source.file absolute */
+    const char *name;     /* --name */
+    bool dry_run;
+    iw_engine_reconcile_report *rep;
+} eng_ctx;
+
+static size_t trimmed_len(const char *s)
+{
+    size_t n = strlen(s);
+    while (n > 1 && s[n - 1] == '/')
+        n--;
+    return n;
+}
+
+/* Does identity `id` (a served name, repo id or path the log names) name
+ * the entry value `v`?  Equal strings, equal paths (trailing '/' ignored),
+ * or a file inside the folder v. */
+static bool names(const char *id, const char *v)
+{
+    if (!id || !*id || !v || !*v || !strcmp(v, "None"))
+        return false;
+    if (!strcmp(id, v))
+        return true;
+    size_t a = trimmed_len(id), b = trimmed_len(v);
+    if (a == b && !strncmp(id, v, a))
+        return true;
+    return v[0] == '/' && a > b && !strncmp(id, v, b) && id[b] == '/';
+}
+
+/* An Ollama blob path ".../blobs/sha256-<hex>" names the entry whose
+ * architecture was read from that blob (sources "gguf:<path to the blob>"). */
+static bool names_blob(const char *id, const cJSON *arch)
+{
+    const char *b = id ? strstr(id, "/blobs/sha256-") : NULL;
+    if (!b)
+        return false;
+    b += 7;
+    const cJSON *s;
+    cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(arch, "sources")) {
+        if (!cJSON_IsString(s))
+            continue;
+        size_t n = strlen(s->valuestring), m = strlen(b);
+        if (n >= m && !strcmp(s->valuestring + n - m, b))
+            return true;
+    }
+    return false;
+}
+
+static bool entry_matches(const cJSON *e, const cJSON *start)
+{
+    const char *ids[2] = { iw_json_get_str(start, "served_name"), iw_json_get_str(start, "model") };
+    const cJSON *md = cJSON_GetObjectItemCaseSensitive(e, "metadata");
+    const cJSON *bc = cJSON_GetObjectItemCaseSensitive(e, "backend_config");
+    const char *vals[5] = { iw_json_get_str(e, "name"), iw_json_get_str(e, "served_model_id"),
+                            iw_json_get_str(md, "hf_repo_id"), iw_json_get_str(e, "download_path"),
+                            iw_json_get_str(bc, "model_path") };
+    for (int i = 0; i < 2; i++) {
+        for (int k = 0; k < 5; k++)
+            if (names(ids[i], vals[k]))
+                return true;
+        if (names_blob(ids[i], cJSON_GetObjectItemCaseSensitive(md, "architecture")))
+            return true;
+    }
+    return false;
+}
+
+/* The stored form of a start: what the log said, without the parser's
+ * bookkeeping. */
+static cJSON *stored_start(const cJSON *st)
+{
+    static const char *const keys[] = { "engine", "engine_version", "model", "served_name", "model_name",
+                                        "observed_at", "observed_from", "settings", "measured", "resolution",
+                                        "source", NULL };
+    cJSON *o = cJSON_CreateObject();
+    for (const char *const *k = keys; o && *k; k++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(st, *k);
+        if (v && !cJSON_AddItemToObject(o, *k, cJSON_Duplicate(v, 1))) {
+            cJSON_Delete(o);
+            return NULL;
+        }
+    }
+    return o;
+}
+
+/* The same start-up: the same place in the same log with the same figures
+ * (observed_at may differ when the file was touched). */
+static bool same_start(const cJSON *a, const cJSON *b)
+{
+    static const char *const keys[] = { "engine", "source", "settings", "measured", NULL };
+    for (const char *const *k = keys; *k; k++)
+        if (!cJSON_Compare(cJSON_GetObjectItemCaseSensitive(a, *k), cJSON_GetObjectItemCaseSensitive(b, *k), 1))
+            return false;
+    return true;
+}
+
+static void start_time(const cJSON *s, int64_t *sec, int32_t *usec)
+{
+    *sec = 0;
+    *usec = 0;
+    const char *t = iw_json_get_str(s, "observed_at");
+    if (!t || iw_parse_iso8601(t, sec, usec) < 0) {
+        iw_error_clear();
+        *sec = 0;
+        *usec = 0;
+    }
+}
+
+static int newest_first(const void *pa, const void *pb)
+{
+    const cJSON *a = *(const cJSON *const *)pa, *b = *(const cJSON *const *)pb;
+    int64_t sa, sb;
+    int32_t ua, ub;
+    start_time(a, &sa, &ua);
+    start_time(b, &sb, &ub);
+    if (sa != sb)
+        return sa > sb ? -1 : 1;
+    if (ua != ub)
+        return ua > ub ? -1 : 1;
+    int64_t la = 0, lb = 0;
+    iw_json_get_i64(cJSON_GetObjectItemCaseSensitive(a, "source"), "line", &la);
+    iw_json_get_i64(cJSON_GetObjectItemCaseSensitive(b, "source"), "line", &lb);
+    return la > lb ? -1 : la < lb ? 1 : 0;
+}
+
+/* Merge `add` (stored starts for one entry) into arch.measured_starts:
+ * returns how many were new, <0 on ENOMEM. */
+static int merge_starts(cJSON *arch, cJSON *add)
+{
+    cJSON *old = cJSON_GetObjectItemCaseSensitive(arch, "measured_starts");
+    size_t n_old = cJSON_IsArray(old) ? (size_t)cJSON_GetArraySize(old) : 0;
+    size_t n_add = (size_t)cJSON_GetArraySize(add);
+    cJSON **v = calloc(n_old + n_add + 1, sizeof *v);
+    if (!v)
+        return iw_error_set(IW_ENOMEM, "reconcile: out of memory");
+    size_t n = 0;
+    int fresh = 0;
+    for (size_t i = 0; i < n_old; i++) {
+        cJSON *it = cJSON_GetArrayItem(old, (int)i);
+        if (cJSON_IsObject(it))
+            v[n++] = cJSON_Duplicate(it, 1);
+    }
+    for (size_t i = 0; i < n_add; i++) {
+        const cJSON *it = cJSON_GetArrayItem(add, (int)i);
+        bool dup = false;
+        for (size_t k = 0; k < n && !dup; k++)
+            dup = same_start(v[k], it);
+        if (!dup) {
+            v[n++] = cJSON_Duplicate(it, 1);
+            fresh++;
+        }
+    }
+    if (fresh == 0) {
+        for (size_t i = 0; i < n; i++)
+            cJSON_Delete(v[i]);
+        free(v);
+        return 0;
+    }
+    qsort(v, n, sizeof *v, newest_first);
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t i = 0; i < n; i++) {
+        if (arr && i < IW_MEASURED_STARTS_MAX && v[i])
+            cJSON_AddItemToArray(arr, v[i]);
+        else
+            cJSON_Delete(v[i]);
+    }
+    free(v);
+    if (!arr)
+        return iw_error_set(IW_ENOMEM, "reconcile: out of memory");
+    /* new starts older than the kept ones fall off the end: count those kept */
+    int kept = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, arr) {
+        bool was = false;
+        for (int k = 0; k < (int)n_old && !was; k++)
+            was = same_start(cJSON_GetArrayItem(old, k), it);
+        kept += !was;
+    }
+    if (old)
+        cJSON_ReplaceItemInObjectCaseSensitive(arch, "measured_starts", arr);
+    else
+        cJSON_AddItemToObject(arch, "measured_starts", arr);
+    return kept;
+}
+
+static void skip_start(iw_engine_reconcile_report *rep, const cJSON *st, const char *reason)
+{
+    rep->skipped++;
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return;
+    const cJSON *src = cJSON_GetObjectItemCaseSensitive(st, "source");
+    cJSON_AddStringToObject(o, "file", iw_json_get_str(src, "file") ? iw_json_get_str(src, "file") : "");
+    int64_t line = 0;
+    iw_json_get_i64(src, "line", &line);
+    cJSON_AddNumberToObject(o, "line", (double)line);
+    const char *m = iw_json_get_str(st, "served_name");
+    if (!m)
+        m = iw_json_get_str(st, "model");
+    if (m)
+        cJSON_AddStringToObject(o, "model", m);
+    else
+        cJSON_AddNullToObject(o, "model");
+    cJSON_AddStringToObject(o, "reason", reason);
+    cJSON_AddItemToArray(rep->skipped_starts, o);
+}
+
+static int engine_txn(cJSON *disc, cJSON *cur, void *p)
+{
+    eng_ctx *c = p;
+    iw_engine_reconcile_report *rep = c->rep;
+    cJSON *merged = cJSON_GetArraySize(cur) ? iw_registry_merge(disc, cur) : NULL;
+    if (cJSON_GetArraySize(cur) && !merged)
+        return iw_error_set(IW_ENOMEM, "reconcile: out of memory");
+    const cJSON *view = merged ? merged : disc;
+    iw_name_index mix, dix;
+    if (!iw_name_index_build(&mix, view) || !iw_name_index_build(&dix, disc)) {
+        iw_name_index_free(&mix);
+        cJSON_Delete(merged);
+        return iw_error_set(IW_ENOMEM, "reconcile: out of memory");
+    }
+    int rc = 0;
+    rep->stored = rep->unchanged = rep->skipped = 0;
+    cJSON_Delete(rep->changes);
+    cJSON_Delete(rep->skipped_starts);
+    rep->changes = cJSON_CreateArray();
+    rep->skipped_starts = cJSON_CreateArray();
+    /* each start's entry: by --name, else by what the log calls the model */
+    size_t ns = (size_t)cJSON_GetArraySize(c->starts);
+    const char **owner = calloc(ns + 1, sizeof *owner);
+    if (!owner || !rep->changes || !rep->skipped_starts) {
+        rc = iw_error_set(IW_ENOMEM, "reconcile: out of memory");
+        goto out;
+    }
+    if (c->name && !iw_name_index_find(&mix, c->name)) {
+        rc = iw_error_set(IW_ENOTFOUND, "no registry entry named '%s'", c->name);
+        goto out;
+    }
+    for (size_t i = 0; i < ns; i++) {
+        const cJSON *st = cJSON_GetArrayItem(c->starts, (int)i);
+        if (c->name) {
+            owner[i] = iw_name_index_find(&mix, c->name) ? iw_json_get_str(iw_name_index_find(&mix, c->name), "name") : NULL;
+            continue;
+        }
+        const char *hit = NULL;
+        int nhit = 0;
+        char names_seen[512] = "";
+        for (size_t k = 0; k < mix.n; k++) {
+            if (!entry_matches(mix.v[k].e, st))
+                continue;
+            if (nhit < 3) {
+                size_t l = strlen(names_seen);
+                snprintf(names_seen + l, sizeof names_seen - l, "%s'%s'", nhit ? ", " : "", mix.v[k].name);
+            }
+            nhit++;
+            hit = mix.v[k].name;
+        }
+        if (nhit == 1) {
+            owner[i] = hit;
+        } else if (nhit == 0) {
+            skip_start(rep, st, "no registry entry has this served name, name, repo or path; give --name");
+        } else {
+            char why[700];
+            snprintf(why, sizeof why, "%d registry entries match (%s%s); give --name", nhit, names_seen,
+                     nhit > 3 ? ", ..." : "");
+            skip_start(rep, st, why);
+        }
+    }
+    int mask = 0;
+    for (size_t i = 0; i < ns; i++) {
+        if (!owner[i])
+            continue;
+        const char *nm = owner[i];
+        bool first = true;      /* group this entry's starts */
+        for (size_t k = 0; k < i; k++)
+            if (owner[k] && !strcmp(owner[k], nm))
+                first = false;
+        if (!first)
+            continue;
+        cJSON *add = cJSON_CreateArray();
+        for (size_t k = i; add && k < ns; k++)
+            if (owner[k] && !strcmp(owner[k], nm)) {
+                cJSON *s = stored_start(cJSON_GetArrayItem(c->starts, (int)k));
+                if (!s) {
+                    cJSON_Delete(add);
+                    add = NULL;
+                    break;
+                }
+                cJSON_AddItemToArray(add, s);
+            }
+        if (!add) {
+            rc = iw_error_set(IW_ENOMEM, "reconcile: out of memory");
+            goto out;
+        }
+        const cJSON *me = iw_name_index_find(&mix, nm);
+        const cJSON *march = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(me, "metadata"), "architecture");
+        /* what is new against the merged view (a dry run writes nothing) */
+        cJSON *probe = cJSON_CreateObject();
+        const cJSON *mold = cJSON_GetObjectItemCaseSensitive(march, "measured_starts");
+        if (probe && mold)
+            cJSON_AddItemToObject(probe, "measured_starts", cJSON_Duplicate(mold, 1));
+        int fresh = probe ? merge_starts(probe, add) : iw_error_set(IW_ENOMEM, "reconcile: out of memory");
+        if (fresh < 0) {
+            cJSON_Delete(probe);
+            cJSON_Delete(add);
+            rc = fresh;
+            goto out;
+        }
+        const cJSON *kept = cJSON_GetObjectItemCaseSensitive(probe, "measured_starts");
+        int n_add = cJSON_GetArraySize(add);
+        rep->stored += (size_t)fresh;
+        rep->unchanged += (size_t)(n_add - fresh);
+        if (fresh > 0) {
+            const cJSON *it;
+            cJSON_ArrayForEach(it, add) {
+                bool was = false, now = false;
+                const cJSON *o;
+                cJSON_ArrayForEach(o, mold)
+                    if (same_start(o, it))
+                        was = true;
+                cJSON_ArrayForEach(o, kept)
+                    if (same_start(o, it))
+                        now = true;
+                if (was || !now)
+                    continue;
+                cJSON *ch = cJSON_CreateObject();
+                if (ch) {
+                    cJSON_AddStringToObject(ch, "name", nm);
+                    cJSON_AddItemToObject(ch, "start", cJSON_Duplicate(it, 1));
+                    cJSON_AddItemToArray(rep->changes, ch);
+                }
+            }
+        }
+        cJSON_Delete(probe);
+        if (fresh > 0 && !c->dry_run) {
+            cJSON *arch = discovered_arch(disc, &dix, nm, march);
+            int w = arch ? merge_starts(arch, add) : iw_error_set(IW_ENOMEM, "reconcile: out of memory");
+            if (w < 0) {
+                cJSON_Delete(add);
+                rc = w;
+                goto out;
+            }
+            if (w > 0)
+                mask = 1 << IW_REG_DISCOVERED;
+            /* a new discovered entry is in disc now: index it for later names */
+            iw_name_index_free(&dix);
+            if (!iw_name_index_build(&dix, disc)) {
+                cJSON_Delete(add);
+                rc = iw_error_set(IW_ENOMEM, "reconcile: out of memory");
+                goto out;
+            }
+        }
+        cJSON_Delete(add);
+    }
+    rc = c->dry_run ? 0 : mask;
+out:
+    free(owner);
+    iw_name_index_free(&mix);
+    iw_name_index_free(&dix);
+    cJSON_Delete(merged);
+    return rc;
+}
+
+int iw_registry_reconcile_engine_logs(iw_registry *r, const char *const *paths, size_t n_paths, const char *name,
+                                      bool dry_run, iw_engine_reconcile_report *rep)
+{
+    if (!r || !rep || (!paths && n_paths))
+        return iw_error_set(IW_EINVAL, "reconcile: no registry, logs or report");
+    memset(rep, 0, sizeof *rep);
+    cJSON *all = cJSON_CreateArray();
+    if (!all)
+        return iw_error_set(IW_ENOMEM, "reconcile: out of memory");
+    int rc = 0;
+    for (size_t i = 0; i < n_paths && rc == 0; i++) {
+        cJSON *starts = NULL;
+        iw_engine_log_report lr;
+        if ((rc = iw_engine_log_read(paths[i], &starts, &lr)) < 0)
+            break;
+        rep->files++;
+        rep->lines += lr.lines;
+        rep->long_lines += lr.long_lines;
+        rep->starts += lr.starts;
+        char *real = realpath(paths[i], NULL);
+        struct stat st;
+        char when[40] = "";
+        if (stat(paths[i], &st) == 0)
+            iw_registry_time_iso((int64_t)st.st_mtim.tv_sec, (int32_t)(st.st_mtim.tv_nsec / 1000), when);
+        cJSON *s;
+        while ((s = cJSON_DetachItemFromArray(starts, 0)) != NULL) {
+            cJSON *src = cJSON_GetObjectItemCaseSensitive(s, "source");
+            if (real && src)
+                cJSON_ReplaceItemInObjectCaseSensitive(src, "file", cJSON_CreateString(real));
+            if (!cJSON_GetObjectItemCaseSensitive(s, "observed_at")) {
+                cJSON_AddStringToObject(s, "observed_at", when[0] ? when : "1970-01-01T00:00:00.000000+00:00");
+                cJSON_AddStringToObject(s, "observed_from", "log file modification time");
+            } else {
+                cJSON_AddStringToObject(s, "observed_from", "log timestamps");
+            }
+            cJSON_AddItemToArray(all, s);
+        }
+        free(real);
+        cJSON_Delete(starts);
+    }
+    if (rc == 0 && cJSON_GetArraySize(all) > 0) {
+        eng_ctx c = { all, name, dry_run, rep };
+        if (dry_run) {
+            cJSON *d = cJSON_Duplicate(iw_registry_entries(r, IW_REG_DISCOVERED), 1);
+            cJSON *cu = cJSON_Duplicate(iw_registry_entries(r, IW_REG_CURATED), 1);
+            rc = (d && cu) ? engine_txn(d, cu, &c) : iw_error_set(IW_ENOMEM, "reconcile: out of memory");
+            cJSON_Delete(d);
+            cJSON_Delete(cu);
+        } else {
+            rc = iw_registry_update(r, engine_txn, &c);
+        }
+        if (rc > 0)
+            rc = 0;
+    }
+    cJSON_Delete(all);
     return rc;
 }
