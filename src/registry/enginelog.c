@@ -74,6 +74,7 @@ typedef struct start {
     int    engine;
     size_t line;
     bool   has_init, has_args, has_load;
+    bool   v0, v1;           /* lines only that engine generation prints */
     char   version[32];
     char   model[IW_ENGINE_LOG_MAX_FIELD + 1];
     char   served[IW_ENGINE_LOG_MAX_FIELD + 1];
@@ -370,6 +371,8 @@ static int finish(parser *p)
     cJSON_AddStringToObject(o, "engine", s->engine == ENG_VLLM ? "vllm" : "llama.cpp");
     if (s->version[0])
         cJSON_AddStringToObject(o, "engine_version", s->version);
+    if (s->engine == ENG_VLLM && s->v0 != s->v1)
+        cJSON_AddStringToObject(o, "engine_generation", s->v0 ? "V0" : "V1");
     if (s->model[0])
         cJSON_AddStringToObject(o, "model", s->model);
     if (s->served[0])
@@ -586,6 +589,10 @@ static int vllm_line(parser *p, const char *line)
         if ((rc = begin(p, ENG_VLLM, s->has_init || fig_any(s))) < 0)
             return rc;
         s->has_init = true;
+        if (strstr(line, "a V1 LLM engine"))
+            s->v1 = true;
+        else
+            s->v0 = true;
         q += strlen("LLM engine (v");
         size_t i = 0;
         while (q[i] && q[i] != ')' && i + 1 < sizeof s->version && (isalnum((unsigned char)q[i]) || q[i] == '.' || q[i] == '+'))
@@ -615,6 +622,8 @@ static int vllm_line(parser *p, const char *line)
     if (strstr(line, "Memory profiling results") || (strstr(line, "Memory profiling takes") && !strstr(line, "non KV"))) {
         if ((rc = begin(p, ENG_VLLM, s->engine == ENG_VLLM && s->avail.set)) < 0)
             return rc;
+        if (strstr(line, "Memory profiling results"))
+            s->v0 = true;
         /* 0.6.4: everything on this one line */
         if ((rc = size_fig(p, line, "total_gpu_memory=", &s->gpu_total)) < 0 ||
             (rc = size_fig(p, line, "peak_torch_memory=", &s->torch_peak)) < 0 ||
@@ -664,6 +673,11 @@ static int vllm_line(parser *p, const char *line)
             return rc;
         if (sizes[i].load)
             s->has_load = true;
+        /* V0's worker.py and model_runner.py lines; V1's gpu_worker / gpu_model_runner */
+        if (i == 0 || i == 2 || i == 3 || i == 4 || i == 5 || i == 7)
+            s->v0 = true;
+        else if (i == 1 || i == 6 || (i >= 8 && i <= 11))
+            s->v1 = true;
         if ((rc = size_fig(p, m, sizes[i].m, sizes[i].f)) < 0)
             return rc;
         any = true;
@@ -746,6 +760,7 @@ static int vllm_line(parser *p, const char *line)
     if ((q = after(line, "# GPU blocks:")) || (q = after(line, "# cuda blocks:")) || (q = after(line, "# CUDA blocks:"))) {
         if ((rc = begin(p, ENG_VLLM, false)) < 0 || (rc = count_at(p, q, "# GPU blocks", &s->blocks)) < 0)
             return rc;
+        s->v0 = true;
         any = true;
     }
     (void)any;

@@ -62,6 +62,7 @@ Test(enginelog, vllm_v1_0_19_all_figures_and_settings)
     const cJSON *o = cJSON_GetArrayItem(s, 0);
     cr_assert_str_eq(str(o, "engine", NULL), "vllm");
     cr_assert_str_eq(str(o, "engine_version", NULL), "0.19.0");
+    cr_assert_str_eq(str(o, "engine_generation", NULL), "V1");
     cr_assert_str_eq(str(o, "model", NULL), "codellama/CodeLlama-7b-hf");
     cr_assert_str_eq(str(o, "served_name", NULL), "codellama/CodeLlama-7b-hf");
     cr_assert_eq(num(o, "settings", "max_model_len"), 8192);
@@ -91,6 +92,8 @@ Test(enginelog, vllm_v0_table_two_startups_without_engine_lines)
     cJSON *s = read_fixture("vllm-0.6.5-llama3-8b-tp1-tp2.log", NULL);
     cr_assert_eq(cJSON_GetArraySize(s), 2);
     const cJSON *a = cJSON_GetArrayItem(s, 0), *b = cJSON_GetArrayItem(s, 1);
+    cr_assert_str_eq(str(a, "engine_generation", NULL), "V0");   /* no version line: the lines say V0 */
+    cr_assert_null(str(a, "engine_version", NULL));
     cr_assert_eq(num(a, "settings", "gpu_total_bytes"), round(79.22 * GIB));
     cr_assert_float_eq(num(a, "settings", "gpu_memory_utilization"), 0.90, 1e-9);
     cr_assert_eq(num(a, "measured", "weights_bytes"), round(14.96 * GIB));
