@@ -113,6 +113,9 @@ typedef struct iw_est_opts {
     /* Overheads and margins (see "Profiles" below); NULL = the shipped
      * "default" profile, which adds no margin to the modelled terms. */
     const struct iw_est_profile *profile;
+    /* Corrections from a measured start-up of this model (docs/estimate.md,
+     * "Calibration"); NULL = none.  Applied to the heuristic terms only. */
+    const struct iw_est_calibration *calibration;
 } iw_est_opts;
 
 void iw_est_opts_init(iw_est_opts *o);
@@ -126,7 +129,7 @@ typedef struct iw_est_term {
     char    source[48];        /* "exact: safetensors headers", "exact: gguf tensors", "formula", "heuristic" */
 } iw_est_term;
 
-#define IW_EST_MAX_TERMS 12
+#define IW_EST_MAX_TERMS 16
 #define IW_EST_MAX_HOST_TERMS 6
 
 typedef struct iw_estimate {
@@ -365,6 +368,68 @@ int iw_estimate_apply_overrides(iw_arch *a, const iw_est_overrides *ov, iw_ov_re
  * dtype, --quantization fp8|bitsandbytes for an online quantization.
  * (--trust-remote-code is the caller's: ov->trust_remote_code.)  ov may be NULL. */
 int iw_ov_vllm_args(const iw_ov_result *ov, iw_strlist *args);
+
+/* ====================================================================
+ * Calibration (src/estimate/calibrate.c; docs/estimate.md, "Calibration").
+ *
+ * A measured start-up (a "start": the JSON object reconcile-architecture
+ * --engine-log stores in metadata.architecture.measured_starts, enginelog.h)
+ * is predicted at its own settings and compared figure by figure.  Its
+ * differences then correct the heuristic terms at any other settings:
+ *   vLLM       activations x (measured / predicted activation peak),
+ *              non_torch + (measured - predicted),
+ *              cuda_graphs x (measured / predicted) when the log gives them,
+ *              load_residual: the non-KV memory the engine measured that
+ *              the terms (after those corrections) do not hold -- loaded
+ *              weights beyond the modelled ones, and the log's rounding,
+ *              pinned by its KV memory and KV tokens -- x start tp / tp;
+ *   llama.cpp  compute x (measured / predicted compute buffer),
+ *              load_residual: model buffer - weights on the GPU.
+ * Exact terms (weights from headers, the KV cache) are never changed.  At
+ * the start's own settings the calibrated estimate gives the logged figures
+ * to the precision the log printed them.
+ * ==================================================================== */
+
+typedef struct iw_est_calibration {
+    iw_engine engine;          /* IW_ENGINE_VLLM or IW_ENGINE_LLAMACPP (also Ollama) */
+    double    activations_ratio;  /* NAN = not measured */
+    double    cuda_graphs_ratio;
+    double    compute_ratio;
+    bool      has_non_torch;
+    int64_t   non_torch_delta;    /* bytes per GPU */
+    bool      has_residual;
+    int64_t   residual_bytes;     /* per GPU at the start's tp */
+    int       tp;                 /* the start's tensor-parallel size */
+    char      source[400];        /* "<engine> <version> start of <observed_at>, <file>:<line>" */
+} iw_est_calibration;
+
+void iw_est_calibration_init(iw_est_calibration *c);
+
+/* The estimate options and overrides that reproduce a start's settings:
+ * engine (a llama.cpp start is estimated as llama.cpp, also under Ollama),
+ * vLLM version and its rules from `profiles` (NULL: the newest), tp,
+ * context, sequences, batch sizes, utilisation, GPU memory, KV dtype,
+ * enforce_eager, and the dtype / quantization vLLM was started with.  `o`
+ * and `ov` start from *base and *base_ov (profile, defaults).  Settings the
+ * log did not print keep the rules' defaults. */
+int iw_est_start_opts(const cJSON *start, const struct iw_est_profiles *profiles, const iw_est_opts *base,
+                      const iw_est_overrides *base_ov, iw_est_opts *o, iw_est_overrides *ov);
+
+/* {"engine", "engine_version", "observed_at", "source", "settings",
+ *  "measured", "predicted"}: predicted holds the estimate's figure for each
+ * measured key (vLLM weights = weights + rope_cache + vision; llama.cpp
+ * model buffer = weights on the GPU).  NULL on ENOMEM. */
+cJSON *iw_est_start_compare(const iw_estimate *predicted, const cJSON *start);
+
+/* The corrections of a start from its uncalibrated prediction (computed
+ * with the options iw_est_start_opts gave).  IW_EINVAL when the start
+ * measured no heuristic figure (nothing to correct). */
+int iw_est_calibration_derive(const iw_estimate *predicted, const cJSON *start, iw_est_calibration *cal);
+
+/* {"source", "engine", "tp", "activations_ratio", "non_torch_delta_bytes",
+ *  "cuda_graphs_ratio", "compute_ratio", "load_residual_bytes"} (only the
+ * corrections that apply).  NULL on ENOMEM. */
+cJSON *iw_est_calibration_to_json(const iw_est_calibration *c);
 
 /* ====================================================================
  * Verdict (src/estimate/verdict.c): fits / tight / does not fit against

@@ -1304,6 +1304,51 @@ static void kv_grouping(const kvsum *s, kvgroups *g)
     g->ok = true;
 }
 
+/* A measured start's corrections (opts.calibration, derived by
+ * calibrate.c; docs/estimate.md "Calibration"): the heuristic terms scaled
+ * or shifted, and the non-KV memory the engine measured beyond the terms as
+ * its own term.  Exact terms are left alone. */
+static void apply_calibration(iw_estimate *e, const iw_est_calibration *c)
+{
+    const iw_est_opts *in = &e->in;
+    bool vllm = in->engine == IW_ENGINE_VLLM;
+    if ((c->engine == IW_ENGINE_VLLM) != vllm)
+        return;
+    for (size_t i = 0; i < e->n_terms; i++) {
+        iw_est_term *t = &e->terms[i];
+        double f = NAN, d = 0;
+        if (vllm && !strcmp(t->name, "activations"))
+            f = c->activations_ratio;
+        else if (vllm && !strcmp(t->name, "cuda_graphs") && !in->enforce_eager)
+            f = c->cuda_graphs_ratio;
+        else if (!vllm && !strcmp(t->name, "compute"))
+            f = c->compute_ratio;
+        else if (vllm && !strcmp(t->name, "non_torch") && c->has_non_torch)
+            d = (double)c->non_torch_delta;
+        if (!(isfinite(f) && f >= 0) && d == 0)
+            continue;
+        double was = (double)t->bytes;
+        double now = isfinite(f) && f >= 0 ? was * f : fmax(0, was + d);
+        size_t fl = strlen(t->formula);
+        if (isfinite(f) && f >= 0)
+            fmt_app(t->formula, sizeof t->formula, fl, "; calibrated: x %.4f = %.0f (%s)", f, now, c->source);
+        else
+            fmt_app(t->formula, sizeof t->formula, fl, "; calibrated: %+.0f B = %.0f (%s)", d, now, c->source);
+        snprintf(t->source, sizeof t->source, "calibrated");
+        t->bytes = to_i64(now);
+    }
+    if (c->has_residual) {
+        double tp_from = c->tp > 0 ? c->tp : 1, tp_to = vllm ? in->tp : 1;
+        double r = (double)c->residual_bytes * tp_from / tp_to;
+        add_term(e, "load_residual", 0, "calibrated",
+                 "measured non-KV memory beyond the terms: %+.0f B at tp %g%s (%s)", (double)c->residual_bytes,
+                 tp_from, tp_from != tp_to ? " x start tp / tp" : "", c->source);
+        /* the one term that may be negative: the engine loaded less than modelled */
+        if (e->n_terms && !strcmp(e->terms[e->n_terms - 1].name, "load_residual"))
+            e->terms[e->n_terms - 1].bytes = (int64_t)fmax(-(double)CAP_BYTES, fmin((double)CAP_BYTES, round(r)));
+    }
+}
+
 int iw_estimate_compute(const iw_arch *a, const iw_est_opts *o, iw_estimate *e)
 {
     int rc;
@@ -1553,6 +1598,8 @@ int iw_estimate_compute(const iw_arch *a, const iw_est_opts *o, iw_estimate *e)
         if ((rc = llamacpp_terms(a, e, &s, wb, wf, wsrc, vis, vis_incl, vf)))
             return rc;
     }
+    if (in->calibration)
+        apply_calibration(e, in->calibration);
     /* the profile's margins (all 0 in the shipped "default") */
     double base_oh = (double)prof->base_overhead;
     if (prof->base_overhead_vram_frac > 0 && known(in->vram_bytes) &&

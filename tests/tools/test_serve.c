@@ -267,6 +267,41 @@ Test(serve, api_answers_like_the_cli)
     cr_assert_eq(stop_serve(&s), 0, "SIGTERM stops serve cleanly");
 }
 
+/* POST /estimate with "calibrate": the entry's measured start (stored by
+ * reconcile-architecture --engine-log from a real vLLM log, see
+ * tests/fixtures/enginelog/README.md) corrects the heuristic terms, and the
+ * answer is what `estimate --calibrate --json` prints. */
+Test(serve, estimate_with_calibration)
+{
+    srv s;
+    start_serve(&s, NULL);
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "IMAGEWORKS_REGISTRY_DIR='%s' '%s' reconcile-architecture --engine-log '%s' --name '%s'",
+             s.reg, iwt_cli(), iwt_fixture("enginelog/vllm-0.19-codellama-7b.log"), s.name);
+    char *out = NULL;
+    cr_assert_eq(iwt_run(cmd, &out, NULL), 0, "%s", out);
+    free(out);
+    char body[1024];
+    snprintf(body, sizeof body, "{\"model\":\"%s\",\"engine\":\"vllm@0.19\",\"vram\":\"79.19GiB\","
+             "\"gpu_util\":0.95,\"context\":2048,\"calibrate\":true}", s.name);
+    long st;
+    cJSON *j = req_json(&s, "POST", "/estimate", body, NULL, &st);
+    cr_assert_eq(st, 200, "%s", jstr(j, "error"));
+    const cJSON *c = cJSON_GetObjectItem(j, "calibration");
+    cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(c, "applied")), "%s", jstr(c, "note"));
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(c, "starts")), 1);
+    snprintf(cmd, sizeof cmd, "XDG_CONFIG_HOME='%s/xdg' IMAGEWORKS_ESTIMATE_PROFILES= IMAGEWORKS_REGISTRY_DIR='%s' '%s' "
+             "estimate '%s' --engine vllm@0.19 --vram 79.19GiB --gpu-util 0.95 --context 2048 --calibrate --json",
+             s.tmp, s.reg, iwt_cli(), s.name);
+    cr_assert_eq(iwt_run(cmd, &out, NULL), 0);
+    cJSON *cli = cJSON_Parse(out);
+    free(out);
+    cr_assert(cJSON_Compare(j, cli, true), "serve and the CLI disagree");
+    cJSON_Delete(cli);
+    cJSON_Delete(j);
+    cr_assert_eq(stop_serve(&s), 0);
+}
+
 Test(serve, refusals_have_status_codes)
 {
     srv s;

@@ -31,7 +31,7 @@ static void help(FILE *f)
         "        [--vram SIZE | --gpu NAME] [--profile NAME] [--profiles FILE]\n"
         "        [--params-b N] [--dtype D] [--quantization Q] [--max-model-len N]\n"
         "        [--trust-remote-code] [--emit vllm|llama.cpp|ollama|compose] [--port N]\n"
-        "        [--apply] [--json]\n"
+        "        [--calibrate] [--apply] [--json]\n"
         "\n"
         "Estimate GPU memory for a registry entry (NAME), a local folder or file (PATH),\n"
         "an Ollama model (ollama:NAME:TAG) or a remote repo (org/name, headers only).\n"
@@ -73,6 +73,11 @@ static void help(FILE *f)
         "  --n-batch N       llama.cpp -b (default 2048; Ollama: its batch)\n"
         "  --llama-app A     server (llama-server, Ollama: one output row per slot; default)\n"
         "                    or cli (llama-cli, llama-bench, the library: logits for the ubatch)\n"
+        "  --calibrate       correct the heuristic terms (activations, non-torch, CUDA graphs,\n"
+        "                    compute) with the entry's newest measured start of this engine\n"
+        "                    (reconcile-architecture --engine-log); the inverse answers and\n"
+        "                    --apply use them.  Measured starts are always shown next to\n"
+        "                    their predictions\n"
         "  --apply           write the recommendation into the registry entry NAME\n"
         "  --json            machine-readable output\n");
 }
@@ -114,7 +119,7 @@ static int list_profiles(const char *file, bool gpus)
 int cmd_estimate(int argc, char **argv)
 {
     enum { O_MBT = 1000, O_EAGER, O_NGL, O_UBATCH, O_FA, O_PROFILE, O_PROFILES, O_PARAMS, O_DTYPE, O_QUANT,
-           O_MML, O_TRC, O_EMIT, O_PORT, O_NBATCH, O_LAPP, O_SEQS, O_MXFP4 };
+           O_MML, O_TRC, O_EMIT, O_PORT, O_NBATCH, O_LAPP, O_SEQS, O_MXFP4, O_CALIBRATE };
     static const struct option opts[] = {
         {"engine", required_argument, NULL, 'e'}, {"context", required_argument, NULL, 'c'},
         {"batch", required_argument, NULL, 'b'}, {"kv-dtype", required_argument, NULL, 'k'},
@@ -130,7 +135,7 @@ int cmd_estimate(int argc, char **argv)
         {"quantization", required_argument, NULL, O_QUANT}, {"max-model-len", required_argument, NULL, O_MML},
         {"trust-remote-code", no_argument, NULL, O_TRC}, {"emit", required_argument, NULL, O_EMIT},
         {"port", required_argument, NULL, O_PORT}, {"max-num-seqs", required_argument, NULL, O_SEQS},
-        {"mxfp4-backend", required_argument, NULL, O_MXFP4},
+        {"mxfp4-backend", required_argument, NULL, O_MXFP4}, {"calibrate", no_argument, NULL, O_CALIBRATE},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
     };
     est_request rq;
@@ -186,6 +191,7 @@ int cmd_estimate(int argc, char **argv)
                 rq.gpu = optarg;
             break;
         case 'a': rq.apply = true; break;
+        case O_CALIBRATE: rq.calibrate = true; break;
         case 'j': json = true; break;
         case O_MBT:
             if (parse_i64(optarg, 1, (int64_t)1 << 31, &o->max_num_batched_tokens))

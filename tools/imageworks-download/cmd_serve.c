@@ -486,7 +486,7 @@ static int body_to_request(const cJSON *o, bool need_model, est_request *rq, cha
     static const char *const keys[] = {
         "model", "engine", "context", "batch", "kv_dtype", "tp", "gpu_util", "vram", "gpu", "profile",
         "params_b", "dtype", "quantization", "max_model_len", "trust_remote_code", "emit", "port",
-        "max_num_batched_tokens", "enforce_eager", "ngl", "ubatch", "flash_attn", "max_num_seqs", NULL};
+        "max_num_batched_tokens", "enforce_eager", "ngl", "ubatch", "flash_attn", "max_num_seqs", "calibrate", NULL};
     if (!cJSON_IsObject(o)) {
         snprintf(err, en, "the body must be a JSON object");
         return -1;
@@ -586,6 +586,8 @@ static int body_to_request(const cJSON *o, bool need_model, est_request *rq, cha
         rq->ov.trust_remote_code = bv;
     if (iw_json_get_bool(o, "enforce_eager", &bv))
         op->enforce_eager = bv;
+    if (iw_json_get_bool(o, "calibrate", &bv))
+        rq->calibrate = bv;
     if ((s = body_str(o, "emit", err, en, &bad))) {
         if (iw_emit_kind_parse(s, &rq->emit) < 0) {
             snprintf(err, en, "%s", iw_error_last());

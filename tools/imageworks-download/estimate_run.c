@@ -88,12 +88,14 @@ typedef struct model_ref {
     char       *launch;       /* what an emitted launch loads: path, gguf file, repo, ollama name */
     char       *served_name;  /* the registry name */
     int         port;         /* backend_config.port of the entry, 0 if none */
+    cJSON      *starts;       /* a copy of the entry's metadata.architecture.measured_starts, or NULL */
 } model_ref;
 
 static void model_ref_free(model_ref *m)
 {
     free(m->launch);
     free(m->served_name);
+    cJSON_Delete(m->starts);
 }
 
 /* The GGUF file the architecture came from ("gguf:/path/x.gguf" in sources),
@@ -129,6 +131,9 @@ static int load_arch(const char *target, iw_registry *reg, bool names_only, iw_a
             m->port = (int)port;
         const cJSON *md = cJSON_GetObjectItemCaseSensitive(ent, "metadata");
         const cJSON *arch = md ? cJSON_GetObjectItemCaseSensitive(md, "architecture") : NULL;
+        const cJSON *ms = cJSON_GetObjectItemCaseSensitive(arch, "measured_starts");
+        if (cJSON_IsArray(ms) && cJSON_GetArraySize(ms) > 0)
+            m->starts = cJSON_Duplicate(ms, 1);
         if (cJSON_IsObject(arch) && arch->child)
             return iw_arch_from_json(arch, a);
         if (dp && (iw_path_exists(dp) || is_ollama_ref(dp))) {
@@ -427,6 +432,189 @@ static void print_verdict(FILE *f, const iw_est_verdict *v)
     }
 }
 
+/* ---- measured starts and calibration ----------------------------------- */
+
+static bool same_family(const cJSON *start, iw_engine e)
+{
+    const char *se = iw_json_get_str(start, "engine");
+    return se && (!strcmp(se, "vllm") ? e == IW_ENGINE_VLLM : e != IW_ENGINE_VLLM);
+}
+
+/* Predict one start at its own settings (with `cal` when not NULL). */
+static int predict_start(const iw_arch *a0, const cJSON *start, const iw_est_profiles *ps, const iw_est_opts *o,
+                         const iw_est_overrides *ov, const iw_est_calibration *cal, iw_estimate *pe)
+{
+    iw_est_opts so;
+    iw_est_overrides sov;
+    iw_arch sa;
+    iw_ov_result sr;
+    iw_arch_init(&sa);
+    int rc = iw_est_start_opts(start, ps, o, ov, &so, &sov);
+    if (rc == 0 && (rc = iw_arch_copy(&sa, a0)) == 0) {
+        sov.engine = so.engine;
+        so.calibration = cal;
+        memset(&sr, 0, sizeof sr);
+        if ((rc = iw_estimate_apply_overrides(&sa, &sov, &sr)) == 0)
+            rc = iw_estimate_compute(&sa, &so, pe);
+    }
+    iw_arch_free(&sa);
+    return rc;
+}
+
+/* "calibration": {"starts": [...], "correction": {...} | null, "note"} and
+ * its text lines; sets *cal (and *have_cal) for --calibrate. */
+static int calibration_block(const iw_arch *a0, const cJSON *starts, const iw_est_profiles *ps, const iw_est_opts *o,
+                             const iw_est_overrides *ov, bool calibrate, iw_est_calibration *cal, bool *have_cal,
+                             cJSON **out, FILE *tf)
+{
+    *have_cal = false;
+    cJSON *cj = cJSON_CreateObject();
+    cJSON *arr = cj ? cJSON_AddArrayToObject(cj, "starts") : NULL;
+    if (!arr) {
+        cJSON_Delete(cj);
+        return iw_error_set(IW_ENOMEM, "estimate: out of memory");
+    }
+    *out = cj;
+    int chosen = -1, i = 0;
+    const cJSON *st;
+    if (calibrate)
+        cJSON_ArrayForEach(st, starts) {
+            if (chosen < 0 && cJSON_IsObject(st) && same_family(st, o->engine))
+                chosen = i;
+            i++;
+        }
+    /* the correction first, so the chosen start also shows it reproduced */
+    if (chosen >= 0) {
+        iw_estimate pe;
+        iw_estimate_init(&pe);
+        const cJSON *cs = cJSON_GetArrayItem(starts, chosen);
+        if (predict_start(a0, cs, ps, o, ov, NULL, &pe) == 0 && iw_est_calibration_derive(&pe, cs, cal) == 0)
+            *have_cal = true;
+        else
+            cJSON_AddStringToObject(cj, "note", iw_error_last());
+        iw_estimate_free(&pe);
+    }
+    int n = cJSON_GetArraySize(starts);
+    fprintf(tf, "\ncalibration: %d measured start%s (newest first; measured / predicted at the start's settings)\n", n,
+            n == 1 ? "" : "s");
+    i = 0;
+    cJSON_ArrayForEach(st, starts) {
+        if (i >= IW_MEASURED_STARTS_MAX || !cJSON_IsObject(st))
+            break;
+        iw_estimate pe;
+        iw_estimate_init(&pe);
+        cJSON *cmp = NULL;
+        const cJSON *src = cJSON_GetObjectItemCaseSensitive(st, "source");
+        const char *file = iw_json_get_str(src, "file"), *ver = iw_json_get_str(st, "engine_version");
+        const char *fb = file && strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
+        int64_t line = 0;
+        iw_json_get_i64(src, "line", &line);
+        fprintf(tf, "  %s%s%s start of %s (%s:%" PRId64 ")", iw_json_get_str(st, "engine") ? iw_json_get_str(st, "engine") : "?",
+                ver ? " " : "", ver ? ver : "", iw_json_get_str(st, "observed_at") ? iw_json_get_str(st, "observed_at") : "?",
+                fb ? fb : "?", line);
+        if (predict_start(a0, st, ps, o, ov, NULL, &pe) < 0) {
+            cmp = cJSON_CreateObject();
+            if (cmp) {
+                cJSON_AddItemToObject(cmp, "source", cJSON_Duplicate(src, 1));
+                cJSON_AddStringToObject(cmp, "error", iw_error_last());
+            }
+            fprintf(tf, ": cannot predict: %s\n", iw_error_last());
+        } else {
+            cmp = iw_est_start_compare(&pe, st);
+            fprintf(tf, ":");
+            if (pe.in.engine == IW_ENGINE_VLLM)
+                fprintf(tf, " tp %d, max_model_len %" PRId64 ", util %.2f, max_num_seqs %" PRId64
+                        ", max_num_batched_tokens %" PRId64 "%s", pe.in.tp, pe.in.context, pe.in.gpu_util,
+                        pe.in.max_num_seqs, pe.in.max_num_batched_tokens, pe.in.enforce_eager ? ", eager" : "");
+            else
+                fprintf(tf, " n_ctx %" PRId64 " x %" PRId64 " seq, n_ubatch %" PRId64 ", flash-attn %s", pe.in.context,
+                        pe.in.batch, pe.in.n_ubatch, pe.in.flash_attn == 1 ? "on" : "off");
+            if (pe.in.vram_bytes != IW_UNKNOWN)
+                fprintf(tf, ", GPU %.2f GiB", (double)pe.in.vram_bytes / GIB_D);
+            fputc('\n', tf);
+            iw_estimate ce;
+            iw_estimate_init(&ce);
+            cJSON *calj = NULL;
+            if (i == chosen && *have_cal && predict_start(a0, st, ps, o, ov, cal, &ce) == 0) {
+                cJSON *tmp = iw_est_start_compare(&ce, st);
+                if (tmp && cmp) {
+                    calj = cJSON_DetachItemFromObjectCaseSensitive(tmp, "predicted");
+                    cJSON_AddItemToObject(cmp, "calibrated", calj);
+                }
+                cJSON_Delete(tmp);
+            }
+            const cJSON *me = cJSON_GetObjectItemCaseSensitive(cmp, "measured");
+            const cJSON *pr = cJSON_GetObjectItemCaseSensitive(cmp, "predicted");
+            /* each engine's own unit: vLLM prints GiB, llama.cpp MiB */
+            bool mib = pe.in.engine != IW_ENGINE_VLLM;
+            double unit = mib ? 1048576.0 : GIB_D;
+            const char *un = mib ? "MiB" : "GiB";
+            const cJSON *mi;
+            cJSON_ArrayForEach(mi, me) {
+                if (!mi->string || !cJSON_IsNumber(mi))
+                    continue;
+                bool count = strstr(mi->string, "tokens") || strstr(mi->string, "blocks");
+                const cJSON *pj = cJSON_GetObjectItemCaseSensitive(pr, mi->string);
+                const cJSON *cjv = cJSON_GetObjectItemCaseSensitive(calj, mi->string);
+                size_t ln = strlen(mi->string);
+                int keep = !count && ln > 6 && !strcmp(mi->string + ln - 6, "_bytes") ? (int)ln - 6 : (int)ln;
+                fprintf(tf, "    %-20.*s measured ", keep, mi->string);
+                const cJSON *vals[3] = {mi, pj, cjv};
+                const char *lab[3] = {"", "  predicted ", "  calibrated "};
+                for (int k = 0; k < 3; k++) {
+                    if (!cJSON_IsNumber(vals[k])) {
+                        if (k == 1)
+                            fprintf(tf, "  predicted (not modelled)");
+                        continue;
+                    }
+                    if (count)
+                        fprintf(tf, "%s%10.0f", lab[k], vals[k]->valuedouble);
+                    else
+                        fprintf(tf, "%s%9.2f %s", lab[k], vals[k]->valuedouble / unit, un);
+                    if (k == 1 && mi->valuedouble > 0)
+                        fprintf(tf, " (%+.1f%%)", (pj->valuedouble - mi->valuedouble) / mi->valuedouble * 100);
+                }
+                fputc('\n', tf);
+            }
+            iw_estimate_free(&ce);
+        }
+        if (cmp)
+            cJSON_AddItemToArray(arr, cmp);
+        iw_estimate_free(&pe);
+        i++;
+    }
+    if (*have_cal) {
+        cJSON_AddItemToObject(cj, "correction", iw_est_calibration_to_json(cal));
+        fprintf(tf, "  corrected (--calibrate, from the %s):", cal->source);
+        if (isfinite(cal->activations_ratio))
+            fprintf(tf, " activations x %.4f;", cal->activations_ratio);
+        if (cal->has_non_torch)
+            fprintf(tf, " non_torch %+.1f MiB;", (double)cal->non_torch_delta / 1048576.0);
+        if (isfinite(cal->cuda_graphs_ratio))
+            fprintf(tf, " cuda_graphs x %.4f;", cal->cuda_graphs_ratio);
+        if (isfinite(cal->compute_ratio))
+            fprintf(tf, " compute x %.4f;", cal->compute_ratio);
+        if (cal->has_residual)
+            fprintf(tf, " load_residual %+.1f MiB%s", (double)cal->residual_bytes / 1048576.0,
+                    cal->engine == IW_ENGINE_VLLM ? (cal->tp > 1 ? " at tp > 1: x start tp / tp" : " (x 1 / tp)") : "");
+        fputc('\n', tf);
+    } else {
+        cJSON_AddNullToObject(cj, "correction");
+        if (calibrate) {
+            const cJSON *note = cJSON_GetObjectItemCaseSensitive(cj, "note");
+            if (!note) {
+                char buf[160];
+                snprintf(buf, sizeof buf, "no measured start of %s for this entry: not calibrated",
+                         o->engine == IW_ENGINE_VLLM ? "vLLM" : "llama.cpp/Ollama");
+                cJSON_AddStringToObject(cj, "note", buf);
+            }
+            fprintf(tf, "  not calibrated: %s\n", iw_json_get_str(cj, "note"));
+        }
+    }
+    cJSON_AddBoolToObject(cj, "applied", *have_cal);
+    return 0;
+}
+
 /* ---- the run ------------------------------------------------------------ */
 
 static bool kind_matches(iw_emit_kind k, iw_engine e)
@@ -493,6 +681,14 @@ int est_run(iw_registry *reg, const est_request *req, est_result *res)
     char *text = NULL;
     size_t text_len = 0;
     FILE *tf = NULL;
+    iw_arch a0;
+    iw_arch_init(&a0);
+    iw_est_calibration cal;
+    iw_est_calibration_init(&cal);
+    bool have_cal = false;
+    cJSON *calj = NULL;
+    char *ctext = NULL;
+    size_t ctext_len = 0;
 
     if (!target || !*target) {
         fail(res, 2, "expected one NAME, PATH or REPO");
@@ -580,6 +776,35 @@ int est_run(iw_registry *reg, const est_request *req, est_result *res)
         ctx_from_ollama = true;
     }
     ov.engine = o.engine;
+    /* measured starts: each predicted at its own settings from the entry's
+     * architecture (before this request's overrides); --calibrate takes the
+     * corrections of the newest start of this engine */
+    if (m.starts) {
+        FILE *cf = open_memstream(&ctext, &ctext_len);
+        int crc = cf && iw_arch_copy(&a0, &a) == 0
+                ? calibration_block(&a0, m.starts, ps, &o, &ov, req->calibrate, &cal, &have_cal, &calj, cf)
+                : iw_error_set(IW_ENOMEM, "estimate: out of memory");
+        if (cf)
+            fclose(cf);
+        if (crc < 0) {
+            fail(res, 1, "%s: %s", target, iw_error_last());
+            goto done;
+        }
+    } else if (req->calibrate) {
+        const char *why = m.is_entry ? "the entry has no measured starts (reconcile-architecture --engine-log FILE "
+                                       "stores them): not calibrated"
+                                     : "--calibrate needs a registry entry NAME with measured starts: not calibrated";
+        if ((calj = cJSON_CreateObject())) {
+            cJSON_AddArrayToObject(calj, "starts");
+            cJSON_AddNullToObject(calj, "correction");
+            cJSON_AddStringToObject(calj, "note", why);
+            cJSON_AddBoolToObject(calj, "applied", false);
+        }
+        if (asprintf(&ctext, "\ncalibration: %s\n", why) < 0)
+            ctext = NULL;
+    }
+    if (have_cal)
+        o.calibration = &cal;
     if (iw_estimate_apply_overrides(&a, &ov, &ovr) < 0) {
         fail(res, 2, "%s", iw_error_last());
         goto done;
@@ -684,6 +909,10 @@ int est_run(iw_registry *reg, const est_request *req, est_result *res)
         cJSON_AddStringToObject(dj, "source", ovr.dtype_source);
     }
     cJSON_AddItemToObject(out, "overrides", overrides_json(&ovr));
+    if (calj) {
+        cJSON_AddItemToObject(out, "calibration", calj);
+        calj = NULL;
+    }
     cJSON_AddBoolToObject(out, "trust_remote_code", ovr.trust_remote_code);
     cJSON *inv = cJSON_AddObjectToObject(out, "inverse");
     if (inv && max_ctx != IW_UNKNOWN) {
@@ -731,6 +960,8 @@ int est_run(iw_registry *reg, const est_request *req, est_result *res)
         goto done;
     }
     print_table(tf, target, &e, ps, &ovr);
+    if (ctext)
+        fputs(ctext, tf);
     if (have_budget && !weights_too_big) {
         fprintf(tf, "\ninverse (budget %.2f GiB):\n", (double)e.budget / GIB_D);
         if (max_ctx > 0)
@@ -798,6 +1029,9 @@ done:
         fclose(tf);
     free(text);
     model_ref_free(&m);
+    iw_arch_free(&a0);
+    cJSON_Delete(calj);
+    free(ctext);
     iw_strlist_free(&args);
     iw_estimate_free(&e);
     iw_arch_free(&a);

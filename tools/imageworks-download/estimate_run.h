@@ -20,6 +20,7 @@ typedef struct est_request {
     const char      *profiles_file;  /* --profiles FILE; NULL = env / XDG / shipped only */
     const char      *gpu;            /* --gpu NAME, looked up in the profile set */
     bool             apply;
+    bool             calibrate;      /* correct the heuristic terms with the entry's newest measured start */
     bool             emit_set;
     iw_emit_kind     emit;
     int              port;           /* for emitted launches; 0 = the entry's port, else the engine default */
