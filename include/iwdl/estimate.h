@@ -401,6 +401,7 @@ typedef struct iw_est_calibration {
     int64_t   residual_bytes;     /* per GPU at the start's tp */
     int       tp;                 /* the start's tensor-parallel size */
     char      source[400];        /* "<engine> <version> start of <observed_at>, <file>:<line>" */
+    char      warning[200];       /* "" or why the start may not be this model's (a large residual) */
 } iw_est_calibration;
 
 void iw_est_calibration_init(iw_est_calibration *c);
@@ -427,8 +428,8 @@ cJSON *iw_est_start_compare(const iw_estimate *predicted, const cJSON *start);
 int iw_est_calibration_derive(const iw_estimate *predicted, const cJSON *start, iw_est_calibration *cal);
 
 /* {"source", "engine", "tp", "activations_ratio", "non_torch_delta_bytes",
- *  "cuda_graphs_ratio", "compute_ratio", "load_residual_bytes"} (only the
- * corrections that apply).  NULL on ENOMEM. */
+ *  "cuda_graphs_ratio", "compute_ratio", "load_residual_bytes", "warning"}
+ * (only the corrections that apply).  NULL on ENOMEM. */
 cJSON *iw_est_calibration_to_json(const iw_est_calibration *c);
 
 /* ====================================================================

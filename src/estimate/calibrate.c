@@ -273,6 +273,17 @@ static bool measured(const cJSON *start, const char *key, double *v, double *res
     return true;
 }
 
+/* A start whose engine loaded far more or less than this entry's weights is
+ * probably another model's (or another quantization's): say so. */
+static void residual_warning(iw_est_calibration *cal, double weights)
+{
+    double r = fabs((double)cal->residual_bytes);
+    if (r > 256.0 * 1048576 && r > 0.1 * weights)
+        snprintf(cal->warning, sizeof cal->warning,
+                 "the measured start loaded %+.2f GiB beyond this entry's weights (%.2f GiB): is the log from this "
+                 "model and quantization?", (double)cal->residual_bytes / 1073741824.0, weights / 1073741824.0);
+}
+
 int iw_est_calibration_derive(const iw_estimate *pred, const cJSON *start, iw_est_calibration *cal)
 {
     iw_est_calibration_init(cal);
@@ -323,7 +334,7 @@ int iw_est_calibration_derive(const iw_estimate *pred, const cJSON *start, iw_es
         /* What vLLM logged pins the memory left for the KV cache: each figure
          * is known to half a unit of its last printed digit, so each gives an
          * interval for it.  Intersected in the order the figures matter (KV
-         * tokens, KV memory, loaded weights, the DEBUG non-KV total), skipping
+         * memory, KV tokens, loaded weights, the DEBUG non-KV total), skipping
          * one that would leave nothing; the middle of what remains is the
          * target, and the difference to it goes to the residual. */
         const iw_est_profile *R = pred->in.vllm_rules ? pred->in.vllm_rules : pred->in.profile;
@@ -334,16 +345,16 @@ int iw_est_calibration_derive(const iw_estimate *pred, const cJSON *start, iw_es
             double iv[4][2];
             int n_iv = 0;
             double t_m, w_m, w_r, nk, nk_r;
+            if (measured(start, "kv_available_bytes", &m, &r)) {
+                iv[n_iv][0] = m - r / 2;
+                iv[n_iv++][1] = m + r / 2;
+            }
             if (measured(start, "kv_tokens", &t_m, NULL) && pred->kv_block_bytes > 0 && pred->kv_block_tokens > 0 &&
                 pred->kv_groups > 0 && pred->in.profile && !(pred->in.profile->fragmentation > 1)) {
                 /* tokens = floor(floor(avail / block bytes) / groups) x block tokens */
                 double bt = (double)pred->kv_block_tokens, g = (double)pred->kv_groups, bb = (double)pred->kv_block_bytes;
                 iv[n_iv][0] = floor(t_m / bt) * g * bb;
                 iv[n_iv++][1] = (floor(t_m / bt) + 1) * g * bb;
-            }
-            if (measured(start, "kv_available_bytes", &m, &r)) {
-                iv[n_iv][0] = m - r / 2;
-                iv[n_iv++][1] = m + r / 2;
             }
             if (has_resid && measured(start, "weights_bytes", &w_m, &w_r)) {
                 iv[n_iv][0] = avail_c - w_r / 2;   /* avail_c already has the measured weights in */
@@ -368,6 +379,7 @@ int iw_est_calibration_derive(const iw_estimate *pred, const cJSON *start, iw_es
             cal->has_residual = true;
             cal->residual_bytes = (int64_t)llround(resid);
             any = true;
+            residual_warning(cal, w_p);
         }
     } else {
         bool fc = false, fw = false;
@@ -380,6 +392,7 @@ int iw_est_calibration_derive(const iw_estimate *pred, const cJSON *start, iw_es
             cal->has_residual = true;
             cal->residual_bytes = (int64_t)llround(m - w_p);
             any = true;
+            residual_warning(cal, w_p);
         }
     }
     if (!any)
@@ -406,5 +419,7 @@ cJSON *iw_est_calibration_to_json(const iw_est_calibration *c)
         cJSON_AddNumberToObject(o, "compute_ratio", c->compute_ratio);
     if (c->has_residual)
         cJSON_AddNumberToObject(o, "load_residual_bytes", (double)c->residual_bytes);
+    if (c->warning[0])
+        cJSON_AddStringToObject(o, "warning", c->warning);
     return o;
 }

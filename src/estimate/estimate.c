@@ -1343,6 +1343,8 @@ static void apply_calibration(iw_estimate *e, const iw_est_calibration *c)
         add_term(e, "load_residual", 0, "calibrated",
                  "measured non-KV memory beyond the terms: %+.0f B at tp %g%s (%s)", (double)c->residual_bytes,
                  tp_from, tp_from != tp_to ? " x start tp / tp" : "", c->source);
+        if (c->warning[0])
+            iw_strlist_push_unique(&e->warnings, c->warning);
         /* the one term that may be negative: the engine loaded less than modelled */
         if (e->n_terms && !strcmp(e->terms[e->n_terms - 1].name, "load_residual"))
             e->terms[e->n_terms - 1].bytes = (int64_t)fmax(-(double)CAP_BYTES, fmin((double)CAP_BYTES, round(r)));

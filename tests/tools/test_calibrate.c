@@ -164,6 +164,7 @@ Test(calibrate, vllm_v1_log_reproduced_at_its_settings)
               cal.has_residual);
     cr_assert(strstr(cal.source, "vLLM 0.19.0 start of") && strstr(cal.source, "vllm-0.19-codellama-7b.log:1"),
               "%s", cal.source);
+    cr_assert_str_eq(cal.warning, "");
     predict(&a, st, &cal, &cal_e, NULL);
     assert_reproduced(&cal_e, st, 8);
     cr_assert_eq(cal_e.kv_capacity_tokens, 126256);
@@ -299,6 +300,32 @@ Test(calibrate, llamacpp_compute_buffer)
     cr_assert_str_eq(term_source(&c, "compute"), "calibrated");
     iw_estimate_free(&u);
     iw_estimate_free(&c);
+    iw_estimate_free(&pred);
+    iw_estimate_free(&cal_e);
+    iw_arch_free(&a);
+    cJSON_Delete(st);
+}
+
+Test(calibrate, another_models_log_keeps_the_kv_memory_and_warns)
+{
+    /* CodeLlama's log attributed to Llama-3-8B (with --name, say): the KV
+     * memory vLLM logged is kept, the difference in loaded weights goes to
+     * the residual, and the estimate says the log may not be this model's */
+    cJSON *st = fixture_start("vllm-0.19-codellama-7b.log", 0);
+    iw_arch a;
+    est_llama3_8b(&a);
+    iw_estimate pred, cal_e;
+    predict(&a, st, NULL, &pred, NULL);
+    iw_est_calibration cal;
+    cr_assert_eq(iw_est_calibration_derive(&pred, st, &cal), 0);
+    cr_assert(strstr(cal.warning, "is the log from this model and quantization?"), "%s", cal.warning);
+    cr_assert_lt(cal.residual_bytes, -(2LL << 30), "%lld", (long long)cal.residual_bytes);
+    predict(&a, st, &cal, &cal_e, NULL);
+    cr_assert_leq(fabs((double)cal_e.kv_available_bytes - 61.66 * 1073741824.0), 0.005 * 1073741824.0);
+    bool warned = false;
+    for (size_t i = 0; i < cal_e.warnings.n; i++)
+        warned |= strstr(cal_e.warnings.v[i], "is the log from this model") != NULL;
+    cr_assert(warned);
     iw_estimate_free(&pred);
     iw_estimate_free(&cal_e);
     iw_arch_free(&a);
