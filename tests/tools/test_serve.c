@@ -829,6 +829,18 @@ Test(serve, page_in_a_real_browser)
     /* apply it */
     wd_click(&w, "#apply");
     free(wd_wait_text(&w, "document.getElementById('apply-result').textContent", "applied to", 10000));
+    /* measured starts: a vLLM log reconciled into the entry, then a calibrated estimate */
+    char rcmd[8192];
+    snprintf(rcmd, sizeof rcmd, "IMAGEWORKS_REGISTRY_DIR='%s' '%s' reconcile-architecture --engine-log '%s' --name '%s'",
+             s.reg, iwt_cli(), iwt_fixture("enginelog/vllm-0.19-codellama-7b.log"), s.name);
+    cr_assert_eq(iwt_run(rcmd, NULL, NULL), 0);
+    cJSON_Delete(wd_js(&w, "document.getElementById('est-engine').value = 'vllm';"
+                           "document.getElementById('est-calibrate').checked = true; return true;"));
+    wd_click(&w, "#est-run");
+    char *cb = wd_wait_text(&w, "document.getElementById('est-calibration').textContent", "calibrated:", 10000);
+    cr_assert(strstr(cb, "Measured starts") && strstr(cb, "vllm 0.19.0 start of") && strstr(cb, "kv_tokens126256"),
+              "%s", cb);
+    free(cb);
 
     /* screenshot artifact, with the estimate in view */
     cJSON_Delete(wd_js(&w, "document.getElementById('est-result').scrollIntoView({block: 'center'}); return true;"));

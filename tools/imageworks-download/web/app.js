@@ -202,7 +202,54 @@ function formBody() {
   if (v('est-gpu')) b.gpu = v('est-gpu');
   else if (v('est-vram')) b.vram = v('est-vram');
   if (v('est-profile')) b.profile = v('est-profile');
+  if (document.getElementById('est-calibrate').checked) b.calibrate = true;
   return b;
+}
+
+// The entry's measured starts (reconcile-architecture --engine-log): each
+// figure measured / predicted / calibrated, then the correction and its source.
+function renderCalibration(c) {
+  const box = document.getElementById('est-calibration');
+  box.replaceChildren();
+  box.hidden = !c;
+  if (!c) return;
+  box.append(el('h3', 'Measured starts'));
+  for (const s of c.starts || []) {
+    const st = s.settings || {};
+    const src = s.source || {};
+    const file = (src.file || '').split('/').pop();
+    const what = [s.engine, s.engine_version].filter(Boolean).join(' ');
+    const set = Object.keys(st).filter(k => typeof st[k] !== 'object').map(k => k + ' ' + st[k]).join(', ');
+    box.append(el('p', what + ' start of ' + (s.observed_at || '?') + ' (' + file + ':' + (src.line || '?') + '): ' + set +
+      (s.error ? ' -- cannot predict: ' + s.error : ''), 'muted'));
+    const mib = s.engine !== 'vllm';
+    const fmt = (k, x) => x == null ? '' : /tokens|blocks/.test(k) ? String(x) : (x / (mib ? 1048576 : GIB)).toFixed(2) + (mib ? ' MiB' : ' GiB');
+    const t = el('table');
+    const h = document.createElement('tr');
+    for (const x of ['figure', 'measured', 'predicted', 'calibrated']) h.append(el('th', x));
+    t.append(h);
+    for (const k of Object.keys(s.measured || {})) {
+      const tr = document.createElement('tr');
+      const p = (s.predicted || {})[k], q = (s.calibrated || {})[k];
+      tr.append(el('td', k.replace(/_bytes$/, '')), el('td', fmt(k, s.measured[k]), 'num'),
+        el('td', fmt(k, p), 'num'), el('td', fmt(k, q), 'num'));
+      t.append(tr);
+    }
+    box.append(t);
+  }
+  const cor = c.correction;
+  if (cor) {
+    const parts = [];
+    if (cor.activations_ratio != null) parts.push('activations x ' + cor.activations_ratio.toFixed(4));
+    if (cor.non_torch_delta_bytes != null) parts.push('non_torch ' + (cor.non_torch_delta_bytes / 1048576).toFixed(1) + ' MiB');
+    if (cor.cuda_graphs_ratio != null) parts.push('cuda_graphs x ' + cor.cuda_graphs_ratio.toFixed(4));
+    if (cor.compute_ratio != null) parts.push('compute x ' + cor.compute_ratio.toFixed(4));
+    if (cor.load_residual_bytes != null) parts.push('load_residual ' + (cor.load_residual_bytes / 1048576).toFixed(1) + ' MiB');
+    box.append(el('p', 'calibrated: ' + parts.join('; ') + ' (from the ' + cor.source + ')'));
+    if (cor.warning) box.append(el('p', 'warning: ' + cor.warning, 'muted'));
+  } else if (c.note) {
+    box.append(el('p', c.note, 'muted'));
+  }
 }
 
 function showError(msg) {
@@ -308,6 +355,7 @@ function renderEstimate(d) {
   w.replaceChildren();
   for (const x of (d.warnings || [])) w.append(el('li', 'warning: ' + x, 'muted'));
   document.getElementById('apply').disabled = !(rec.args && rec.args.length);
+  renderCalibration(d.calibration);
 }
 
 async function runEstimate(ev) {
