@@ -467,6 +467,23 @@ oom:
     return iw_error_set(IW_ENOMEM, "reconcile: out of memory");
 }
 
+/* A reconcile transaction: under the registry's lock, or for a dry run over
+ * copies of the layers (nothing written).  0 or a negative error. */
+static int run_txn(iw_registry *r, iw_registry_txn_fn fn, void *ctx, bool dry_run)
+{
+    int rc;
+    if (dry_run) {
+        cJSON *d = cJSON_Duplicate(iw_registry_entries(r, IW_REG_DISCOVERED), 1);
+        cJSON *cu = cJSON_Duplicate(iw_registry_entries(r, IW_REG_CURATED), 1);
+        rc = (d && cu) ? fn(d, cu, ctx) : iw_error_set(IW_ENOMEM, "reconcile: out of memory");
+        cJSON_Delete(d);
+        cJSON_Delete(cu);
+    } else {
+        rc = iw_registry_update(r, fn, ctx);
+    }
+    return rc > 0 ? 0 : rc;
+}
+
 int iw_registry_reconcile(iw_registry *r, const char *log_path, bool dry_run, iw_reconcile_report *rep)
 {
     table t = { NULL, 0, 0 };
@@ -486,17 +503,7 @@ int iw_registry_reconcile(iw_registry *r, const char *log_path, bool dry_run, iw
         goto done;
     real = realpath(log_path, NULL);
     rec_ctx c = { &t, real ? real : log_path, dry_run, rep };
-    if (dry_run) {
-        cJSON *d = cJSON_Duplicate(iw_registry_entries(r, IW_REG_DISCOVERED), 1);
-        cJSON *cu = cJSON_Duplicate(iw_registry_entries(r, IW_REG_CURATED), 1);
-        rc = (d && cu) ? reconcile_txn(d, cu, &c) : iw_error_set(IW_ENOMEM, "reconcile: out of memory");
-        cJSON_Delete(d);
-        cJSON_Delete(cu);
-    } else {
-        rc = iw_registry_update(r, reconcile_txn, &c);
-    }
-    if (rc > 0)
-        rc = 0;
+    rc = run_txn(r, reconcile_txn, &c, dry_run);
 done:
     free(real);
     table_free(&t);
@@ -922,17 +929,7 @@ int iw_registry_reconcile_engine_logs(iw_registry *r, const char *const *paths, 
     }
     if (rc == 0 && cJSON_GetArraySize(all) > 0) {
         eng_ctx c = { all, name, dry_run, rep };
-        if (dry_run) {
-            cJSON *d = cJSON_Duplicate(iw_registry_entries(r, IW_REG_DISCOVERED), 1);
-            cJSON *cu = cJSON_Duplicate(iw_registry_entries(r, IW_REG_CURATED), 1);
-            rc = (d && cu) ? engine_txn(d, cu, &c) : iw_error_set(IW_ENOMEM, "reconcile: out of memory");
-            cJSON_Delete(d);
-            cJSON_Delete(cu);
-        } else {
-            rc = iw_registry_update(r, engine_txn, &c);
-        }
-        if (rc > 0)
-            rc = 0;
+        rc = run_txn(r, engine_txn, &c, dry_run);
     }
     cJSON_Delete(all);
     return rc;
