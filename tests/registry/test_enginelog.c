@@ -265,3 +265,51 @@ Test(enginelog, a_second_engine_line_begins_another_start)
     cr_assert_eq(num(b, "source", "line"), 5);
     cJSON_Delete(s);
 }
+
+/* Synthetic lines in the shapes of Ollama's server log and a vLLM V1 tp2
+ * log (the seeds tests/fuzz/seeds/engine_log/ollama-cmd-and-time.log and
+ * vllm-v1-tp2-args.log). */
+Test(enginelog, ollama_command_line_and_timestamps)
+{
+    char *path = NULL;
+    cr_assert(asprintf(&path, "%s/tests/fuzz/seeds/engine_log/ollama-cmd-and-time.log", iwt_source_dir()) > 0);
+    cJSON *s = NULL;
+    cr_assert_eq(iw_engine_log_read(path, &s, NULL), 0, "%s", iw_error_last());
+    free(path);
+    cr_assert_eq(cJSON_GetArraySize(s), 1);
+    const cJSON *o = cJSON_GetArrayItem(s, 0);
+    cr_assert_str_eq(str(o, "engine", NULL), "llama.cpp");
+    cr_assert_str_eq(str(o, "model", NULL), "/root/.ollama/models/blobs/sha256-0123abcd");
+    cr_assert_str_eq(str(o, "observed_at", NULL), "2025-01-10T12:34:56.789-06:00");
+    cr_assert_eq(num(o, "settings", "n_ctx"), 8192);
+    cr_assert_eq(num(o, "settings", "n_seq"), 4);
+    cr_assert_eq(num(o, "settings", "n_gpu_layers"), 29);
+    cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "settings"), "flash_attn")));
+    cr_assert_eq(num(o, "measured", "model_buffer_bytes"), round(4168.09 * MIB));
+    cr_assert_eq(num(o, "measured", "compute_buffer_bytes"), round(300.75 * MIB));
+    cJSON_Delete(s);
+}
+
+Test(enginelog, vllm_v1_tp2_takes_rank_0)
+{
+    char *path = NULL;
+    cr_assert(asprintf(&path, "%s/tests/fuzz/seeds/engine_log/vllm-v1-tp2-args.log", iwt_source_dir()) > 0);
+    cJSON *s = NULL;
+    cr_assert_eq(iw_engine_log_read(path, &s, NULL), 0, "%s", iw_error_last());
+    free(path);
+    cr_assert_eq(cJSON_GetArraySize(s), 1);
+    const cJSON *o = cJSON_GetArrayItem(s, 0);
+    cr_assert_str_eq(str(o, "engine_version", NULL), "0.10.1");
+    cr_assert_str_eq(str(o, "served_name", NULL), "qwen3-8b");
+    cr_assert_str_eq(str(o, "model", NULL), "/models/Qwen3-8B");
+    cr_assert_eq(num(o, "settings", "tensor_parallel_size"), 2);
+    cr_assert_eq(num(o, "settings", "max_num_seqs"), 64);
+    cr_assert_eq(num(o, "settings", "max_num_batched_tokens"), 4096);
+    cr_assert_float_eq(num(o, "settings", "gpu_memory_utilization"), 0.92, 1e-9);
+    cr_assert_str_eq(str(o, "settings", "quantization"), "fp8");
+    cr_assert_str_eq(str(o, "settings", "kv_cache_dtype"), "fp8");
+    cr_assert_eq(num(o, "measured", "weights_bytes"), round(8.8745 * GIB));   /* rank 1's 9.1 GiB skipped */
+    cr_assert_eq(num(o, "measured", "kv_tokens"), 1759568);
+    cr_assert_eq(num(o, "measured", "cuda_graph_bytes"), round(0.61 * GIB));
+    cJSON_Delete(s);
+}
