@@ -867,7 +867,27 @@ static int engine_txn(cJSON *disc, cJSON *cur, void *p)
                 goto out;
             }
             if (w > 0)
-                mask = 1 << IW_REG_DISCOVERED;
+                mask |= 1 << IW_REG_DISCOVERED;
+            /* a curated entry with its own metadata.architecture shows that
+             * record in the merged view (the original's merge, docs/registry.md):
+             * the history goes there too, as the runtime does */
+            cJSON *ce = NULL;
+            const cJSON *it;
+            cJSON_ArrayForEach(it, cur)
+                if (!ce && iw_json_get_str(it, "name") && !strcmp(iw_json_get_str(it, "name"), nm))
+                    ce = (cJSON *)it;
+            cJSON *cm = ce ? cJSON_GetObjectItemCaseSensitive(ce, "metadata") : NULL;
+            cJSON *carch = cJSON_IsObject(cm) ? cJSON_GetObjectItemCaseSensitive(cm, "architecture") : NULL;
+            if (cJSON_IsObject(carch)) {
+                int cw = merge_starts(carch, add);
+                if (cw < 0) {
+                    cJSON_Delete(add);
+                    rc = cw;
+                    goto out;
+                }
+                if (cw > 0)
+                    mask |= 1 << IW_REG_CURATED;
+            }
             /* a new discovered entry is in disc now: index it for later names */
             iw_name_index_free(&dix);
             if (!iw_name_index_build(&dix, disc)) {

@@ -211,3 +211,35 @@ Test(reconcile_engine, migrate_keeps_the_history)
     cJSON_Delete(old);
     iw_arch_free(&a);
 }
+
+Test(reconcile_engine, a_curated_architecture_gets_the_history_too)
+{
+    /* the merged view shows a curated entry's own metadata.architecture (the
+     * original's merge), so the starts are written there as well */
+    char *dir = iwt_tmpdir("reg-eng5");
+    free(write_tmp(dir, "model_registry.discovered.json", REG));
+    char *cur = write_tmp(dir, "model_registry.curated.json",
+                          "[{\"name\": \"codellama-7b\", \"metadata\": {\"architecture\": {\"num_layers\": 32}}}]");
+    iw_registry *r;
+    cr_assert_eq(iw_registry_open(&r, dir), 0);
+    const char *logs[] = { iwt_fixture("enginelog/vllm-0.19-codellama-7b.log") };
+    iw_engine_reconcile_report rep;
+    cr_assert_eq(iw_registry_reconcile_engine_logs(r, logs, 1, NULL, false, &rep), 0, "%s", iw_error_last());
+    cr_assert_eq(rep.stored, 1);
+    free_rep(&rep);
+    cr_assert_eq(cJSON_GetArraySize(starts_of(r, "codellama-7b")), 1, "the merged view shows the history");
+    const cJSON *ce = iw_registry_get_layer(r, IW_REG_CURATED, "codellama-7b");
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(ce, "metadata"),
+                                                                            "architecture"), "measured_starts")), 1);
+    const cJSON *de = iw_registry_get_layer(r, IW_REG_DISCOVERED, "codellama-7b");
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(de, "metadata"),
+                                                                            "architecture"), "measured_starts")), 1);
+    /* and once only */
+    cr_assert_eq(iw_registry_reconcile_engine_logs(r, logs, 1, NULL, false, &rep), 0);
+    cr_assert_eq(rep.stored, 0);
+    free_rep(&rep);
+    free(cur);
+    iw_registry_close(r);
+    iwt_rm_rf(dir);
+    free(dir);
+}
