@@ -180,6 +180,26 @@ static double term_bytes(const iw_estimate *e, const char *name, bool *found)
     return 0;
 }
 
+/* Only terms the estimate labels heuristic are corrected (estimate.c
+ * apply_calibration uses the same test). */
+static bool term_heuristic(const iw_estimate *e, const char *name)
+{
+    for (size_t i = 0; i < e->n_terms; i++)
+        if (!strcmp(e->terms[i].name, name))
+            return !strncmp(e->terms[i].source, "heuristic", 9);
+    return false;
+}
+
+static double host_term_bytes(const iw_estimate *e, const char *name, bool *found)
+{
+    for (size_t i = 0; i < e->n_host_terms; i++)
+        if (!strcmp(e->host_terms[i].name, name)) {
+            *found = true;
+            return (double)e->host_terms[i].bytes;
+        }
+    return 0;
+}
+
 /* The estimate's figure for a measured key; false when it has none. */
 static bool predicted_of(const iw_estimate *e, const char *key, double *out)
 {
@@ -232,6 +252,19 @@ static bool predicted_of(const iw_estimate *e, const char *key, double *out)
     }
     if (!vllm && !strcmp(key, "compute_buffer_bytes")) {
         *out = term_bytes(e, "compute", &f);
+        return f;
+    }
+    /* llama.cpp's host buffers: what stays in host RAM */
+    if (!vllm && !strcmp(key, "host_model_buffer_bytes")) {
+        *out = host_term_bytes(e, "weights", &f);
+        return f;
+    }
+    if (!vllm && !strcmp(key, "host_kv_buffer_bytes")) {
+        *out = host_term_bytes(e, "kv_cache", &f);
+        return f;
+    }
+    if (!vllm && !strcmp(key, "output_buffer_bytes")) {
+        *out = host_term_bytes(e, "output", &f);
         return f;
     }
     return false;
@@ -382,13 +415,16 @@ int iw_est_calibration_derive(const iw_estimate *pred, const cJSON *start, iw_es
             residual_warning(cal, w_p);
         }
     } else {
+        /* llama.cpp's cache, graph and tensor bytes are exact: only the
+         * heuristic parts (partial offload's layer split and its compute,
+         * models whose graph is not replayed) are corrected */
         bool fc = false, fw = false;
         double c_p = term_bytes(pred, "compute", &fc), w_p = term_bytes(pred, "weights", &fw);
-        if (fc && c_p > 0 && measured(start, "compute_buffer_bytes", &m, NULL)) {
+        if (fc && c_p > 0 && term_heuristic(pred, "compute") && measured(start, "compute_buffer_bytes", &m, NULL)) {
             cal->compute_ratio = m / c_p;
             any = true;
         }
-        if (fw && measured(start, "model_buffer_bytes", &m, NULL)) {
+        if (fw && term_heuristic(pred, "weights") && measured(start, "model_buffer_bytes", &m, NULL)) {
             cal->has_residual = true;
             cal->residual_bytes = (int64_t)llround(m - w_p);
             any = true;

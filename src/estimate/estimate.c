@@ -1314,8 +1314,13 @@ static void apply_calibration(iw_estimate *e, const iw_est_calibration *c)
     bool vllm = in->engine == IW_ENGINE_VLLM;
     if ((c->engine == IW_ENGINE_VLLM) != vllm)
         return;
+    bool weights_heuristic = false;   /* llama.cpp's layer split under partial offload */
     for (size_t i = 0; i < e->n_terms; i++) {
         iw_est_term *t = &e->terms[i];
+        if (!strcmp(t->name, "weights") && !strncmp(t->source, "heuristic", 9))
+            weights_heuristic = true;
+        if (strncmp(t->source, "heuristic", 9) != 0)
+            continue;       /* exact terms (tensor bytes, llama.cpp's cache and graph) are never corrected */
         double f = NAN, d = 0;
         if (vllm && !strcmp(t->name, "activations"))
             f = c->activations_ratio;
@@ -1337,7 +1342,7 @@ static void apply_calibration(iw_estimate *e, const iw_est_calibration *c)
         snprintf(t->source, sizeof t->source, "calibrated");
         t->bytes = to_i64(now);
     }
-    if (c->has_residual) {
+    if (c->has_residual && (vllm || weights_heuristic)) {
         double tp_from = c->tp > 0 ? c->tp : 1, tp_to = vllm ? in->tp : 1;
         double r = (double)c->residual_bytes * tp_from / tp_to;
         add_term(e, "load_residual", 0, "calibrated",

@@ -18,7 +18,20 @@
 #include "iwdl/enginelog.h"
 #include "iwdl/error.h"
 #include "iwdl/estimate.h"
+#include "iwdl/extract.h"
 #include "iwdl/json.h"
+
+#define CODELLAMA_CFG                                                                                        \
+    "{\"architectures\": [\"LlamaForCausalLM\"], \"model_type\": \"llama\", \"hidden_size\": 4096, "           \
+    "\"intermediate_size\": 11008, \"num_hidden_layers\": 32, \"num_attention_heads\": 32, "                 \
+    "\"num_key_value_heads\": 32, \"vocab_size\": 32016, \"max_position_embeddings\": 16384, "               \
+    "\"torch_dtype\": \"bfloat16\", \"rope_theta\": 1000000, \"tie_word_embeddings\": false}"
+#define MISTRAL_CFG                                                                                          \
+    "{\"architectures\": [\"MistralForCausalLM\"], \"hidden_size\": 4096, \"intermediate_size\": 14336, "    \
+    "\"max_position_embeddings\": 32768, \"model_type\": \"mistral\", \"num_attention_heads\": 32, "          \
+    "\"num_hidden_layers\": 32, \"num_key_value_heads\": 8, \"rms_norm_eps\": 1e-05, \"rope_theta\": 1000000.0, " \
+    "\"sliding_window\": null, \"tie_word_embeddings\": false, \"torch_dtype\": \"bfloat16\", \"vocab_size\": 32000}"
+
 
 static iw_est_profiles *P;
 static void setup(void) { cr_assert_eq(iw_est_profiles_new(&P), 0, "%s", iw_error_last()); }
@@ -46,23 +59,13 @@ static void codellama_7b(iw_arch *a)
     a->parameters.total = 6738546688;
 }
 
-/* Mistral-7B-Instruct-v0.2's published config.json (no sliding window). */
+/* Mistral-7B-Instruct-v0.2's published config.json (no sliding window),
+ * read as the registry's record of it is. */
 static void mistral_7b(iw_arch *a)
 {
     iw_arch_init(a);
-    iw_arch_set_str(&a->torch_dtype, "bfloat16");
-    a->num_layers = 32;
-    a->num_attention_heads = 32;
-    a->num_kv_heads = 8;
-    a->head_dim = 128;
-    a->hidden_size = 4096;
-    a->intermediate_size = 14336;
-    a->vocab_size = 32000;
-    a->max_position_embeddings = 32768;
-    a->context_length = 32768;
-    a->rope_theta = 1000000;
-    a->attention.type = IW_ATTN_GQA;
-    a->parameters.total = 7241732096;
+    cr_assert_eq(iw_config_parse(MISTRAL_CFG, strlen(MISTRAL_CFG), "config.json", a), 0, "%s", iw_error_last());
+    cr_assert_eq(iw_params_formula(a), 0, "%s", iw_error_last());
 }
 
 static cJSON *fixture_start(const char *name, int idx)
@@ -265,39 +268,83 @@ Test(calibrate, corrections_carry_over_to_other_settings)
     cJSON_Delete(st);
 }
 
-Test(calibrate, llamacpp_compute_buffer)
+Test(calibrate, llamacpp_exact_terms_are_shown_not_corrected)
 {
+    /* llama.cpp's KV cache and compute buffer are exact (its cache and its
+     * graph replayed, estimate.c llamacpp_terms): the log's KV is
+     * reproduced, its compute buffer (an older release) is shown next to
+     * ours, and nothing is corrected */
     cJSON *st = fixture_start("llamacpp-mistral-7b-n_ctx-32768.log", 0);
     iw_arch a;
     mistral_7b(&a);
-    iw_estimate pred, cal_e;
+    iw_estimate pred;
     iw_est_opts o;
     predict(&a, st, NULL, &pred, &o);
     cr_assert_eq(o.engine, IW_ENGINE_LLAMACPP);
     cr_assert_eq(o.context, 32768);
     cr_assert_eq(o.flash_attn, 0);
     cr_assert_eq(term(&pred, "kv_cache"), 4096LL << 20, "the KV term is exact");
+    cr_assert_str_eq(term_source(&pred, "compute"), "llama.cpp graph");
+    cr_assert_lt(fabs((double)term(&pred, "compute") - 2144.0 * 1048576) / (2144.0 * 1048576), 0.01);
+    iw_est_calibration cal;
+    cr_assert_lt(iw_est_calibration_derive(&pred, st, &cal), 0);
+    cr_assert(strstr(iw_error_last(), "no figure the estimate models heuristically"), "%s", iw_error_last());
+    iw_estimate_free(&pred);
+    iw_arch_free(&a);
+    cJSON_Delete(st);
+}
+
+Test(calibrate, llamacpp_partial_offload_corrected)
+{
+    /* under partial offload the layer split of the weights and the compute
+     * buffer are heuristic: a start measured there corrects both; the
+     * figures below are this estimate's own at those settings, moved by
+     * +5% (compute) and +48 MiB (model buffer) */
+    iw_arch a;
+    mistral_7b(&a);
+    cJSON *st = cJSON_Parse("{\"engine\": \"llama.cpp\", \"settings\": {\"n_ctx\": 4096, \"n_ubatch\": 512,"
+                            " \"flash_attn\": true, \"n_gpu_layers\": 20}, \"measured\": {}, \"resolution\": {},"
+                            " \"source\": {\"file\": \"/logs/partial.log\", \"line\": 7}}");
+    iw_estimate pred;
+    iw_est_opts o;
+    predict(&a, st, NULL, &pred, &o);
+    cr_assert_str_eq(term_source(&pred, "compute"), "heuristic: partial offload");
+    cr_assert_str_eq(term_source(&pred, "weights"), "heuristic: layer split of exact bytes");
+    double comp_m = round((double)term(&pred, "compute") * 1.05 / 10485.76) * 10485.76;   /* to 0.01 MiB */
+    double model_m = (double)term(&pred, "weights") + 48.0 * 1048576;
+    cJSON *me = cJSON_GetObjectItem(st, "measured"), *rs = cJSON_GetObjectItem(st, "resolution");
+    cJSON_AddNumberToObject(me, "compute_buffer_bytes", round(comp_m));
+    cJSON_AddNumberToObject(me, "model_buffer_bytes", model_m);
+    cJSON_AddNumberToObject(me, "kv_buffer_bytes", (double)term(&pred, "kv_cache"));
+    cJSON_AddNumberToObject(rs, "compute_buffer_bytes", 10486);
+    cJSON_AddNumberToObject(rs, "model_buffer_bytes", 10486);
+    cJSON_AddNumberToObject(rs, "kv_buffer_bytes", 10486);
     iw_est_calibration cal;
     cr_assert_eq(iw_est_calibration_derive(&pred, st, &cal), 0, "%s", iw_error_last());
-    cr_assert(isfinite(cal.compute_ratio));
-    cr_assert(!cal.has_residual, "the log has no model buffer line");
+    cr_assert(isfinite(cal.compute_ratio) && cal.has_residual);
+    iw_estimate cal_e;
     predict(&a, st, &cal, &cal_e, NULL);
-    assert_reproduced(&cal_e, st, 2);
-    cr_assert_eq(term(&cal_e, "compute"), 2144LL << 20);
-    /* n_ubatch 256: the predicted buffer times the same ratio */
+    assert_reproduced(&cal_e, st, 3);
+    cr_assert_eq(term(&cal_e, "kv_cache"), term(&pred, "kv_cache"), "the cache is exact");
+    /* n_ubatch 256: the compute buffer x the same ratio; Ollama runs llama.cpp */
     o.n_ubatch = 256;
+    o.engine = IW_ENGINE_OLLAMA;
     iw_estimate u, c;
     iw_estimate_init(&u);
     iw_estimate_init(&c);
     o.calibration = NULL;
-    cr_assert_eq(iw_estimate_compute(&a, &o, &u), 0);
+    cr_assert_eq(iw_estimate_compute(&a, &o, &u), 0, "%s", iw_error_last());
     o.calibration = &cal;
     cr_assert_eq(iw_estimate_compute(&a, &o, &c), 0);
     cr_assert_leq(llabs(term(&c, "compute") - llround((double)term(&u, "compute") * cal.compute_ratio)), 1);
-    /* Ollama runs llama.cpp: the same corrections apply */
-    o.engine = IW_ENGINE_OLLAMA;
+    cr_assert_eq(term(&c, "load_residual"), cal.residual_bytes);
+    /* everything on the GPU: the graph and the weights are exact again, nothing corrected */
+    o.n_gpu_layers = IW_UNKNOWN;
+    o.calibration = NULL;
+    cr_assert_eq(iw_estimate_compute(&a, &o, &u), 0);
+    o.calibration = &cal;
     cr_assert_eq(iw_estimate_compute(&a, &o, &c), 0);
-    cr_assert_str_eq(term_source(&c, "compute"), "calibrated");
+    cr_assert_eq(c.total, u.total);
     iw_estimate_free(&u);
     iw_estimate_free(&c);
     iw_estimate_free(&pred);
@@ -385,17 +432,6 @@ Test(calibrate, a_start_without_heuristic_figures_corrects_nothing)
 }
 
 /* ---------------------------------------------------------------- the CLI */
-
-#define CODELLAMA_CFG                                                                                        \
-    "{\"architectures\": [\"LlamaForCausalLM\"], \"model_type\": \"llama\", \"hidden_size\": 4096, "           \
-    "\"intermediate_size\": 11008, \"num_hidden_layers\": 32, \"num_attention_heads\": 32, "                 \
-    "\"num_key_value_heads\": 32, \"vocab_size\": 32016, \"max_position_embeddings\": 16384, "               \
-    "\"torch_dtype\": \"bfloat16\", \"rope_theta\": 1000000, \"tie_word_embeddings\": false}"
-#define MISTRAL_CFG                                                                                          \
-    "{\"architectures\": [\"MistralForCausalLM\"], \"hidden_size\": 4096, \"intermediate_size\": 14336, "    \
-    "\"max_position_embeddings\": 32768, \"model_type\": \"mistral\", \"num_attention_heads\": 32, "          \
-    "\"num_hidden_layers\": 32, \"num_key_value_heads\": 8, \"rms_norm_eps\": 1e-05, \"rope_theta\": 1000000.0, " \
-    "\"sliding_window\": null, \"tie_word_embeddings\": false, \"torch_dtype\": \"bfloat16\", \"vocab_size\": 32000}"
 
 /* A registry holding codellama/CodeLlama-7b-hf and mistralai/Mistral-7B-Instruct-v0.2
  * (scanned from their published config.json); returns the temp dir. */
@@ -536,11 +572,19 @@ Test(calibrate, cli_llamacpp_log_with_name)
     cr_assert(strstr(out, "compute buffer 2144.00 MiB"), "%s", out);
     free(out);
     free(err);
+    /* the log's KV is reproduced; its compute buffer (an older llama.cpp) is
+     * shown next to ours; both are exact terms, so nothing is corrected */
     cJSON *j = cli_json(tmp, "estimate 'mistral-7b-instruct-v0.2_(BF16)' --engine llama.cpp --context 32768 "
                              "--ubatch 512 --flash-attn off --calibrate --json");
-    cr_assert_eq(jterm(j, "compute"), 2144.0 * 1048576);
     cr_assert_eq(jterm(j, "kv_cache"), 4096.0 * 1048576);
-    cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "calibration"), "applied")));
+    const cJSON *cj = cJSON_GetObjectItem(j, "calibration");
+    cr_assert(cJSON_IsFalse(cJSON_GetObjectItem(cj, "applied")));
+    cr_assert(strstr(cJSON_GetStringValue(cJSON_GetObjectItem(cj, "note")), "no figure the estimate models heuristically"));
+    const cJSON *s0 = cJSON_GetArrayItem(cJSON_GetObjectItem(cj, "starts"), 0);
+    cr_assert_eq(cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetObjectItem(s0, "predicted"), "kv_buffer_bytes")),
+                 4096.0 * 1048576);
+    cr_assert_not_null(cJSON_GetObjectItem(cJSON_GetObjectItem(s0, "predicted"), "compute_buffer_bytes"));
+    cr_assert_not_null(cJSON_GetObjectItem(cJSON_GetObjectItem(s0, "predicted"), "output_buffer_bytes"));
     cJSON_Delete(j);
     /* a vLLM estimate of the same entry has no vLLM start to calibrate from */
     j = cli_json(tmp, "estimate 'mistral-7b-instruct-v0.2_(BF16)' --engine vllm --context 4096 --calibrate --json");
