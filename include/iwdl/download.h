@@ -135,8 +135,9 @@ bool iw_is_archive_name(const char *name, size_t *stem_len);
  * (weights/.tar), one in the state folder (.imageworks.tar), two archives
  * with one target (a.tar, a.zip), and a target that exists and is not what
  * this function unpacked earlier from the same unchanged archive (that one
- * is skipped: fn gets already = true).  Each unpack is recorded in
- * <dest>/.imageworks/unpacked/.  fn (may be NULL) hears of each archive. */
+ * is skipped: fn gets already = true).  Each unpack is recorded beside the
+ * install (iw_dl_state_path, "unpacked-<sha256>.json"), never inside it.
+ * fn (may be NULL) hears of each archive. */
 typedef void (*iw_unpack_fn)(const char *archive, const char *dir, bool already, void *ud);
 int iw_unpack_download(const char *dest, char *const *paths, size_t n, uint64_t max_bytes, iw_unpack_fn fn, void *ud);
 

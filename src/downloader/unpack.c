@@ -17,8 +17,11 @@
  *
  * iw_unpack_download plans a download's archives first (one target each,
  * named, outside the state folder, free or unpacked by us from the same
- * unchanged archive), then unpacks them, recording each under
- * <dest>/.imageworks/unpacked/.
+ * unchanged archive), then unpacks them, recording each beside the
+ * install (iw_dl_state_path: <parent>/.<name>.iwdl-unpacked-<sha256>.json),
+ * never inside it: the original imageworks counts every file in the folder.
+ * A record an older version left in <dest>/.imageworks/unpacked/ is still
+ * honoured, and moved beside.
  */
 #include "engine.h"
 
@@ -220,8 +223,10 @@ typedef struct unpack_plan {
     char       *stem;       /* the target folder, relative to dest */
     char       *archive;    /* <dest>/<rel> */
     char       *dir;        /* <dest>/<stem> */
-    char       *record;     /* <dest>/.imageworks/unpacked/<sha256(stem)>.json */
+    char       *record;     /* iw_dl_state_path(dest, "unpacked-<sha256(stem)>.json") */
+    char       *old_record; /* <dest>/.imageworks/unpacked/<sha256(stem)>.json (older versions) */
     bool        already;    /* dir is what we unpacked from this unchanged archive */
+    bool        move_old;   /* ... as old_record says: move it to record */
 } unpack_plan;
 
 static char *join_fmt(const char *a, const char *b, size_t blen)
@@ -232,15 +237,15 @@ static char *join_fmt(const char *a, const char *b, size_t blen)
     return p;
 }
 
-/* The record of an earlier unpack names this archive at its current size and mtime. */
-static bool record_matches(const unpack_plan *pl)
+/* The record at path names this archive at its current size and mtime. */
+static bool record_matches(const unpack_plan *pl, const char *path)
 {
     struct stat st;
     iw_buf b = IW_BUF_INIT(4096);
     cJSON *j = NULL;
     int64_t size = -1, sec = -1, ns = -1;
-    bool ok = stat(pl->archive, &st) == 0 && iw_read_file(pl->record, 4096, &b) == 0 &&
-              iw_json_parse(b.data, b.len, pl->record, &j, NULL) == 0;
+    bool ok = stat(pl->archive, &st) == 0 && iw_read_file(path, 4096, &b) == 0 &&
+              iw_json_parse(b.data, b.len, path, &j, NULL) == 0;
     ok = ok && iw_json_get_str(j, "archive") && !strcmp(iw_json_get_str(j, "archive"), pl->rel) &&
          iw_json_get_i64(j, "size", &size) && iw_json_get_i64(j, "mtime_s", &sec) &&
          iw_json_get_i64(j, "mtime_ns", &ns) && size == (int64_t)st.st_size && sec == (int64_t)st.st_mtim.tv_sec &&
@@ -286,15 +291,20 @@ static int plan_one(const char *dest, const char *rel, size_t stem_len, unpack_p
     char hex[65];
     if (!(pl->stem = strndup(rel, stem_len)) || !(pl->archive = join_fmt(dest, rel, strlen(rel))) ||
         !(pl->dir = join_fmt(dest, rel, stem_len)) || iw_sha256_hex(pl->stem, stem_len, hex) < 0 ||
-        asprintf(&pl->record, "%s/%s/unpacked/%s.json", dest, IW_DL_STATE_DIR, hex) < 0) {
-        pl->record = NULL;
+        asprintf(&pl->old_record, "%s/%s/unpacked/%s.json", dest, IW_DL_STATE_DIR, hex) < 0) {
+        pl->old_record = NULL;
         return iw_error_set(IW_ENOMEM, "out of memory");
     }
+    char leaf[96];
+    snprintf(leaf, sizeof leaf, "unpacked-%s.json", hex);
+    if (iw_dl_state_path(dest, leaf, &pl->record) < 0)
+        return -1;
     int rc = iw_path_check_relative(pl->stem, stem_len);
     if (rc < 0)
         return iw_error_prefix("%s", rel);
     if (iw_path_exists(pl->dir)) {
-        if (!(pl->already = record_matches(pl)))
+        pl->already = record_matches(pl, pl->record) || (pl->move_old = record_matches(pl, pl->old_record));
+        if (!pl->already)
             return iw_error_set(IW_EEXISTS, "cannot unpack '%s' into '%s': that path already exists and was not "
                                 "unpacked from this archive (nothing replaced; move it away to unpack)",
                                 pl->archive, pl->dir);
@@ -320,6 +330,8 @@ int iw_unpack_download(const char *dest, char *const *paths, size_t n, uint64_t 
     for (size_t i = 0; i < np && rc == 0; i++) {
         if (!pl[i].already && (rc = iw_unpack_archive_capped(pl[i].archive, pl[i].dir, max_bytes, 0)) == 0)
             rc = record_write(&pl[i]);
+        if (rc == 0 && pl[i].move_old && (rc = record_write(&pl[i])) == 0)
+            unlink(pl[i].old_record);
         if (rc == 0 && fn)
             fn(pl[i].rel, pl[i].dir, pl[i].already, ud);
     }
@@ -328,7 +340,18 @@ int iw_unpack_download(const char *dest, char *const *paths, size_t n, uint64_t 
         free(pl[i].archive);
         free(pl[i].dir);
         free(pl[i].record);
+        free(pl[i].old_record);
     }
     free(pl);
+    if (rc == 0) {
+        /* an older version's record folder, when nothing else is in it */
+        char *d = NULL;
+        if (asprintf(&d, "%s/%s/unpacked", dest, IW_DL_STATE_DIR) >= 0) {
+            rmdir(d);
+            d[strlen(d) - strlen("/unpacked")] = '\0';
+            rmdir(d);
+            free(d);
+        }
+    }
     return rc;
 }

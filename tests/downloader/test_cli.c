@@ -912,10 +912,31 @@ Test(cli, unpack_never_replaces_what_it_did_not_write)
     cr_expect(out && strstr(out, "unpacked c.tgz into"), "%s", out);
     free(out);
     free(err);
+    /* the record is beside the install: nothing of ours inside it */
+    char hex[65], leaf[96], *rec = NULL;
+    iw_sha256_hex("c", 1, hex);
+    snprintf(leaf, sizeof leaf, "unpacked-%s.json", hex);
+    cr_assert_eq(iw_dl_state_path(d, leaf, &rec), 0);
+    cr_expect(iw_path_exists(rec), "no unpack record at %s", rec);
+    snprintf(p, sizeof p, "%s/.imageworks", d);
+    cr_expect(!iw_path_exists(p), "the tool left %s inside the model folder", p);
     cr_assert_eq(unpack_cli("t/u6", d, &out, &err), 0, "a re-run failed: %s", err);
     cr_expect(out && strstr(out, "already unpacked c.tgz into"), "%s", out);
     free(out);
     free(err);
+    /* an older version's record inside the folder is honoured and moved beside */
+    snprintf(p, sizeof p, "%s/.imageworks/unpacked", d);
+    cr_assert_eq(iw_mkdir_p(p, 0755), 0);
+    snprintf(p, sizeof p, "%s/.imageworks/unpacked/%s.json", d, hex);
+    cr_assert_eq(rename(rec, p), 0);
+    cr_assert_eq(unpack_cli("t/u6", d, &out, &err), 0, "a run after an older version's failed: %s", err);
+    cr_expect(out && strstr(out, "already unpacked c.tgz into"), "%s", out);
+    free(out);
+    free(err);
+    cr_expect(iw_path_exists(rec) && !iw_path_exists(p), "the older record was not moved beside");
+    snprintf(p, sizeof p, "%s/.imageworks", d);
+    cr_expect(!iw_path_exists(p), "the older version's state folder %s is still there", p);
+    free(rec);
     expect_text(d, "c/inner.txt", "I");
     iwt_rm_rf(dest);
     free(dest);

@@ -7,6 +7,8 @@
 #include "dltest.h"
 #include "extract/gguf_testwriter.h"
 
+#include <glob.h>
+
 static char *g_root, *g_home;
 static iwt_hub g_hub;
 
@@ -93,15 +95,26 @@ static bool warnings_mention(const cJSON *entry, const char *a, const char *b)
     return false;
 }
 
+/* The support repo's config (and no weights) is in the HF cache, and
+ * nothing of it in the model folder, which the original imageworks walks. */
 static void expect_support_files(const char *dest, const char *folder)
 {
     char p[4096];
-    snprintf(p, sizeof p, "%s/.imageworks/support/%s/config.json", dest, folder);
-    cr_expect(iw_path_is_file(p), "missing %s", p);
-    snprintf(p, sizeof p, "%s/.imageworks/support/%s/model.safetensors", dest, folder);
-    cr_expect(!iw_path_exists(p), "support fetch took weights: %s", p);
-    snprintf(p, sizeof p, "%s/.imageworks/support/%s/pytorch_model.bin", dest, folder);
-    cr_expect(!iw_path_exists(p), "support fetch took weights: %s", p);
+    glob_t g;
+    snprintf(p, sizeof p, "%s/hf/hub/models--%s/snapshots/*/config.json", g_home, folder);
+    cr_expect_eq(glob(p, 0, NULL, &g), 0, "missing %s", p);
+    if (g.gl_pathc == 1) {
+        char *snap = strdup(g.gl_pathv[0]);
+        *strrchr(snap, '/') = '\0';
+        snprintf(p, sizeof p, "%s/model.safetensors", snap);
+        cr_expect(!iw_path_exists(p), "support fetch took weights: %s", p);
+        snprintf(p, sizeof p, "%s/pytorch_model.bin", snap);
+        cr_expect(!iw_path_exists(p), "support fetch took weights: %s", p);
+        free(snap);
+    }
+    globfree(&g);
+    snprintf(p, sizeof p, "%s/.imageworks", dest);
+    cr_expect(!iw_path_exists(p), "the support repo left %s in the model folder", p);
 }
 
 Test(support, card_base_model_fills_gguf_only_repo)
@@ -148,10 +161,12 @@ Test(support, card_base_model_list_and_hf_cache)
     cr_expect(err && strstr(err, "taken from its base model org/base"), "stderr: %s", err);
     free(out);
     free(err);
-    /* with --hf-cache the support files go to the default plain destination */
+    /* with --hf-cache the support files are in the same cache, and no
+     * plain destination is made for them */
     char dest[4096];
     snprintf(dest, sizeof dest, "%s/models/org/multi-gguf", g_home);
     expect_support_files(dest, "org--base");
+    cr_expect(!iw_path_exists(dest), "a plain folder %s was made for the support repo", dest);
     cJSON *root;
     const cJSON *e = dl_only_entry(g_home, &root);
     cr_expect_geq(count_sources(field_sources(e), "support_repo:org/base"), 3);
@@ -174,8 +189,8 @@ Test(support, no_base_model_no_fetch_and_a_clear_warning)
     dl_log_bytes(&g_hub, NULL, "org/lone-gguf", &own, NULL);
     cr_expect_eq(all, own, "%d requests, %d for the repo itself", all, own);
     char p[4096];
-    snprintf(p, sizeof p, "%s/d/.imageworks/support", g_home);
-    cr_expect(!iw_path_exists(p), "a support folder was made");
+    snprintf(p, sizeof p, "%s/hf/hub", g_home);
+    cr_expect(!iw_path_exists(p), "a support repo was fetched into the HF cache");
     cJSON *root;
     const cJSON *e = dl_only_entry(g_home, &root);
     cr_expect_eq(count_sources(field_sources(e), "support_repo:org/base"), 0);

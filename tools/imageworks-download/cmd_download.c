@@ -45,9 +45,9 @@ static void on_signal(int sig) { (void)sig; g_cancel = 1; }
     "                      the root defaulting to ~/ai-models/weights)\n" \
     "  --hf-cache          huggingface_hub's cache layout under $HF_HUB_CACHE (default\n" \
     "                      $HF_HOME/hub); not with --dest (default: plain layout)\n" \
-    "  --support-repo REPO also fetch REPO's config and tokenizer files (never weights) for\n" \
-    "                      the architecture (default: none, or the base model when the\n" \
-    "                      repo has no config.json)\n" \
+    "  --support-repo REPO also fetch REPO's config and tokenizer files (never weights) into\n" \
+    "                      the HF cache, for the architecture (default: none, or the base\n" \
+    "                      model when the repo has no config.json)\n" \
     "  --no-architecture   download only: no architecture is read and no registry entry\n" \
     "                      is written or updated (default: read and register)\n" \
     "  --name NAME         the registry entry's name (default: made from the repo, its\n" \
@@ -262,39 +262,33 @@ static const char *const support_exclude[] = {
     "*.safetensors", "*.gguf", "*.bin", "*.pt", "*.pth", "*.ckpt", "*.onnx", "*.h5", "*.msgpack",
 };
 
-/* Where a support repo's files live: <base>/.imageworks/support/<org>--<name>. */
-static void support_dir_for(const char *base, const char *repo, char *out, size_t n)
-{
-    const char *slash = strchr(repo, '/');
-    if (slash)
-        snprintf(out, n, "%s/.imageworks/support/%.*s--%s", base, (int)(slash - repo), repo, slash + 1);
-    else
-        snprintf(out, n, "%s/.imageworks/support/%s", base, repo);
-}
-
-/* Fetch a support repo's config and tokenizer files into
- * <base>/.imageworks/support/<org>--<name> (dir).  Returns 0 or the library
- * error; prints nothing on failure. */
-static int fetch_support(iw_hub *hub, const char *id, const char *base, ui *u, char *dir, size_t dirn)
+/* Fetch a support repo's config and tokenizer files into the HF cache
+ * (HF_HUB_CACHE, else $HF_HOME/hub): outside the model folder, which the
+ * original imageworks walks whole, and where transformers finds them too.
+ * dir gets the snapshot folder.  Returns 0 or the library error; prints
+ * nothing on failure. */
+static int fetch_support(iw_hub *hub, const char *id, ui *u, char *dir, size_t dirn)
 {
     int rc = iw_hub_check_repo_id(id);
     if (rc < 0)
         return rc;
-    support_dir_for(base, id, dir, dirn);
     iw_dl_options o;
     iw_dl_options_init(&o);
+    o.layout = IW_DL_LAYOUT_HF_CACHE;
     o.include = support_include;
     o.n_include = sizeof support_include / sizeof *support_include;
     o.exclude = support_exclude;
     o.n_exclude = sizeof support_exclude / sizeof *support_exclude;
-    o.dest = dir;
     o.on_event = on_event;
     o.ud = u;
     iw_dl_result r;
     rc = iw_download_repo(hub, id, &o, &r);
     dl_progress_clear(u->prog);
-    if (rc == 0 && !u->quiet && !u->json)
-        printf("support repo %s: %zu files in %s\n", id, r.files, dir);
+    if (rc == 0) {
+        snprintf(dir, dirn, "%s", r.dest);
+        if (!u->quiet && !u->json)
+            printf("support repo %s: %zu files in %s\n", id, r.files, dir);
+    }
     iw_dl_result_free(&r);
     return rc;
 }
@@ -337,7 +331,7 @@ static void config_name_candidates(const iw_dl_result *r, iw_strlist *out)
  * then the configs' _name_or_path, and fetch the first that works as the
  * support repo.  Never fails the download: every outcome is a warning.
  * On success *id_out is the chosen repo (malloc'd) and dir its folder. */
-static void auto_support(iw_hub *hub, const char *repo, const iw_dl_result *r, const char *base, ui *u,
+static void auto_support(iw_hub *hub, const char *repo, const iw_dl_result *r, ui *u,
                          char *dir, size_t dirn, char **id_out, char *note, size_t noten)
 {
     *id_out = NULL;
@@ -360,7 +354,7 @@ static void auto_support(iw_hub *hub, const char *repo, const iw_dl_result *r, c
             continue;
         any = true;
         const char *why = i < n_card ? "model card base_model" : "config _name_or_path";
-        if (fetch_support(hub, id, base, u, dir, dirn) == 0) {
+        if (fetch_support(hub, id, u, dir, dirn) == 0) {
             snprintf(note, noten, "%s has no config.json: architecture config taken from its base model %s (%s)",
                      repo, id, why);
             ui_warn(u, "%s", note);
@@ -461,24 +455,18 @@ int cmd_download(int argc, char **argv)
         goto out;
     /* support repo: --support-repo, else (no config.json) the base model */
     char sup[8192], note[2048] = "";
-    char *auto_id = NULL, *sd = NULL;
+    char *auto_id = NULL;
     const char *support_id = NULL, *support_dir = NULL;
-    const char *base = r.dest;
     bool want_auto = !a.support_repo && !a.no_arch && !has_root_config(&r);
-    if ((a.support_repo || want_auto) && a.hf_cache) {
-        if (iw_dl_default_dest(a.repo, &sd) < 0) { rc = cli_fail("--support-repo"); goto out; }
-        base = sd;
-    }
     if (a.support_repo) {
-        if (fetch_support(hub, a.support_repo, base, &u, sup, sizeof sup) < 0) {
+        if (fetch_support(hub, a.support_repo, &u, sup, sizeof sup) < 0) {
             rc = cli_fail(a.support_repo);
-            free(sd);
             goto out;
         }
         support_id = a.support_repo;
         support_dir = sup;
     } else if (want_auto) {
-        auto_support(hub, a.repo, &r, base, &u, sup, sizeof sup, &auto_id, note, sizeof note);
+        auto_support(hub, a.repo, &r, &u, sup, sizeof sup, &auto_id, note, sizeof note);
         if (auto_id) {
             support_id = auto_id;
             support_dir = sup;
@@ -494,7 +482,6 @@ int cmd_download(int argc, char **argv)
         rc = download_register(&r, &ro);
     }
     free(auto_id);
-    free(sd);
     if (rc)
         goto out;
     rc = IW_EXIT_OK;
