@@ -267,6 +267,41 @@ Test(serve, api_answers_like_the_cli)
     cr_assert_eq(stop_serve(&s), 0, "SIGTERM stops serve cleanly");
 }
 
+/* POST /estimate takes the llama.cpp program and its n_batch as the CLI's
+ * --llama-app and --n-batch do (llama-cli sizes the output buffer by
+ * n_batch, llama-server by its slots), and refuses an unknown program. */
+Test(serve, llama_app_and_n_batch_like_the_cli)
+{
+    srv s;
+    start_serve(&s, NULL);
+    long st;
+    char body[1024];
+    snprintf(body, sizeof body,
+             "{\"model\":\"%s\",\"engine\":\"llama.cpp\",\"vram\":\"24GiB\",\"context\":4096,"
+             "\"llama_app\":\"cli\",\"n_batch\":512}", s.name);
+    cJSON *j = req_json(&s, "POST", "/estimate", body, NULL, &st);
+    cr_assert_eq(st, 200, "%s", jstr(j, "error"));
+    const cJSON *in = cJSON_GetObjectItem(j, "inputs");
+    cr_expect_str_eq(jstr(in, "llama_app"), "cli");
+    cr_expect_eq(cJSON_GetNumberValue(cJSON_GetObjectItem(in, "n_batch")), 512);
+    char cmd[8192], *out = NULL;
+    snprintf(cmd, sizeof cmd, "XDG_CONFIG_HOME='%s/xdg' IMAGEWORKS_ESTIMATE_PROFILES= IMAGEWORKS_REGISTRY_DIR='%s' '%s' "
+             "estimate '%s' --engine llama.cpp --vram 24GiB --context 4096 --llama-app cli --n-batch 512 --json",
+             s.tmp, s.reg, iwt_cli(), s.name);
+    cr_assert_eq(iwt_run(cmd, &out, NULL), 0);
+    cJSON *cli = cJSON_Parse(out);
+    free(out);
+    cr_assert(cJSON_Compare(j, cli, true), "serve and the CLI disagree");
+    cJSON_Delete(cli);
+    cJSON_Delete(j);
+    snprintf(body, sizeof body, "{\"model\":\"%s\",\"engine\":\"llama.cpp\",\"llama_app\":\"gui\"}", s.name);
+    j = req_json(&s, "POST", "/estimate", body, NULL, &st);
+    cr_expect_eq(st, 400);
+    cr_expect(jstr(j, "error") && strstr(jstr(j, "error"), "'gui'"), "%s", jstr(j, "error"));
+    cJSON_Delete(j);
+    cr_assert_eq(stop_serve(&s), 0, "SIGTERM stops serve cleanly");
+}
+
 /* POST /estimate with "calibrate": the entry's measured start (stored by
  * reconcile-architecture --engine-log from a real vLLM log, see
  * tests/fixtures/enginelog/README.md) corrects the heuristic terms, and the

@@ -486,7 +486,7 @@ static int body_to_request(const cJSON *o, bool need_model, est_request *rq, cha
     static const char *const keys[] = {
         "model", "engine", "context", "batch", "kv_dtype", "tp", "gpu_util", "vram", "gpu", "profile",
         "params_b", "dtype", "quantization", "max_model_len", "trust_remote_code", "emit", "port",
-        "max_num_batched_tokens", "enforce_eager", "ngl", "ubatch", "flash_attn", "max_num_seqs", "calibrate", NULL};
+        "max_num_batched_tokens", "enforce_eager", "ngl", "ubatch", "n_batch", "llama_app", "flash_attn", "max_num_seqs", "calibrate", NULL};
     if (!cJSON_IsObject(o)) {
         snprintf(err, en, "the body must be a JSON object");
         return -1;
@@ -604,7 +604,14 @@ static int body_to_request(const cJSON *o, bool need_model, est_request *rq, cha
     if (body_i64(o, "max_num_batched_tokens", 1, (int64_t)1 << 31, &op->max_num_batched_tokens, err, en) < 0 ||
         body_i64(o, "max_num_seqs", 1, 1 << 20, &op->max_num_seqs, err, en) < 0 ||
         body_i64(o, "ngl", 0, 100000, &op->n_gpu_layers, err, en) < 0 ||
-        body_i64(o, "ubatch", 1, 1 << 20, &op->n_ubatch, err, en) < 0)
+        body_i64(o, "ubatch", 1, 1 << 20, &op->n_ubatch, err, en) < 0 ||
+        body_i64(o, "n_batch", 1, 1 << 20, &op->n_batch, err, en) < 0)
+        return -1;
+    if ((s = body_str(o, "llama_app", err, en, &bad)) && iw_llama_app_parse(s, &op->llama_app) < 0) {
+        snprintf(err, en, "%s", iw_error_last());
+        return -1;
+    }
+    if (bad)
         return -1;
     if (iw_json_get_bool(o, "flash_attn", &bv))
         op->flash_attn = bv ? 1 : 0;
