@@ -35,6 +35,8 @@ typedef struct meter {
     uint64_t done[RING];
     int      n, head;             /* samples held; index of the newest */
     uint64_t last_seen;           /* frame counter, for eviction */
+    uint64_t first_done;          /* done at the file's first sample (a resume starts above 0) */
+    bool     moved;               /* bytes arrived since then: a rate means something */
 } meter;
 
 struct dl_progress {
@@ -252,8 +254,14 @@ static meter *meter_for(dl_progress *p, const char *path, bool create)
 
 static void meter_add(meter *m, double t, uint64_t done)
 {
-    if (m->n && done < m->done[m->head])
+    if (m->n && done < m->done[m->head]) {
         m->n = 0;                    /* started over (a retry from zero) */
+        m->moved = false;
+    }
+    if (m->n == 0 && !m->moved)
+        m->first_done = done;
+    else if (done > m->first_done)
+        m->moved = true;
     m->head = m->n ? (m->head + 1) % RING : 0;
     m->t[m->head] = t;
     m->done[m->head] = done;
@@ -262,10 +270,12 @@ static void meter_add(meter *m, double t, uint64_t done)
 }
 
 /* Bytes per second over the samples of the last RATE_WINDOW_S seconds (at
- * least two samples); < 0 before the file's second sample. */
+ * least two samples); < 0 (no rate shown) before the file's second sample
+ * and until its first bytes arrive: a connection waiting for its first
+ * answer is not a stalled one ("0 B/s" is kept for a file that stops). */
 static double meter_rate(const meter *m)
 {
-    if (!m || m->n < 2)
+    if (!m || m->n < 2 || !m->moved)
         return -1;
     int newest = m->head, oldest = newest;
     for (int k = 1; k < m->n; k++) {
