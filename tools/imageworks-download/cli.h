@@ -13,21 +13,18 @@
 
 typedef int (*iw_cmd_fn)(int argc, char **argv);
 
-/* Commands are declared weak so the tool links while a command is being
- * written; main() reports a missing one as "not available in this build". */
-#define IW_CMD(name) int cmd_##name(int argc, char **argv) __attribute__((weak))
-IW_CMD(download);
-IW_CMD(inspect);
-IW_CMD(list);
-IW_CMD(show);
-IW_CMD(remove);
-IW_CMD(verify);
-IW_CMD(scan);
-IW_CMD(migrate_architecture);
-IW_CMD(reconcile_architecture);
-IW_CMD(estimate);
-IW_CMD(serve);
-IW_CMD(validate);
+int cmd_download(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+int cmd_remove(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_scan(int argc, char **argv);
+int cmd_migrate_architecture(int argc, char **argv);
+int cmd_reconcile_architecture(int argc, char **argv);
+int cmd_estimate(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_validate(int argc, char **argv);
 
 /* A Hub repo id: "org/name" that is not a local path nor an ollama: reference. */
 bool cli_is_repo_id(const char *s);
