@@ -118,7 +118,6 @@ uint32_t iw_gguf_version(const iw_gguf *g);        /* 1, 2 or 3 */
 bool     iw_gguf_big_endian(const iw_gguf *g);
 uint32_t iw_gguf_alignment(const iw_gguf *g);
 uint64_t iw_gguf_data_offset(const iw_gguf *g);    /* start of the tensor data section */
-uint64_t iw_gguf_file_size(const iw_gguf *g);      /* IW_SIZE_UNKNOWN when not known */
 uint64_t iw_gguf_bytes_fetched(const iw_gguf *g);  /* bytes read from the source */
 unsigned iw_gguf_fetches(const iw_gguf *g);        /* read_at calls made */
 

@@ -68,17 +68,16 @@ int  iw_registry_default_dir(char **out);
  * model_registry.json loads it as the discovered layer. */
 int  iw_registry_open(iw_registry **out, const char *dir);
 void iw_registry_close(iw_registry *r);
-int  iw_registry_reload(iw_registry *r);
 const char *iw_registry_dir(const iw_registry *r);
 /* Path of a layer's file (static per registry, valid until close). */
 const char *iw_registry_path(const iw_registry *r, iw_reg_layer layer);
 
-/* The layer's array (owned by r; valid until the next reload/update).
+/* The layer's array (owned by r; valid until the next update).
  * Parses every entry not parsed yet: list-style callers only; look single
  * entries up with iw_registry_get.  NULL when out of memory. */
 const cJSON *iw_registry_entries(const iw_registry *r, iw_reg_layer layer);
 /* Entry by name in the merged view (or a layer); NULL when absent.  Only
- * that entry is parsed (owned by r; valid until the next reload/update). */
+ * that entry is parsed (owned by r; valid until the next update). */
 const cJSON *iw_registry_get(const iw_registry *r, const char *name);
 const cJSON *iw_registry_get_layer(const iw_registry *r, iw_reg_layer layer, const char *name);
 

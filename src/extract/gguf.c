@@ -884,7 +884,6 @@ uint32_t iw_gguf_version(const iw_gguf *g) { return g->version; }
 bool     iw_gguf_big_endian(const iw_gguf *g) { return g->be; }
 uint32_t iw_gguf_alignment(const iw_gguf *g) { return g->alignment; }
 uint64_t iw_gguf_data_offset(const iw_gguf *g) { return g->data_offset; }
-uint64_t iw_gguf_file_size(const iw_gguf *g) { return g->file_size; }
 uint64_t iw_gguf_bytes_fetched(const iw_gguf *g) { return g->fetched; }
 unsigned iw_gguf_fetches(const iw_gguf *g) { return g->fetches; }
 size_t   iw_gguf_warning_count(const iw_gguf *g) { return g->n_warn; }

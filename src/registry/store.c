@@ -677,11 +677,6 @@ void iw_registry_close(iw_registry *r)
     free(r);
 }
 
-int iw_registry_reload(iw_registry *r)
-{
-    return refresh(r, true, false);
-}
-
 const char *iw_registry_dir(const iw_registry *r) { return r->dir; }
 
 const char *iw_registry_path(const iw_registry *r, iw_reg_layer layer)
