@@ -202,6 +202,9 @@ int64_t iw_arch_kv_heads_of_layer(const iw_arch *a, size_t il);
 /* A GGUF record: its source is "gguf" or its quantization method is "gguf"
  * (the tensor types fix the storage and llama.cpp runs it). */
 bool    iw_arch_is_gguf(const iw_arch *a);
+/* The model's maximum context: context_length, else max_position_embeddings;
+ * IW_UNKNOWN when neither is known (or a is NULL). */
+int64_t iw_arch_context(const iw_arch *a);
 
 /* ---- the KV-cache rule (src/common/kvlayer.c): one definition for
  * inspect's kv_bytes_per_token and for every engine of the estimator ---- */

@@ -340,3 +340,12 @@ bool iw_arch_is_gguf(const iw_arch *a)
     return (a->source && !strcmp(a->source, "gguf")) ||
            (a->quantization.method && !strcasecmp(a->quantization.method, "gguf"));
 }
+
+int64_t iw_arch_context(const iw_arch *a)
+{
+    if (a && a->context_length > 0)
+        return a->context_length;
+    if (a && a->max_position_embeddings > 0)
+        return a->max_position_embeddings;
+    return IW_UNKNOWN;
+}

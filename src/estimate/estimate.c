@@ -915,11 +915,7 @@ static void add_host_term(iw_estimate *e, const char *name, double bytes, const 
 
 static int64_t model_max_ctx(const iw_arch *a)
 {
-    if (known(a->context_length))
-        return a->context_length;
-    if (known(a->max_position_embeddings))
-        return a->max_position_embeddings;
-    return IW_UNKNOWN;
+    return iw_arch_context(a);
 }
 
 /* Effective FFN width per token for activations (dense I, or MoE top-k). */

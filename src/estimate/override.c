@@ -425,7 +425,7 @@ int iw_estimate_apply_overrides(iw_arch *a, const iw_est_overrides *ov, iw_ov_re
     if (ov->max_model_len != IW_UNKNOWN) {
         char v[48];
         snprintf(v, sizeof v, "%lld", (long long)ov->max_model_len);
-        int64_t mx = a->context_length > 0 ? a->context_length : a->max_position_embeddings;
+        int64_t mx = iw_arch_context(a);
         if (mx > 0 && ov->max_model_len > mx) {
             report(res, "--max-model-len", v, IW_OV_CAPPED, "exceeds the model's maximum %lld; kept at %lld (vLLM "
                    "refuses more without VLLM_ALLOW_LONG_MAX_MODEL_LEN)", (long long)mx, (long long)mx);

@@ -254,22 +254,11 @@ static cJSON *nulls_obj(const char *const *keys, size_t n)
     return o;
 }
 
-static int64_t arch_context(const iw_arch *a)
-{
-    if (!a)
-        return IW_UNKNOWN;
-    if (a->context_length > 0)
-        return a->context_length;
-    if (a->max_position_embeddings > 0)
-        return a->max_position_embeddings;
-    return IW_UNKNOWN;
-}
-
 static cJSON *default_extra_args(const char *backend, const iw_arch *a)
 {
     cJSON *arr = cJSON_CreateArray();
     char num[32];
-    int64_t ctx = arch_context(a);
+    int64_t ctx = iw_arch_context(a);
     if (!arr)
         return NULL;
     if (strcmp(backend, "vllm") == 0) {

@@ -185,7 +185,7 @@ static int64_t num_ctx_of(const iw_arch *a)
 {
     if (a->ollama_num_ctx > 0)
         return a->ollama_num_ctx;
-    int64_t ctx = a->context_length > 0 ? a->context_length : a->max_position_embeddings;
+    int64_t ctx = iw_arch_context(a);
     if (ctx <= 0)
         return 4096;
     int64_t n = (int64_t)(0.6 * (double)ctx);
