@@ -1,13 +1,45 @@
 #!/usr/bin/env bash
-# Regenerate docs/cli.md from the tool's own --help texts, so the reference
-# cannot drift from the code (tests/tools/test_cli_docs.c compares each
-# command's section with its --help).
-# Usage: scripts/gen-cli-doc.sh [path/to/imageworks-download]
+# The CLI reference, the man page and the bash completion, all from the tool's
+# own command table (`--help` lists it) and each command's `--help`, so none of
+# them can drift from the code (tests/tools/test_cli_docs.c compares each
+# command's section of docs/cli.md with its --help; tests/install checks the
+# man page and completion that `cmake --install` puts).
+# Usage:
+#   scripts/gen-cli-doc.sh [BIN]                      docs/cli.md (default BIN build/imageworks-download)
+#   scripts/gen-cli-doc.sh --man OUT BIN              man page (section 1)
+#   scripts/gen-cli-doc.sh --bash-completion OUT BIN  bash completion script
 set -euo pipefail
 cd "$(dirname "$0")/.."
-IWD=${1:-build/imageworks-download}
+mode=markdown
 out=docs/cli.md
-{
+case "${1:-}" in
+    --man) mode=man; out=$2; shift 2 ;;
+    --bash-completion) mode=bash; out=$2; shift 2 ;;
+esac
+IWD=${1:-build/imageworks-download}
+
+# The environment the tool reads: name | default | used by (markdown cells).
+ENV_TABLE=$(cat <<'ENV'
+`HF_ENDPOINT`|`https://huggingface.co`|download, inspect REPO, estimate REPO
+`HF_TOKEN`|none|bearer token for gated/private repos; sent only to the endpoint's origin, never to the CDN, never printed or stored
+`HF_TOKEN_PATH`|`$HF_HOME/token`|token file when `HF_TOKEN` is unset
+`HF_HOME`|`~/.cache/huggingface`|token file, default cache
+`HF_HUB_CACHE`|`$HF_HOME/hub`|`--hf-cache` layout root
+`HF_HUB_OFFLINE`|unset|`1`: no network; serve from what is installed or fail clearly
+`HF_HUB_DOWNLOAD_TIMEOUT`|10 s|connect/stall timeout
+`IMAGEWORKS_MODEL_ROOT`|`~/ai-models/weights`|downloads land in `<root>/<owner>/<repo>`
+`IMAGEWORKS_REGISTRY_DIR`|`$XDG_CONFIG_HOME/imageworks` (`~/.config/imageworks`)|the three registry files
+`IMAGEWORKS_METRICS_LOG`|`logs/model_loader_metrics.jsonl`|reconcile-architecture input
+`IMAGEWORKS_ESTIMATE_PROFILES`|unset; else `$XDG_CONFIG_HOME/imageworks/estimate_profiles.json` when it exists|estimate: profiles and GPUs merged over the shipped ones (docs/estimate.md, "Profiles")
+`OLLAMA_MODELS`|`~/.ollama/models`, then `/usr/share/ollama/.ollama/models`|`ollama:NAME:TAG` paths and Ollama registry entries (inspect, scan, verify, migrate-architecture)
+`OLLAMA_HOST`|unset: no server is asked|when set (`host[:port]`, port 11434 by default), inspect and migrate-architecture ask the server's `POST /api/show` for an Ollama model the store lacks
+ENV
+)
+
+# Command names and summaries: the "commands:" block of --help.
+commands() { "$IWD" --help | sed -n '/^commands:/,/^$/p' | sed '1d;/^$/d'; }
+
+markdown() {
 cat <<'HDR'
 # CLI reference
 
@@ -23,29 +55,21 @@ command's section here is not its `--help` word for word.
 
 | variable | default | used by |
 |---|---|---|
-| `HF_ENDPOINT` | `https://huggingface.co` | download, inspect REPO, estimate REPO |
-| `HF_TOKEN` | none | bearer token for gated/private repos; sent only to the endpoint's origin, never to the CDN, never printed or stored |
-| `HF_TOKEN_PATH` | `$HF_HOME/token` | token file when `HF_TOKEN` is unset |
-| `HF_HOME` | `~/.cache/huggingface` | token file, default cache |
-| `HF_HUB_CACHE` | `$HF_HOME/hub` | `--hf-cache` layout root |
-| `HF_HUB_OFFLINE` | unset | `1`: no network; serve from what is installed or fail clearly |
-| `HF_HUB_DOWNLOAD_TIMEOUT` | 10 s | connect/stall timeout |
-| `IMAGEWORKS_MODEL_ROOT` | `~/ai-models/weights` | downloads land in `<root>/<owner>/<repo>` |
-| `IMAGEWORKS_REGISTRY_DIR` | `$XDG_CONFIG_HOME/imageworks` (`~/.config/imageworks`) | the three registry files |
-| `IMAGEWORKS_METRICS_LOG` | `logs/model_loader_metrics.jsonl` | reconcile-architecture input |
-| `IMAGEWORKS_ESTIMATE_PROFILES` | unset; else `$XDG_CONFIG_HOME/imageworks/estimate_profiles.json` when it exists | estimate: profiles and GPUs merged over the shipped ones (docs/estimate.md, "Profiles") |
-| `OLLAMA_MODELS` | `~/.ollama/models`, then `/usr/share/ollama/.ollama/models` | `ollama:NAME:TAG` paths and Ollama registry entries (inspect, scan, verify, migrate-architecture) |
-| `OLLAMA_HOST` | unset: no server is asked | when set (`host[:port]`, port 11434 by default), inspect and migrate-architecture ask the server's `POST /api/show` for an Ollama model the store lacks |
+HDR
+while IFS='|' read -r name def use; do
+    echo "| $name | $def | $use |"
+done <<< "$ENV_TABLE"
+cat <<'MID'
 
 Proxies and CA bundles follow libcurl's usual variables (`https_proxy`,
 `no_proxy`, `CURL_CA_BUNDLE`, ...). TLS verification is always on.
 
 ## Commands
 
-HDR
-"$IWD" --help | sed -n '/^commands:/,/^$/p' | sed '1d;/^$/d' | sed 's/^  \([^ ]*\) *\(.*\)/- [`\1`](#\1): \2/'
+MID
+commands | sed 's/^  \([^ ]*\) *\(.*\)/- [`\1`](#\1): \2/'
 echo
-for c in $("$IWD" --help | sed -n '/^commands:/,/^$/p' | sed '1d;/^$/d' | awk '{print $1}'); do
+for c in $(commands | awk '{print $1}'); do
     echo "### $c"
     echo
     echo '```'
@@ -53,5 +77,79 @@ for c in $("$IWD" --help | sed -n '/^commands:/,/^$/p' | sed '1d;/^$/d' | awk '{
     echo '```'
     echo
 done
-} > "$out"
-echo "wrote $out"
+}
+
+# roff: escape backslashes, protect lines starting with . or ', drop markdown backticks.
+roff() { sed -e 's/\\/\\e/g' -e "s/^\\([.']\\)/\\\\\\&\\1/" -e 's/`//g'; }
+
+man_page() {
+local version
+version=$("$IWD" --version | awk '{print $2}')
+cat <<HDR
+.\\" generated by scripts/gen-cli-doc.sh from imageworks-download --help; do not edit
+.TH IMAGEWORKS-DOWNLOAD 1 "" "imageworks-download $version" "User Commands"
+.SH NAME
+imageworks-download \\- download LLM repos, read their architecture, keep a registry, estimate GPU memory
+.SH SYNOPSIS
+.B imageworks-download
+.I command
+.RI [ options ]
+.SH DESCRIPTION
+HDR
+"$IWD" --help | sed -n '3,/^$/p' | sed '/^$/d' | roff
+echo ".PP"
+echo "Exit codes: 0 ok, 1 failure, 2 usage error.  Errors are one line on standard error."
+echo ".SH COMMANDS"
+commands | while read -r name summary; do
+    echo ".TP"
+    echo ".B $name"
+    echo "$summary" | roff
+done
+for c in $(commands | awk '{print $1}'); do
+    echo ".SS $c"
+    echo ".nf"
+    "$IWD" "$c" --help 2>&1 | roff || true
+    echo ".fi"
+done
+echo ".SH ENVIRONMENT"
+while IFS='|' read -r name def use; do
+    echo ".TP"
+    echo ".B $name" | roff
+    echo "$use (default: $def)" | roff
+done <<< "$ENV_TABLE"
+cat <<'TAIL'
+.SH SEE ALSO
+The project's docs/cli.md (this page as markdown), docs/registry.md and docs/estimate.md.
+TAIL
+}
+
+completion() {
+echo "# bash completion for imageworks-download; generated by scripts/gen-cli-doc.sh from --help"
+echo "_imageworks_download()"
+echo "{"
+echo '    local cur=${COMP_WORDS[COMP_CWORD]} cmd=${COMP_WORDS[1]}'
+echo '    if ((COMP_CWORD == 1)); then'
+echo "        COMPREPLY=(\$(compgen -W \"$(commands | awk '{print $1}' | tr '\n' ' ')--help --version\" -- \"\$cur\"))"
+echo '        return'
+echo '    fi'
+echo '    case $cmd in'
+for c in $(commands | awk '{print $1}'); do
+    flags=$("$IWD" "$c" --help 2>&1 | grep -o -- '--[a-z][a-z0-9-]*' | sort -u | tr '\n' ' ' || true)
+    echo "        $c) local flags=\"$flags\" ;;"
+done
+echo '        *) return ;;'
+echo '    esac'
+echo '    if [[ $cur == -* ]]; then'
+echo '        COMPREPLY=($(compgen -W "$flags" -- "$cur"))'
+echo '    else'
+echo '        COMPREPLY=($(compgen -f -- "$cur"))'
+echo '    fi'
+echo "}"
+echo "complete -o filenames -F _imageworks_download imageworks-download"
+}
+
+case $mode in
+    markdown) markdown > "$out"; echo "wrote $out" ;;
+    man) man_page > "$out" ;;
+    bash) completion > "$out" ;;
+esac
