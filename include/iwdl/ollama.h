@@ -159,8 +159,8 @@ int iw_ollama_extract(const char *ref, const char *root, iw_arch *a);
 
 /* Map an Ollama /api/show answer (JSON text) into `a`: model_info (GGUF keys
  * with GGUF-typed values) and projector_info go through the same key mapping
- * as GGUF files (the keys are re-encoded as a header-only GGUF and given to
- * iw_gguf_to_arch); details.quantization_level labels the quantization,
+ * as GGUF files (read through the getter GGUF headers are read with, no
+ * GGUF is written); details.quantization_level labels the quantization,
  * parameters (the Modelfile-style "num_ctx 4096" lines) become
  * ollama_params_json (shaped like the params blob) and ollama_num_ctx.
  * kv_precision / kv_bytes_per_token as for iw_ollama_extract.  Sets

@@ -19,6 +19,7 @@
  */
 #include "iwdl/gguf.h"
 #include "iwdl/error.h"
+#include "kvs.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -903,191 +904,34 @@ long iw_gguf_find_key(const iw_gguf *g, const char *key)
     return hset_find(g, &g->kv_set, kv_eq, key, strlen(key));
 }
 
-static bool is_int_type(int t)
+/* ---- typed access: the getters of kvs.c over this header --------------- */
+
+static size_t kvs_count(const iw_kvs *s) { return ((const iw_gguf *)s->ctx)->n_kv; }
+
+static void kvs_item(const iw_kvs *s, size_t i, iw_kv_item *out)
 {
-    return t == IW_GGUF_UINT8 || t == IW_GGUF_INT8 || t == IW_GGUF_UINT16 || t == IW_GGUF_INT16 ||
-           t == IW_GGUF_UINT32 || t == IW_GGUF_INT32 || t == IW_GGUF_UINT64 || t == IW_GGUF_INT64 ||
-           t == IW_GGUF_BOOL;
-}
-static bool is_unsigned_type(int t)
-{
-    return t == IW_GGUF_UINT8 || t == IW_GGUF_UINT16 || t == IW_GGUF_UINT32 || t == IW_GGUF_UINT64 ||
-           t == IW_GGUF_BOOL;
+    const gguf_kv *kv = &((const iw_gguf *)s->ctx)->kv[i];
+    memset(out, 0, sizeof *out);
+    out->key = kv->key;
+    out->type = (iw_gguf_type)kv->type;
+    out->v.u = kv->v.u;
+    out->str = kv->str;
+    out->str_len = kv->str_len;
+    out->elem = (iw_gguf_type)kv->elem_type;
+    out->count = kv->count;
 }
 
-static int type_error(const iw_gguf *g, const char *key, int type, const char *want)
-{
-    return iw_error_set(IW_EFORMAT, "%s: key '%s' has type %s, expected %s", g->name, key,
-                        iw_gguf_type_name(type), want);
-}
+static long kvs_find(const iw_kvs *s, const char *key) { return iw_gguf_find_key(s->ctx, key); }
 
-static int scalar_int(const iw_gguf *g, const char *key, int type, kv_scalar v, int64_t *out)
+static int kvs_elem(const iw_kvs *s, size_t i, uint64_t j, iw_kv_scalar *v, const char **str, size_t *len)
 {
-    if (!is_int_type(type))
-        return type_error(g, key, type, "an integer");
-    if (type == IW_GGUF_UINT64 && v.u > (uint64_t)INT64_MAX)
-        return iw_error_set(IW_EFORMAT, "%s: key '%s': value %" PRIu64 " does not fit in int64",
-                            g->name, key, v.u);
-    *out = is_unsigned_type(type) ? (int64_t)v.u : v.i;
-    return 0;
-}
-
-static int scalar_float(const iw_gguf *g, const char *key, int type, kv_scalar v, double *out)
-{
-    if (type == IW_GGUF_FLOAT32 || type == IW_GGUF_FLOAT64) {
-        *out = v.f;
-        return 0;
-    }
-    if (!is_int_type(type) || type == IW_GGUF_BOOL)
-        return type_error(g, key, type, "a number");
-    *out = is_unsigned_type(type) ? (double)v.u : (double)v.i;
-    return 0;
-}
-
-int iw_gguf_kv_int(const iw_gguf *g, size_t idx, int64_t *out)
-{
-    if (idx >= g->n_kv)
-        return IW_ENOTFOUND;
-    return scalar_int(g, g->kv[idx].key, g->kv[idx].type, g->kv[idx].v, out);
-}
-
-int iw_gguf_kv_float(const iw_gguf *g, size_t idx, double *out)
-{
-    if (idx >= g->n_kv)
-        return IW_ENOTFOUND;
-    return scalar_float(g, g->kv[idx].key, g->kv[idx].type, g->kv[idx].v, out);
-}
-
-int iw_gguf_kv_str(const iw_gguf *g, size_t idx, const char **out, size_t *len)
-{
-    if (idx >= g->n_kv)
-        return IW_ENOTFOUND;
-    if (g->kv[idx].type != IW_GGUF_STRING)
-        return type_error(g, g->kv[idx].key, g->kv[idx].type, "STRING");
-    *out = g->kv[idx].str;
-    if (len)
-        *len = g->kv[idx].str_len;
-    return 0;
-}
-
-int iw_gguf_kv_array(const iw_gguf *g, size_t idx, iw_gguf_type *elem_type, uint64_t *count)
-{
-    if (idx >= g->n_kv)
-        return IW_ENOTFOUND;
-    if (g->kv[idx].type != IW_GGUF_ARRAY)
-        return type_error(g, g->kv[idx].key, g->kv[idx].type, "ARRAY");
-    if (elem_type)
-        *elem_type = (iw_gguf_type)g->kv[idx].elem_type;
-    if (count)
-        *count = g->kv[idx].count;
-    return 0;
-}
-
-int iw_gguf_get_int(const iw_gguf *g, const char *key, int64_t *out)
-{
-    long i = iw_gguf_find_key(g, key);
-    return i < 0 ? IW_ENOTFOUND : iw_gguf_kv_int(g, (size_t)i, out);
-}
-
-int iw_gguf_get_uint(const iw_gguf *g, const char *key, uint64_t *out)
-{
-    long i = iw_gguf_find_key(g, key);
-    if (i < 0)
-        return IW_ENOTFOUND;
+    const iw_gguf *g = s->ctx;
     const gguf_kv *kv = &g->kv[i];
-    if (!is_int_type(kv->type))
-        return type_error(g, key, kv->type, "an unsigned integer");
-    if (!is_unsigned_type(kv->type) && kv->v.i < 0)
-        return iw_error_set(IW_EFORMAT, "%s: key '%s' is negative (%" PRId64 ")", g->name, key, kv->v.i);
-    *out = kv->v.u;
-    return 0;
-}
-
-int iw_gguf_get_float(const iw_gguf *g, const char *key, double *out)
-{
-    long i = iw_gguf_find_key(g, key);
-    return i < 0 ? IW_ENOTFOUND : iw_gguf_kv_float(g, (size_t)i, out);
-}
-
-int iw_gguf_get_bool(const iw_gguf *g, const char *key, bool *out)
-{
-    long i = iw_gguf_find_key(g, key);
-    if (i < 0)
-        return IW_ENOTFOUND;
-    const gguf_kv *kv = &g->kv[i];
-    if (kv->type == IW_GGUF_BOOL) {
-        *out = kv->v.u != 0;
+    if (kv->elem_type != IW_GGUF_STRING) {
+        kv_scalar x = decode(g, kv->elem_type, kv->pos + j * fixed_size(kv->elem_type));
+        v->u = x.u;
         return 0;
     }
-    if (is_int_type(kv->type) && (kv->v.u == 0 || kv->v.u == 1)) {
-        *out = kv->v.u == 1;
-        return 0;
-    }
-    return type_error(g, key, kv->type, "BOOL");
-}
-
-int iw_gguf_get_str(const iw_gguf *g, const char *key, const char **out, size_t *len)
-{
-    long i = iw_gguf_find_key(g, key);
-    return i < 0 ? IW_ENOTFOUND : iw_gguf_kv_str(g, (size_t)i, out, len);
-}
-
-int iw_gguf_get_array(const iw_gguf *g, const char *key, iw_gguf_type *elem_type, uint64_t *count)
-{
-    long i = iw_gguf_find_key(g, key);
-    return i < 0 ? IW_ENOTFOUND : iw_gguf_kv_array(g, (size_t)i, elem_type, count);
-}
-
-static int array_elem(const iw_gguf *g, const char *key, uint64_t i, const gguf_kv **kvo)
-{
-    long k = iw_gguf_find_key(g, key);
-    if (k < 0)
-        return IW_ENOTFOUND;
-    const gguf_kv *kv = &g->kv[k];
-    if (kv->type != IW_GGUF_ARRAY)
-        return type_error(g, key, kv->type, "ARRAY");
-    if (i >= kv->count)
-        return iw_error_set(IW_EINVAL, "%s: key '%s': index %" PRIu64 " out of range (%" PRIu64 " elements)",
-                            g->name, key, i, kv->count);
-    *kvo = kv;
-    return 0;
-}
-
-int iw_gguf_array_int(const iw_gguf *g, const char *key, uint64_t i, int64_t *out)
-{
-    const gguf_kv *kv = NULL;
-    int rc = array_elem(g, key, i, &kv);
-    if (rc)
-        return rc;
-    if (!is_int_type(kv->elem_type))
-        return iw_error_set(IW_EFORMAT, "%s: key '%s' is an array of %s, expected integers", g->name, key,
-                            iw_gguf_type_name(kv->elem_type));
-    return scalar_int(g, key, kv->elem_type, decode(g, kv->elem_type, kv->pos + i * fixed_size(kv->elem_type)),
-                      out);
-}
-
-int iw_gguf_array_float(const iw_gguf *g, const char *key, uint64_t i, double *out)
-{
-    const gguf_kv *kv = NULL;
-    int rc = array_elem(g, key, i, &kv);
-    if (rc)
-        return rc;
-    if (!fixed_size(kv->elem_type) || kv->elem_type == IW_GGUF_BOOL)
-        return iw_error_set(IW_EFORMAT, "%s: key '%s' is an array of %s, expected numbers", g->name, key,
-                            iw_gguf_type_name(kv->elem_type));
-    return scalar_float(g, key, kv->elem_type,
-                        decode(g, kv->elem_type, kv->pos + i * fixed_size(kv->elem_type)), out);
-}
-
-int iw_gguf_array_str(const iw_gguf *g, const char *key, uint64_t i, const char **out, size_t *len)
-{
-    const gguf_kv *kv = NULL;
-    int rc = array_elem(g, key, i, &kv);
-    if (rc)
-        return rc;
-    if (kv->elem_type != IW_GGUF_STRING)
-        return iw_error_set(IW_EFORMAT, "%s: key '%s' is an array of %s, expected strings", g->name, key,
-                            iw_gguf_type_name(kv->elem_type));
     /* validated while parsing: every length fits in the buffer */
     iw_reader r;
     iw_reader_init(&r, g->buf, g->buf_len, g->be);
@@ -1102,17 +946,75 @@ int iw_gguf_array_str(const iw_gguf *g, const char *key, uint64_t i, const char 
         } else if (iw_rd_u64(&r, &n)) {
             return IW_EFORMAT;
         }
-        if (k == i) {
-            const uint8_t *s;
-            if (iw_rd_bytes(&r, (size_t)n, &s))
+        if (k == j) {
+            const uint8_t *b;
+            if (iw_rd_bytes(&r, (size_t)n, &b))
                 return IW_EFORMAT;
-            *out = (const char *)s;
+            *str = (const char *)b;
             *len = (size_t)n;
             return 0;
         }
         if (iw_rd_skip(&r, (size_t)n))
             return IW_EFORMAT;
     }
+}
+
+static size_t kvs_n_tensors(const iw_kvs *s) { return ((const iw_gguf *)s->ctx)->n_t; }
+static const iw_gguf_tensor *kvs_tensor(const iw_kvs *s, size_t i) { return &((const iw_gguf *)s->ctx)->t[i]; }
+
+static const iw_kvs_ops gguf_kvs_ops = { kvs_count, kvs_item, kvs_find, kvs_elem, kvs_n_tensors, kvs_tensor };
+
+void iw_gguf_kvs(const iw_gguf *g, iw_kvs *out)
+{
+    memset(out, 0, sizeof *out);
+    out->ops = &gguf_kvs_ops;
+    out->ctx = g;
+    out->name = g->name;
+    out->version = g->version;
+}
+
+#define KVS(g) iw_kvs s_; iw_gguf_kvs((g), &s_)
+
+int iw_gguf_kv_int(const iw_gguf *g, size_t idx, int64_t *out) { KVS(g); return iw_kvs_int(&s_, idx, out); }
+int iw_gguf_kv_float(const iw_gguf *g, size_t idx, double *out) { KVS(g); return iw_kvs_float(&s_, idx, out); }
+int iw_gguf_kv_str(const iw_gguf *g, size_t idx, const char **out, size_t *len)
+{
+    KVS(g);
+    return iw_kvs_str(&s_, idx, out, len);
+}
+int iw_gguf_kv_array(const iw_gguf *g, size_t idx, iw_gguf_type *elem_type, uint64_t *count)
+{
+    KVS(g);
+    return iw_kvs_array(&s_, idx, elem_type, count);
+}
+int iw_gguf_get_int(const iw_gguf *g, const char *key, int64_t *out) { KVS(g); return iw_kvs_get_int(&s_, key, out); }
+int iw_gguf_get_uint(const iw_gguf *g, const char *key, uint64_t *out) { KVS(g); return iw_kvs_get_uint(&s_, key, out); }
+int iw_gguf_get_float(const iw_gguf *g, const char *key, double *out) { KVS(g); return iw_kvs_get_float(&s_, key, out); }
+int iw_gguf_get_bool(const iw_gguf *g, const char *key, bool *out) { KVS(g); return iw_kvs_get_bool(&s_, key, out); }
+int iw_gguf_get_str(const iw_gguf *g, const char *key, const char **out, size_t *len)
+{
+    KVS(g);
+    return iw_kvs_get_str(&s_, key, out, len);
+}
+int iw_gguf_get_array(const iw_gguf *g, const char *key, iw_gguf_type *elem_type, uint64_t *count)
+{
+    KVS(g);
+    return iw_kvs_get_array(&s_, key, elem_type, count);
+}
+int iw_gguf_array_int(const iw_gguf *g, const char *key, uint64_t i, int64_t *out)
+{
+    KVS(g);
+    return iw_kvs_array_int(&s_, key, i, out);
+}
+int iw_gguf_array_float(const iw_gguf *g, const char *key, uint64_t i, double *out)
+{
+    KVS(g);
+    return iw_kvs_array_float(&s_, key, i, out);
+}
+int iw_gguf_array_str(const iw_gguf *g, const char *key, uint64_t i, const char **out, size_t *len)
+{
+    KVS(g);
+    return iw_kvs_array_str(&s_, key, i, out, len);
 }
 
 /* ---- tensors ----------------------------------------------------------------- */

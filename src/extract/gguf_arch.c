@@ -7,6 +7,7 @@
  * wrong type is an error naming the key; absent keys stay unknown. */
 #include "iwdl/gguf.h"
 #include "iwdl/error.h"
+#include "kvs.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -25,7 +26,7 @@
 #define SRC "gguf"
 
 typedef struct mapper {
-    const iw_gguf *g;
+    const iw_kvs *g;
     const char *arch;
     iw_arch *a;
 } mapper;
@@ -40,14 +41,14 @@ static const char *key_of(const mapper *m, const char *suffix, char *buf, size_t
 static int get_i(const mapper *m, const char *suffix, int64_t *v)
 {
     char k[256];
-    int rc = iw_gguf_get_int(m->g, key_of(m, suffix, k, sizeof k), v);
+    int rc = iw_kvs_get_int(m->g, key_of(m, suffix, k, sizeof k), v);
     return rc == IW_ENOTFOUND ? 0 : rc < 0 ? rc : 1;
 }
 
 static int get_f(const mapper *m, const char *suffix, double *v)
 {
     char k[256];
-    int rc = iw_gguf_get_float(m->g, key_of(m, suffix, k, sizeof k), v);
+    int rc = iw_kvs_get_float(m->g, key_of(m, suffix, k, sizeof k), v);
     return rc == IW_ENOTFOUND ? 0 : rc < 0 ? rc : 1;
 }
 
@@ -66,7 +67,7 @@ static int map_i(const mapper *m, const char *suffix, int64_t *slot, const char 
         return rc;
     if (v < 0) {
         char k[256];
-        return iw_error_set(IW_EFORMAT, "%s: key '%s' is negative (%" PRId64 ")", iw_gguf_name(m->g),
+        return iw_error_set(IW_EFORMAT, "%s: key '%s' is negative (%" PRId64 ")", m->g->name,
                             key_of(m, suffix, k, sizeof k), v);
     }
     return set_int(m->a, slot, field, v, SRC);
@@ -81,30 +82,30 @@ static int get_i_or_layers(const mapper *m, const char *suffix, int64_t *scalar,
     key_of(m, suffix, k, sizeof k);
     *arr = NULL;
     *n = 0;
-    long idx = iw_gguf_find_key(m->g, k);
+    long idx = iw_kvs_find(m->g, k);
     if (idx < 0)
         return 0;
-    if (iw_gguf_kv_type(m->g, (size_t)idx) != IW_GGUF_ARRAY) {
-        int rc = iw_gguf_kv_int(m->g, (size_t)idx, scalar);
+    if (iw_kvs_type(m->g, (size_t)idx) != IW_GGUF_ARRAY) {
+        int rc = iw_kvs_int(m->g, (size_t)idx, scalar);
         if (rc < 0)
             return rc;
         if (*scalar < 0)
-            return iw_error_set(IW_EFORMAT, "%s: key '%s' is negative", iw_gguf_name(m->g), k);
+            return iw_error_set(IW_EFORMAT, "%s: key '%s' is negative", m->g->name, k);
         return 1;
     }
     iw_gguf_type et;
     uint64_t cnt;
-    iw_gguf_kv_array(m->g, (size_t)idx, &et, &cnt);
+    iw_kvs_array(m->g, (size_t)idx, &et, &cnt);
     if (cnt == 0 || cnt > MAX_LAYERS)
         return iw_error_set(IW_EFORMAT, "%s: key '%s': per-layer array of %" PRIu64 " elements"
-                            " (expected 1..%d)", iw_gguf_name(m->g), k, cnt, MAX_LAYERS);
+                            " (expected 1..%d)", m->g->name, k, cnt, MAX_LAYERS);
     int64_t *v = malloc(cnt * sizeof *v);
     if (!v)
         return iw_error_set(IW_ENOMEM, "out of memory");
     for (uint64_t i = 0; i < cnt; i++) {
-        int rc = iw_gguf_array_int(m->g, k, i, &v[i]);
+        int rc = iw_kvs_array_int(m->g, k, i, &v[i]);
         if (rc == 0 && v[i] < 0)
-            rc = iw_error_set(IW_EFORMAT, "%s: key '%s'[%" PRIu64 "] is negative", iw_gguf_name(m->g), k, i);
+            rc = iw_error_set(IW_EFORMAT, "%s: key '%s'[%" PRIu64 "] is negative", m->g->name, k, i);
         if (rc < 0) {
             free(v);
             return rc;
@@ -124,22 +125,15 @@ static int64_t max_of(const int64_t *v, size_t n)
     return mx;
 }
 
-static bool has_prefix_key(const iw_gguf *g, const char *prefix)
+static bool has_prefix_key(const iw_kvs *g, const char *prefix)
 {
     size_t pl = strlen(prefix);
-    for (size_t i = 0; i < iw_gguf_kv_count(g); i++)
-        if (strncmp(iw_gguf_kv_key(g, i), prefix, pl) == 0)
+    for (size_t i = 0; i < iw_kvs_count(g); i++)
+        if (strncmp(iw_kvs_key(g, i), prefix, pl) == 0)
             return true;
     return false;
 }
 
-static bool is_clip(const iw_gguf *g)
-{
-    const char *arch = NULL;
-    if (iw_gguf_get_str(g, "general.architecture", &arch, NULL) == 0 && strcmp(arch, "clip") == 0)
-        return true;
-    return has_prefix_key(g, "clip.vision.");
-}
 
 /* rope.scaling.* -> compact JSON object */
 static int map_rope_scaling(const mapper *m)
@@ -149,26 +143,26 @@ static int map_rope_scaling(const mapper *m)
     snprintf(prefix, sizeof prefix, "%s.rope.scaling.", m->arch);
     size_t pl = strlen(prefix);
     cJSON *o = NULL;
-    for (size_t i = 0; i < iw_gguf_kv_count(m->g); i++) {
-        const char *k = iw_gguf_kv_key(m->g, i);
+    for (size_t i = 0; i < iw_kvs_count(m->g); i++) {
+        const char *k = iw_kvs_key(m->g, i);
         if (strncmp(k, prefix, pl) != 0 || !k[pl])
             continue;
         if (!o && !(o = cJSON_CreateObject()))
             return iw_error_set(IW_ENOMEM, "out of memory");
-        iw_gguf_type t = iw_gguf_kv_type(m->g, i);
+        iw_gguf_type t = iw_kvs_type(m->g, i);
         const char *name = k + pl;
         cJSON *item = NULL;
         if (t == IW_GGUF_STRING) {
             const char *s;
-            iw_gguf_kv_str(m->g, i, &s, NULL);
+            iw_kvs_str(m->g, i, &s, NULL);
             item = cJSON_CreateString(s);
         } else if (t == IW_GGUF_BOOL) {
             int64_t b = 0;
-            iw_gguf_kv_int(m->g, i, &b);
+            iw_kvs_int(m->g, i, &b);
             item = cJSON_CreateBool(b != 0);
         } else if (t == IW_GGUF_FLOAT32 || t == IW_GGUF_FLOAT64) {
             double d = 0;
-            iw_gguf_kv_float(m->g, i, &d);
+            iw_kvs_float(m->g, i, &d);
             if (t == IW_GGUF_FLOAT32) {      /* print the float32 value, not its double expansion */
                 char tmp[32];
                 snprintf(tmp, sizeof tmp, "%.7g", d);
@@ -177,7 +171,7 @@ static int map_rope_scaling(const mapper *m)
             item = isfinite(d) ? cJSON_CreateNumber(d) : cJSON_CreateNull();
         } else if (t != IW_GGUF_ARRAY) {
             double d = 0;
-            iw_gguf_kv_float(m->g, i, &d);
+            iw_kvs_float(m->g, i, &d);
             item = cJSON_CreateNumber(d);
         } else {
             continue;
@@ -245,20 +239,20 @@ static int map_layers(const mapper *m)
     if ((rc = map_i(m, "attention.sliding_window", &a->attention.sliding_window, "attention.sliding_window")) < 0)
         return rc;
     win = a->attention.sliding_window > 0 ? a->attention.sliding_window : 0;
-    long pidx = iw_gguf_find_key(m->g, key_of(m, "attention.sliding_window_pattern", k, sizeof k));
-    if (win > 0 && pidx >= 0 && iw_gguf_kv_type(m->g, (size_t)pidx) == IW_GGUF_ARRAY) {
+    long pidx = iw_kvs_find(m->g, key_of(m, "attention.sliding_window_pattern", k, sizeof k));
+    if (win > 0 && pidx >= 0 && iw_kvs_type(m->g, (size_t)pidx) == IW_GGUF_ARRAY) {
         iw_gguf_type et;
         uint64_t cnt;
-        iw_gguf_kv_array(m->g, (size_t)pidx, &et, &cnt);
+        iw_kvs_array(m->g, (size_t)pidx, &et, &cnt);
         if (cnt != (uint64_t)L)
             return iw_error_set(IW_EFORMAT, "%s: key '%s' has %" PRIu64 " elements, expected %" PRId64
-                                " (block_count)", iw_gguf_name(m->g), k, cnt, L);
+                                " (block_count)", m->g->name, k, cnt, L);
         iw_layer_kind *lt = calloc((size_t)L, sizeof *lt);
         if (!lt)
             return iw_error_set(IW_ENOMEM, "out of memory");
         for (int64_t i = 0; i < L; i++) {
             int64_t v;
-            if ((rc = iw_gguf_array_int(m->g, k, (uint64_t)i, &v)) < 0) {
+            if ((rc = iw_kvs_array_int(m->g, k, (uint64_t)i, &v)) < 0) {
                 free(lt);
                 return rc;
             }
@@ -270,7 +264,7 @@ static int map_layers(const mapper *m)
         int64_t n = 0;
         const char *src = SRC;
         if (pidx >= 0) {
-            if ((rc = iw_gguf_kv_int(m->g, (size_t)pidx, &n)) < 0)
+            if ((rc = iw_kvs_int(m->g, (size_t)pidx, &n)) < 0)
                 return rc;
             a->attention.sliding_window_pattern = n;
             iw_arch_set_source(a, "attention.sliding_window_pattern", SRC);
@@ -377,7 +371,7 @@ static int map_model(const mapper *m)
         if (a->num_layers > 0 && (int64_t)n != a->num_layers) {
             free(arr);
             return iw_error_set(IW_EFORMAT, "%s: key '%s.attention.head_count_kv' has %zu elements, expected %"
-                                PRId64 " (block_count)", iw_gguf_name(m->g), m->arch, n, a->num_layers);
+                                PRId64 " (block_count)", m->g->name, m->arch, n, a->num_layers);
         }
         free(a->attention.kv_heads_per_layer);
         a->attention.kv_heads_per_layer = arr;
@@ -506,9 +500,9 @@ static int map_model(const mapper *m)
 
     /* norm type */
     char k[256];
-    if (iw_gguf_find_key(m->g, key_of(m, "attention.layer_norm_rms_epsilon", k, sizeof k)) >= 0)
+    if (iw_kvs_find(m->g, key_of(m, "attention.layer_norm_rms_epsilon", k, sizeof k)) >= 0)
         rc = iw_arch_set_str(&a->norm_type, "rmsnorm");
-    else if (iw_gguf_find_key(m->g, key_of(m, "attention.layer_norm_epsilon", k, sizeof k)) >= 0)
+    else if (iw_kvs_find(m->g, key_of(m, "attention.layer_norm_epsilon", k, sizeof k)) >= 0)
         rc = iw_arch_set_str(&a->norm_type, "layernorm");
     else
         rc = 1;
@@ -518,7 +512,7 @@ static int map_model(const mapper *m)
     /* vocabulary: tokenizer.ggml.tokens length, else <arch>.vocab_size */
     iw_gguf_type et;
     uint64_t cnt;
-    rc = iw_gguf_get_array(m->g, "tokenizer.ggml.tokens", &et, &cnt);
+    rc = iw_kvs_get_array(m->g, "tokenizer.ggml.tokens", &et, &cnt);
     if (rc == 0) {
         if ((rc = set_int(a, &a->vocab_size, "vocab_size", (int64_t)cnt, "gguf:tokenizer.ggml.tokens")) < 0)
             return rc;
@@ -530,7 +524,7 @@ static int map_model(const mapper *m)
     return 0;
 }
 
-static int map_vision(const iw_gguf *g, iw_arch *a)
+static int map_vision(const iw_kvs *g, iw_arch *a)
 {
     static const struct { const char *key; size_t off; const char *field; } t[] = {
         { "clip.vision.image_size", offsetof(iw_vision, image_size), "vision.image_size" },
@@ -544,7 +538,7 @@ static int map_vision(const iw_gguf *g, iw_arch *a)
     int rc;
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         int64_t v;
-        rc = iw_gguf_get_int(g, t[i].key, &v);
+        rc = iw_kvs_get_int(g, t[i].key, &v);
         if (rc == IW_ENOTFOUND)
             continue;
         if (rc < 0)
@@ -553,7 +547,7 @@ static int map_vision(const iw_gguf *g, iw_arch *a)
             return rc;
     }
     const char *pt;
-    rc = iw_gguf_get_str(g, "clip.projector_type", &pt, NULL);
+    rc = iw_kvs_get_str(g, "clip.projector_type", &pt, NULL);
     if (rc == 0) {
         if ((rc = iw_arch_set_str(&a->vision.model_type, pt)) < 0 ||
             (rc = iw_arch_set_source(a, "vision.model_type", SRC)) < 0)
@@ -577,13 +571,13 @@ typedef struct tally {
 
 static bool has_sub(const char *s, const char *sub) { return strstr(s, sub) != NULL; }
 
-static int tally_add(tally *T, const iw_gguf *g)
+static int tally_add(tally *T, const iw_kvs *g)
 {
-    for (size_t i = 0; i < iw_gguf_tensor_count(g); i++) {
-        const iw_gguf_tensor *t = iw_gguf_tensor_at(g, i);
+    for (size_t i = 0; i < iw_kvs_tensor_count(g); i++) {
+        const iw_gguf_tensor *t = iw_kvs_tensor_at(g, i);
         int64_t ne = t->n_elements;
         if (T->total > INT64_MAX - ne)
-            return iw_error_set(IW_EFORMAT, "%s: parameter count overflows", iw_gguf_name(g));
+            return iw_error_set(IW_EFORMAT, "%s: parameter count overflows", g->name);
         T->total += ne;
         const char *nm = t->name;
         if (strcmp(nm, "token_embd.weight") == 0 || strcmp(nm, "position_embd.weight") == 0 ||
@@ -614,13 +608,13 @@ static int tally_add(tally *T, const iw_gguf *g)
     return 0;
 }
 
-static int map_quant(iw_arch *a, const iw_gguf *meta, const tally *T, size_t n_tensors)
+static int map_quant(iw_arch *a, const iw_kvs *meta, const tally *T, size_t n_tensors)
 {
     int rc;
     iw_quant *q = &a->quantization;
     uint64_t ft = 0;
     bool have_ft = false;
-    rc = iw_gguf_get_uint(meta, "general.file_type", &ft);
+    rc = iw_kvs_get_uint(meta, "general.file_type", &ft);
     if (rc == 0)
         have_ft = true;
     else if (rc != IW_ENOTFOUND)
@@ -630,7 +624,7 @@ static int map_quant(iw_arch *a, const iw_gguf *meta, const tally *T, size_t n_t
     if ((rc = iw_arch_set_str(&q->method, "gguf")) < 0)
         return rc;
     char fmt[32];
-    snprintf(fmt, sizeof fmt, "gguf-v%" PRIu32, iw_gguf_version(meta));
+    snprintf(fmt, sizeof fmt, "gguf-v%" PRIu32, meta->version);
     if ((rc = iw_arch_set_str(&q->format, fmt)) < 0)
         return rc;
 
@@ -704,12 +698,12 @@ static int map_quant(iw_arch *a, const iw_gguf *meta, const tally *T, size_t n_t
     return iw_arch_set_source(a, "quantization", SRC);
 }
 
-static int map_tensors(iw_arch *a, const iw_gguf *meta, const iw_gguf *const *model, size_t nm, const tally *T)
+static int map_tensors(iw_arch *a, const iw_kvs *meta, const iw_kvs *const *model, size_t nm, const tally *T)
 {
     int rc;
     size_t n_tensors = 0;
     for (size_t i = 0; i < nm; i++)
-        n_tensors += iw_gguf_tensor_count(model[i]);
+        n_tensors += iw_kvs_tensor_count(model[i]);
 
     if ((rc = map_quant(a, meta, T, n_tensors)) < 0)
         return rc;
@@ -754,10 +748,21 @@ static int map_tensors(iw_arch *a, const iw_gguf *meta, const iw_gguf *const *mo
     return 0;
 }
 
-int iw_gguf_to_arch(const iw_gguf *const *shards, size_t n, iw_arch *a)
+/* Sum of the tensors' elements (the exact parameter count of one file). */
+static int64_t param_count(const iw_kvs *s)
+{
+    int64_t n = 0;
+    for (size_t i = 0; i < iw_kvs_tensor_count(s); i++) {
+        int64_t ne = iw_kvs_tensor_at(s, i)->n_elements;
+        n = ne > INT64_MAX - n ? INT64_MAX : n + ne;
+    }
+    return n;
+}
+
+int iw_kvs_to_arch(const iw_kvs *const *shards, size_t n, iw_arch *a)
 {
     int rc = 0;
-    const iw_gguf **model = NULL, **clip = NULL;
+    const iw_kvs **model = NULL, **clip = NULL;
     size_t nm = 0, nc = 0;
     if (!shards || !a || n == 0)
         return iw_error_set(IW_EINVAL, "iw_gguf_to_arch: no GGUF given");
@@ -768,46 +773,46 @@ int iw_gguf_to_arch(const iw_gguf *const *shards, size_t n, iw_arch *a)
         goto done;
     }
     for (size_t i = 0; i < n; i++) {
-        if (is_clip(shards[i]))
+        if (iw_kvs_is_projector(shards[i]))
             clip[nc++] = shards[i];
         else
             model[nm++] = shards[i];
     }
 
     /* the shard with the metadata: split.no 0, else the first with general.architecture */
-    const iw_gguf *meta = NULL;
+    const iw_kvs *meta = NULL;
     const char *arch = NULL;
     for (size_t i = 0; i < nm && !meta; i++) {
         uint64_t no;
-        if (iw_gguf_get_uint(model[i], "split.no", &no) == 0 && no == 0)
+        if (iw_kvs_get_uint(model[i], "split.no", &no) == 0 && no == 0)
             meta = model[i];
     }
     for (size_t i = 0; i < nm && !meta; i++)
-        if (iw_gguf_find_key(model[i], "general.architecture") >= 0)
+        if (iw_kvs_find(model[i], "general.architecture") >= 0)
             meta = model[i];
     if (nm && !meta)
         meta = model[0];
 
     if (meta) {
-        rc = iw_gguf_get_str(meta, "general.architecture", &arch, NULL);
+        rc = iw_kvs_get_str(meta, "general.architecture", &arch, NULL);
         if (rc == IW_ENOTFOUND) {
             rc = 0;
             arch = NULL;
             if ((rc = iw_arch_warn(a, "gguf: %s has no general.architecture; architecture fields unknown",
-                                   iw_gguf_name(meta))) < 0)
+                                   meta->name)) < 0)
                 goto done;
         } else if (rc < 0) {
             goto done;
         }
         if (arch && (!*arch || strlen(arch) > 64 || strchr(arch, '%'))) {
             rc = iw_error_set(IW_EFORMAT, "%s: key 'general.architecture' has an invalid value",
-                              iw_gguf_name(meta));
+                              meta->name);
             goto done;
         }
 
         /* split set: all shards present, numbered once each */
         uint64_t count = 0, tcount = 0;
-        rc = iw_gguf_get_uint(meta, "split.count", &count);
+        rc = iw_kvs_get_uint(meta, "split.count", &count);
         if (rc < 0 && rc != IW_ENOTFOUND)
             goto done;
         bool complete = true;
@@ -821,27 +826,27 @@ int iw_gguf_to_arch(const iw_gguf *const *shards, size_t n, iw_arch *a)
             for (size_t i = 0; i < nm; i++)
                 for (size_t j = i + 1; j < nm; j++) {
                     uint64_t ni = UINT64_MAX, nj = UINT64_MAX - 1;
-                    iw_gguf_get_uint(model[i], "split.no", &ni);
-                    iw_gguf_get_uint(model[j], "split.no", &nj);
+                    iw_kvs_get_uint(model[i], "split.no", &ni);
+                    iw_kvs_get_uint(model[j], "split.no", &nj);
                     if (ni == nj) {
                         rc = iw_error_set(IW_EFORMAT, "%s and %s are both split.no %" PRIu64,
-                                          iw_gguf_name(model[i]), iw_gguf_name(model[j]), ni);
+                                          model[i]->name, model[j]->name, ni);
                         goto done;
                     }
                 }
-            rc = iw_gguf_get_uint(meta, "split.tensors.count", &tcount);
+            rc = iw_kvs_get_uint(meta, "split.tensors.count", &tcount);
             if (rc < 0 && rc != IW_ENOTFOUND)
                 goto done;
             size_t have = 0;
             for (size_t i = 0; i < nm; i++)
-                have += iw_gguf_tensor_count(model[i]);
+                have += iw_kvs_tensor_count(model[i]);
             if (rc == 0 && complete && tcount != have &&
                 (rc = iw_arch_warn(a, "gguf: split.tensors.count is %" PRIu64 " but the shards hold %zu tensors",
                                    tcount, have)) < 0)
                 goto done;
         } else if (nm > 1) {
             rc = iw_error_set(IW_EINVAL, "%zu GGUF files given but %s is not part of a split set",
-                              nm, iw_gguf_name(meta));
+                              nm, meta->name);
             goto done;
         }
 
@@ -866,8 +871,8 @@ int iw_gguf_to_arch(const iw_gguf *const *shards, size_t n, iw_arch *a)
     for (size_t i = 0; i < nc; i++) {
         if ((rc = map_vision(clip[i], a)) < 0)
             goto done;
-        int64_t vp = iw_gguf_param_count(clip[i]);
-        if (iw_gguf_tensor_count(clip[i]) > 0) {
+        int64_t vp = param_count(clip[i]);
+        if (iw_kvs_tensor_count(clip[i]) > 0) {
             a->vision.params = (a->vision.params > 0 && i > 0 ? a->vision.params : 0) + vp;
             a->parameters.vision = a->vision.params;
             if ((rc = iw_arch_set_source(a, "vision.params", SRC)) < 0)
@@ -882,6 +887,27 @@ int iw_gguf_to_arch(const iw_gguf *const *shards, size_t n, iw_arch *a)
 done:
     free(model);
     free(clip);
+    return rc;
+}
+
+int iw_gguf_to_arch(const iw_gguf *const *shards, size_t n, iw_arch *a)
+{
+    if (!shards || !a || n == 0)
+        return iw_error_set(IW_EINVAL, "iw_gguf_to_arch: no GGUF given");
+    iw_kvs *v = calloc(n, sizeof *v);
+    const iw_kvs **pv = calloc(n, sizeof *pv);
+    int rc;
+    if (!v || !pv) {
+        rc = iw_error_set(IW_ENOMEM, "out of memory");
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            iw_gguf_kvs(shards[i], &v[i]);
+            pv[i] = &v[i];
+        }
+        rc = iw_kvs_to_arch(pv, n, a);
+    }
+    free(v);
+    free(pv);
     return rc;
 }
 

@@ -1,18 +1,19 @@
 /* ollama_info.c - map an Ollama /api/show answer into iw_arch.
  *
  * model_info (and projector_info) are the GGUF key/value pairs of the model
- * (and projector) file, rendered as JSON.  Rather than keep a second copy of
- * the GGUF key mapping, the pairs are re-encoded as a header-only GGUF v3 in
- * memory (plus tensor infos when the verbose answer lists "tensors") and
- * handed to the GGUF reader and iw_gguf_to_arch, so both paths map keys the
- * same way.  Pure function of the text: no network here (the HTTP request is
- * in src/downloader/ollama_api.c).
+ * (and projector) file, rendered as JSON.  They are read through the same
+ * typed getter as a GGUF header (kvs.h), so gguf_arch.c maps both with one
+ * set of rules; the verbose answer's "tensors" list becomes the tensor infos.
+ * Pure function of the text: no network here (the HTTP request is in
+ * src/downloader/ollama_api.c).
  *
  * JSON -> GGUF value types: string -> STRING, true/false -> BOOL, integral
- * numbers -> UINT32/UINT64 (negative: INT32/INT64), other numbers -> FLOAT64,
- * arrays of one of those kinds -> ARRAY of it; null (the vocabulary of a
- * non-verbose answer), empty, nested or mixed arrays and objects are skipped
- * (a skipped non-null value is a warning). */
+ * numbers (up to 2^53) -> UINT32/UINT64 (negative: INT32/INT64), other
+ * numbers -> FLOAT64, arrays of one of those kinds -> ARRAY of it; null (the
+ * vocabulary of a non-verbose answer), empty, nested or mixed arrays and
+ * objects have no GGUF form and are left out (a left-out non-null value is a
+ * warning).  A GGUF file's metadata is written as version 3, which is what
+ * Ollama's files are; the quantization format says "gguf-v3". */
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -24,31 +25,10 @@
 #include "iwdl/gguf.h"
 #include "iwdl/json.h"
 #include "iwdl/ollama.h"
+#include "kvs.h"
 #include "ollama_internal.h"
 
 #define SHOW_SRC "ollama-api"
-
-static int put(iw_buf *b, const void *d, size_t n) { return iw_buf_append(b, d, n); }
-static int put_u32(iw_buf *b, uint32_t v)
-{
-    unsigned char x[4];
-    for (int i = 0; i < 4; i++)
-        x[i] = (unsigned char)(v >> (8 * i));
-    return put(b, x, 4);
-}
-static int put_u64(iw_buf *b, uint64_t v)
-{
-    unsigned char x[8];
-    for (int i = 0; i < 8; i++)
-        x[i] = (unsigned char)(v >> (8 * i));
-    return put(b, x, 8);
-}
-static int put_str(iw_buf *b, const char *s)
-{
-    size_t n = strlen(s);
-    int rc = put_u64(b, n);
-    return rc < 0 ? rc : put(b, s, n);
-}
 
 typedef enum { K_NONE, K_STR, K_BOOL, K_INT, K_FLOAT } kind;
 
@@ -68,90 +48,141 @@ static kind kind_of(const cJSON *v)
     return K_NONE;
 }
 
-static int int_type(double d)
+static iw_gguf_type int_type(double d)
 {
     if (d >= 0)
         return d <= 4294967295.0 ? IW_GGUF_UINT32 : IW_GGUF_UINT64;
     return d >= -2147483648.0 ? IW_GGUF_INT32 : IW_GGUF_INT64;
 }
 
-static int put_scalar(iw_buf *b, int type, const cJSON *v)
-{
-    switch (type) {
-    case IW_GGUF_STRING: return put_str(b, v->valuestring);
-    case IW_GGUF_BOOL: { unsigned char c = cJSON_IsTrue(v) ? 1 : 0; return put(b, &c, 1); }
-    case IW_GGUF_UINT32: return put_u32(b, (uint32_t)v->valuedouble);
-    case IW_GGUF_INT32: return put_u32(b, (uint32_t)(int32_t)v->valuedouble);
-    case IW_GGUF_UINT64: return put_u64(b, (uint64_t)v->valuedouble);
-    case IW_GGUF_INT64: return put_u64(b, (uint64_t)(int64_t)v->valuedouble);
-    default: { double d = v->valuedouble; uint64_t u; memcpy(&u, &d, 8); return put_u64(b, u); }
-    }
-}
-
-static int scalar_type(const cJSON *v)
+/* The GGUF type of a scalar JSON value, or IW_GGUF_TYPE_COUNT when none. */
+static iw_gguf_type scalar_type(const cJSON *v)
 {
     switch (kind_of(v)) {
     case K_STR: return IW_GGUF_STRING;
     case K_BOOL: return IW_GGUF_BOOL;
     case K_INT: return int_type(v->valuedouble);
     case K_FLOAT: return IW_GGUF_FLOAT64;
-    default: return -1;
+    default: return IW_GGUF_TYPE_COUNT;
     }
 }
 
-/* One key/value pair; *skipped = true (and nothing written) when the value
- * has no GGUF form. */
-static int put_kv(iw_buf *b, const char *key, const cJSON *v, bool *skipped)
+/* The element type of an array: all strings, all bools, or all numbers (the
+ * widest integer type, else FLOAT64); IW_GGUF_TYPE_COUNT when it has no GGUF
+ * form (empty, nested, mixed). */
+static iw_gguf_type array_type(const cJSON *v)
 {
-    int rc;
-    *skipped = true;
-    if (cJSON_IsArray(v)) {
-        int n = cJSON_GetArraySize(v);
-        if (n <= 0)
-            return 0;
-        /* element type: all strings, all bools, or all numbers (widest int type, else float) */
-        kind k = kind_of(v->child);
-        int et = -1;
-        double lo = 0, hi = 0;
-        const cJSON *e;
-        cJSON_ArrayForEach(e, v) {
-            kind ek = kind_of(e);
-            if (ek == K_NONE)
-                return 0;
-            if ((k == K_INT || k == K_FLOAT) && (ek == K_INT || ek == K_FLOAT)) {
-                if (ek == K_FLOAT)
-                    k = K_FLOAT;
-                if (e->valuedouble < lo) lo = e->valuedouble;
-                if (e->valuedouble > hi) hi = e->valuedouble;
-            } else if (ek != k) {
-                return 0;
-            }
+    if (cJSON_GetArraySize(v) <= 0)
+        return IW_GGUF_TYPE_COUNT;
+    kind k = kind_of(v->child);
+    double lo = 0, hi = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, v) {
+        kind ek = kind_of(e);
+        if (ek == K_NONE)
+            return IW_GGUF_TYPE_COUNT;
+        if ((k == K_INT || k == K_FLOAT) && (ek == K_INT || ek == K_FLOAT)) {
+            if (ek == K_FLOAT)
+                k = K_FLOAT;
+            if (e->valuedouble < lo) lo = e->valuedouble;
+            if (e->valuedouble > hi) hi = e->valuedouble;
+        } else if (ek != k) {
+            return IW_GGUF_TYPE_COUNT;
         }
-        if (k == K_STR)
-            et = IW_GGUF_STRING;
-        else if (k == K_BOOL)
-            et = IW_GGUF_BOOL;
-        else if (k == K_FLOAT)
-            et = IW_GGUF_FLOAT64;
-        else
-            et = lo < 0 ? (lo >= -2147483648.0 && hi <= 2147483647.0 ? IW_GGUF_INT32 : IW_GGUF_INT64)
-                        : int_type(hi);
-        if ((rc = put_str(b, key)) < 0 || (rc = put_u32(b, IW_GGUF_ARRAY)) < 0 ||
-            (rc = put_u32(b, (uint32_t)et)) < 0 || (rc = put_u64(b, (uint64_t)n)) < 0)
-            return rc;
-        cJSON_ArrayForEach(e, v)
-            if ((rc = put_scalar(b, et, e)) < 0)
-                return rc;
-        *skipped = false;
-        return 0;
     }
-    int t = scalar_type(v);
-    if (t < 0)
-        return 0;
-    if ((rc = put_str(b, key)) < 0 || (rc = put_u32(b, (uint32_t)t)) < 0 || (rc = put_scalar(b, t, v)) < 0)
-        return rc;
-    *skipped = false;
+    if (k == K_STR)
+        return IW_GGUF_STRING;
+    if (k == K_BOOL)
+        return IW_GGUF_BOOL;
+    if (k == K_FLOAT)
+        return IW_GGUF_FLOAT64;
+    return lo < 0 ? (lo >= -2147483648.0 && hi <= 2147483647.0 ? IW_GGUF_INT32 : IW_GGUF_INT64) : int_type(hi);
+}
+
+/* A JSON number or bool held as a value of GGUF type t. */
+static iw_kv_scalar scalar_of(const cJSON *v, iw_gguf_type t)
+{
+    iw_kv_scalar x;
+    x.u = 0;
+    switch (t) {
+    case IW_GGUF_BOOL: x.u = cJSON_IsTrue(v) ? 1 : 0; break;
+    case IW_GGUF_UINT32: x.u = (uint32_t)v->valuedouble; break;
+    case IW_GGUF_UINT64: x.u = (uint64_t)v->valuedouble; break;
+    case IW_GGUF_INT32: x.i = (int32_t)v->valuedouble; break;
+    case IW_GGUF_INT64: x.i = (int64_t)v->valuedouble; break;
+    default: x.f = v->valuedouble; break;
+    }
+    return x;
+}
+
+/* ---- model_info / projector_info as an iw_kvs --------------------------- */
+
+typedef struct jkv {
+    const cJSON *v;
+    iw_gguf_type type, elem;
+} jkv;
+
+typedef struct jinfo {
+    jkv *kv;                  /* the values with a GGUF form, in answer order */
+    size_t n;
+    iw_gguf_tensor *t;        /* from the verbose "tensors" list */
+    size_t nt;
+    char name[256];           /* "<what> (model_info)" */
+} jinfo;
+
+static size_t j_count(const iw_kvs *s) { return ((const jinfo *)s->ctx)->n; }
+
+static void j_item(const iw_kvs *s, size_t i, iw_kv_item *out)
+{
+    const jkv *e = &((const jinfo *)s->ctx)->kv[i];
+    memset(out, 0, sizeof *out);
+    out->key = e->v->string;
+    out->type = e->type;
+    if (e->type == IW_GGUF_STRING) {
+        out->str = e->v->valuestring;
+        out->str_len = strlen(e->v->valuestring);
+    } else if (e->type == IW_GGUF_ARRAY) {
+        out->elem = e->elem;
+        out->count = (uint64_t)cJSON_GetArraySize(e->v);
+    } else {
+        out->v = scalar_of(e->v, e->type);
+    }
+}
+
+static long j_find(const iw_kvs *s, const char *key)
+{
+    const jinfo *J = s->ctx;
+    for (size_t i = 0; i < J->n; i++)
+        if (strcmp(J->kv[i].v->string, key) == 0)
+            return (long)i;
+    return -1;
+}
+
+static int j_elem(const iw_kvs *s, size_t i, uint64_t j, iw_kv_scalar *v, const char **str, size_t *len)
+{
+    const jkv *e = &((const jinfo *)s->ctx)->kv[i];
+    const cJSON *x = cJSON_GetArrayItem(e->v, (int)j);
+    if (!x)
+        return IW_ENOTFOUND;
+    if (e->elem == IW_GGUF_STRING) {
+        *str = x->valuestring;
+        *len = strlen(x->valuestring);
+    } else {
+        *v = scalar_of(x, e->elem);
+    }
     return 0;
+}
+
+static size_t j_n_tensors(const iw_kvs *s) { return ((const jinfo *)s->ctx)->nt; }
+static const iw_gguf_tensor *j_tensor(const iw_kvs *s, size_t i) { return &((const jinfo *)s->ctx)->t[i]; }
+
+static const iw_kvs_ops json_kvs_ops = { j_count, j_item, j_find, j_elem, j_n_tensors, j_tensor };
+
+static void jinfo_free(jinfo *J)
+{
+    free(J->kv);
+    free(J->t);
+    memset(J, 0, sizeof *J);
 }
 
 static int32_t ggml_type_by_name(const char *s)
@@ -168,158 +199,105 @@ static int32_t ggml_type_by_name(const char *s)
  * entry that does not fit (unknown type name, bad shape, name too long)
  * drops the whole list with a warning: a partial list would give wrong
  * parameter counts. */
-static int put_tensors(iw_buf *b, const cJSON *tensors, const char *what, iw_arch *a, uint64_t *count,
-                       uint64_t *data_bytes)
+static int read_tensors(jinfo *J, const cJSON *tensors, const char *what, iw_arch *a)
 {
-    *count = 0;
-    *data_bytes = 0;
-    iw_buf tb = IW_BUF_INIT(b->max);
-    const cJSON *t;
-    uint64_t off = 0, n = 0;
-    int rc = 0;
+    int n = cJSON_GetArraySize(tensors);
+    if (n <= 0)
+        return 0;
+    iw_gguf_tensor *t = calloc((size_t)n, sizeof *t);
+    if (!t)
+        return iw_error_set(IW_ENOMEM, "out of memory");
+    size_t k = 0;
+    uint64_t all_bytes = 0, all_elements = 0;   /* kept below INT64_MAX / 2: the tally sums them */
     const char *why = NULL;
-    cJSON_ArrayForEach(t, tensors) {
-        const char *name = iw_json_get_str(t, "name");
-        const char *type = iw_json_get_str(t, "type");
-        const cJSON *shape = cJSON_GetObjectItemCaseSensitive(t, "shape");
+    const cJSON *e;
+    cJSON_ArrayForEach(e, tensors) {
+        const char *name = iw_json_get_str(e, "name");
+        const char *type = iw_json_get_str(e, "type");
+        const cJSON *shape = cJSON_GetObjectItemCaseSensitive(e, "shape");
         int32_t id = type ? ggml_type_by_name(type) : -1;
         const iw_ggml_type_info *ti = id >= 0 ? iw_ggml_type_info_get(id) : NULL;
         int nd = cJSON_IsArray(shape) ? cJSON_GetArraySize(shape) : -1;
         if (!name || !*name || strlen(name) > IW_GGUF_MAX_NAME) { why = "a tensor without a usable name"; break; }
         if (!ti) { why = "a tensor type this reader does not know"; break; }
         if (nd < 1 || nd > IW_GGUF_MAX_DIMS) { why = "a tensor shape with 0 or more than 4 dimensions"; break; }
-        uint64_t ne[IW_GGUF_MAX_DIMS], nel = 1;
-        int i = 0;
-        const cJSON *d;
-        cJSON_ArrayForEach(d, shape) {
+        iw_gguf_tensor *x = &t[k];
+        x->name = name;
+        x->n_dims = (uint32_t)nd;
+        for (int d = 0; d < IW_GGUF_MAX_DIMS; d++)
+            x->ne[d] = 1;
+        uint64_t nel = 1;
+        int d = 0;
+        const cJSON *dim;
+        cJSON_ArrayForEach(dim, shape) {
             int64_t v;
-            if (!iw_json_item_i64(d, &v) || v <= 0 || v > (int64_t)1 << 40) { why = "a bad tensor dimension"; break; }
-            ne[i++] = (uint64_t)v;
-            if (nel > UINT64_MAX / (uint64_t)v) { why = "a tensor too large"; break; }
+            if (!iw_json_item_i64(dim, &v) || v <= 0 || v > (int64_t)1 << 40) { why = "a bad tensor dimension"; break; }
+            x->ne[d++] = v;
+            if (nel > (uint64_t)INT64_MAX / (uint64_t)v) { why = "a tensor too large"; break; }
             nel *= (uint64_t)v;
         }
         if (why)
             break;
-        if (ne[0] % ti->blck_size) { why = "a tensor whose first dimension is not a whole number of blocks"; break; }
+        if ((uint64_t)x->ne[0] % ti->blck_size) { why = "a tensor whose first dimension is not a whole number of blocks"; break; }
         uint64_t bytes = nel / ti->blck_size * ti->type_size;
-        if ((rc = put_str(&tb, name)) < 0 || (rc = put_u32(&tb, (uint32_t)nd)) < 0)
-            goto done;
-        for (int j = 0; j < nd; j++)
-            if ((rc = put_u64(&tb, ne[j])) < 0)
-                goto done;
-        if ((rc = put_u32(&tb, (uint32_t)id)) < 0 || (rc = put_u64(&tb, off)) < 0)
-            goto done;
-        if (bytes > UINT64_MAX / 2 - off) { why = "tensors too large"; break; }
-        off += (bytes + IW_GGUF_DEFAULT_ALIGNMENT - 1) / IW_GGUF_DEFAULT_ALIGNMENT * IW_GGUF_DEFAULT_ALIGNMENT;
-        n++;
+        if (bytes > (uint64_t)INT64_MAX / 2 - all_bytes || nel > (uint64_t)INT64_MAX / 2 - all_elements) {
+            why = "tensors too large";
+            break;
+        }
+        all_bytes += bytes;
+        all_elements += nel;
+        x->type = id;
+        x->n_elements = (int64_t)nel;
+        x->n_bytes = (int64_t)bytes;
+        k++;
     }
     if (why) {
-        rc = iw_arch_warn(a, "ollama: %s: \"tensors\" holds %s; parameters come from general.parameter_count",
-                          what, why);
-        goto done;
+        free(t);
+        return iw_arch_warn(a, "ollama: %s: \"tensors\" holds %s; parameters come from general.parameter_count",
+                            what, why);
     }
-    if ((rc = put(b, tb.data ? tb.data : "", tb.len)) < 0)
-        goto done;
-    *count = n;
-    *data_bytes = off;
-done:
-    iw_buf_free(&tb);
-    return rc;
-}
-
-typedef struct vfile { const unsigned char *p; size_t len; uint64_t size; } vfile;
-
-static int vfile_read_at(void *ctx, uint64_t off, void *dst, size_t len, size_t *got)
-{
-    const vfile *v = ctx;
-    *got = 0;
-    if (off >= v->size)
-        return 0;
-    if (len > v->size - off)
-        len = (size_t)(v->size - off);
-    size_t from_buf = off < v->len ? (v->len - (size_t)off < len ? v->len - (size_t)off : len) : 0;
-    if (from_buf)
-        memcpy(dst, v->p + off, from_buf);
-    memset((char *)dst + from_buf, 0, len - from_buf);
-    *got = len;
+    J->t = t;
+    J->nt = k;
     return 0;
 }
 
-/* Encode one JSON object of GGUF keys as a GGUF v3 header and parse it. */
-static int info_to_gguf(const cJSON *info, const cJSON *tensors, const char *what, const char *name,
-                        bool is_projector, iw_arch *a, iw_gguf **out)
+/* One JSON object of GGUF keys (model_info or projector_info) as an iw_kvs. */
+static int info_kvs(const cJSON *info, const cJSON *tensors, const char *what, const char *name,
+                    bool is_projector, iw_arch *a, jinfo *J, iw_kvs *s)
 {
-    *out = NULL;
-    iw_buf b = IW_BUF_INIT(IW_GGUF_HARD_MAX_HEADER);
-    iw_buf kv = IW_BUF_INIT(IW_GGUF_HARD_MAX_HEADER);
-    uint64_t n_kv = 0, n_t = 0, data_bytes = 0;
-    int rc = 0;
-    const cJSON *it;
     size_t skipped = 0;
     const char *first_skipped = NULL;
-    iw_source src;
-    memset(&src, 0, sizeof src);
-
-    if (is_projector && !cJSON_GetObjectItemCaseSensitive(info, "general.architecture")) {
-        if ((rc = put_str(&kv, "general.architecture")) < 0 || (rc = put_u32(&kv, IW_GGUF_STRING)) < 0 ||
-            (rc = put_str(&kv, "clip")) < 0)
-            goto done;
-        n_kv++;
-    }
+    const cJSON *it;
+    memset(J, 0, sizeof *J);
+    snprintf(J->name, sizeof J->name, "%s (%s)", what, name);
+    J->kv = calloc((size_t)cJSON_GetArraySize(info) + 1, sizeof *J->kv);
+    if (!J->kv)
+        return iw_error_set(IW_ENOMEM, "out of memory");
     cJSON_ArrayForEach(it, info) {
-        bool sk;
-        if (!it->string || !*it->string || strlen(it->string) > IW_GGUF_MAX_KEY) {
-            rc = iw_error_set(IW_EFORMAT, "%s: %s has an empty or over-long key", what, name);
-            goto done;
+        if (!it->string || !*it->string || strlen(it->string) > IW_GGUF_MAX_KEY)
+            return iw_error_set(IW_EFORMAT, "%s: %s has an empty or over-long key", what, name);
+        iw_gguf_type t = cJSON_IsArray(it) ? IW_GGUF_ARRAY : scalar_type(it);
+        iw_gguf_type et = t == IW_GGUF_ARRAY ? array_type(it) : IW_GGUF_TYPE_COUNT;
+        if (t == IW_GGUF_TYPE_COUNT || (t == IW_GGUF_ARRAY && et == IW_GGUF_TYPE_COUNT)) {
+            if (!cJSON_IsNull(it) && !(cJSON_IsArray(it) && cJSON_GetArraySize(it) == 0) && !skipped++)
+                first_skipped = it->string;
+            continue;
         }
-        if ((rc = put_kv(&kv, it->string, it, &sk)) < 0)
-            goto done;
-        if (!sk)
-            n_kv++;
-        else if (!cJSON_IsNull(it) && !(cJSON_IsArray(it) && cJSON_GetArraySize(it) == 0) && !skipped++)
-            first_skipped = it->string;
+        J->kv[J->n++] = (jkv){ it, t, et };
     }
+    int rc;
     if (skipped && (rc = iw_arch_warn(a, "ollama: %s: %zu %s value(s) have no GGUF form and were skipped (first: %s)",
                                       what, skipped, name, first_skipped)) < 0)
-        goto done;
-
-    iw_buf tinfo = IW_BUF_INIT(IW_GGUF_HARD_MAX_HEADER);
-    if (cJSON_IsArray(tensors) && cJSON_GetArraySize(tensors) > 0 &&
-        (rc = put_tensors(&tinfo, tensors, what, a, &n_t, &data_bytes)) < 0) {
-        iw_buf_free(&tinfo);
-        goto done;
-    }
-    if ((rc = put(&b, "GGUF", 4)) < 0 || (rc = put_u32(&b, 3)) < 0 || (rc = put_u64(&b, n_t)) < 0 ||
-        (rc = put_u64(&b, n_kv)) < 0 || (rc = put(&b, kv.data ? kv.data : "", kv.len)) < 0 ||
-        (rc = put(&b, tinfo.data ? tinfo.data : "", n_t ? tinfo.len : 0)) < 0) {
-        iw_buf_free(&tinfo);
-        goto done;
-    }
-    iw_buf_free(&tinfo);
-    while (b.len % IW_GGUF_DEFAULT_ALIGNMENT)
-        if ((rc = put(&b, "", 1)) < 0)
-            goto done;
-
-    char sname[256];
-    snprintf(sname, sizeof sname, "%s (%s)", what, name);
-    /* The tensor data is not there: present the header as a file whose data
-     * section reads as zeros, so the reader's "tensor ends past the end of
-     * the file" check holds.  Only the header is ever fetched. */
-    vfile vf = { (const unsigned char *)b.data, b.len, 0 };
-    vf.size = (uint64_t)b.len + data_bytes;
-    memset(&src, 0, sizeof src);
-    src.read_at = vfile_read_at;
-    src.ctx = &vf;
-    src.size = vf.size;
-    snprintf(src.name, sizeof src.name, "%s", sname);
-    iw_gguf_opts o = IW_GGUF_OPTS_INIT;
-    o.prefix_bytes = b.len;
-    o.max_header_bytes = b.len + 64 < IW_GGUF_HARD_MAX_HEADER ? b.len + 64 : IW_GGUF_HARD_MAX_HEADER;
-    rc = iw_gguf_parse(out, &src, &o);
-done:
-    iw_buf_free(&kv);
-    iw_buf_free(&b);
-    return rc;
+        return rc;
+    if (cJSON_IsArray(tensors) && (rc = read_tensors(J, tensors, what, a)) < 0)
+        return rc;
+    memset(s, 0, sizeof *s);
+    s->ops = &json_kvs_ops;
+    s->ctx = J;
+    s->name = J->name;
+    s->version = 3;
+    s->projector = is_projector;
+    return 0;
 }
 
 /* Add key = v to obj; a repeated key (and "stop", a list in Ollama's own
@@ -453,9 +431,12 @@ done:
 int iw_ollama_show_to_arch(const char *json, size_t len, const char *what, iw_arch *a)
 {
     cJSON *doc = NULL;
-    iw_gguf *g[2] = { NULL, NULL };
+    jinfo J[2];
+    iw_kvs kv[2];
+    const iw_kvs *pkv[2] = { &kv[0], &kv[1] };
     size_t ng = 0;
     int rc;
+    memset(J, 0, sizeof J);
     if (!json || !a)
         return iw_error_set(IW_EINVAL, "iw_ollama_show_to_arch: invalid argument");
     if (!what)
@@ -475,16 +456,16 @@ int iw_ollama_show_to_arch(const char *json, size_t len, const char *what, iw_ar
         goto cleanup;
     }
     const cJSON *tensors = cJSON_GetObjectItemCaseSensitive(doc, "tensors");
-    if ((rc = info_to_gguf(mi, tensors, what, "model_info", false, a, &g[ng])) < 0)
-        goto cleanup;
     ng++;
+    if ((rc = info_kvs(mi, tensors, what, "model_info", false, a, &J[0], &kv[0])) < 0)
+        goto cleanup;
     const cJSON *pi = cJSON_GetObjectItemCaseSensitive(doc, "projector_info");
     if (cJSON_IsObject(pi) && pi->child) {
-        if ((rc = info_to_gguf(pi, NULL, what, "projector_info", true, a, &g[ng])) < 0)
-            goto cleanup;
         ng++;
+        if ((rc = info_kvs(pi, NULL, what, "projector_info", true, a, &J[1], &kv[1])) < 0)
+            goto cleanup;
     }
-    if ((rc = iw_gguf_to_arch((const iw_gguf *const *)g, ng, a)) < 0)
+    if ((rc = iw_kvs_to_arch(pkv, ng, a)) < 0)
         goto cleanup;
 
     /* no tensor list: the converter's own count */
@@ -529,7 +510,7 @@ int iw_ollama_show_to_arch(const char *json, size_t len, const char *what, iw_ar
     rc = 0;
 cleanup:
     for (size_t i = 0; i < ng; i++)
-        iw_gguf_free(g[i]);
+        jinfo_free(&J[i]);
     cJSON_Delete(doc);
     return rc;
 }
