@@ -24,5 +24,8 @@ int   iw_buf_printf(iw_buf *b, const char *fmt, ...) __attribute__((format(print
 void  iw_buf_clear(iw_buf *b);            /* len = 0, keeps memory */
 char *iw_buf_detach(iw_buf *b);           /* returns malloc'd NUL-terminated data (never NULL on success path; "" if empty); resets b */
 void  iw_buf_free(iw_buf *b);
+/* One CSV field (RFC 4180): as is, or quoted with '"' doubled when it holds
+ * a comma, a quote, CR or LF. */
+int   iw_buf_csv_field(iw_buf *b, const char *s);
 
 #endif

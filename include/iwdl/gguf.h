@@ -25,6 +25,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "arch.h"
+#include "buf.h"
 #include "reader.h"
 
 #ifdef __cplusplus
@@ -180,6 +181,8 @@ int64_t iw_gguf_weight_bytes(const iw_gguf *g);
  * Names containing ',', '"' or newlines are quoted per RFC 4180. */
 int iw_gguf_write_tensors_csv_header(FILE *f);   /* "kind,name,shape,dtype\n" */
 int iw_gguf_write_tensors_csv(const iw_gguf *g, FILE *f);
+/* The same rows appended to a buffer. */
+int iw_gguf_tensors_csv(const iw_gguf *g, iw_buf *out);
 
 /* ---- architecture ------------------------------------------------------ */
 

@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "arch.h"
+#include "provider.h"
 #include "reader.h"
 
 typedef struct iw_hub iw_hub;
@@ -116,5 +117,14 @@ int iw_hub_http_error(const iw_hub *hub, long status, const char *x_error_code,
  * the bytes received from the network.  Close with iw_source_close. */
 int iw_hub_open_source(iw_source *out, iw_hub *hub, const char *repo, const char *rev, const char *path);
 uint64_t iw_hub_source_transferred(const iw_source *s);
+
+/* Repo at revision (NULL: main) as a file provider for iw_inspect
+ * (inspect.h): listing resolves the commit and lists the tree (errors as
+ * iw_hub_resolve_revision / iw_hub_list_files, a bad repo id IW_EINVAL);
+ * files are cited "org/name/path" and read by HTTP Range, small files whole
+ * (capped before they are fetched).  p->transferred counts the bytes
+ * received.  hub NULL: one from the environment (iw_hub_new), freed with
+ * the provider; else borrowed. */
+int iw_hub_provider_new(iw_provider **out, iw_hub *hub, const char *repo, const char *revision);
 
 #endif

@@ -9,9 +9,9 @@
  * <root> is $OLLAMA_MODELS, else ~/.ollama/models, else
  * /usr/share/ollama/.ollama/models (the first directory that exists).
  *
- * The store path (src/extract/ollama.c, ollama_extract.c, ollama_info.c)
- * never touches the network.  The /api/show fallback for a running server
- * (src/downloader/ollama_api.c) uses libcurl and lives in the downloader.
+ * The store (src/extract/ollama.c, ollama_extract.c) and the mapping of an
+ * /api/show answer (ollama_info.c) never touch the network; asking a running
+ * server is ollama_api.h (src/downloader), references are ollama_ref.h.
  * See docs/formats/ollama.md for what is accepted and refused.
  */
 #ifndef IWDL_OLLAMA_H
@@ -21,49 +21,16 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "arch.h"
+#include "ollama_ref.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define IW_OLLAMA_DEFAULT_REGISTRY  "registry.ollama.ai"
-#define IW_OLLAMA_DEFAULT_NAMESPACE "library"
-#define IW_OLLAMA_DEFAULT_TAG       "latest"
-
-/* Component caps (as in Ollama's own name validation). */
-#define IW_OLLAMA_MAX_REGISTRY 350
-#define IW_OLLAMA_MAX_PART     80      /* namespace, name, tag */
-
 #define IW_OLLAMA_MAX_MANIFEST (1u << 20)   /* manifest JSON: 1 MiB */
 #define IW_OLLAMA_MAX_PARAMS   (1u << 20)   /* params blob JSON: 1 MiB */
 #define IW_OLLAMA_MAX_LAYERS   1024         /* layers in one manifest */
 #define IW_OLLAMA_MAX_SHOW     (256u << 20) /* /api/show answer (verbose includes the vocabulary) */
-
-/* ---- references --------------------------------------------------------- */
-
-typedef struct iw_ollama_ref {
-    char registry[IW_OLLAMA_MAX_REGISTRY + 1];
-    char ns[IW_OLLAMA_MAX_PART + 1];
-    char name[IW_OLLAMA_MAX_PART + 1];
-    char tag[IW_OLLAMA_MAX_PART + 1];
-} iw_ollama_ref;
-
-/* True when s starts with "ollama:" (any of the three spellings). */
-bool iw_ollama_is_ref(const char *s);
-
-/* Parse "ollama://NAME[:TAG]", "ollama:/NAME[:TAG]", "ollama:NAME[:TAG]" or a
- * plain served_model_id "NAME[:TAG]".  NAME is "name", "namespace/name" or
- * "registry/namespace/name"; defaults: registry.ollama.ai, library, latest.
- * Every component becomes a path component, so each is checked: it starts
- * with a letter, digit or '_', continues with letters, digits, '_', '-', '.'
- * (the registry may also hold one ":port"), contains no "..", and fits its
- * cap.  "@digest" references are not supported.  Returns 0 or IW_EINVAL with
- * a one-line error naming the reference and the bad component. */
-int iw_ollama_parse_ref(const char *s, iw_ollama_ref *out);
-
-/* Short display form: "name:tag" for library models on registry.ollama.ai,
- * "ns/name:tag" on registry.ollama.ai, else "registry/ns/name:tag". */
-int iw_ollama_ref_format(const iw_ollama_ref *ref, char *buf, size_t size);
 
 /* ---- the local store ---------------------------------------------------- */
 
@@ -166,36 +133,6 @@ int iw_ollama_extract(const char *ref, const char *root, iw_arch *a);
  * kv_precision / kv_bytes_per_token as for iw_ollama_extract.  Sets
  * a->source = "ollama-api".  `what` names the answer in errors (a URL). */
 int iw_ollama_show_to_arch(const char *json, size_t len, const char *what, iw_arch *a);
-
-/* ---- running server (src/downloader/ollama_api.c, libcurl) -------------- */
-
-/* Default OLLAMA_HOST when unset. */
-#define IW_OLLAMA_DEFAULT_HOST "http://127.0.0.1:11434"
-
-/* Base URL from host (NULL: $OLLAMA_HOST, else IW_OLLAMA_DEFAULT_HOST),
- * read as Ollama itself reads OLLAMA_HOST: "host[:port]" means http with
- * port 11434; "http://host" / "https://host" without a port mean 80 / 443;
- * an empty host means 127.0.0.1; IPv6 in brackets; a path is kept.
- * "0.0.0.0:11434" -> "http://0.0.0.0:11434".  (malloc'd) */
-int iw_ollama_host_url(const char *host, char **out);
-
-/* POST <host>/api/show {"model": "<name>:<tag>", "verbose": true} and map
- * the answer with iw_ollama_show_to_arch.  Errors: IW_ENET when the server
- * cannot be reached ("... set OLLAMA_HOST"), IW_ENOTFOUND on 404 (model not
- * pulled), IW_EHTTP on other statuses, IW_ELIMIT when the answer exceeds
- * IW_OLLAMA_MAX_SHOW.  Adds sources "ollama:<ref>" and "ollama-api:<url>";
- * a->source = "ollama-api".  Timeouts: 5 s to connect, 60 s without data. */
-int iw_ollama_api_extract(const char *ref, const char *host, iw_arch *a);
-
-/* Store first, then the server: iw_ollama_extract(ref, root, a); only when
- * that fails with IW_ENOTFOUND (no store on this machine, or the model is
- * not in it) iw_ollama_api_extract(ref, host, a).  Other store errors (a
- * bad digest, a blob outside the store, a corrupt GGUF) are returned as they
- * are, never masked by the server.  Before asking the server, `a` is reset
- * (iw_arch_free), so nothing of the store attempt leaks into the answer.
- * When both fail, the one-line error names both causes and the server's
- * code is returned. */
-int iw_ollama_extract_auto(const char *ref, const char *root, const char *host, iw_arch *a);
 
 #ifdef __cplusplus
 }

@@ -218,9 +218,7 @@ int iw_torch_bin_index_extract(const char *path, iw_arch *a);
  * With header true the line "kind,name,shape,dtype" comes first. */
 int iw_st_csv_append(const iw_st_file *f, bool header, iw_buf *out);
 /* The same for a folder or one file (the files iw_safetensors_extract_dir
- * would read). */
+ * would read; src/extract/headers.c). */
 int iw_safetensors_csv(const char *path, bool header, iw_buf *out);
-/* Quote one CSV field into out (shared with other listers). */
-int iw_st_csv_field(iw_buf *out, const char *s);
 
 #endif

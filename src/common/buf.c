@@ -92,3 +92,13 @@ void iw_buf_free(iw_buf *b)
     b->data = NULL;
     b->len = b->cap = 0;
 }
+
+int iw_buf_csv_field(iw_buf *b, const char *s)
+{
+    if (strpbrk(s, ",\"\r\n") == NULL)
+        return iw_buf_puts(b, s);
+    int rc = iw_buf_putc(b, '"');
+    for (; rc == 0 && *s; s++)
+        rc = *s == '"' ? iw_buf_puts(b, "\"\"") : iw_buf_putc(b, *s);
+    return rc ? rc : iw_buf_putc(b, '"');
+}

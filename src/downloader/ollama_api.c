@@ -1,10 +1,11 @@
-/* ollama_api.c - architecture from a running Ollama server (POST /api/show).
+/* ollama_api.c - a running Ollama server (POST /api/show) as a file
+ * provider (include/iwdl/ollama_api.h).
  *
  * The fallback when the model's store is not readable (another machine, a
- * container, another user): ask the server for the model's GGUF key/value
- * pairs and map them with iw_ollama_show_to_arch (src/extract/ollama_info.c).
- * Only this file talks HTTP; see include/iwdl/ollama.h and
- * docs/formats/ollama.md. */
+ * container, another user): the server's answer holds the model's GGUF
+ * key/value pairs, which iw_inspect maps with iw_ollama_show_to_arch
+ * (src/extract/ollama_info.c).  This file only fetches the answer; it does
+ * not link the extractors.  See docs/formats/ollama.md. */
 #include <ctype.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -18,7 +19,7 @@
 #include "iwdl/buf.h"
 #include "iwdl/error.h"
 #include "iwdl/json.h"
-#include "iwdl/ollama.h"
+#include "iwdl/ollama_api.h"
 
 #define OLLAMA_CONNECT_TIMEOUT_S 5L
 #define OLLAMA_STALL_TIMEOUT_S   60L
@@ -30,11 +31,17 @@ static void init_once(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
 /* Same rules as Ollama's envconfig.Host(): no scheme -> http with port
  * 11434; an explicit http:// or https:// without a port -> 80 / 443; an
  * empty host -> 127.0.0.1; a trailing path is kept. */
+const char *iw_ollama_env_host(void)
+{
+    const char *h = getenv("OLLAMA_HOST");
+    return h && *h ? h : NULL;
+}
+
 int iw_ollama_host_url(const char *host, char **out)
 {
     *out = NULL;
     if (!host)
-        host = getenv("OLLAMA_HOST");
+        host = iw_ollama_env_host();
     if (!host || !*host)
         host = IW_OLLAMA_DEFAULT_HOST;
     while (isspace((unsigned char)*host))
@@ -146,10 +153,9 @@ static void server_message(const iw_buf *b, char *out, size_t outsz)
     cJSON_Delete(doc);
 }
 
-int iw_ollama_api_extract(const char *refstr, const char *host, iw_arch *a)
+/* POST <base>/api/show for fmt; the answer in *body, the URL in *url. */
+static int show(const char *host, const char *fmt, char **url_out, iw_buf *body)
 {
-    iw_ollama_ref ref;
-    char fmt[IW_OLLAMA_MAX_REGISTRY + 3 * IW_OLLAMA_MAX_PART + 8];
     char *base = NULL, *url = NULL, *post = NULL;
     cJSON *req = NULL;
     CURL *e = NULL;
@@ -158,12 +164,7 @@ int iw_ollama_api_extract(const char *refstr, const char *host, iw_arch *a)
     char errbuf[CURL_ERROR_SIZE] = "";
     int rc;
 
-    if (!refstr || !a)
-        return iw_error_set(IW_EINVAL, "iw_ollama_api_extract: invalid argument");
-    if ((rc = iw_ollama_parse_ref(refstr, &ref)) < 0)
-        return rc;
-    if ((rc = iw_ollama_ref_format(&ref, fmt, sizeof fmt)) < 0)
-        return rc;
+    *url_out = NULL;
     if ((rc = iw_ollama_host_url(host, &base)) < 0)
         goto cleanup;
     if (asprintf(&url, "%s/api/show", base) < 0) {
@@ -229,11 +230,10 @@ int iw_ollama_api_extract(const char *refstr, const char *host, iw_arch *a)
             rc = iw_error_set(IW_EHTTP, "%s: HTTP %ld for %s%s%s", url, status, fmt, msg[0] ? ": " : "", msg);
         goto cleanup;
     }
-    if ((rc = iw_ollama_show_to_arch(s.b.data ? s.b.data : "", s.b.len, url, a)) < 0)
-        goto cleanup;
-    if ((rc = iw_strlist_pushf(&a->sources, "ollama:%s", fmt)) < 0 ||
-        (rc = iw_strlist_pushf(&a->sources, "ollama-api:%s", url)) < 0)
-        goto cleanup;
+    *body = s.b;
+    s.b.data = NULL;
+    *url_out = url;
+    url = NULL;
     rc = 0;
 
 cleanup:
@@ -248,20 +248,98 @@ cleanup:
     return rc;
 }
 
-int iw_ollama_extract_auto(const char *ref, const char *root, const char *host, iw_arch *a)
+/* ---- the provider: one file, the answer ------------------------------------ */
+
+#define SHOW_FILE "api/show"
+
+typedef struct api_provider {
+    iw_provider base;
+    char *host;                   /* as given, or NULL */
+    char  fmt[IW_OLLAMA_MAX_REGISTRY + 3 * IW_OLLAMA_MAX_PART + 8];
+    char *url;                    /* after listing */
+    iw_buf answer;
+} api_provider;
+
+static int api_list(iw_provider *p, iw_file_list *out)
 {
-    int rc = iw_ollama_extract(ref, root, a);
-    if (rc != IW_ENOTFOUND)
+    api_provider *A = (api_provider *)p;
+    free(A->url);
+    A->url = NULL;
+    iw_buf_free(&A->answer);
+    int rc = show(A->host, A->fmt, &A->url, &A->answer);
+    if (rc < 0)
         return rc;
-    char store_err[512];
-    snprintf(store_err, sizeof store_err, "%s", iw_error_last());
-    iw_error_clear();
-    iw_arch_free(a);   /* nothing of the failed store attempt is kept */
-    rc = iw_ollama_api_extract(ref, host, a);
-    if (rc < 0) {
-        char api_err[512];
-        snprintf(api_err, sizeof api_err, "%s", iw_error_last());
-        iw_error_set(rc, "%s; and from the server: %s", store_err, api_err);
+    A->base.transferred = (int64_t)A->answer.len;
+    if ((rc = iw_strlist_pushf(&out->sources, "ollama:%s", A->fmt)) < 0 ||
+        (rc = iw_strlist_pushf(&out->sources, "ollama-api:%s", A->url)) < 0)
+        return rc;
+    return iw_file_list_add(out, SHOW_FILE, NULL, A->answer.len, IW_FILE_OLLAMA_SHOW);
+}
+
+static int api_stat(iw_provider *p, const char *path, uint64_t *size)
+{
+    api_provider *A = (api_provider *)p;
+    if (!A->url || strcmp(path, SHOW_FILE) != 0)
+        return IW_ENOTFOUND;
+    *size = A->answer.len;
+    return 0;
+}
+
+static int api_open(iw_provider *p, const char *path, iw_source *out)
+{
+    api_provider *A = (api_provider *)p;
+    if (!A->url || strcmp(path, SHOW_FILE) != 0)
+        return iw_error_set(IW_ENOTFOUND, "%s: no file %s", p->name, path);
+    iw_source_from_buffer(out, A->answer.data ? A->answer.data : "", A->answer.len, A->url);
+    return 0;
+}
+
+static int api_cite(iw_provider *p, const char *path, char **out)
+{
+    api_provider *A = (api_provider *)p;
+    *out = strdup(A->url && strcmp(path, SHOW_FILE) == 0 ? A->url : path);
+    return *out ? 0 : iw_error_set(IW_ENOMEM, "out of memory");
+}
+
+static void api_free(iw_provider *p)
+{
+    api_provider *A = (api_provider *)p;
+    free(A->host);
+    free(A->url);
+    iw_buf_free(&A->answer);
+    free(A);
+}
+
+int iw_ollama_api_provider_new(iw_provider **out, const char *refstr, const char *host)
+{
+    iw_ollama_ref ref;
+    int rc;
+    *out = NULL;
+    if (!refstr)
+        return iw_error_set(IW_EINVAL, "iw_ollama_api_provider_new: invalid argument");
+    api_provider *A = calloc(1, sizeof *A);
+    if (!A)
+        return iw_error_set(IW_ENOMEM, "out of memory");
+    iw_buf_init(&A->answer, IW_OLLAMA_MAX_SHOW);
+    if ((rc = iw_ollama_parse_ref(refstr, &ref)) < 0 || (rc = iw_ollama_ref_format(&ref, A->fmt, sizeof A->fmt)) < 0) {
+        api_free(&A->base);
+        return rc;
     }
-    return rc;
+    if (host && !(A->host = strdup(host))) {
+        api_free(&A->base);
+        return iw_error_set(IW_ENOMEM, "out of memory");
+    }
+    A->base = (iw_provider){
+        .version = IW_PROVIDER_VERSION,
+        .name = A->fmt,
+        .engine = "ollama",
+        .transferred = IW_UNKNOWN,
+        .list = api_list,
+        .stat = api_stat,
+        .open = api_open,
+        .cite = api_cite,
+        .free = api_free,
+    };
+    *out = &A->base;
+    return 0;
 }

@@ -17,7 +17,7 @@
 #include <strings.h>
 
 #include "iwdl/error.h"
-#include "iwdl/extract.h"
+#include "iwdl/config.h"
 #include "iwdl/json.h"
 #include "config_internal.h"
 

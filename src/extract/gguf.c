@@ -1029,21 +1029,6 @@ const iw_gguf_tensor *iw_gguf_tensor_find(const iw_gguf *g, const char *name)
 int64_t iw_gguf_param_count(const iw_gguf *g) { return g->n_params; }
 int64_t iw_gguf_weight_bytes(const iw_gguf *g) { return g->weight_bytes; }
 
-static int csv_field(FILE *f, const char *s)
-{
-    if (strpbrk(s, ",\"\r\n") == NULL)
-        return fputs(s, f) < 0 ? -1 : 0;
-    if (fputc('"', f) == EOF)
-        return -1;
-    for (; *s; s++) {
-        if (*s == '"' && fputc('"', f) == EOF)
-            return -1;
-        if (fputc(*s, f) == EOF)
-            return -1;
-    }
-    return fputc('"', f) == EOF ? -1 : 0;
-}
-
 int iw_gguf_write_tensors_csv_header(FILE *f)
 {
     if (fputs("kind,name,shape,dtype\n", f) < 0)
@@ -1051,21 +1036,28 @@ int iw_gguf_write_tensors_csv_header(FILE *f)
     return 0;
 }
 
+int iw_gguf_tensors_csv(const iw_gguf *g, iw_buf *out)
+{
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < g->n_t; i++) {
+        const iw_gguf_tensor *t = &g->t[i];
+        rc = iw_buf_puts(out, "gguf,");
+        if (!rc) rc = iw_buf_csv_field(out, t->name);
+        if (!rc) rc = iw_buf_putc(out, ',');
+        for (uint32_t d = 0; rc == 0 && d < t->n_dims; d++)
+            rc = iw_buf_printf(out, d ? "x%" PRId64 : "%" PRId64, t->ne[d]);
+        const char *tn = iw_ggml_type_name(t->type);
+        if (!rc) rc = tn ? iw_buf_printf(out, ",%s\n", tn) : iw_buf_printf(out, ",TYPE%" PRId32 "\n", t->type);
+    }
+    return rc;
+}
+
 int iw_gguf_write_tensors_csv(const iw_gguf *g, FILE *f)
 {
-    for (size_t i = 0; i < g->n_t; i++) {
-        const iw_gguf_tensor *t = &g->t[i];
-        char shape[128] = "", dtype[32];
-        size_t o = 0;
-        for (uint32_t d = 0; d < t->n_dims; d++)
-            o += (size_t)snprintf(shape + o, sizeof shape - o, "%s%" PRId64, d ? "x" : "", t->ne[d]);
-        const char *tn = iw_ggml_type_name(t->type);
-        if (tn)
-            snprintf(dtype, sizeof dtype, "%s", tn);
-        else
-            snprintf(dtype, sizeof dtype, "TYPE%" PRId32, t->type);
-        if (fputs("gguf,", f) < 0 || csv_field(f, t->name) || fprintf(f, ",%s,%s\n", shape, dtype) < 0)
-            return iw_error_set_os(IW_EIO, errno, "writing tensor CSV");
-    }
-    return 0;
+    iw_buf b = IW_BUF_INIT(IW_BUF_UNCAPPED);
+    int rc = iw_gguf_tensors_csv(g, &b);
+    if (rc == 0 && b.len && fwrite(b.data, 1, b.len, f) != b.len)
+        rc = iw_error_set_os(IW_EIO, errno, "writing tensor CSV");
+    iw_buf_free(&b);
+    return rc;
 }

@@ -1,5 +1,6 @@
-/* gguf_arch.c - map parsed GGUF headers onto iw_arch, and find the GGUF
- * files of a model on disk (split sets, mmproj).
+/* gguf_arch.c - map GGUF metadata (a parsed header, or an Ollama answer,
+ * both through kvs.h) onto iw_arch.  Which files make up a model (split
+ * sets, mmproj) is decided in headers.c.
  *
  * Keys are read under the prefix named by general.architecture
  * ("<arch>.block_count", ...), so every architecture llama.cpp writes is
@@ -11,16 +12,13 @@
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
-#include <errno.h>
 #include <stddef.h>
-#include <dirent.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 
 #define MAX_LAYERS 65536      /* per-layer arrays longer than this are rejected */
 #define SRC "gguf"
@@ -911,7 +909,7 @@ int iw_gguf_to_arch(const iw_gguf *const *shards, size_t n, iw_arch *a)
     return rc;
 }
 
-/* ---- files on disk ------------------------------------------------------------ */
+/* ---- file names ------------------------------------------------------------------ */
 
 bool iw_gguf_split_name(const char *name, size_t *prefix_len, unsigned *no, unsigned *count)
 {
@@ -936,183 +934,4 @@ bool iw_gguf_split_name(const char *name, size_t *prefix_len, unsigned *no, unsi
     if (no) *no = a;
     if (count) *count = b;
     return true;
-}
-
-static bool is_gguf_name(const char *n)
-{
-    size_t l = strlen(n);
-    return l > 5 && strcasecmp(n + l - 5, ".gguf") == 0;
-}
-
-static bool is_mmproj_name(const char *n)
-{
-    for (const char *p = n; *p; p++)
-        if (strncasecmp(p, "mmproj", 6) == 0)
-            return true;
-    return false;
-}
-
-static int cmp_str(const void *x, const void *y)
-{
-    return strcmp(*(char *const *)x, *(char *const *)y);
-}
-
-typedef struct pathlist { char **v; size_t n, cap; } pathlist;
-
-static int pl_push(pathlist *l, const char *dir, const char *name)
-{
-    if (l->n == l->cap) {
-        size_t nc = l->cap ? l->cap * 2 : 8;
-        char **nv = realloc(l->v, nc * sizeof *nv);
-        if (!nv)
-            return iw_error_set(IW_ENOMEM, "out of memory");
-        l->v = nv;
-        l->cap = nc;
-    }
-    size_t len = (dir ? strlen(dir) + 1 : 0) + strlen(name) + 1;
-    char *p = malloc(len);
-    if (!p)
-        return iw_error_set(IW_ENOMEM, "out of memory");
-    if (dir)
-        snprintf(p, len, "%s/%s", dir, name);
-    else
-        snprintf(p, len, "%s", name);
-    l->v[l->n++] = p;
-    return 0;
-}
-
-static void pl_free(pathlist *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        free(l->v[i]);
-    free(l->v);
-    memset(l, 0, sizeof *l);
-}
-
-static const char *base_name(const char *p)
-{
-    const char *s = strrchr(p, '/');
-    return s ? s + 1 : p;
-}
-
-/* All shards of the split set `file` belongs to (in order), or just `file`. */
-static int add_split_set(pathlist *out, const char *dir, const char *file)
-{
-    size_t plen;
-    unsigned no, count;
-    const char *bn = base_name(file);
-    if (!iw_gguf_split_name(bn, &plen, &no, &count))
-        return pl_push(out, dir, bn);
-    for (unsigned k = 1; k <= count; k++) {
-        char name[1024];
-        int w = snprintf(name, sizeof name, "%.*s-%05u-of-%05u.gguf", (int)plen, bn, k, count);
-        if (w < 0 || (size_t)w >= sizeof name)
-            return iw_error_set(IW_EINVAL, "%s: file name too long", file);
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", dir, name);
-        struct stat st;
-        if (stat(path, &st) != 0)
-            return iw_error_set(IW_ENOTFOUND, "%s: shard %u of %u (%s) is missing", file, k, count, name);
-        int rc = pl_push(out, dir, name);
-        if (rc < 0)
-            return rc;
-    }
-    return 0;
-}
-
-int iw_gguf_extract_path(const char *path, iw_arch *a)
-{
-    int rc = 0;
-    pathlist names = { 0 }, files = { 0 };
-    iw_gguf **gs = NULL;
-    size_t ng = 0;
-    char dir[4096];
-    struct stat st;
-
-    if (!path || !a)
-        return iw_error_set(IW_EINVAL, "iw_gguf_extract_path: invalid argument");
-    if (stat(path, &st) != 0)
-        return iw_error_set_os(IW_ENOTFOUND, errno, "%s", path);
-
-    if (S_ISDIR(st.st_mode)) {
-        snprintf(dir, sizeof dir, "%s", path);
-        DIR *d = opendir(path);
-        if (!d)
-            return iw_error_set_os(IW_EIO, errno, "%s: cannot list", path);
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL) {
-            if (e->d_name[0] == '.' || !is_gguf_name(e->d_name))
-                continue;
-            if ((rc = pl_push(&names, NULL, e->d_name)) < 0)
-                break;
-        }
-        closedir(d);
-        if (rc < 0)
-            goto done;
-        qsort(names.v, names.n, sizeof *names.v, cmp_str);
-        /* models: distinct split sets / single files; mmproj separately */
-        size_t n_models = 0;
-        const char *chosen = NULL;
-        for (size_t i = 0; i < names.n; i++) {
-            const char *nm = names.v[i];
-            if (is_mmproj_name(nm))
-                continue;
-            unsigned no, count;
-            if (iw_gguf_split_name(nm, NULL, &no, &count) && no != 1)
-                continue;
-            n_models++;
-            if (!chosen)
-                chosen = nm;
-        }
-        if (!chosen && names.n == 0) {
-            rc = iw_error_set(IW_ENOTFOUND, "%s: no .gguf file in the folder", path);
-            goto done;
-        }
-        if (chosen && (rc = add_split_set(&files, dir, chosen)) < 0)
-            goto done;
-        if (n_models > 1 && chosen &&
-            (rc = iw_arch_warn(a, "gguf: %s holds %zu GGUF models; read %s", path, n_models, chosen)) < 0)
-            goto done;
-        for (size_t i = 0; i < names.n; i++)
-            if (is_mmproj_name(names.v[i]) && (rc = pl_push(&files, dir, names.v[i])) < 0)
-                goto done;
-    } else {
-        const char *slash = strrchr(path, '/');
-        if (slash)
-            snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-        else
-            snprintf(dir, sizeof dir, ".");
-        if (slash == path)
-            snprintf(dir, sizeof dir, "/");
-        unsigned no, count;
-        if (iw_gguf_split_name(base_name(path), NULL, &no, &count))
-            rc = add_split_set(&files, dir, path);
-        else
-            rc = pl_push(&files, NULL, path);
-        if (rc < 0)
-            goto done;
-    }
-
-    if (!(gs = calloc(files.n ? files.n : 1, sizeof *gs))) {
-        rc = iw_error_set(IW_ENOMEM, "out of memory");
-        goto done;
-    }
-    for (size_t i = 0; i < files.n; i++) {
-        if ((rc = iw_gguf_parse_file(&gs[ng], files.v[i], NULL)) < 0)
-            goto done;
-        ng++;
-        for (size_t w = 0; w < iw_gguf_warning_count(gs[ng - 1]); w++)
-            if ((rc = iw_arch_warn(a, "gguf: %s: %s", base_name(files.v[i]), iw_gguf_warning(gs[ng - 1], w))) < 0)
-                goto done;
-        if ((rc = iw_strlist_pushf(&a->sources, "gguf:%s", files.v[i])) < 0)
-            goto done;
-    }
-    rc = iw_gguf_to_arch((const iw_gguf *const *)gs, ng, a);
-done:
-    for (size_t i = 0; i < ng; i++)
-        iw_gguf_free(gs[i]);
-    free(gs);
-    pl_free(&names);
-    pl_free(&files);
-    return rc;
 }

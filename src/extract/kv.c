@@ -17,7 +17,7 @@
 #include <strings.h>
 
 #include "iwdl/error.h"
-#include "iwdl/extract.h"
+#include "iwdl/kv.h"
 #include "config_internal.h"
 
 int iw_kv_per_token(iw_arch *a)

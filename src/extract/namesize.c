@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "iwdl/extract.h"
+#include "iwdl/params.h"
 
 static bool is_sep(char c)
 {

@@ -1,9 +1,9 @@
-/* ollama_extract.c - architecture of a model in Ollama's local store.
+/* ollama_extract.c - a model of Ollama's local store as a file provider.
  *
- * ref -> manifest (ollama.c) -> model GGUF blob(s) + projector GGUF blob(s)
- * through the GGUF reader (iw_gguf_to_arch), plus the params blob's num_ctx.
- * No network. */
-#include <inttypes.h>
+ * ref -> manifest (ollama.c) -> the layers' blobs, each named by what the
+ * manifest says it is (GGUF weights, vision projector, LoRA adapter, params
+ * blob), so iw_inspect reads them with the same GGUF step as a folder's
+ * files; the params blob gives num_ctx.  No network. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,61 +11,174 @@
 
 #include "iwdl/buf.h"
 #include "iwdl/error.h"
-#include "iwdl/extract.h"
 #include "iwdl/fs.h"
-#include "iwdl/gguf.h"
+#include "iwdl/inspect.h"
 #include "iwdl/json.h"
 #include "iwdl/ollama.h"
-#include "ollama_internal.h"
+#include "inspect_internal.h"
 
-/* The GGUF reader treats a file as a projector when general.architecture is
- * "clip" or it has clip.vision.* keys; anything else would be taken for a
- * second model shard. */
-static bool looks_like_projector(const iw_gguf *g)
+typedef struct store_provider {
+    iw_provider base;
+    char *ref, *root;               /* as given (root may be NULL) */
+    char  fmt[IW_OLLAMA_MAX_REGISTRY + 3 * IW_OLLAMA_MAX_PART + 8];
+    iw_ollama_manifest m;
+    bool  resolved;
+} store_provider;
+
+static iw_file_role role_of(iw_ollama_layer_kind k)
 {
-    const char *arch;
-    if (iw_gguf_get_str(g, "general.architecture", &arch, NULL) == 0 && strcmp(arch, "clip") == 0)
-        return true;
-    for (size_t i = 0; i < iw_gguf_kv_count(g); i++)
-        if (strncmp(iw_gguf_kv_key(g, i), "clip.vision.", 12) == 0)
-            return true;
-    return false;
+    switch (k) {
+    case IW_OLLAMA_LAYER_MODEL: return IW_FILE_GGUF_MODEL;
+    case IW_OLLAMA_LAYER_PROJECTOR: return IW_FILE_GGUF_PROJECTOR;
+    case IW_OLLAMA_LAYER_ADAPTER: return IW_FILE_GGUF_ADAPTER;
+    case IW_OLLAMA_LAYER_PARAMS: return IW_FILE_OLLAMA_PARAMS;
+    default: return IW_FILE_OTHER;
+    }
 }
 
-int iw_ollama_finish_kv(iw_arch *a)
+/* The layer whose blob is named path ("sha256-<hex>") and present. */
+static const iw_ollama_layer *layer(const store_provider *S, const char *path)
 {
+    if (!S->resolved || strncmp(path, "sha256-", 7) != 0)
+        return NULL;
+    for (size_t i = 0; i < S->m.n_layers; i++)
+        if (S->m.layers[i].path && strcmp(S->m.layers[i].hex, path + 7) == 0)
+            return &S->m.layers[i];
+    return NULL;
+}
+
+static int store_list(iw_provider *p, iw_file_list *out)
+{
+    store_provider *S = (store_provider *)p;
+    iw_ollama_ref ref;
     int rc;
-    if (!a->kv_precision &&
-        ((rc = iw_arch_set_str(&a->kv_precision, "fp16")) < 0 ||
-         (rc = iw_arch_set_source(a, "kv_precision", "default:Ollama f16 KV cache (OLLAMA_KV_CACHE_TYPE)")) < 0))
+    if (S->resolved) {
+        iw_ollama_manifest_free(&S->m);
+        S->resolved = false;
+    }
+    if ((rc = iw_ollama_parse_ref(S->ref, &ref)) < 0 || (rc = iw_ollama_resolve(&ref, S->root, &S->m)) < 0)
         return rc;
-    if (a->kv_bytes_per_token <= 0 && iw_kv_per_token(a) < 0) {
-        /* too little is known (no heads, no layers): a warning, never fatal */
-        rc = iw_arch_warn(a, "%s", iw_error_last());
-        iw_error_clear();
-        if (rc < 0)
+    S->resolved = true;
+    if ((rc = iw_strlist_pushf(&out->sources, "ollama:%s", S->fmt)) < 0)
+        return rc;
+    for (size_t i = 0; i < S->m.warnings.n; i++)
+        if ((rc = iw_strlist_pushf(&out->warnings, "ollama: %s", S->m.warnings.v[i])) < 0)
+            return rc;
+    for (size_t i = 0; i < S->m.n_layers; i++) {
+        const iw_ollama_layer *L = &S->m.layers[i];
+        char path[8 + 64], label[8 + 12];
+        snprintf(path, sizeof path, "sha256-%s", L->hex);
+        snprintf(label, sizeof label, "sha256-%.12s", L->hex);
+        /* resolve() guarantees model and projector blobs; others may be missing */
+        iw_file_role role = L->path || L->kind == IW_OLLAMA_LAYER_ADAPTER ? role_of(L->kind) : IW_FILE_OTHER;
+        if ((rc = iw_file_list_add(out, path, label, L->size >= 0 ? (uint64_t)L->size : IW_SIZE_UNKNOWN, role)) < 0)
             return rc;
     }
     return 0;
 }
 
-/* num_ctx (and a note of what else is set) from the params blob; malformed
+static int store_stat(iw_provider *p, const char *path, uint64_t *size)
+{
+    const iw_ollama_layer *L = layer((store_provider *)p, path);
+    if (!L)
+        return IW_ENOTFOUND;
+    *size = L->size >= 0 ? (uint64_t)L->size : IW_SIZE_UNKNOWN;
+    return 0;
+}
+
+static int store_cite(iw_provider *p, const char *path, char **out)
+{
+    const iw_ollama_layer *L = layer((store_provider *)p, path);
+    *out = strdup(L ? L->path : path);
+    return *out ? 0 : iw_error_set(IW_ENOMEM, "out of memory");
+}
+
+static int store_open(iw_provider *p, const char *path, iw_source *out)
+{
+    const iw_ollama_layer *L = layer((store_provider *)p, path);
+    if (!L)
+        return iw_error_set(IW_ENOTFOUND, "%s: no blob %s in the store", p->name, path);
+    return iw_source_open_file(out, L->path);
+}
+
+static int store_read(iw_provider *p, const char *path, size_t max, iw_buf *out)
+{
+    const iw_ollama_layer *L = layer((store_provider *)p, path);
+    if (!L)
+        return iw_error_set(IW_ENOTFOUND, "%s: no blob %s in the store", p->name, path);
+    return iw_read_file(L->path, max, out);
+}
+
+static void store_free(iw_provider *p)
+{
+    store_provider *S = (store_provider *)p;
+    if (S->resolved)
+        iw_ollama_manifest_free(&S->m);
+    free(S->ref);
+    free(S->root);
+    free(S);
+}
+
+int iw_provider_ollama_store(iw_provider **out, const char *ref, const char *root)
+{
+    iw_ollama_ref r;
+    *out = NULL;
+    if (!ref)
+        return iw_error_set(IW_EINVAL, "iw_ollama_extract: invalid argument");
+    store_provider *S = calloc(1, sizeof *S);
+    if (!S)
+        return iw_error_set(IW_ENOMEM, "out of memory");
+    S->ref = strdup(ref);
+    S->root = root ? strdup(root) : NULL;
+    if (!S->ref || (root && !S->root)) {
+        store_free(&S->base);
+        return iw_error_set(IW_ENOMEM, "out of memory");
+    }
+    /* a bad reference fails now, with the reference named */
+    int rc = iw_ollama_parse_ref(ref, &r);
+    if (rc == 0)
+        rc = iw_ollama_ref_format(&r, S->fmt, sizeof S->fmt);
+    if (rc < 0) {
+        store_free(&S->base);
+        return rc;
+    }
+    S->base = (iw_provider){
+        .version = IW_PROVIDER_VERSION,
+        .name = S->fmt,
+        .engine = "ollama",
+        .source = "ollama-store",
+        .transferred = IW_UNKNOWN,
+        .list = store_list,
+        .stat = store_stat,
+        .open = store_open,
+        .cite = store_cite,
+        .read = store_read,
+        .free = store_free,
+    };
+    *out = &S->base;
+    return 0;
+}
+
+/* num_ctx (and every other option, verbatim) from the params blob; malformed
  * params are a warning, never fatal: the architecture does not depend on them. */
-static int read_params(const iw_ollama_layer *L, iw_arch *a)
+int iw__read_ollama_params(iw_provider *p, const char *path, iw_arch *a)
 {
     iw_buf text = IW_BUF_INIT(IW_OLLAMA_MAX_PARAMS);
     cJSON *doc = NULL;
-    int rc = iw_read_file(L->path, IW_OLLAMA_MAX_PARAMS, &text);
+    char *c = iw__provider_cite(p, path);
+    int rc = c ? iw_provider_read(p, path, IW_OLLAMA_MAX_PARAMS, &text) : IW_ENOMEM;
+    if (rc == IW_ENOMEM)
+        goto cleanup;
     if (rc == 0)
-        rc = iw_json_parse(text.data, text.len, L->path, &doc, NULL);
+        rc = iw_json_parse(text.data, text.len, c, &doc, NULL);
     if (rc == 0 && !cJSON_IsObject(doc))
-        rc = iw_error_set(IW_EFORMAT, "%s: params blob is not a JSON object", L->path);
+        rc = iw_error_set(IW_EFORMAT, "%s: params blob is not a JSON object", c);
     if (rc < 0) {
         rc = iw_arch_warn(a, "ollama: params ignored: %s", iw_error_last());
         iw_error_clear();
         goto cleanup;
     }
-    if ((rc = iw_strlist_pushf(&a->sources, "ollama-params:%s", L->path)) < 0)
+    if ((rc = iw_strlist_pushf(&a->sources, "ollama-params:%s", c)) < 0)
         goto cleanup;
     char *verbatim = cJSON_PrintUnformatted(doc);
     if (!verbatim) {
@@ -78,12 +191,12 @@ static int read_params(const iw_ollama_layer *L, iw_arch *a)
     if (nc) {
         int64_t v;
         if (!iw_json_item_i64(nc, &v) || v <= 0) {
-            rc = iw_arch_warn(a, "ollama: params %s: num_ctx is not a positive integer; ignored", L->path);
+            rc = iw_arch_warn(a, "ollama: params %s: num_ctx is not a positive integer; ignored", c);
             goto cleanup;
         }
         a->ollama_num_ctx = v;
         char src[64 + 4096];
-        snprintf(src, sizeof src, "ollama-params:%s", L->path);
+        snprintf(src, sizeof src, "ollama-params:%s", c);
         if ((rc = iw_arch_set_source(a, "ollama.num_ctx", src)) < 0)
             goto cleanup;
     }
@@ -91,93 +204,18 @@ static int read_params(const iw_ollama_layer *L, iw_arch *a)
 cleanup:
     cJSON_Delete(doc);
     iw_buf_free(&text);
+    free(c);
     return rc;
 }
 
-int iw_ollama_extract(const char *refstr, const char *root, iw_arch *a)
+int iw_ollama_extract(const char *ref, const char *root, iw_arch *a)
 {
-    iw_ollama_ref ref;
-    iw_ollama_manifest m;
-    iw_gguf **gs = NULL;
-    size_t ng = 0;
-    int rc;
-    char fmt[IW_OLLAMA_MAX_REGISTRY + 3 * IW_OLLAMA_MAX_PART + 8];
-
-    if (!refstr || !a)
+    iw_provider *p = NULL;
+    if (!ref || !a)
         return iw_error_set(IW_EINVAL, "iw_ollama_extract: invalid argument");
-    if ((rc = iw_ollama_parse_ref(refstr, &ref)) < 0)
-        return rc;
-    if ((rc = iw_ollama_resolve(&ref, root, &m)) < 0)
-        return rc;
-    iw_ollama_ref_format(&ref, fmt, sizeof fmt);
-
-    if ((rc = iw_strlist_pushf(&a->sources, "ollama:%s", fmt)) < 0)
-        goto cleanup;
-    for (size_t i = 0; i < m.warnings.n; i++)
-        if ((rc = iw_arch_warn(a, "ollama: %s", m.warnings.v[i])) < 0)
-            goto cleanup;
-
-    if (!(gs = calloc(m.n_layers, sizeof *gs))) {
-        rc = iw_error_set(IW_ENOMEM, "out of memory");
-        goto cleanup;
-    }
-    const iw_ollama_layer *params = NULL;
-    for (size_t i = 0; i < m.n_layers; i++) {
-        const iw_ollama_layer *L = &m.layers[i];
-        if (L->kind == IW_OLLAMA_LAYER_PARAMS && !params && L->path)
-            params = L;
-        if (L->kind == IW_OLLAMA_LAYER_ADAPTER &&
-            (rc = iw_arch_warn(a, "ollama: %s carries a LoRA adapter (sha256-%.12s); the architecture is the base model's",
-                               fmt, L->hex)) < 0)
-            goto cleanup;
-        if (L->kind != IW_OLLAMA_LAYER_MODEL && L->kind != IW_OLLAMA_LAYER_PROJECTOR)
-            continue;
-        /* resolve() guarantees model and projector blobs exist inside the store */
-        if ((rc = iw_gguf_parse_file(&gs[ng], L->path, NULL)) < 0) {
-            iw_error_prefix("Ollama %s %s %s layer", fmt, iw_ollama_layer_kind_name(L->kind),
-                            L->kind == IW_OLLAMA_LAYER_MODEL ? "(GGUF weights)" : "(vision projector)");
-            goto cleanup;
-        }
-        if (L->kind == IW_OLLAMA_LAYER_PROJECTOR && !looks_like_projector(gs[ng])) {
-            iw_gguf_free(gs[ng]);
-            gs[ng] = NULL;
-            if ((rc = iw_arch_warn(a, "ollama: projector sha256-%.12s has neither general.architecture=clip"
-                                   " nor clip.vision.* keys; vision details unknown", L->hex)) < 0)
-                goto cleanup;
-            continue;
-        }
-        ng++;
-        for (size_t w = 0; w < iw_gguf_warning_count(gs[ng - 1]); w++)
-            if ((rc = iw_arch_warn(a, "gguf: sha256-%.12s: %s", L->hex, iw_gguf_warning(gs[ng - 1], w))) < 0)
-                goto cleanup;
-        if ((rc = iw_strlist_pushf(&a->sources, "gguf:%s", L->path)) < 0)
-            goto cleanup;
-    }
-    if ((rc = iw_gguf_to_arch((const iw_gguf *const *)gs, ng, a)) < 0)
-        goto cleanup;
-    if (iw_ollama_manifest_find(&m, IW_OLLAMA_LAYER_PROJECTOR) && !a->has_vision) {
-        /* the projector layer itself says the model takes images */
-        a->has_vision = true;
-        if ((rc = iw_arch_set_source(a, "has_vision", "ollama:projector")) < 0)
-            goto cleanup;
-    }
-    if (params && (rc = read_params(params, a)) < 0)
-        goto cleanup;
-    if (a->ollama_num_ctx > 0 && a->context_length > 0 && a->ollama_num_ctx > a->context_length &&
-        (rc = iw_arch_warn(a, "ollama: num_ctx %" PRId64 " exceeds the model's trained context %" PRId64,
-                           a->ollama_num_ctx, a->context_length)) < 0)
-        goto cleanup;
-    if ((rc = iw_ollama_finish_kv(a)) < 0)
-        goto cleanup;
-    if ((rc = iw_arch_set_str(&a->source, "ollama-store")) < 0)
-        goto cleanup;
-    iw_arch_stamp_now(a);
-    rc = 0;
-
-cleanup:
-    for (size_t i = 0; i < ng; i++)
-        iw_gguf_free(gs[i]);
-    free(gs);
-    iw_ollama_manifest_free(&m);
+    int rc = iw_provider_ollama_store(&p, ref, root);
+    if (rc == 0)
+        rc = iw_inspect(p, NULL, a);
+    iw_provider_free(p);
     return rc;
 }

@@ -26,7 +26,7 @@
 #include "iwdl/json.h"
 #include "iwdl/ollama.h"
 #include "kvs.h"
-#include "ollama_internal.h"
+#include "inspect_internal.h"
 
 #define SHOW_SRC "ollama-api"
 
@@ -502,7 +502,7 @@ int iw_ollama_show_to_arch(const char *json, size_t len, const char *what, iw_ar
         (rc = iw_arch_warn(a, "ollama: num_ctx %" PRId64 " exceeds the model's trained context %" PRId64,
                            a->ollama_num_ctx, a->context_length)) < 0)
         goto cleanup;
-    if ((rc = iw_ollama_finish_kv(a)) < 0)
+    if ((rc = iw__gguf_kv_default("ollama", a)) < 0 || (rc = iw__finish_kv(a)) < 0)
         goto cleanup;
     if ((rc = iw_arch_set_str(&a->source, SHOW_SRC)) < 0)
         goto cleanup;

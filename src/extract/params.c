@@ -16,7 +16,7 @@
 #include <strings.h>
 
 #include "iwdl/error.h"
-#include "iwdl/extract.h"
+#include "iwdl/params.h"
 #include "config_internal.h"
 
 typedef struct acc { __int128 v; bool bad; } acc;

@@ -1,5 +1,6 @@
-/* safetensors.c - safetensors header reader, shard index parser, folder
- * extraction and CSV tensor listing.  See include/iwdl/safetensors.h for
+/* safetensors.c - safetensors header reader, shard index parser and its
+ * cross-check against the headers, CSV rows (which files make up a model:
+ * headers.c; counting: tensors.c).  See include/iwdl/safetensors.h for
  * the accepted format and docs/formats/safetensors.md for the caps.
  *
  * Reads headers only: at most 8 + min(N, IW_ST_MAX_HEADER) bytes per file. */
@@ -10,7 +11,6 @@
 #include "iwdl/json.h"
 #include "safetensors_int.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -707,224 +707,6 @@ cleanup:
     return rc;
 }
 
-/* ---- folders ------------------------------------------------------------- */
-
-typedef struct st_set {
-    char      **paths;     /* files to read */
-    size_t      n;
-    iw_st_index idx;
-    bool        has_idx;
-    char       *idx_path;
-    iw_st_file *files;     /* parsed headers, n entries */
-    size_t      n_files;
-} st_set;
-
-static void st_set_free(st_set *s)
-{
-    for (size_t i = 0; i < s->n; i++)
-        free(s->paths[i]);
-    free(s->paths);
-    if (s->has_idx)
-        iw_st_index_free(&s->idx);
-    free(s->idx_path);
-    for (size_t i = 0; i < s->n_files; i++)
-        iw_st_file_free(&s->files[i]);
-    free(s->files);
-    memset(s, 0, sizeof *s);
-}
-
-static int st_set_add(st_set *s, char *path_owned)
-{
-    char **nv = realloc(s->paths, (s->n + 1) * sizeof *nv);
-    if (!nv) {
-        free(path_owned);
-        return iw_error_set(IW_ENOMEM, "out of memory");
-    }
-    s->paths = nv;
-    s->paths[s->n++] = path_owned;
-    return 0;
-}
-
-static char *st_join(const char *dir, const char *name)
-{
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = malloc(n);
-    if (p)
-        snprintf(p, n, "%s/%s", dir, name);
-    return p;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-static int st_load_index(st_set *s, const char *idx_path, const char *dir)
-{
-    iw_buf b;
-    int rc = iw_read_file(idx_path, IW_ST_MAX_INDEX, &b);
-    if (rc < 0)
-        return rc;
-    rc = iw_st_index_parse(b.data, b.len, idx_path, &s->idx);
-    iw_buf_free(&b);
-    if (rc < 0)
-        return rc;
-    s->has_idx = true;
-    s->idx_path = strdup(idx_path);
-    if (!s->idx_path)
-        return iw_error_set(IW_ENOMEM, "out of memory");
-    for (size_t i = 0; i < s->idx.n_shards; i++) {
-        char *p = NULL;
-        rc = iw_path_join(&p, dir, s->idx.shards[i]);
-        if (rc < 0)
-            return rc;
-        if ((rc = st_set_add(s, p)) < 0)
-            return rc;
-    }
-    return 0;
-}
-
-static char *st_dirname(const char *path)
-{
-    const char *sl = strrchr(path, '/');
-    if (!sl)
-        return strdup(".");
-    if (sl == path)
-        return strdup("/");
-    return strndup(path, (size_t)(sl - path));
-}
-
-/* Decide which files make up the model (see the header comment). */
-static int st_collect(const char *path, st_set *s)
-{
-    int rc = 0;
-    char *p = NULL;
-    if (iw_path_is_file(path)) {
-        if (iw_st_ends_with(path, ".index.json")) {
-            if (!iw_st_ends_with(path, ".safetensors.index.json"))
-                return iw_error_set(IW_ENOTFOUND, "'%s' is not a safetensors index (pytorch .bin indexes: iw_torch_bin_index_extract)", path);
-            char *dir = st_dirname(path);
-            if (!dir)
-                return iw_error_set(IW_ENOMEM, "out of memory");
-            rc = st_load_index(s, path, dir);
-            free(dir);
-            return rc;
-        }
-        if (!iw_st_ends_with(path, ".safetensors"))
-            return iw_error_set(IW_ENOTFOUND, "'%s' is not a .safetensors file", path);
-        p = strdup(path);
-        if (!p)
-            return iw_error_set(IW_ENOMEM, "out of memory");
-        return st_set_add(s, p);
-    }
-    if (!iw_path_is_dir(path))
-        return iw_error_set(IW_ENOTFOUND, "'%s' does not exist", path);
-
-    p = st_join(path, "model.safetensors.index.json");
-    if (!p)
-        return iw_error_set(IW_ENOMEM, "out of memory");
-    if (iw_path_is_file(p)) {
-        rc = st_load_index(s, p, path);
-        free(p);
-        return rc;
-    }
-    free(p);
-    p = st_join(path, "model.safetensors");
-    if (!p)
-        return iw_error_set(IW_ENOMEM, "out of memory");
-    if (iw_path_is_file(p))
-        return st_set_add(s, p);
-    free(p);
-
-    DIR *d = opendir(path);
-    if (!d)
-        return iw_error_set_os(iw_error_from_errno(errno), errno, "cannot list '%s'", path);
-    char **names = NULL;
-    size_t n = 0, n_main = 0;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        if (!iw_st_ends_with(de->d_name, ".safetensors") || de->d_name[0] == '.')
-            continue;
-        char **nv = realloc(names, (n + 1) * sizeof *nv);
-        if (!nv || !(nv[n] = strdup(de->d_name))) {
-            if (nv)
-                names = nv;
-            rc = iw_error_set(IW_ENOMEM, "out of memory");
-            goto dir_done;
-        }
-        names = nv;
-        bool side = strncmp(names[n], "consolidated", 12) == 0 || strncmp(names[n], "adapter_model", 13) == 0;
-        if (!side)
-            n_main++;
-        n++;
-    }
-    if (n)
-        qsort(names, n, sizeof *names, cmp_str);
-    for (size_t i = 0; i < n; i++) {
-        bool side = strncmp(names[i], "consolidated", 12) == 0 || strncmp(names[i], "adapter_model", 13) == 0;
-        if (side && n_main > 0)
-            continue;
-        char *fp = st_join(path, names[i]);
-        if (!fp) {
-            rc = iw_error_set(IW_ENOMEM, "out of memory");
-            goto dir_done;
-        }
-        char *full = fp;
-        if (!iw_path_is_file(full)) {
-            free(full);
-            continue;
-        }
-        if ((rc = st_set_add(s, full)) < 0)
-            goto dir_done;
-    }
-    if (s->n == 0)
-        rc = iw_error_set(IW_ENOTFOUND, "no .safetensors files in '%s'", path);
-dir_done:
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
-    closedir(d);
-    return rc;
-}
-
-/* A Git LFS pointer saved under the shard's name (clone without git-lfs). */
-static bool st_is_lfs_pointer(iw_source *src)
-{
-    char probe[160];
-    size_t got = 0;
-    if (iw_source_read_at(src, 0, probe, sizeof probe, &got) < 0)
-        return false;
-    src->bytes_read = 0;
-    return iw_is_lfs_pointer(probe, got);
-}
-
-static int st_read_all(st_set *s)
-{
-    s->files = calloc(s->n ? s->n : 1, sizeof *s->files);
-    if (!s->files)
-        return iw_error_set(IW_ENOMEM, "out of memory");
-    for (size_t i = 0; i < s->n; i++) {
-        if (!iw_path_is_file(s->paths[i]))
-            return iw_error_set(IW_ENOTFOUND, "shard '%s' listed in '%s' is missing (download it or the exact counts are unknown)",
-                                s->paths[i], s->idx_path ? s->idx_path : "the index");
-        iw_source src;
-        int rc = iw_source_open_file(&src, s->paths[i]);
-        if (rc < 0)
-            return rc;
-        if (st_is_lfs_pointer(&src)) {
-            iw_source_close(&src);
-            return iw_error_set(IW_ENOTFOUND, "%s is a Git LFS pointer, not the weights: the real file was not downloaded (fetch it with git lfs pull or re-download)",
-                                s->paths[i]);
-        }
-        rc = iw_st_read_header(&src, &s->files[i]);
-        iw_source_close(&src);
-        if (rc < 0)
-            return rc;
-        s->n_files = i + 1;
-    }
-    return 0;
-}
-
 /* Index <-> headers cross-check: names listed in the index must be in the
  * shard the index names; tensors not in the index are reported. */
 int iw_st_check_index(const iw_st_index *idx, const char *idx_name, const iw_st_file *files,
@@ -978,125 +760,7 @@ cleanup:
     return rc;
 }
 
-int iw_safetensors_extract_dir(const char *path, iw_arch *a)
-{
-    st_set s = { 0 };
-    iw_st_summary sum;
-    int rc = st_collect(path, &s);
-    if (rc < 0)
-        goto cleanup;
-    rc = st_read_all(&s);
-    if (rc < 0) {
-        if (rc == IW_ENOTFOUND)
-            iw_arch_warn(a, "%s", iw_error_last());
-        goto cleanup;
-    }
-    if (s.has_idx) {
-        iw_strlist_pushf(&a->sources, "safetensors:%s", s.idx_path);
-        rc = iw_st_check_index(&s.idx, s.idx_path, s.files, s.n_files, a);
-        if (rc < 0)
-            goto cleanup;
-    } else if (s.n_files > 1) {
-        iw_arch_warn(a, "no model.safetensors.index.json: summed %zu .safetensors files in '%s'", s.n_files, path);
-    }
-    for (size_t i = 0; i < s.n_files; i++) {
-        iw_strlist_pushf(&a->sources, "safetensors:%s", s.paths[i]);
-        if (s.files[i].trailing_bytes)
-            iw_arch_warn(a, "%s: %llu bytes after the data section (not part of any tensor)",
-                         s.paths[i], (unsigned long long)s.files[i].trailing_bytes);
-    }
-    iw_st_quant q = { a->quantization.method, a->quantization.bits };
-    rc = iw_st_analyse_files(s.files, s.n_files, &q, a, &sum);
-    if (rc < 0)
-        goto cleanup;
-    rc = iw_st_apply(a, &sum, s.has_idx ? &s.idx : NULL);
-cleanup:
-    st_set_free(&s);
-    return rc;
-}
-
-int iw_torch_bin_index_extract(const char *path, iw_arch *a)
-{
-    char *ip = NULL;
-    iw_buf b = IW_BUF_INIT(IW_ST_MAX_INDEX);
-    iw_st_index idx;
-    iw_st_tinfo *ti = NULL;
-    iw_st_summary sum;
-    int rc;
-    memset(&idx, 0, sizeof idx);
-    if (iw_path_is_dir(path))
-        ip = st_join(path, "pytorch_model.bin.index.json");
-    else
-        ip = strdup(path);
-    if (!ip)
-        return iw_error_set(IW_ENOMEM, "out of memory");
-    if (!iw_path_is_file(ip)) {
-        rc = iw_error_set(IW_ENOTFOUND, "no pytorch_model.bin.index.json at '%s'", path);
-        goto cleanup;
-    }
-    rc = iw_read_file(ip, IW_ST_MAX_INDEX, &b);
-    if (rc < 0)
-        goto cleanup;
-    rc = iw_st_index_parse(b.data, b.len, ip, &idx);
-    if (rc < 0)
-        goto cleanup;
-    ti = calloc(idx.n_tensors ? idx.n_tensors : 1, sizeof *ti);
-    if (!ti) {
-        rc = iw_error_set(IW_ENOMEM, "out of memory");
-        goto cleanup;
-    }
-    for (size_t i = 0; i < idx.n_tensors; i++) {
-        ti[i].name = idx.tensor_names[i];
-        ti[i].dtype = IW_ST_DTYPE_COUNT;   /* unknown */
-        ti[i].has_shape = false;
-    }
-    rc = iw_st_analyse(ti, idx.n_tensors, NULL, a, &sum);
-    if (rc < 0)
-        goto cleanup;
-    iw_strlist_pushf(&a->sources, "pytorch-index:%s", ip);
-    iw_arch_warn(a, "%s gives tensor names only: exact parameter counts and weight bytes need safetensors headers", ip);
-    /* names only: attention type needs shapes, so only what names decide */
-    if (sum.attn_type == IW_ATTN_MLA && a->attention.type == IW_ATTN_UNKNOWN) {
-        a->attention.type = IW_ATTN_MLA;
-        iw_arch_set_source(a, "attention.type", "pytorch_model.bin.index.json");
-    }
-    if (sum.num_experts > 0 && a->moe.num_experts == IW_UNKNOWN) {
-        a->moe.num_experts = sum.num_experts;
-        iw_arch_set_source(a, "moe.num_experts", "pytorch_model.bin.index.json");
-    }
-    if (sum.mlp_type && !a->mlp_type) {
-        iw_arch_set_str(&a->mlp_type, sum.mlp_type);
-        iw_arch_set_source(a, "mlp_type", "pytorch_model.bin.index.json");
-    }
-    if (sum.norm_type && !a->norm_type) {
-        iw_arch_set_str(&a->norm_type, sum.norm_type);
-        iw_arch_set_source(a, "norm_type", "pytorch_model.bin.index.json");
-    }
-    if (sum.tied_embeddings >= 0 && !iw_arch_get_source(a, "tie_word_embeddings")) {
-        a->tie_word_embeddings = sum.tied_embeddings == 1;
-        iw_arch_set_source(a, "tie_word_embeddings", "pytorch_model.bin.index.json");
-    }
-    rc = 0;
-cleanup:
-    free(ti);
-    iw_st_index_free(&idx);
-    iw_buf_free(&b);
-    free(ip);
-    return rc;
-}
-
 /* ---- CSV ------------------------------------------------------------------ */
-
-int iw_st_csv_field(iw_buf *out, const char *s)
-{
-    bool q = strpbrk(s, ",\"\r\n") != NULL;
-    if (!q)
-        return iw_buf_puts(out, s);
-    int rc = iw_buf_putc(out, '"');
-    for (; rc == 0 && *s; s++)
-        rc = *s == '"' ? iw_buf_puts(out, "\"\"") : iw_buf_putc(out, *s);
-    return rc ? rc : iw_buf_putc(out, '"');
-}
 
 int iw_st_csv_append(const iw_st_file *f, bool header, iw_buf *out)
 {
@@ -1106,23 +770,11 @@ int iw_st_csv_append(const iw_st_file *f, bool header, iw_buf *out)
     for (size_t i = 0; rc == 0 && i < f->n_tensors; i++) {
         const iw_st_tensor *t = &f->tensors[i];
         rc = iw_buf_puts(out, "safetensors,");
-        if (!rc) rc = iw_st_csv_field(out, t->name);
+        if (!rc) rc = iw_buf_csv_field(out, t->name);
         if (!rc) rc = iw_buf_putc(out, ',');
         for (size_t d = 0; rc == 0 && d < t->n_dims; d++)
             rc = iw_buf_printf(out, d ? "x%lld" : "%lld", (long long)t->shape[d]);
         if (!rc) rc = iw_buf_printf(out, ",%s\n", iw_st_dtype_name(t->dtype));
     }
-    return rc;
-}
-
-int iw_safetensors_csv(const char *path, bool header, iw_buf *out)
-{
-    st_set s = { 0 };
-    int rc = st_collect(path, &s);
-    if (rc == 0)
-        rc = st_read_all(&s);
-    for (size_t i = 0; rc == 0 && i < s.n_files; i++)
-        rc = iw_st_csv_append(&s.files[i], header && i == 0, out);
-    st_set_free(&s);
     return rc;
 }

@@ -19,7 +19,8 @@
 
 #include "iwdl/arch.h"
 #include "iwdl/error.h"
-#include "iwdl/ollama.h"
+#include "iwdl/inspect.h"
+#include "iwdl/ollama_api.h"
 #include "iwtest.h"
 
 typedef struct stub {
@@ -128,6 +129,31 @@ static char *host_of(const stub *s)
 
 static bool one_line(const char *m) { return m && *m && !strchr(m, '\n'); }
 
+/* The server's answer through the inspection pipeline, as the tool wires
+ * it (tools/imageworks-download/target.c): the provider only fetches. */
+static int api_extract(const char *ref, const char *host, iw_arch *a)
+{
+    iw_provider *p = NULL;
+    int rc = iw_ollama_api_provider_new(&p, ref, host);
+    if (rc == 0)
+        rc = iw_inspect(p, NULL, a);
+    iw_provider_free(p);
+    return rc;
+}
+
+/* Store first, then the server when the store lacks the model. */
+static int extract_auto(const char *ref, const char *root, const char *host, iw_arch *a)
+{
+    iw_provider *store = NULL, *server = NULL, *p = NULL;
+    int rc = iw_provider_ollama_store(&store, ref, root);
+    if (rc == 0 && (rc = iw_ollama_api_provider_new(&server, ref, host)) < 0)
+        iw_provider_free(store);
+    if (rc == 0 && (rc = iw_provider_chain(&p, store, server, "the server")) == 0)
+        rc = iw_inspect(p, NULL, a);
+    iw_provider_free(p);
+    return rc;
+}
+
 Test(ollama_api, show_maps_model_info)
 {
     size_t len;
@@ -138,7 +164,7 @@ Test(ollama_api, show_maps_model_info)
     char *host = host_of(&s);
     iw_arch a;
     iw_arch_init(&a);
-    int rc = iw_ollama_api_extract("ollama:/llama3.2:3b", host, &a);
+    int rc = api_extract("ollama:/llama3.2:3b", host, &a);
     stub_stop(&s);
     cr_assert_eq(rc, 0, "%s", iw_error_last());
 
@@ -182,7 +208,7 @@ Test(ollama_api, ollama_host_from_environment)
     setenv("OLLAMA_HOST", host, 1);
     iw_arch a;
     iw_arch_init(&a);
-    int rc = iw_ollama_api_extract("hf.co/someone/Llava-GGUF:Q4_0", NULL, &a);
+    int rc = api_extract("hf.co/someone/Llava-GGUF:Q4_0", NULL, &a);
     stub_stop(&s);
     cr_assert_eq(rc, 0, "%s", iw_error_last());
     cJSON *req = cJSON_Parse(s.req_body);
@@ -205,7 +231,7 @@ Test(ollama_api, not_found)
     char *host = host_of(&s);
     iw_arch a;
     iw_arch_init(&a);
-    int rc = iw_ollama_api_extract("nothere", host, &a);
+    int rc = api_extract("nothere", host, &a);
     stub_stop(&s);
     stub_free(&s);
     cr_expect_eq(rc, IW_ENOTFOUND, "%d %s", rc, iw_error_last());
@@ -224,7 +250,7 @@ Test(ollama_api, server_error_and_garbage)
     char *host = host_of(&s);
     iw_arch a;
     iw_arch_init(&a);
-    int rc = iw_ollama_api_extract("x:y", host, &a);
+    int rc = api_extract("x:y", host, &a);
     stub_stop(&s);
     stub_free(&s);
     cr_expect_eq(rc, IW_EHTTP);
@@ -235,7 +261,7 @@ Test(ollama_api, server_error_and_garbage)
     const char *junk = "<html>hello</html>";
     stub_start(&s, 200, junk, strlen(junk));
     host = host_of(&s);
-    rc = iw_ollama_api_extract("x:y", host, &a);
+    rc = api_extract("x:y", host, &a);
     stub_stop(&s);
     stub_free(&s);
     cr_expect_eq(rc, IW_EFORMAT, "%s", iw_error_last());
@@ -252,7 +278,7 @@ Test(ollama_api, connection_refused_names_ollama_host)
     snprintf(host, sizeof host, "127.0.0.1:%d", port);
     iw_arch a;
     iw_arch_init(&a);
-    int rc = iw_ollama_api_extract("llama3.2:3b", host, &a);
+    int rc = api_extract("llama3.2:3b", host, &a);
     close(fd);
     cr_expect_eq(rc, IW_ENET, "%d %s", rc, iw_error_last());
     cr_expect(one_line(iw_error_last()));
@@ -261,7 +287,7 @@ Test(ollama_api, connection_refused_names_ollama_host)
     iw_arch_free(&a);
     /* a bad reference never reaches the network */
     iw_arch_init(&a);
-    cr_expect_eq(iw_ollama_api_extract("ollama:../x", host, &a), IW_EINVAL);
+    cr_expect_eq(api_extract("ollama:../x", host, &a), IW_EINVAL);
     iw_arch_free(&a);
 }
 
@@ -324,7 +350,7 @@ Test(ollama_api, auto_falls_back_only_when_not_in_the_store)
     iw_arch a;
     iw_arch_init(&a);
     /* not in the store: the server answers */
-    int rc = iw_ollama_extract_auto("ollama:/llama3.2:3b", root, host, &a);
+    int rc = extract_auto("ollama:/llama3.2:3b", root, host, &a);
     stub_stop(&s);
     stub_free(&s);
     cr_assert_eq(rc, 0, "%s", iw_error_last());
@@ -339,11 +365,11 @@ Test(ollama_api, auto_falls_back_only_when_not_in_the_store)
     char refused[64];
     snprintf(refused, sizeof refused, "127.0.0.1:%d", port);
     iw_arch_init(&a);
-    cr_expect_eq(iw_ollama_extract_auto("ollama:/broken:latest", root, refused, &a), IW_EFORMAT);
+    cr_expect_eq(extract_auto("ollama:/broken:latest", root, refused, &a), IW_EFORMAT);
     cr_expect(strstr(iw_error_last(), "digest"), "%s", iw_error_last());
 
     /* neither: one line naming both */
-    cr_expect_eq(iw_ollama_extract_auto("ollama:/nothere:latest", root, refused, &a), IW_ENET);
+    cr_expect_eq(extract_auto("ollama:/nothere:latest", root, refused, &a), IW_ENET);
     cr_expect(one_line(iw_error_last()));
     cr_expect(strstr(iw_error_last(), "ollama pull") && strstr(iw_error_last(), "OLLAMA_HOST"), "%s", iw_error_last());
     close(fd);

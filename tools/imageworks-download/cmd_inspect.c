@@ -1,8 +1,8 @@
 /* cmd_inspect.c - `inspect PATH|FILE|REPO [--revision REV] [--tensors FILE.csv] [--json]`
  *
- * Local folders and files go through iw_extract_path (config.json, quant
- * configs, GGUF and safetensors headers).  A REPO id that is not a local path
- * is read remotely by HTTP Range (headers only) through the hub client. */
+ * What the user named becomes a file provider (target.c: a local folder or
+ * file, Ollama's store or server, a Hub repo by HTTP Range) and the library's
+ * pipeline (iw_inspect) reads it; this file prints the record. */
 #include "cli.h"
 
 #include <getopt.h>
@@ -14,13 +14,12 @@
 
 #include "iwdl/arch.h"
 #include "iwdl/error.h"
-#include "iwdl/extract.h"
 #include "iwdl/fs.h"
+#include "iwdl/inspect.h"
 #include "iwdl/json.h"
 #include "iwdl/ollama.h"
 #include "iwdl/schema.h"
-#include "inspect_remote.h"
-#include "ollama_cli.h"
+#include "target.h"
 
 static void help(FILE *f)
 {
@@ -230,22 +229,16 @@ static int print_json(const iw_arch *a, int64_t bytes_transferred)
     return IW_EXIT_OK;
 }
 
-/* --tensors for an Ollama model: the listing of its GGUF weights blob. */
-static int inspect_ollama_tensors(const char *target, const iw_arch *a, const char *csv)
+/* --tensors: the listing of the files the architecture was read from. */
+static int write_tensors(const char *target, const iw_arch *a, const iw_buf *csv, const char *path)
 {
-    if (!a->source || strcmp(a->source, "ollama-store") != 0)
+    if (a->source && strcmp(a->source, "ollama-api") == 0)
         return iw_error_set(IW_EUNSUPPORTED, "--tensors needs %s in the local Ollama store (set OLLAMA_MODELS); "
                             "the server's /api/show answer was used", target);
-    iw_ollama_ref ref;
-    iw_ollama_manifest m;
-    int rc = iw_ollama_parse_ref(target, &ref);
-    if (rc < 0 || (rc = iw_ollama_resolve(&ref, NULL, &m)) < 0)
-        return rc;
-    const iw_ollama_layer *L = iw_ollama_manifest_find(&m, IW_OLLAMA_LAYER_MODEL);
-    rc = L && L->path ? inspect_write_tensors(L->path, csv)
-                      : iw_error_set(IW_ENOTFOUND, "%s: no model layer", target);
-    iw_ollama_manifest_free(&m);
-    return rc;
+    const char *header_end = csv->data ? strchr(csv->data, '\n') : NULL;
+    if (!header_end || !header_end[1])     /* no row after "kind,name,shape,dtype" */
+        return iw_error_set(IW_ENOTFOUND, "%s: no safetensors or GGUF files to list", target);
+    return iw_write_atomic(path, csv->data, csv->len);
 }
 
 int cmd_inspect(int argc, char **argv)
@@ -274,45 +267,25 @@ int cmd_inspect(int argc, char **argv)
         return cli_usage("inspect", "inspect: expected one PATH, FILE or REPO");
     const char *target = argv[optind];
 
+    if (revision && !cli_is_repo_id(target))
+        return cli_usage("inspect", "inspect: --revision applies to a remote REPO only");
     iw_arch a;
     iw_arch_init(&a);
+    iw_buf csv = IW_BUF_INIT(IW_BUF_UNCAPPED);
+    iw_inspect_opts o = IW_INSPECT_OPTS_INIT;
+    o.tensors_csv = tensors ? &csv : NULL;
     int64_t transferred = -1;
-    int rc;
-    if (iw_ollama_is_ref(target)) {
-        if (revision) {
-            iw_arch_free(&a);
-            return cli_usage("inspect", "inspect: --revision applies to a remote REPO only");
-        }
-        if (cli_ollama_extract(target, NULL, &a) < 0) {
-            iw_arch_free(&a);
-            return cli_fail(target);
-        }
-        if (tensors && inspect_ollama_tensors(target, &a, tensors) < 0) {
-            iw_arch_free(&a);
-            return cli_fail(tensors);
-        }
-    } else if (cli_is_repo_id(target)) {
-        rc = inspect_remote(target, revision, tensors, &a, &transferred);
-        if (rc < 0) {
-            iw_arch_free(&a);
-            return cli_fail(target);
-        }
-    } else {
-        if (revision) {
-            iw_arch_free(&a);
-            return cli_usage("inspect", "inspect: --revision applies to a remote REPO only");
-        }
-        iw_extract_opts eo = { 0 };
-        rc = iw_extract_path(target, &eo, &a);
-        if (rc < 0) {
-            iw_arch_free(&a);
-            return cli_fail(target);
-        }
-        if (tensors && inspect_write_tensors(target, tensors) < 0) {
-            iw_arch_free(&a);
-            return cli_fail(tensors);
-        }
+    if (cli_inspect(target, revision, &o, &a, &transferred) < 0) {
+        iw_buf_free(&csv);
+        iw_arch_free(&a);
+        return cli_fail(target);
     }
+    if (tensors && write_tensors(target, &a, &csv, tensors) < 0) {
+        iw_buf_free(&csv);
+        iw_arch_free(&a);
+        return cli_fail(tensors);
+    }
+    iw_buf_free(&csv);
     int ret = json ? print_json(&a, transferred) : (print_table(stdout, &a), IW_EXIT_OK);
     iw_arch_free(&a);
     return ret;

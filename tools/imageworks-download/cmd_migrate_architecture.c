@@ -9,11 +9,9 @@
 #include <unistd.h>
 
 #include "iwdl/error.h"
-#include "iwdl/extract.h"
 #include "iwdl/json.h"
-#include "iwdl/ollama.h"
 #include "iwdl/registry.h"
-#include "ollama_cli.h"
+#include "target.h"
 
 static void help(FILE *f)
 {
@@ -44,10 +42,7 @@ static void help(FILE *f)
 static int extract_cb(const char *path, iw_arch *out, void *ctx)
 {
     (void)ctx;
-    if (iw_ollama_is_ref(path))
-        return cli_ollama_extract(path, NULL, out);
-    iw_extract_opts o = { NULL, NULL, false };
-    return iw_extract_path(path, &o, out);
+    return cli_inspect(path, NULL, NULL, out, NULL);
 }
 
 /* "[  12/1000] name" on one rewritten stderr line, only on a terminal */

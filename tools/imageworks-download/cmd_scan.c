@@ -165,8 +165,7 @@ static void register_one(iw_registry *r, const char *path, const char *repo, con
         hash_all(path, files, lone);
     iw_arch a;
     iw_arch_init(&a);
-    iw_extract_opts eo = { NULL, NULL, false };
-    if (iw_extract_path(path, &eo, &a) < 0) {
+    if (iw_extract_path(path, NULL, &a) < 0) {
         iw_arch_warn(&a, "scan: %s", iw_error_last());
         iw_error_clear();
     }

@@ -25,7 +25,7 @@
 #include "iwdl/fs.h"
 #include "iwdl/json.h"
 #include "iwdl/schema.h"
-#include "inspect_remote.h"
+#include "target.h"
 
 #define GIB_D 1073741824.0
 
@@ -156,9 +156,8 @@ static int load_arch(const char *target, iw_registry *reg, bool names_only, iw_a
         return iw_extract_path(target, &eo, a);
     }
     if (cli_is_repo_id(target)) {
-        int64_t t = 0;
         m->launch = strdup(target);
-        return inspect_remote(target, NULL, NULL, a, &t);
+        return cli_inspect(target, NULL, NULL, a, NULL);
     }
     return iw_error_set(IW_ENOTFOUND, "'%s' is not a registry entry, a local path or an org/name repo", target);
 }

@@ -16,14 +16,6 @@
 #include "iwdl/ollama.h"
 #include "iwdl/schema.h"
 
-int cli_ollama_extract(const char *ref, const char *root, iw_arch *a)
-{
-    const char *host = getenv("OLLAMA_HOST");
-    if (host && *host)
-        return iw_ollama_extract_auto(ref, root, host, a);
-    return iw_ollama_extract(ref, root, a);
-}
-
 /* served_model_id of an Ollama entry; the original writes "None" for none. */
 static const char *served_id(const cJSON *e)
 {

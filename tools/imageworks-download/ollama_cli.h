@@ -1,6 +1,6 @@
 /* ollama_cli.h - Ollama models in the commands (docs/formats/ollama.md,
- * "Wiring"): extraction with the server fallback, which registry entries
- * are Ollama models, and the entry `scan` writes for a model of a store. */
+ * "Wiring"): which registry entries are Ollama models, and the entry `scan`
+ * writes for a model of a store. */
 #ifndef IW_OLLAMA_CLI_H
 #define IW_OLLAMA_CLI_H
 
@@ -9,12 +9,6 @@
 
 #include "iwdl/arch.h"
 #include "iwdl/registry.h"
-
-/* Architecture of an Ollama model: the store at root (NULL: $OLLAMA_MODELS
- * or the default store) first; when the store has no such model (or there
- * is no store) and OLLAMA_HOST is set, the server's POST /api/show.  With
- * OLLAMA_HOST unset nothing touches the network. */
-int cli_ollama_extract(const char *ref, const char *root, iw_arch *a);
 
 /* Is registry entry e an Ollama model?  True when its download_path is an
  * ollama: reference, or its backend is "ollama" and it has a

@@ -1,0 +1,41 @@
+/* target.c - the provider for what the user named (see target.h). */
+#include "target.h"
+#include "cli.h"
+
+#include "iwdl/hub.h"
+#include "iwdl/ollama_api.h"
+
+int cli_provider(const char *target, const char *revision, iw_provider **out)
+{
+    *out = NULL;
+    if (iw_ollama_is_ref(target)) {
+        iw_provider *store = NULL, *server = NULL;
+        int rc = iw_provider_ollama_store(&store, target, NULL);
+        const char *host = iw_ollama_env_host();
+        if (rc < 0 || !host) {          /* without OLLAMA_HOST nothing touches the network */
+            *out = store;
+            return rc;
+        }
+        if ((rc = iw_ollama_api_provider_new(&server, target, host)) < 0) {
+            iw_provider_free(store);
+            return rc;
+        }
+        return iw_provider_chain(out, store, server, "the server");
+    }
+    if (cli_is_repo_id(target))
+        return iw_hub_provider_new(out, NULL, target, revision);
+    return iw_provider_local(out, target);
+}
+
+int cli_inspect(const char *target, const char *revision, const iw_inspect_opts *o, iw_arch *a,
+                int64_t *transferred)
+{
+    iw_provider *p = NULL;
+    int rc = cli_provider(target, revision, &p);
+    if (rc == 0)
+        rc = iw_inspect(p, o, a);
+    if (transferred)
+        *transferred = rc == 0 && cli_is_repo_id(target) && p->transferred >= 0 ? p->transferred : -1;
+    iw_provider_free(p);
+    return rc;
+}
