@@ -4,16 +4,29 @@
  *   ./inspect_model ~/models/org/name          a model folder
  *   ./inspect_model model.Q4_K_M.gguf          one GGUF or safetensors file
  *   ./inspect_model ollama:qwen3:8b            a model of the local Ollama store
+ *   ./inspect_model Qwen/Qwen3-8B              a Hub repo: headers by HTTP Range
  *
  * Nothing is loaded: config.json, the quantization configs and the tensor
- * headers are read, merged into one iw_arch and checked against each other
+ * headers are read through a file provider, merged into one iw_arch and
+ * checked against each other by the library's one pipeline, iw_inspect
  * (docs/library.md). */
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
 
 #include <iwdl/arch.h>
 #include <iwdl/error.h>
-#include <iwdl/extract.h>
+#include <iwdl/hub.h>
+#include <iwdl/inspect.h>
+
+/* "org/name" that is not a path on this machine */
+static int is_repo(const char *s)
+{
+    struct stat st;
+    const char *slash = strchr(s, '/');
+    return stat(s, &st) != 0 && s[0] != '.' && slash && slash != s && !strchr(slash + 1, '/');
+}
 
 int main(int argc, char **argv)
 {
@@ -23,7 +36,13 @@ int main(int argc, char **argv)
     }
     iw_arch a;
     iw_arch_init(&a);
-    if (iw_extract_path(argv[1], NULL, &a) < 0) {
+    iw_provider *p = NULL;
+    int rc = is_repo(argv[1]) ? iw_hub_provider_new(&p, NULL, argv[1], NULL)   /* HF_ENDPOINT, HF_TOKEN */
+                              : iw_provider_local(&p, argv[1]);                 /* also ollama:NAME:TAG */
+    if (rc == 0)
+        rc = iw_inspect(p, NULL, &a);
+    iw_provider_free(p);
+    if (rc < 0) {
         /* one line naming what failed and where */
         fprintf(stderr, "inspect_model: %s\n", iw_error_last());
         iw_arch_free(&a);

@@ -186,3 +186,64 @@ Test(e2e, tensor_csv_local_and_remote, .init = setup, .fini = teardown, .timeout
     free(local);
     free(remote);
 }
+
+/* The record of a repo read remotely (HTTP Range) and of the same files
+ * downloaded are one pipeline's answer (iw_inspect over two providers):
+ * equal apart from where the files were (sources), when, and the bytes
+ * moved.  A GGUF repo, whose remote reading once had its own rules (no
+ * llama.cpp KV default, another warning). */
+#include "../extract/gguf_testwriter.h"
+
+/* inspect --json of `what`, with `what` itself written as MODEL in the
+ * warnings (they name the folder or the repo) */
+static cJSON *record_of(const char *what)
+{
+    char *out = NULL, *err = NULL, args[4400];
+    snprintf(args, sizeof args, "inspect '%s' --json", what);
+    cr_assert_eq(cli(args, &out, &err), 0, "%s: %s", args, err);
+    for (char *m; (m = strstr(out, what)); )
+        memmove(m + 5, m + strlen(what), strlen(m + strlen(what)) + 1), memcpy(m, "MODEL", 5);
+    cJSON *j = cJSON_Parse(out);
+    cr_assert_not_null(j, "%s", out);
+    free(out); free(err);
+    cJSON_DeleteItemFromObject(j, "sources");
+    cJSON_DeleteItemFromObject(j, "collected_at");
+    cJSON_DeleteItemFromObject(j, "bytes_transferred");
+    return j;
+}
+
+Test(e2e, remote_and_local_records_agree, .init = setup, .fini = teardown, .timeout = 120)
+{
+    char p[4200], args[4400];
+    gw w;
+    gw_init(&w, 3, false);
+    gw_header(&w, 2, 5);
+    gw_kv_str(&w, "general.architecture", "llama");
+    gw_kv_u32(&w, "llama.block_count", 1);
+    gw_kv_u32(&w, "llama.embedding_length", 64);
+    gw_kv_u32(&w, "llama.attention.head_count", 4);
+    gw_kv_u32(&w, "llama.context_length", 2048);
+    gw_t t[] = { { "token_embd.weight", 2, { 64, 100 }, 0 }, { "blk.0.attn_q.weight", 2, { 64, 64 }, 1 } };
+    gw_tensors(&w, t, 2, 32);
+    snprintf(p, sizeof p, "%s/hub/t-org/tiny-gguf/tiny-7B.F16.gguf", tmp);
+    cr_assert_eq(iwt_write(p, w.p, w.len), 0);
+    snprintf(p, sizeof p, "%s/hub/t-org/tiny-gguf/tiny-7B.Q8_0.gguf", tmp);
+    cr_assert_eq(iwt_write(p, w.p, w.len), 0);
+    gw_free(&w);
+    const char *repos[] = { "demo-org/tiny-llama", "t-org/tiny-gguf" };
+    for (size_t i = 0; i < 2; i++) {
+        char *out = NULL, *err = NULL;
+        snprintf(args, sizeof args, "download %s --quiet --no-architecture", repos[i]);
+        cr_assert_eq(cli(args, &out, &err), 0, "%s", err);
+        free(out); free(err);
+        cJSON *remote = record_of(repos[i]);
+        snprintf(p, sizeof p, "%s/models/%s", tmp, repos[i]);
+        cJSON *local = record_of(p);
+        char *r = cJSON_PrintUnformatted(remote), *l = cJSON_PrintUnformatted(local);
+        /* the local folder is named after the repo, so the name checks agree too */
+        cr_expect(strcmp(r, l) == 0, "%s: remote and local records differ:\n%s\n%s", repos[i], r, l);
+        free(r); free(l);
+        cJSON_Delete(remote);
+        cJSON_Delete(local);
+    }
+}
