@@ -146,17 +146,15 @@ static int contained_realpath(const char *path, const char *base_real, const cha
     return 0;
 }
 
+/* a/b[/c] (iw_path_join: b and c are checked relative), NULL on failure. */
 static char *join3(const char *a, const char *b, const char *c)
 {
-    size_t n = strlen(a) + strlen(b) + (c ? strlen(c) + 1 : 0) + 2;
-    char *s = malloc(n);
-    if (!s)
-        return NULL;
-    if (c)
-        snprintf(s, n, "%s/%s/%s", a, b, c);
-    else
-        snprintf(s, n, "%s/%s", a, b);
-    return s;
+    char *ab = NULL, *abc = NULL;
+    if (iw_path_join(&ab, a, b) < 0 || !c)
+        return ab;
+    iw_path_join(&abc, ab, c);
+    free(ab);
+    return abc;
 }
 
 static void lower(char *s)

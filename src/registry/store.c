@@ -113,10 +113,8 @@ static void record_snapshot(const iw_registry *r)
 
 static char *join2(const char *a, const char *b)
 {
-    size_t n = strlen(a) + strlen(b) + 2;
-    char *s = malloc(n);
-    if (s)
-        snprintf(s, n, "%s/%s", a, b);
+    char *s = NULL;
+    iw_path_join(&s, a, b);
     return s;
 }
 
