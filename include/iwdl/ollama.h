@@ -71,6 +71,9 @@ typedef struct iw_ollama_manifest {
     iw_ollama_layer *layers;
     size_t n_layers;
     iw_strlist warnings;   /* unknown media types, missing optional blobs, ... */
+    int64_t size;          /* bytes of the layers: the manifest's sizes, else the blobs' */
+    int64_t pulled_sec;    /* the manifest's modification time (when the model was pulled), 0 unknown */
+    long    pulled_usec;
 } iw_ollama_manifest;
 
 /* Read manifests/<registry>/<ns>/<name>/<tag> under root (NULL: the default
@@ -105,10 +108,25 @@ int iw_ollama_store_list(const char *root, iw_strlist *out, size_t *skipped);
  * naming the path and both digests, or an I/O error. */
 int iw_ollama_verify_blob(const char *path, const char *hex);
 
-/* Resolve ref and verify every blob the manifest names (model, projector,
- * params, ...; missing optional blobs are skipped) against its digest.
- * 0, or the first IW_EVERIFY / resolution error.  Reads whole blobs:
- * as slow as the disk. */
+typedef enum iw_ollama_check {
+    IW_OLLAMA_BLOB_OK = 0,
+    IW_OLLAMA_BLOB_MISSING,     /* not there, or unreadable */
+    IW_OLLAMA_BLOB_CHANGED,     /* its sha256 is not the one in its name */
+    IW_OLLAMA_BLOB_UNSAFE       /* it resolves outside the store's blobs/ */
+} iw_ollama_check;
+
+/* One blob checked: message is the one-line problem (NULL when OK). */
+typedef void (*iw_ollama_check_fn)(iw_ollama_check status, const char *message, void *ctx);
+
+/* Resolve ref and check every blob its manifest names -- each layer's
+ * (model, projector, params, template, ...) and the config blob -- against
+ * the sha256 in its name; fn (may be NULL) hears about each.  Returns a
+ * resolution error as it is (fn not called), else the code of the first
+ * problem (IW_ENOTFOUND missing, IW_EVERIFY changed, IW_EUNSAFE outside the
+ * store) with that problem's message, else 0.  Reads whole blobs: as slow as
+ * the disk. */
+int iw_ollama_verify_model_each(const char *ref, const char *root, iw_ollama_check_fn fn, void *ctx);
+/* The same without the per-blob report. */
 int iw_ollama_verify_model(const char *ref, const char *root);
 
 /* ---- architecture ------------------------------------------------------- */

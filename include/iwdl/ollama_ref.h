@@ -42,6 +42,14 @@ bool iw_ollama_is_ref(const char *s);
  * a one-line error naming the reference and the bad component. */
 int iw_ollama_parse_ref(const char *s, iw_ollama_ref *out);
 
+/* The reference without its "ollama:", "ollama:/" or "ollama://" prefix
+ * (s itself when it has none). */
+const char *iw_ollama_ref_bare(const char *s);
+
+/* Does `s` (any spelling, may be NULL) name the model `ref` names?  Names
+ * compare without case, as Ollama's do; an unparsable s names nothing. */
+bool iw_ollama_ref_same(const char *s, const iw_ollama_ref *ref);
+
 /* Check one component [s, s+n) -- the registry (is_registry: may hold one
  * ":port"), a namespace, name or tag -- by the rules above and copy it into
  * dst (IW_OLLAMA_MAX_REGISTRY + 1 bytes for a registry, IW_OLLAMA_MAX_PART + 1

@@ -202,8 +202,44 @@ int  iw_registry_dir_checksum_path(const char *dir, char out[17]);
 /* Default port for a backend: vllm 24001, ollama 11434, else 8000. */
 int  iw_registry_default_port(const char *backend);
 
-/* ISO-8601 UTC "YYYY-mm-ddTHH:MM:SS.ffffff+00:00" (the original's format). */
+/* ISO-8601 UTC "YYYY-mm-ddTHH:MM:SS.ffffff+00:00" (the original's format),
+ * of now or of a time in seconds and microseconds since the epoch. */
 void iw_registry_now_iso(char out[40]);
+void iw_registry_iso_time(int64_t sec, long usec, char out[40]);
+
+/* ---- Ollama models ------------------------------------------------------ */
+
+/* served_model_id of an Ollama entry (backend "ollama"), or NULL when it has
+ * none (the original writes the string "None"). */
+const char *iw_registry_ollama_served_id(const cJSON *e);
+
+/* Is registry entry e an Ollama model?  True when its download_path is an
+ * ollama: reference, or its backend is "ollama" and it has a
+ * served_model_id.  *ref is the reference to try first (download_path when
+ * it is one, else served_model_id); *alt (may be NULL) the served_model_id
+ * when it names another reference, to try when *ref is not found. */
+bool iw_registry_ollama_refs(const cJSON *e, const char **ref, const char **alt);
+
+typedef struct iw_reg_ollama {
+    const char    *ref;          /* the model, any spelling of ollama_ref.h */
+    const iw_arch *arch;         /* its extracted record */
+    int64_t        size;         /* bytes of its blobs, IW_UNKNOWN when not known */
+    int64_t        pulled_sec;   /* when it was pulled (its manifest's mtime), 0 when not known */
+    long           pulled_usec;
+    const char    *location;     /* download_location of a new entry; NULL = "linux_wsl" */
+} iw_reg_ollama;
+
+/* Register (or update) the discovered entry of an Ollama model, in the
+ * shape the original's importer (scripts/import_ollama_models.py) writes:
+ * backend "ollama", download_path "ollama:/<name:tag>", served_model_id
+ * "<name:tag>", source_provider "ollama", download_format "gguf".  An entry
+ * that already names the same model (by download_path or served_model_id,
+ * in either layer; names compare without case, as Ollama's do) is updated
+ * in place: metadata.architecture, the size, and only the keys it lacks.  A
+ * curated entry naming it gets a thin discovered entry of its name carrying
+ * the architecture.  *name_out (malloc'd) the entry's name; *changed false
+ * when nothing had to be written. */
+int iw_registry_register_ollama(iw_registry *r, const iw_reg_ollama *o, char **name_out, bool *changed);
 
 /* ---- migrate-architecture -------------------------------------------- */
 

@@ -41,4 +41,8 @@ bool iw_schema_is_known_key(const char *key);
  * unknown.  Caller owns the result. */
 cJSON *iw_arch_to_json_keep(const iw_arch *a, const cJSON *old);
 
+/* Two metadata.architecture objects say the same thing, collected_at aside
+ * (a re-extraction that changes nothing else is not a change). */
+bool iw_arch_json_same(const cJSON *a, const cJSON *b);
+
 #endif

@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "iwdl/error.h"
 #include "iwdl/ollama_ref.h"
@@ -19,6 +20,26 @@ bool iw_ollama_is_ref(const char *s)
 static bool part_char(unsigned char c)
 {
     return isalnum(c) || c == '_' || c == '-' || c == '.';
+}
+
+const char *iw_ollama_ref_bare(const char *s)
+{
+    if (iw_ollama_is_ref(s)) {
+        s += 7;
+        while (*s == '/')
+            s++;
+    }
+    return s;
+}
+
+bool iw_ollama_ref_same(const char *a, const iw_ollama_ref *b)
+{
+    iw_ollama_ref r;
+    iw_error_clear();
+    bool ok = a && iw_ollama_parse_ref(a, &r) == 0;
+    iw_error_clear();
+    return ok && !strcasecmp(r.registry, b->registry) && !strcasecmp(r.ns, b->ns) &&
+           !strcasecmp(r.name, b->name) && !strcasecmp(r.tag, b->tag);
 }
 
 int iw_ollama_ref_part(const char *ref, const char *what, const char *s, size_t n, bool is_registry, char *dst)

@@ -336,6 +336,18 @@ int iw_ollama_resolve(const iw_ollama_ref *ref, const char *root, iw_ollama_mani
                           m->manifest_path);
         goto cleanup;
     }
+    for (size_t i = 0; i < m->n_layers; i++) {
+        struct stat st;
+        if (m->layers[i].size >= 0)
+            m->size += m->layers[i].size;
+        else if (m->layers[i].path && stat(m->layers[i].path, &st) == 0)
+            m->size += st.st_size;
+    }
+    struct stat ms;
+    if (stat(m->manifest_path, &ms) == 0) {
+        m->pulled_sec = ms.st_mtim.tv_sec;
+        m->pulled_usec = ms.st_mtim.tv_nsec / 1000;
+    }
 
 cleanup:
     cJSON_Delete(doc);
@@ -362,18 +374,71 @@ int iw_ollama_verify_blob(const char *path, const char *hex)
     return 0;
 }
 
-int iw_ollama_verify_model(const char *refstr, const char *root)
+typedef struct verdicts {
+    iw_ollama_check_fn fn;
+    void *ctx;
+    int   first;            /* the first problem's code and message */
+    char  msg[1024];
+} verdicts;
+
+/* One blob's verdict to the caller. */
+static void note(verdicts *v, int rc)
+{
+    iw_ollama_check st = rc == 0 ? IW_OLLAMA_BLOB_OK
+                       : rc == IW_EVERIFY ? IW_OLLAMA_BLOB_CHANGED
+                       : rc == IW_EUNSAFE ? IW_OLLAMA_BLOB_UNSAFE : IW_OLLAMA_BLOB_MISSING;
+    if (v->fn)
+        v->fn(st, rc == 0 ? NULL : iw_error_last(), v->ctx);
+    if (rc < 0 && v->first == 0) {
+        v->first = rc;
+        snprintf(v->msg, sizeof v->msg, "%s", iw_error_last());
+    }
+    iw_error_clear();
+}
+
+int iw_ollama_verify_model_each(const char *refstr, const char *root, iw_ollama_check_fn fn, void *ctx)
 {
     iw_ollama_ref ref;
     iw_ollama_manifest m;
+    char fmt[IW_OLLAMA_MAX_REGISTRY + 3 * IW_OLLAMA_MAX_PART + 8];
+    verdicts v = { fn, ctx, 0, "" };
     int rc = iw_ollama_parse_ref(refstr, &ref);
     if (rc < 0 || (rc = iw_ollama_resolve(&ref, root, &m)) < 0)
         return rc;
-    for (size_t i = 0; i < m.n_layers && rc == 0; i++)
-        if (m.layers[i].path)
-            rc = iw_ollama_verify_blob(m.layers[i].path, m.layers[i].hex);
+    iw_ollama_ref_format(&ref, fmt, sizeof fmt);
+    for (size_t i = 0; i < m.n_layers; i++) {
+        const iw_ollama_layer *L = &m.layers[i];
+        if (!L->path)
+            rc = iw_error_set(IW_ENOTFOUND, "%s/blobs/sha256-%s (%s layer of %s)", m.root, L->hex,
+                              iw_ollama_layer_kind_name(L->kind), fmt);
+        else
+            rc = iw_ollama_verify_blob(L->path, L->hex);
+        note(&v, rc);
+    }
+    if (m.config_hex[0]) {
+        /* the config blob (model format, family, file type) is named by the manifest too */
+        char name[80], *dir = join3(m.root, "blobs", NULL), *blobs_real = dir ? realpath(dir, NULL) : NULL;
+        char *p = NULL, *real = NULL;
+        snprintf(name, sizeof name, "sha256-%s", m.config_hex);
+        if (!blobs_real || !(p = join3(m.root, "blobs", name)))
+            rc = iw_error_set(IW_ENOMEM, "out of memory");
+        else if ((rc = contained_realpath(p, blobs_real, "Ollama config blob", &real)) == 0)
+            rc = iw_ollama_verify_blob(real, m.config_hex);
+        note(&v, rc);
+        free(real);
+        free(p);
+        free(blobs_real);
+        free(dir);
+    }
     iw_ollama_manifest_free(&m);
-    return rc;
+    if (v.first)
+        iw_error_set(v.first, "%s", v.msg);
+    return v.first;
+}
+
+int iw_ollama_verify_model(const char *ref, const char *root)
+{
+    return iw_ollama_verify_model_each(ref, root, NULL, NULL);
 }
 
 /* ---- listing a store ---------------------------------------------------- */

@@ -11,6 +11,7 @@
 #include "iwdl/schema.h"
 #include "iwdl/error.h"
 #include "iwdl/json.h"
+#include "iwdl/ollama_ref.h"
 #include "nameindex.h"
 #include "pyjson.h"
 
@@ -29,34 +30,9 @@ typedef struct mig_ctx {
     iw_migrate_report *rep;
 } mig_ctx;
 
-static bool is_ollama_ref(const char *p)
-{
-    return p && strncmp(p, "ollama:", 7) == 0;
-}
-
 static bool is_local_path(const char *p)
 {
-    return p && *p && !is_ollama_ref(p) && !strstr(p, "://");
-}
-
-/* served_model_id of an Ollama entry ("qwen3:8b"); the original writes the
- * string "None" for a missing one. */
-static const char *ollama_served_id(const cJSON *e)
-{
-    const char *b = iw_json_get_str(e, "backend");
-    const char *s = iw_json_get_str(e, "served_model_id");
-    if (!b || strcmp(b, "ollama") != 0 || !s || !*s || !strcmp(s, "None") || !strcmp(s, "null"))
-        return NULL;
-    return s;
-}
-
-/* "ollama://x", "ollama:/x", "ollama:x" -> "x" */
-static const char *ollama_bare(const char *p)
-{
-    p += 7;
-    while (*p == '/')
-        p++;
-    return p;
+    return p && *p && !iw_ollama_is_ref(p) && !strstr(p, "://");
 }
 
 /* What to extract for entry e: its download_path when local or an ollama:
@@ -66,12 +42,12 @@ static const char *ollama_bare(const char *p)
 static bool plan(const cJSON *e, char **path, char **alt)
 {
     const char *dp = iw_json_get_str(e, "download_path");
-    const char *sid = ollama_served_id(e);
+    const char *sid = iw_registry_ollama_served_id(e);
     *path = *alt = NULL;
-    if (is_local_path(dp) || is_ollama_ref(dp)) {
+    if (is_local_path(dp) || iw_ollama_is_ref(dp)) {
         if (!(*path = strdup(dp)))
             return true;   /* ENOMEM is reported by the caller */
-        if (sid && !(is_ollama_ref(dp) && strcmp(ollama_bare(dp), sid) == 0) &&
+        if (sid && !(iw_ollama_is_ref(dp) && strcmp(iw_ollama_ref_bare(dp), sid) == 0) &&
             asprintf(alt, "ollama:%s", sid) < 0)
             *alt = NULL;
         return true;
@@ -81,23 +57,6 @@ static bool plan(const cJSON *e, char **path, char **alt)
     if (asprintf(path, "ollama:%s", sid) < 0)
         *path = NULL;
     return true;
-}
-
-/* Compare two architecture objects ignoring collected_at. */
-static bool same_ignoring_stamp(const cJSON *a, const cJSON *b)
-{
-    if (!a || !b)
-        return a == b;
-    cJSON *x = cJSON_Duplicate(a, 1), *y = cJSON_Duplicate(b, 1);
-    bool eq = false;
-    if (x && y) {
-        cJSON_DeleteItemFromObjectCaseSensitive(x, "collected_at");
-        cJSON_DeleteItemFromObjectCaseSensitive(y, "collected_at");
-        eq = cJSON_Compare(x, y, 1);
-    }
-    cJSON_Delete(x);
-    cJSON_Delete(y);
-    return eq;
 }
 
 static const cJSON *arch_of(const cJSON *entry)
@@ -264,8 +223,8 @@ static int apply(cJSON *disc, cJSON *cur, const cJSON *merged, mig_ctx *c, bool 
             goto out;
         }
         bool force = c->opts->force && it->ok;
-        bool dchanged = !same_ignoring_stamp(na, old) || force;
-        bool cchanged = nc && (!same_ignoring_stamp(nc, cold) || force);
+        bool dchanged = !iw_arch_json_same(na, old) || force;
+        bool cchanged = nc && (!iw_arch_json_same(nc, cold) || force);
         bool changed = dchanged || cchanged;
         const char *status = !it->ok ? (changed ? "failed" : "failed-unchanged")
                                      : (changed ? "updated" : "unchanged");

@@ -1,10 +1,13 @@
-/* register.c - create/update the discovered entry after a download. */
+/* register.c - create/update the discovered entry after a download, or for
+ * a model of Ollama's store (scan). */
 #include <ctype.h>
 #include <dirent.h>
+#include <inttypes.h>
 #include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "iwdl/registry.h"
 #include "iwdl/schema.h"
@@ -12,6 +15,7 @@
 #include "iwdl/hash.h"
 #include "iwdl/json.h"
 #include "iwdl/buf.h"
+#include "iwdl/ollama_ref.h"
 #include "regstore.h"
 
 static int cmp_strp(const void *a, const void *b)
@@ -743,4 +747,365 @@ int iw_registry_register_download(iw_registry *r, const iw_reg_download *d, char
     free(c.match);
     free(c.display);
     return rc < 0 ? rc : 0;
+}
+
+/* ---- Ollama models ------------------------------------------------------- */
+
+const char *iw_registry_ollama_served_id(const cJSON *e)
+{
+    const char *b = iw_json_get_str(e, "backend");
+    const char *s = iw_json_get_str(e, "served_model_id");
+    if (!b || strcmp(b, "ollama") != 0 || !s || !*s || !strcmp(s, "None") || !strcmp(s, "null"))
+        return NULL;
+    return s;
+}
+
+bool iw_registry_ollama_refs(const cJSON *e, const char **ref, const char **alt)
+{
+    const char *dp = iw_json_get_str(e, "download_path");
+    const char *sid = iw_registry_ollama_served_id(e);
+    if (alt)
+        *alt = NULL;
+    if (dp && iw_ollama_is_ref(dp)) {
+        *ref = dp;
+        if (alt && sid && strcmp(iw_ollama_ref_bare(dp), sid) != 0)
+            *alt = sid;
+        return true;
+    }
+    if (!sid)
+        return false;
+    *ref = sid;
+    return true;
+}
+
+static bool entry_is_model(const cJSON *e, const iw_ollama_ref *want)
+{
+    const char *dp = iw_json_get_str(e, "download_path");
+    if (dp && iw_ollama_is_ref(dp) && iw_ollama_ref_same(dp, want))
+        return true;
+    const char *sid = iw_registry_ollama_served_id(e);
+    return sid && iw_ollama_ref_same(sid, want);
+}
+
+static cJSON *find_model(const cJSON *arr, const iw_ollama_ref *want)
+{
+    const cJSON *e;
+    cJSON_ArrayForEach(e, arr)
+        if (entry_is_model(e, want))
+            return (cJSON *)e;
+    return NULL;
+}
+
+static cJSON *find_name(const cJSON *arr, const char *name)
+{
+    const cJSON *e;
+    cJSON_ArrayForEach(e, arr) {
+        const char *n = iw_json_get_str(e, "name");
+        if (n && strcmp(n, name) == 0)
+            return (cJSON *)e;
+    }
+    return NULL;
+}
+
+typedef struct oreg {
+    const iw_reg_ollama *o;
+    iw_ollama_ref ref;
+    char fmt[IW_OLLAMA_MAX_REGISTRY + 3 * IW_OLLAMA_MAX_PART + 8];       /* "name:tag" */
+    char path[IW_OLLAMA_MAX_REGISTRY + 3 * IW_OLLAMA_MAX_PART + 16];      /* "ollama:/name:tag" */
+    char downloaded_at[40];   /* when it was pulled, "" when not known */
+    char *name;
+    bool changed;
+} oreg;
+
+/* put, and the item is freed when it could not be attached. */
+static bool take(cJSON *o, const char *key, cJSON *item)
+{
+    if (put(o, key, item))
+        return true;
+    cJSON_Delete(item);
+    return false;
+}
+
+static bool take_str(cJSON *o, const char *key, const char *v)
+{
+    return take(o, key, v ? cJSON_CreateString(v) : cJSON_CreateNull());
+}
+
+/* A key the entry lacks, or holds as null (or the original's "None"). */
+static bool lacks(const cJSON *e, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(e, key);
+    return !v || cJSON_IsNull(v) || (cJSON_IsString(v) && (!*v->valuestring || !strcmp(v->valuestring, "None")));
+}
+
+/* metadata.architecture of e = keep(new, old) when more than collected_at changes. */
+static int set_arch(cJSON *e, oreg *c)
+{
+    cJSON *m = cJSON_GetObjectItemCaseSensitive(e, "metadata");
+    if (!cJSON_IsObject(m)) {
+        if (!take(e, "metadata", cJSON_CreateObject()))
+            return iw_error_set(IW_ENOMEM, "scan: out of memory");
+        m = cJSON_GetObjectItemCaseSensitive(e, "metadata");
+    }
+    const cJSON *old = cJSON_GetObjectItemCaseSensitive(m, "architecture");
+    cJSON *na = iw_arch_to_json_keep(c->o->arch, cJSON_IsObject(old) ? old : NULL);
+    if (!na)
+        return IW_ENOMEM;
+    if (cJSON_IsObject(old) && iw_arch_json_same(na, old)) {
+        cJSON_Delete(na);
+        return 0;
+    }
+    if (!take(m, "architecture", na))
+        return iw_error_set(IW_ENOMEM, "scan: out of memory");
+    c->changed = true;
+    return 0;
+}
+
+/* Context Ollama serves by default: the params' num_ctx, else the
+ * original's seed min(max(2048, 0.6 ctx), ctx), else 4096. */
+static int64_t num_ctx_of(const iw_arch *a)
+{
+    if (a->ollama_num_ctx > 0)
+        return a->ollama_num_ctx;
+    int64_t ctx = iw_arch_context(a);
+    if (ctx <= 0)
+        return 4096;
+    int64_t n = (int64_t)(0.6 * (double)ctx);
+    if (n < 2048)
+        n = 2048;
+    return n > ctx ? ctx : n;
+}
+
+/* The family/slug base: "qwen3" for library models, "ns-name" for other
+ * namespaces on registry.ollama.ai (the original's "aqualaguna-gemma-..."),
+ * the repo name for other registries (hf.co/<owner>/<repo>). */
+static void ollama_base_name(const iw_ollama_ref *r, char *out, size_t n)
+{
+    if (strcasecmp(r->registry, IW_OLLAMA_DEFAULT_REGISTRY) == 0 && strcasecmp(r->ns, IW_OLLAMA_DEFAULT_NAMESPACE) != 0)
+        snprintf(out, n, "%s-%s", r->ns, r->name);
+    else
+        snprintf(out, n, "%s", r->name);
+}
+
+static int new_ollama_entry(cJSON *e, oreg *c)
+{
+    const iw_arch *a = c->o->arch;
+    char base[2 * IW_OLLAMA_MAX_PART + 2], qbuf[64], disp[2 * IW_OLLAMA_MAX_PART + 80];
+    ollama_base_name(&c->ref, base, sizeof base);
+    const char *q = iw_registry_quant_label(a, qbuf, sizeof qbuf);
+    char ql[64] = "";
+    if (q) {
+        snprintf(ql, sizeof ql, "%s", q);
+        for (char *p = ql; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+        char spaced[64];
+        snprintf(spaced, sizeof spaced, "%s", q);
+        for (char *p = spaced; *p; p++)
+            if (*p == '_')
+                *p = ' ';
+        snprintf(disp, sizeof disp, "%s (%s)", base, spaced);
+    } else {
+        snprintf(disp, sizeof disp, "%s", base);
+    }
+    char fam[sizeof base];
+    snprintf(fam, sizeof fam, "%s", base);
+    for (char *p = fam; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    char nc[32];
+    snprintf(nc, sizeof nc, "%" PRId64, num_ctx_of(a));
+
+    cJSON *bc = cJSON_CreateObject(), *args = cJSON_CreateArray();
+    bool ok = bc && args && cJSON_AddItemToArray(args, cJSON_CreateString("--num-ctx")) &&
+              cJSON_AddItemToArray(args, cJSON_CreateString(nc)) &&
+              cJSON_AddNumberToObject(bc, "port", iw_registry_default_port("ollama")) &&
+              cJSON_AddStringToObject(bc, "model_path", c->path) && cJSON_AddItemToObject(bc, "extra_args", args);
+    if (!ok) {
+        if (!bc || !cJSON_GetObjectItemCaseSensitive(bc, "extra_args"))
+            cJSON_Delete(args);
+        cJSON_Delete(bc);
+        return iw_error_set(IW_ENOMEM, "scan: out of memory");
+    }
+    cJSON *caps = cJSON_CreateObject(), *art = cJSON_CreateObject(), *ct = cJSON_CreateObject();
+    cJSON *vl = cJSON_CreateObject(), *perf = cJSON_CreateObject(), *probes = cJSON_CreateObject();
+    ok = caps && cJSON_AddTrueToObject(caps, "text") && cJSON_AddBoolToObject(caps, "vision", a->has_vision) &&
+         cJSON_AddFalseToObject(caps, "audio") && cJSON_AddFalseToObject(caps, "embedding") &&
+         art && cJSON_AddStringToObject(art, "aggregate_sha256", "") && cJSON_AddArrayToObject(art, "files") &&
+         ct && cJSON_AddStringToObject(ct, "source", "embedded") && cJSON_AddNullToObject(ct, "path") &&
+         cJSON_AddNullToObject(ct, "sha256") &&
+         vl && cJSON_AddFalseToObject(vl, "locked") && cJSON_AddNullToObject(vl, "expected_aggregate_sha256") &&
+         cJSON_AddNullToObject(vl, "last_verified") &&
+         perf && cJSON_AddNumberToObject(perf, "rolling_samples", 0) && cJSON_AddNullToObject(perf, "ttft_ms_avg") &&
+         cJSON_AddNullToObject(perf, "throughput_toks_per_s_avg") && cJSON_AddNullToObject(perf, "last_sample") &&
+         probes && cJSON_AddNullToObject(probes, "vision");
+    if (!ok) {
+        cJSON_Delete(bc);
+        cJSON_Delete(caps);
+        cJSON_Delete(art);
+        cJSON_Delete(ct);
+        cJSON_Delete(vl);
+        cJSON_Delete(perf);
+        cJSON_Delete(probes);
+        return iw_error_set(IW_ENOMEM, "scan: out of memory");
+    }
+    /* in the original's key order; take() takes each item, so after a
+     * failure the rest are freed here */
+    static const char *const KEYS[] = { "backend_config", "capabilities", "artifacts", "chat_template",
+                                        "version_lock", "performance", "probes" };
+    cJSON *items[] = { bc, caps, art, ct, vl, perf, probes };
+    ok = take_str(e, "display_name", disp) && take_str(e, "backend", "ollama");
+    for (size_t i = 0; i < sizeof items / sizeof items[0]; i++) {
+        if (ok)
+            ok = take(e, KEYS[i], items[i]);
+        else
+            cJSON_Delete(items[i]);
+    }
+    if (!ok)
+        return iw_error_set(IW_ENOMEM, "scan: out of memory");
+    int64_t size = c->o->size;
+    ok = take(e, "profiles_placeholder", cJSON_CreateNull()) && take(e, "metadata", cJSON_CreateObject()) &&
+         take_str(e, "served_model_id", c->fmt) && take(e, "model_aliases", cJSON_CreateArray()) &&
+         take(e, "roles", cJSON_CreateArray()) && take(e, "license", cJSON_CreateNull()) &&
+         take(e, "source", cJSON_CreateNull()) && take(e, "deprecated", cJSON_CreateFalse()) &&
+         take_str(e, "family", fam) && take_str(e, "source_provider", "ollama") &&
+         take_str(e, "quantization", q ? ql : NULL) && take(e, "backend_alternatives", cJSON_CreateArray()) &&
+         take(e, "role_priority", cJSON_CreateObject()) && take_str(e, "download_format", "gguf") &&
+         take_str(e, "download_location", c->o->location ? c->o->location : "linux_wsl") &&
+         take_str(e, "download_path", c->path) &&
+         take(e, "download_size_bytes", size >= 0 ? cJSON_CreateNumber((double)size) : cJSON_CreateNull()) &&
+         take(e, "download_files", cJSON_CreateArray()) && take_str(e, "download_directory_checksum", "") &&
+         take_str(e, "downloaded_at", c->downloaded_at[0] ? c->downloaded_at : NULL) &&
+         take(e, "last_accessed", cJSON_CreateNull());
+    if (!ok)
+        return iw_error_set(IW_ENOMEM, "scan: out of memory");
+    c->changed = true;
+    return set_arch(e, c);
+}
+
+/* An entry that already names this model: architecture, size, and the
+ * keys it lacks; everything else (name, curated choices, extra_args) stays. */
+static int update_ollama_entry(cJSON *e, oreg *c)
+{
+    char qbuf[64];
+    const char *q = iw_registry_quant_label(c->o->arch, qbuf, sizeof qbuf);
+    struct { const char *key, *val; } fill[] = {
+        { "backend", "ollama" }, { "served_model_id", c->fmt }, { "download_path", c->path },
+        { "source_provider", "ollama" }, { "download_format", "gguf" }, { "quantization", NULL },
+    };
+    char ql[64] = "";
+    if (q) {
+        snprintf(ql, sizeof ql, "%s", q);
+        for (char *p = ql; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+        fill[5].val = ql;
+    }
+    for (size_t i = 0; i < sizeof fill / sizeof fill[0]; i++) {
+        if (!fill[i].val || !lacks(e, fill[i].key))
+            continue;
+        if (!take_str(e, fill[i].key, fill[i].val))
+            return iw_error_set(IW_ENOMEM, "scan: out of memory");
+        c->changed = true;
+    }
+    int64_t have, size = c->o->size;
+    if (size >= 0 && !(iw_json_get_i64(e, "download_size_bytes", &have) && have == size)) {
+        if (!take(e, "download_size_bytes", cJSON_CreateNumber((double)size)))
+            return iw_error_set(IW_ENOMEM, "scan: out of memory");
+        c->changed = true;
+    }
+    return set_arch(e, c);
+}
+
+static int register_ollama_txn(cJSON *disc, cJSON *cur, void *p)
+{
+    oreg *c = p;
+    int rc;
+    c->changed = false;
+    free(c->name);
+    c->name = NULL;
+    cJSON *e = find_model(disc, &c->ref);
+    if (e) {
+        if (!(c->name = strdup(iw_json_get_str(e, "name"))))
+            return iw_error_set(IW_ENOMEM, "scan: out of memory");
+        if ((rc = update_ollama_entry(e, c)) < 0)
+            return rc;
+        return c->changed ? 1 << IW_REG_DISCOVERED : 0;
+    }
+    const cJSON *ce = find_model(cur, &c->ref);
+    if (ce) {
+        /* named by a curated entry: the discovered entry of that name (a
+         * thin {name, metadata} one, created as migrate-architecture does)
+         * carries the architecture; the curated keys win in the merge */
+        const char *n = iw_json_get_str(ce, "name");
+        if (!(c->name = strdup(n)))
+            return iw_error_set(IW_ENOMEM, "scan: out of memory");
+        if ((e = find_name(disc, n))) {
+            if ((rc = set_arch(e, c)) < 0)
+                return rc;
+            return c->changed ? 1 << IW_REG_DISCOVERED : 0;
+        }
+        e = cJSON_CreateObject();
+        if (!e || !cJSON_AddStringToObject(e, "name", n)) {
+            cJSON_Delete(e);
+            return iw_error_set(IW_ENOMEM, "scan: out of memory");
+        }
+        if ((rc = set_arch(e, c)) < 0) {
+            cJSON_Delete(e);
+            return rc;
+        }
+        cJSON_AddItemToArray(disc, e);
+        return 1 << IW_REG_DISCOVERED;
+    }
+    char base[2 * IW_OLLAMA_MAX_PART + 2], qbuf[64];
+    ollama_base_name(&c->ref, base, sizeof base);
+    char *slug = NULL;
+    if ((rc = iw_registry_slug(base, iw_registry_quant_label(c->o->arch, qbuf, sizeof qbuf),
+                               c->o->arch->parameters.total, &slug)) < 0)
+        return rc;
+    c->name = slug;
+    for (int k = 2; find_name(disc, c->name) || find_name(cur, c->name); k++) {
+        if (c->name != slug)
+            free(c->name);
+        if (k > 10000 || asprintf(&c->name, "%s-%d", slug, k) < 0) {
+            c->name = slug;
+            return iw_error_set(IW_EEXISTS, "scan: no free registry name for '%s'", slug);
+        }
+    }
+    if (c->name != slug)
+        free(slug);
+    e = cJSON_CreateObject();
+    if (!e || !cJSON_AddStringToObject(e, "name", c->name)) {
+        cJSON_Delete(e);
+        return iw_error_set(IW_ENOMEM, "scan: out of memory");
+    }
+    if ((rc = new_ollama_entry(e, c)) < 0) {
+        cJSON_Delete(e);
+        return rc;
+    }
+    cJSON_AddItemToArray(disc, e);
+    return 1 << IW_REG_DISCOVERED;
+}
+
+int iw_registry_register_ollama(iw_registry *r, const iw_reg_ollama *o, char **name_out, bool *changed)
+{
+    oreg c;
+    int rc;
+    memset(&c, 0, sizeof c);
+    *name_out = NULL;
+    *changed = false;
+    if (!r || !o || !o->ref || !o->arch)
+        return iw_error_set(IW_EINVAL, "register Ollama model: reference and architecture are required");
+    c.o = o;
+    if ((rc = iw_ollama_parse_ref(o->ref, &c.ref)) < 0 ||
+        (rc = iw_ollama_ref_format(&c.ref, c.fmt, sizeof c.fmt)) < 0)
+        return rc;
+    snprintf(c.path, sizeof c.path, "ollama:/%s", c.fmt);   /* the original importer's single slash */
+    if (o->pulled_sec > 0)
+        iw_registry_iso_time(o->pulled_sec, o->pulled_usec, c.downloaded_at);
+    rc = iw_registry_update(r, register_ollama_txn, &c);
+    if (rc < 0) {
+        free(c.name);
+        return rc;
+    }
+    *name_out = c.name;
+    *changed = rc > 0;
+    return 0;
 }

@@ -737,3 +737,19 @@ int iw_arch_from_json(const cJSON *obj, iw_arch *a)
         return rc;
     return 0;
 }
+
+bool iw_arch_json_same(const cJSON *a, const cJSON *b)
+{
+    if (!a || !b)
+        return a == b;
+    cJSON *x = cJSON_Duplicate(a, 1), *y = cJSON_Duplicate(b, 1);
+    bool eq = false;
+    if (x && y) {
+        cJSON_DeleteItemFromObjectCaseSensitive(x, "collected_at");
+        cJSON_DeleteItemFromObjectCaseSensitive(y, "collected_at");
+        eq = cJSON_Compare(x, y, 1);
+    }
+    cJSON_Delete(x);
+    cJSON_Delete(y);
+    return eq;
+}

@@ -1902,14 +1902,19 @@ int iw_registry_remove(iw_registry *r, const char *name, bool from_curated)
     return rc < 0 ? rc : 0;
 }
 
+void iw_registry_iso_time(int64_t sec, long usec, char out[40])
+{
+    struct tm tm;
+    char base[24];
+    time_t t = (time_t)sec;
+    gmtime_r(&t, &tm);
+    strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out, 40, "%.19s.%06d+00:00", base, (int)(usec % 1000000));
+}
+
 void iw_registry_now_iso(char out[40])
 {
     struct timeval tv;
-    struct tm tm;
-    char base[24];
     gettimeofday(&tv, NULL);
-    time_t t = tv.tv_sec;
-    gmtime_r(&t, &tm);
-    strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out, 40, "%.19s.%06d+00:00", base, (int)(tv.tv_usec % 1000000));
+    iw_registry_iso_time(tv.tv_sec, (long)tv.tv_usec, out);
 }

@@ -10,7 +10,7 @@
 #include "iwdl/error.h"
 #include "iwdl/json.h"
 #include "iwdl/registry.h"
-#include "ollama_cli.h"
+#include "target.h"
 
 static void help(FILE *f)
 {

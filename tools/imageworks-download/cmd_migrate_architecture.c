@@ -10,6 +10,7 @@
 
 #include "iwdl/error.h"
 #include "iwdl/json.h"
+#include "iwdl/kv.h"
 #include "iwdl/registry.h"
 #include "target.h"
 

@@ -16,7 +16,6 @@
 #include "iwdl/json.h"
 #include "iwdl/ollama.h"
 #include "iwdl/registry.h"
-#include "ollama_cli.h"
 
 #define SCAN_MAX_FILES 100000   /* per install */
 #define SCAN_MAX_DEPTH 8
@@ -421,10 +420,18 @@ static void scan_ollama(iw_registry *r, const char *root, const scan_opts *o, sc
         iw_arch_init(&a);
         char *name = NULL;
         bool changed = false;
+        iw_ollama_ref parsed;
+        iw_ollama_manifest m;
+        memset(&m, 0, sizeof m);
         if (iw_ollama_extract(ref, root, &a) < 0) {
             fprintf(stderr, "imageworks-download: scan: ollama:/%s: %s\n", ref, iw_error_last());
             st->failed++;
-        } else if (cli_ollama_register(r, ref, root, &a, o->location, &name, &changed) < 0) {
+        } else if (iw_ollama_parse_ref(ref, &parsed) < 0 || iw_ollama_resolve(&parsed, root, &m) < 0 ||
+                   iw_registry_register_ollama(r, &(iw_reg_ollama){ .ref = ref, .arch = &a, .size = m.size,
+                                                                    .pulled_sec = m.pulled_sec,
+                                                                    .pulled_usec = m.pulled_usec,
+                                                                    .location = o->location },
+                                               &name, &changed) < 0) {
             fprintf(stderr, "imageworks-download: scan: cannot register 'ollama:/%s': %s\n", ref, iw_error_last());
             st->failed++;
         } else {
@@ -432,6 +439,7 @@ static void scan_ollama(iw_registry *r, const char *root, const scan_opts *o, sc
             st->registered++;
         }
         iw_error_clear();
+        iw_ollama_manifest_free(&m);
         free(name);
         iw_arch_free(&a);
     }

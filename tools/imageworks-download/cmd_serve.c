@@ -46,7 +46,7 @@
 #include "iwdl/json.h"
 #include "iwdl/registry.h"
 #include "estimate_run.h"
-#include "ollama_cli.h"
+#include "target.h"
 #include "serve_assets.h"
 
 #ifndef IW_VERSION

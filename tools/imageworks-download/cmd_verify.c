@@ -14,7 +14,6 @@
 #include "iwdl/json.h"
 #include "iwdl/ollama.h"
 #include "iwdl/registry.h"
-#include "ollama_cli.h"
 
 static void help(FILE *f)
 {
@@ -37,68 +36,43 @@ static void help(FILE *f)
 
 typedef struct vstats { size_t entries, files, ok, missing, changed; } vstats;
 
-/* Real path of root/blobs/sha256-<hex>, which must stay inside root/blobs
- * (as the layers' blobs must, see iw_ollama_resolve). */
-static int config_blob(const char *root, const char *hex, char **out)
+typedef struct blob_report { const char *name; vstats *st; } blob_report;
+
+static void on_blob(iw_ollama_check status, const char *message, void *ctx)
 {
-    char *dir = NULL, *p = NULL, *rdir = NULL, *rp = NULL;
-    int rc = 0;
-    *out = NULL;
-    if (asprintf(&dir, "%s/blobs", root) < 0) {
-        dir = NULL;
-        rc = iw_error_set(IW_ENOMEM, "out of memory");
-        goto done;
+    blob_report *b = ctx;
+    b->st->files++;
+    switch (status) {
+    case IW_OLLAMA_BLOB_OK: b->st->ok++; break;
+    case IW_OLLAMA_BLOB_CHANGED: printf("CHANGED  %s: %s\n", b->name, message); b->st->changed++; break;
+    case IW_OLLAMA_BLOB_UNSAFE: printf("UNSAFE   %s: %s\n", b->name, message); b->st->changed++; break;
+    default: printf("MISSING  %s: %s\n", b->name, message); b->st->missing++; break;
     }
-    if (asprintf(&p, "%s/sha256-%s", dir, hex) < 0) {
-        p = NULL;
-        rc = iw_error_set(IW_ENOMEM, "out of memory");
-        goto done;
-    }
-    if (!(rdir = realpath(dir, NULL)) || !(rp = realpath(p, NULL))) {
-        rc = iw_error_set(IW_ENOTFOUND, "Ollama config blob not found: %s", p);
-        goto done;
-    }
-    size_t n = strlen(rdir);
-    if (strncmp(rp, rdir, n) != 0 || rp[n] != '/') {
-        rc = iw_error_set(IW_EUNSAFE, "Ollama config blob %s resolves to %s, outside %s", p, rp, rdir);
-        goto done;
-    }
-    *out = rp;
-    rp = NULL;
-done:
-    free(dir);
-    free(p);
-    free(rdir);
-    free(rp);
-    return rc;
 }
 
 /* An Ollama model: the manifest and every blob it names, each hashed
- * against the sha256 of its name.  False when e is not an Ollama model. */
+ * against the sha256 of its name (iw_ollama_verify_model_each).  False when
+ * e is not an Ollama model. */
 static bool verify_ollama(const cJSON *e, vstats *st)
 {
     const char *name = iw_json_get_str(e, "name");
     const char *ref, *alt;
-    if (!cli_ollama_entry_refs(e, &ref, &alt))
+    if (!iw_registry_ollama_refs(e, &ref, &alt))
         return false;
     const char *dp = iw_json_get_str(e, "download_path");
     const cJSON *files = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(e, "artifacts"), "files");
     if (!(dp && iw_ollama_is_ref(dp)) && cJSON_GetArraySize(files) > 0)
         return false;   /* a GGUF download served by Ollama: its files are the record */
     st->entries++;
-    iw_ollama_ref r;
-    iw_ollama_manifest m;
-    int rc = iw_ollama_parse_ref(ref, &r);
-    if (rc == 0)
-        rc = iw_ollama_resolve(&r, NULL, &m);
-    if ((rc == IW_ENOTFOUND || rc == IW_EINVAL) && alt) {
+    blob_report b = { name, st };
+    size_t before = st->files;
+    int rc = iw_ollama_verify_model_each(ref, NULL, on_blob, &b);
+    if ((rc == IW_ENOTFOUND || rc == IW_EINVAL) && st->files == before && alt) {
         iw_error_clear();
-        ref = alt;
-        if ((rc = iw_ollama_parse_ref(ref, &r)) == 0)
-            rc = iw_ollama_resolve(&r, NULL, &m);
+        rc = iw_ollama_verify_model_each(alt, NULL, on_blob, &b);
     }
-    if (rc < 0) {
-        /* no manifest, a missing model/projector blob, a bad manifest */
+    if (rc < 0 && st->files == before) {
+        /* not resolved: no manifest, a missing model/projector blob, a bad manifest */
         st->files++;
         if (rc == IW_EUNSAFE) {
             printf("UNSAFE   %s: %s\n", name, iw_error_last());
@@ -110,53 +84,8 @@ static bool verify_ollama(const cJSON *e, vstats *st)
             printf("CHANGED  %s: %s\n", name, iw_error_last());
             st->changed++;
         }
-        iw_error_clear();
-        return true;
     }
-    for (size_t i = 0; i < m.n_layers; i++) {
-        const iw_ollama_layer *L = &m.layers[i];
-        st->files++;
-        if (!L->path) {
-            printf("MISSING  %s: %s/blobs/sha256-%s (%s layer of %s)\n", name, m.root, L->hex,
-                   iw_ollama_layer_kind_name(L->kind), ref);
-            st->missing++;
-            continue;
-        }
-        rc = iw_ollama_verify_blob(L->path, L->hex);
-        if (rc == 0) {
-            st->ok++;
-        } else if (rc == IW_EVERIFY) {
-            printf("CHANGED  %s: %s\n", name, iw_error_last());
-            st->changed++;
-        } else {
-            printf("MISSING  %s: %s\n", name, iw_error_last());
-            st->missing++;
-        }
-        iw_error_clear();
-    }
-    if (m.config_hex[0]) {
-        /* the config blob (model format, family, file type) is named by the manifest too */
-        char *p = NULL;
-        st->files++;
-        if ((rc = config_blob(m.root, m.config_hex, &p)) == IW_EUNSAFE) {
-            printf("UNSAFE   %s: %s\n", name, iw_error_last());
-            st->changed++;
-        } else if (rc < 0) {
-            printf("MISSING  %s: %s\n", name, iw_error_last());
-            st->missing++;
-        } else if ((rc = iw_ollama_verify_blob(p, m.config_hex)) == 0) {
-            st->ok++;
-        } else if (rc == IW_EVERIFY) {
-            printf("CHANGED  %s: %s\n", name, iw_error_last());
-            st->changed++;
-        } else {
-            printf("MISSING  %s: %s\n", name, iw_error_last());
-            st->missing++;
-        }
-        iw_error_clear();
-        free(p);
-    }
-    iw_ollama_manifest_free(&m);
+    iw_error_clear();
     return true;
 }
 

@@ -2,8 +2,12 @@
 #include "target.h"
 #include "cli.h"
 
+#include "iwdl/error.h"
+#include "iwdl/fs.h"
 #include "iwdl/hub.h"
+#include "iwdl/json.h"
 #include "iwdl/ollama_api.h"
+#include "iwdl/registry.h"
 
 int cli_provider(const char *target, const char *revision, iw_provider **out)
 {
@@ -38,4 +42,26 @@ int cli_inspect(const char *target, const char *revision, const iw_inspect_opts 
         *transferred = rc == 0 && cli_is_repo_id(target) && p->transferred >= 0 ? p->transferred : -1;
     iw_provider_free(p);
     return rc;
+}
+
+bool cli_entry_installed(const cJSON *e)
+{
+    const char *ref = NULL, *alt = NULL;
+    if (iw_registry_ollama_refs(e, &ref, &alt)) {
+        const char *try[2] = {ref, alt};
+        for (int i = 0; i < 2; i++) {
+            iw_ollama_ref r;
+            iw_ollama_manifest m;
+            if (!try[i] || iw_ollama_parse_ref(try[i], &r) < 0)
+                continue;
+            if (iw_ollama_resolve(&r, NULL, &m) == 0) {
+                iw_ollama_manifest_free(&m);
+                return true;
+            }
+        }
+        iw_error_clear();
+        return false;
+    }
+    const char *dp = iw_json_get_str(e, "download_path");
+    return dp && *dp && iw_path_exists(dp);
 }
