@@ -58,6 +58,7 @@
 
 typedef struct serve_cfg {
     char    *registry_dir;   /* NULL: the default */
+    char    *registry_files[3];  /* the layers' files (iw_registry_path), watched for changes */
     char     token[TOKEN_MAX];
     bool     loopback;
     unsigned port;
@@ -273,14 +274,10 @@ static uint64_t now_ms(void)
 
 static void registry_sigs(const serve_cfg *cfg, file_sig out[3])
 {
-    static const char *const names[3] = {"model_registry.curated.json", "model_registry.discovered.json",
-                                         "model_registry.json"};
     for (int i = 0; i < 3; i++) {
-        char path[4096];
         struct stat st;
-        snprintf(path, sizeof path, "%s/%s", cfg->registry_dir, names[i]);
         memset(&out[i], 0, sizeof out[i]);
-        if (stat(path, &st) == 0)
+        if (stat(cfg->registry_files[i], &st) == 0)
             out[i] = (file_sig){ st.st_ino, st.st_size, st.st_mtim, true };
     }
 }
@@ -1025,8 +1022,10 @@ int cmd_serve(int argc, char **argv)
     if (iw_registry_open(&reg, NULL) < 0)
         return cli_fail("serve: registry");
     cfg.registry_dir = strdup(iw_registry_dir(reg));
+    for (int l = IW_REG_CURATED; l <= IW_REG_MERGED; l++)
+        cfg.registry_files[l] = strdup(iw_registry_path(reg, (iw_reg_layer)l));
     iw_registry_close(reg);
-    if (!cfg.registry_dir)
+    if (!cfg.registry_dir || !cfg.registry_files[0] || !cfg.registry_files[1] || !cfg.registry_files[2])
         return cli_fail("serve");
 
     struct sigaction sa;
@@ -1055,6 +1054,8 @@ int cmd_serve(int argc, char **argv)
     if (!d) {
         fprintf(stderr, "imageworks-download: serve: cannot listen on %s: %s\n", listen, strerror(errno));
         free(cfg.registry_dir);
+        for (int l = 0; l < 3; l++)
+            free(cfg.registry_files[l]);
         return IW_EXIT_FAIL;
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
@@ -1083,6 +1084,8 @@ int cmd_serve(int argc, char **argv)
     cJSON_Delete(g_models.rows);
     free(g_models.body);
     free(cfg.registry_dir);
+    for (int l = 0; l < 3; l++)
+        free(cfg.registry_files[l]);
     fprintf(stderr, "imageworks-download: serve: stopped\n");
     return IW_EXIT_OK;
 }
