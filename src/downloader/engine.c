@@ -58,7 +58,7 @@ typedef struct seg {
 } seg;
 
 typedef struct xfer {
-    struct iw_engine *E;
+    struct xfer_engine *E;
     CURL   *e;
     struct dfile *f;
     size_t  seg;
@@ -124,7 +124,10 @@ typedef struct dfile {
     double   rate;
 } dfile;
 
-struct iw_engine {
+/* The state of one run (iw_engine_run).  Not iw_engine: that name is the
+ * estimator's engine enum (estimate.h). */
+typedef struct xfer_engine xfer_engine;
+struct xfer_engine {
     iw_hub   *hub;
     CURLM    *m;
     const iw_engine_opts *o;
@@ -142,7 +145,7 @@ struct iw_engine {
 
 /* ---------------------------------------------------------------- helpers */
 
-static void emit(iw_engine *E, iw_dl_event *ev)
+static void emit(xfer_engine *E, iw_dl_event *ev)
 {
     if (!E->o->on_event)
         return;
@@ -156,7 +159,7 @@ static void emit(iw_engine *E, iw_dl_event *ev)
 
 static const char *expected_hash(const iw_dl_file *s) { return s->lfs ? s->sha256 : s->oid; }
 
-static int fail_file(iw_engine *E, dfile *f, int rc)
+static int fail_file(xfer_engine *E, dfile *f, int rc)
 {
     f->state = F_FAILED;
     if (E->rc == 0) {
@@ -269,7 +272,7 @@ out:
 
 /* ------------------------------------------------------------ file setup */
 
-static void build_fresh_segments(iw_engine *E, dfile *f)
+static void build_fresh_segments(xfer_engine *E, dfile *f)
 {
     f->nseg = 0;
     f->done = 0;
@@ -489,7 +492,7 @@ static int hasher_finish_poll(dfile *f, char *hex, size_t hexsz, int *sync_err)
 }
 
 /* Start over from zero: truncate the partial, fresh segments, new state. */
-static int restart_file(iw_engine *E, dfile *f, bool no_range)
+static int restart_file(xfer_engine *E, dfile *f, bool no_range)
 {
     build_fresh_segments(E, f);
     if (no_range) {
@@ -509,7 +512,7 @@ static int restart_file(iw_engine *E, dfile *f, bool no_range)
 }
 
 /* Try to make a pending file runnable: lock, skip check, open partial. */
-static int open_file(iw_engine *E, dfile *f)
+static int open_file(xfer_engine *E, dfile *f)
 {
     iw_dl_file *s = f->spec;
     int rc;
@@ -626,7 +629,7 @@ static void x_free(xfer *x)
     free(x);
 }
 
-static int start_xfer(iw_engine *E, dfile *f, size_t si, const char *url_override, int redirects)
+static int start_xfer(xfer_engine *E, dfile *f, size_t si, const char *url_override, int redirects)
 {
     seg *s = &f->segs[si];
     size_t slot = 0;
@@ -696,7 +699,7 @@ static int start_xfer(iw_engine *E, dfile *f, size_t si, const char *url_overrid
 }
 
 /* Remove a transfer from the multi and from its segment. */
-static void end_xfer(iw_engine *E, size_t slot)
+static void end_xfer(xfer_engine *E, size_t slot)
 {
     xfer *x = E->x[slot];
     curl_multi_remove_handle(E->m, x->e);
@@ -708,14 +711,14 @@ static void end_xfer(iw_engine *E, size_t slot)
     x_free(x);
 }
 
-static void cancel_file_xfers(iw_engine *E, dfile *f)
+static void cancel_file_xfers(xfer_engine *E, dfile *f)
 {
     for (size_t i = 0; i < E->nx; i++)
         if (E->x[i] && E->x[i]->f == f)
             end_xfer(E, i);
 }
 
-static long backoff_ms(iw_engine *E, int fails, long retry_after)
+static long backoff_ms(xfer_engine *E, int fails, long retry_after)
 {
     if (retry_after >= 0)
         return (retry_after > IW_DL_MAX_RETRY_AFTER_S ? IW_DL_MAX_RETRY_AFTER_S : retry_after) * 1000;
@@ -735,7 +738,7 @@ static void release_file(dfile *f)
 /* Called for a complete file on every pass of the loop: the first call hands
  * the tail hash and the fdatasync to the hashing thread, later ones return
  * until it is done, then the file is checked and placed. */
-static void finish_file(iw_engine *E, dfile *f)
+static void finish_file(xfer_engine *E, dfile *f)
 {
     iw_dl_file *s = f->spec;
     char got[65];
@@ -790,7 +793,7 @@ static void finish_file(iw_engine *E, dfile *f)
 }
 
 /* A transfer finished (any way): decide what happens to its segment. */
-static void on_done(iw_engine *E, size_t slot, CURLcode cc)
+static void on_done(xfer_engine *E, size_t slot, CURLcode cc)
 {
     xfer *x = E->x[slot];
     dfile *f = x->f;
@@ -938,7 +941,7 @@ static void on_done(iw_engine *E, size_t slot, CURLcode cc)
 }
 
 /* Split the active segment with the latest estimated finish. */
-static bool try_split(iw_engine *E, dfile *f, uint64_t now)
+static bool try_split(xfer_engine *E, dfile *f, uint64_t now)
 {
     if (f->nseg >= MAX_SEGS || f->no_range)
         return false;
@@ -967,7 +970,7 @@ static bool try_split(iw_engine *E, dfile *f, uint64_t now)
     return true;
 }
 
-static size_t running_files(iw_engine *E)
+static size_t running_files(xfer_engine *E)
 {
     size_t n = 0;
     for (size_t i = 0; i < E->nfiles; i++)
@@ -976,7 +979,7 @@ static size_t running_files(iw_engine *E)
     return n;
 }
 
-static void schedule(iw_engine *E, uint64_t now)
+static void schedule(xfer_engine *E, uint64_t now)
 {
     /* promote pending files */
     size_t running = running_files(E);
@@ -1054,7 +1057,7 @@ static void schedule(iw_engine *E, uint64_t now)
     }
 }
 
-static void progress(iw_engine *E, uint64_t now, bool force)
+static void progress(xfer_engine *E, uint64_t now, bool force)
 {
     if (!force && now - E->last_progress < PROGRESS_MS)
         return;
@@ -1080,7 +1083,7 @@ static void progress(iw_engine *E, uint64_t now, bool force)
 
 int iw_engine_run(iw_hub *hub, iw_dl_file *files, size_t n, const iw_engine_opts *o, uint64_t *fetched)
 {
-    iw_engine E;
+    xfer_engine E;
     memset(&E, 0, sizeof E);
     E.hub = hub;
     E.o = o;

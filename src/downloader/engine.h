@@ -20,8 +20,6 @@ typedef struct iw_dl_file {
     uint64_t resumed_bytes;
 } iw_dl_file;
 
-typedef struct iw_engine iw_engine;
-
 typedef struct iw_engine_opts {
     int      jobs, connections;
     uint64_t split_min;
