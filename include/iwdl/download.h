@@ -64,7 +64,10 @@ typedef struct iw_dl_event {
 
 typedef void (*iw_dl_event_fn)(const iw_dl_event *ev, void *ud);
 
+#define IW_DL_OPTIONS_VERSION 1
+
 typedef struct iw_dl_options {
+    unsigned    version;                /* IW_DL_OPTIONS_VERSION (set by iw_dl_options_init) */
     const char *revision;               /* NULL: "main" */
     const char *const *include; size_t n_include;
     const char *const *exclude; size_t n_exclude;

@@ -51,6 +51,12 @@ int         iw_error_last_code(void); /* IW_OK when none */
 void        iw_error_clear(void);
 const char *iw_error_name(int code);  /* "EFORMAT", ... */
 
+/* Options structs carry a version first, as in libgit2 (IW_<X>_VERSION,
+ * IW_<X>_INIT, an init function).  A function taking one reads version 0
+ * (a zeroed struct) and versions up to `known`, and refuses a later one
+ * with IW_EINVAL naming `what`, rather than misreading it. */
+int iw_opts_version_check(unsigned version, unsigned known, const char *what);
+
 /* Map an errno value to an error code (ENOSPC -> IW_ENOSPC, ENOENT -> IW_ENOTFOUND, ...). */
 int iw_error_from_errno(int errnum);
 

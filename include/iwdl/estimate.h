@@ -85,7 +85,10 @@ typedef enum iw_llama_app { IW_LLAMA_SERVER = 0, IW_LLAMA_CLI } iw_llama_app;
 const char *iw_llama_app_name(iw_llama_app a);           /* "server", "cli" */
 int         iw_llama_app_parse(const char *s, iw_llama_app *out);
 
+#define IW_EST_OPTS_VERSION 1
+
 typedef struct iw_est_opts {
+    unsigned    version;       /* IW_EST_OPTS_VERSION (set by iw_est_opts_init) */
     iw_engine   engine;
     int64_t     context;       /* tokens per sequence; IW_UNKNOWN = model maximum (Ollama: 4096) */
     int64_t     batch;         /* concurrent sequences (vLLM max_num_seqs in use, llama.cpp --parallel, Ollama num_parallel); IW_UNKNOWN = 1 */

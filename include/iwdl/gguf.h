@@ -59,7 +59,10 @@ typedef enum iw_gguf_type {
 #define IW_GGUF_MAX_NAME            1024                 /* tensor name bytes */
 #define IW_GGUF_MAX_KEY             65535                /* key bytes */
 
+#define IW_GGUF_OPTS_VERSION 1
+
 typedef struct iw_gguf_opts {
+    unsigned version;           /* IW_GGUF_OPTS_VERSION (iw_opts_version_check, error.h) */
     size_t   prefix_bytes;      /* first fetch; doubled while the header runs past it */
     size_t   max_header_bytes;  /* cap on the header (metadata + tensor infos) */
     size_t   max_string;        /* cap on one string value */
@@ -69,7 +72,7 @@ typedef struct iw_gguf_opts {
     int      max_depth;         /* array nesting cap */
 } iw_gguf_opts;
 
-#define IW_GGUF_OPTS_INIT { 0, 0, 0, 0, 0, 0, 0 }
+#define IW_GGUF_OPTS_INIT { IW_GGUF_OPTS_VERSION, 0, 0, 0, 0, 0, 0, 0 }
 
 /* ---- GGML tensor and file types (src/extract/gguf_types.c) --------------- */
 

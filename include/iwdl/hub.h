@@ -28,14 +28,17 @@
 
 typedef struct iw_hub iw_hub;
 
+#define IW_HUB_OPTIONS_VERSION 1
+
 typedef struct iw_hub_options {
+    unsigned    version;    /* IW_HUB_OPTIONS_VERSION (iw_opts_version_check, error.h) */
     const char *endpoint;   /* NULL: HF_ENDPOINT or https://huggingface.co */
     const char *token;      /* NULL: HF_TOKEN / HF_TOKEN_PATH; "" = no token */
     int  offline;           /* -1: HF_HUB_OFFLINE; 0/1 explicit */
     long timeout_s;         /* 0: HF_HUB_DOWNLOAD_TIMEOUT or 10 */
 } iw_hub_options;
 
-#define IW_HUB_OPTIONS_INIT { NULL, NULL, -1, 0 }
+#define IW_HUB_OPTIONS_INIT { IW_HUB_OPTIONS_VERSION, NULL, NULL, -1, 0 }
 
 /* Caps on what the server may send. */
 #define IW_HUB_MAX_API_BYTES   (64u << 20)  /* one API answer (JSON page) */

@@ -247,7 +247,10 @@ int iw_registry_register_ollama(iw_registry *r, const iw_reg_ollama *o, char **n
  * initialised `out` for the install at `path`; <0 with iw_error set on failure. */
 typedef int (*iw_registry_extract_fn)(const char *path, iw_arch *out, void *ctx);
 
+#define IW_MIGRATE_OPTS_VERSION 1
+
 typedef struct iw_migrate_opts {
+    unsigned version; /* IW_MIGRATE_OPTS_VERSION (iw_opts_version_check, error.h) */
     bool dry_run;     /* compute and report, write nothing */
     bool force;       /* rewrite even when only collected_at would change */
     long limit;       /* process at most this many installs; <= 0 = all */
@@ -259,6 +262,8 @@ typedef struct iw_migrate_opts {
      * extraction default; NULL: those figures are left out then */
     int (*kv_recompute)(iw_arch *a);
 } iw_migrate_opts;
+
+#define IW_MIGRATE_OPTS_INIT { IW_MIGRATE_OPTS_VERSION, false, false, 0, NULL, NULL, NULL }
 
 typedef struct iw_migrate_report {
     size_t candidates;  /* entries with a local download_path, and Ollama models */

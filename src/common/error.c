@@ -112,3 +112,10 @@ int iw_error_from_errno(int e)
     default: return IW_EIO;
     }
 }
+
+int iw_opts_version_check(unsigned version, unsigned known, const char *what)
+{
+    if (version <= known)
+        return 0;
+    return iw_error_set(IW_EINVAL, "%s: options version %u, this library knows %u", what, version, known);
+}

@@ -30,6 +30,7 @@ static const char CACHEDIR_TAG[] =
 void iw_dl_options_init(iw_dl_options *o)
 {
     memset(o, 0, sizeof *o);
+    o->version = IW_DL_OPTIONS_VERSION;
     o->jobs = IW_DL_DEFAULT_JOBS;
     o->connections = IW_DL_DEFAULT_CONNECTIONS;
     o->split_min = IW_DL_DEFAULT_SPLIT_MIN;
@@ -677,7 +678,9 @@ int iw_download_repo(iw_hub *hub, const char *repo, const iw_dl_options *o, iw_d
 {
     memset(res, 0, sizeof *res);
     uint64_t t0 = iw_now_ms();
-    int rc = iw_hub_check_repo_id(repo);
+    int rc = iw_opts_version_check(o->version, IW_DL_OPTIONS_VERSION, "iw_download_repo");
+    if (rc == 0)
+        rc = iw_hub_check_repo_id(repo);
     if (rc < 0)
         return rc;
     const char *rev = o->revision ? o->revision : "main";

@@ -106,6 +106,8 @@ int iw_hub_new(iw_hub **out, const iw_hub_options *opts)
     if (!opts)
         opts = &def;
     *out = NULL;
+    if (iw_opts_version_check(opts->version, IW_HUB_OPTIONS_VERSION, "iw_hub_new") < 0)
+        return IW_EINVAL;
     pthread_once(&g_curl_once, curl_init_once);
     iw_hub *h = calloc(1, sizeof *h);
     if (!h)

@@ -158,6 +158,7 @@ int iw_llama_app_parse(const char *s, iw_llama_app *out)
 void iw_est_opts_init(iw_est_opts *o)
 {
     memset(o, 0, sizeof(*o));
+    o->version = IW_EST_OPTS_VERSION;
     o->engine = IW_ENGINE_VLLM;
     o->context = IW_UNKNOWN;
     o->batch = IW_UNKNOWN;
@@ -1356,6 +1357,8 @@ int iw_estimate_compute(const iw_arch *a, const iw_est_opts *o, iw_estimate *e)
 {
     int rc;
     iw_estimate_free(e);
+    if ((rc = iw_opts_version_check(o->version, IW_EST_OPTS_VERSION, "iw_estimate_compute")) < 0)
+        return rc;
     e->in = *o;
     iw_est_opts *in = &e->in;
     if ((rc = validate_arch(a)))

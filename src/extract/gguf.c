@@ -791,6 +791,8 @@ int iw_gguf_parse(iw_gguf **out, iw_source *src, const iw_gguf_opts *opts)
     if (!out || !src || !src->read_at)
         return iw_error_set(IW_EINVAL, "iw_gguf_parse: invalid argument");
     *out = NULL;
+    if (opts && (rc = iw_opts_version_check(opts->version, IW_GGUF_OPTS_VERSION, "iw_gguf_parse")) < 0)
+        return rc;
     if (!(g = calloc(1, sizeof *g)))
         return iw_error_set(IW_ENOMEM, "out of memory");
     snprintf(g->name, sizeof g->name, "%s", src->name[0] ? src->name : "<gguf>");

@@ -331,9 +331,8 @@ int iw_inspect(iw_provider *p, const iw_inspect_opts *opts, iw_arch *a)
                             IW_PROVIDER_VERSION);
     if (!opts)
         opts = &no_opts;
-    if (opts->version > IW_INSPECT_OPTS_VERSION)
-        return iw_error_set(IW_EINVAL, "iw_inspect: options version %u, this library knows %u", opts->version,
-                            IW_INSPECT_OPTS_VERSION);
+    if ((rc = iw_opts_version_check(opts->version, IW_INSPECT_OPTS_VERSION, "iw_inspect")) < 0)
+        return rc;
     if ((rc = p->list(p, &l)) < 0)
         goto done;
     for (size_t i = 0; i < l.sources.n && rc == 0; i++)

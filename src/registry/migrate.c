@@ -306,11 +306,13 @@ static int migrate_txn(cJSON *disc, cJSON *cur, void *p)
 int iw_registry_migrate(iw_registry *r, iw_registry_extract_fn fn, void *ctx,
                         const iw_migrate_opts *opts, iw_migrate_report *rep)
 {
-    iw_migrate_opts defopts = { false, false, 0, NULL, NULL, NULL };
+    iw_migrate_opts defopts = IW_MIGRATE_OPTS_INIT;
     mig_ctx c = { NULL, 0, opts ? opts : &defopts, rep };
     int rc = 0;
     if (!r || !fn || !rep)
         return iw_error_set(IW_EINVAL, "migrate: missing registry, extractor or report");
+    if ((rc = iw_opts_version_check(c.opts->version, IW_MIGRATE_OPTS_VERSION, "iw_registry_migrate")) < 0)
+        return rc;
     memset(rep, 0, sizeof *rep);
     rep->changes = cJSON_CreateArray();
     const cJSON *merged = iw_registry_entries(r, IW_REG_MERGED);

@@ -51,7 +51,7 @@ Test(migrate, keeps_runtime_and_manual_fields_and_is_idempotent)
     free(write_tmp(dir, "model_registry.discovered.json", REG));
     iw_registry *r;
     cr_assert_eq(iw_registry_open(&r, dir), 0, "%s", iw_error_last());
-    iw_migrate_opts o = { false, false, 0, count_progress, &g_progress, NULL };
+    iw_migrate_opts o = { .progress = count_progress, .progress_ctx = &g_progress };
     iw_migrate_report rep;
     cr_assert_eq(iw_registry_migrate(r, fake_extract, NULL, &o, &rep), 0, "%s", iw_error_last());
     cr_assert_eq(rep.candidates, 4, "an ollama: download_path is an install too");
@@ -81,7 +81,7 @@ Test(migrate, keeps_runtime_and_manual_fields_and_is_idempotent)
     cr_assert_str_eq(after, before, "idempotent run rewrote the registry");
     /* --limit and --dry-run */
     cr_assert_eq(g_progress, 8, "progress once per install, two runs");
-    iw_migrate_opts lim = { true, true, 1, NULL, NULL, NULL };
+    iw_migrate_opts lim = { .dry_run = true, .force = true, .limit = 1 };
     cr_assert_eq(iw_registry_migrate(r, fake_extract, NULL, &lim, &rep), 0);
     cr_assert_eq(cJSON_GetArraySize(rep.changes), 1);
     cr_assert_eq(rep.updated, 1, "force reports the rewrite");

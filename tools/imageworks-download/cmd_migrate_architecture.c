@@ -90,7 +90,8 @@ int cmd_migrate_architecture(int argc, char **argv)
         { "dry-run", no_argument, NULL, 'n' }, { "limit", required_argument, NULL, 'l' },
         { "force", no_argument, NULL, 'f' }, { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 }
     };
-    iw_migrate_opts mo = { false, false, 0, NULL, NULL, iw_kv_per_token };
+    iw_migrate_opts mo = IW_MIGRATE_OPTS_INIT;
+    mo.kv_recompute = iw_kv_per_token;
     int c;
     optind = 1;
     opterr = 0;
