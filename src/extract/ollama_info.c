@@ -261,6 +261,11 @@ static int read_tensors(jinfo *J, const cJSON *tensors, const char *what, iw_arc
     return 0;
 }
 
+static int cmp_key(const void *x, const void *y)
+{
+    return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
 /* One JSON object of GGUF keys (model_info or projector_info) as an iw_kvs. */
 static int info_kvs(const cJSON *info, const cJSON *tensors, const char *what, const char *name,
                     bool is_projector, iw_arch *a, jinfo *J, iw_kvs *s)
@@ -286,6 +291,20 @@ static int info_kvs(const cJSON *info, const cJSON *tensors, const char *what, c
         J->kv[J->n++] = (jkv){ it, t, et };
     }
     int rc;
+    /* GGUF keys are unique: a repeated one is refused, as in a GGUF header */
+    const char **keys = malloc((J->n ? J->n : 1) * sizeof *keys);
+    if (!keys)
+        return iw_error_set(IW_ENOMEM, "out of memory");
+    for (size_t i = 0; i < J->n; i++)
+        keys[i] = J->kv[i].v->string;
+    qsort(keys, J->n, sizeof *keys, cmp_key);
+    for (size_t i = 1; i < J->n; i++)
+        if (strcmp(keys[i - 1], keys[i]) == 0) {
+            rc = iw_error_set(IW_EFORMAT, "%s: %s has the key '%s' twice", what, name, keys[i]);
+            free(keys);
+            return rc;
+        }
+    free(keys);
     if (skipped && (rc = iw_arch_warn(a, "ollama: %s: %zu %s value(s) have no GGUF form and were skipped (first: %s)",
                                       what, skipped, name, first_skipped)) < 0)
         return rc;

@@ -345,3 +345,20 @@ Test(inspect, one_projector_of_several, .init = setup, .fini = teardown)
     free(p16);
     free(p32);
 }
+
+/* An Ollama answer is read through the GGUF getter, not a GGUF written out
+ * and parsed back; the rule a GGUF header enforces on its own still holds:
+ * a key may appear once. */
+#include "iwdl/ollama.h"
+
+Test(inspect, show_answer_keys_are_unique)
+{
+    const char *j = "{\"model_info\":{\"general.architecture\":\"llama\",\"llama.block_count\":2,"
+                    "\"llama.block_count\":3}}";
+    iw_arch a;
+    iw_arch_init(&a);
+    cr_expect_eq(iw_ollama_show_to_arch(j, strlen(j), "answer", &a), IW_EFORMAT);
+    cr_expect(strstr(iw_error_last(), "llama.block_count") && strstr(iw_error_last(), "twice"), "%s",
+              iw_error_last());
+    iw_arch_free(&a);
+}
