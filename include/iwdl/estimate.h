@@ -30,8 +30,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cjson/cJSON.h>
 #include "arch.h"
+
+struct cJSON;   /* the JSON answers are cJSON trees: include iwdl/json.h to use them */
 
 typedef enum iw_engine {
     IW_ENGINE_VLLM = 0,
@@ -211,7 +212,7 @@ int64_t iw_estimate_batch_cap(const iw_estimate *e, const iw_arch *a, const char
 
 /* {inputs, terms[{name,bytes,formula,source}], total, budget, fits,
  *  kv_bytes_per_token, ...}; the caller adds inverse/recommended. */
-cJSON *iw_estimate_to_json(const iw_estimate *e);
+struct cJSON *iw_estimate_to_json(const iw_estimate *e);
 
 /* GPU table: name (case-insensitive, "-" and "_" ignored: "rtx4090",
  * "a100-80", "h100") -> bytes.  Returns false when unknown. */
@@ -494,7 +495,7 @@ int iw_estimate_verdict(const iw_arch *a, const iw_est_opts *o, const iw_estimat
  * over the budget; ..."; "" for an unknown fit. */
 void iw_estimate_verdict_summary(const iw_est_verdict *v, char *out, size_t n);
 /* {fit, summary, headroom_*, dominant_*, fixes[], cheapest} */
-cJSON *iw_estimate_verdict_to_json(const iw_est_verdict *v);
+struct cJSON *iw_estimate_verdict_to_json(const iw_est_verdict *v);
 
 /* ====================================================================
  * Launch configurations (src/estimate/emit.c): a ready-to-run command or

@@ -1,4 +1,10 @@
-/* json.h - strict JSON parsing of untrusted text over cJSON.
+/* json.h - the JSON-facing header: the one public header that includes
+ * cJSON.  The registry (registry.h, schema.h) is JSON by nature and includes
+ * it; elsewhere a cJSON tree appears only as an opaque `struct cJSON *` (the
+ * estimate's JSON answer, a safetensors file's __metadata__), so a program
+ * that reads models and estimates compiles without cJSON's headers.
+ *
+ * Strict JSON parsing of untrusted text over cJSON.
  *
  * iw_json_parse rejects, with a one-line error naming `what` (a path or URL),
  * line and column: non-JSON, truncated JSON, trailing garbage, a Git LFS

@@ -44,8 +44,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cjson/cJSON.h>
 #include "arch.h"
+#include "json.h"
 
 #define IW_REGISTRY_MAX_BYTES        (512u * 1024u * 1024u)
 #define IW_REGISTRY_BACKUPS          5

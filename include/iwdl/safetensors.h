@@ -32,7 +32,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cjson/cJSON.h>
 #include "arch.h"
 #include "buf.h"
 #include "reader.h"
@@ -89,7 +88,7 @@ typedef struct iw_st_file {
     uint64_t     trailing_bytes;     /* bytes after the data section (0 when unknown) */
     iw_st_tensor *tensors;           /* in header order */
     size_t       n_tensors;
-    cJSON       *metadata;           /* __metadata__ object (owned), or NULL */
+    struct cJSON *metadata;          /* __metadata__ object (owned; iwdl/json.h), or NULL */
 } iw_st_file;
 
 /* Read and validate the header of one safetensors file.  On failure `out`

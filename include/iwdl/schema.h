@@ -18,8 +18,8 @@
 #define IWDL_SCHEMA_H
 
 #include <stdbool.h>
-#include <cjson/cJSON.h>
 #include "arch.h"
+#include "json.h"
 
 /* New metadata.architecture object (caller owns, cJSON_Delete), or NULL
  * when out of memory (iw_error set). */

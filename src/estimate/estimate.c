@@ -15,6 +15,7 @@
 
 #include "iwdl/error.h"
 #include "iwdl/estimate.h"
+#include "iwdl/json.h"
 #include "llamacpp.h"
 
 #define CAP_LAYERS   100000

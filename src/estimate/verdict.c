@@ -19,6 +19,7 @@
 
 #include "iwdl/error.h"
 #include "iwdl/estimate.h"
+#include "iwdl/json.h"
 
 #define GiB 1073741824.0
 

@@ -8,6 +8,7 @@
 
 #include "iwdl/error.h"
 #include "iwdl/estimate.h"
+#include "iwdl/json.h"   /* iw_estimate_to_json answers a cJSON tree */
 #include "estfixture.h"
 
 #define GIB ((int64_t)1 << 30)

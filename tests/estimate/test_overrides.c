@@ -9,6 +9,7 @@
 
 #include "iwdl/error.h"
 #include "iwdl/estimate.h"
+#include "iwdl/json.h"   /* the verdict's JSON answer is a cJSON tree */
 #include "estfixture.h"
 
 #define GIB ((int64_t)1 << 30)

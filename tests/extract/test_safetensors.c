@@ -12,6 +12,7 @@
 #include "iwdl/error.h"
 #include "iwdl/extract.h"
 #include "iwdl/safetensors.h"
+#include <cjson/cJSON.h>   /* f.metadata is a cJSON tree */
 #include "iwtest.h"
 #include "safetensors_testutil.h"
 
