@@ -30,7 +30,6 @@ extern "C" {
 #define IW_OLLAMA_MAX_MANIFEST (1u << 20)   /* manifest JSON: 1 MiB */
 #define IW_OLLAMA_MAX_PARAMS   (1u << 20)   /* params blob JSON: 1 MiB */
 #define IW_OLLAMA_MAX_LAYERS   1024         /* layers in one manifest */
-#define IW_OLLAMA_MAX_SHOW     (256u << 20) /* /api/show answer (verbose includes the vocabulary) */
 
 /* ---- the local store ---------------------------------------------------- */
 

@@ -1,11 +1,12 @@
 /* ollama_api.h - a running Ollama server (src/downloader/ollama_api.c,
  * libcurl): the model's record from POST /api/show, as a file provider for
  * iw_inspect (inspect.h), which maps the answer (iw_ollama_show_to_arch,
- * ollama.h).  See docs/formats/ollama.md. */
+ * ollama.h, in the extractors, which this module does not link).  See
+ * docs/formats/ollama.md. */
 #ifndef IWDL_OLLAMA_API_H
 #define IWDL_OLLAMA_API_H
 
-#include "ollama.h"
+#include "ollama_ref.h"
 #include "provider.h"
 
 #ifdef __cplusplus

@@ -22,6 +22,10 @@ extern "C" {
 #define IW_OLLAMA_MAX_REGISTRY 350
 #define IW_OLLAMA_MAX_PART     80      /* namespace, name, tag */
 
+/* An /api/show answer, as fetched (ollama_api.h) and as mapped (ollama.h):
+ * the verbose one includes the vocabulary. */
+#define IW_OLLAMA_MAX_SHOW     (256u << 20)
+
 typedef struct iw_ollama_ref {
     char registry[IW_OLLAMA_MAX_REGISTRY + 1];
     char ns[IW_OLLAMA_MAX_PART + 1];

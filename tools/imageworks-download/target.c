@@ -6,6 +6,7 @@
 #include "iwdl/fs.h"
 #include "iwdl/hub.h"
 #include "iwdl/json.h"
+#include "iwdl/ollama.h"
 #include "iwdl/ollama_api.h"
 #include "iwdl/registry.h"
 
