@@ -16,6 +16,11 @@ int iw_path_check_relative(const char *rel, size_t len);
 /* *out = base "/" rel (malloc'd) after iw_path_check_relative(rel). */
 int iw_path_join(char **out, const char *base, const char *rel);
 
+/* The last '/'-separated component of path (path itself when it has none). */
+const char *iw_path_base(const char *path);
+/* path ends with suffix, ASCII case ignored (".gguf", ".GGUF"). */
+bool iw_path_ends_with(const char *path, const char *suffix);
+
 int  iw_mkdir_p(const char *path, mode_t mode);
 /* mkdir -p of the parent directory of path. */
 int  iw_mkdir_parent(const char *path, mode_t mode);

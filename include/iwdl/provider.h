@@ -83,6 +83,9 @@ struct iw_provider {
 
 void iw_provider_free(iw_provider *p);
 
+/* p->cite(path) as a string (malloc'd), or NULL with the error set. */
+char *iw_provider_cite(iw_provider *p, const char *path);
+
 /* Read a whole small file of p (at most max bytes, out initialised here):
  * p->read when it has one, else p->stat + p->open.  IW_ELIMIT over max. */
 int  iw_provider_read(iw_provider *p, const char *path, size_t max, iw_buf *out);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -61,6 +62,18 @@ int iw_path_join(char **out, const char *base, const char *rel)
     snprintf(p, n, "%.*s/%s", (int)bl, base, rel);
     *out = p;
     return 0;
+}
+
+const char *iw_path_base(const char *path)
+{
+    const char *s = strrchr(path, '/');
+    return s ? s + 1 : path;
+}
+
+bool iw_path_ends_with(const char *path, const char *suffix)
+{
+    size_t n = strlen(path), m = strlen(suffix);
+    return n >= m && strcasecmp(path + n - m, suffix) == 0;
 }
 
 int iw_mkdir_p(const char *path, mode_t mode)

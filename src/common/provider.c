@@ -52,6 +52,12 @@ void iw_provider_free(iw_provider *p)
         p->free(p);
 }
 
+char *iw_provider_cite(iw_provider *p, const char *path)
+{
+    char *c = NULL;
+    return p->cite(p, path, &c) < 0 ? NULL : c;
+}
+
 int iw_provider_read(iw_provider *p, const char *path, size_t max, iw_buf *out)
 {
     if (p->read)

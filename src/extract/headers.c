@@ -85,7 +85,7 @@ bool iw__has_safetensors(const iw_file_list *l)
 static int st_load_index(iw_provider *p, st_set *s, const char *idx_path)
 {
     iw_buf b;
-    char *c = iw__provider_cite(p, idx_path);
+    char *c = iw_provider_cite(p, idx_path);
     int rc = c ? iw_provider_read(p, idx_path, IW_ST_MAX_INDEX, &b) : IW_ENOMEM;
     if (rc == 0) {
         rc = iw_st_index_parse(b.data, b.len, c, &s->idx);
@@ -171,11 +171,11 @@ static int st_read_all(iw_provider *p, st_set *s)
         return iw_error_set(IW_ENOMEM, "out of memory");
     for (size_t i = 0; i < s->n && rc == 0; i++) {
         uint64_t size;
-        char *c = iw__provider_cite(p, s->paths[i]);
+        char *c = iw_provider_cite(p, s->paths[i]);
         if (!c)
             return IW_ENOMEM;
         if (p->stat(p, s->paths[i], &size) < 0) {
-            char *ic = s->idx_path ? iw__provider_cite(p, s->idx_path) : NULL;
+            char *ic = s->idx_path ? iw_provider_cite(p, s->idx_path) : NULL;
             iw_error_clear();
             rc = iw_error_set(IW_ENOTFOUND, "shard '%s' listed in '%s' is missing (download it or the exact counts are unknown)",
                               c, ic ? ic : "the index");
@@ -218,7 +218,7 @@ int iw__read_safetensors(iw_provider *p, const iw_file_list *l, iw_arch *a, iw_b
         goto cleanup;
     }
     if (s.has_idx) {
-        if (!(c = iw__provider_cite(p, s.idx_path))) {
+        if (!(c = iw_provider_cite(p, s.idx_path))) {
             rc = IW_ENOMEM;
             goto cleanup;
         }
@@ -231,7 +231,7 @@ int iw__read_safetensors(iw_provider *p, const iw_file_list *l, iw_arch *a, iw_b
     }
     for (size_t i = 0; i < s.n_files; i++) {
         free(c);
-        if (!(c = iw__provider_cite(p, s.paths[i]))) {
+        if (!(c = iw_provider_cite(p, s.paths[i]))) {
             rc = IW_ENOMEM;
             goto cleanup;
         }
@@ -306,7 +306,7 @@ int iw__read_torch_index(iw_provider *p, const char *path, iw_arch *a)
     iw_st_index idx;
     iw_st_tinfo *ti = NULL;
     iw_st_summary sum;
-    char *ip = iw__provider_cite(p, path);
+    char *ip = iw_provider_cite(p, path);
     int rc;
     memset(&idx, 0, sizeof idx);
     if (!ip)
@@ -421,7 +421,7 @@ static int gset_add(gset *s, const char *path, bool copy, const char *label, iw_
     if (copy && !(g->owned = strdup(path)))
         return iw_error_set(IW_ENOMEM, "out of memory");
     g->path = copy ? g->owned : path;
-    g->label = label ? label : iw__base_name(path);
+    g->label = label ? label : iw_path_base(path);
     g->role = role;
     g->designated = designated;
     s->n++;
@@ -430,13 +430,13 @@ static int gset_add(gset *s, const char *path, bool copy, const char *label, iw_
 
 static bool is_gguf_name(const char *n)
 {
-    const char *b = iw__base_name(n);
-    return b[0] != '.' && strlen(b) > 5 && iw__ends_with_ci(b, ".gguf");
+    const char *b = iw_path_base(n);
+    return b[0] != '.' && strlen(b) > 5 && iw_path_ends_with(b, ".gguf");
 }
 
 static bool is_mmproj_name(const char *n)
 {
-    for (const char *p = iw__base_name(n); *p; p++)
+    for (const char *p = iw_path_base(n); *p; p++)
         if (strncasecmp(p, "mmproj", 6) == 0)
             return true;
     return false;
@@ -448,7 +448,7 @@ static int add_split_set(iw_provider *p, gset *out, const char *file, const char
 {
     size_t plen;
     unsigned no, count;
-    const char *bn = iw__base_name(file);
+    const char *bn = iw_path_base(file);
     if (!iw_gguf_split_name(bn, &plen, &no, &count))
         return gset_add(out, file, true, NULL, IW_FILE_GGUF_MODEL, false);
     size_t dlen = (size_t)(bn - file);
@@ -504,7 +504,7 @@ static int gguf_pick(iw_provider *p, const iw_file_list *l, iw_arch *a, gset *ou
                 proj = names[i];
             continue;
         }
-        if (iw_gguf_split_name(iw__base_name(names[i]), NULL, &no, &count) && no != 1)
+        if (iw_gguf_split_name(iw_path_base(names[i]), NULL, &no, &count) && no != 1)
             continue;
         if (!n_models++)
             chosen = names[i];
@@ -547,7 +547,7 @@ int iw__read_gguf(iw_provider *p, const iw_file_list *l, iw_arch *a, iw_buf *csv
         iw_source src;
         designated_projector |= g->designated && g->role == IW_FILE_GGUF_PROJECTOR;
         free(c);
-        if (!(c = iw__provider_cite(p, g->path))) {
+        if (!(c = iw_provider_cite(p, g->path))) {
             rc = IW_ENOMEM;
             goto done;
         }

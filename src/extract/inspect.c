@@ -21,6 +21,7 @@
 
 #include "iwdl/buf.h"
 #include "iwdl/error.h"
+#include "iwdl/fs.h"
 #include "iwdl/extract.h"
 #include "iwdl/json.h"
 #include "iwdl/ollama.h"
@@ -50,7 +51,7 @@ static int read_opt(iw_provider *p, const char *path, iw_buf *b, char **cite, bo
     int rc = iw_provider_read(p, path, IW_CONFIG_MAX_BYTES, b);
     if (rc < 0)
         return rc;
-    if (!(*cite = iw__provider_cite(p, path))) {
+    if (!(*cite = iw_provider_cite(p, path))) {
         iw_buf_free(b);
         return IW_ENOMEM;
     }
@@ -215,26 +216,6 @@ static void name_table(const char *path, iw_arch *a)
                      base, (double)nt / 1e9);
 }
 
-int iw__gguf_kv_default(const char *engine, iw_arch *a)
-{
-    int rc = 0;
-    if (!a->kv_precision && (rc = iw_arch_set_str(&a->kv_precision, "fp16")) == 0)
-        rc = iw_arch_set_source(a, "kv_precision", engine && !strcmp(engine, "ollama")
-                                ? "default:Ollama f16 KV cache (OLLAMA_KV_CACHE_TYPE)"
-                                : "default:llama.cpp f16 KV cache");
-    return rc;
-}
-
-int iw__finish_kv(iw_arch *a)
-{
-    if (a->kv_bytes_per_token <= 0 && iw_kv_per_token(a) < 0) {
-        int rc = iw_arch_warn(a, "%s", iw_error_last());
-        iw_error_clear();
-        return rc;
-    }
-    return 0;
-}
-
 static const iw_file *first_role(const iw_file_list *l, iw_file_role r)
 {
     for (size_t i = 0; i < l->n; i++)
@@ -247,7 +228,7 @@ static const iw_file *first_role(const iw_file_list *l, iw_file_role r)
 static int read_show(iw_provider *p, const iw_file *f, iw_arch *a)
 {
     iw_buf b;
-    char *c = iw__provider_cite(p, f->path);
+    char *c = iw_provider_cite(p, f->path);
     int rc = c ? iw_provider_read(p, f->path, IW_OLLAMA_MAX_SHOW, &b) : IW_ENOMEM;
     if (rc == 0) {
         rc = iw_ollama_show_to_arch(b.data ? b.data : "", b.len, c, a);
@@ -295,11 +276,11 @@ static int read_headers(iw_provider *p, const iw_file_list *l, iw_arch *a, iw_bu
 {
     bool designated = first_role(l, IW_FILE_GGUF_MODEL) || first_role(l, IW_FILE_GGUF_PROJECTOR);
     if (p->focus) {
-        if (iw__ends_with_ci(p->focus, ".gguf")) {
+        if (iw_path_ends_with(p->focus, ".gguf")) {
             int rc = iw__read_gguf(p, l, a, csv);
             return rc < 0 ? rc : iw__gguf_kv_default(p->engine, a);
         }
-        if (iw__ends_with_ci(p->focus, ".safetensors"))
+        if (iw_path_ends_with(p->focus, ".safetensors"))
             return iw__read_safetensors(p, l, a, csv);
         return iw_error_set(IW_EUNSUPPORTED, "%s: not a model folder, .gguf or .safetensors file", p->name);
     }
@@ -378,7 +359,7 @@ int iw_inspect(iw_provider *p, const iw_inspect_opts *opts, iw_arch *a)
     for (size_t i = 0; i < l.n; i++)
         if (l.v[i].role == IW_FILE_GGUF_ADAPTER &&
             (rc = iw_arch_warn(a, "%s carries a LoRA adapter (%s); the architecture is the base model's", p->name,
-                               l.v[i].label ? l.v[i].label : iw__base_name(l.v[i].path))) < 0)
+                               l.v[i].label ? l.v[i].label : iw_path_base(l.v[i].path))) < 0)
             goto done;
     const iw_file *params = first_role(&l, IW_FILE_OLLAMA_PARAMS);
     if (params && (rc = iw__read_ollama_params(p, params->path, a)) < 0)
@@ -423,6 +404,18 @@ int iw_extract_path(const char *path, const iw_extract_opts *opts, iw_arch *a)
     int rc = iw_provider_local(&p, path);
     if (rc == 0)
         rc = iw_inspect(p, opts, a);
+    iw_provider_free(p);
+    return rc;
+}
+
+int iw_ollama_extract(const char *ref, const char *root, iw_arch *a)
+{
+    iw_provider *p = NULL;
+    if (!ref || !a)
+        return iw_error_set(IW_EINVAL, "iw_ollama_extract: invalid argument");
+    int rc = iw_provider_ollama_store(&p, ref, root);
+    if (rc == 0)
+        rc = iw_inspect(p, NULL, a);
     iw_provider_free(p);
     return rc;
 }

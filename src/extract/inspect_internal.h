@@ -6,12 +6,6 @@
 #include <stdbool.h>
 #include "iwdl/inspect.h"
 
-/* p->cite(path), or NULL when out of memory (iw_error set). */
-char *iw__provider_cite(iw_provider *p, const char *path);
-/* The last component of a '/'-separated path. */
-const char *iw__base_name(const char *path);
-bool iw__ends_with_ci(const char *s, const char *suffix);
-
 /* Safetensors headers of the model (headers.c): the index and its shards,
  * else model.safetensors, else every top-level *.safetensors (p->focus: that
  * file, or that index).  IW_ENOTFOUND when there are none, or when a file is

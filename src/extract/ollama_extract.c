@@ -3,7 +3,8 @@
  * ref -> manifest (ollama.c) -> the layers' blobs, each named by what the
  * manifest says it is (GGUF weights, vision projector, LoRA adapter, params
  * blob), so iw_inspect reads them with the same GGUF step as a folder's
- * files; the params blob gives num_ctx.  No network. */
+ * files (iw_ollama_extract, in inspect.c, is that); the params blob gives
+ * num_ctx.  No network. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -165,7 +166,7 @@ int iw__read_ollama_params(iw_provider *p, const char *path, iw_arch *a)
 {
     iw_buf text = IW_BUF_INIT(IW_OLLAMA_MAX_PARAMS);
     cJSON *doc = NULL;
-    char *c = iw__provider_cite(p, path);
+    char *c = iw_provider_cite(p, path);
     int rc = c ? iw_provider_read(p, path, IW_OLLAMA_MAX_PARAMS, &text) : IW_ENOMEM;
     if (rc == IW_ENOMEM)
         goto cleanup;
@@ -205,17 +206,5 @@ cleanup:
     cJSON_Delete(doc);
     iw_buf_free(&text);
     free(c);
-    return rc;
-}
-
-int iw_ollama_extract(const char *ref, const char *root, iw_arch *a)
-{
-    iw_provider *p = NULL;
-    if (!ref || !a)
-        return iw_error_set(IW_EINVAL, "iw_ollama_extract: invalid argument");
-    int rc = iw_provider_ollama_store(&p, ref, root);
-    if (rc == 0)
-        rc = iw_inspect(p, NULL, a);
-    iw_provider_free(p);
     return rc;
 }

@@ -18,26 +18,6 @@
 
 #define LIST_MAX_FILES 100000   /* files listed in one model folder */
 
-const char *iw__base_name(const char *path)
-{
-    const char *s = strrchr(path, '/');
-    return s ? s + 1 : path;
-}
-
-bool iw__ends_with_ci(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && strcasecmp(s + n - m, suffix) == 0;
-}
-
-char *iw__provider_cite(iw_provider *p, const char *path)
-{
-    char *c = NULL;
-    if (p->cite(p, path, &c) < 0)
-        return NULL;
-    return c;
-}
-
 /* ---- a local folder or file ------------------------------------------------ */
 
 typedef struct local_provider {
@@ -158,7 +138,7 @@ int iw_provider_local(iw_provider **out, const char *path)
     } else {
         const char *slash = strrchr(path, '/');
         L->dir = slash == path ? strdup("/") : slash ? strndup(path, (size_t)(slash - path)) : strdup(".");
-        L->focus = strdup(iw__base_name(path));
+        L->focus = strdup(iw_path_base(path));
     }
     if (!L->name || !L->dir || (!S_ISDIR(st.st_mode) && !L->focus)) {
         local_free(&L->base);
