@@ -31,7 +31,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cjson/cJSON.h>
+
+struct cJSON;   /* the starts are a cJSON array: include iwdl/json.h to use them */
 
 #define IW_ENGINE_LOG_MAX_LINE    65536u
 #define IW_ENGINE_LOG_MAX_BYTES   (256u * 1024u * 1024u)
@@ -48,9 +49,9 @@ typedef struct iw_engine_log_report {
 /* Parse `len` bytes of log text; `name` names the source in errors and in
  * each start's source.file.  *starts = a new array (caller frees), in log
  * order.  rep may be NULL. */
-int iw_engine_log_parse(const char *text, size_t len, const char *name, cJSON **starts, iw_engine_log_report *rep);
+int iw_engine_log_parse(const char *text, size_t len, const char *name, struct cJSON **starts, iw_engine_log_report *rep);
 
 /* Read and parse a file (source.file = the path as given). */
-int iw_engine_log_read(const char *path, cJSON **starts, iw_engine_log_report *rep);
+int iw_engine_log_read(const char *path, struct cJSON **starts, iw_engine_log_report *rep);
 
 #endif

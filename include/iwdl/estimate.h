@@ -417,24 +417,24 @@ void iw_est_calibration_init(iw_est_calibration *c);
  * enforce_eager, and the dtype / quantization vLLM was started with.  `o`
  * and `ov` start from *base and *base_ov (profile, defaults).  Settings the
  * log did not print keep the rules' defaults. */
-int iw_est_start_opts(const cJSON *start, const struct iw_est_profiles *profiles, const iw_est_opts *base,
+int iw_est_start_opts(const struct cJSON *start, const struct iw_est_profiles *profiles, const iw_est_opts *base,
                       const iw_est_overrides *base_ov, iw_est_opts *o, iw_est_overrides *ov);
 
 /* {"engine", "engine_version", "observed_at", "source", "settings",
  *  "measured", "predicted"}: predicted holds the estimate's figure for each
  * measured key (vLLM weights = weights + rope_cache + vision; llama.cpp
  * model buffer = weights on the GPU).  NULL on ENOMEM. */
-cJSON *iw_est_start_compare(const iw_estimate *predicted, const cJSON *start);
+struct cJSON *iw_est_start_compare(const iw_estimate *predicted, const struct cJSON *start);
 
 /* The corrections of a start from its uncalibrated prediction (computed
  * with the options iw_est_start_opts gave).  IW_EINVAL when the start
  * measured no heuristic figure (nothing to correct). */
-int iw_est_calibration_derive(const iw_estimate *predicted, const cJSON *start, iw_est_calibration *cal);
+int iw_est_calibration_derive(const iw_estimate *predicted, const struct cJSON *start, iw_est_calibration *cal);
 
 /* {"source", "engine", "tp", "activations_ratio", "non_torch_delta_bytes",
  *  "cuda_graphs_ratio", "compute_ratio", "load_residual_bytes", "warning"}
  * (only the corrections that apply).  NULL on ENOMEM. */
-cJSON *iw_est_calibration_to_json(const iw_est_calibration *c);
+struct cJSON *iw_est_calibration_to_json(const iw_est_calibration *c);
 
 /* ====================================================================
  * Verdict (src/estimate/verdict.c): fits / tight / does not fit against

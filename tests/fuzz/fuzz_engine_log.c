@@ -11,6 +11,7 @@
 #include "iwdl/enginelog.h"
 #include "iwdl/error.h"
 #include "iwdl/estimate.h"
+#include "iwdl/json.h"
 
 static iw_est_profiles *P;
 
