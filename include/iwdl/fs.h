@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdbool.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include "buf.h"
 
 /* Validate an untrusted relative path (e.g. a file name from a server):
@@ -33,9 +34,28 @@ int iw_read_file(const char *path, size_t max, iw_buf *out);
 
 /* Atomically replace path with data: write a temp file in the same directory,
  * fsync, rename over path, fsync the directory.  On any failure the original
- * file is untouched and the temp file removed. */
+ * file is untouched and the temp file removed.  One iw_staged file. */
 int iw_write_atomic(const char *path, const void *data, size_t len);
 int iw_fsync_dir(const char *dir);
+
+/* A file replaced through a temp beside it, in steps, so a writer of several
+ * files (the registry's three) writes every temp, syncs them together, then
+ * renames each: open, writev (as often as needed), sync (fsync and close),
+ * rename over the destination, and iw_fsync_dir of the folder once.  The
+ * temp "<dir>/.<name>.tmp.<pid>.<thread>.<n>" (n counts this process's temps)
+ * is created O_EXCL|O_NOFOLLOW: no other writer shares it, a clash fails.
+ * abort closes and unlinks the temp; it is safe after any step. */
+typedef struct iw_staged { int fd; char *tmp; const char *path; } iw_staged;
+#define IW_STAGED_INIT { -1, NULL, NULL }
+int  iw_staged_open(iw_staged *s, const char *path);   /* path is borrowed until rename/abort */
+int  iw_staged_writev(iw_staged *s, struct iovec *v, size_t n);   /* v is consumed */
+int  iw_staged_sync(iw_staged *s);
+int  iw_staged_rename(iw_staged *s);
+void iw_staged_abort(iw_staged *s);
+/* Test-only: IW_TEST_PAUSE_BEFORE_RENAME_MS=N (at most 60000) sleeps N ms,
+ * the window between durable temps and their renames where crash tests kill
+ * a writer.  Every staged writer calls it once before its renames. */
+void iw_test_pause_before_rename(void);
 
 /* Exclusive advisory lock on a sidecar lock file: an open-file-description
  * lock (fcntl F_OFD_SETLK[W]), so it excludes other threads of this process

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -182,54 +183,119 @@ static void dir_of(const char *path, char *out, size_t n)
         *s = 0;
 }
 
+void iw_test_pause_before_rename(void)
+{
+    const char *e = getenv("IW_TEST_PAUSE_BEFORE_RENAME_MS");
+    if (!e || !*e)
+        return;
+    char *end;
+    long ms = strtol(e, &end, 10);
+    if (*end || ms <= 0)
+        return;
+    if (ms > 60000)
+        ms = 60000;
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
+}
+
+int iw_staged_open(iw_staged *s, const char *path)
+{
+    static unsigned long counter;
+    s->fd = -1;
+    s->tmp = NULL;
+    s->path = path;
+    const char *base = iw_path_base(path);
+    size_t dlen = (size_t)(base - path);
+    size_t cap = dlen + strlen(base) + 96;
+    if (!(s->tmp = malloc(cap)))
+        return iw_error_set(IW_ENOMEM, "out of memory writing '%s'", path);
+    snprintf(s->tmp, cap, "%.*s.%s.tmp.%ld.%ld.%lu", (int)dlen, path, base, (long)getpid(), (long)gettid(),
+             __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
+    s->fd = open(s->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (s->fd < 0) {
+        int e = errno;
+        int rc = iw_error_set_os(iw_error_from_errno(e), e, "cannot create '%s'", s->tmp);
+        free(s->tmp);
+        s->tmp = NULL;
+        return rc;
+    }
+    return 0;
+}
+
+int iw_staged_writev(iw_staged *s, struct iovec *v, size_t n)
+{
+    while (n) {
+        int cnt = n > IOV_MAX ? IOV_MAX : (int)n;
+        ssize_t w = writev(s->fd, v, cnt);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return iw_error_set_os(iw_error_from_errno(errno), errno, "cannot write '%s'", s->path);
+        }
+        size_t left = (size_t)w;
+        while (n && left >= v->iov_len) {
+            left -= v->iov_len;
+            v++;
+            n--;
+        }
+        if (n && left) {
+            v->iov_base = (char *)v->iov_base + left;
+            v->iov_len -= left;
+        }
+    }
+#ifdef SYNC_FILE_RANGE_WRITE
+    (void)sync_file_range(s->fd, 0, 0, SYNC_FILE_RANGE_WRITE);   /* start writeback: fsync is what counts */
+#endif
+    return 0;
+}
+
+int iw_staged_sync(iw_staged *s)
+{
+    if (fsync(s->fd) != 0)
+        return iw_error_set_os(iw_error_from_errno(errno), errno, "cannot fsync '%s'", s->path);
+    int fd = s->fd;
+    s->fd = -1;
+    if (close(fd) != 0)
+        return iw_error_set_os(iw_error_from_errno(errno), errno, "cannot close '%s'", s->path);
+    return 0;
+}
+
+int iw_staged_rename(iw_staged *s)
+{
+    if (rename(s->tmp, s->path) != 0)
+        return iw_error_set_os(iw_error_from_errno(errno), errno, "cannot rename '%s' to '%s'", s->tmp, s->path);
+    free(s->tmp);
+    s->tmp = NULL;
+    return 0;
+}
+
+void iw_staged_abort(iw_staged *s)
+{
+    if (s->fd >= 0)
+        close(s->fd);
+    if (s->tmp)
+        unlink(s->tmp);
+    free(s->tmp);
+    s->tmp = NULL;
+    s->fd = -1;
+}
+
 int iw_write_atomic(const char *path, const void *data, size_t len)
 {
-    char tmp[PATH_MAX], dir[PATH_MAX];
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int n = snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%ld.%ld", path, (long)getpid(), (long)gettid(), (long)ts.tv_nsec);
-    if (n < 0 || (size_t)n >= sizeof tmp)
-        return iw_error_set(IW_EINVAL, "path too long: '%s'", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return iw_error_set_os(iw_error_from_errno(errno), errno, "cannot create '%s'", tmp);
-    const char *p = data;
-    size_t left = len;
-    while (left) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            int e = errno;
-            close(fd);
-            unlink(tmp);
-            return iw_error_set_os(iw_error_from_errno(e), e, "cannot write '%s'", path);
-        }
-        p += w;
-        left -= (size_t)w;
+    char dir[PATH_MAX];
+    iw_staged s = IW_STAGED_INIT;
+    struct iovec v = { (void *)data, len };
+    int rc;
+    if ((rc = iw_staged_open(&s, path)) < 0)
+        return rc;
+    if ((rc = iw_staged_writev(&s, &v, 1)) < 0 || (rc = iw_staged_sync(&s)) < 0) {
+        iw_staged_abort(&s);
+        return rc;
     }
-    if (fsync(fd) != 0) {
-        int e = errno;
-        close(fd);
-        unlink(tmp);
-        return iw_error_set_os(iw_error_from_errno(e), e, "cannot fsync '%s'", path);
-    }
-    if (close(fd) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return iw_error_set_os(iw_error_from_errno(e), e, "cannot close '%s'", path);
-    }
-    /* Test-only hook: widen the window between the durable temp file and the
-     * rename so crash tests can kill a writer there. */
-    const char *pause = getenv("IW_TEST_PAUSE_BEFORE_RENAME_MS");
-    if (pause && *pause) {
-        long ms = strtol(pause, NULL, 10);
-        if (ms > 0 && ms < 60000)
-            usleep((useconds_t)ms * 1000);
-    }
-    if (rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return iw_error_set_os(iw_error_from_errno(e), e, "cannot rename into '%s'", path);
+    iw_test_pause_before_rename();
+    if ((rc = iw_staged_rename(&s)) < 0) {
+        iw_staged_abort(&s);
+        return rc;
     }
     dir_of(path, dir, sizeof dir);
     return iw_fsync_dir(dir);

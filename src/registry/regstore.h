@@ -1,12 +1,13 @@
 /* regstore.h - entry-level transactions on the registry store (private to
  * src/registry).
  *
- * iw_registry_update hands its callback whole cJSON arrays, so every entry
- * is parsed and the files are printed whole.  An entry transaction touches
- * only the entries it names: they are parsed on demand, and on write every
- * other entry's bytes are copied verbatim from the file read under the lock
- * (docs/registry.md, "How a change is written").  upsert, remove and
- * register use it.
+ * One transaction (store_txn.c): lock, re-read, the callback, write.  It
+ * touches only the entries it names: they are parsed on demand, and on write
+ * every other entry's bytes are copied verbatim from the file read under the
+ * lock (docs/registry.md, "How a change is written").  upsert, remove and
+ * register use it.  A change of many entries (migrate, reconcile,
+ * maintenance) takes the layers as whole arrays instead (arrays: every
+ * entry parsed, a changed layer printed whole); iw_registry_update is that.
  *
  * Inside the callback (under the lock, after the re-read):
  *   get      an entry of a layer (IW_REG_MERGED: the merged entry), NULL
@@ -15,7 +16,9 @@
  *            on write if the callback reports that layer changed;
  *   add      a new entry (takes ownership, also on failure); its "name" must
  *            be a free, non-empty string of at most IW_REGISTRY_MAX_NAME bytes;
- *   del      remove an entry; false when absent.
+ *   del      remove an entry; false when absent;
+ *   arrays   both layers as whole arrays to change in place (owned by the
+ *            transaction; entries got before are not to be used after it).
  * A failure inside get/get_mut (out of memory) is remembered and fails the
  * transaction even if the callback goes on.  The callback returns the mask
  * of layers it changed, 0 (nothing written; get_mut/add/del are undone) or a
@@ -35,6 +38,7 @@ const cJSON  *iw_reg_txn_get(iw_reg_txn *t, iw_reg_layer layer, const char *name
 cJSON        *iw_reg_txn_get_mut(iw_reg_txn *t, iw_reg_layer layer, const char *name);
 int           iw_reg_txn_add(iw_reg_txn *t, iw_reg_layer layer, cJSON *entry);
 bool          iw_reg_txn_del(iw_reg_txn *t, iw_reg_layer layer, const char *name);
+int           iw_reg_txn_arrays(iw_reg_txn *t, cJSON **discovered, cJSON **curated);
 
 /* Outside a transaction: the first merged entry whose text (in either
  * layer) contains one of the needles and for which fn returns true; its
