@@ -160,19 +160,23 @@ static bool same_value(const char *t, size_t tn, const char *s, size_t sn)
 }
 
 /* A number token as Python's json reads it and dumps it again, unless
- * that would change its value. */
-static int put_number_token(iw_buf *out, const char *t, size_t n)
+ * that would change its value: the spelling s, sn bytes (t itself, "0", or py). */
+static void number_spelling(const char *t, size_t n, char py[PY_FLOAT_MAX], const char **s, size_t *sn)
 {
     bool is_float = false;
     for (size_t i = 0; i < n; i++)
         if (t[i] == '.' || t[i] == 'e' || t[i] == 'E')
             is_float = true;
+    *s = t;
+    *sn = n;
     if (!is_float) {
-        if (n == 2 && t[0] == '-' && t[1] == '0')
-            return iw_buf_putc(out, '0');
-        return iw_buf_append(out, t, n);
+        if (n == 2 && t[0] == '-' && t[1] == '0') {
+            *s = "0";
+            *sn = 1;
+        }
+        return;
     }
-    char tmp[128], py[PY_FLOAT_MAX];
+    char tmp[128];
     if (n >= sizeof tmp)
         n = sizeof tmp - 1;   /* jscan refuses numbers over 63 characters */
     memcpy(tmp, t, n);
@@ -180,7 +184,19 @@ static int put_number_token(iw_buf *out, const char *t, size_t n)
     size_t pn = py_float(strtod(tmp, NULL), py);
     /* where Python's float would change the number (1e99999 -> Infinity,
      * 1e-400 -> 0.0, digits past a double), the token stays as read */
-    return same_value(t, n, py, pn) ? iw_buf_append(out, py, pn) : iw_buf_append(out, t, n);
+    if (same_value(t, n, py, pn)) {
+        *s = py;
+        *sn = pn;
+    }
+}
+
+static int put_number_token(iw_buf *out, const char *t, size_t n)
+{
+    char py[PY_FLOAT_MAX];
+    const char *s;
+    size_t sn;
+    number_spelling(t, n, py, &s, &sn);
+    return iw_buf_append(out, s, sn);
 }
 
 static int put_u(iw_buf *out, unsigned cp)
@@ -374,9 +390,143 @@ static int refmt_value(const char **pp, const char *end, int level, iw_buf *out)
     return rc;
 }
 
+/* ------------------------------------------------------------ already printed
+ *
+ * Text that already is its Python print (a registry the original wrote,
+ * a snapshot's entries) reformats to itself.  Checking that reads the text
+ * once and writes nothing, so such a value is copied whole.  Each rule
+ * below is the refmt_value step it mirrors; anything else (a \u escape of
+ * a surrogate, "\/", another spacing) is "no": reformat then. */
+
+static bool printed_ws(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* "\n" and 2*level spaces at *pp, and no more whitespace after them. */
+static bool printed_indent(const char **pp, const char *end, int level)
+{
+    const char *p = *pp;
+    size_t w = 2 * (size_t)level;
+    if (end - p < (ptrdiff_t)(w + 1) || *p != '\n')
+        return false;
+    for (size_t i = 1; i <= w; i++)
+        if (p[i] != ' ')
+            return false;
+    p += w + 1;
+    if (p < end && printed_ws(*p))
+        return false;
+    *pp = p;
+    return true;
+}
+
+static bool printed_string(const char **pp, const char *end)
+{
+    const char *p = *pp + 1;
+    for (;;) {
+        if (p >= end)
+            return false;
+        unsigned char c = (unsigned char)*p;
+        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+            p++;
+            continue;
+        }
+        if (c == '"')
+            break;
+        if (c != '\\' || end - p < 2)
+            return false;   /* raw non-ASCII or DEL: Python escapes it */
+        char e = p[1];
+        if (e == '"' || e == '\\' || e == 'n' || e == 'r' || e == 't' || e == 'b' || e == 'f') {
+            p += 2;
+            continue;
+        }
+        if (e != 'u' || end - p < 6)
+            return false;
+        unsigned cp = 0;
+        for (int i = 2; i < 6; i++) {
+            char h = p[i];
+            if (h >= '0' && h <= '9')
+                cp = cp * 16 + (unsigned)(h - '0');
+            else if (h >= 'a' && h <= 'f')
+                cp = cp * 16 + (unsigned)(h - 'a' + 10);
+            else
+                return false;   /* upper-case hex: Python writes lower case */
+        }
+        if ((cp >= 0x20 && cp < 0x7f) || cp == '\n' || cp == '\r' || cp == '\t' || cp == '\b' || cp == '\f' ||
+            (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        p += 6;
+    }
+    *pp = p + 1;
+    return true;
+}
+
+static bool printed_value(const char **pp, const char *end, int level)
+{
+    const char *p = *pp;
+    if (p >= end)
+        return false;
+    if (*p == '{' || *p == '[') {
+        char close = *p == '{' ? '}' : ']';
+        bool obj = *p == '{';
+        p++;
+        if (p < end && *p == close) {
+            *pp = p + 1;
+            return true;
+        }
+        for (;;) {
+            if (!printed_indent(&p, end, level + 1))
+                return false;
+            if (obj) {
+                if (p >= end || *p != '"' || !printed_string(&p, end))
+                    return false;
+                if (end - p < 2 || p[0] != ':' || p[1] != ' ')
+                    return false;
+                p += 2;
+                if (p < end && printed_ws(*p))
+                    return false;
+            }
+            if (!printed_value(&p, end, level + 1))
+                return false;
+            if (p < end && *p == ',') {
+                p++;
+                continue;
+            }
+            break;
+        }
+        if (!printed_indent(&p, end, level) || p >= end || *p != close)
+            return false;
+        *pp = p + 1;
+        return true;
+    }
+    if (*p == '"')
+        return printed_string(pp, end);
+    if (*p == 't' || *p == 'f' || *p == 'n') {
+        size_t n = *p == 'f' ? 5 : 4;
+        if ((size_t)(end - p) < n)
+            return false;
+        *pp = p + n;
+        return true;
+    }
+    const char *t = p;
+    p = number_end(p, end);
+    char py[PY_FLOAT_MAX];
+    const char *s;
+    size_t sn;
+    number_spelling(t, (size_t)(p - t), py, &s, &sn);
+    if (sn != (size_t)(p - t) || memcmp(s, t, sn) != 0)
+        return false;
+    *pp = p;
+    return true;
+}
+
 int iw_pyjson_reformat(const char *text, size_t len, int level, iw_buf *out)
 {
     const char *p = text;
+    if (printed_value(&p, text + len, level) && p == text + len)
+        return iw_buf_append(out, text, len) < 0 ? iw_error_set(IW_ENOMEM, "registry: out of memory printing the snapshot")
+                                                 : 0;
+    p = text;
     if (refmt_value(&p, text + len, level, out) < 0)
         return iw_error_set(IW_ENOMEM, "registry: out of memory printing the snapshot");
     return 0;
@@ -608,6 +758,10 @@ int iw_pyjson_snapshot(const char *dt, size_t dl, const char *ct, size_t cl, iw_
     memset(&d, 0, sizeof d);
     memset(&c, 0, sizeof c);
     int rc = 0;
+    /* about the layers' size (entries are mostly copied whole): no regrowth;
+     * only a hint, the appends below report a real shortage */
+    if (iw_buf_reserve(out, dl + cl + 16) < 0)
+        iw_error_clear();
     if ((dt && (rc = iw_jscan_registry(dt, dl, "model_registry.discovered.json", &d)) < 0) ||
         (ct && (rc = iw_jscan_registry(ct, cl, "model_registry.curated.json", &c)) < 0))
         goto out;
