@@ -108,6 +108,17 @@ typedef int (*iw_registry_layer_fn)(cJSON *entry, bool is_new, bool curated, voi
 int  iw_registry_upsert_both(iw_registry *r, const char *name, iw_registry_layer_fn fn, void *ctx,
                              bool *curated_changed);
 
+/* An estimate's launch (`estimate --apply`) written into entry `name` with
+ * iw_registry_upsert_both: in backend_config.extra_args the flags the
+ * estimate decides for `backend` ("vllm", "llama.cpp", "ollama"; the
+ * context, sequences, memory share, KV type, parallelism, offload) are
+ * replaced by `args`, any other flag only when args sets it again, and the
+ * user's other flags stay; for Ollama generation_defaults.context_window
+ * becomes `context`.  The curated entry gets only keys it already holds.
+ * Returns 1/0 or a negative code; *curated_changed as upsert_both. */
+int  iw_registry_apply_launch(iw_registry *r, const char *name, const char *backend, const iw_strlist *args,
+                              int64_t context, bool *curated_changed);
+
 /* Remove `name` from discovered, and from curated when from_curated.
  * IW_ENOTFOUND when no layer touched holds it. */
 int  iw_registry_remove(iw_registry *r, const char *name, bool from_curated);
