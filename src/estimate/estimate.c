@@ -1354,12 +1354,11 @@ static void apply_calibration(iw_estimate *e, const iw_est_calibration *c)
     }
 }
 
-int iw_estimate_compute(const iw_arch *a, const iw_est_opts *o, iw_estimate *e)
+/* The request completed and checked: the profile's defaults, the model's
+ * context (Ollama: its default num_ctx), one sequence; e->in holds it. */
+static int resolve_request(const iw_arch *a, const iw_est_opts *o, iw_estimate *e)
 {
     int rc;
-    iw_estimate_free(e);
-    if ((rc = iw_opts_version_check(o->version, IW_EST_OPTS_VERSION, "iw_estimate_compute")) < 0)
-        return rc;
     e->in = *o;
     iw_est_opts *in = &e->in;
     if ((rc = validate_arch(a)))
@@ -1405,32 +1404,21 @@ int iw_estimate_compute(const iw_arch *a, const iw_est_opts *o, iw_estimate *e)
         iw_strlist_pushf(&e->warnings, "context %lld exceeds the model's maximum %lld",
                          (long long)in->context, (long long)e->max_context);
 
-    /* vLLM: the rules of the version (the profile's own "vllm" block unless
-     * the caller chose a version's) and the defaults they give this GPU */
-    const iw_est_profile *R = in->vllm_rules ? in->vllm_rules : prof;
-    bool big_gpu = false;
-    if (in->engine == IW_ENGINE_VLLM)
-        big_gpu = vllm_big_gpu(in);
+    return 0;
+}
 
-    /* weights */
-    int64_t wb = 0;
-    char wf[320];
-    const char *wsrc = NULL;
-    wload wl = {0};
-    wl.tp = in->tp;
-    if (in->engine == IW_ENGINE_VLLM) {
-        wl.bnb_dq_f32 = R->vllm_bnb_dq_dequantized;
-        mxfp4_padding(in, &wl);
-    }
-    if ((rc = weights_impl(a, &wl, &wb, wf, sizeof(wf), &wsrc)))
-        return rc;
-    e->weights_bytes = wb;
-
-    kvsum s;
-    if ((rc = kv_classes(a, in->engine, in->kv_dtype, in->tp, &s, &e->warnings)))
-        return rc;
-    e->kv_bytes_per_token = to_i64(s.full + s.swa + s.chunk + s.cross);
-    e->state_bytes_per_seq = to_i64(s.state);
+/* vLLM's terms: the scheduler's limits (max_num_batched_tokens,
+ * max_num_seqs), weights / tp, the KV cache in 16-token blocks of each
+ * layer kind (s is adjusted to the version's allocator), recurrent state,
+ * the profiling run's activation peak, non-torch memory, CUDA graphs,
+ * vision tower, rope cache, the budget and the pool's block layout. */
+static void vllm_terms(const iw_arch *a, iw_estimate *e, kvsum *ps, int64_t wb, const char *wf, const char *wsrc,
+                       double vis, bool vis_incl, const char *vf)
+{
+    iw_est_opts *in = &e->in;
+    const iw_est_profile *R = in->vllm_rules ? in->vllm_rules : in->profile;
+    bool big_gpu = vllm_big_gpu(in);
+    kvsum s = *ps;
     double ctx = (double)in->context, B = (double)in->batch;
     double h = known(a->hidden_size) ? (double)a->hidden_size : 0;
     double V = known(a->vocab_size) ? (double)a->vocab_size : 0;
@@ -1440,174 +1428,168 @@ int iw_estimate_compute(const iw_arch *a, const iw_est_opts *o, iw_estimate *e)
     double nh = known(a->num_attention_heads) ? (double)a->num_attention_heads : 0;
     double qdim = nh * head_k(a);
     double kvdim = (double)(a->num_kv_heads > 0 ? a->num_kv_heads : (int64_t)nh) * head_k(a);
-    if (!known(a->hidden_size) || !known(a->vocab_size))
-        iw_strlist_push_unique(&e->warnings, "hidden_size or vocab_size unknown: activation/compute terms undercounted");
-    char vf[256] = "";
-    bool vis_incl = false;
-    double vis = vision_bytes(a, vf, sizeof(vf), &vis_incl);
-    if (!(vis > 0) && !vis_incl && vf[0])
-        iw_strlist_push_unique(&e->warnings, vf);     /* a tower of unknown size is not counted: say so */
+    double tp = in->tp, blk = IW_EST_VLLM_BLOCK;
+    /* max_num_batched_tokens and max_num_seqs: given, else the version's
+     * serve default for this GPU (0 = V0 without chunked prefill:
+     * max(max_model_len, 2048), vllm/config.py SchedulerConfig) */
+    double mbt;
+    if (known(in->max_num_batched_tokens))
+        mbt = (double)in->max_num_batched_tokens;
+    else if (in->no_chunked_prefill)
+        mbt = fmax(ctx, 2048);
+    else if (R->vllm_mbt[big_gpu] == 0) {
+        /* V0 (vllm/engine/arg_utils.py create_engine_config): chunked
+         * prefill is on by default only beyond 32K tokens, and not for
+         * MLA, multimodal or sliding-window models; with it the
+         * scheduler takes 2048 tokens, without it max(max_model_len, 2048) */
+        bool chunked = ctx > 32768 && !iw_arch_is_mla(a) && !a->has_vision && !known(a->attention.sliding_window);
+        mbt = chunked ? 2048 : fmax(ctx, 2048);
+    } else
+        mbt = (double)R->vllm_mbt[big_gpu];
+    in->max_num_batched_tokens = (int64_t)mbt;
+    double seqs = known(in->max_num_seqs) ? (double)in->max_num_seqs : (double)R->vllm_max_num_seqs[big_gpu];
+    if (!(seqs > 0))
+        seqs = IW_EST_VLLM_MAX_SEQS_DEFAULT;
+    seqs = fmin(seqs, mbt);     /* max_num_seqs = min(default, max_num_batched_tokens) */
+    in->max_num_seqs = (int64_t)seqs;
+    double weights = ceil((double)wb / tp);
+    add_term(e, "weights", weights, wsrc, "%s%s", wf, in->tp > 1 ? " / tp" : "");
 
-    if (in->engine == IW_ENGINE_VLLM) {
-        double tp = in->tp, blk = IW_EST_VLLM_BLOCK;
-        /* max_num_batched_tokens and max_num_seqs: given, else the version's
-         * serve default for this GPU (0 = V0 without chunked prefill:
-         * max(max_model_len, 2048), vllm/config.py SchedulerConfig) */
-        double mbt;
-        if (known(in->max_num_batched_tokens))
-            mbt = (double)in->max_num_batched_tokens;
-        else if (in->no_chunked_prefill)
-            mbt = fmax(ctx, 2048);
-        else if (R->vllm_mbt[big_gpu] == 0) {
-            /* V0 (vllm/engine/arg_utils.py create_engine_config): chunked
-             * prefill is on by default only beyond 32K tokens, and not for
-             * MLA, multimodal or sliding-window models; with it the
-             * scheduler takes 2048 tokens, without it max(max_model_len, 2048) */
-            bool chunked = ctx > 32768 && !iw_arch_is_mla(a) && !a->has_vision && !known(a->attention.sliding_window);
-            mbt = chunked ? 2048 : fmax(ctx, 2048);
-        } else
-            mbt = (double)R->vllm_mbt[big_gpu];
-        in->max_num_batched_tokens = (int64_t)mbt;
-        double seqs = known(in->max_num_seqs) ? (double)in->max_num_seqs : (double)R->vllm_max_num_seqs[big_gpu];
-        if (!(seqs > 0))
-            seqs = IW_EST_VLLM_MAX_SEQS_DEFAULT;
-        seqs = fmin(seqs, mbt);     /* max_num_seqs = min(default, max_num_batched_tokens) */
-        in->max_num_seqs = (int64_t)seqs;
-        double weights = ceil((double)wb / tp);
-        add_term(e, "weights", weights, wsrc, "%s%s", wf, in->tp > 1 ? " / tp" : "");
-
-        /* V0's CacheEngine pads every MLA entry to 256 bytes (align_to_256bytes,
-         * vllm/worker/cache_engine.py): 576 x 2 B = 1152 -> 1280 B */
-        if (iw_arch_is_mla(a) && R->vllm_mla_align_bytes > 0) {
-            double per = s.n_full ? s.full / (double)s.n_full : 0;
-            double al = per > 0 ? ceil(per / (double)R->vllm_mla_align_bytes) * (double)R->vllm_mla_align_bytes : 0;
-            if (per > 0 && al > per) {
-                double f = al / per;
-                s.full *= f; s.swa *= f; s.chunk *= f; s.cross *= f;
-                e->kv_bytes_per_token = to_i64(s.full + s.swa + s.chunk + s.cross);
-                iw_strlist_pushf(&e->warnings, "vLLM %s aligns MLA cache entries to %lld bytes: %.0f B per layer "
-                                 "and token instead of %.0f", R->name, (long long)R->vllm_mla_align_bytes, al, per);
-            }
+    /* V0's CacheEngine pads every MLA entry to 256 bytes (align_to_256bytes,
+     * vllm/worker/cache_engine.py): 576 x 2 B = 1152 -> 1280 B */
+    if (iw_arch_is_mla(a) && R->vllm_mla_align_bytes > 0) {
+        double per = s.n_full ? s.full / (double)s.n_full : 0;
+        double al = per > 0 ? ceil(per / (double)R->vllm_mla_align_bytes) * (double)R->vllm_mla_align_bytes : 0;
+        if (per > 0 && al > per) {
+            double f = al / per;
+            s.full *= f; s.swa *= f; s.chunk *= f; s.cross *= f;
+            e->kv_bytes_per_token = to_i64(s.full + s.swa + s.chunk + s.cross);
+            iw_strlist_pushf(&e->warnings, "vLLM %s aligns MLA cache entries to %lld bytes: %.0f B per layer "
+                             "and token instead of %.0f", R->name, (long long)R->vllm_mla_align_bytes, al, per);
         }
-        /* Before the hybrid allocator every attention layer holds the whole
-         * context: sliding and chunked layers are allocated as full ones */
-        bool hybrid = R->vllm_hybrid_kv_groups;
-        if (!hybrid && (s.n_swa || s.n_chunk)) {
-            s.full += s.swa + s.chunk;
-            s.n_full += s.n_swa + s.n_chunk;
-            s.swa = s.chunk = 0;
-            s.n_swa = s.n_chunk = 0;
-        }
-        kvgroups g;
-        kv_grouping(&s, &g);
-        if (!g.ok && (s.n_full + s.n_swa + s.n_chunk) > 0)
-            iw_strlist_push_unique(&e->warnings, "attention types with different per-layer KV sizes: the KV pool is "
-                                   "counted layer by layer (vLLM pads their pages to one size)");
-
-        /* KV per sequence, in 16-token blocks */
-        double full_tok = pad_up(ctx, blk);
-        double w = known(a->attention.sliding_window) ? (double)a->attention.sliding_window : 0;
-        double swa_tok = pad_up(fmin(w - 1 + mbt, ctx), blk) + blk;
-        double ch = known(a->attention.chunk_size) ? (double)a->attention.chunk_size : 0;
-        double chunk_tok = pad_up(fmin(ch + mbt, ctx), blk);
-        double enc = cross_encoder_len(a, &s, &e->warnings);
-        double cross_tok = enc > 0 ? pad_up(enc, blk) : 0;
-        double kv_seq;
-        if (g.ok && g.padding > 0)   /* padded groups: every group is group-size layers wide */
-            kv_seq = g.page_tok * (double)g.size *
-                     ((double)g.g_full * full_tok + (double)g.g_swa * swa_tok + (double)g.g_chunk * chunk_tok) +
-                     s.cross * cross_tok;
-        else
-            kv_seq = s.full * full_tok + s.swa * swa_tok + s.chunk * chunk_tok + s.cross * cross_tok;
-        {
-            char f[IW_EST_FORMULA_MAX];
-            size_t fo = 0;
-            fo = fmt_app(f, sizeof f, fo, "batch %g x [", B);
-            if (s.n_full)
-                fo = fmt_app(f, sizeof f, fo, "full %lld L x %.0f B x %.0f tok", (long long)s.n_full, s.full / s.n_full, full_tok);
-            if (s.n_swa)
-                fo = fmt_app(f, sizeof f, fo, "%ssliding %lld L x %.0f B x (cdiv(min(window %g - 1 + mbt %g, ctx), 16) + 1) x 16 = %.0f tok",
-                            s.n_full ? " + " : "", (long long)s.n_swa, s.swa / s.n_swa, w, mbt, swa_tok);
-            if (s.n_chunk)
-                fo = fmt_app(f, sizeof f, fo, " + chunked %lld L x %.0f B x cdiv(min(chunk %g + mbt, ctx), 16) x 16 = %.0f tok",
-                            (long long)s.n_chunk, s.chunk / s.n_chunk, ch, chunk_tok);
-            if (s.n_cross)
-                fo = fmt_app(f, sizeof f, fo, " + cross %lld L x %.0f B x encoder %.0f tok", (long long)s.n_cross,
-                            s.cross / s.n_cross, cross_tok);
-            fo = fmt_app(f, sizeof f, fo, "]; per layer %s (%s)", s.desc, s.kv_how);
-            if (g.ok && g.padding > 0)
-                fo = fmt_app(f, sizeof f, fo, "; %lld KV-cache groups of %lld layers (%lld padding layers)",
-                             (long long)g.groups, (long long)g.size, (long long)g.padding);
-            if (s.n_shared)
-                fmt_app(f, sizeof f, fo, "; %lld layers reuse earlier KV (num_kv_shared_layers)", (long long)s.n_shared);
-            add_term(e, "kv_cache", B * kv_seq, "formula", "%s", f);
-        }
-        if (s.n_rec > 0)
-            add_term(e, "state", B * s.state, "formula",
-                     "batch %g x %lld recurrent layers x [(d_conv-1)(d_inner + 2 n_groups d_state) + n_heads head_dim d_state] / tp x dtype = %.0f B/seq",
-                     B, (long long)s.n_rec, s.state);
-        /* activation peak of the profiling run (gpu_model_runner.py
-         * profile_run): a forward pass over max_num_batched_tokens, then the
-         * sampler over max_num_seqs rows of logits while the hidden states of
-         * the pass are kept; the peak is the larger of the two phases.  The
-         * sampler holds f32 logits, their sorted copy and its int64 indices
-         * (top-k/top-p, vllm/v1/sample/ops/topk_topp_sampler.py): 4 x rows x
-         * vocab x 4 B. */
-        double T = mbt;
-        double layer = h * 2 + (dense_I * 3 + (qdim + 2 * kvdim)) / tp;
-        if (moe_I > 0) {
-            double k = known(a->moe.experts_per_token) ? (double)a->moe.experts_per_token : 1;
-            double fmoe = h * 2 + k * h + moe_I * 3 / tp + n_exp * 2;
-            if (fmoe > layer)
-                layer = fmoe;
-        }
-        double fwd = T * layer * 2;
-        double smp = R->vllm_sampler_copies * seqs * V * 4 + T * h * 2;
-        double act = fmax(fwd, smp);
-        add_term(e, "activations", act, "heuristic",
-                 "max(forward: max_num_batched_tokens %g x (2h + (3 I_ffn + q + 2kv)/tp | MoE 2h + k h + 3 k I_e/tp) x 2 B = %.0f, "
-                 "sampler: %g x max_num_seqs %g x vocab %g x 4 B + hidden %g x h x 2 B = %.0f)",
-                 T, fwd, R->vllm_sampler_copies, seqs, V, T, smp);
-        double nt = (double)R->vllm_non_torch + (in->tp > 1 ? (double)R->vllm_nccl : 0);
-        if (in->tp > 1)
-            add_term(e, "non_torch", nt, "heuristic", "%g MiB (cuBLAS workspace, allocator) + %g MiB NCCL buffers (tp > 1)",
-                     (double)R->vllm_non_torch / MiB, (double)R->vllm_nccl / MiB);
-        else
-            add_term(e, "non_torch", nt, "heuristic", "%g MiB (cuBLAS workspace, allocator)",
-                     (double)R->vllm_non_torch / MiB);
-        double cg = in->enforce_eager ? 0 : (double)R->vllm_graphs_base + L * (double)R->vllm_graphs_per_layer / tp;
-        if (in->enforce_eager)
-            add_term(e, "cuda_graphs", cg, "heuristic", "0 (enforce_eager)");
-        else
-            add_term(e, "cuda_graphs", cg, "heuristic", "%g MiB + num_layers %g x %g MiB / tp%s",
-                     (double)R->vllm_graphs_base / MiB, L, (double)R->vllm_graphs_per_layer / MiB,
-                     R->vllm_cuda_graphs_in_budget ? " (estimated before the KV cache is sized: inside the budget)"
-                     : " (captured after the KV cache is sized: above gpu_memory_utilization)");
-        if (vis > 0)
-            add_term(e, "vision", ceil(vis / tp), "formula", "%s%s", vf, in->tp > 1 ? " / tp" : "");
-        else if (vis_incl)
-            add_term(e, "vision", 0, "formula", "%s", vf);
-        char rf[200];
-        double rope = rope_cache_bytes(a, weight_bytes_per_param(a), rf, sizeof rf);
-        if (rope > 0)   /* a buffer of the model: inside vLLM's "Model loading took", on every rank */
-            add_term(e, "rope_cache", rope, "formula", "%s", rf);
-        if (known(in->vram_bytes))
-            e->budget = (int64_t)floor((double)in->vram_bytes * in->gpu_util);
-        /* the pool's block layout */
-        if (g.ok) {
-            e->kv_groups = g.groups;
-            e->kv_group_layers = g.size;
-            e->kv_padding_layers = g.padding;
-            e->kv_block_tokens = IW_EST_VLLM_BLOCK;
-            e->kv_block_bytes = to_i64(g.page_tok * (double)g.size * IW_EST_VLLM_BLOCK);
-        }
-    } else {
-        if ((rc = llamacpp_terms(a, e, &s, wb, wf, wsrc, vis, vis_incl, vf)))
-            return rc;
     }
-    if (in->calibration)
-        apply_calibration(e, in->calibration);
-    /* the profile's margins (all 0 in the shipped "default") */
+    /* Before the hybrid allocator every attention layer holds the whole
+     * context: sliding and chunked layers are allocated as full ones */
+    bool hybrid = R->vllm_hybrid_kv_groups;
+    if (!hybrid && (s.n_swa || s.n_chunk)) {
+        s.full += s.swa + s.chunk;
+        s.n_full += s.n_swa + s.n_chunk;
+        s.swa = s.chunk = 0;
+        s.n_swa = s.n_chunk = 0;
+    }
+    kvgroups g;
+    kv_grouping(&s, &g);
+    if (!g.ok && (s.n_full + s.n_swa + s.n_chunk) > 0)
+        iw_strlist_push_unique(&e->warnings, "attention types with different per-layer KV sizes: the KV pool is "
+                               "counted layer by layer (vLLM pads their pages to one size)");
+
+    /* KV per sequence, in 16-token blocks */
+    double full_tok = pad_up(ctx, blk);
+    double w = known(a->attention.sliding_window) ? (double)a->attention.sliding_window : 0;
+    double swa_tok = pad_up(fmin(w - 1 + mbt, ctx), blk) + blk;
+    double ch = known(a->attention.chunk_size) ? (double)a->attention.chunk_size : 0;
+    double chunk_tok = pad_up(fmin(ch + mbt, ctx), blk);
+    double enc = cross_encoder_len(a, &s, &e->warnings);
+    double cross_tok = enc > 0 ? pad_up(enc, blk) : 0;
+    double kv_seq;
+    if (g.ok && g.padding > 0)   /* padded groups: every group is group-size layers wide */
+        kv_seq = g.page_tok * (double)g.size *
+                 ((double)g.g_full * full_tok + (double)g.g_swa * swa_tok + (double)g.g_chunk * chunk_tok) +
+                 s.cross * cross_tok;
+    else
+        kv_seq = s.full * full_tok + s.swa * swa_tok + s.chunk * chunk_tok + s.cross * cross_tok;
+    {
+        char f[IW_EST_FORMULA_MAX];
+        size_t fo = 0;
+        fo = fmt_app(f, sizeof f, fo, "batch %g x [", B);
+        if (s.n_full)
+            fo = fmt_app(f, sizeof f, fo, "full %lld L x %.0f B x %.0f tok", (long long)s.n_full, s.full / s.n_full, full_tok);
+        if (s.n_swa)
+            fo = fmt_app(f, sizeof f, fo, "%ssliding %lld L x %.0f B x (cdiv(min(window %g - 1 + mbt %g, ctx), 16) + 1) x 16 = %.0f tok",
+                        s.n_full ? " + " : "", (long long)s.n_swa, s.swa / s.n_swa, w, mbt, swa_tok);
+        if (s.n_chunk)
+            fo = fmt_app(f, sizeof f, fo, " + chunked %lld L x %.0f B x cdiv(min(chunk %g + mbt, ctx), 16) x 16 = %.0f tok",
+                        (long long)s.n_chunk, s.chunk / s.n_chunk, ch, chunk_tok);
+        if (s.n_cross)
+            fo = fmt_app(f, sizeof f, fo, " + cross %lld L x %.0f B x encoder %.0f tok", (long long)s.n_cross,
+                        s.cross / s.n_cross, cross_tok);
+        fo = fmt_app(f, sizeof f, fo, "]; per layer %s (%s)", s.desc, s.kv_how);
+        if (g.ok && g.padding > 0)
+            fo = fmt_app(f, sizeof f, fo, "; %lld KV-cache groups of %lld layers (%lld padding layers)",
+                         (long long)g.groups, (long long)g.size, (long long)g.padding);
+        if (s.n_shared)
+            fmt_app(f, sizeof f, fo, "; %lld layers reuse earlier KV (num_kv_shared_layers)", (long long)s.n_shared);
+        add_term(e, "kv_cache", B * kv_seq, "formula", "%s", f);
+    }
+    if (s.n_rec > 0)
+        add_term(e, "state", B * s.state, "formula",
+                 "batch %g x %lld recurrent layers x [(d_conv-1)(d_inner + 2 n_groups d_state) + n_heads head_dim d_state] / tp x dtype = %.0f B/seq",
+                 B, (long long)s.n_rec, s.state);
+    /* activation peak of the profiling run (gpu_model_runner.py
+     * profile_run): a forward pass over max_num_batched_tokens, then the
+     * sampler over max_num_seqs rows of logits while the hidden states of
+     * the pass are kept; the peak is the larger of the two phases.  The
+     * sampler holds f32 logits, their sorted copy and its int64 indices
+     * (top-k/top-p, vllm/v1/sample/ops/topk_topp_sampler.py): 4 x rows x
+     * vocab x 4 B. */
+    double T = mbt;
+    double layer = h * 2 + (dense_I * 3 + (qdim + 2 * kvdim)) / tp;
+    if (moe_I > 0) {
+        double k = known(a->moe.experts_per_token) ? (double)a->moe.experts_per_token : 1;
+        double fmoe = h * 2 + k * h + moe_I * 3 / tp + n_exp * 2;
+        if (fmoe > layer)
+            layer = fmoe;
+    }
+    double fwd = T * layer * 2;
+    double smp = R->vllm_sampler_copies * seqs * V * 4 + T * h * 2;
+    double act = fmax(fwd, smp);
+    add_term(e, "activations", act, "heuristic",
+             "max(forward: max_num_batched_tokens %g x (2h + (3 I_ffn + q + 2kv)/tp | MoE 2h + k h + 3 k I_e/tp) x 2 B = %.0f, "
+             "sampler: %g x max_num_seqs %g x vocab %g x 4 B + hidden %g x h x 2 B = %.0f)",
+             T, fwd, R->vllm_sampler_copies, seqs, V, T, smp);
+    double nt = (double)R->vllm_non_torch + (in->tp > 1 ? (double)R->vllm_nccl : 0);
+    if (in->tp > 1)
+        add_term(e, "non_torch", nt, "heuristic", "%g MiB (cuBLAS workspace, allocator) + %g MiB NCCL buffers (tp > 1)",
+                 (double)R->vllm_non_torch / MiB, (double)R->vllm_nccl / MiB);
+    else
+        add_term(e, "non_torch", nt, "heuristic", "%g MiB (cuBLAS workspace, allocator)",
+                 (double)R->vllm_non_torch / MiB);
+    double cg = in->enforce_eager ? 0 : (double)R->vllm_graphs_base + L * (double)R->vllm_graphs_per_layer / tp;
+    if (in->enforce_eager)
+        add_term(e, "cuda_graphs", cg, "heuristic", "0 (enforce_eager)");
+    else
+        add_term(e, "cuda_graphs", cg, "heuristic", "%g MiB + num_layers %g x %g MiB / tp%s",
+                 (double)R->vllm_graphs_base / MiB, L, (double)R->vllm_graphs_per_layer / MiB,
+                 R->vllm_cuda_graphs_in_budget ? " (estimated before the KV cache is sized: inside the budget)"
+                 : " (captured after the KV cache is sized: above gpu_memory_utilization)");
+    if (vis > 0)
+        add_term(e, "vision", ceil(vis / tp), "formula", "%s%s", vf, in->tp > 1 ? " / tp" : "");
+    else if (vis_incl)
+        add_term(e, "vision", 0, "formula", "%s", vf);
+    char rf[200];
+    double rope = rope_cache_bytes(a, weight_bytes_per_param(a), rf, sizeof rf);
+    if (rope > 0)   /* a buffer of the model: inside vLLM's "Model loading took", on every rank */
+        add_term(e, "rope_cache", rope, "formula", "%s", rf);
+    if (known(in->vram_bytes))
+        e->budget = (int64_t)floor((double)in->vram_bytes * in->gpu_util);
+    /* the pool's block layout */
+    if (g.ok) {
+        e->kv_groups = g.groups;
+        e->kv_group_layers = g.size;
+        e->kv_padding_layers = g.padding;
+        e->kv_block_tokens = IW_EST_VLLM_BLOCK;
+        e->kv_block_bytes = to_i64(g.page_tok * (double)g.size * IW_EST_VLLM_BLOCK);
+    }
+    *ps = s;
+}
+
+/* The profile's margins (all 0 in the shipped "default"): base overhead,
+ * communication buffers, fragmentation; *f the fragmentation factor and
+ * the sums of the terms the KV pool is solved from. */
+static void profile_margins(iw_estimate *e, double *pf, double *pall, double *pkv, double *pstate)
+{
+    const iw_est_opts *in = &e->in;
+    const iw_est_profile *prof = in->profile;
     double base_oh = (double)prof->base_overhead;
     if (prof->base_overhead_vram_frac > 0 && known(in->vram_bytes) &&
         prof->base_overhead_vram_frac * (double)in->vram_bytes > base_oh)
@@ -1634,6 +1616,20 @@ int iw_estimate_compute(const iw_arch *a, const iw_est_opts *o, iw_estimate *e)
         add_term(e, "fragmentation", (f - 1) * (prof->frag_scope == IW_FRAG_TOTAL ? all_part : kv_part), "profile",
                  "profile '%s': (%g - 1) x %s", prof->name, f,
                  prof->frag_scope == IW_FRAG_TOTAL ? "every other term" : "(kv_cache + state)");
+    *pf = f;
+    *pall = all_part;
+    *pkv = kv_part;
+    *pstate = state_part;
+}
+
+/* vLLM's KV pool: what the budget leaves, its capacity in tokens; the
+ * CUDA graphs held above the budget (0 when inside it) returned. */
+static double vllm_kv_pool(iw_estimate *e, const kvsum *ps, double f, double all_part, double kv_part,
+                           double state_part)
+{
+    const iw_est_opts *in = &e->in;
+    const iw_est_profile *prof = in->profile;
+    const kvsum s = *ps;
     /* vLLM's KV pool: what the budget leaves after everything that does not
      * grow with tokens (the recurrent state of `batch` sequences included),
      * in whole blocks.  With fragmentation f on the KV and state (f_rest = 1)
@@ -1666,6 +1662,13 @@ int iw_estimate_compute(const iw_arch *a, const iw_est_opts *o, iw_estimate *e)
             e->kv_block_bytes = to_i64(per_tok * IW_EST_VLLM_BLOCK);
         }
     }
+    return graphs_out;
+}
+
+/* The total and the verdict against the budget. */
+static void total_and_fit(iw_estimate *e, double graphs_out)
+{
+    const iw_est_opts *in = &e->in;
     double total = 0;
     for (size_t i = 0; i < e->n_terms; i++)
         total += (double)e->terms[i].bytes;
@@ -1677,6 +1680,58 @@ int iw_estimate_compute(const iw_arch *a, const iw_est_opts *o, iw_estimate *e)
                          "gpu_memory_utilization, but only %.2f GiB are left: lower --gpu-util or use --enforce-eager",
                          graphs_out / GiB, (double)(in->vram_bytes - e->budget) / GiB);
     }
+}
+
+int iw_estimate_compute(const iw_arch *a, const iw_est_opts *o, iw_estimate *e)
+{
+    int rc;
+    iw_estimate_free(e);
+    if ((rc = iw_opts_version_check(o->version, IW_EST_OPTS_VERSION, "iw_estimate_compute")) < 0)
+        return rc;
+    if ((rc = resolve_request(a, o, e)))
+        return rc;
+    iw_est_opts *in = &e->in;
+
+    /* weights (vLLM: the version's rules decide bitsandbytes and MXFP4 layout) */
+    const iw_est_profile *R = in->vllm_rules ? in->vllm_rules : in->profile;
+    int64_t wb = 0;
+    char wf[320];
+    const char *wsrc = NULL;
+    wload wl = {0};
+    wl.tp = in->tp;
+    if (in->engine == IW_ENGINE_VLLM) {
+        wl.bnb_dq_f32 = R->vllm_bnb_dq_dequantized;
+        mxfp4_padding(in, &wl);
+    }
+    if ((rc = weights_impl(a, &wl, &wb, wf, sizeof(wf), &wsrc)))
+        return rc;
+    e->weights_bytes = wb;
+
+    /* the KV cache per token by layer kind, the recurrent state */
+    kvsum s;
+    if ((rc = kv_classes(a, in->engine, in->kv_dtype, in->tp, &s, &e->warnings)))
+        return rc;
+    e->kv_bytes_per_token = to_i64(s.full + s.swa + s.chunk + s.cross);
+    e->state_bytes_per_seq = to_i64(s.state);
+    if (!known(a->hidden_size) || !known(a->vocab_size))
+        iw_strlist_push_unique(&e->warnings, "hidden_size or vocab_size unknown: activation/compute terms undercounted");
+    char vf[256] = "";
+    bool vis_incl = false;
+    double vis = vision_bytes(a, vf, sizeof(vf), &vis_incl);
+    if (!(vis > 0) && !vis_incl && vf[0])
+        iw_strlist_push_unique(&e->warnings, vf);     /* a tower of unknown size is not counted: say so */
+
+    /* the engine's terms */
+    if (in->engine == IW_ENGINE_VLLM)
+        vllm_terms(a, e, &s, wb, wf, wsrc, vis, vis_incl, vf);
+    else if ((rc = llamacpp_terms(a, e, &s, wb, wf, wsrc, vis, vis_incl, vf)))
+        return rc;
+    if (in->calibration)
+        apply_calibration(e, in->calibration);
+    double f, all_part, kv_part, state_part;
+    profile_margins(e, &f, &all_part, &kv_part, &state_part);
+    double graphs_out = vllm_kv_pool(e, &s, f, all_part, kv_part, state_part);
+    total_and_fit(e, graphs_out);
     return 0;
 }
 
