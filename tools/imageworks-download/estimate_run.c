@@ -515,6 +515,135 @@ static cJSON *overrides_json(const iw_ov_result *ovr)
     return arr;
 }
 
+/* ---- the run, step by step ------------------------------------------- */
+
+/* The budget (--gpu) and the profile (--profile, the GPU's, else the
+ * set's default; a vLLM version's rules); -1 with res filled when refused. */
+static int resolve_profile(const est_request *req, iw_est_profiles *ps, iw_est_opts *o, est_result *res)
+{
+    const char *prof_name = req->profile;
+    if (req->gpu) {
+        const iw_est_gpu_spec *g = iw_est_profiles_gpu(ps, req->gpu);
+        if (!g) {
+            fail(res, 2, "unknown GPU '%s' (see --gpu list, or give --vram SIZE)", req->gpu);
+            return -1;
+        }
+        o->vram_bytes = g->bytes;
+        o->gpu_name = g->name;
+        if (!prof_name && g->profile[0])
+            prof_name = g->profile;
+    }
+    if (o->engine == IW_ENGINE_VLLM && o->vllm_version) {
+        char vb[32];
+        iw_vllm_version_format(o->vllm_version, vb, sizeof vb);
+        if (!(o->vllm_rules = iw_est_profiles_for_vllm(ps, o->vllm_version))) {
+            fail(res, 2, "no profile covers vLLM %s (see --profile list; profiles name their versions in "
+                 "vllm.versions)", vb);
+            return -1;
+        }
+    }
+    if (!(o->profile = iw_est_profiles_get(ps, prof_name))) {
+        fail(res, 2, "unknown profile '%s' (see --profile list)", prof_name ? prof_name : "");
+        return -1;
+    }
+    return 0;
+}
+
+/* The engine: asked, else --emit's, the entry's backend, Ollama for a model
+ * read from Ollama, llama.cpp for a GGUF, else vLLM; then the options it
+ * refuses.  -1 with res filled when refused. */
+static int choose_engine(const est_request *req, const model_ref *m, const iw_arch *a, iw_est_opts *o,
+                         est_result *res)
+{
+    if (req->emit_set && req->engine_set && !kind_matches(req->emit, o->engine)) {
+        fail(res, 2, "--emit %s does not match --engine %s", iw_emit_kind_name(req->emit), iw_engine_name(o->engine));
+        return -1;
+    }
+    if (!req->engine_set) {
+        if (req->emit_set)
+            o->engine = engine_of_kind(req->emit);
+        else if (m->backend && iw_engine_parse(m->backend, &o->engine) == 0)
+            ;
+        else if (from_ollama(a))
+            o->engine = IW_ENGINE_OLLAMA;
+        else if (iw_arch_is_gguf(a))
+            o->engine = IW_ENGINE_LLAMACPP;
+        else
+            o->engine = IW_ENGINE_VLLM;
+        iw_error_clear();
+    }
+    if (o->engine == IW_ENGINE_VLLM && (o->kv_dtype == IW_KV_Q8_0 || o->kv_dtype == IW_KV_Q4_0)) {
+        fail(res, 2, "--kv-dtype %s is for llama.cpp/Ollama; vLLM takes auto, fp16, bf16 or fp8",
+             iw_kv_dtype_name(o->kv_dtype));
+        return -1;
+    }
+    if (o->engine != IW_ENGINE_VLLM && o->kv_dtype == IW_KV_FP8) {
+        fail(res, 2, "llama.cpp has no fp8 KV cache; use --kv-dtype q8_0");
+        return -1;
+    }
+    if (o->engine != IW_ENGINE_VLLM && o->tp != 1) {
+        fail(res, 2, "--tp applies to vLLM only");
+        return -1;
+    }
+    return 0;
+}
+
+/* What the budget allows: the inverse (largest context, largest batch), the
+ * recommended context and concurrency (the engine's cap may decide it) and
+ * their launch arguments. */
+typedef struct est_fit {
+    bool    have_budget, weights_too_big;
+    double  w_gpu;                      /* the weights term on the GPU */
+    int64_t max_ctx, max_batch, rec_ctx, rec_batch;
+    int64_t cap, mem_batch;             /* mem_batch > 0: the engine's cap, not memory, decided */
+    char    cap_why[200];
+} est_fit;
+
+static int size_to_budget(const est_request *req, bool ctx_from_ollama, const iw_arch *a, const iw_est_opts *o,
+                          const iw_estimate *e, const iw_ov_result *ovr, iw_strlist *args, const char *target, est_fit *f,
+                          est_result *res)
+{
+    memset(f, 0, sizeof *f);
+    f->max_ctx = f->max_batch = IW_UNKNOWN;
+    f->have_budget = o->vram_bytes != IW_UNKNOWN;
+    for (size_t i = 0; i < e->n_terms; i++)
+        if (!strcmp(e->terms[i].name, "weights"))
+            f->w_gpu = (double)e->terms[i].bytes;
+    f->weights_too_big = f->have_budget && f->w_gpu > (double)e->budget;
+    if (f->have_budget && !f->weights_too_big) {
+        if (iw_estimate_max_context(a, o, e->in.batch, &f->max_ctx) < 0 ||
+            iw_estimate_max_batch(a, o, e->in.context, &f->max_batch) < 0) {
+            fail(res, 1, "%s: %s", target, iw_error_last());
+            return -1;
+        }
+        if (req->ctx_set || ctx_from_ollama) {   /* the model's num_ctx is what it is asked for */
+            f->rec_ctx = e->in.context;
+            f->rec_batch = req->batch_set ? (e->fits ? e->in.batch : 0) : f->max_batch;
+        } else {
+            f->rec_ctx = f->max_ctx;
+            f->rec_batch = e->in.batch;
+            /* the model maximum fits: offer the concurrency at that context */
+            if (!req->batch_set && f->max_ctx > 0 && f->max_ctx == e->max_context &&
+                iw_estimate_max_batch(a, o, f->max_ctx, &f->rec_batch) < 0) {
+                fail(res, 1, "%s: %s", target, iw_error_last());
+                return -1;
+            }
+        }
+        /* the engine's limit, not memory, may decide the concurrency */
+        f->cap = iw_estimate_batch_cap(e, a, req->gpu, f->cap_why, sizeof f->cap_why);
+        if (f->rec_batch > f->cap) {
+            f->mem_batch = f->rec_batch;
+            f->rec_batch = f->cap;
+        }
+        if (f->rec_ctx > 0 && f->rec_batch > 0 &&
+            (iw_estimate_recommend(e, f->rec_ctx, f->rec_batch, args) < 0 || override_args(o->engine, ovr, args) < 0)) {
+            fail(res, 1, "%s: %s", target, iw_error_last());
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int est_run(iw_registry *reg, const est_request *req, est_result *res)
 {
     memset(res, 0, sizeof *res);
@@ -553,31 +682,8 @@ int est_run(iw_registry *reg, const est_request *req, est_result *res)
         fail(res, 1, "profiles: %s", iw_error_last());
         goto done;
     }
-    const char *prof_name = req->profile;
-    if (req->gpu) {
-        const iw_est_gpu_spec *g = iw_est_profiles_gpu(ps, req->gpu);
-        if (!g) {
-            fail(res, 2, "unknown GPU '%s' (see --gpu list, or give --vram SIZE)", req->gpu);
-            goto done;
-        }
-        o.vram_bytes = g->bytes;
-        o.gpu_name = g->name;
-        if (!prof_name && g->profile[0])
-            prof_name = g->profile;
-    }
-    if (o.engine == IW_ENGINE_VLLM && o.vllm_version) {
-        char vb[32];
-        iw_vllm_version_format(o.vllm_version, vb, sizeof vb);
-        if (!(o.vllm_rules = iw_est_profiles_for_vllm(ps, o.vllm_version))) {
-            fail(res, 2, "no profile covers vLLM %s (see --profile list; profiles name their versions in "
-                 "vllm.versions)", vb);
-            goto done;
-        }
-    }
-    if (!(o.profile = iw_est_profiles_get(ps, prof_name))) {
-        fail(res, 2, "unknown profile '%s' (see --profile list)", prof_name ? prof_name : "");
+    if (resolve_profile(req, ps, &o, res) < 0)
         goto done;
-    }
     if (req->apply && o.vram_bytes == IW_UNKNOWN) {
         fail(res, 2, "--apply needs a budget (--vram SIZE or --gpu NAME)");
         goto done;
@@ -594,36 +700,8 @@ int est_run(iw_registry *reg, const est_request *req, est_result *res)
         fail(res, 2, "--apply needs a registry entry NAME ('%s' is not one)", target);
         goto done;
     }
-    if (req->emit_set && req->engine_set && !kind_matches(req->emit, o.engine)) {
-        fail(res, 2, "--emit %s does not match --engine %s", iw_emit_kind_name(req->emit), iw_engine_name(o.engine));
+    if (choose_engine(req, &m, &a, &o, res) < 0)
         goto done;
-    }
-    if (!req->engine_set) {
-        if (req->emit_set)
-            o.engine = engine_of_kind(req->emit);
-        else if (m.backend && iw_engine_parse(m.backend, &o.engine) == 0)
-            ;
-        else if (from_ollama(&a))
-            o.engine = IW_ENGINE_OLLAMA;
-        else if (iw_arch_is_gguf(&a))
-            o.engine = IW_ENGINE_LLAMACPP;
-        else
-            o.engine = IW_ENGINE_VLLM;
-        iw_error_clear();
-    }
-    if (o.engine == IW_ENGINE_VLLM && (o.kv_dtype == IW_KV_Q8_0 || o.kv_dtype == IW_KV_Q4_0)) {
-        fail(res, 2, "--kv-dtype %s is for llama.cpp/Ollama; vLLM takes auto, fp16, bf16 or fp8",
-             iw_kv_dtype_name(o.kv_dtype));
-        goto done;
-    }
-    if (o.engine != IW_ENGINE_VLLM && o.kv_dtype == IW_KV_FP8) {
-        fail(res, 2, "llama.cpp has no fp8 KV cache; use --kv-dtype q8_0");
-        goto done;
-    }
-    if (o.engine != IW_ENGINE_VLLM && o.tp != 1) {
-        fail(res, 2, "--tp applies to vLLM only");
-        goto done;
-    }
     /* Ollama serves a model at the num_ctx its manifest (or Modelfile) sets */
     bool ctx_from_ollama = false;
     if (o.engine == IW_ENGINE_OLLAMA && !req->ctx_set && a.ollama_num_ctx > 0) {
@@ -672,51 +750,14 @@ int est_run(iw_registry *reg, const est_request *req, est_result *res)
         iw_strlist_pushf(&e.warnings, "context %lld is the model's Ollama num_ctx (its params); give --context to "
                          "change it", (long long)a.ollama_num_ctx);
 
-    int64_t max_ctx = IW_UNKNOWN, max_batch = IW_UNKNOWN, rec_ctx = 0, rec_batch = 0;
-    int64_t cap = 0, mem_batch = 0;     /* mem_batch > 0: the engine's cap, not memory, decided */
-    char cap_why[200] = "";
-    bool have_budget = o.vram_bytes != IW_UNKNOWN;
-    double w_gpu = 0;
-    for (size_t i = 0; i < e.n_terms; i++)
-        if (!strcmp(e.terms[i].name, "weights"))
-            w_gpu = (double)e.terms[i].bytes;
-    bool weights_too_big = have_budget && w_gpu > (double)e.budget;
-    if (have_budget && !weights_too_big) {
-        if (iw_estimate_max_context(&a, &o, e.in.batch, &max_ctx) < 0 ||
-            iw_estimate_max_batch(&a, &o, e.in.context, &max_batch) < 0) {
-            fail(res, 1, "%s: %s", target, iw_error_last());
-            goto done;
-        }
-        if (req->ctx_set || ctx_from_ollama) {   /* the model's num_ctx is what it is asked for */
-            rec_ctx = e.in.context;
-            rec_batch = req->batch_set ? (e.fits ? e.in.batch : 0) : max_batch;
-        } else {
-            rec_ctx = max_ctx;
-            rec_batch = e.in.batch;
-            /* the model maximum fits: offer the concurrency at that context */
-            if (!req->batch_set && max_ctx > 0 && max_ctx == e.max_context &&
-                iw_estimate_max_batch(&a, &o, max_ctx, &rec_batch) < 0) {
-                fail(res, 1, "%s: %s", target, iw_error_last());
-                goto done;
-            }
-        }
-        /* the engine's limit, not memory, may decide the concurrency */
-        cap = iw_estimate_batch_cap(&e, &a, req->gpu, cap_why, sizeof cap_why);
-        if (rec_batch > cap) {
-            mem_batch = rec_batch;
-            rec_batch = cap;
-        }
-        if (rec_ctx > 0 && rec_batch > 0 &&
-            (iw_estimate_recommend(&e, rec_ctx, rec_batch, &args) < 0 || override_args(o.engine, &ovr, &args) < 0)) {
-            fail(res, 1, "%s: %s", target, iw_error_last());
-            goto done;
-        }
-    }
-    if (have_budget && iw_estimate_verdict(&a, &o, &e, &v) < 0) {
+    est_fit fit;
+    if (size_to_budget(req, ctx_from_ollama, &a, &o, &e, &ovr, &args, target, &fit, res) < 0)
+        goto done;
+    if (fit.have_budget && iw_estimate_verdict(&a, &o, &e, &v) < 0) {
         fail(res, 1, "%s: verdict: %s", target, iw_error_last());
         goto done;
     }
-    bool fits_somehow = !have_budget || (!weights_too_big && rec_ctx > 0 && rec_batch > 0);
+    bool fits_somehow = !fit.have_budget || (!fit.weights_too_big && fit.rec_ctx > 0 && fit.rec_batch > 0);
 
     /* --emit: the recommended values with a budget, else what was asked */
     if (req->emit_set && fits_somehow) {
@@ -731,7 +772,7 @@ int est_run(iw_registry *reg, const est_request *req, est_result *res)
         }
         iw_emit_input ei = {
             .model = launch, .served_name = m.served_name, .port = req->port > 0 ? req->port : port_for_engine(&m, o.engine),
-            .context = have_budget ? rec_ctx : e.in.context, .batch = have_budget ? rec_batch : e.in.batch,
+            .context = fit.have_budget ? fit.rec_ctx : e.in.context, .batch = fit.have_budget ? fit.rec_batch : e.in.batch,
             .num_layers = a.num_layers > 0 ? a.num_layers : 0, .ov = &ovr,
             .hf_home = env_or_null("HF_HOME"), .hf_hub_cache = env_or_null("HF_HUB_CACHE"),
             .hf_endpoint = env_or_null("HF_ENDPOINT"),
@@ -770,10 +811,10 @@ int est_run(iw_registry *reg, const est_request *req, est_result *res)
     }
     cJSON_AddBoolToObject(out, "trust_remote_code", ovr.trust_remote_code);
     cJSON *inv = cJSON_AddObjectToObject(out, "inverse");
-    if (inv && max_ctx != IW_UNKNOWN) {
-        cJSON_AddNumberToObject(inv, "max_context", (double)max_ctx);
+    if (inv && fit.max_ctx != IW_UNKNOWN) {
+        cJSON_AddNumberToObject(inv, "max_context", (double)fit.max_ctx);
         cJSON_AddNumberToObject(inv, "max_context_at_batch", (double)e.in.batch);
-        cJSON_AddNumberToObject(inv, "max_batch", (double)max_batch);
+        cJSON_AddNumberToObject(inv, "max_batch", (double)fit.max_batch);
         cJSON_AddNumberToObject(inv, "max_batch_at_context", (double)e.in.context);
     } else if (inv) {
         cJSON_AddNullToObject(inv, "max_context");
@@ -783,19 +824,19 @@ int est_run(iw_registry *reg, const est_request *req, est_result *res)
     cJSON *ra = rec ? cJSON_AddArrayToObject(rec, "args") : NULL;
     for (size_t i = 0; ra && i < args.n; i++)
         cJSON_AddItemToArray(ra, cJSON_CreateString(args.v[i]));
-    if (rec && rec_ctx > 0 && rec_batch > 0) {
-        cJSON_AddNumberToObject(rec, "context", (double)rec_ctx);
-        cJSON_AddNumberToObject(rec, "batch", (double)rec_batch);
-        if (mem_batch > 0) {
+    if (rec && fit.rec_ctx > 0 && fit.rec_batch > 0) {
+        cJSON_AddNumberToObject(rec, "context", (double)fit.rec_ctx);
+        cJSON_AddNumberToObject(rec, "batch", (double)fit.rec_batch);
+        if (fit.mem_batch > 0) {
             cJSON *cj = cJSON_AddObjectToObject(rec, "batch_cap");
             if (cj) {
-                cJSON_AddNumberToObject(cj, "value", (double)cap);
-                cJSON_AddStringToObject(cj, "reason", cap_why);
-                cJSON_AddNumberToObject(cj, "memory_allows", (double)mem_batch);
+                cJSON_AddNumberToObject(cj, "value", (double)fit.cap);
+                cJSON_AddStringToObject(cj, "reason", fit.cap_why);
+                cJSON_AddNumberToObject(cj, "memory_allows", (double)fit.mem_batch);
             }
         }
     }
-    if (have_budget)
+    if (fit.have_budget)
         cJSON_AddItemToObject(out, "verdict", iw_estimate_verdict_to_json(&v));
     if (req->emit_set) {
         cJSON *ej = cJSON_AddObjectToObject(out, "emit");
@@ -817,15 +858,15 @@ int est_run(iw_registry *reg, const est_request *req, est_result *res)
     print_table(tf, target, &e, ps, &ovr);
     if (ctext)
         fputs(ctext, tf);
-    if (have_budget && !weights_too_big) {
+    if (fit.have_budget && !fit.weights_too_big) {
         fprintf(tf, "\ninverse (budget %.2f GiB):\n", (double)e.budget / GIB_D);
-        if (max_ctx > 0)
-            fprintf(tf, "  max context at batch %" PRId64 ": %" PRId64 " tokens%s\n", e.in.batch, max_ctx,
-                    max_ctx == e.max_context ? " (the model's maximum)" : "");
+        if (fit.max_ctx > 0)
+            fprintf(tf, "  max context at batch %" PRId64 ": %" PRId64 " tokens%s\n", e.in.batch, fit.max_ctx,
+                    fit.max_ctx == e.max_context ? " (the model's maximum)" : "");
         else
             fprintf(tf, "  max context at batch %" PRId64 ": none fits\n", e.in.batch);
-        fprintf(tf, "  max concurrency at context %" PRId64 ": %" PRId64 " sequence%s\n", e.in.context, max_batch,
-                max_batch == 1 ? "" : "s");
+        fprintf(tf, "  max concurrency at context %" PRId64 ": %" PRId64 " sequence%s\n", e.in.context, fit.max_batch,
+                fit.max_batch == 1 ? "" : "s");
         if (e.kv_capacity_tokens != IW_UNKNOWN)
             fprintf(tf, "  KV cache pool: %" PRId64 " tokens\n", e.kv_capacity_tokens);
         if (args.n) {
@@ -834,9 +875,9 @@ int est_run(iw_registry *reg, const est_request *req, est_result *res)
                 fprintf(tf, " %s", args.v[i]);
             fprintf(tf, "\n");
         }
-        if (mem_batch > 0)
-            fprintf(tf, "  concurrency capped at %" PRId64 " (memory allows %" PRId64 "): %s\n", cap, mem_batch,
-                    cap_why);
+        if (fit.mem_batch > 0)
+            fprintf(tf, "  concurrency capped at %" PRId64 " (memory allows %" PRId64 "): %s\n", fit.cap, fit.mem_batch,
+                    fit.cap_why);
     }
     print_verdict(tf, &v);
     fclose(tf);
@@ -844,21 +885,21 @@ int est_run(iw_registry *reg, const est_request *req, est_result *res)
     res->text = text;
     text = NULL;
 
-    if (weights_too_big) {
-        fail(res, 1, "%s: does not fit: weights alone need %.2f GiB on a %.2f GiB budget", target, w_gpu / GIB_D,
+    if (fit.weights_too_big) {
+        fail(res, 1, "%s: does not fit: weights alone need %.2f GiB on a %.2f GiB budget", target, fit.w_gpu / GIB_D,
              (double)e.budget / GIB_D);
         goto done;
     }
-    if (have_budget && (rec_ctx <= 0 || rec_batch <= 0)) {
+    if (fit.have_budget && (fit.rec_ctx <= 0 || fit.rec_batch <= 0)) {
         fail(res, 1, "%s: does not fit: %.2f GiB needed at context %" PRId64 " x batch %" PRId64
              " on a %.2f GiB budget (max context at this batch: %" PRId64 ")%s%s", target, (double)e.total / GIB_D,
-             e.in.context, e.in.batch, (double)e.budget / GIB_D, max_ctx > 0 ? max_ctx : 0,
+             e.in.context, e.in.batch, (double)e.budget / GIB_D, fit.max_ctx > 0 ? fit.max_ctx : 0,
              v.cheapest >= 0 ? "; cheapest fix: " : "", v.cheapest >= 0 ? v.fixes[v.cheapest].change : "");
         goto done;
     }
     if (req->apply) {
         bool in_curated = false;
-        int urc = iw_registry_apply_launch(reg, target, iw_engine_name(e.in.engine), &args, rec_ctx, &in_curated);
+        int urc = iw_registry_apply_launch(reg, target, iw_engine_name(e.in.engine), &args, fit.rec_ctx, &in_curated);
         if (urc < 0) {
             res->apply_error = urc;
             fail(res, 1, "estimate --apply: %s", iw_error_last());
