@@ -644,6 +644,155 @@ static int size_to_budget(const est_request *req, bool ctx_from_ollama, const iw
     return 0;
 }
 
+/* The entry's measured starts, each predicted at its own settings (a0: the
+ * architecture before this request's overrides); with --calibrate the
+ * correction from the newest start of this engine (*have_cal).  *calj the
+ * JSON block, *ctext its text; -1 with res filled on failure. */
+static int measured_starts(const est_request *req, const model_ref *m, const iw_arch *a, const iw_est_profiles *ps,
+                           const iw_est_opts *o, const iw_est_overrides *ov, const char *target, iw_arch *a0,
+                           iw_est_calibration *cal, bool *have_cal, cJSON **calj, char **ctext, est_result *res)
+{
+    size_t ctext_len = 0;
+    if (m->starts) {
+        FILE *cf = open_memstream(ctext, &ctext_len);
+        int crc = cf && iw_arch_copy(a0, a) == 0
+                ? calibration_block(a0, m->starts, ps, o, ov, req->calibrate, cal, have_cal, calj, cf)
+                : iw_error_set(IW_ENOMEM, "estimate: out of memory");
+        if (cf)
+            fclose(cf);
+        if (crc < 0) {
+            fail(res, 1, "%s: %s", target, iw_error_last());
+            return -1;
+        }
+    } else if (req->calibrate) {
+        const char *why = m->is_entry ? "the entry has no measured starts (reconcile-architecture --engine-log FILE "
+                                        "stores them): not calibrated"
+                                      : "--calibrate needs a registry entry NAME with measured starts: not calibrated";
+        if ((*calj = cJSON_CreateObject())) {
+            cJSON_AddArrayToObject(*calj, "starts");
+            cJSON_AddNullToObject(*calj, "correction");
+            cJSON_AddStringToObject(*calj, "note", why);
+            cJSON_AddBoolToObject(*calj, "applied", false);
+        }
+        if (asprintf(ctext, "\ncalibration: %s\n", why) < 0)
+            *ctext = NULL;
+    }
+    return 0;
+}
+
+/* The --json document (res->json; takes *calj). */
+static int result_json(const est_request *req, const iw_estimate *e, const char *target, const iw_est_opts *o,
+                       const iw_est_profiles *ps, const iw_ov_result *ovr, cJSON **calj, const est_fit *fit,
+                       const iw_strlist *args, const iw_est_verdict *v, est_result *res)
+{
+    cJSON *out = iw_estimate_to_json(e);
+    if (!out) {
+        fail(res, 1, "estimate: out of memory");
+        return -1;
+    }
+    res->json = out;
+    cJSON_AddStringToObject(out, "model", target);
+    cJSON *pj = cJSON_AddObjectToObject(out, "profile");
+    if (pj) {
+        cJSON_AddStringToObject(pj, "name", o->profile->name);
+        cJSON_AddStringToObject(pj, "description", o->profile->description);
+        cJSON_AddStringToObject(pj, "origin", iw_est_profiles_origin(ps));
+    }
+    cJSON *dj = cJSON_AddObjectToObject(out, "dtype");
+    if (dj) {
+        cJSON_AddStringToObject(dj, "value", ovr->dtype);
+        cJSON_AddStringToObject(dj, "source", ovr->dtype_source);
+    }
+    cJSON_AddItemToObject(out, "overrides", overrides_json(ovr));
+    if (*calj) {
+        cJSON_AddItemToObject(out, "calibration", *calj);
+        *calj = NULL;
+    }
+    cJSON_AddBoolToObject(out, "trust_remote_code", ovr->trust_remote_code);
+    cJSON *inv = cJSON_AddObjectToObject(out, "inverse");
+    if (inv && fit->max_ctx != IW_UNKNOWN) {
+        cJSON_AddNumberToObject(inv, "max_context", (double)fit->max_ctx);
+        cJSON_AddNumberToObject(inv, "max_context_at_batch", (double)e->in.batch);
+        cJSON_AddNumberToObject(inv, "max_batch", (double)fit->max_batch);
+        cJSON_AddNumberToObject(inv, "max_batch_at_context", (double)e->in.context);
+    } else if (inv) {
+        cJSON_AddNullToObject(inv, "max_context");
+        cJSON_AddNullToObject(inv, "max_batch");
+    }
+    cJSON *rec = cJSON_AddObjectToObject(out, "recommended");
+    cJSON *ra = rec ? cJSON_AddArrayToObject(rec, "args") : NULL;
+    for (size_t i = 0; ra && i < args->n; i++)
+        cJSON_AddItemToArray(ra, cJSON_CreateString(args->v[i]));
+    if (rec && fit->rec_ctx > 0 && fit->rec_batch > 0) {
+        cJSON_AddNumberToObject(rec, "context", (double)fit->rec_ctx);
+        cJSON_AddNumberToObject(rec, "batch", (double)fit->rec_batch);
+        if (fit->mem_batch > 0) {
+            cJSON *cj = cJSON_AddObjectToObject(rec, "batch_cap");
+            if (cj) {
+                cJSON_AddNumberToObject(cj, "value", (double)fit->cap);
+                cJSON_AddStringToObject(cj, "reason", fit->cap_why);
+                cJSON_AddNumberToObject(cj, "memory_allows", (double)fit->mem_batch);
+            }
+        }
+    }
+    if (fit->have_budget)
+        cJSON_AddItemToObject(out, "verdict", iw_estimate_verdict_to_json(v));
+    if (req->emit_set) {
+        cJSON *ej = cJSON_AddObjectToObject(out, "emit");
+        if (ej) {
+            cJSON_AddStringToObject(ej, "kind", iw_emit_kind_name(req->emit));
+            if (res->emitted)
+                cJSON_AddStringToObject(ej, "text", res->emitted);
+            else
+                cJSON_AddNullToObject(ej, "text");
+        }
+    }
+    return 0;
+}
+
+/* The human table (res->text): terms, calibration, inverse, recommendation,
+ * verdict. */
+static int result_text(const char *target, const iw_estimate *e, const iw_est_profiles *ps, const iw_ov_result *ovr,
+                       const char *ctext, const est_fit *fit, const iw_strlist *args, const iw_est_verdict *v,
+                       est_result *res)
+{
+    char *text = NULL;
+    size_t text_len = 0;
+    FILE *tf = open_memstream(&text, &text_len);
+    if (!tf) {
+        fail(res, 1, "estimate: out of memory");
+        return -1;
+    }
+    print_table(tf, target, e, ps, ovr);
+    if (ctext)
+        fputs(ctext, tf);
+    if (fit->have_budget && !fit->weights_too_big) {
+        fprintf(tf, "\ninverse (budget %.2f GiB):\n", (double)e->budget / GIB_D);
+        if (fit->max_ctx > 0)
+            fprintf(tf, "  max context at batch %" PRId64 ": %" PRId64 " tokens%s\n", e->in.batch, fit->max_ctx,
+                    fit->max_ctx == e->max_context ? " (the model's maximum)" : "");
+        else
+            fprintf(tf, "  max context at batch %" PRId64 ": none fits\n", e->in.batch);
+        fprintf(tf, "  max concurrency at context %" PRId64 ": %" PRId64 " sequence%s\n", e->in.context, fit->max_batch,
+                fit->max_batch == 1 ? "" : "s");
+        if (e->kv_capacity_tokens != IW_UNKNOWN)
+            fprintf(tf, "  KV cache pool: %" PRId64 " tokens\n", e->kv_capacity_tokens);
+        if (args->n) {
+            fprintf(tf, "recommended:");
+            for (size_t i = 0; i < args->n; i++)
+                fprintf(tf, " %s", args->v[i]);
+            fprintf(tf, "\n");
+        }
+        if (fit->mem_batch > 0)
+            fprintf(tf, "  concurrency capped at %" PRId64 " (memory allows %" PRId64 "): %s\n", fit->cap, fit->mem_batch,
+                    fit->cap_why);
+    }
+    print_verdict(tf, v);
+    fclose(tf);
+    res->text = text;
+    return 0;
+}
+
 int est_run(iw_registry *reg, const est_request *req, est_result *res)
 {
     memset(res, 0, sizeof *res);
@@ -662,9 +811,6 @@ int est_run(iw_registry *reg, const est_request *req, est_result *res)
     iw_est_opts o = req->opts;
     iw_est_overrides ov = req->ov;
     const char *target = req->target;
-    char *text = NULL;
-    size_t text_len = 0;
-    FILE *tf = NULL;
     iw_arch a0;
     iw_arch_init(&a0);
     iw_est_calibration cal;
@@ -672,7 +818,6 @@ int est_run(iw_registry *reg, const est_request *req, est_result *res)
     bool have_cal = false;
     cJSON *calj = NULL;
     char *ctext = NULL;
-    size_t ctext_len = 0;
 
     if (!target || !*target) {
         fail(res, 2, "expected one NAME, PATH or REPO");
@@ -712,30 +857,8 @@ int est_run(iw_registry *reg, const est_request *req, est_result *res)
     /* measured starts: each predicted at its own settings from the entry's
      * architecture (before this request's overrides); --calibrate takes the
      * corrections of the newest start of this engine */
-    if (m.starts) {
-        FILE *cf = open_memstream(&ctext, &ctext_len);
-        int crc = cf && iw_arch_copy(&a0, &a) == 0
-                ? calibration_block(&a0, m.starts, ps, &o, &ov, req->calibrate, &cal, &have_cal, &calj, cf)
-                : iw_error_set(IW_ENOMEM, "estimate: out of memory");
-        if (cf)
-            fclose(cf);
-        if (crc < 0) {
-            fail(res, 1, "%s: %s", target, iw_error_last());
-            goto done;
-        }
-    } else if (req->calibrate) {
-        const char *why = m.is_entry ? "the entry has no measured starts (reconcile-architecture --engine-log FILE "
-                                       "stores them): not calibrated"
-                                     : "--calibrate needs a registry entry NAME with measured starts: not calibrated";
-        if ((calj = cJSON_CreateObject())) {
-            cJSON_AddArrayToObject(calj, "starts");
-            cJSON_AddNullToObject(calj, "correction");
-            cJSON_AddStringToObject(calj, "note", why);
-            cJSON_AddBoolToObject(calj, "applied", false);
-        }
-        if (asprintf(&ctext, "\ncalibration: %s\n", why) < 0)
-            ctext = NULL;
-    }
+    if (measured_starts(req, &m, &a, ps, &o, &ov, target, &a0, &cal, &have_cal, &calj, &ctext, res) < 0)
+        goto done;
     if (have_cal)
         o.calibration = &cal;
     if (iw_estimate_apply_overrides(&a, &ov, &ovr) < 0) {
@@ -785,105 +908,9 @@ int est_run(iw_registry *reg, const est_request *req, est_result *res)
         }
     }
 
-    /* JSON */
-    cJSON *out = iw_estimate_to_json(&e);
-    if (!out) {
-        fail(res, 1, "estimate: out of memory");
+    if (result_json(req, &e, target, &o, ps, &ovr, &calj, &fit, &args, &v, res) < 0 ||
+        result_text(target, &e, ps, &ovr, ctext, &fit, &args, &v, res) < 0)
         goto done;
-    }
-    res->json = out;
-    cJSON_AddStringToObject(out, "model", target);
-    cJSON *pj = cJSON_AddObjectToObject(out, "profile");
-    if (pj) {
-        cJSON_AddStringToObject(pj, "name", o.profile->name);
-        cJSON_AddStringToObject(pj, "description", o.profile->description);
-        cJSON_AddStringToObject(pj, "origin", iw_est_profiles_origin(ps));
-    }
-    cJSON *dj = cJSON_AddObjectToObject(out, "dtype");
-    if (dj) {
-        cJSON_AddStringToObject(dj, "value", ovr.dtype);
-        cJSON_AddStringToObject(dj, "source", ovr.dtype_source);
-    }
-    cJSON_AddItemToObject(out, "overrides", overrides_json(&ovr));
-    if (calj) {
-        cJSON_AddItemToObject(out, "calibration", calj);
-        calj = NULL;
-    }
-    cJSON_AddBoolToObject(out, "trust_remote_code", ovr.trust_remote_code);
-    cJSON *inv = cJSON_AddObjectToObject(out, "inverse");
-    if (inv && fit.max_ctx != IW_UNKNOWN) {
-        cJSON_AddNumberToObject(inv, "max_context", (double)fit.max_ctx);
-        cJSON_AddNumberToObject(inv, "max_context_at_batch", (double)e.in.batch);
-        cJSON_AddNumberToObject(inv, "max_batch", (double)fit.max_batch);
-        cJSON_AddNumberToObject(inv, "max_batch_at_context", (double)e.in.context);
-    } else if (inv) {
-        cJSON_AddNullToObject(inv, "max_context");
-        cJSON_AddNullToObject(inv, "max_batch");
-    }
-    cJSON *rec = cJSON_AddObjectToObject(out, "recommended");
-    cJSON *ra = rec ? cJSON_AddArrayToObject(rec, "args") : NULL;
-    for (size_t i = 0; ra && i < args.n; i++)
-        cJSON_AddItemToArray(ra, cJSON_CreateString(args.v[i]));
-    if (rec && fit.rec_ctx > 0 && fit.rec_batch > 0) {
-        cJSON_AddNumberToObject(rec, "context", (double)fit.rec_ctx);
-        cJSON_AddNumberToObject(rec, "batch", (double)fit.rec_batch);
-        if (fit.mem_batch > 0) {
-            cJSON *cj = cJSON_AddObjectToObject(rec, "batch_cap");
-            if (cj) {
-                cJSON_AddNumberToObject(cj, "value", (double)fit.cap);
-                cJSON_AddStringToObject(cj, "reason", fit.cap_why);
-                cJSON_AddNumberToObject(cj, "memory_allows", (double)fit.mem_batch);
-            }
-        }
-    }
-    if (fit.have_budget)
-        cJSON_AddItemToObject(out, "verdict", iw_estimate_verdict_to_json(&v));
-    if (req->emit_set) {
-        cJSON *ej = cJSON_AddObjectToObject(out, "emit");
-        if (ej) {
-            cJSON_AddStringToObject(ej, "kind", iw_emit_kind_name(req->emit));
-            if (res->emitted)
-                cJSON_AddStringToObject(ej, "text", res->emitted);
-            else
-                cJSON_AddNullToObject(ej, "text");
-        }
-    }
-
-    /* text */
-    tf = open_memstream(&text, &text_len);
-    if (!tf) {
-        fail(res, 1, "estimate: out of memory");
-        goto done;
-    }
-    print_table(tf, target, &e, ps, &ovr);
-    if (ctext)
-        fputs(ctext, tf);
-    if (fit.have_budget && !fit.weights_too_big) {
-        fprintf(tf, "\ninverse (budget %.2f GiB):\n", (double)e.budget / GIB_D);
-        if (fit.max_ctx > 0)
-            fprintf(tf, "  max context at batch %" PRId64 ": %" PRId64 " tokens%s\n", e.in.batch, fit.max_ctx,
-                    fit.max_ctx == e.max_context ? " (the model's maximum)" : "");
-        else
-            fprintf(tf, "  max context at batch %" PRId64 ": none fits\n", e.in.batch);
-        fprintf(tf, "  max concurrency at context %" PRId64 ": %" PRId64 " sequence%s\n", e.in.context, fit.max_batch,
-                fit.max_batch == 1 ? "" : "s");
-        if (e.kv_capacity_tokens != IW_UNKNOWN)
-            fprintf(tf, "  KV cache pool: %" PRId64 " tokens\n", e.kv_capacity_tokens);
-        if (args.n) {
-            fprintf(tf, "recommended:");
-            for (size_t i = 0; i < args.n; i++)
-                fprintf(tf, " %s", args.v[i]);
-            fprintf(tf, "\n");
-        }
-        if (fit.mem_batch > 0)
-            fprintf(tf, "  concurrency capped at %" PRId64 " (memory allows %" PRId64 "): %s\n", fit.cap, fit.mem_batch,
-                    fit.cap_why);
-    }
-    print_verdict(tf, &v);
-    fclose(tf);
-    tf = NULL;
-    res->text = text;
-    text = NULL;
 
     if (fit.weights_too_big) {
         fail(res, 1, "%s: does not fit: weights alone need %.2f GiB on a %.2f GiB budget", target, fit.w_gpu / GIB_D,
@@ -920,9 +947,6 @@ int est_run(iw_registry *reg, const est_request *req, est_result *res)
     }
     res->exit_code = 0;
 done:
-    if (tf)
-        fclose(tf);
-    free(text);
     model_ref_free(&m);
     iw_arch_free(&a0);
     cJSON_Delete(calj);
