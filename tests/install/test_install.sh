@@ -4,7 +4,8 @@
 #   soname, static library, headers, iwdl.pc, binary, man page, bash
 #   completion), build docs/examples/inspect_model.c with
 #   `pkg-config --cflags --libs iwdl` (shared) and again against libiwdl.a
-#   (static), and inspect a fixture with each.
+#   (static), and inspect a fixture with each; build
+#   docs/examples/estimate_vram.c (shared) and estimate that fixture.
 # Usage: test_install.sh BUILD_DIR SOURCE_DIR CC [EXTRA_CFLAGS]
 # EXTRA_CFLAGS carries the sanitizer flags of an IW_SANITIZE build, so the
 # consumer runs against the instrumented shared library.
@@ -46,6 +47,13 @@ out=$(LD_LIBRARY_PATH=$L "$T/consumer" "$SRC/tests/fixtures/models/tiny-llama") 
 echo "$out" | grep -q '^model_type     llama$' || fail "unexpected consumer output: $out"
 echo "$out" | grep -q '^num_layers     4$' || fail "unexpected consumer output: $out"
 LD_LIBRARY_PATH=$L ldd "$T/consumer" | grep -q "libiwdl.so.0 => $L/" || fail "consumer does not load the installed library"
+# the second example: inspect, then estimate against a budget
+# shellcheck disable=SC2086
+"$CC" -std=c11 -Wall -Wextra -Werror $EXTRA "$SRC/docs/examples/estimate_vram.c" $cflags $libs -o "$T/estimator"
+est=$(LD_LIBRARY_PATH=$L "$T/estimator" "$SRC/tests/fixtures/models/tiny-llama" 24 vllm) || fail "estimator failed: $est"
+echo "$est" | grep -q '^llama on vllm, 24 GiB' || fail "unexpected estimator output: $est"
+echo "$est" | grep -q '^  weights ' || fail "estimator printed no weights term: $est"
+echo "$est" | grep -q ': fits$' || fail "tiny-llama does not fit 24 GiB: $est"
 
 # static: libiwdl.a plus the libraries iwdl.pc requires (linked as shared
 # system libraries; `pkg-config --static` would also ask for libcurl's own
