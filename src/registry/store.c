@@ -515,6 +515,51 @@ int rs_refresh(iw_registry *r, bool force, bool for_write)
     return 0;
 }
 
+/* Under the lock, before a write: entries of a snapshot this tool did not
+ * write whose names neither layer holds (added to model_registry.json by
+ * hand or by a tool that writes only the snapshot) are taken into the
+ * discovered layer, as the original's registry.py::_adopt_snapshot_additions
+ * does on load, so the snapshot this write prints does not drop them. */
+int rs_adopt_snapshot(iw_registry *r)
+{
+    r->adopted = 0;
+    file_sig now;
+    rs_sig_of(r->paths[IW_REG_MERGED], &now);
+    if (r->legacy || !now.exists || snapshot_is_ours(r, &now))
+        return 0;
+    char *text;
+    size_t len;
+    file_sig s;
+    iw_jscan sc;
+    memset(&sc, 0, sizeof sc);
+    int rc = read_whole(r->paths[IW_REG_MERGED], &text, &len, &s);
+    if (rc < 0 || !text)
+        return rc;
+    if ((rc = iw_jscan_registry(text, len, r->paths[IW_REG_MERGED], &sc)) < 0) {
+        free(text);
+        return rc;
+    }
+    for (size_t i = 0; i < sc.n && rc == 0; i++) {
+        const char *nm = sc.ents[i].name;
+        if (!nm || rs_layer_find(&r->L[IW_REG_CURATED], nm) >= 0 || rs_layer_find(&r->L[IW_REG_DISCOVERED], nm) >= 0)
+            continue;
+        cJSON *e = NULL;
+        if ((rc = iw_json_parse(text + sc.ents[i].start, sc.ents[i].end - sc.ents[i].start, r->paths[IW_REG_MERGED],
+                                &e, NULL)) < 0)
+            break;
+        if ((rc = rs_layer_add(&r->L[IW_REG_DISCOVERED], e)) == 0)
+            r->adopted++;
+    }
+    iw_jscan_free(&sc);
+    free(text);
+    if (rc < 0) {
+        for (int l = 0; l < 2; l++)
+            rs_layer_discard(&r->L[l]);
+        r->adopted = 0;
+    }
+    return rc;
+}
+
 int iw_registry_open(iw_registry **out, const char *dir)
 {
     iw_registry *r = calloc(1, sizeof *r);

@@ -64,6 +64,7 @@ struct iw_registry {
     file_sig   sig[3];
     bool       legacy;        /* discovered loaded from model_registry.json */
     int        lock_fd;       /* held lock's fd during an update, else -1 */
+    size_t     adopted;       /* this transaction: entries taken from the snapshot into discovered */
 };
 
 
@@ -90,6 +91,8 @@ long rs_layer_find(const reg_layer *L, const char *name);
 cJSON *rs_ent_json(reg_layer *L, size_t i);
 const cJSON *rs_layer_view(reg_layer *L);
 int rs_refresh(iw_registry *r, bool force, bool for_write);
+int rs_adopt_snapshot(iw_registry *r);
+int rs_layer_add(reg_layer *L, cJSON *entry);
 void rs_drop_merged(iw_registry *r);
 const cJSON *rs_merged_get(iw_registry *r, const char *name);
 const cJSON *rs_merged_view(iw_registry *r);

@@ -103,7 +103,8 @@ static int begin(iw_registry *r, iw_lock *lk)
     if ((rc = iw_lock_acquire(lk, r->lock_path, IW_REGISTRY_LOCK_TIMEOUT_MS)) < 0)
         return rc;
     r->lock_fd = lk->fd;
-    if ((rc = rs_refresh(r, false, true)) < 0 || (r->legacy && (rc = legacy_split(r)) < 0)) {
+    if ((rc = rs_refresh(r, false, true)) < 0 || (r->legacy && (rc = legacy_split(r)) < 0) ||
+        (rc = rs_adopt_snapshot(r)) < 0) {
         r->lock_fd = -1;
         iw_lock_release(lk);
         return rc;
@@ -116,6 +117,7 @@ static int begin(iw_registry *r, iw_lock *lk)
 
 static void finish(iw_registry *r, iw_lock *lk, bool wrote)
 {
+    r->adopted = 0;
     if (wrote) {
         r->legacy = false;
         rs_record_snapshot(r);
@@ -173,8 +175,9 @@ int iw_reg_update_entries(iw_registry *r, iw_reg_txn_fn fn, void *ctx)
         finish(r, &lk, false);
         return mask;
     }
-    /* the original's order: discovered, curated, snapshot */
-    if ((mask & (1 << IW_REG_DISCOVERED)) || r->legacy) {
+    /* the original's order: discovered, curated, snapshot (entries adopted
+     * from a snapshot the original wrote go into discovered with it) */
+    if ((mask & (1 << IW_REG_DISCOVERED)) || r->legacy || r->adopted) {
         which |= 1u << IW_REG_DISCOVERED;
         if ((rc = txn_print(&t, IW_REG_DISCOVERED, &b[IW_REG_DISCOVERED])) < 0)
             goto rollback;
@@ -257,9 +260,9 @@ cJSON *iw_reg_txn_get_mut(iw_reg_txn *t, iw_reg_layer layer, const char *name)
     return e;
 }
 
-int iw_reg_txn_add(iw_reg_txn *t, iw_reg_layer layer, cJSON *entry)
+/* Append a fresh entry (owned by the layer from here, freed on failure). */
+int rs_layer_add(reg_layer *L, cJSON *entry)
 {
-    reg_layer *L = t ? txn_layer(t, layer) : NULL;
     const char *nm = iw_json_get_str(entry, "name");
     int rc = 0;
     if (!L || !cJSON_IsObject(entry) || !nm || !*nm || strlen(nm) > IW_REGISTRY_MAX_NAME)
@@ -281,8 +284,6 @@ int iw_reg_txn_add(iw_reg_txn *t, iw_reg_layer layer, cJSON *entry)
         rc = iw_error_set(IW_ENOMEM, "registry: out of memory");
     if (rc < 0) {
         cJSON_Delete(entry);
-        if (t && t->err == 0)
-            t->err = rc;
         return rc;
     }
     reg_ent *e = &L->ents[L->n++];
@@ -291,6 +292,18 @@ int iw_reg_txn_add(iw_reg_txn *t, iw_reg_layer layer, cJSON *entry)
     e->name_owned = e->fresh = e->dirty = true;
     e->json = entry;
     L->live++;
+    return 0;
+}
+
+int iw_reg_txn_add(iw_reg_txn *t, iw_reg_layer layer, cJSON *entry)
+{
+    reg_layer *L = t ? txn_layer(t, layer) : NULL;
+    int rc = rs_layer_add(L, entry);
+    if (rc < 0) {
+        if (t && t->err == 0)
+            t->err = rc;
+        return rc;
+    }
     rs_drop_merged(t->r);
     return 0;
 }

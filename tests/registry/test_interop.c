@@ -401,3 +401,72 @@ Test(interop, legacy_split_like_the_original)
     iwt_rm_rf(dir);
     free(dir);
 }
+
+static int no_change(cJSON *e, bool is_new, void *ctx)
+{
+    (void)e;
+    (void)is_new;
+    (void)ctx;
+    return 0;
+}
+
+static bool layer_has(const char *dir, const char *file, const char *name)
+{
+    char *p = path_in(dir, file);
+    char *t = iwt_slurp(p, NULL);
+    cJSON *arr = t ? cJSON_Parse(t) : NULL;
+    bool found = false;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, arr)
+        found |= iw_json_get_str(e, "name") && !strcmp(iw_json_get_str(e, "name"), name);
+    cJSON_Delete(arr);
+    free(t);
+    free(p);
+    return found;
+}
+
+/* An entry only the snapshot holds (added to model_registry.json by hand,
+ * or by a tool that writes only the snapshot) is not dropped by the next
+ * write: it is taken into the discovered layer, as the original's
+ * registry.py::_adopt_snapshot_additions does on load.  A transaction that
+ * writes nothing leaves it where it is, and the next one still adopts it. */
+Test(interop, snapshot_only_entries_are_adopted_not_dropped)
+{
+    char *dir = iwt_tmpdir("interop-adopt");
+    copy_fixture("interop/snapshot/model_registry.discovered.json", dir, "model_registry.discovered.json");
+    copy_fixture("interop/snapshot/model_registry.curated.json", dir, "model_registry.curated.json");
+    size_t sl;
+    char *snap = fixture_text("interop/snapshot/model_registry.json", &sl);
+    char *end = strrchr(snap, ']');
+    cr_assert_not_null(end);
+    char *p = path_in(dir, "model_registry.json");
+    FILE *f = fopen(p, "w");
+    cr_assert_not_null(f);
+    fprintf(f, "%.*s,\n  {\n    \"name\": \"hand-added\",\n    \"backend\": \"vllm\",\n    \"backend_config\": {\n"
+               "      \"port\": 8123\n    }\n  }\n]\n", (int)(end - snap - 1), snap);
+    fclose(f);
+    free(snap);
+    iw_registry *r;
+    cr_assert_eq(iw_registry_open(&r, dir), 0, "%s", iw_error_last());
+    cr_assert_eq(iw_registry_upsert(r, "zz-temp", no_change, NULL), 0, "%s", iw_error_last());
+    cr_assert_eq(iw_registry_upsert(r, "zz-temp", add_tmp, NULL), 1, "%s", iw_error_last());
+    cr_assert_eq(iw_registry_remove(r, "zz-temp", false), 0, "%s", iw_error_last());
+    iw_registry_close(r);
+    cr_expect(layer_has(dir, "model_registry.json", "hand-added"), "the write dropped the snapshot-only entry");
+    cr_expect(layer_has(dir, "model_registry.discovered.json", "hand-added"),
+              "the snapshot-only entry was not taken into the discovered layer");
+    cr_expect(!layer_has(dir, "model_registry.curated.json", "hand-added"));
+    cr_assert_eq(iw_registry_open(&r, dir), 0, "%s", iw_error_last());
+    const cJSON *e = iw_registry_get(r, "hand-added");
+    cr_expect(e && cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetObjectItem(e, "backend_config"), "port")) == 8123,
+              "the adopted entry lost its fields");
+    /* removed through this tool, it stays removed */
+    cr_assert_eq(iw_registry_remove(r, "hand-added", false), 0, "%s", iw_error_last());
+    cr_assert_eq(iw_registry_upsert(r, "zz-temp", add_tmp, NULL), 1, "%s", iw_error_last());
+    iw_registry_close(r);
+    cr_expect(!layer_has(dir, "model_registry.json", "hand-added"), "a removed entry came back from the snapshot");
+    cr_expect(!layer_has(dir, "model_registry.discovered.json", "hand-added"));
+    free(p);
+    iwt_rm_rf(dir);
+    free(dir);
+}
