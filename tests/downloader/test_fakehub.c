@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <unistd.h>
 #include <sys/stat.h>
 
@@ -631,6 +632,101 @@ Test(fakehub, fault_rate_limit_is_measurably_slower)
     cr_expect_geq(r.seconds, 0.75, "rate-limited transfer took %.3f s", r.seconds);
     cr_expect_lt(fast, r.seconds, "unlimited %.3f s vs limited %.3f s", fast, r.seconds);
     iwt_http_free(&r);
+}
+
+/* A GET of url on its own thread (for answers that must overlap). */
+typedef struct bg_get { pthread_t th; const char *url; iwt_http r; double end; } bg_get;
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+static void *bg_get_main(void *arg)
+{
+    bg_get *g = arg;
+    iwt_http_do(&g->r, "GET", g->url, NULL, NULL);
+    g->end = mono_now();
+    return NULL;
+}
+
+static long stats_at(const char *key, const char *host)
+{
+    char *s = iwt_hub_stats(&g_hub);
+    cJSON *j = s ? cJSON_Parse(s) : NULL;
+    free(s);
+    const cJSON *v = cJSON_GetObjectItem(cJSON_GetObjectItem(j, key), host);
+    long n = cJSON_IsNumber(v) ? (long)cJSON_GetNumberValue(v) : -1;
+    cJSON_Delete(j);
+    return n;
+}
+
+Test(fakehub, fault_max_active_refuses_bodies_beyond_the_cap)
+{
+    char loc[1024];
+    cdn_url_for_big(loc, sizeof loc);
+    iwt_hub_reset(&g_hub);
+    /* two slow bodies are in flight; a third request gets 503 */
+    cr_assert_gt(iwt_hub_fault(&g_hub, "{\"path\": \"big.bin\", \"host\": \"cdn\", \"rate_bps\": 250000, \"times\": -1}"), 0);
+    int id = iwt_hub_fault(&g_hub, "{\"path\": \"big.bin\", \"host\": \"cdn\", \"max_active\": 2, \"times\": -1}");
+    cr_assert_gt(id, 0);
+    bg_get g[2] = { { .url = loc }, { .url = loc } };
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(pthread_create(&g[i].th, NULL, bg_get_main, &g[i]), 0);
+    usleep(300000);
+    cr_expect_eq(stats_at("active", "cdn"), 2);
+    iwt_http r;
+    cr_assert_eq(iwt_http_do(&r, "GET", loc, NULL, NULL), 0);
+    cr_expect_eq(r.status, 503, "third body while two are in flight: HTTP %ld", r.status);
+    iwt_http_free(&r);
+    /* HEAD carries no body: not counted, not refused */
+    cr_assert_eq(iwt_http_do(&r, "HEAD", loc, NULL, NULL), 0);
+    cr_expect_eq(r.status, 200);
+    iwt_http_free(&r);
+    for (int i = 0; i < 2; i++) {
+        pthread_join(g[i].th, NULL);
+        cr_expect_eq(g[i].r.status, 200);
+        cr_expect_eq(g[i].r.body_len, g_big_len);
+        iwt_http_free(&g[i].r);
+    }
+    cr_expect_eq(stats_at("peak_active", "cdn"), 2);
+    cr_expect_eq(stats_at("active", "cdn"), 0);
+    /* with both done, a body is admitted again */
+    cr_assert_eq(iwt_http_do(&r, "GET", loc, NULL, NULL), 0);
+    cr_expect_eq(r.status, 200);
+    iwt_http_free(&r);
+    /* a status may replace 503; body faults go in their own fault */
+    cr_expect_gt(iwt_hub_fault(&g_hub, "{\"path\": \"big.bin\", \"max_active\": 1, \"status\": 429, \"retry_after\": 3}"), 0);
+    char url[512];
+    snprintf(url, sizeof url, "%s/_control/fault", g_hub.hub_url);
+    cr_assert_eq(iwt_http_do(&r, "POST", url, NULL, "{\"path\": \"big.bin\", \"max_active\": 1, \"rate_bps\": 10}"), 0);
+    cr_expect_eq(r.status, 400);
+    cr_expect(r.body && strstr(r.body, "max_active cannot also carry body faults"), "%s", r.body);
+    iwt_http_free(&r);
+}
+
+Test(fakehub, fault_shared_rate_is_one_rate_for_all_answers)
+{
+    char loc[1024];
+    cdn_url_for_big(loc, sizeof loc);
+    /* two bodies of 200000 bytes share 250000 B/s: the later one ends after
+     * about 1.6 s (each alone at that rate would take 0.8 s) */
+    cr_assert_gt(iwt_hub_fault(&g_hub, "{\"path\": \"big.bin\", \"host\": \"cdn\", \"shared_rate_bps\": 250000, \"times\": -1}"), 0);
+    bg_get g[2] = { { .url = loc }, { .url = loc } };
+    double t0 = mono_now();
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(pthread_create(&g[i].th, NULL, bg_get_main, &g[i]), 0);
+    double last = 0;
+    for (int i = 0; i < 2; i++) {
+        pthread_join(g[i].th, NULL);
+        cr_expect_eq(g[i].r.status, 200);
+        cr_expect_eq(g[i].r.body_len, g_big_len);
+        cr_expect_eq(memcmp(g[i].r.body, g_big, g_big_len), 0);
+        if (g[i].end > last)
+            last = g[i].end;
+        iwt_http_free(&g[i].r);
+    }
+    cr_expect_geq(last - t0, 1.5, "400000 bytes at a shared 250000 B/s took %.2f s", last - t0);
 }
 
 Test(fakehub, log_records_auth_header_per_host)

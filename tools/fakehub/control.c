@@ -24,8 +24,72 @@ typedef struct fh_fault {
     uint64_t stall_after;     /* UINT64_MAX none */
     uint64_t stall_ms;
     bool     no_length;
+    uint64_t max_active;      /* 0 none: refuse a body when this many are in flight */
+    fh_bucket *shared;        /* shared_rate_bps, or NULL */
     struct fh_fault *next;
 } fh_fault;
+
+struct fh_bucket {
+    pthread_mutex_t mu;
+    uint64_t rate;            /* bytes per second, all answers together */
+    double   next;            /* s (CLOCK_MONOTONIC): when the next bytes may go */
+    int      refs;
+};
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static fh_bucket *bucket_new(uint64_t rate)
+{
+    fh_bucket *b = calloc(1, sizeof *b);
+    if (!b)
+        return NULL;
+    pthread_mutex_init(&b->mu, NULL);
+    b->rate = rate;
+    b->refs = 1;
+    return b;
+}
+
+static void bucket_ref(fh_bucket *b)
+{
+    __atomic_add_fetch(&b->refs, 1, __ATOMIC_ACQ_REL);
+}
+
+void fh_bucket_unref(fh_bucket *b)
+{
+    if (b && __atomic_sub_fetch(&b->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+        pthread_mutex_destroy(&b->mu);
+        free(b);
+    }
+}
+
+uint64_t fh_bucket_rate(const fh_bucket *b)
+{
+    return b->rate;
+}
+
+/* Each send reserves the next n / rate seconds of the shared timeline and
+ * waits for its start; an idle bucket starts again from now (no burst is
+ * saved up). */
+void fh_bucket_wait(fh_bucket *b, uint64_t n)
+{
+    pthread_mutex_lock(&b->mu);
+    double now = mono_s();
+    if (b->next < now)
+        b->next = now;
+    double at = b->next;
+    b->next += (double)n / (double)b->rate;
+    pthread_mutex_unlock(&b->mu);
+    double d = at - now;
+    if (d > 0) {
+        struct timespec ts = { (time_t)d, (long)((d - (double)(time_t)d) * 1e9) };
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
+    }
+}
 
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static fh_fault *g_faults;
@@ -33,6 +97,7 @@ static int g_next_id = 1;
 static cJSON *g_log;
 static FILE *g_logf;
 static uint64_t g_requests[2], g_bytes[2], g_conns[2];
+static uint64_t g_active[2], g_peak[2];   /* file bodies in flight, and the most at once */
 
 int fh_control_init(const char *log_path, char *msg, size_t msgn)
 {
@@ -59,6 +124,7 @@ static void faults_clear_locked(void)
         free(f->path_glob);
         free(f->url_glob);
         free(f->location);
+        fh_bucket_unref(f->shared);
         free(f);
     }
 }
@@ -99,6 +165,7 @@ static void fault_use_locked(fh_fault *f)
             free(f->path_glob);
             free(f->url_glob);
             free(f->location);
+            fh_bucket_unref(f->shared);
             free(f);
             return;
         }
@@ -110,7 +177,7 @@ int fh_fault_take_status(int host, const char *file_path, const char *url_path, 
     int id = 0;
     pthread_mutex_lock(&g_mu);
     for (fh_fault *f = g_faults; f; f = f->next) {
-        if (f->status && fault_matches(f, host, file_path, url_path)) {
+        if (f->status && !f->max_active && fault_matches(f, host, file_path, url_path)) {
             id = f->id;
             out->status = f->status;
             out->retry_after = f->retry_after;
@@ -121,6 +188,34 @@ int fh_fault_take_status(int host, const char *file_path, const char *url_path, 
     }
     pthread_mutex_unlock(&g_mu);
     return id;
+}
+
+int fh_body_begin(int host, const char *file_path, const char *url_path, fh_status_fault *out)
+{
+    int id = 0;
+    pthread_mutex_lock(&g_mu);
+    for (fh_fault *f = g_faults; f; f = f->next) {
+        if (f->max_active && g_active[host] >= f->max_active && fault_matches(f, host, file_path, url_path)) {
+            id = f->id;
+            out->status = f->status;
+            out->retry_after = f->retry_after;
+            snprintf(out->location, sizeof out->location, "%s", f->location ? f->location : "");
+            fault_use_locked(f);
+            break;
+        }
+    }
+    if (!id && ++g_active[host] > g_peak[host])
+        g_peak[host] = g_active[host];
+    pthread_mutex_unlock(&g_mu);
+    return id;
+}
+
+void fh_body_end(int host)
+{
+    pthread_mutex_lock(&g_mu);
+    if (g_active[host])
+        g_active[host]--;
+    pthread_mutex_unlock(&g_mu);
 }
 
 void fh_fault_take_body(int host, const char *file_path, const char *url_path,
@@ -134,12 +229,13 @@ void fh_fault_take_body(int host, const char *file_path, const char *url_path,
     out->stall_after = UINT64_MAX;
     out->stall_ms = 0;
     out->no_length = false;
+    out->shared = NULL;
     pthread_mutex_lock(&g_mu);
     fh_fault *f = g_faults;
     while (f) {
         fh_fault *next = f->next;
         bool body = f->cut_after != UINT64_MAX || f->corrupt_offset >= 0 || f->rate_bps ||
-                    f->ignore_range || f->stall_after != UINT64_MAX || f->no_length;
+                    f->ignore_range || f->stall_after != UINT64_MAX || f->no_length || f->shared;
         /* a corruption is only used up by an answer that carries its byte */
         bool misses = f->corrupt_offset >= 0 && !f->ignore_range &&
                       ((uint64_t)f->corrupt_offset < lo || (uint64_t)f->corrupt_offset > hi);
@@ -156,6 +252,10 @@ void fh_fault_take_body(int host, const char *file_path, const char *url_path,
                 out->ignore_range = true;
             if (f->no_length)
                 out->no_length = true;
+            if (f->shared && !out->shared) {
+                bucket_ref(f->shared);
+                out->shared = f->shared;
+            }
             if (f->stall_after != UINT64_MAX && out->stall_after == UINT64_MAX) {
                 out->stall_after = f->stall_after;
                 out->stall_ms = f->stall_ms;
@@ -296,6 +396,12 @@ static char *add_fault(const char *body, size_t len, unsigned *status)
     get_u64(j, "rate_bps", &f->rate_bps, &bad);
     get_u64(j, "stall_after", &f->stall_after, &bad);
     get_u64(j, "stall_ms", &f->stall_ms, &bad);
+    get_u64(j, "max_active", &f->max_active, &bad);
+    uint64_t shared = 0;
+    if (get_u64(j, "shared_rate_bps", &shared, &bad) && shared) {
+        if (!(f->shared = bucket_new(shared)) && !err)
+            err = "out of memory";
+    }
     if (f->stall_ms > 600000 && !err)
         err = "stall_ms is capped at 600000";
     if ((f->stall_after != UINT64_MAX) != (f->stall_ms != 0) && !err)
@@ -311,9 +417,18 @@ static char *add_fault(const char *body, size_t len, unsigned *status)
     if (bad && !err)
         err = "numeric fields must be non-negative integers";
     bool has_body = f->cut_after != UINT64_MAX || f->corrupt_offset >= 0 || f->rate_bps ||
-                    f->ignore_range || f->stall_after != UINT64_MAX || f->no_length;
+                    f->ignore_range || f->stall_after != UINT64_MAX || f->no_length || f->shared;
+    if (!err && f->max_active) {
+        /* a connection cap: its status (503 unless given) answers the
+         * bodies beyond max_active */
+        if (has_body)
+            err = "max_active cannot also carry body faults; post two faults";
+        else if (!f->status)
+            f->status = 503;
+    }
     if (!err && !f->status && !has_body)
-        err = "a fault needs one of status, cut_after, corrupt_offset, rate_bps, ignore_range, stall_after, no_length";
+        err = "a fault needs one of status, max_active, cut_after, corrupt_offset, rate_bps, shared_rate_bps, "
+              "ignore_range, stall_after, no_length";
     if (!err && f->status && has_body)
         err = "a status fault cannot also carry body faults; post two faults";
     cJSON_Delete(j);
@@ -321,6 +436,7 @@ static char *add_fault(const char *body, size_t len, unsigned *status)
         free(f->path_glob);
         free(f->url_glob);
         free(f->location);
+        fh_bucket_unref(f->shared);
         free(f);
         return json_err(status, 400, err);
     }
@@ -358,6 +474,7 @@ char *fh_control_handle(const char *method, const char *what, const char *body, 
         memset(g_requests, 0, sizeof g_requests);
         memset(g_bytes, 0, sizeof g_bytes);
         memset(g_conns, 0, sizeof g_conns);
+        memcpy(g_peak, g_active, sizeof g_peak);
         pthread_mutex_unlock(&g_mu);
         *status = 200;
         return strdup("{\"ok\":true}");
@@ -378,10 +495,13 @@ char *fh_control_handle(const char *method, const char *what, const char *body, 
         pthread_mutex_lock(&g_mu);
         int rc = asprintf(&s,
             "{\"requests\":{\"hub\":%llu,\"cdn\":%llu},\"bytes\":{\"hub\":%llu,\"cdn\":%llu},"
-            "\"connections\":{\"hub\":%llu,\"cdn\":%llu}}",
+            "\"connections\":{\"hub\":%llu,\"cdn\":%llu},\"active\":{\"hub\":%llu,\"cdn\":%llu},"
+            "\"peak_active\":{\"hub\":%llu,\"cdn\":%llu}}",
             (unsigned long long)g_requests[0], (unsigned long long)g_requests[1],
             (unsigned long long)g_bytes[0], (unsigned long long)g_bytes[1],
-            (unsigned long long)g_conns[0], (unsigned long long)g_conns[1]);
+            (unsigned long long)g_conns[0], (unsigned long long)g_conns[1],
+            (unsigned long long)g_active[0], (unsigned long long)g_active[1],
+            (unsigned long long)g_peak[0], (unsigned long long)g_peak[1]);
         pthread_mutex_unlock(&g_mu);
         *status = 200;
         return rc < 0 ? NULL : s;

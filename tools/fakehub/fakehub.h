@@ -76,6 +76,14 @@ void fh_hash_cache_free(void);
 void fh_prehash_all(void);
 
 /* ---- control.c ---- */
+/* A rate shared by every answer of one fault (a "link"), refcounted: the
+ * fault and each answer using it hold a reference. */
+typedef struct fh_bucket fh_bucket;
+/* Wait until n more bytes fit the shared rate. */
+void fh_bucket_wait(fh_bucket *b, uint64_t n);
+uint64_t fh_bucket_rate(const fh_bucket *b);
+void fh_bucket_unref(fh_bucket *b);
+
 typedef struct fh_body_fault {
     int      id;              /* first fault applied, 0 if none */
     uint64_t cut_after;       /* UINT64_MAX = none */
@@ -85,6 +93,7 @@ typedef struct fh_body_fault {
     uint64_t stall_after;     /* UINT64_MAX = none: pause after this many body bytes */
     uint64_t stall_ms;        /* ... for this long (connection stays open) */
     bool     no_length;       /* chunked answer without Content-Length */
+    fh_bucket *shared;        /* NULL = none; else a reference (fh_bucket_unref) */
 } fh_body_fault;
 
 typedef struct fh_status_fault {
@@ -96,6 +105,12 @@ typedef struct fh_status_fault {
 /* First matching status fault (consumes one use): returns its id (> 0) and
  * fills *out, or 0 when none matches. */
 int  fh_fault_take_status(int host, const char *file_path, const char *url_path, fh_status_fault *out);
+/* A file body is about to be sent on host.  0: admitted, and counted as in
+ * flight until fh_body_end; else the id of the max_active fault that refuses
+ * it (this many bodies are already in flight), filling *out as
+ * fh_fault_take_status does (status 503 unless given). */
+int  fh_body_begin(int host, const char *file_path, const char *url_path, fh_status_fault *out);
+void fh_body_end(int host);
 /* Merge every matching body fault (consuming one use each) for an answer
  * serving file bytes [lo, hi]; a corruption outside them does not match. */
 void fh_fault_take_body(int host, const char *file_path, const char *url_path,

@@ -54,6 +54,7 @@ typedef struct fh_req {
     fh_reader *rd;
     uint64_t conn;
     int      fault;
+    bool     in_flight;       /* counted by fh_body_begin until it completes */
 } fh_req;
 
 static int g_host_ids[2] = { FH_HUB, FH_CDN };
@@ -358,6 +359,7 @@ static void reader_unref(fh_reader *rd)
     if (rd && __atomic_sub_fetch(&rd->refs, 1, __ATOMIC_ACQ_REL) == 0) {
         if (rd->fd >= 0)
             close(rd->fd);
+        fh_bucket_unref(rd->f.shared);
         free(rd);
     }
 }
@@ -418,6 +420,15 @@ static ssize_t reader_cb(void *cls, uint64_t pos, char *buf, size_t max)
             struct timespec ts = { (time_t)d, (long)((d - (double)(time_t)d) * 1e9) };
             while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
         }
+    }
+    if (rd->f.shared) {
+        /* one rate for every answer of the fault: a link, not a connection */
+        uint64_t chunk = fh_bucket_rate(rd->f.shared) / 20;
+        if (chunk == 0)
+            chunk = 1;
+        if (n > chunk)
+            n = chunk;
+        fh_bucket_wait(rd->f.shared, n);
     }
     size_t got = 0;
     while (got < n) {
@@ -507,8 +518,15 @@ static enum MHD_Result serve_file(struct MHD_Connection *c, fh_req *q, const fh_
         rk = 0;
     char hdr[128];
     /* body faults are taken only by GETs that will carry file bytes */
-    fh_body_fault bf = { 0, UINT64_MAX, -1, 0, false, UINT64_MAX, 0, false };
+    fh_body_fault bf = { 0, UINT64_MAX, -1, 0, false, UINT64_MAX, 0, false, NULL };
     if (strcmp(q->method, "GET") == 0 && size > 0 && rk >= 0) {
+        fh_status_fault cf;
+        int cid = fh_body_begin(q->host, e->path, q->path, &cf);
+        if (cid) {
+            close(fd);
+            return send_fault_status(c, q, cid, &cf);
+        }
+        q->in_flight = true;
         fh_fault_take_body(q->host, e->path, q->path, rk ? a : 0, rk ? b : size - 1, &bf);
         q->fault = bf.id;
         if (bf.ignore_range)
@@ -516,6 +534,7 @@ static enum MHD_Result serve_file(struct MHD_Connection *c, fh_req *q, const fh_
     }
     if (rk < 0) {
         close(fd);
+        fh_bucket_unref(bf.shared);
         struct MHD_Response *resp = buf_response(NULL, 0);
         if (!resp)
             return MHD_NO;
@@ -530,6 +549,7 @@ static enum MHD_Result serve_file(struct MHD_Connection *c, fh_req *q, const fh_
     uint64_t len = rk ? b - a + 1 : size;
     if (len == 0) {                 /* empty file: nothing to stream */
         close(fd);
+        fh_bucket_unref(bf.shared);
         struct MHD_Response *resp = buf_response(NULL, 0);
         if (!resp)
             return MHD_NO;
@@ -542,6 +562,7 @@ static enum MHD_Result serve_file(struct MHD_Connection *c, fh_req *q, const fh_
     fh_reader *rd = calloc(1, sizeof *rd);
     if (!rd) {
         close(fd);
+        fh_bucket_unref(bf.shared);
         return MHD_NO;
     }
     rd->fd = fd;
@@ -554,6 +575,7 @@ static enum MHD_Result serve_file(struct MHD_Connection *c, fh_req *q, const fh_
         bf.no_length ? MHD_SIZE_UNKNOWN : len, FH_BLOCK, reader_cb, rd, reader_free_cb);
     if (!resp) {
         close(fd);
+        fh_bucket_unref(bf.shared);
         free(rd);
         return MHD_NO;
     }
@@ -1113,6 +1135,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
     if (!q)
         return;
     req_log(q, q->rd ? q->rd->sent : q->static_bytes);
+    if (q->in_flight)
+        fh_body_end(q->host);
     if (q->rd)
         q->rd->q = NULL;
     reader_unref(q->rd);
