@@ -3,11 +3,12 @@
  * iw_download_repo() pins the revision to a commit, lists the repo, filters
  * with include/exclude globs and fetches the files over one libcurl multi
  * handle: up to `jobs` files at once; files of at least `split_min` bytes are
- * cut into ranges of about `chunk` bytes (at least one per connection),
- * handed out in file order to up to `connections` transfers at once into a
- * preallocated partial file, and when a connection frees up the remaining
- * range with the latest estimated finish is split in two (never below
- * IW_DL_MIN_SPLIT).
+ * cut into ranges of about `chunk` bytes, handed out in file order into a
+ * preallocated partial file by as many transfers per host as an adaptive
+ * controller allows (4 at first, more while each step of connections raises
+ * the aggregate rate, fewer on 429/503; at most `connections`), and when a
+ * connection frees up the remaining range with the latest estimated finish
+ * is split in two (never below IW_DL_MIN_SPLIT).
  * Every file is verified (sha256 for LFS files, git blob sha1 otherwise)
  * before it is renamed into place.  Partial data and the done ranges survive
  * kill -9 and are reused by the next run (see docs/download.md).
@@ -21,7 +22,9 @@
 #include "hub.h"
 
 #define IW_DL_DEFAULT_JOBS         8
-#define IW_DL_DEFAULT_CONNECTIONS  8
+#define IW_DL_DEFAULT_CONNECTIONS  32             /* per host, for the ranges of large files: the most the
+                                                     adaptive count may reach (docs/download.md) */
+#define IW_DL_MAX_CONNECTIONS      64             /* highest --connections accepted */
 #define IW_DL_DEFAULT_SPLIT_MIN    (64ull << 20)  /* files >= 64 MiB use ranges */
 #define IW_DL_MIN_SPLIT            (256ull << 10) /* never split a range below 256 KiB */
 #define IW_DL_DEFAULT_CHUNK        (32ull << 20)  /* split files: ranges of ~32 MiB, in file order */
@@ -75,7 +78,9 @@ typedef struct iw_dl_options {
     const char *dest;                   /* PLAIN: target dir (NULL: $IMAGEWORKS_MODEL_ROOT/<repo>);
                                            HF_CACHE: cache root (NULL: HF_HUB_CACHE or $HF_HOME/hub) */
     int      jobs;                      /* 0: 8 */
-    int      connections;               /* 0: 8 */
+    int      connections;               /* 0: 32; most transfers open to one host for the
+                                           ranges of large files; the engine starts with 4
+                                           and adds more while they pay off (docs/download.md) */
     uint64_t split_min;                 /* 0: 64 MiB */
     uint64_t chunk;                     /* 0: 32 MiB; a split file is cut into ranges of this
                                            size (at least `connections`, at most 128), fetched

@@ -11,6 +11,12 @@
  * resume; data is trusted only after the whole file hashes to the expected
  * value, and only then renamed to where readers look.
  *
+ * How many transfers a split file may have is decided per host (the one
+ * serving its body, known from its first answer) by a controller (adapt.c)
+ * that adds connections while they raise the host's aggregate rate and
+ * shrinks on 429/503; when its limit drops, the transfers above it end and
+ * their ranges wait for a connection.
+ *
  * A split file is cut into ranges of about o->chunk bytes handed out in file
  * order, so the contiguous prefix -- what the hashing thread can read --
  * grows during the download instead of jumping at its end (with one range
@@ -20,10 +26,12 @@
  * blocks the loop that serves every other transfer.
  */
 #include "engine.h"
+#include "adapt.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +54,7 @@
 #define PROGRESS_MS     250
 #define STATE_EVERY_MS  1000
 #define LOCK_RETRY_MS   200
+#define MAX_REFUSALS    20              /* per range, then they count as failures */
 
 enum { F_PENDING = 0, F_RUNNING, F_DONE, F_FAILED };
 
@@ -53,6 +62,7 @@ typedef struct seg {
     uint64_t start, pos, end;
     int      xfer;          /* index+1 of the active transfer, 0 = idle */
     int      fails;         /* consecutive failures without progress */
+    int      refusals;      /* 429/503 while other transfers were served (not counted in fails) */
     uint64_t not_before;    /* ms: backoff */
     uint64_t t_start, b_start; /* for the rate estimate */
 } seg;
@@ -73,6 +83,8 @@ typedef struct xfer {
     iw_buf  errbody;
     uint64_t got;
     int     redirects;
+    int     host;           /* index in E->hosts when counted by its controller, else -1 */
+    uint64_t t_start;       /* ms */
 } xfer;
 
 /* Verification runs beside the transfers: one thread per running file hashes
@@ -120,9 +132,22 @@ typedef struct dfile {
     int      verify_failures;
     uint64_t not_before;
     bool     no_range;      /* server ignored Range: single full GET */
+    bool     probed;        /* split file: the first answer (redirect or body) came, so
+                               its host is known and more transfers may start */
+    int      host;          /* index in E->hosts of the host serving its body, -1 unknown */
     uint64_t rate_t, rate_b;
     double   rate;
 } dfile;
+
+/* A host that serves the ranges of split files, and its connection
+ * controller (adapt.c).  The counts are redone on every pass of the loop. */
+typedef struct host {
+    char    *key;           /* scheme://host:port */
+    iw_adapt ctl;
+    int      active;        /* transfers open */
+    int      warming;       /* ... of which no body byte yet */
+    int      files;         /* running split files with work left (fair share) */
+} host;
 
 /* The state of one run (iw_engine_run).  Not iw_engine: that name is the
  * estimator's engine enum (estimate.h). */
@@ -140,6 +165,8 @@ struct xfer_engine {
     uint64_t  fetched;
     uint64_t  t0, last_progress;
     uint64_t  total_size, total_done;
+    host     *hosts;
+    size_t    nhosts;
     char      err[1024];    /* first failure's message */
 };
 
@@ -158,6 +185,34 @@ static void emit(xfer_engine *E, iw_dl_event *ev)
 }
 
 static const char *expected_hash(const iw_dl_file *s) { return s->lfs ? s->sha256 : s->oid; }
+
+/* A file fetched as ranges by several transfers, which its host's
+ * controller counts (smaller files are one transfer each, bounded by jobs). */
+static bool split_file(const xfer_engine *E, const struct dfile *f);
+
+/* Index of url's host in E->hosts (added with a fresh controller), or -1. */
+static int host_index(xfer_engine *E, const char *url)
+{
+    char *key = url ? iw_hub_origin_key(url) : NULL;
+    if (!key)
+        return -1;
+    for (size_t i = 0; i < E->nhosts; i++)
+        if (!strcmp(E->hosts[i].key, key)) {
+            free(key);
+            return (int)i;
+        }
+    host *nh = realloc(E->hosts, (E->nhosts + 1) * sizeof *nh);
+    if (!nh) {
+        free(key);
+        return -1;
+    }
+    E->hosts = nh;
+    host *h = &E->hosts[E->nhosts];
+    memset(h, 0, sizeof *h);
+    h->key = key;
+    iw_adapt_init(&h->ctl, IW_ADAPT_START, E->o->connections, iw_now_ms());
+    return (int)E->nhosts++;
+}
 
 static int fail_file(xfer_engine *E, dfile *f, int rc)
 {
@@ -272,6 +327,11 @@ out:
 
 /* ------------------------------------------------------------ file setup */
 
+static bool split_file(const xfer_engine *E, const dfile *f)
+{
+    return f->spec->size >= E->o->split_min && E->o->connections > 1 && !f->no_range;
+}
+
 static void build_fresh_segments(xfer_engine *E, dfile *f)
 {
     f->nseg = 0;
@@ -279,8 +339,9 @@ static void build_fresh_segments(xfer_engine *E, dfile *f)
     uint64_t size = f->spec->size;
     uint64_t n = 1;
     if (size >= E->o->split_min && E->o->connections > 1) {
-        /* ranges of about o->chunk bytes, at least one per connection */
-        uint64_t conns = (uint64_t)E->o->connections;
+        /* ranges of about o->chunk bytes, at least one per starting
+         * connection (more connections split the ranges as they come) */
+        uint64_t conns = (uint64_t)(E->o->connections < IW_ADAPT_START ? E->o->connections : IW_ADAPT_START);
         n = E->o->chunk ? size / E->o->chunk : conns;
         if (n < conns)
             n = conns;
@@ -555,12 +616,40 @@ static int open_file(xfer_engine *E, dfile *f)
 
 /* ------------------------------------------------------------ transfers */
 
+/* The first body byte of an accepted 2xx answer.  A split file's first
+ * answer (after any redirect) shows that the server honours Range and which
+ * host serves the body; only then do more transfers start, counted by that
+ * host's controller, which also takes the request-to-first-byte time as a
+ * round-trip sample.  (A server that ignores Range answers the first
+ * request 200 and the file becomes one plain GET without other ranges
+ * having been asked for.) */
+static void body_started(xfer *x)
+{
+    xfer_engine *E = x->E;
+    dfile *f = x->f;
+    if (!f->probed && split_file(E, f)) {
+        f->probed = true;
+        f->host = host_index(E, x->url);
+    }
+    if (x->host < 0 && f->probed && split_file(E, f))
+        x->host = f->host;
+    if (f->host >= 0) {
+        curl_off_t pre = 0, first = 0;
+        if (curl_easy_getinfo(x->e, CURLINFO_PRETRANSFER_TIME_T, &pre) == CURLE_OK &&
+            curl_easy_getinfo(x->e, CURLINFO_STARTTRANSFER_TIME_T, &first) == CURLE_OK && first >= pre)
+            iw_adapt_rtt(&E->hosts[f->host].ctl, (double)(first - pre) / 1000.0);
+    }
+}
+
 static size_t x_write(char *p, size_t sz, size_t n, void *ud)
 {
     xfer *x = ud;
     dfile *f = x->f;
     size_t len = sz * n;
-    x->last_rx = iw_now_ms();
+    uint64_t now = iw_now_ms();
+    if (x->host >= 0 && x->got > 0)
+        iw_adapt_gap(&x->E->hosts[x->host].ctl, now - x->last_rx);
+    x->last_rx = now;
     if (!x->checked) {
         curl_easy_getinfo(x->e, CURLINFO_RESPONSE_CODE, &x->status);
         x->checked = true;
@@ -584,6 +673,7 @@ static size_t x_write(char *p, size_t sz, size_t n, void *ud)
                 x->etag_changed = true;
                 return 0;
             }
+            body_started(x);
         }
     }
     if (x->status != 206 && x->status != 200) {
@@ -604,6 +694,8 @@ static size_t x_write(char *p, size_t sz, size_t n, void *ud)
         }
         off += (size_t)w;
     }
+    if (x->host >= 0)
+        iw_adapt_bytes(&x->E->hosts[x->host].ctl, take);
     s->pos += take;
     f->done += take;
     x->got += take;
@@ -651,6 +743,8 @@ static int start_xfer(xfer_engine *E, dfile *f, size_t si, const char *url_overr
     x->E = E;
     x->f = f;
     x->seg = si;
+    x->host = split_file(E, f) && f->probed ? f->host : -1;
+    x->t_start = iw_now_ms();
     if (f->no_range && s->pos > 0) {
         /* no Range support: a retry starts the file over */
         f->done = 0;
@@ -691,7 +785,7 @@ static int start_xfer(xfer_engine *E, dfile *f, size_t si, const char *url_overr
     }
     E->x[slot] = x;
     s->xfer = (int)slot + 1;
-    s->t_start = iw_now_ms();
+    s->t_start = x->t_start;
     s->b_start = s->pos;
     x->last_rx = s->t_start;
     f->active++;
@@ -899,7 +993,21 @@ static void on_done(xfer_engine *E, size_t slot, CURLcode cc)
         retry = true;
     }
     if (retry) {
-        if (x->got == 0)
+        bool refused_extra = false;
+        int hi = x->host >= 0 ? x->host : (split_file(E, f) && f->probed ? f->host : -1);
+        if ((st == 429 || st == 503) && hi >= 0) {
+            /* the host is overloaded or refuses this many connections:
+             * shrink (the loop releases the transfers above the new limit) */
+            int flowing = 0;
+            for (size_t i = 0; i < E->nx; i++)
+                if (E->x[i] && E->x[i] != x && E->x[i]->host == hi && E->x[i]->got > 0)
+                    flowing++;
+            iw_adapt_overload(&E->hosts[hi].ctl, now, x->t_start, flowing, x->hdrs.retry_after);
+            /* while others are served, the refusal is about how many of
+             * us there are, not about this range */
+            refused_extra = flowing > 0 && s->refusals++ < MAX_REFUSALS;
+        }
+        if (x->got == 0 && !refused_extra)
             s->fails++;
         if (s->fails > IW_DL_MAX_RETRIES) {
             if (x->stalled)
@@ -940,9 +1048,49 @@ static void on_done(xfer_engine *E, size_t slot, CURLcode cc)
     release_file(f);
 }
 
+/* Order the segments by start and merge runs of finished ones, so a file
+ * whose ranges keep being split (many connections) never runs out of
+ * segments; the transfers follow their segments to the new indices. */
+static void compact_segs(xfer_engine *E, dfile *f)
+{
+    size_t n = f->nseg, m = 0;
+    size_t *order = malloc(n * sizeof *order), *to = malloc(n * sizeof *to);
+    seg *ns = malloc(n * sizeof *ns);
+    if (!order || !to || !ns) {
+        free(order); free(to); free(ns);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t k = i;
+        while (k > 0 && f->segs[order[k - 1]].start > f->segs[i].start) {
+            order[k] = order[k - 1];
+            k--;
+        }
+        order[k] = i;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const seg *s = &f->segs[order[i]];
+        seg *last = m ? &ns[m - 1] : NULL;
+        if (last && !last->xfer && last->pos == last->end && last->end == s->start && !s->xfer && s->pos == s->end) {
+            last->end = last->pos = s->end;
+        } else {
+            ns[m++] = *s;
+        }
+        to[order[i]] = m - 1;
+    }
+    memcpy(f->segs, ns, m * sizeof *ns);
+    f->nseg = m;
+    for (size_t i = 0; i < E->nx; i++)
+        if (E->x[i] && E->x[i]->f == f)
+            E->x[i]->seg = to[E->x[i]->seg];
+    free(order); free(to); free(ns);
+}
+
 /* Split the active segment with the latest estimated finish. */
 static bool try_split(xfer_engine *E, dfile *f, uint64_t now)
 {
+    if (f->nseg >= MAX_SEGS / 2)
+        compact_segs(E, f);
     if (f->nseg >= MAX_SEGS || f->no_range)
         return false;
     size_t best = SIZE_MAX;
@@ -968,6 +1116,87 @@ static bool try_split(xfer_engine *E, dfile *f, uint64_t now)
         return false;
     }
     return true;
+}
+
+/* The idle range (not waiting for a backoff) nearest the start of the file,
+ * so the hashing frontier keeps moving; SIZE_MAX if none. */
+static size_t next_idle(const dfile *f, uint64_t now)
+{
+    size_t best = SIZE_MAX;
+    for (size_t k = 0; k < f->nseg; k++) {
+        const seg *s = &f->segs[k];
+        if (s->xfer || s->pos >= s->end || s->not_before > now)
+            continue;
+        if (best == SIZE_MAX || s->start < f->segs[best].start)
+            best = k;
+    }
+    return best;
+}
+
+/* Recount, per host, the transfers open to it and the running split files
+ * with ranges left to fetch. */
+static void host_counts(xfer_engine *E)
+{
+    for (size_t h = 0; h < E->nhosts; h++)
+        E->hosts[h].active = E->hosts[h].warming = E->hosts[h].files = 0;
+    for (size_t i = 0; i < E->nx; i++) {
+        const xfer *x = E->x[i];
+        if (x && x->host >= 0) {
+            E->hosts[x->host].active++;
+            if (x->got == 0)
+                E->hosts[x->host].warming++;
+        }
+    }
+    for (size_t i = 0; i < E->nfiles; i++) {
+        const dfile *f = &E->files[i];
+        if (f->state != F_RUNNING || f->host < 0 || !f->probed || !split_file(E, f))
+            continue;
+        for (size_t k = 0; k < f->nseg; k++)
+            if (f->segs[k].pos < f->segs[k].end) {
+                E->hosts[f->host].files++;
+                break;
+            }
+    }
+}
+
+/* A host's limit went down: end the transfers above it now (their ranges
+ * keep what arrived and wait, idle, for a connection).  The one at a file's
+ * hashing frontier goes last; then those of the file with the most
+ * transfers, the range furthest into the file first. */
+static void release_excess(xfer_engine *E)
+{
+    for (size_t hi = 0; hi < E->nhosts; hi++) {
+        host *h = &E->hosts[hi];
+        while (h->active > h->ctl.limit) {
+            size_t victim = SIZE_MAX;
+            bool vfront = true;
+            int vact = -1;
+            uint64_t vstart = 0;
+            for (size_t i = 0; i < E->nx; i++) {
+                const xfer *x = E->x[i];
+                if (!x || x->host != (int)hi)
+                    continue;
+                const dfile *f = x->f;
+                const seg *s = &f->segs[x->seg];
+                bool front = s->start <= f->frontier && f->frontier < s->end;
+                bool better = victim == SIZE_MAX || (vfront && !front) ||
+                              (front == vfront && (f->active > vact ||
+                                                   (f->active == vact && s->start > vstart)));
+                if (better) {
+                    victim = i;
+                    vfront = front;
+                    vact = f->active;
+                    vstart = s->start;
+                }
+            }
+            if (victim == SIZE_MAX)
+                break;
+            if (E->x[victim]->got == 0)
+                h->warming--;
+            end_xfer(E, victim);
+            h->active--;
+        }
+    }
 }
 
 static size_t running_files(xfer_engine *E)
@@ -1021,38 +1250,51 @@ static void schedule(xfer_engine *E, uint64_t now)
         iw_dl_event ev = { .kind = IW_DL_EV_START, .path = f->spec->path, .size = f->spec->size };
         emit(E, &ev);
     }
-    /* start transfers */
-    for (size_t i = 0; i < E->nfiles && !E->fatal; i++) {
-        dfile *f = &E->files[i];
-        if (f->state != F_RUNNING)
-            continue;
-        bool complete = true;
-        for (size_t k = 0; k < f->nseg; k++)
-            if (f->segs[k].pos < f->segs[k].end || f->segs[k].xfer)
-                complete = false;
-        if (complete && f->active == 0) {
-            finish_file(E, f);
-            continue;
-        }
-        int maxc = (f->spec->size >= E->o->split_min && !f->no_range) ? E->o->connections : 1;
-        for (size_t k = 0; k < f->nseg && f->active < maxc; k++) {
-            seg *s = &f->segs[k];
-            if (s->xfer || s->pos >= s->end || s->not_before > now)
+    /* start transfers.  A file below split_min (or whose server ignores
+     * Range) is one transfer; a split file makes one until its first answer
+     * shows which host serves it, then as many as that host's controller
+     * allows: first an even share of the limit among the host's running
+     * split files (pass 0), then what is left to files in order (pass 1). */
+    host_counts(E);
+    for (int pass = 0; pass < 2 && !E->fatal; pass++) {
+        for (size_t i = 0; i < E->nfiles && !E->fatal; i++) {
+            dfile *f = &E->files[i];
+            if (f->state != F_RUNNING)
                 continue;
-            int rc = start_xfer(E, f, k, NULL, 0);
-            if (rc < 0) { cancel_file_xfers(E, f); fail_file(E, f, rc); release_file(f); break; }
-        }
-        if (f->state != F_RUNNING)
-            continue;
-        while (f->active < maxc) {
-            bool idle = false;
+            bool complete = true;
             for (size_t k = 0; k < f->nseg; k++)
-                if (!f->segs[k].xfer && f->segs[k].pos < f->segs[k].end)
-                    idle = true;
-            if (idle || !try_split(E, f, now))
-                break;
-            if (start_xfer(E, f, f->nseg - 1, NULL, 0) < 0)
-                break;
+                if (f->segs[k].pos < f->segs[k].end || f->segs[k].xfer)
+                    complete = false;
+            if (complete) {
+                if (pass == 0 && f->active == 0)
+                    finish_file(E, f);
+                continue;
+            }
+            host *h = NULL;
+            int maxc = 1;
+            if (split_file(E, f) && f->probed && f->host >= 0) {
+                h = &E->hosts[f->host];
+                int share = h->files > 0 ? (h->ctl.limit + h->files - 1) / h->files : h->ctl.limit;
+                maxc = pass == 0 ? share : INT_MAX;
+            }
+            while (f->active < maxc && (!h || h->active < h->ctl.limit)) {
+                size_t k = next_idle(f, now);
+                if (k == SIZE_MAX) {
+                    /* no idle range: split the one that would finish last,
+                     * unless some range only waits for its backoff */
+                    bool waiting = false;
+                    for (size_t j = 0; j < f->nseg; j++)
+                        if (!f->segs[j].xfer && f->segs[j].pos < f->segs[j].end)
+                            waiting = true;
+                    if (waiting || !try_split(E, f, now)) {
+                        break;
+                    }
+                    k = f->nseg - 1;
+                }
+                int rc = start_xfer(E, f, k, NULL, 0);
+                if (rc < 0) { cancel_file_xfers(E, f); fail_file(E, f, rc); release_file(f); break; }
+                if (h) { h->active++; h->warming++; }
+            }
         }
     }
 }
@@ -1103,12 +1345,15 @@ int iw_engine_run(iw_hub *hub, iw_dl_file *files, size_t n, const iw_engine_opts
      * file would share one TCP connection, and a CDN's per-connection rate
      * limit -- what makes range splitting worthwhile -- would cap them all. */
     curl_multi_setopt(E.m, CURLMOPT_PIPELINING, (long)CURLPIPE_NOTHING);
-    curl_multi_setopt(E.m, CURLMOPT_MAX_HOST_CONNECTIONS, (long)(o->jobs * o->connections));
+    /* per host: the ranges of split files (at most o->connections, see
+     * adapt.c) plus one transfer per other file (at most o->jobs) */
+    curl_multi_setopt(E.m, CURLMOPT_MAX_HOST_CONNECTIONS, (long)(o->jobs + o->connections));
     E.nfiles = n;
     for (size_t i = 0; i < n; i++) {
         E.files[i].spec = &files[i];
         E.files[i].fd = -1;
         E.files[i].lock.fd = -1;
+        E.files[i].host = -1;
         E.total_size += files[i].size;
     }
     for (;;) {
@@ -1151,6 +1396,17 @@ int iw_engine_run(iw_hub *hub, iw_dl_file *files, size_t n, const iw_engine_opts
                 E.x[s]->stalled = true;
                 on_done(&E, s, CURLE_OPERATION_TIMEDOUT);
             }
+        /* the controllers see the counts and bytes of this pass; a lower
+         * limit ends transfers now, a higher one starts them right away */
+        host_counts(&E);
+        bool raised = false;
+        for (size_t h = 0; h < E.nhosts; h++) {
+            int before = E.hosts[h].ctl.limit;
+            if (iw_adapt_tick(&E.hosts[h].ctl, tnow, E.hosts[h].active, E.hosts[h].warming) &&
+                E.hosts[h].ctl.limit > before)
+                raised = true;
+        }
+        release_excess(&E);
         /* account bytes and persist state */
         for (size_t i = 0; i < n; i++) {
             dfile *f = &E.files[i];
@@ -1168,7 +1424,7 @@ int iw_engine_run(iw_hub *hub, iw_dl_file *files, size_t n, const iw_engine_opts
             else if (f->state == F_RUNNING) E.total_done += f->done;
         }
         progress(&E, now, false);
-        if (completed)
+        if (completed || raised)
             continue;   /* start the next transfers right away */
         /* a hashing thread that finished a file wakes this up */
         curl_multi_poll(E.m, NULL, 0, still > 0 ? 100 : 20, NULL);
@@ -1195,6 +1451,9 @@ int iw_engine_run(iw_hub *hub, iw_dl_file *files, size_t n, const iw_engine_opts
     }
     *fetched = E.fetched;
     progress(&E, iw_now_ms(), true);
+    for (size_t h = 0; h < E.nhosts; h++)
+        free(E.hosts[h].key);
+    free(E.hosts);
     free(E.x);
     curl_multi_cleanup(E.m);
     free(E.files);

@@ -221,6 +221,21 @@ static int url_origin(const char *url, char **scheme, char **host, char **port)
     return rc;
 }
 
+char *iw_hub_origin_key(const char *url)
+{
+    char *s, *h, *p, *out = NULL;
+    if (url_origin(url, &s, &h, &p) == 0) {
+        for (char *c = s; *c; c++)
+            *c = (char)tolower((unsigned char)*c);
+        for (char *c = h; *c; c++)
+            *c = (char)tolower((unsigned char)*c);
+        if (asprintf(&out, "%s://%s:%s", s, h, p) < 0)
+            out = NULL;
+    }
+    curl_free(s); curl_free(h); curl_free(p);
+    return out;
+}
+
 bool iw_hub_same_origin(const iw_hub *hub, const char *url)
 {
     char *s1, *h1, *p1, *s2, *h2, *p2;

@@ -27,6 +27,10 @@ void iw_hub_setup_easy(const iw_hub *hub, CURL *e);
  * plus extra (may be NULL).  Returns NULL on allocation failure. */
 struct curl_slist *iw_hub_headers(const iw_hub *hub, const char *url, const char *extra1, const char *extra2);
 
+/* "scheme://host:port" of url (lower case, default port filled in), the key
+ * the engine counts connections per host by; malloc'd, NULL if unparsable. */
+char *iw_hub_origin_key(const char *url);
+
 /* Resolve a (possibly relative) Location against base; malloc'd or NULL
  * (also for anything but http and https). */
 char *iw_hub_resolve_location(const char *base, const char *location);

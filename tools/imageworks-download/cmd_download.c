@@ -226,7 +226,7 @@ static int parse_args(int argc, char **argv, dl_args *a)
             a->backend = v;
         }
         else if (!strcmp(s, "--jobs")) { NEEDV(); if (parse_int(v, 1, 64, &a->jobs)) return usage_err("--jobs must be 1..64, not '%s'", v); }
-        else if (!strcmp(s, "--connections")) { NEEDV(); if (parse_int(v, 1, 32, &a->connections)) return usage_err("--connections must be 1..32, not '%s'", v); }
+        else if (!strcmp(s, "--connections")) { NEEDV(); if (parse_int(v, 1, IW_DL_MAX_CONNECTIONS, &a->connections)) return usage_err("--connections must be 1..%d, not '%s'", IW_DL_MAX_CONNECTIONS, v); }
         else if (!strcmp(s, "--unpack")) a->unpack = true;
         else if (!strcmp(s, "--help") || !strcmp(s, "-h")) {
             fputs(USAGE, stdout);

@@ -1,0 +1,205 @@
+/* test_engine_adapt.c - how many connections the engine opens to a host
+ * (src/downloader/adapt.c through engine.c), against fakehub: more when each
+ * connection is capped, not more when the link is shared, fewer when the
+ * server refuses extra connections (503/429), one when it ignores Range.
+ * Behaviour, not speed: the assertions count connections and requests on the
+ * server's side (fakehub's peak of bodies in flight, its request log). */
+#include "hubtest.c"
+#include "dltest.h"
+
+#include <unistd.h>
+
+#define SIZE (16u << 20)   /* 16 MiB LFS file */
+
+static char *g_root;
+static iwt_hub g_hub;
+
+static void setup(void)
+{
+    g_root = iwt_tmpdir("adaptroot");
+    dl_put(g_root, "t/a", "w.safetensors", SIZE, 11);
+    dl_put(g_root, "t/a", "small.safetensors", 6u << 20, 12);
+    cr_assert_eq(iwt_hub_start(&g_hub, g_root, NULL), 0, "fakehub did not start");
+}
+
+static void teardown(void)
+{
+    iwt_hub_stop(&g_hub);
+    iwt_rm_rf(g_root);
+    free(g_root);
+}
+
+TestSuite(adaptive, .init = setup, .fini = teardown, .timeout = 120);
+
+/* fakehub's /_control/stats number at key.host */
+static long stat_of(const char *key, const char *host)
+{
+    char *s = iwt_hub_stats(&g_hub);
+    cr_assert_not_null(s, "no stats");
+    cJSON *j = cJSON_Parse(s);
+    free(s);
+    cr_assert_not_null(j);
+    const cJSON *v = cJSON_GetObjectItem(cJSON_GetObjectItem(j, key), host);
+    cr_assert(cJSON_IsNumber(v), "stats has no %s.%s", key, host);
+    long n = (long)cJSON_GetNumberValue(v);
+    cJSON_Delete(j);
+    return n;
+}
+
+/* Connections the engine reported in progress events (sum over files). */
+typedef struct conns { int max; double sum_late; int n_late; double t_late; } conns;
+static void on_progress(const iw_dl_event *ev, void *ud)
+{
+    conns *c = ud;
+    if (ev->kind != IW_DL_EV_PROGRESS)
+        return;
+    int n = 0;
+    for (size_t i = 0; i < ev->n_active; i++)
+        n += ev->active[i].connections;
+    if (n > c->max)
+        c->max = n;
+    if (ev->elapsed >= c->t_late && n > 0) {
+        c->sum_late += n;
+        c->n_late++;
+    }
+}
+
+/* Download one file of t/a with the given faults; returns the rc. */
+static int fetch(const char *path, const char *const *faults, const char *tag, conns *c, double *secs)
+{
+    char *dest = iwt_tmpdir(tag);
+    iw_hub *hub = dl_hub(&g_hub, NULL);
+    iwt_hub_reset(&g_hub);
+    for (const char *const *f = faults; f && *f; f++)
+        cr_assert_gt(iwt_hub_fault(&g_hub, *f), 0, "fault %s refused", *f);
+    iw_dl_options o;
+    dl_opts(&o, dest);
+    const char *inc[] = { path };
+    o.include = inc;
+    o.n_include = 1;
+    o.split_min = 1u << 20;
+    o.on_event = on_progress;
+    o.ud = c;
+    iw_dl_result r;
+    uint64_t t0 = iw_now_ms_test();
+    int rc = iw_download_repo(hub, "t/a", &o, &r);
+    if (secs)
+        *secs = (double)(iw_now_ms_test() - t0) / 1000.0;
+    if (rc == 0) {
+        char p[4096], h[65], want[65];
+        snprintf(p, sizeof p, "%s/%s", dest, path);
+        dl_file_hash(p, true, h);
+        size_t n = !strcmp(path, "w.safetensors") ? SIZE : 6u << 20;
+        char *b = dl_bytes(n, !strcmp(path, "w.safetensors") ? 11 : 12);
+        iw_sha256_hex(b, n, want);
+        free(b);
+        cr_expect_str_eq(h, want, "%s content differs", path);
+    }
+    iw_dl_result_free(&r);
+    iw_hub_free(hub);
+    iwt_rm_rf(dest);
+    free(dest);
+    return rc;
+}
+
+Test(adaptive, connections_grow_when_each_connection_is_capped)
+{
+    /* every answer is limited to 1 MB/s: each added connection brings
+     * 1 MB/s more, so the engine goes past its 4 starting connections and
+     * past the first doubling */
+    const char *faults[] = { "{\"path\":\"w.safetensors\",\"host\":\"cdn\",\"rate_bps\":1000000,\"times\":-1}", NULL };
+    conns c = { .t_late = 1e9 };
+    cr_assert_eq(fetch("w.safetensors", faults, "grow", &c, NULL), 0, "%s", iw_error_last());
+    long peak = stat_of("peak_active", "cdn");
+    cr_expect_geq(peak, 12, "at most %ld CDN bodies at once (engine reported %d connections)", peak, c.max);
+    cr_expect_geq(c.max, 12, "the engine reported at most %d connections", c.max);
+    cr_expect_leq(peak, IW_DL_DEFAULT_CONNECTIONS, "%ld CDN bodies at once, above the cap", peak);
+}
+
+Test(adaptive, connections_do_not_grow_on_a_shared_link)
+{
+    /* all answers share 4 MB/s: a doubling brings nothing, so it is taken
+     * back; the engine never goes past the one probe of 8 */
+    const char *faults[] = { "{\"path\":\"w.safetensors\",\"host\":\"cdn\",\"shared_rate_bps\":4000000,\"times\":-1}", NULL };
+    conns c = { .t_late = 2.0 };
+    cr_assert_eq(fetch("w.safetensors", faults, "link", &c, NULL), 0, "%s", iw_error_last());
+    /* (counted by the engine: fakehub notices a connection the engine let
+     * go only at its next send, so its own peak can include those) */
+    cr_expect_leq(c.max, 8, "%d connections on a shared 4 MB/s", c.max);
+    cr_expect(c.n_late > 0 && c.sum_late / c.n_late <= 6.0, "%.1f connections on average after 2 s",
+              c.n_late ? c.sum_late / c.n_late : -1.0);
+}
+
+/* Count logged CDN answers with the given status. */
+static int cdn_status_count(long status)
+{
+    cJSON *log = iwt_hub_log_json(&g_hub);
+    cr_assert_not_null(log);
+    int n = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, log) {
+        const char *host = cJSON_GetStringValue(cJSON_GetObjectItem(it, "host"));
+        if (host && !strcmp(host, "cdn") && cJSON_GetNumberValue(cJSON_GetObjectItem(it, "status")) == (double)status)
+            n++;
+    }
+    cJSON_Delete(log);
+    return n;
+}
+
+static void refused_beyond_two(long status)
+{
+    /* 1 MB/s per answer, and at most 2 bodies at once: the rest get
+     * `status`.  The engine shrinks to what flows and backs off, so it
+     * completes without error and asks for a third connection only now and
+     * then (one probe after 1, 2, 4... s) */
+    char cap[256];
+    snprintf(cap, sizeof cap, "{\"path\":\"small.safetensors\",\"host\":\"cdn\",\"max_active\":2,\"status\":%ld,\"times\":-1}", status);
+    const char *faults[] = { cap, "{\"path\":\"small.safetensors\",\"host\":\"cdn\",\"rate_bps\":1000000,\"times\":-1}", NULL };
+    conns c = { .t_late = 1.0 };
+    double secs = 0;
+    int rc = fetch("small.safetensors", faults, "cap2", &c, &secs);
+    cr_assert_eq(rc, 0, "HTTP %ld beyond 2 connections: %s", status, iw_error_last());
+    int refused = cdn_status_count(status);
+    cr_expect_geq(refused, 1, "the cap was never reached (no %ld)", status);
+    cr_expect_leq(refused, 6, "%d answers %ld in %.1f s: the engine kept asking for more", refused, status, secs);
+    cr_expect_leq(stat_of("peak_active", "cdn"), 2);
+    cr_expect(c.n_late > 0 && c.sum_late / c.n_late <= 2.5, "%.1f connections on average after 1 s",
+              c.n_late ? c.sum_late / c.n_late : -1.0);
+}
+
+Test(adaptive, a_server_allowing_two_connections_gets_two_503)
+{
+    refused_beyond_two(503);
+}
+
+Test(adaptive, a_server_allowing_two_connections_gets_two_429)
+{
+    refused_beyond_two(429);
+}
+
+Test(adaptive, a_server_refusing_range_completes_with_one_connection)
+{
+    /* every ranged answer is 200 with the whole file: the first one shows
+     * it, the file is fetched again as one plain GET, and no other range was
+     * asked for meanwhile (the first answer is awaited before fanning out) */
+    const char *faults[] = { "{\"path\":\"small.safetensors\",\"host\":\"cdn\",\"ignore_range\":true,\"times\":-1}", NULL };
+    conns c = { .t_late = 1e9 };
+    cr_assert_eq(fetch("small.safetensors", faults, "norange", &c, NULL), 0, "%s", iw_error_last());
+    usleep(300000);   /* let fakehub log the aborted first answer */
+    cJSON *log = iwt_hub_log_json(&g_hub);
+    int ranged = 0, plain = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, log) {
+        const char *host = cJSON_GetStringValue(cJSON_GetObjectItem(it, "host"));
+        if (!host || strcmp(host, "cdn"))
+            continue;
+        if (cJSON_IsString(cJSON_GetObjectItem(it, "range")))
+            ranged++;
+        else
+            plain++;
+    }
+    cJSON_Delete(log);
+    cr_expect_eq(ranged, 1, "%d ranged CDN requests to a server that ignores Range", ranged);
+    cr_expect_eq(plain, 1, "%d plain CDN requests (expected the one restart)", plain);
+    cr_expect_leq(c.max, 1, "%d connections reported for a file without ranges", c.max);
+}
