@@ -21,9 +21,12 @@
  * order, so the contiguous prefix -- what the hashing thread can read --
  * grows during the download instead of jumping at its end (with one range
  * per connection, most of the file would be hashed after the last byte).
- * The hashing thread also starts writeback of what it has read, and once the
- * file is complete it finishes the hash and runs the fdatasync, so neither
- * blocks the loop that serves every other transfer.
+ * Bytes that arrive where the hash has got to are hashed from libcurl's
+ * buffer in the write callback; the hashing thread reads back the rest
+ * (ranges that came ahead of the frontier), starts writeback of what has
+ * been written, and once the file is complete finishes the hash and runs
+ * the fdatasync, so neither blocks the loop that serves every other
+ * transfer.
  */
 #include "engine.h"
 #include "adapt.h"
@@ -98,7 +101,9 @@ typedef struct hasher {
     pthread_cond_t  cv;
     uint64_t  avail;        /* main -> thread: bytes 0..avail-1 are on disk */
     uint64_t  hashed;       /* thread -> main */
-    uint64_t  flushed;      /* thread only: writeback started for 0..flushed-1 */
+    uint64_t  written;      /* main -> thread: bytes of the file on disk (any order) */
+    uint64_t  flushed;      /* thread: `written` when writeback was last started */
+    uint64_t  inline_bytes; /* hashed from the transfer buffer (hasher_inline) */
     bool      stop;
     int       err;          /* errno of a failed read */
     int       fd;
@@ -371,6 +376,12 @@ static int preallocate(dfile *f)
     return 0;
 }
 
+#ifdef SYNC_FILE_RANGE_WRITE
+#define WRITEBACK_DUE(hs) ((hs)->written - (hs)->flushed >= WRITEBACK_EVERY)
+#else
+#define WRITEBACK_DUE(hs) false
+#endif
+
 static void *hasher_main(void *arg)
 {
     hasher *hs = arg;
@@ -382,10 +393,22 @@ static void *hasher_main(void *arg)
         pthread_cond_broadcast(&hs->cv);
     }
     while (buf) {
-        while (!hs->stop && hs->hashed >= hs->avail && !hs->finish)
+        while (!hs->stop && hs->hashed >= hs->avail && !hs->finish && !WRITEBACK_DUE(hs))
             pthread_cond_wait(&hs->cv, &hs->mu);
         if (hs->stop)
             break;
+#ifdef SYNC_FILE_RANGE_WRITE
+        if (WRITEBACK_DUE(hs)) {
+            /* a hint (errors are fdatasync's to report): start writing back
+             * every dirty page of the file -- ranges arrive in any order --
+             * without waiting, so the final fdatasync finds little left */
+            hs->flushed = hs->written;
+            pthread_mutex_unlock(&hs->mu);
+            (void)sync_file_range(hs->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+            pthread_mutex_lock(&hs->mu);
+            continue;
+        }
+#endif
         if (hs->hashed >= hs->avail) {
             /* finish requested and everything hashed (avail == size) */
             pthread_mutex_unlock(&hs->mu);
@@ -399,6 +422,8 @@ static void *hasher_main(void *arg)
             hs->finished = true;
             break;
         }
+        /* read back what arrived out of order (hashed < avail, so
+         * hasher_inline leaves the hash alone meanwhile) */
         uint64_t at = hs->hashed, left = hs->avail - hs->hashed;
         pthread_mutex_unlock(&hs->mu);
         size_t want = left < CH ? (size_t)left : CH;
@@ -414,17 +439,6 @@ static void *hasher_main(void *arg)
         }
         hs->hashed += (uint64_t)r;
         pthread_cond_broadcast(&hs->cv);
-#ifdef SYNC_FILE_RANGE_WRITE
-        if (hs->hashed - hs->flushed >= WRITEBACK_EVERY) {
-            /* a hint (errors are fdatasync's to report): start writing back
-             * what is hashed, without waiting for it */
-            uint64_t from = hs->flushed, len = hs->hashed - hs->flushed;
-            hs->flushed = hs->hashed;
-            pthread_mutex_unlock(&hs->mu);
-            (void)sync_file_range(hs->fd, (off_t)from, (off_t)len, SYNC_FILE_RANGE_WRITE);
-            pthread_mutex_lock(&hs->mu);
-        }
-#endif
     }
     pthread_cond_broadcast(&hs->cv);
     if (hs->finish && hs->wake)
@@ -432,6 +446,28 @@ static void *hasher_main(void *arg)
     pthread_mutex_unlock(&hs->mu);
     free(buf);
     return NULL;
+}
+
+/* Bytes [off, off + len) were just written from the transfer buffer p.  If
+ * the hash has reached exactly `off` and the thread has nothing queued (so it
+ * is not touching the hash), hash them here, from the buffer, instead of
+ * reading them back from the file later.  This is the case for every byte
+ * of a single-range file and for the range at the file's frontier; ranges
+ * that arrive ahead of the frontier are still read back by the thread when
+ * the gap before them fills. */
+static void hasher_inline(dfile *f, uint64_t off, const char *p, size_t len)
+{
+    hasher *hs = &f->hs;
+    if (!hs->running || len == 0)
+        return;
+    pthread_mutex_lock(&hs->mu);
+    if (!hs->finish && !hs->stop && !hs->err && hs->hashed == off && hs->avail <= off) {
+        iw_hash_update(hs->h, p, len);
+        hs->hashed += len;
+        hs->avail = hs->hashed;
+        hs->inline_bytes += len;
+    }
+    pthread_mutex_unlock(&hs->mu);
 }
 
 static void hasher_stop(dfile *f)
@@ -456,7 +492,7 @@ static int hasher_start(dfile *f)
 {
     hasher *hs = &f->hs;
     hasher_stop(f);
-    hs->avail = hs->hashed = hs->flushed = 0;
+    hs->avail = hs->hashed = hs->written = hs->flushed = hs->inline_bytes = 0;
     f->frontier = 0;
     hs->stop = false;
     hs->err = 0;
@@ -510,8 +546,10 @@ static void hasher_feed(dfile *f)
         return;
     uint64_t fr = frontier(f);
     pthread_mutex_lock(&hs->mu);
-    if (fr > hs->avail) {
-        hs->avail = fr;
+    hs->written = f->done;
+    if (fr > hs->avail || WRITEBACK_DUE(hs)) {
+        if (fr > hs->avail)
+            hs->avail = fr;
         pthread_cond_signal(&hs->cv);
     }
     pthread_mutex_unlock(&hs->mu);
@@ -694,6 +732,7 @@ static size_t x_write(char *p, size_t sz, size_t n, void *ud)
         }
         off += (size_t)w;
     }
+    hasher_inline(f, s->pos, p, take);
     if (x->host >= 0)
         iw_adapt_bytes(&x->E->hosts[x->host].ctl, take);
     s->pos += take;
