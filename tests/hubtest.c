@@ -265,3 +265,14 @@ char *iwt_hub_stats(iwt_hub *h)
 {
     return iwt_hub_call(h, "GET", "/_control/stats", NULL);
 }
+
+long iwt_hub_stat(iwt_hub *h, const char *key, const char *host)
+{
+    char *s = iwt_hub_stats(h);
+    cJSON *j = s ? cJSON_Parse(s) : NULL;
+    free(s);
+    const cJSON *v = cJSON_GetObjectItem(cJSON_GetObjectItem(j, key), host);
+    long n = cJSON_IsNumber(v) ? (long)cJSON_GetNumberValue(v) : -1;
+    cJSON_Delete(j);
+    return n;
+}

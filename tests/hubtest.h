@@ -37,6 +37,8 @@ char  *iwt_hub_log(iwt_hub *h);
 cJSON *iwt_hub_log_json(iwt_hub *h);
 /* GET /_control/stats text (malloc'd) or NULL. */
 char  *iwt_hub_stats(iwt_hub *h);
+/* One number of /_control/stats: key.host ("peak_active", "cdn"); -1 if absent. */
+long   iwt_hub_stat(iwt_hub *h, const char *key, const char *host);
 
 /* One HTTP request with libcurl; redirects are NOT followed.  headers is a
  * NULL-terminated list of "Name: value" lines (may be NULL); body may be NULL.

@@ -31,21 +31,6 @@ static void teardown(void)
 
 TestSuite(adaptive, .init = setup, .fini = teardown, .timeout = 120);
 
-/* fakehub's /_control/stats number at key.host */
-static long stat_of(const char *key, const char *host)
-{
-    char *s = iwt_hub_stats(&g_hub);
-    cr_assert_not_null(s, "no stats");
-    cJSON *j = cJSON_Parse(s);
-    free(s);
-    cr_assert_not_null(j);
-    const cJSON *v = cJSON_GetObjectItem(cJSON_GetObjectItem(j, key), host);
-    cr_assert(cJSON_IsNumber(v), "stats has no %s.%s", key, host);
-    long n = (long)cJSON_GetNumberValue(v);
-    cJSON_Delete(j);
-    return n;
-}
-
 /* Connections the engine reported in progress events (sum over files). */
 typedef struct conns { int max; double sum_late; int n_late; double t_late; } conns;
 static void on_progress(const iw_dl_event *ev, void *ud)
@@ -110,7 +95,7 @@ Test(adaptive, connections_grow_when_each_connection_is_capped)
     const char *faults[] = { "{\"path\":\"w.safetensors\",\"host\":\"cdn\",\"rate_bps\":1000000,\"times\":-1}", NULL };
     conns c = { .t_late = 1e9 };
     cr_assert_eq(fetch("w.safetensors", faults, "grow", &c, NULL), 0, "%s", iw_error_last());
-    long peak = stat_of("peak_active", "cdn");
+    long peak = iwt_hub_stat(&g_hub, "peak_active", "cdn");
     cr_expect_geq(peak, 12, "at most %ld CDN bodies at once (engine reported %d connections)", peak, c.max);
     cr_expect_geq(c.max, 12, "the engine reported at most %d connections", c.max);
     cr_expect_leq(peak, IW_DL_DEFAULT_CONNECTIONS, "%ld CDN bodies at once, above the cap", peak);
@@ -162,7 +147,7 @@ static void refused_beyond_two(long status)
     int refused = cdn_status_count(status);
     cr_expect_geq(refused, 1, "the cap was never reached (no %ld)", status);
     cr_expect_leq(refused, 6, "%d answers %ld in %.1f s: the engine kept asking for more", refused, status, secs);
-    cr_expect_leq(stat_of("peak_active", "cdn"), 2);
+    cr_expect_leq(iwt_hub_stat(&g_hub, "peak_active", "cdn"), 2);
     cr_expect(c.n_late > 0 && c.sum_late / c.n_late <= 2.5, "%.1f connections on average after 1 s",
               c.n_late ? c.sum_late / c.n_late : -1.0);
 }
