@@ -1,15 +1,25 @@
 #!/usr/bin/env bash
-# bench/download.sh - download benchmarks (issue 4), results in docs/benchmarks.md.
+# bench/download.sh - download benchmarks, results in docs/benchmarks.md ("Download").
 #
-#   (a) a 2 GiB file, unthrottled, vs curl              goal: throughput >= 0.95x curl's
-#   (b) nginx limit_rate per connection, vs aria2c -x8 -s8   goal >= 1.0x
-#                                        and vs single curl  goal >= 6x
-#   (c) 500 small files vs aria2c -j8                   goal: time <= 1.2x aria2c's
-#   (d) peak RSS of imageworks-download during (a)      goal <= 64 MiB
+#   (d) the disk: durable write rate of a BIG_MB file (dd ... conv=fdatasync),
+#       measured in the same run: the physical limit of (a)
+#   (a) a BIG_MB file, unthrottled loopback, vs the equal-work pipeline
+#       curl URL | tee FILE | openssl dgst -sha256; sync -d FILE     goal >= 1.0x
+#       (and the ratio to the disk's durable rate, reported)
+#   (b) nginx limit_rate per connection (RATES, MB/s), THR_MB file,
+#       vs aria2c -x8 -s8 -k1M   goal >= 1.3x,  vs aria2c -x16 -s16 -k1M   goal >= 1.0x
+#   (r) restricted servers (limit_rate RESTRICT_RATE per connection, THR_MB):
+#       one that refuses Range (nginx max_ranges 0: 200 + whole file) and one
+#       that allows 2 connections at once (limit_conn: 503 beyond), vs our own
+#       --connections 1                                          goal >= 1.0x, no error
+#   (c) SMALL_N small files: time vs the BASE_REF build (default main)
+#       goal <= 1.1x (no regression: the run-to-run spread of one binary is
+#       larger than 10%), and vs aria2c -j8 (reported)
+#   (m) peak RSS of imageworks-download over every run above      goal <= 64 MiB
 #   (e) bytes moved by a remote `inspect` of repos with multi-GB (sparse)
-#       weights, on tools/fakehub                       goal < 2 MiB
+#       weights, on tools/fakehub                                goal < 2 MiB
 #
-# (a)-(d) run against nginx (Debian package) on 127.0.0.1, started from a
+# (a)-(r) run against nginx (Debian package) on 127.0.0.1, started from a
 # private config and prefix under the work dir (never the system instance)
 # and stopped on exit.  nginx serves a static "hub": the two API answers
 # (revision -> sha, tree listing) are files, the resolve URLs are symlinks to
@@ -19,36 +29,48 @@
 #
 # Every measurement runs REPS times, tools interleaved within a repetition;
 # the summary gives median and min-max, and one line per goal with the ratio
-# of medians and PASS/FAIL.  nproc and the load average are printed at the
-# start and end, and with every timed run (the machine may be shared).
+# of medians, the worst and best pairing of single runs, PASS/FAIL and the
+# range of the 1-minute load average over that part's runs (the machine may
+# be shared; the load is also printed with every run).  With LOAD_MAX set,
+# each repetition first waits (up to LOAD_WAIT_S) for the 1-minute load to
+# drop to LOAD_MAX and says what it saw.
 #
 # Missing packages (nginx, aria2, curl, python3, time, openssl) are installed
-# with apt-get (sudo when not root); the Release build is configured/updated
-# in BUILD_DIR.  Everything generated lives in a fresh work dir under
-# BENCH_TMP, removed on exit; nginx and fakehub are stopped by their pids.
+# with apt-get (sudo when not root); the Release builds are configured/updated
+# in BUILD_DIR and BASE_BUILD.  Everything generated lives in a fresh work dir
+# under BENCH_TMP, removed on exit; nginx and fakehub are stopped by their pids.
 # imageworks-download runs with --quiet --no-architecture (the download only)
 # and HF_HOME / IMAGEWORKS_REGISTRY_DIR inside the work dir.
 #
 # Usage: bench/download.sh [BUILD_DIR]     (default SOURCE/build-bench: Release, no sanitizers)
-# Env:   REPS (3)        repetitions of every measurement
-#        BIG_MB (2048)   size of the unthrottled file
-#        RATE_MB (4)     nginx limit_rate per connection (MiB/s) for (b)
-#        THR_MB (128)    size of the throttled file
-#        SMALL_N (500)   number of small files (4-64 KiB)
-#        ONLY (abcde)    which parts to run
-#        BENCH_TMP (/tmp) parent of the work dir (a fresh mktemp dir per run,
-#                        removed on exit unless KEEP=1; ~2.2 GiB, plus ~10 MiB
-#                        on disk for 24 GiB of sparse files)
+# Env:   REPS (5)           repetitions of every measurement
+#        BIG_MB (2048)      size of the unthrottled file
+#        RATES ("4 25")     nginx limit_rate per connection for (b), MB/s (one or two)
+#        RESTRICT_RATE (25) limit_rate per connection for (r), MB/s
+#        THR_MB (256)       size of the throttled file
+#        SMALL_N (500)      number of small files (4-64 KiB)
+#        BASE_REF (main)    git ref built as the (c) baseline ("" skips it)
+#        BASE_BUILD (SOURCE/build-bench-base)  where it is built (from git archive)
+#        LOAD_MAX, LOAD_WAIT_S (600)  wait for a 1-minute load <= LOAD_MAX
+#        ONLY (dabrce)      which parts to run ((m) comes with any of a, b, r, c)
+#        BENCH_TMP (/tmp)   parent of the work dir (a fresh mktemp dir per run,
+#                           removed on exit unless KEEP=1; ~2.6 GiB, plus ~10 MiB
+#                           on disk for 24 GiB of sparse files)
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${1:-$SRC/build-bench}
-REPS=${REPS:-3}
+REPS=${REPS:-5}
 BIG_MB=${BIG_MB:-2048}
-RATE_MB=${RATE_MB:-4}
-THR_MB=${THR_MB:-128}
+RATES=${RATES:-"4 25"}
+RESTRICT_RATE=${RESTRICT_RATE:-25}
+THR_MB=${THR_MB:-256}
 SMALL_N=${SMALL_N:-500}
-ONLY=${ONLY:-abcde}
+BASE_REF=${BASE_REF-main}
+BASE_BUILD=${BASE_BUILD:-$SRC/build-bench-base}
+LOAD_MAX=${LOAD_MAX:-}
+LOAD_WAIT_S=${LOAD_WAIT_S:-600}
+ONLY=${ONLY:-dabrce}
 KEEP=${KEEP:-0}
 
 # ---- peers ------------------------------------------------------------------
@@ -75,7 +97,7 @@ if ((${#missing[@]})); then
 fi
 NGINX_BIN=$(command -v nginx || echo /usr/sbin/nginx)
 
-# ---- build ------------------------------------------------------------------
+# ---- builds -----------------------------------------------------------------
 if [ ! -f "$BUILD/CMakeCache.txt" ]; then
   cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DIW_SANITIZE=OFF -DIW_TESTS=OFF >/dev/null
 fi
@@ -84,6 +106,21 @@ BTYPE=$(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$BUILD/CMakeCache.txt")
 BSAN=$(sed -n 's/^IW_SANITIZE:BOOL=//p' "$BUILD/CMakeCache.txt")
 IW="$BUILD/imageworks-download"
 FAKEHUB="$BUILD/fakehub"
+IWBASE=""; BASE_COMMIT=""
+if [[ $ONLY == *c* ]] && [ -n "$BASE_REF" ]; then
+  # the baseline of (c): BASE_REF exported with git archive and built once
+  # per commit (the commit is kept in BASE_BUILD/.bench-commit)
+  BASE_COMMIT=$(git -C "$SRC" rev-parse --verify "$BASE_REF^{commit}")
+  if [ "$(cat "$BASE_BUILD/.bench-commit" 2>/dev/null)" != "$BASE_COMMIT" ]; then
+    echo "== building $BASE_REF (${BASE_COMMIT:0:12}) in $BASE_BUILD"
+    rm -rf "$BASE_BUILD"; mkdir -p "$BASE_BUILD/src"
+    git -C "$SRC" archive "$BASE_COMMIT" | tar -x -C "$BASE_BUILD/src"
+    cmake -S "$BASE_BUILD/src" -B "$BASE_BUILD" -DCMAKE_BUILD_TYPE=Release -DIW_SANITIZE=OFF -DIW_TESTS=OFF >/dev/null
+    cmake --build "$BASE_BUILD" -j2 --target imageworks-download >/dev/null
+    echo "$BASE_COMMIT" > "$BASE_BUILD/.bench-commit"
+  fi
+  IWBASE="$BASE_BUILD/imageworks-download"
+fi
 
 # ---- work dir, cleanup ------------------------------------------------------
 WORK=$(mktemp -d "${BENCH_TMP:-/tmp}/iw-bench-dl.XXXXXX")
@@ -97,20 +134,34 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 mkdir -p "$WORK/www" "$WORK/logs" "$WORK/out" "$WORK/nginx-tmp"
-RAW="$WORK/raw.tsv"; : > "$RAW"          # part name rep seconds rss_kib cpu_seconds
+RAW="$WORK/raw.tsv"; : > "$RAW"          # part name rep seconds rss_kib cpu_seconds load1
 INSP="$WORK/inspect.tsv"; : > "$INSP"    # repo rep bytes_transferred log_range_bytes log_total_bytes header_bytes
 
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+load1() { cut -d' ' -f1 /proc/loadavg; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# wait_load PART REP: with LOAD_MAX, wait until the 1-minute load is at most
+# LOAD_MAX (checking every 5 s, at most LOAD_WAIT_S), and say what was seen
+wait_load() {
+  [ -n "$LOAD_MAX" ] || return 0
+  local waited=0 lowest; lowest=$(load1)
+  while awk -v l="$(load1)" -v m="$LOAD_MAX" 'BEGIN { exit !(l > m) }'; do
+    [ "$waited" -ge "$LOAD_WAIT_S" ] && break
+    sleep 5; waited=$((waited + 5))
+    lowest=$(awk -v a="$lowest" -v b="$(load1)" 'BEGIN { print (b < a ? b : a) }')
+  done
+  echo "  ($1 rep $2: waited ${waited} s for a load <= $LOAD_MAX; now $(loadavg), lowest seen $lowest)"
+}
 
 echo "== machine: nproc $(nproc), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(uname -sr), $(($(sed -n 's/MemTotal: *\([0-9]*\).*/\1/p' /proc/meminfo) / 1024)) MiB RAM"
-echo "== tools: $("$NGINX_BIN" -v 2>&1 | sed 's/.*: //'), $(curl --version | head -1 | cut -d' ' -f1-2), $(aria2c --version | head -1), imageworks-download $BTYPE (IW_SANITIZE=$BSAN) in $BUILD"
-echo "== load average at start: $(loadavg)   (REPS=$REPS)"
+echo "== disk: $(df -hT "$WORK" | awk 'NR==2 {print $1, $2, $3}') under $WORK"
+echo "== tools: $("$NGINX_BIN" -v 2>&1 | sed 's/.*: //'), $(curl --version | head -1 | cut -d' ' -f1-2), $(aria2c --version | head -1), imageworks-download $BTYPE (IW_SANITIZE=$BSAN) in $BUILD${IWBASE:+, baseline $BASE_REF ${BASE_COMMIT:0:12}}"
+echo "== load average at start: $(loadavg)   (REPS=$REPS${LOAD_MAX:+, LOAD_MAX=$LOAD_MAX})"
 [ "$BTYPE" = Release ] && [ "$BSAN" != ON ] || echo "bench: WARNING: $BUILD is not a Release build without sanitizers"
 
 # ---- timed runs -------------------------------------------------------------
-# timed PART NAME REP CMD...: wall seconds, peak RSS (KiB) and CPU seconds
-# (user + system, children included) of CMD.
+# timed PART NAME REP CMD...: wall seconds, peak RSS (KiB), CPU seconds (user
+# + system, children included) and the 1-minute load just before CMD.
 timed() {
   local part=$1 name=$2 rep=$3; shift 3
   local la; la=$(loadavg)
@@ -118,9 +169,9 @@ timed() {
     echo "bench: $name (rep $rep) FAILED:" >&2; cat "$WORK/logs/last.err" >&2; exit 1
   fi
   local secs rss us sy; read -r secs rss us sy < "$WORK/time.txt"
-  local cpu; cpu=$(python3 -c "print(f'{$us + $sy:.2f}')")
-  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$part" "$name" "$rep" "$secs" "$rss" "$cpu" >> "$RAW"
-  printf '  %-34s rep %d  %7.2f s  cpu %6.2f s  %7d KiB  (load %s)\n' "$name" "$rep" "$secs" "$cpu" "$rss" "$la"
+  local cpu; cpu=$(awk -v u="$us" -v s="$sy" 'BEGIN { printf "%.2f", u + s }')
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$part" "$name" "$rep" "$secs" "$rss" "$cpu" "${la%% *}" >> "$RAW"
+  printf '  %-36s rep %d  %7.2f s  cpu %6.2f s  %7d KiB  (load %s)\n' "$name" "$rep" "$secs" "$cpu" "$rss" "$la"
 }
 clean() { rm -rf "$WORK/out"; mkdir -p "$WORK/out"; sync; }
 check_size() {   # FILE BYTES: a peer's download must be complete
@@ -129,11 +180,17 @@ check_size() {   # FILE BYTES: a peer's download must be complete
 }
 IWENV=(env HF_HOME="$WORK/hf" IMAGEWORKS_REGISTRY_DIR="$WORK/registry" XDG_CONFIG_HOME="$WORK/config"
        IMAGEWORKS_MODEL_ROOT="$WORK/out" HF_TOKEN= HF_HUB_OFFLINE=)
+# iwdl PART NAME REP ENDPOINT REPO [ARGS...]: our download (BIN=... for another build)
+iwdl() {
+  local part=$1 name=$2 rep=$3 ep=$4 repo=$5; shift 5
+  timed "$part" "$name" "$rep" "${IWENV[@]}" HF_ENDPOINT="$ep" "${BIN:-$IW}" download "$repo" \
+    --dest "$WORK/out/d" --quiet --no-architecture "$@"
+}
 
-# ---- (a)-(d): nginx as a static hub -----------------------------------------
-if [[ $ONLY == *[abcd]* ]]; then
+# ---- nginx as a static hub --------------------------------------------------
+if [[ $ONLY == *[dabrc]* ]]; then
   echo "== generating data (${BIG_MB} MiB, ${THR_MB} MiB, $SMALL_N small files)"
-  python3 - "$WORK/www" "$BIG_MB" "$THR_MB" "$SMALL_N" <<'EOF'
+  python3 - "$WORK/www" "$BIG_MB" "$THR_MB" "$SMALL_N" <<'PYEOF'
 import hashlib, json, os, sys
 www, big_mb, thr_mb, small_n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 def repo(name, files):
@@ -167,17 +224,26 @@ for i in range(small_n):
     g1 = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
     files.append((f"f{i:04d}.json", p, len(data), None, g1))
 repo("small", files)
-EOF
-  PORT=$(free_port); TPORT=$(free_port)
-  [ "$PORT" != "$TPORT" ] || TPORT=$(free_port)
-  H="http://127.0.0.1:$PORT"; T="http://127.0.0.1:$TPORT"
+PYEOF
+  ports=()
+  while [ ${#ports[@]} -lt 5 ]; do
+    p=$(free_port); [[ " ${ports[*]} " == *" $p "* ]] || ports+=("$p")
+  done
+  PORT=${ports[0]}; NRPORT=${ports[1]}; CAPPORT=${ports[2]}; TPORTS=("${ports[3]}" "${ports[4]}")
+  H="http://127.0.0.1:$PORT"
   sha_of() { python3 -c 'import hashlib,sys;print(hashlib.sha1(sys.argv[1].encode()).hexdigest())' "$1"; }
   BIG_SHA=$(sha_of big); THR_SHA=$(sha_of thr); SMALL_SHA=$(sha_of small)
   for i in $(seq -f "%04g" 0 $((SMALL_N - 1))); do
     echo "$H/b/small/resolve/$SMALL_SHA/f$i.json"
   done > "$WORK/small-urls.txt"
+  read -r -a rates <<< "$RATES"
+  [ ${#rates[@]} -ge 1 ] && [ ${#rates[@]} -le 2 ] || { echo "bench: RATES takes one or two rates" >&2; exit 1; }
+  THROTTLED=""
+  for k in "${!rates[@]}"; do
+    THROTTLED+="  server { listen 127.0.0.1:${TPORTS[$k]}; root $WORK/www; limit_rate ${rates[$k]}m; }"$'\n'
+  done
   USER_LINE=""; [ "$(id -u)" -eq 0 ] && USER_LINE="user nobody nogroup;"
-  cat > "$WORK/nginx.conf" <<EOF
+  cat > "$WORK/nginx.conf" <<NGEOF
 $USER_LINE
 worker_processes 2;
 pid $WORK/nginx.pid;
@@ -194,46 +260,89 @@ http {
   sendfile on; tcp_nopush on;
   keepalive_requests 100000;
   default_type application/octet-stream;
-  server { listen 127.0.0.1:$PORT;  root $WORK/www; }
-  server { listen 127.0.0.1:$TPORT; root $WORK/www; limit_rate ${RATE_MB}m; }
+  limit_conn_zone \$server_port zone=perport:1m;
+  server { listen 127.0.0.1:$PORT; root $WORK/www; }
+$THROTTLED
+  # (r): one server refuses Range (always 200 and the whole file), the other
+  # allows 2 connections at once (503 beyond); both cap each connection
+  server { listen 127.0.0.1:$NRPORT;  root $WORK/www; limit_rate ${RESTRICT_RATE}m; max_ranges 0; }
+  server { listen 127.0.0.1:$CAPPORT; root $WORK/www; limit_rate ${RESTRICT_RATE}m;
+           limit_conn perport 2; limit_conn_status 503; }
 }
-EOF
+NGEOF
   "$NGINX_BIN" -e "$WORK/logs/error.log" -p "$WORK" -c "$WORK/nginx.conf" &
   NGINX_PID=$!
   for _ in $(seq 50); do curl -fsS -o /dev/null "$H/api/models/b/big/revision/main" 2>/dev/null && break; sleep 0.1; done
   curl -fsS -o /dev/null "$H/api/models/b/big/revision/main" || { echo "bench: nginx did not start" >&2; cat "$WORK/logs/error.log" >&2; exit 1; }
-  echo "== nginx pid $NGINX_PID on $H (unthrottled) and $T (limit_rate ${RATE_MB}m)"
+  echo "== nginx pid $NGINX_PID on $H (unthrottled); limit_rate per connection: ${RATES} MB/s on ${TPORTS[*]:0:${#rates[@]}}; no Range on $NRPORT, 2 connections on $CAPPORT (${RESTRICT_RATE} MB/s each)"
 fi
 
-if [[ $ONLY == *[ad]* ]]; then
-  echo "== (a)/(d) ${BIG_MB} MiB file, unthrottled loopback"
+if [[ $ONLY == *d* ]]; then
+  echo "== (d) the disk: durable write of ${BIG_MB} MiB from the page cache"
+  cat "$WORK/www/data/big.bin" > /dev/null
+  for r in $(seq "$REPS"); do
+    wait_load d "$r"
+    clean; timed d "dd bs=8M conv=fdatasync" "$r" dd if="$WORK/www/data/big.bin" of="$WORK/out/disk.bin" bs=8M conv=fdatasync status=none
+  done
+fi
+
+if [[ $ONLY == *a* ]]; then
+  echo "== (a) ${BIG_MB} MiB file, unthrottled loopback"
   BIGB=$((BIG_MB << 20)); U="$H/b/big/resolve/$BIG_SHA/big.bin"
   for r in $(seq "$REPS"); do
-    clean; timed a "curl" "$r" curl -sS -o "$WORK/out/big.bin" "$U"; check_size "$WORK/out/big.bin" $BIGB
-    clean; timed a "iwdl" "$r" "${IWENV[@]}" HF_ENDPOINT="$H" "$IW" download b/big --dest "$WORK/out/d" --quiet --no-architecture
-    # the same work as ours: fetch, hash (OpenSSL, as we do), flush
-    clean; timed a "curl + openssl sha256 + sync" "$r" sh -c "curl -sS -o $WORK/out/big.bin $U && openssl dgst -sha256 $WORK/out/big.bin && sync $WORK/out/big.bin"
-    clean; timed a "iwdl --connections 1" "$r" "${IWENV[@]}" HF_ENDPOINT="$H" "$IW" download b/big --dest "$WORK/out/d" --quiet --no-architecture --connections 1
+    wait_load a "$r"
+    clean; timed a "curl -o" "$r" curl -sS -o "$WORK/out/big.bin" "$U"; check_size "$WORK/out/big.bin" $BIGB
+    clean; iwdl a "iwdl" "$r" "$H" b/big
+    # the same work as ours with standard tools: fetch, hash (OpenSSL, as
+    # we do) while writing, then make the file durable
+    clean; timed a "curl | tee | openssl sha256; sync -d" "$r" bash -o pipefail -c \
+      "curl -sS '$U' | tee '$WORK/out/big.bin' | openssl dgst -sha256 >/dev/null && sync -d '$WORK/out/big.bin'"
+    check_size "$WORK/out/big.bin" $BIGB
+    clean; iwdl a "iwdl --connections 1" "$r" "$H" b/big --connections 1
   done
 fi
 
 if [[ $ONLY == *b* ]]; then
-  echo "== (b) ${THR_MB} MiB file, nginx limit_rate ${RATE_MB}m per connection"
-  THRB=$((THR_MB << 20)); U="$T/b/thr/resolve/$THR_SHA/thr.bin"
-  for r in $(seq "$REPS"); do
-    clean; timed b "curl" "$r" curl -sS -o "$WORK/out/thr.bin" "$U"; check_size "$WORK/out/thr.bin" $THRB
-    clean; timed b "aria2c -x8 -s8" "$r" aria2c -q -x8 -s8 -k1M --file-allocation=falloc -d "$WORK/out" -o thr.bin "$U"
-    check_size "$WORK/out/thr.bin" $THRB
-    clean; timed b "iwdl" "$r" "${IWENV[@]}" HF_ENDPOINT="$T" "$IW" download b/thr --dest "$WORK/out/d" --quiet --no-architecture
+  THRB=$((THR_MB << 20))
+  for k in "${!rates[@]}"; do
+    rt=${rates[$k]}; TU="http://127.0.0.1:${TPORTS[$k]}"; U="$TU/b/thr/resolve/$THR_SHA/thr.bin"
+    echo "== (b) ${THR_MB} MiB file, nginx limit_rate ${rt}m per connection"
+    for r in $(seq "$REPS"); do
+      wait_load "b$rt" "$r"
+      clean; timed "b$rt" "aria2c -x8 -s8 -k1M" "$r" aria2c -q -x8 -s8 -k1M --file-allocation=falloc -d "$WORK/out" -o thr.bin "$U"
+      check_size "$WORK/out/thr.bin" $THRB
+      clean; timed "b$rt" "aria2c -x16 -s16 -k1M" "$r" aria2c -q -x16 -s16 -k1M --file-allocation=falloc -d "$WORK/out" -o thr.bin "$U"
+      check_size "$WORK/out/thr.bin" $THRB
+      clean; iwdl "b$rt" "iwdl" "$r" "$TU" b/thr
+    done
+  done
+fi
+
+if [[ $ONLY == *r* ]]; then
+  THRB=$((THR_MB << 20))
+  for srv in norange cap2; do
+    if [ $srv = norange ]; then port=$NRPORT; what="refuses Range"; else port=$CAPPORT; what="allows 2 connections (503 beyond)"; fi
+    TU="http://127.0.0.1:$port"; U="$TU/b/thr/resolve/$THR_SHA/thr.bin"
+    echo "== (r) ${THR_MB} MiB file from a server that $what, limit_rate ${RESTRICT_RATE}m per connection"
+    for r in $(seq "$REPS"); do
+      wait_load "r-$srv" "$r"
+      clean; timed "r-$srv" "curl -o" "$r" curl -fsS -o "$WORK/out/thr.bin" "$U"; check_size "$WORK/out/thr.bin" $THRB
+      clean; iwdl "r-$srv" "iwdl" "$r" "$TU" b/thr
+      clean; iwdl "r-$srv" "iwdl --connections 1" "$r" "$TU" b/thr --connections 1
+    done
   done
 fi
 
 if [[ $ONLY == *c* ]]; then
   echo "== (c) $SMALL_N small files (4-64 KiB)"
   for r in $(seq "$REPS"); do
+    wait_load c "$r"
     clean; timed c "aria2c -j8" "$r" aria2c -q -j8 -d "$WORK/out" -i "$WORK/small-urls.txt"
     n=$(find "$WORK/out" -name '*.json' | wc -l); [ "$n" = "$SMALL_N" ] || { echo "bench: aria2c fetched $n files" >&2; exit 1; }
-    clean; timed c "iwdl --jobs 8" "$r" "${IWENV[@]}" HF_ENDPOINT="$H" "$IW" download b/small --dest "$WORK/out/d" --quiet --no-architecture --jobs 8
+    clean; iwdl c "iwdl --jobs 8" "$r" "$H" b/small --jobs 8
+    if [ -n "$IWBASE" ]; then
+      clean; BIN=$IWBASE iwdl c "base $BASE_REF --jobs 8" "$r" "$H" b/small --jobs 8
+    fi
   done
 fi
 
@@ -398,38 +507,77 @@ fi
 echo "== load average at end: $(loadavg)"
 
 # ---- summary ----------------------------------------------------------------
-python3 - "$RAW" "$INSP" "$BIG_MB" "$THR_MB" "$RATE_MB" "$SMALL_N" <<'EOF'
+python3 - "$RAW" "$INSP" "$BIG_MB" "$THR_MB" "$SMALL_N" "$RESTRICT_RATE" "${IWBASE:+$BASE_REF}" <<'PYEOF'
 import statistics, sys
 raw, insp = sys.argv[1], sys.argv[2]
-big_mb, thr_mb, rate_mb, small_n = sys.argv[3:7]
-t, rss, cpu = {}, {}, {}
+big_mb, thr_mb, small_n, rrate, base = int(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6], sys.argv[7]
+t, rss, cpu, load = {}, {}, {}, {}
 for line in open(raw):
-    part, name, rep, secs, kib, c = line.rstrip("\n").split("\t")
-    t.setdefault((part, name), []).append(float(secs))
-    rss.setdefault((part, name), []).append(int(kib))
-    cpu.setdefault((part, name), []).append(float(c))
+    part, name, rep, secs, kib, c, la = line.rstrip("\n").split("\t")
+    k = (part, name)
+    t.setdefault(k, []).append(float(secs))
+    rss.setdefault(k, []).append(int(kib))
+    cpu.setdefault(k, []).append(float(c))
+    load.setdefault(part, []).append(float(la))
 def med(k): return statistics.median(t[k])
 if t:
     print("== summary (median, min-max over %d runs)" % max(len(v) for v in t.values()))
     for k, v in t.items():
-        print(f"  ({k[0]}) {k[1]:<30} {med(k):7.2f} s  [{min(v):.2f}-{max(v):.2f}]  cpu {statistics.median(cpu[k]):6.2f} s  peak RSS max {max(rss[k]) / 1024:.1f} MiB")
+        print(f"  ({k[0]}) {k[1]:<36} {med(k):7.2f} s  [{min(v):.2f}-{max(v):.2f}]  cpu {statistics.median(cpu[k]):6.2f} s"
+              f"  peak RSS max {max(rss[k]) / 1024:.1f} MiB")
+    for part, v in load.items():
+        print(f"  1-minute load during ({part}): {min(v):.2f}-{max(v):.2f}, median {statistics.median(v):.2f}")
 goals = []
-def ratio(num, den): return med(num) / med(den)
-def spread(num, den):   # worst and best pairing of the runs
-    lo = min(t[num]) / max(t[den]); hi = max(t[num]) / min(t[den]); return f"[{lo:.2f}-{hi:.2f}]"
+def lr(part):
+    v = load.get(part)
+    return f"load {min(v):.1f}-{max(v):.1f}" if v else ""
+def faster(ours, peer):
+    """throughput ratio = the peer's time / ours (ratio of medians), and the
+    worst and best pairing of single runs"""
+    r = med(peer) / med(ours)
+    return r, f"{r:.2f}x [{min(t[peer]) / max(t[ours]):.2f}-{max(t[peer]) / min(t[ours]):.2f}]"
+MB = big_mb * 1.048576
+disk = None
+if ("d", "dd bs=8M conv=fdatasync") in t:
+    disk = MB / med(("d", "dd bs=8M conv=fdatasync"))
+    goals.append((f"(d) disk: durable write of {big_mb} MiB", f"{disk:.0f} MB/s", "(limit)", None, lr("d")))
 if ("a", "iwdl") in t:
-    k = (("a", "curl"), ("a", "iwdl"))
-    goals.append((f"(a) {big_mb} MiB unthrottled: throughput vs curl", f"{ratio(*k):.2f}x {spread(*k)}", ">= 0.95x", ratio(*k) >= 0.95))
-    m = max(rss[("a", "iwdl")]) / 1024
-    goals.append((f"(d) peak RSS during the {big_mb} MiB download", f"{m:.1f} MiB", "<= 64 MiB", m <= 64))
-if ("b", "iwdl") in t:
-    k = (("b", "aria2c -x8 -s8"), ("b", "iwdl"))
-    goals.append((f"(b) limit_rate {rate_mb}m, {thr_mb} MiB: vs aria2c -x8 -s8", f"{ratio(*k):.2f}x {spread(*k)}", ">= 1.0x", ratio(*k) >= 1.0))
-    k = (("b", "curl"), ("b", "iwdl"))
-    goals.append((f"(b) limit_rate {rate_mb}m, {thr_mb} MiB: vs single curl", f"{ratio(*k):.2f}x {spread(*k)}", ">= 6x", ratio(*k) >= 6))
+    r, s = faster(("a", "iwdl"), ("a", "curl | tee | openssl sha256; sync -d"))
+    goals.append((f"(a) {big_mb} MiB unthrottled: vs curl|tee|openssl; sync -d", s, ">= 1.0x", r >= 1.0, lr("a")))
+    ours = MB / med(("a", "iwdl"))
+    if disk:
+        goals.append((f"(a) {big_mb} MiB unthrottled: vs the disk's durable rate",
+                      f"{ours / disk:.2f}x ({ours:.0f} of {disk:.0f} MB/s)", "(report)", None, lr("a")))
+    r, s = faster(("a", "iwdl"), ("a", "curl -o"))
+    goals.append((f"(a) {big_mb} MiB unthrottled: vs curl -o (no hash, no sync)", s, "(report)", None, lr("a")))
+    r, s = faster(("a", "iwdl"), ("a", "iwdl --connections 1"))
+    goals.append((f"(a) {big_mb} MiB unthrottled: vs our --connections 1", s, "(report)", None, lr("a")))
+for part in sorted((p for p in load if p.startswith("b")), key=lambda p: float(p[1:])):
+    for peer, goal in (("aria2c -x8 -s8 -k1M", 1.3), ("aria2c -x16 -s16 -k1M", 1.0)):
+        if (part, peer) in t and (part, "iwdl") in t:
+            r, s = faster((part, "iwdl"), (part, peer))
+            goals.append((f"(b) limit_rate {part[1:]}m, {thr_mb} MiB: vs {peer}", s, f">= {goal}x", r >= goal, lr(part)))
+for srv, what in (("norange", "refuses Range"), ("cap2", "2 connections")):
+    part = "r-" + srv
+    if (part, "iwdl") in t:
+        r, s = faster((part, "iwdl"), (part, "iwdl --connections 1"))
+        goals.append((f"(r) {what}, {rrate}m/conn: vs our --connections 1", s, ">= 1.0x", r >= 1.0, lr(part)))
+        r, s = faster((part, "iwdl"), (part, "curl -o"))
+        goals.append((f"(r) {what}, {rrate}m/conn: vs curl -o", s, "(report)", None, lr(part)))
 if ("c", "iwdl --jobs 8") in t:
-    k = (("c", "iwdl --jobs 8"), ("c", "aria2c -j8"))
-    goals.append((f"(c) {small_n} small files: time vs aria2c -j8", f"{ratio(*k):.2f}x {spread(*k)}", "<= 1.2x", ratio(*k) <= 1.2))
+    ours = ("c", "iwdl --jobs 8")
+    if base and ("c", f"base {base} --jobs 8") in t:
+        b = ("c", f"base {base} --jobs 8")
+        r = med(ours) / med(b)
+        s = f"{r:.2f}x [{min(t[ours]) / max(t[b]):.2f}-{max(t[ours]) / min(t[b]):.2f}]"
+        goals.append((f"(c) {small_n} small files: time vs {base}", s, "<= 1.1x", r <= 1.1, lr("c")))
+    a = ("c", "aria2c -j8")
+    r = med(ours) / med(a)
+    goals.append((f"(c) {small_n} small files: time vs aria2c -j8", f"{r:.2f}x", "(report)", None, lr("c")))
+peaks = [max(v) for (p, n), v in rss.items() if n.startswith("iwdl")]
+if peaks:
+    m = max(peaks) / 1024
+    goals.append(("(m) peak RSS of imageworks-download, every run", f"{m:.1f} MiB", "<= 64 MiB", m <= 64, ""))
 rows = [l.rstrip("\n").split("\t") for l in open(insp)]
 for repo in dict.fromkeys(r[0] for r in rows):
     rr = [r for r in rows if r[0] == repo]
@@ -438,8 +586,9 @@ for repo in dict.fromkeys(r[0] for r in rows):
     hdr = int(rr[0][5])
     goals.append((f"(e) inspect {repo}: bytes moved",
                   f"{tot / 1048576:.3f} MiB (header {hdr / 1048576:.2f}, +{(tot - hdr) / 1024:.0f} KiB; inspect {'=' if agree else '!='} log)",
-                  "< 2 MiB", tot < 2 << 20 and agree))
-print("== goals")
-for name, meas, goal, ok in goals:
-    print(f"  {name:<52} {meas:<30} goal {goal:<9} {'PASS' if ok else 'FAIL'}")
-EOF
+                  "< 2 MiB", tot < 2 << 20 and agree, ""))
+print("== goals (ratio of medians [worst-best pairing of single runs])")
+for name, meas, goal, ok, la in goals:
+    verdict = "" if ok is None else ("PASS" if ok else "FAIL")
+    print(f"  {name:<58} {meas:<30} goal {goal:<9} {verdict:<4}  {la}")
+PYEOF
