@@ -58,6 +58,7 @@
 #define STATE_EVERY_MS  1000
 #define LOCK_RETRY_MS   200
 #define MAX_REFUSALS    20              /* per range, then they count as failures */
+#define SPARE_WINDOW_MS 250             /* how often the transfer loop's spare time is judged */
 
 enum { F_PENDING = 0, F_RUNNING, F_DONE, F_FAILED };
 
@@ -172,6 +173,10 @@ struct xfer_engine {
     uint64_t  total_size, total_done;
     host     *hosts;
     size_t    nhosts;
+    /* hashing from the transfer buffer (hasher_inline) costs this thread
+     * time: it is done only while the thread has time to spare */
+    bool      inline_ok;
+    uint64_t  spare_t0, spare_ms;   /* window start, time waited in curl_multi_poll */
     char      err[1024];    /* first failure's message */
 };
 
@@ -454,7 +459,10 @@ static void *hasher_main(void *arg)
  * reading them back from the file later.  This is the case for every byte
  * of a single-range file and for the range at the file's frontier; ranges
  * that arrive ahead of the frontier are still read back by the thread when
- * the gap before them fills. */
+ * the gap before them fills.  The caller does this only while the transfer
+ * loop has time to spare (E->inline_ok): when the network keeps it busy,
+ * hashing here would serialise receiving and hashing, and the thread's
+ * read-back runs beside it instead (the hash is the same either way). */
 static void hasher_inline(dfile *f, uint64_t off, const char *p, size_t len)
 {
     hasher *hs = &f->hs;
@@ -732,7 +740,8 @@ static size_t x_write(char *p, size_t sz, size_t n, void *ud)
         }
         off += (size_t)w;
     }
-    hasher_inline(f, s->pos, p, take);
+    if (x->E->inline_ok)
+        hasher_inline(f, s->pos, p, take);
     if (x->host >= 0)
         iw_adapt_bytes(&x->E->hosts[x->host].ctl, take);
     s->pos += take;
@@ -1369,6 +1378,8 @@ int iw_engine_run(iw_hub *hub, iw_dl_file *files, size_t n, const iw_engine_opts
     E.hub = hub;
     E.o = o;
     E.t0 = iw_now_ms();
+    E.inline_ok = true;
+    E.spare_t0 = E.t0;
     *fetched = 0;
     if (n == 0)
         return 0;
@@ -1463,10 +1474,19 @@ int iw_engine_run(iw_hub *hub, iw_dl_file *files, size_t n, const iw_engine_opts
             else if (f->state == F_RUNNING) E.total_done += f->done;
         }
         progress(&E, now, false);
+        uint64_t lnow = iw_now_ms();
+        if (lnow - E.spare_t0 >= SPARE_WINDOW_MS) {
+            /* hash from the transfer buffer in the next window only if this
+             * loop waited for the network at least half of this one */
+            E.inline_ok = 2 * E.spare_ms >= lnow - E.spare_t0;
+            E.spare_t0 = lnow;
+            E.spare_ms = 0;
+        }
         if (completed || raised)
             continue;   /* start the next transfers right away */
         /* a hashing thread that finished a file wakes this up */
         curl_multi_poll(E.m, NULL, 0, still > 0 ? 100 : 20, NULL);
+        E.spare_ms += iw_now_ms() - lnow;
     }
     /* stop: keep partial state resumable */
     for (size_t s = 0; s < E.nx; s++)

@@ -4,7 +4,9 @@
  * corrupted byte is caught either way).
  *
  * pread is interposed in this executable only: it counts the bytes read
- * from "*.part" files (the partials the hashing thread reads back). */
+ * from "*.part" files (the partials the hashing thread reads back).  The
+ * answers are paced so that the transfer loop has time to spare, which is
+ * when it hashes from its buffer. */
 #include "hubtest.c"
 #include "dltest.h"
 
@@ -57,15 +59,19 @@ static void teardown(void)
 
 TestSuite(hashing, .init = setup, .fini = teardown, .timeout = 60);
 
-/* Fetch model.safetensors with `connections`; returns the rc and the bytes
- * read back from the partial. */
-static int fetch(int connections, const char *fault, unsigned long long *read_back)
+/* Each answer at 4 MB/s: the transfer loop waits for the network most of
+ * the time, which is when it hashes from its buffer (E->inline_ok). */
+#define PACED "{\"path\":\"model.safetensors\",\"host\":\"cdn\",\"rate_bps\":4000000,\"times\":-1}"
+
+/* Fetch model.safetensors with `connections` and the faults (NULL-ended);
+ * returns the rc and the bytes read back from the partial. */
+static int fetch(int connections, const char *const *faults, unsigned long long *read_back)
 {
     char *dest = iwt_tmpdir("hash");
     iw_hub *hub = dl_hub(&g_hub, NULL);
     iwt_hub_reset(&g_hub);
-    if (fault)
-        cr_assert_gt(iwt_hub_fault(&g_hub, fault), 0);
+    for (const char *const *f = faults; f && *f; f++)
+        cr_assert_gt(iwt_hub_fault(&g_hub, *f), 0, "fault %s refused", *f);
     iw_dl_options o;
     dl_opts(&o, dest);
     o.connections = connections;
@@ -94,7 +100,8 @@ static int fetch(int connections, const char *fault, unsigned long long *read_ba
 Test(hashing, in_order_bytes_are_not_read_back)
 {
     unsigned long long back = 0;
-    cr_assert_eq(fetch(1, NULL, &back), 0, "%s", iw_error_last());
+    const char *faults[] = { PACED, NULL };
+    cr_assert_eq(fetch(1, faults, &back), 0, "%s", iw_error_last());
     cr_expect_eq(back, 0ull, "%llu bytes read back from the partial of a single-range download", back);
 }
 
@@ -103,7 +110,8 @@ Test(hashing, ranges_ahead_of_the_hash_are_read_back)
     /* 4 connections, each answer at 1.5 MB/s: ranges 2..6 arrive while
      * range 1 is still coming, so they can only be hashed from the file */
     unsigned long long back = 0;
-    int rc = fetch(4, "{\"path\":\"model.safetensors\",\"host\":\"cdn\",\"rate_bps\":1500000,\"times\":-1}", &back);
+    const char *faults[] = { "{\"path\":\"model.safetensors\",\"host\":\"cdn\",\"rate_bps\":1500000,\"times\":-1}", NULL };
+    int rc = fetch(4, faults, &back);
     cr_assert_eq(rc, 0, "%s", iw_error_last());
     cr_expect_gt(back, 0ull, "nothing read back although ranges arrived out of order");
     cr_expect_lt(back, (unsigned long long)BIG, "%llu bytes read back: more than the file", back);
@@ -115,12 +123,13 @@ Test(hashing, a_corrupt_byte_hashed_from_the_buffer_is_caught)
      * flipped byte fails the hash, the file is fetched once more, and a
      * byte flipped every time fails the download */
     unsigned long long back = 0;
-    cr_assert_eq(fetch(1, "{\"path\":\"model.safetensors\",\"corrupt_offset\":777777,\"times\":1}", &back), 0,
-                 "%s", iw_error_last());
+    const char *once[] = { PACED, "{\"path\":\"model.safetensors\",\"corrupt_offset\":777777,\"times\":1}", NULL };
+    cr_assert_eq(fetch(1, once, &back), 0, "%s", iw_error_last());
     cr_expect_eq(back, 0ull);
     uint64_t cdn = dl_log_bytes(&g_hub, "cdn", NULL, NULL, NULL);
     cr_expect_eq(cdn, 2ull * BIG, "expected one full retry, the CDN sent %llu bytes", (unsigned long long)cdn);
-    int rc = fetch(1, "{\"path\":\"model.safetensors\",\"corrupt_offset\":777777,\"times\":-1}", &back);
+    const char *always[] = { PACED, "{\"path\":\"model.safetensors\",\"corrupt_offset\":777777,\"times\":-1}", NULL };
+    int rc = fetch(1, always, &back);
     cr_expect_eq(rc, IW_EVERIFY, "rc %d: %s", rc, iw_error_last());
     cr_expect(strstr(iw_error_last(), "sha256 mismatch"), "%s", iw_error_last());
 }
