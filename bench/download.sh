@@ -27,8 +27,9 @@
 # ranged fetch, sha256 / git-sha1 verification, fdatasync, rename).  curl and
 # aria2c fetch the same resolve URLs.
 #
-# Every measurement runs REPS times, tools interleaved within a repetition;
-# the summary gives median and min-max, and one line per goal with the ratio
+# Every measurement runs REPS times, tools interleaved within a repetition
+# and their order rotated from one repetition to the next; the summary gives
+# median and min-max, and one line per goal with the ratio
 # of medians, the worst and best pairing of single runs, PASS/FAIL and the
 # range of the 1-minute load average over that part's runs (the machine may
 # be shared; the load is also printed with every run).  With LOAD_MAX set,
@@ -49,7 +50,8 @@
 #        RESTRICT_RATE (25) limit_rate per connection for (r), MB/s
 #        THR_MB (256)       size of the throttled file
 #        SMALL_N (500)      number of small files (4-64 KiB)
-#        BASE_REF (main)    git ref built as the (c) baseline ("" skips it)
+#        BASE_REF (main)    git ref built as the baseline: the goal of (c), a before/after
+#                           line in (a) and (b) ("" skips it)
 #        BASE_BUILD (SOURCE/build-bench-base)  where it is built (from git archive)
 #        LOAD_MAX, LOAD_WAIT_S (600)  wait for a 1-minute load <= LOAD_MAX
 #        ONLY (dabrce)      which parts to run ((m) comes with any of a, b, r, c)
@@ -107,8 +109,9 @@ BSAN=$(sed -n 's/^IW_SANITIZE:BOOL=//p' "$BUILD/CMakeCache.txt")
 IW="$BUILD/imageworks-download"
 FAKEHUB="$BUILD/fakehub"
 IWBASE=""; BASE_COMMIT=""
-if [[ $ONLY == *c* ]] && [ -n "$BASE_REF" ]; then
-  # the baseline of (c): BASE_REF exported with git archive and built once
+if [[ $ONLY == *[abc]* ]] && [ -n "$BASE_REF" ]; then
+  # the baseline (before/after in a, b; the goal of c): BASE_REF exported
+  # with git archive and built once
   # per commit (the commit is kept in BASE_BUILD/.bench-commit)
   BASE_COMMIT=$(git -C "$SRC" rev-parse --verify "$BASE_REF^{commit}")
   if [ "$(cat "$BASE_BUILD/.bench-commit" 2>/dev/null)" != "$BASE_COMMIT" ]; then
@@ -286,63 +289,81 @@ if [[ $ONLY == *d* ]]; then
   done
 fi
 
+# Each repetition runs its tools in a rotated order (rep 1: A B C, rep 2:
+# B C A, ...), so none always runs first (cold) or right after a given peer.
+rotate() {   # rotate N ITEM...: the items, starting at the (N mod count)-th
+  local n=$1; shift
+  local k=$(( n % $# )) i
+  local items=("$@")
+  for i in $(seq 0 $(($# - 1))); do echo "${items[$(( (i + k) % $# ))]}"; done
+}
+
 if [[ $ONLY == *a* ]]; then
   echo "== (a) ${BIG_MB} MiB file, unthrottled loopback"
   BIGB=$((BIG_MB << 20)); U="$H/b/big/resolve/$BIG_SHA/big.bin"
-  for r in $(seq "$REPS"); do
-    wait_load a "$r"
-    clean; timed a "curl -o" "$r" curl -sS -o "$WORK/out/big.bin" "$U"; check_size "$WORK/out/big.bin" $BIGB
-    clean; iwdl a "iwdl" "$r" "$H" b/big
-    # the same work as ours with standard tools: fetch, hash (OpenSSL, as
-    # we do) while writing, then make the file durable
+  a_curl() { clean; timed a "curl -o" "$r" curl -sS -o "$WORK/out/big.bin" "$U"; check_size "$WORK/out/big.bin" $BIGB; }
+  a_iwdl() { clean; iwdl a "iwdl" "$r" "$H" b/big; }
+  # the same work as ours with standard tools: fetch, hash (OpenSSL, as we
+  # do) while writing, then make the file durable
+  a_pipe() {
     clean; timed a "curl | tee | openssl sha256; sync -d" "$r" bash -o pipefail -c \
       "curl -sS '$U' | tee '$WORK/out/big.bin' | openssl dgst -sha256 >/dev/null && sync -d '$WORK/out/big.bin'"
     check_size "$WORK/out/big.bin" $BIGB
-    clean; iwdl a "iwdl --connections 1" "$r" "$H" b/big --connections 1
+  }
+  a_iwdl1() { clean; iwdl a "iwdl --connections 1" "$r" "$H" b/big --connections 1; }
+  a_base() { clean; BIN=$IWBASE iwdl a "base $BASE_REF" "$r" "$H" b/big; }
+  steps=(a_curl a_iwdl a_pipe a_iwdl1); [ -n "$IWBASE" ] && steps+=(a_base)
+  for r in $(seq "$REPS"); do
+    wait_load a "$r"
+    for st in $(rotate $((r - 1)) "${steps[@]}"); do $st; done
   done
 fi
 
 if [[ $ONLY == *b* ]]; then
   THRB=$((THR_MB << 20))
+  b_x8()  { clean; timed "b$rt" "aria2c -x8 -s8 -k1M" "$r" aria2c -q -x8 -s8 -k1M --file-allocation=falloc -d "$WORK/out" -o thr.bin "$U"; check_size "$WORK/out/thr.bin" $THRB; }
+  b_x16() { clean; timed "b$rt" "aria2c -x16 -s16 -k1M" "$r" aria2c -q -x16 -s16 -k1M --file-allocation=falloc -d "$WORK/out" -o thr.bin "$U"; check_size "$WORK/out/thr.bin" $THRB; }
+  b_iwdl() { clean; iwdl "b$rt" "iwdl" "$r" "$TU" b/thr; }
+  b_base() { clean; BIN=$IWBASE iwdl "b$rt" "base $BASE_REF" "$r" "$TU" b/thr; }
+  steps=(b_x8 b_x16 b_iwdl); [ -n "$IWBASE" ] && steps+=(b_base)
   for k in "${!rates[@]}"; do
     rt=${rates[$k]}; TU="http://127.0.0.1:${TPORTS[$k]}"; U="$TU/b/thr/resolve/$THR_SHA/thr.bin"
     echo "== (b) ${THR_MB} MiB file, nginx limit_rate ${rt}m per connection"
     for r in $(seq "$REPS"); do
       wait_load "b$rt" "$r"
-      clean; timed "b$rt" "aria2c -x8 -s8 -k1M" "$r" aria2c -q -x8 -s8 -k1M --file-allocation=falloc -d "$WORK/out" -o thr.bin "$U"
-      check_size "$WORK/out/thr.bin" $THRB
-      clean; timed "b$rt" "aria2c -x16 -s16 -k1M" "$r" aria2c -q -x16 -s16 -k1M --file-allocation=falloc -d "$WORK/out" -o thr.bin "$U"
-      check_size "$WORK/out/thr.bin" $THRB
-      clean; iwdl "b$rt" "iwdl" "$r" "$TU" b/thr
+      for st in $(rotate $((r - 1)) "${steps[@]}"); do $st; done
     done
   done
 fi
 
 if [[ $ONLY == *r* ]]; then
   THRB=$((THR_MB << 20))
+  r_curl() { clean; timed "r-$srv" "curl -o" "$r" curl -fsS -o "$WORK/out/thr.bin" "$U"; check_size "$WORK/out/thr.bin" $THRB; }
+  r_iwdl() { clean; iwdl "r-$srv" "iwdl" "$r" "$TU" b/thr; }
+  r_iwdl1() { clean; iwdl "r-$srv" "iwdl --connections 1" "$r" "$TU" b/thr --connections 1; }
   for srv in norange cap2; do
     if [ $srv = norange ]; then port=$NRPORT; what="refuses Range"; else port=$CAPPORT; what="allows 2 connections (503 beyond)"; fi
     TU="http://127.0.0.1:$port"; U="$TU/b/thr/resolve/$THR_SHA/thr.bin"
     echo "== (r) ${THR_MB} MiB file from a server that $what, limit_rate ${RESTRICT_RATE}m per connection"
     for r in $(seq "$REPS"); do
       wait_load "r-$srv" "$r"
-      clean; timed "r-$srv" "curl -o" "$r" curl -fsS -o "$WORK/out/thr.bin" "$U"; check_size "$WORK/out/thr.bin" $THRB
-      clean; iwdl "r-$srv" "iwdl" "$r" "$TU" b/thr
-      clean; iwdl "r-$srv" "iwdl --connections 1" "$r" "$TU" b/thr --connections 1
+      for st in $(rotate $((r - 1)) r_curl r_iwdl r_iwdl1); do $st; done
     done
   done
 fi
 
 if [[ $ONLY == *c* ]]; then
   echo "== (c) $SMALL_N small files (4-64 KiB)"
-  for r in $(seq "$REPS"); do
-    wait_load c "$r"
+  c_aria() {
     clean; timed c "aria2c -j8" "$r" aria2c -q -j8 -d "$WORK/out" -i "$WORK/small-urls.txt"
     n=$(find "$WORK/out" -name '*.json' | wc -l); [ "$n" = "$SMALL_N" ] || { echo "bench: aria2c fetched $n files" >&2; exit 1; }
-    clean; iwdl c "iwdl --jobs 8" "$r" "$H" b/small --jobs 8
-    if [ -n "$IWBASE" ]; then
-      clean; BIN=$IWBASE iwdl c "base $BASE_REF --jobs 8" "$r" "$H" b/small --jobs 8
-    fi
+  }
+  c_iwdl() { clean; iwdl c "iwdl --jobs 8" "$r" "$H" b/small --jobs 8; }
+  c_base() { clean; BIN=$IWBASE iwdl c "base $BASE_REF --jobs 8" "$r" "$H" b/small --jobs 8; }
+  steps=(c_aria c_iwdl); [ -n "$IWBASE" ] && steps+=(c_base)
+  for r in $(seq "$REPS"); do
+    wait_load c "$r"
+    for st in $(rotate $((r - 1)) "${steps[@]}"); do $st; done
   done
 fi
 
@@ -552,11 +573,17 @@ if ("a", "iwdl") in t:
     goals.append((f"(a) {big_mb} MiB unthrottled: vs curl -o (no hash, no sync)", s, "(report)", None, lr("a")))
     r, s = faster(("a", "iwdl"), ("a", "iwdl --connections 1"))
     goals.append((f"(a) {big_mb} MiB unthrottled: vs our --connections 1", s, "(report)", None, lr("a")))
+    if base and ("a", f"base {base}") in t:
+        r, s = faster(("a", "iwdl"), ("a", f"base {base}"))
+        goals.append((f"(a) {big_mb} MiB unthrottled: vs {base}", s, "(report)", None, lr("a")))
 for part in sorted((p for p in load if p.startswith("b")), key=lambda p: float(p[1:])):
     for peer, goal in (("aria2c -x8 -s8 -k1M", 1.3), ("aria2c -x16 -s16 -k1M", 1.0)):
         if (part, peer) in t and (part, "iwdl") in t:
             r, s = faster((part, "iwdl"), (part, peer))
             goals.append((f"(b) limit_rate {part[1:]}m, {thr_mb} MiB: vs {peer}", s, f">= {goal}x", r >= goal, lr(part)))
+    if base and (part, f"base {base}") in t:
+        r, s = faster((part, "iwdl"), (part, f"base {base}"))
+        goals.append((f"(b) limit_rate {part[1:]}m, {thr_mb} MiB: vs {base}", s, "(report)", None, lr(part)))
 for srv, what in (("norange", "refuses Range"), ("cap2", "2 connections")):
     part = "r-" + srv
     if (part, "iwdl") in t:
