@@ -5,7 +5,7 @@
  * handle: up to `jobs` files at once; files of at least `split_min` bytes are
  * cut into ranges of about `chunk` bytes, handed out in file order into a
  * preallocated partial file by as many transfers per host as an adaptive
- * controller allows (4 at first, more while each step of connections raises
+ * controller allows (8 at first, more while each step of connections raises
  * the aggregate rate, fewer on 429/503; at most `connections`), and when a
  * connection frees up the remaining range with the latest estimated finish
  * is split in two (never below IW_DL_MIN_SPLIT).
@@ -79,7 +79,7 @@ typedef struct iw_dl_options {
                                            HF_CACHE: cache root (NULL: HF_HUB_CACHE or $HF_HOME/hub) */
     int      jobs;                      /* 0: 8 */
     int      connections;               /* 0: 32; most transfers open to one host for the
-                                           ranges of large files; the engine starts with 4
+                                           ranges of large files; the engine starts with 8
                                            and adds more while they pay off (docs/download.md) */
     uint64_t split_min;                 /* 0: 64 MiB */
     uint64_t chunk;                     /* 0: 32 MiB; a split file is cut into ranges of this

@@ -283,6 +283,7 @@ bool iw_adapt_tick(iw_adapt *a, uint64_t now, int active, int warming)
     window_reset(a, now);
     if (n < 0.5)
         return false;   /* nothing was open: no information */
+
     decide(a, now, rate, n);
     return a->limit != before;
 }

@@ -16,7 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define IW_ADAPT_START         4      /* connections at first ("a few") */
+#define IW_ADAPT_START         8      /* connections at first ("a few"; main's former fixed count) */
 #define IW_ADAPT_PAYS          0.5    /* an added connection must bring >= this x the average one's rate */
 #define IW_ADAPT_USED          0.75   /* probe up only while >= this x the limit was open on average */
 #define IW_ADAPT_LINEAR        0.85   /* ... brought >= this x: linear within the noise, next step x4 */

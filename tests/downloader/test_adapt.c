@@ -17,6 +17,8 @@ typedef struct server {
     long   retry_after; /* Retry-After of those answers (-1 none) */
     int    burst_ms;    /* > 0: each connection gets its bytes in one burst per period
                            (nginx limit_rate: sendfile_max_chunk, then a sleep) */
+    int    bonus_ms;    /* > 0: a connection gets twice per_conn for its first bonus_ms
+                           (nginx grants rate x (seconds + 1): a second's worth at once) */
 } server;
 
 typedef struct run {
@@ -46,6 +48,8 @@ static run simulate(const server *s, int start, int cap, uint64_t ms, uint32_t s
     run r = { .min_limit_after_first = 1 << 30 };
     double factor = 1;
     int last_limit = a.limit;
+    uint64_t born[256];             /* when each open connection started (youngest last) */
+    int open = 0;
     for (uint64_t el = 0; el < ms; el += 10) {
         t += 10;
         if (el % 250 == 0)
@@ -66,6 +70,15 @@ static run simulate(const server *s, int start, int cap, uint64_t ms, uint32_t s
             active = a.limit < flowing ? a.limit : flowing;
         }
         double rate = flowing * s->per_conn;
+        if (s->bonus_ms > 0) {
+            while (open < flowing && open < 256)
+                born[open++] = t;
+            if (open > flowing)
+                open = flowing;
+            rate = 0;
+            for (int k = 0; k < open; k++)
+                rate += s->per_conn * (t - born[k] < (uint64_t)s->bonus_ms ? 2 : 1);
+        }
         if (rate > s->link)
             rate = s->link;
         uint64_t b = (uint64_t)(rate * factor * 0.010);
@@ -144,6 +157,19 @@ Test(adapt, bursty_connections_lengthen_the_window)
     server l = { .per_conn = 400 * MB, .link = 400 * MB, .burst_ms = 500, .retry_after = -1 };
     r = simulate(&l, 4, 32, 30000, 9);
     cr_expect_leq(r.limit_ms, 6.0, "average limit %.1f on a full link", r.limit_ms);
+}
+
+Test(adapt, a_start_allowance_does_not_stop_the_first_step)
+{
+    /* nginx's limit_rate as the benchmark meets it: 4 MB/s per connection
+     * in bursts every 500 ms, and twice that in each connection's first
+     * second; from 8, the cap is reached in two steps (x2, then x4) */
+    for (uint32_t seed = 1; seed <= 10; seed++) {
+        server s = { .per_conn = 4 * MB, .link = 10000 * MB, .burst_ms = 500, .bonus_ms = 1000, .retry_after = -1 };
+        run r = simulate(&s, 8, 32, 8000, seed);
+        cr_expect(r.first_at_cap > 0 && r.first_at_cap <= 3500, "seed %u: reached 32 after %llu ms", seed,
+                  (unsigned long long)r.first_at_cap);
+    }
 }
 
 Test(adapt, noise_of_15_percent_does_not_stop_the_growth)

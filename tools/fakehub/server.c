@@ -422,8 +422,9 @@ static ssize_t reader_cb(void *cls, uint64_t pos, char *buf, size_t max)
         }
     }
     if (rd->f.shared) {
-        /* one rate for every answer of the fault: a link, not a connection */
-        uint64_t chunk = fh_bucket_rate(rd->f.shared) / 20;
+        /* one rate for every answer of the fault: a link, not a connection;
+         * sends of 5 ms worth, so answers interleave finely as on a link */
+        uint64_t chunk = fh_bucket_rate(rd->f.shared) / 200;
         if (chunk == 0)
             chunk = 1;
         if (n > chunk)
@@ -1169,7 +1170,8 @@ static void mhd_logger(void *cls, const char *fmt, va_list ap)
     vsnprintf(line, sizeof line, fmt, ap);
     if (strstr(line, "application reported error generating data") ||
         strstr(line, "no longer available for sending") ||
-        strstr(line, "Connection reset by peer") || strstr(line, "Broken pipe"))
+        strstr(line, "Connection reset by peer") || strstr(line, "Broken pipe") ||
+        strstr(line, "forcibly closed by remote peer"))
         return;
     size_t n = strlen(line);
     fprintf(stderr, "fakehub: %s%s", line, n && line[n - 1] == '\n' ? "" : "\n");
