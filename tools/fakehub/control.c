@@ -172,17 +172,24 @@ static void fault_use_locked(fh_fault *f)
     }
 }
 
+/* Fill *out from status fault f and consume one use; returns its id. */
+static int take_status_locked(fh_fault *f, fh_status_fault *out)
+{
+    int id = f->id;
+    out->status = f->status;
+    out->retry_after = f->retry_after;
+    snprintf(out->location, sizeof out->location, "%s", f->location ? f->location : "");
+    fault_use_locked(f);
+    return id;
+}
+
 int fh_fault_take_status(int host, const char *file_path, const char *url_path, fh_status_fault *out)
 {
     int id = 0;
     pthread_mutex_lock(&g_mu);
     for (fh_fault *f = g_faults; f; f = f->next) {
         if (f->status && !f->max_active && fault_matches(f, host, file_path, url_path)) {
-            id = f->id;
-            out->status = f->status;
-            out->retry_after = f->retry_after;
-            snprintf(out->location, sizeof out->location, "%s", f->location ? f->location : "");
-            fault_use_locked(f);
+            id = take_status_locked(f, out);
             break;
         }
     }
@@ -196,11 +203,7 @@ int fh_body_begin(int host, const char *file_path, const char *url_path, fh_stat
     pthread_mutex_lock(&g_mu);
     for (fh_fault *f = g_faults; f; f = f->next) {
         if (f->max_active && g_active[host] >= f->max_active && fault_matches(f, host, file_path, url_path)) {
-            id = f->id;
-            out->status = f->status;
-            out->retry_after = f->retry_after;
-            snprintf(out->location, sizeof out->location, "%s", f->location ? f->location : "");
-            fault_use_locked(f);
+            id = take_status_locked(f, out);
             break;
         }
     }
