@@ -20,7 +20,7 @@ inc=$(grep -l '#include <cjson/' "$SRC"/include/iwdl/*.h | xargs -n1 basename | 
 [ "$inc" = "json.h " ] || fail "cJSON is included by: $inc(json.h only)"
 
 # where each exported function is defined
-for m in common extract registry estimate downloader; do
+for m in common extract registry estimate downloader catalog; do
     nm --defined-only "$BUILD/libiw_$m.a" 2>/dev/null | awk -v m=$m '$2 == "T" {print $3, m}'
 done | sort -u > "$T/defs"
 
