@@ -12,6 +12,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include "arch.h"
+#include "download.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -66,6 +68,44 @@ typedef struct iw_scan_stats { size_t found, registered, failed; } iw_scan_stats
  * install's failure is a result. */
 int iw_catalog_scan(const char *registry_dir, const char *dir, const iw_scan_opts *opts,
                     iw_scan_fn fn, void *ud, iw_scan_stats *st);
+
+/* ---- a download's registration -------------------------------------- */
+
+#define IW_DL_REGISTER_MANIFEST_CAP (64u << 20)          /* the downloader's manifest.json */
+#define IW_DL_REGISTER_REHASH_CAP   ((uint64_t)64 << 20)  /* files hashed when no sha256 is recorded */
+
+#define IW_DL_REGISTER_OPTS_VERSION 1
+typedef struct iw_dl_register_opts {
+    unsigned    version;       /* IW_DL_REGISTER_OPTS_VERSION */
+    const char *registry_dir;  /* NULL: the default registry */
+    const char *repo, *revision, *name, *backend;
+    const char *support_dir;   /* folder holding the support repo's files, or NULL */
+    const char *support_id;    /* its repo id */
+    const char *support_note;  /* why that support repo was used (base model), recorded as a warning; or NULL */
+} iw_dl_register_opts;
+#define IW_DL_REGISTER_OPTS_INIT { IW_DL_REGISTER_OPTS_VERSION, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL }
+
+/* What a registration did, for the caller to show (set up with
+ * iw_dl_registration_init, released with iw_dl_registration_free). */
+typedef struct iw_dl_registration {
+    char       *name;               /* the entry's name (on success) */
+    iw_arch     arch;               /* the architecture recorded, its warnings included */
+    bool        have_arch;          /* it was read from the files */
+    char       *arch_error;         /* why it could not be (the entry then records a warning), or NULL */
+    char       *manifest_warning;   /* the manifest was unreadable (sizes and hashes read from the files), or NULL */
+    const char *failed_at;          /* on failure: "register", "registry" or the file's repo path */
+} iw_dl_registration;
+
+void iw_dl_registration_init(iw_dl_registration *g);
+void iw_dl_registration_free(iw_dl_registration *g);
+
+/* After iw_download_repo: read the architecture of what arrived at r->dest
+ * (an unreadable one is a warning on the entry, not a failure), each file's
+ * size and sha256 (the downloader's manifest, an HF cache blob name, else
+ * hashing files up to IW_DL_REGISTER_REHASH_CAP), and create or update the
+ * registry entry (iw_registry_register_download).  g must be initialised;
+ * it is filled also on failure (failed_at names the step). */
+int iw_catalog_register_download(const iw_dl_result *r, const iw_dl_register_opts *o, iw_dl_registration *g);
 
 #ifdef __cplusplus
 }

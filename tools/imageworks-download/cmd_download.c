@@ -1,6 +1,5 @@
 /* cmd_download.c - `imageworks-download download REPO ...` (docs/download.md). */
 #include "cli.h"
-#include "download_register.h"
 #include "progress.h"
 
 #include <errno.h>
@@ -12,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "iwdl/catalog.h"
 #include "iwdl/download.h"
 #include "iwdl/error.h"
 #include "iwdl/hub.h"
@@ -387,6 +387,64 @@ static int unpack_archives(const iw_dl_result *r, ui *u)
     return 0;
 }
 
+/* After the files: register what arrived (iw_catalog_register_download) and
+ * show what that did.  Returns an exit code. */
+static int register_arrival(const iw_dl_result *r, const iw_dl_register_opts *ro, bool quiet, bool json)
+{
+    iw_dl_registration g;
+    iw_dl_registration_init(&g);
+    int rc = iw_catalog_register_download(r, ro, &g);
+    if (g.arch_error) {
+        /* The files are in place and verified; an unreadable architecture is
+         * a warning on the entry (shown unless --quiet; a JSON event with --json). */
+        if (json) {
+            cJSON *ev = cJSON_CreateObject();
+            char msg[2048];
+            snprintf(msg, sizeof msg, "architecture of %s: %s", r->dest, g.arch_error);
+            cJSON_AddStringToObject(ev, "event", "warning");
+            cJSON_AddStringToObject(ev, "message", msg);
+            char *q = ev ? cJSON_PrintUnformatted(ev) : NULL;
+            if (q)
+                printf("%s\n", q);
+            free(q);
+            cJSON_Delete(ev);
+        } else if (!quiet) {
+            fprintf(stderr, "imageworks-download: warning: architecture of %s: %s\n", r->dest, g.arch_error);
+        }
+    }
+    if (g.manifest_warning)
+        fprintf(stderr, "imageworks-download: warning: %s\n", g.manifest_warning);
+    if (rc < 0) {
+        rc = cli_fail(g.failed_at);
+        iw_dl_registration_free(&g);
+        return rc;
+    }
+    const iw_arch *a = &g.arch;
+    if (json) {
+        cJSON *ev = cJSON_CreateObject();
+        cJSON_AddStringToObject(ev, "event", "registered");
+        cJSON_AddStringToObject(ev, "name", g.name);
+        char *q = ev ? cJSON_PrintUnformatted(ev) : NULL;
+        printf("%s\n", q ? q : "{\"event\":\"registered\"}");
+        free(q);
+        cJSON_Delete(ev);
+    } else if (!quiet) {
+        printf("registered: %s", g.name);
+        if (g.have_arch && a->parameters.total > 0) {
+            double p = (double)a->parameters.total;
+            printf(" (%s, %.3g%s parameters, %s)", a->model_type ? a->model_type : "?",
+                   p >= 1e9 ? p / 1e9 : p >= 1e6 ? p / 1e6 : p / 1e3, p >= 1e9 ? "B" : p >= 1e6 ? "M" : "K",
+                   a->parameters.source ? a->parameters.source : "?");
+        }
+        printf("\n");
+        for (size_t i = 0; i < a->warnings.n; i++)
+            if (!ro->support_note || strcmp(a->warnings.v[i], ro->support_note))   /* already shown */
+                printf("warning: %s\n", a->warnings.v[i]);
+    }
+    iw_dl_registration_free(&g);
+    return IW_EXIT_OK;
+}
+
 int cmd_download(int argc, char **argv)
 {
     dl_args a;
@@ -474,12 +532,12 @@ int cmd_download(int argc, char **argv)
     }
     if (!a.no_arch) {
         /* extract the architecture of what arrived and register the entry */
-        dl_register_opts ro = {
-            .repo = a.repo, .revision = a.revision, .name = a.name, .backend = a.backend,
-            .support_dir = support_dir, .support_id = support_id, .support_note = note[0] ? note : NULL,
-            .quiet = a.quiet, .json = a.json,
+        iw_dl_register_opts ro = {
+            .version = IW_DL_REGISTER_OPTS_VERSION, .repo = a.repo, .revision = a.revision, .name = a.name,
+            .backend = a.backend, .support_dir = support_dir, .support_id = support_id,
+            .support_note = note[0] ? note : NULL,
         };
-        rc = download_register(&r, &ro);
+        rc = register_arrival(&r, &ro, a.quiet, a.json);
     }
     free(auto_id);
     if (rc)

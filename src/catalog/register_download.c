@@ -1,11 +1,10 @@
-/* download_register.c - download -> extract -> register.
+/* register_download.c - download -> extract -> register (catalog.h).
  *
  * Per-file sha256 for the registry's artifacts: LFS files were verified
  * against their sha256 while streaming, and the downloader's manifest (plain
  * layout) or the blob name (HF cache layout) records it; small files carry a
  * git blob sha1 there, so their sha256 is computed here (they are small). */
-#include "download_register.h"
-#include "cli.h"
+#include "iwdl/catalog.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -21,9 +20,6 @@
 #include "iwdl/hash.h"
 #include "iwdl/json.h"
 #include "iwdl/registry.h"
-
-#define MANIFEST_CAP (64u << 20)
-#define REHASH_CAP   ((uint64_t)64 << 20)   /* hash files up to 64 MiB when no sha256 is recorded */
 
 static bool is_hex64(const char *s)
 {
@@ -61,7 +57,7 @@ static int file_sha256(const char *dest, const char *rel, const cJSON *manifest_
             return 0;
         }
     }
-    if (size > REHASH_CAP) {
+    if (size > IW_DL_REGISTER_REHASH_CAP) {
         free(p);
         return IW_ENOTFOUND;             /* recorded without a hash */
     }
@@ -83,53 +79,56 @@ static const char *format_of(const iw_dl_result *r)
     return NULL;
 }
 
-int download_register(const iw_dl_result *r, const dl_register_opts *o)
+void iw_dl_registration_init(iw_dl_registration *g)
 {
-    int ret = IW_EXIT_FAIL;
-    iw_arch a;
-    iw_arch_init(&a);
+    memset(g, 0, sizeof *g);
+    iw_arch_init(&g->arch);
+}
+
+void iw_dl_registration_free(iw_dl_registration *g)
+{
+    free(g->name);
+    free(g->arch_error);
+    free(g->manifest_warning);
+    iw_arch_free(&g->arch);
+    iw_dl_registration_init(g);
+}
+
+int iw_catalog_register_download(const iw_dl_result *r, const iw_dl_register_opts *o, iw_dl_registration *g)
+{
+    int rc = iw_opts_version_check(o->version, IW_DL_REGISTER_OPTS_VERSION, "iw_dl_register_opts");
+    if (rc < 0) {
+        g->failed_at = "register";
+        return rc;
+    }
+    iw_arch *a = &g->arch;
     iw_registry *reg = NULL;
     cJSON *manifest = NULL;
     iw_reg_file *files = NULL;
     char (*hashes)[65] = NULL;
-    char *name = NULL;
 
     iw_extract_opts eo = { .support_dir = o->support_dir, .support_id = o->support_id };
-    bool have_arch = iw_extract_path(r->dest, &eo, &a) == 0;
-    if (!have_arch) {
+    g->have_arch = iw_extract_path(r->dest, &eo, a) == 0;
+    if (!g->have_arch) {
         /* The files are in place and verified; an unreadable architecture is
-         * recorded as a warning on the entry rather than failing the download
-         * (shown unless --quiet; a JSON event with --json). */
-        if (o->json) {
-            cJSON *ev = cJSON_CreateObject();
-            char msg[2048];
-            snprintf(msg, sizeof msg, "architecture of %s: %s", r->dest, iw_error_last());
-            cJSON_AddStringToObject(ev, "event", "warning");
-            cJSON_AddStringToObject(ev, "message", msg);
-            char *q = ev ? cJSON_PrintUnformatted(ev) : NULL;
-            if (q)
-                printf("%s\n", q);
-            free(q);
-            cJSON_Delete(ev);
-        } else if (!o->quiet) {
-            fprintf(stderr, "imageworks-download: warning: architecture of %s: %s\n", r->dest, iw_error_last());
-        }
-        iw_arch_free(&a);
-        iw_arch_init(&a);
-        iw_arch_warn(&a, "extraction failed after download: %s", iw_error_last());
-        iw_arch_stamp_now(&a);
+         * recorded as a warning on the entry rather than failing the download. */
+        g->arch_error = strdup(iw_error_last());
+        iw_arch_free(a);
+        iw_arch_init(a);
+        iw_arch_warn(a, "extraction failed after download: %s", iw_error_last());
+        iw_arch_stamp_now(a);
         iw_error_clear();
     }
     if (o->support_note)
-        iw_arch_warn(&a, "%s", o->support_note);
+        iw_arch_warn(a, "%s", o->support_note);
 
     char *mpath = NULL;
-    if (iw_dl_state_path(r->dest, "manifest.json", &mpath) < 0) {
-        ret = cli_fail("register");
+    if ((rc = iw_dl_state_path(r->dest, "manifest.json", &mpath)) < 0) {
+        g->failed_at = "register";
         goto out;
     }
-    if (iw_path_is_file(mpath) && iw_json_parse_file(mpath, MANIFEST_CAP, &manifest, NULL) < 0) {
-        fprintf(stderr, "imageworks-download: warning: %s\n", iw_error_last());
+    if (iw_path_is_file(mpath) && iw_json_parse_file(mpath, IW_DL_REGISTER_MANIFEST_CAP, &manifest, NULL) < 0) {
+        g->manifest_warning = strdup(iw_error_last());
         manifest = NULL;
     }
     free(mpath);
@@ -138,8 +137,8 @@ int download_register(const iw_dl_result *r, const dl_register_opts *o)
     files = calloc(r->n_paths ? r->n_paths : 1, sizeof *files);
     hashes = calloc(r->n_paths ? r->n_paths : 1, sizeof *hashes);
     if (!files || !hashes) {
-        iw_error_set(IW_ENOMEM, "out of memory");
-        ret = cli_fail("register");
+        rc = iw_error_set(IW_ENOMEM, "out of memory");
+        g->failed_at = "register";
         goto out;
     }
     for (size_t i = 0; i < r->n_paths; i++) {
@@ -153,52 +152,30 @@ int download_register(const iw_dl_result *r, const dl_register_opts *o)
         if (hrc == 0)
             files[i].sha256 = hashes[i];
         else if (hrc != IW_ENOTFOUND) {
-            ret = cli_fail(r->paths[i]);
+            rc = hrc;
+            g->failed_at = r->paths[i];
             goto out;
         }
     }
 
-    if (iw_registry_open(&reg, NULL) < 0) {
-        ret = cli_fail("registry");
+    if ((rc = iw_registry_open(&reg, o->registry_dir)) < 0) {
+        g->failed_at = "registry";
         goto out;
     }
     iw_reg_download d = {
         .repo_id = o->repo, .revision = o->revision, .commit = r->commit,
         .dest_path = r->dest, .files = files, .n_files = r->n_paths,
-        .format = format_of(r), .arch = &a, .backend = o->backend, .name = o->name,
+        .format = format_of(r), .arch = a, .backend = o->backend, .name = o->name,
     };
-    if (iw_registry_register_download(reg, &d, &name) < 0) {
-        ret = cli_fail("register");
+    if ((rc = iw_registry_register_download(reg, &d, &g->name)) < 0) {
+        g->failed_at = "register";
         goto out;
     }
-    if (o->json) {
-        cJSON *ev = cJSON_CreateObject();
-        cJSON_AddStringToObject(ev, "event", "registered");
-        cJSON_AddStringToObject(ev, "name", name);
-        char *q = ev ? cJSON_PrintUnformatted(ev) : NULL;
-        printf("%s\n", q ? q : "{\"event\":\"registered\"}");
-        free(q);
-        cJSON_Delete(ev);
-    } else if (!o->quiet) {
-        printf("registered: %s", name);
-        if (have_arch && a.parameters.total > 0) {
-            double p = (double)a.parameters.total;
-            printf(" (%s, %.3g%s parameters, %s)", a.model_type ? a.model_type : "?",
-                   p >= 1e9 ? p / 1e9 : p >= 1e6 ? p / 1e6 : p / 1e3, p >= 1e9 ? "B" : p >= 1e6 ? "M" : "K",
-                   a.parameters.source ? a.parameters.source : "?");
-        }
-        printf("\n");
-        for (size_t i = 0; i < a.warnings.n; i++)
-            if (!o->support_note || strcmp(a.warnings.v[i], o->support_note))   /* already shown */
-                printf("warning: %s\n", a.warnings.v[i]);
-    }
-    ret = IW_EXIT_OK;
+    rc = 0;
 out:
-    free(name);
     free(files);
     free(hashes);
     cJSON_Delete(manifest);
     iw_registry_close(reg);
-    iw_arch_free(&a);
-    return ret;
+    return rc;
 }
