@@ -14,10 +14,36 @@
 #include <stddef.h>
 #include "arch.h"
 #include "download.h"
+#include "inspect.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+struct cJSON;
+
+/* ---- what a user named: the model to read ---------------------------- */
+
+/* A Hub repo id: "org/name" that is not an existing local path nor an
+ * ollama: reference. */
+bool iw_catalog_is_repo_id(const char *s);
+
+/* The file provider (for iw_inspect, inspect.h) of what a user named:
+ *   ollama:NAME[:TAG]   Ollama's store, then the server when OLLAMA_HOST is set
+ *   org/name            a Hub repo by HTTP Range (headers only) at revision
+ *   anything else       a local folder or .gguf / .safetensors file */
+int iw_catalog_provider(const char *target, const char *revision, iw_provider **out);
+
+/* iw_catalog_provider + iw_inspect.  *transferred (may be NULL): bytes a
+ * remote repo moved, -1 for anything else. */
+int iw_catalog_inspect(const char *target, const char *revision, const iw_inspect_opts *o, iw_arch *a,
+                       int64_t *transferred);
+
+/* Is the model of registry entry e on this machine?  An Ollama entry: its
+ * manifest resolves in the store ($OLLAMA_MODELS or the default); any other:
+ * its download_path exists.  Entries without a path are not installed. */
+bool iw_catalog_entry_installed(const struct cJSON *e);
+
 
 /* ---- scan: register the installs found under a folder ---------------- */
 

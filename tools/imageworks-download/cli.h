@@ -26,9 +26,6 @@ int cmd_estimate(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
 
-/* A Hub repo id: "org/name" that is not a local path nor an ollama: reference. */
-bool cli_is_repo_id(const char *s);
-
 /* When stdout is a terminal, escape the control characters and non-UTF-8
  * bytes of everything printed to it (text from files; tty_guard.c). */
 void cli_guard_stdout(void);

@@ -1,7 +1,7 @@
 /* cmd_inspect.c - `inspect PATH|FILE|REPO [--revision REV] [--tensors FILE.csv] [--json]`
  *
- * What the user named becomes a file provider (target.c: a local folder or
- * file, Ollama's store or server, a Hub repo by HTTP Range) and the library's
+ * What the user named becomes a file provider (iw_catalog_provider: a local
+ * folder or file, Ollama's store or server, a Hub repo by HTTP Range) and the library's
  * pipeline (iw_inspect) reads it; this file prints the record. */
 #include "cli.h"
 
@@ -19,7 +19,7 @@
 #include "iwdl/json.h"
 #include "iwdl/ollama.h"
 #include "iwdl/schema.h"
-#include "target.h"
+#include "iwdl/catalog.h"
 
 static void help(FILE *f)
 {
@@ -267,7 +267,7 @@ int cmd_inspect(int argc, char **argv)
         return cli_usage("inspect", "inspect: expected one PATH, FILE or REPO");
     const char *target = argv[optind];
 
-    if (revision && !cli_is_repo_id(target))
+    if (revision && !iw_catalog_is_repo_id(target))
         return cli_usage("inspect", "inspect: --revision applies to a remote REPO only");
     iw_arch a;
     iw_arch_init(&a);
@@ -275,7 +275,7 @@ int cmd_inspect(int argc, char **argv)
     iw_inspect_opts o = IW_INSPECT_OPTS_INIT;
     o.tensors_csv = tensors ? &csv : NULL;
     int64_t transferred = -1;
-    if (cli_inspect(target, revision, &o, &a, &transferred) < 0) {
+    if (iw_catalog_inspect(target, revision, &o, &a, &transferred) < 0) {
         iw_buf_free(&csv);
         iw_arch_free(&a);
         return cli_fail(target);

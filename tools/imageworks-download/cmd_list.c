@@ -10,7 +10,7 @@
 #include "iwdl/error.h"
 #include "iwdl/json.h"
 #include "iwdl/registry.h"
-#include "target.h"
+#include "iwdl/catalog.h"
 
 static void help(FILE *f)
 {
@@ -52,7 +52,7 @@ static cJSON *row_of(const cJSON *e)
     cJSON_AddItemToObject(r, "format", dup_or_null(fmt));
     cJSON_AddItemToObject(r, "quantization", dup_or_null(cJSON_GetObjectItemCaseSensitive(e, "quantization")));
     cJSON_AddItemToObject(r, "location", dup_or_null(cJSON_GetObjectItemCaseSensitive(e, "download_location")));
-    cJSON_AddBoolToObject(r, "installed", cli_entry_installed(e));
+    cJSON_AddBoolToObject(r, "installed", iw_catalog_entry_installed(e));
     cJSON_AddBoolToObject(r, "validated", validated(e));
     cJSON_AddItemToObject(r, "size_bytes", dup_or_null(cJSON_GetObjectItemCaseSensitive(e, "download_size_bytes")));
     const cJSON *roles = cJSON_GetObjectItemCaseSensitive(e, "roles");
@@ -128,7 +128,7 @@ int cmd_list(int argc, char **argv)
                 human_size(b->valuedouble, sz, sizeof sz);
             printf("%-48s %-10s %-12s %-10s %10s %-9s %s\n", s_or(e, "name", "?"), s_or(e, "backend", "-"),
                    s_or(e, "download_format", "-"), s_or(e, "quantization", "-"), sz,
-                   cli_entry_installed(e) ? "yes" : "no", validated(e) ? "yes" : "");
+                   iw_catalog_entry_installed(e) ? "yes" : "no", validated(e) ? "yes" : "");
         }
         if (!cJSON_GetArraySize(arr))
             printf("(registry in %s is empty)\n", iw_registry_dir(r));

@@ -12,7 +12,7 @@
 #include "iwdl/json.h"
 #include "iwdl/kv.h"
 #include "iwdl/registry.h"
-#include "target.h"
+#include "iwdl/catalog.h"
 
 static void help(FILE *f)
 {
@@ -43,7 +43,7 @@ static void help(FILE *f)
 static int extract_cb(const char *path, iw_arch *out, void *ctx)
 {
     (void)ctx;
-    return cli_inspect(path, NULL, NULL, out, NULL);
+    return iw_catalog_inspect(path, NULL, NULL, out, NULL);
 }
 
 /* "[  12/1000] name" on one rewritten stderr line, only on a terminal */

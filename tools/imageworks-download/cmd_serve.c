@@ -46,7 +46,7 @@
 #include "iwdl/json.h"
 #include "iwdl/registry.h"
 #include "estimate_run.h"
-#include "target.h"
+#include "iwdl/catalog.h"
 #include "serve_assets.h"
 
 #ifndef IW_VERSION
@@ -240,7 +240,7 @@ static cJSON *model_row(const cJSON *ent)
                                                   ? cJSON_CreateNumber((double)v) : cJSON_CreateNull());
     cJSON_AddItemToObject(m, "size_bytes", iw_json_get_i64(ent, "download_size_bytes", &v)
                                               ? cJSON_CreateNumber((double)v) : cJSON_CreateNull());
-    cJSON_AddBoolToObject(m, "installed", cli_entry_installed(ent));
+    cJSON_AddBoolToObject(m, "installed", iw_catalog_entry_installed(ent));
     bool val = false;
     cJSON_AddBoolToObject(m, "validated", a && iw_json_get_bool(a, "validated", &val) && val);
     cJSON_AddBoolToObject(m, "has_architecture", cJSON_IsObject(a) && a->child);

@@ -25,7 +25,7 @@
 #include "iwdl/fs.h"
 #include "iwdl/json.h"
 #include "iwdl/schema.h"
-#include "target.h"
+#include "iwdl/catalog.h"
 
 #define GIB_D 1073741824.0
 
@@ -155,9 +155,9 @@ static int load_arch(const char *target, iw_registry *reg, bool names_only, iw_a
         iw_extract_opts eo = {0};
         return iw_extract_path(target, &eo, a);
     }
-    if (cli_is_repo_id(target)) {
+    if (iw_catalog_is_repo_id(target)) {
         m->launch = strdup(target);
-        return cli_inspect(target, NULL, NULL, a, NULL);
+        return iw_catalog_inspect(target, NULL, NULL, a, NULL);
     }
     return iw_error_set(IW_ENOTFOUND, "'%s' is not a registry entry, a local path or an org/name repo", target);
 }

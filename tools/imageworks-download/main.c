@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "iwdl/error.h"
-#include "iwdl/fs.h"
 
 #ifndef IW_VERSION
 #define IW_VERSION "0.1.0"
@@ -54,14 +53,6 @@ static bool names_already(const char *msg, const char *what)
         if (!strncmp(p + 1, what, n) && p[1 + n] == '\'')
             return true;
     return false;
-}
-
-bool cli_is_repo_id(const char *s)
-{
-    if (iw_path_exists(s) || s[0] == '/' || s[0] == '.' || strncmp(s, "ollama:", 7) == 0)
-        return false;
-    const char *slash = strchr(s, '/');
-    return slash && slash != s && slash[1] && !strchr(slash + 1, '/');
 }
 
 int cli_fail(const char *what)

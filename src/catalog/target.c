@@ -1,6 +1,7 @@
-/* target.c - the provider for what the user named (see target.h). */
-#include "target.h"
-#include "cli.h"
+/* target.c - what a user named as a model, as a file provider (catalog.h). */
+#include "iwdl/catalog.h"
+
+#include <string.h>
 
 #include "iwdl/error.h"
 #include "iwdl/fs.h"
@@ -10,7 +11,15 @@
 #include "iwdl/ollama_api.h"
 #include "iwdl/registry.h"
 
-int cli_provider(const char *target, const char *revision, iw_provider **out)
+bool iw_catalog_is_repo_id(const char *s)
+{
+    if (iw_path_exists(s) || s[0] == '/' || s[0] == '.' || strncmp(s, "ollama:", 7) == 0)
+        return false;
+    const char *slash = strchr(s, '/');
+    return slash && slash != s && slash[1] && !strchr(slash + 1, '/');
+}
+
+int iw_catalog_provider(const char *target, const char *revision, iw_provider **out)
 {
     *out = NULL;
     if (iw_ollama_is_ref(target)) {
@@ -27,25 +36,25 @@ int cli_provider(const char *target, const char *revision, iw_provider **out)
         }
         return iw_provider_chain(out, store, server, "the server");
     }
-    if (cli_is_repo_id(target))
+    if (iw_catalog_is_repo_id(target))
         return iw_hub_provider_new(out, NULL, target, revision);
     return iw_provider_local(out, target);
 }
 
-int cli_inspect(const char *target, const char *revision, const iw_inspect_opts *o, iw_arch *a,
-                int64_t *transferred)
+int iw_catalog_inspect(const char *target, const char *revision, const iw_inspect_opts *o, iw_arch *a,
+                       int64_t *transferred)
 {
     iw_provider *p = NULL;
-    int rc = cli_provider(target, revision, &p);
+    int rc = iw_catalog_provider(target, revision, &p);
     if (rc == 0)
         rc = iw_inspect(p, o, a);
     if (transferred)
-        *transferred = rc == 0 && cli_is_repo_id(target) && p->transferred >= 0 ? p->transferred : -1;
+        *transferred = rc == 0 && iw_catalog_is_repo_id(target) && p->transferred >= 0 ? p->transferred : -1;
     iw_provider_free(p);
     return rc;
 }
 
-bool cli_entry_installed(const cJSON *e)
+bool iw_catalog_entry_installed(const cJSON *e)
 {
     const char *ref = NULL, *alt = NULL;
     if (iw_registry_ollama_refs(e, &ref, &alt)) {
