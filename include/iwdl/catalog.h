@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include "arch.h"
 #include "download.h"
+#include "estimate.h"
 #include "inspect.h"
 
 #ifdef __cplusplus
@@ -21,6 +22,7 @@ extern "C" {
 #endif
 
 struct cJSON;
+typedef struct iw_registry iw_registry;   /* registry.h */
 
 /* ---- what a user named: the model to read ---------------------------- */
 
@@ -132,6 +134,48 @@ void iw_dl_registration_free(iw_dl_registration *g);
  * registry entry (iw_registry_register_download).  g must be initialised;
  * it is filled also on failure (failed_at names the step). */
 int iw_catalog_register_download(const iw_dl_result *r, const iw_dl_register_opts *o, iw_dl_registration *g);
+
+/* ---- the estimate pipeline (the estimate command, serve's POST /estimate) */
+
+typedef struct iw_estimate_request {
+    const char      *target;         /* registry NAME, PATH, org/name REPO, ollama:NAME:TAG */
+    iw_est_opts      opts;           /* engine, context, batch, kv, tp, gpu_util, vram, engine knobs */
+    iw_est_overrides ov;
+    bool             engine_set, ctx_set, batch_set;
+    const char      *profile;        /* --profile NAME; NULL = the GPU's, else the set's default */
+    const char      *profiles_file;  /* --profiles FILE; NULL = env / XDG / shipped only */
+    const char      *gpu;            /* --gpu NAME, looked up in the profile set */
+    bool             apply;
+    bool             calibrate;      /* correct the heuristic terms with the entry's newest measured start */
+    bool             emit_set;
+    iw_emit_kind     emit;
+    int              port;           /* for emitted launches; 0 = the entry's port, else the engine default */
+    bool             names_only;     /* only registry NAMEs (serve: never a path or a network fetch) */
+} iw_estimate_request;
+
+void iw_catalog_estimate_request_init(iw_estimate_request *r);
+
+typedef struct iw_estimate_answer {
+    int    status;      /* 0 ok, 1 failure (does not fit, model unreadable), 2 a request that cannot be answered as asked */
+    char  *error;       /* one line, without the program prefix; NULL when ok */
+    struct cJSON *json; /* the JSON answer (also on "does not fit"; docs/api.md) */
+    char  *text;        /* the human table */
+    char  *emitted;     /* --emit text, when asked and something fits */
+    char  *applied_to;  /* --apply: the file written */
+    char  *apply_warning;
+    int    apply_error; /* --apply fitted but writing the registry failed: the iw_error_code */
+} iw_estimate_answer;
+
+void iw_catalog_estimate_answer_free(iw_estimate_answer *r);
+
+/* The request answered: the model resolved (a registry NAME's
+ * metadata.architecture, else iw_catalog_inspect), overrides and the
+ * profile applied, the estimate, the inverse against the budget, the
+ * verdict, the recommended launch, --emit's text and --apply's write.  reg
+ * may be NULL (then NAME targets are unknown and apply fails).  res is
+ * filled also on failure (the JSON of a model that does not fit); returns 0,
+ * or a negative code with res->status 1 or 2 and res->error the one line. */
+int iw_catalog_estimate(iw_registry *reg, const iw_estimate_request *req, iw_estimate_answer *res);
 
 #ifdef __cplusplus
 }

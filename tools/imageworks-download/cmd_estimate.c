@@ -19,7 +19,7 @@
 #include "iwdl/estimate.h"
 #include "iwdl/json.h"
 #include "iwdl/registry.h"
-#include "estimate_run.h"
+#include "iwdl/catalog.h"
 
 #define GIB_D 1073741824.0
 
@@ -138,8 +138,8 @@ int cmd_estimate(int argc, char **argv)
         {"mxfp4-backend", required_argument, NULL, O_MXFP4}, {"calibrate", no_argument, NULL, O_CALIBRATE},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
     };
-    est_request rq;
-    est_request_init(&rq);
+    iw_estimate_request rq;
+    iw_catalog_estimate_request_init(&rq);
     iw_est_opts *o = &rq.opts;
     bool json = false, list_gpus = false, list_profs = false;
     int c;
@@ -288,8 +288,9 @@ int cmd_estimate(int argc, char **argv)
         reg = NULL;     /* a broken registry does not stop PATH/REPO estimates */
         iw_error_clear();
     }
-    est_result res;
-    int rc = est_run(reg, &rq, &res);
+    iw_estimate_answer res;
+    iw_catalog_estimate(reg, &rq, &res);
+    int rc = res.status;
     if (json && res.json) {
         char *s = iw_json_print(res.json);
         if (s)
@@ -308,7 +309,7 @@ int cmd_estimate(int argc, char **argv)
         rc = cli_usage("estimate", "estimate: %s", res.error ? res.error : "invalid arguments");
     else if (rc != 0)
         fprintf(stderr, "imageworks-download: %s\n", res.error ? res.error : "estimate failed");
-    est_result_free(&res);
+    iw_catalog_estimate_answer_free(&res);
     if (reg)
         iw_registry_close(reg);
     return rc;

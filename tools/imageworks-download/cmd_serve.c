@@ -45,7 +45,6 @@
 #include "iwdl/fs.h"
 #include "iwdl/json.h"
 #include "iwdl/registry.h"
-#include "estimate_run.h"
 #include "iwdl/catalog.h"
 #include "serve_assets.h"
 
@@ -448,7 +447,7 @@ static enum MHD_Result h_profiles(struct MHD_Connection *c)
     return r;
 }
 
-/* ---- POST bodies -> est_request ---------------------------------------- */
+/* ---- POST bodies -> iw_estimate_request ---------------------------------------- */
 
 static int body_i64(const cJSON *o, const char *k, int64_t lo, int64_t hi, int64_t *out, char *err, size_t en)
 {
@@ -478,7 +477,7 @@ static const char *body_str(const cJSON *o, const char *k, char *err, size_t en,
 }
 
 /* Fill rq from a JSON object; returns 0, or -1 with err set (a 400). */
-static int body_to_request(const cJSON *o, bool need_model, est_request *rq, char *err, size_t en)
+static int body_to_request(const cJSON *o, bool need_model, iw_estimate_request *rq, char *err, size_t en)
 {
     static const char *const keys[] = {
         "model", "engine", "context", "batch", "kv_dtype", "tp", "gpu_util", "vram", "gpu", "profile",
@@ -623,8 +622,8 @@ static enum MHD_Result h_estimate(struct MHD_Connection *c, const serve_cfg *cfg
         return send_error(c, 400, "request body: a string holds \\u0000 (a NUL would cut a name into another)");
     if (iw_json_parse(body->data ? body->data : "", body->len, "request body", &j, NULL) < 0)
         return send_error(c, 400, "%s", iw_error_last());
-    est_request rq;
-    est_request_init(&rq);
+    iw_estimate_request rq;
+    iw_catalog_estimate_request_init(&rq);
     rq.names_only = true;   /* never a path or a network fetch from a request */
     rq.profiles_file = NULL;
     char err[512] = "";
@@ -651,8 +650,9 @@ static enum MHD_Result h_estimate(struct MHD_Connection *c, const serve_cfg *cfg
         cJSON_Delete(j);
         return r;
     }
-    est_result res;
-    int rc = est_run(reg, &rq, &res);
+    iw_estimate_answer res;
+    iw_catalog_estimate(reg, &rq, &res);
+    int rc = res.status;
     enum MHD_Result r;
     if (rc == IW_EXIT_USAGE) {
         r = send_error(c, 400, "%s", res.error ? res.error : "invalid request");
@@ -670,7 +670,7 @@ static enum MHD_Result h_estimate(struct MHD_Connection *c, const serve_cfg *cfg
          * estimate that does not fit is still an answer */
         r = send_json(c, rc == 0 ? 200 : apply_name ? 409 : 200, res.json);
     }
-    est_result_free(&res);
+    iw_catalog_estimate_answer_free(&res);
     iw_registry_close(reg);
     cJSON_Delete(j);
     return r;

@@ -1,4 +1,4 @@
-/* estimate_run.c - the estimate pipeline shared by `estimate` and `serve`.
+/* estimate_run.c - the estimate pipeline (catalog.h), shared by `estimate` and `serve`.
  *
  * NAME is a registry entry (metadata.architecture), PATH a local folder or
  * file (extracted), REPO an org/name read remotely by HTTP Range, and
@@ -7,9 +7,7 @@
  * them into the registry entry; --emit renders a launch configuration
  * (docs/estimate.md).
  */
-#include "estimate_run.h"
-
-#include "cli.h"
+#include "iwdl/catalog.h"
 
 #include <inttypes.h>
 #include <limits.h>
@@ -24,19 +22,20 @@
 #include "iwdl/extract.h"
 #include "iwdl/fs.h"
 #include "iwdl/json.h"
+#include "iwdl/registry.h"
 #include "iwdl/schema.h"
 #include "iwdl/catalog.h"
 
 #define GIB_D 1073741824.0
 
-void est_request_init(est_request *r)
+void iw_catalog_estimate_request_init(iw_estimate_request *r)
 {
     memset(r, 0, sizeof *r);
     iw_est_opts_init(&r->opts);
     iw_est_overrides_init(&r->ov);
 }
 
-void est_result_free(est_result *r)
+void iw_catalog_estimate_answer_free(iw_estimate_answer *r)
 {
     free(r->error);
     cJSON_Delete(r->json);
@@ -47,8 +46,8 @@ void est_result_free(est_result *r)
     memset(r, 0, sizeof *r);
 }
 
-static int fail(est_result *res, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(est_result *res, int code, const char *fmt, ...)
+static int fail(iw_estimate_answer *res, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(iw_estimate_answer *res, int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -56,7 +55,7 @@ static int fail(est_result *res, int code, const char *fmt, ...)
     if (vasprintf(&res->error, fmt, ap) < 0)
         res->error = NULL;
     va_end(ap);
-    res->exit_code = code;
+    res->status = code;
     return code;
 }
 
@@ -519,7 +518,7 @@ static cJSON *overrides_json(const iw_ov_result *ovr)
 
 /* The budget (--gpu) and the profile (--profile, the GPU's, else the
  * set's default; a vLLM version's rules); -1 with res filled when refused. */
-static int resolve_profile(const est_request *req, iw_est_profiles *ps, iw_est_opts *o, est_result *res)
+static int resolve_profile(const iw_estimate_request *req, iw_est_profiles *ps, iw_est_opts *o, iw_estimate_answer *res)
 {
     const char *prof_name = req->profile;
     if (req->gpu) {
@@ -552,8 +551,8 @@ static int resolve_profile(const est_request *req, iw_est_profiles *ps, iw_est_o
 /* The engine: asked, else --emit's, the entry's backend, Ollama for a model
  * read from Ollama, llama.cpp for a GGUF, else vLLM; then the options it
  * refuses.  -1 with res filled when refused. */
-static int choose_engine(const est_request *req, const model_ref *m, const iw_arch *a, iw_est_opts *o,
-                         est_result *res)
+static int choose_engine(const iw_estimate_request *req, const model_ref *m, const iw_arch *a, iw_est_opts *o,
+                         iw_estimate_answer *res)
 {
     if (req->emit_set && req->engine_set && !kind_matches(req->emit, o->engine)) {
         fail(res, 2, "--emit %s does not match --engine %s", iw_emit_kind_name(req->emit), iw_engine_name(o->engine));
@@ -599,9 +598,9 @@ typedef struct est_fit {
     char    cap_why[200];
 } est_fit;
 
-static int size_to_budget(const est_request *req, bool ctx_from_ollama, const iw_arch *a, const iw_est_opts *o,
+static int size_to_budget(const iw_estimate_request *req, bool ctx_from_ollama, const iw_arch *a, const iw_est_opts *o,
                           const iw_estimate *e, const iw_ov_result *ovr, iw_strlist *args, const char *target, est_fit *f,
-                          est_result *res)
+                          iw_estimate_answer *res)
 {
     memset(f, 0, sizeof *f);
     f->max_ctx = f->max_batch = IW_UNKNOWN;
@@ -648,9 +647,9 @@ static int size_to_budget(const est_request *req, bool ctx_from_ollama, const iw
  * architecture before this request's overrides); with --calibrate the
  * correction from the newest start of this engine (*have_cal).  *calj the
  * JSON block, *ctext its text; -1 with res filled on failure. */
-static int measured_starts(const est_request *req, const model_ref *m, const iw_arch *a, const iw_est_profiles *ps,
+static int measured_starts(const iw_estimate_request *req, const model_ref *m, const iw_arch *a, const iw_est_profiles *ps,
                            const iw_est_opts *o, const iw_est_overrides *ov, const char *target, iw_arch *a0,
-                           iw_est_calibration *cal, bool *have_cal, cJSON **calj, char **ctext, est_result *res)
+                           iw_est_calibration *cal, bool *have_cal, cJSON **calj, char **ctext, iw_estimate_answer *res)
 {
     size_t ctext_len = 0;
     if (m->starts) {
@@ -681,9 +680,9 @@ static int measured_starts(const est_request *req, const model_ref *m, const iw_
 }
 
 /* The --json document (res->json; takes *calj). */
-static int result_json(const est_request *req, const iw_estimate *e, const char *target, const iw_est_opts *o,
+static int result_json(const iw_estimate_request *req, const iw_estimate *e, const char *target, const iw_est_opts *o,
                        const iw_est_profiles *ps, const iw_ov_result *ovr, cJSON **calj, const est_fit *fit,
-                       const iw_strlist *args, const iw_est_verdict *v, est_result *res)
+                       const iw_strlist *args, const iw_est_verdict *v, iw_estimate_answer *res)
 {
     cJSON *out = iw_estimate_to_json(e);
     if (!out) {
@@ -754,7 +753,7 @@ static int result_json(const est_request *req, const iw_estimate *e, const char 
  * verdict. */
 static int result_text(const char *target, const iw_estimate *e, const iw_est_profiles *ps, const iw_ov_result *ovr,
                        const char *ctext, const est_fit *fit, const iw_strlist *args, const iw_est_verdict *v,
-                       est_result *res)
+                       iw_estimate_answer *res)
 {
     char *text = NULL;
     size_t text_len = 0;
@@ -793,7 +792,7 @@ static int result_text(const char *target, const iw_estimate *e, const iw_est_pr
     return 0;
 }
 
-int est_run(iw_registry *reg, const est_request *req, est_result *res)
+static int run(iw_registry *reg, const iw_estimate_request *req, iw_estimate_answer *res)
 {
     memset(res, 0, sizeof *res);
     iw_est_profiles *ps = NULL;
@@ -945,7 +944,7 @@ int est_run(iw_registry *reg, const est_request *req, est_result *res)
             }
         }
     }
-    res->exit_code = 0;
+    res->status = 0;
 done:
     model_ref_free(&m);
     iw_arch_free(&a0);
@@ -955,5 +954,13 @@ done:
     iw_estimate_free(&e);
     iw_arch_free(&a);
     iw_est_profiles_free(ps);
-    return res->exit_code;
+    return res->status;
+}
+
+int iw_catalog_estimate(iw_registry *reg, const iw_estimate_request *req, iw_estimate_answer *res)
+{
+    int status = run(reg, req, res);
+    if (status == 0)
+        return 0;
+    return iw_error_set(status == 2 ? IW_EINVAL : IW_ERR, "%s", res->error ? res->error : "estimate failed");
 }
