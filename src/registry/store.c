@@ -437,9 +437,9 @@ static int read_whole(const char *path, char **text, size_t *len, file_sig *sig)
 }
 
 /* Re-read the files whose signature changed (force: all).  The merged
- * snapshot is derived, so it is only validated before a write (for_write)
- * or loaded when it is the only file (legacy). */
-int rs_refresh(iw_registry *r, bool force, bool for_write)
+ * snapshot is derived: it is loaded here only when it is the only file
+ * (legacy); before a write rs_adopt_snapshot validates it. */
+int rs_refresh(iw_registry *r, bool force)
 {
     bool changed = false;
     int rc;
@@ -454,22 +454,15 @@ int rs_refresh(iw_registry *r, bool force, bool for_write)
             continue;
         if (l == IW_REG_MERGED && now.exists &&
             (r->sig[IW_REG_CURATED].exists || r->sig[IW_REG_DISCOVERED].exists)) {
-            if (!for_write) {
-                r->sig[l].valid = false;   /* not validated yet */
-                continue;
-            }
-            if (snapshot_is_ours(r, &now)) {
-                r->sig[l] = now;           /* written by us, untouched since */
-                continue;
-            }
+            r->sig[l].valid = false;       /* not validated yet */
+            continue;
         }
         char *text;
         size_t len;
         file_sig s;
         iw_jscan sc;
-        bool keep = l != IW_REG_MERGED || !(r->sig[IW_REG_CURATED].exists || r->sig[IW_REG_DISCOVERED].exists);
         if ((rc = read_whole(r->paths[l], &text, &len, &s)) < 0 ||
-            (text && (rc = iw_jscan_registry(text, len, r->paths[l], keep ? &sc : NULL)) < 0)) {
+            (text && (rc = iw_jscan_registry(text, len, r->paths[l], &sc)) < 0)) {
             free(text);
             free(mtext);
             iw_jscan_free(&msc);
@@ -479,7 +472,7 @@ int rs_refresh(iw_registry *r, bool force, bool for_write)
         }
         r->sig[l] = s;
         if (l == IW_REG_MERGED) {
-            if (text && keep) {
+            if (text) {
                 mtext = text;      /* legacy: becomes the discovered layer */
                 mlen = len;
                 msc = sc;
@@ -515,18 +508,24 @@ int rs_refresh(iw_registry *r, bool force, bool for_write)
     return 0;
 }
 
-/* Under the lock, before a write: entries of a snapshot this tool did not
- * write whose names neither layer holds (added to model_registry.json by
- * hand or by a tool that writes only the snapshot) are taken into the
- * discovered layer, as the original's registry.py::_adopt_snapshot_additions
- * does on load, so the snapshot this write prints does not drop them. */
+/* Under the lock, before a write: a snapshot this tool did not write is
+ * validated (a write never replaces a file it cannot read), and its entries
+ * whose names neither layer holds (added to model_registry.json by hand or
+ * by a tool that writes only the snapshot) are taken into the discovered
+ * layer, as the original's registry.py::_adopt_snapshot_additions does on
+ * load, so the snapshot this write prints does not drop them.  One read of
+ * the snapshot serves both. */
 int rs_adopt_snapshot(iw_registry *r)
 {
     r->adopted = 0;
     file_sig now;
     rs_sig_of(r->paths[IW_REG_MERGED], &now);
-    if (r->legacy || !now.exists || snapshot_is_ours(r, &now))
+    if (r->legacy || !now.exists)
         return 0;
+    if (snapshot_is_ours(r, &now)) {
+        r->sig[IW_REG_MERGED] = now;   /* written by us, untouched since */
+        return 0;
+    }
     char *text;
     size_t len;
     file_sig s;
@@ -539,6 +538,7 @@ int rs_adopt_snapshot(iw_registry *r)
         free(text);
         return rc;
     }
+    r->sig[IW_REG_MERGED] = s;
     for (size_t i = 0; i < sc.n && rc == 0; i++) {
         const char *nm = sc.ents[i].name;
         if (!nm || rs_layer_find(&r->L[IW_REG_CURATED], nm) >= 0 || rs_layer_find(&r->L[IW_REG_DISCOVERED], nm) >= 0)
@@ -585,7 +585,7 @@ int iw_registry_open(iw_registry **out, const char *dir)
         rc = iw_error_set(IW_ENOMEM, "registry: out of memory");
         goto fail;
     }
-    if ((rc = rs_refresh(r, true, false)) < 0)
+    if ((rc = rs_refresh(r, true)) < 0)
         goto fail;
     *out = r;
     return 0;
@@ -621,7 +621,7 @@ static bool ensure_loaded(iw_registry *r)
 {
     if (r->L[IW_REG_CURATED].loaded && r->L[IW_REG_DISCOVERED].loaded)
         return true;
-    return rs_refresh(r, false, false) == 0;
+    return rs_refresh(r, false) == 0;
 }
 
 /* Entries whose text (in either layer) contains one of the needles, as

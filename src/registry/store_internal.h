@@ -90,7 +90,7 @@ void rs_layer_free(reg_layer *L);
 long rs_layer_find(const reg_layer *L, const char *name);
 cJSON *rs_ent_json(reg_layer *L, size_t i);
 const cJSON *rs_layer_view(reg_layer *L);
-int rs_refresh(iw_registry *r, bool force, bool for_write);
+int rs_refresh(iw_registry *r, bool force);
 int rs_adopt_snapshot(iw_registry *r);
 int rs_layer_add(reg_layer *L, cJSON *entry);
 void rs_drop_merged(iw_registry *r);

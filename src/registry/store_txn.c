@@ -38,7 +38,7 @@ static void rollback(iw_registry *r)
     for (int l = 0; l < 2; l++)
         rs_layer_free(&r->L[l]);
     rs_drop_merged(r);
-    (void)rs_refresh(r, true, false);
+    (void)rs_refresh(r, true);
     iw_error_set(code ? code : IW_EIO, "%s", saved);
 }
 
@@ -92,7 +92,7 @@ static int legacy_split(iw_registry *r)
     if (rc < 0)
         return rc;
     r->legacy = false;
-    return rs_refresh(r, true, true);
+    return rs_refresh(r, true);
 }
 
 static int begin(iw_registry *r, iw_lock *lk)
@@ -103,7 +103,7 @@ static int begin(iw_registry *r, iw_lock *lk)
     if ((rc = iw_lock_acquire(lk, r->lock_path, IW_REGISTRY_LOCK_TIMEOUT_MS)) < 0)
         return rc;
     r->lock_fd = lk->fd;
-    if ((rc = rs_refresh(r, false, true)) < 0 || (r->legacy && (rc = legacy_split(r)) < 0) ||
+    if ((rc = rs_refresh(r, false)) < 0 || (r->legacy && (rc = legacy_split(r)) < 0) ||
         (rc = rs_adopt_snapshot(r)) < 0) {
         r->lock_fd = -1;
         iw_lock_release(lk);
