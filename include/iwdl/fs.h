@@ -38,6 +38,13 @@ int iw_read_file(const char *path, size_t max, iw_buf *out);
 int iw_write_atomic(const char *path, const void *data, size_t len);
 int iw_fsync_dir(const char *dir);
 
+/* The same without the fsyncs: readers (and a process killed mid-write)
+ * see the old content or the new, never a mix, but after a power loss
+ * either may be lost or empty.  For state that is validated when read and
+ * rewritten often, where an fsync would block the writer for milliseconds
+ * each time (the download's resume state, engine.c). */
+int iw_write_replace(const char *path, const void *data, size_t len);
+
 /* A file replaced through a temp beside it, in steps, so a writer of several
  * files (the registry's three) writes every temp, syncs them together, then
  * renames each: open, writev (as often as needed), sync (fsync and close),

@@ -301,6 +301,29 @@ int iw_write_atomic(const char *path, const void *data, size_t len)
     return iw_fsync_dir(dir);
 }
 
+int iw_write_replace(const char *path, const void *data, size_t len)
+{
+    iw_staged s = IW_STAGED_INIT;
+    struct iovec v = { (void *)data, len };
+    int rc;
+    if ((rc = iw_staged_open(&s, path)) < 0)
+        return rc;
+    if ((rc = iw_staged_writev(&s, &v, 1)) < 0) {
+        iw_staged_abort(&s);
+        return rc;
+    }
+    int fd = s.fd;
+    s.fd = -1;
+    if (close(fd) != 0) {
+        rc = iw_error_set_os(iw_error_from_errno(errno), errno, "cannot close '%s'", s.tmp);
+        iw_staged_abort(&s);
+        return rc;
+    }
+    if ((rc = iw_staged_rename(&s)) < 0)
+        iw_staged_abort(&s);
+    return rc;
+}
+
 /* Open-file-description locks (F_OFD_*) belong to the open file, not to the
  * process: two threads of one process (serve answers each request on its
  * own thread) exclude each other exactly as two processes do, and closing

@@ -78,6 +78,30 @@ Test(fs, atomic_write_replaces_and_leaves_no_temp)
     free(d);
 }
 
+Test(fs, replace_without_sync_is_whole_and_leaves_no_temp)
+{
+    char *d = iwt_tmpdir("fs");
+    char path[4096], gone[4200];
+    snprintf(path, sizeof path, "%s/state.json", d);
+    cr_assert_eq(iw_write_replace(path, "{\"a\":1}", 7), 0);
+    cr_assert_eq(iw_write_replace(path, "{\"a\":12}", 8), 0);
+    size_t n;
+    char *s = iwt_slurp(path, &n);
+    cr_assert_str_eq(s, "{\"a\":12}");
+    free(s);
+    /* a folder that is not there: an error naming the file, nothing written */
+    snprintf(gone, sizeof gone, "%s/no/such/dir/state.json", d);
+    cr_assert_lt(iw_write_replace(gone, "x", 1), 0);
+    cr_assert(strstr(iw_error_last(), "state.json") != NULL, "%s", iw_error_last());
+    char cmd[4200], *out = NULL;
+    snprintf(cmd, sizeof cmd, "ls -A '%s' | wc -l", d);
+    iwt_run(cmd, &out, NULL);
+    cr_assert_eq(atoi(out), 1, "temp files left behind: %s", out);
+    free(out);
+    iwt_rm_rf(d);
+    free(d);
+}
+
 Test(fs, atomic_write_into_readonly_dir_fails_cleanly)
 {
     if (geteuid() == 0)
