@@ -254,7 +254,11 @@ bool iw_adapt_tick(iw_adapt *a, uint64_t now, int active, int warming)
         a->peak = active;
     uint64_t el = now - a->stage_t;
     if (!a->measuring) {
-        if (el >= iw_adapt_settle_ms(a) && (warming == 0 || el >= IW_ADAPT_SETTLE_MAX_MS)) {
+        /* settled: every transfer has its first byte, or enough of them
+         * to use the limit (with ranges handed out one after another, a
+         * transfer is almost always starting somewhere) */
+        bool flowing = warming == 0 || (double)(active - warming) >= IW_ADAPT_USED * a->limit;
+        if (el >= iw_adapt_settle_ms(a) && (flowing || el >= IW_ADAPT_SETTLE_MAX_MS)) {
             a->measuring = true;
             window_reset(a, now);
         }

@@ -177,6 +177,8 @@ struct xfer_engine {
      * time: it is done only while the thread has time to spare */
     bool      inline_ok;
     uint64_t  spare_t0, spare_ms;   /* window start, time waited in curl_multi_poll */
+    bool      fan_out;      /* a split file's first answer came: start its other
+                               transfers on this pass, not after the next wait */
     char      err[1024];    /* first failure's message */
 };
 
@@ -263,7 +265,10 @@ static int state_write(dfile *f)
     cJSON_Delete(j);
     if (!txt)
         return IW_ENOMEM;
-    int rc = iw_write_atomic(f->spec->state_path, txt, strlen(txt));
+    /* not fsynced: it is rewritten every few MiB from the loop that serves
+     * every transfer, and a state that a power loss left behind is checked
+     * when read and by the file's hash at the end */
+    int rc = iw_write_replace(f->spec->state_path, txt, strlen(txt));
     free(txt);
     f->state_bytes = f->done;
     f->state_ms = iw_now_ms();
@@ -676,6 +681,7 @@ static void body_started(xfer *x)
     if (!f->probed && split_file(E, f)) {
         f->probed = true;
         f->host = host_index(E, x->url);
+        E->fan_out = true;
     }
     if (x->host < 0 && f->probed && split_file(E, f))
         x->host = f->host;
@@ -701,6 +707,22 @@ static size_t x_write(char *p, size_t sz, size_t n, void *ud)
         x->checked = true;
         if (x->status == 206 || x->status == 200) {
             seg *s = &f->segs[x->seg];
+            if (x->status == 200 && x->ranged && s->pos == 0 && f->done == 0 && f->active == 1) {
+                /* the server ignores Range, and this answer -- the file's only
+                 * transfer, nothing received yet -- is the whole file from its
+                 * first byte: keep it as the file's one plain GET rather than
+                 * asking again */
+                int xs = s->xfer;
+                uint64_t t = s->t_start;
+                f->nseg = 0;
+                seg_push(f, 0, 0, f->spec->size);
+                x->seg = 0;
+                s = &f->segs[0];
+                s->xfer = xs;
+                s->t_start = t;
+                f->no_range = true;
+                x->ranged = false;
+            }
             if (x->status == 200 && (x->ranged && (s->pos > 0 || f->nseg > 1))) {
                 x->restart200 = true;
                 return 0;
@@ -1134,13 +1156,33 @@ static void compact_segs(xfer_engine *E, dfile *f)
     free(order); free(to); free(ns);
 }
 
-/* Split the active segment with the latest estimated finish. */
+/* The rate of a segment's transfer, in bytes/s, or -1 while it has none
+ * yet (no byte, or less than 50 ms of them). */
+static double seg_rate(const seg *s, uint64_t now)
+{
+    double el = (double)(now - s->t_start) / 1000.0;
+    if (!s->xfer || s->pos <= s->b_start || el <= 0.05)
+        return -1;
+    return (double)(s->pos - s->b_start) / el;
+}
+
+/* Split the active segment with the latest estimated finish.  A transfer
+ * that has no rate yet is taken to run at the average of the file's others
+ * (it was just started, most often by the previous split: taken as the
+ * slowest, it would be split again at once, and a split ends the connection
+ * at the new boundary); with no rate at all, the longest range goes. */
 static bool try_split(xfer_engine *E, dfile *f, uint64_t now)
 {
     if (f->nseg >= MAX_SEGS / 2)
         compact_segs(E, f);
     if (f->nseg >= MAX_SEGS || f->no_range)
         return false;
+    double sum = 0;
+    int known = 0;
+    for (size_t i = 0; i < f->nseg; i++) {
+        double r = seg_rate(&f->segs[i], now);
+        if (r >= 0) { sum += r; known++; }
+    }
     size_t best = SIZE_MAX;
     double best_eta = -1;
     for (size_t i = 0; i < f->nseg; i++) {
@@ -1148,8 +1190,9 @@ static bool try_split(xfer_engine *E, dfile *f, uint64_t now)
         uint64_t rem = s->end - s->pos;
         if (!s->xfer || rem < 2 * IW_DL_MIN_SPLIT)
             continue;
-        double el = (double)(now - s->t_start) / 1000.0;
-        double rate = el > 0.05 ? (double)(s->pos - s->b_start) / el : 0;
+        double rate = seg_rate(s, now);
+        if (rate < 0)
+            rate = known ? sum / known : 0;
         double eta = rate > 0 ? (double)rem / rate : 1e9 + (double)rem;
         if (eta > best_eta) { best_eta = eta; best = i; }
     }
@@ -1482,8 +1525,10 @@ int iw_engine_run(iw_hub *hub, iw_dl_file *files, size_t n, const iw_engine_opts
             E.spare_t0 = lnow;
             E.spare_ms = 0;
         }
-        if (completed || raised)
+        if (completed || raised || E.fan_out) {
+            E.fan_out = false;
             continue;   /* start the next transfers right away */
+        }
         /* a hashing thread that finished a file wakes this up */
         curl_multi_poll(E.m, NULL, 0, still > 0 ? 100 : 20, NULL);
         E.spare_ms += iw_now_ms() - lnow;

@@ -272,3 +272,19 @@ Test(adapt, windows_follow_the_round_trip_time)
     iw_adapt_gap(&a, 5000);
     cr_expect_eq(iw_adapt_window_ms(&a), IW_ADAPT_WINDOW_MAX_MS);
 }
+
+Test(adapt, a_transfer_still_starting_does_not_hold_the_measurement)
+{
+    /* after a change the window waits for the transfers' first bytes; one
+     * range being handed over (a transfer waiting for its answer, as
+     * happens all the time once a file is fetched range after range) does
+     * not hold it while enough flow to use the limit; too few flowing does */
+    iw_adapt a;
+    iw_adapt_init(&a, 8, 32, 1000);
+    iw_adapt_rtt(&a, 0.2);
+    uint64_t t = 1000 + iw_adapt_settle_ms(&a);
+    iw_adapt_tick(&a, t, 8, 4);
+    cr_expect(!a.measuring, "measuring with half of the transfers still starting");
+    iw_adapt_tick(&a, t + 10, 8, 1);
+    cr_expect(a.measuring, "waiting for one starting transfer of 8");
+}

@@ -395,12 +395,13 @@ Test(engine, cdn_404_is_not_a_missing_entry)
 
 Test(engine, ignored_range_restarts_the_file_cleanly)
 {
-    /* the CDN answers one ranged request with 200 + the whole file (what a
-     * gzip-ing CDN does): the file's ranges are dropped and it is fetched
-     * again from byte 0 as one plain GET */
+    /* the CDN answers one ranged request after the first (which, from
+     * byte 0 and alone, would simply be kept as the whole file) with 200 +
+     * the whole file (what a gzip-ing CDN does): the file's ranges are
+     * dropped and it is fetched again from byte 0 as one plain GET */
     char *dest = iwt_tmpdir("ign");
     iw_hub *hub = dl_hub(&g_hub, NULL);
-    cr_assert_gt(iwt_hub_fault(&g_hub, "{\"path\":\"model.safetensors\",\"host\":\"cdn\",\"ignore_range\":true,\"times\":1}"), 0);
+    cr_assert_gt(iwt_hub_fault(&g_hub, "{\"path\":\"model.safetensors\",\"host\":\"cdn\",\"ignore_range\":true,\"from_offset\":1,\"times\":1}"), 0);
     iw_dl_options o;
     dl_opts(&o, dest);
     const char *inc[] = { "model.safetensors" };

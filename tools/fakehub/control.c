@@ -25,6 +25,7 @@ typedef struct fh_fault {
     uint64_t stall_ms;
     bool     no_length;
     uint64_t max_active;      /* 0 none: refuse a body when this many are in flight */
+    uint64_t from_offset;     /* body faults: only answers starting at or beyond this offset */
     fh_bucket *shared;        /* shared_rate_bps, or NULL */
     struct fh_fault *next;
 } fh_fault;
@@ -240,8 +241,9 @@ void fh_fault_take_body(int host, const char *file_path, const char *url_path,
         bool body = f->cut_after != UINT64_MAX || f->corrupt_offset >= 0 || f->rate_bps ||
                     f->ignore_range || f->stall_after != UINT64_MAX || f->no_length || f->shared;
         /* a corruption is only used up by an answer that carries its byte */
-        bool misses = f->corrupt_offset >= 0 && !f->ignore_range &&
-                      ((uint64_t)f->corrupt_offset < lo || (uint64_t)f->corrupt_offset > hi);
+        bool misses = (f->corrupt_offset >= 0 && !f->ignore_range &&
+                       ((uint64_t)f->corrupt_offset < lo || (uint64_t)f->corrupt_offset > hi)) ||
+                      lo < f->from_offset;
         if (!f->status && body && !misses && fault_matches(f, host, file_path, url_path)) {
             if (!out->id)
                 out->id = f->id;
@@ -400,6 +402,7 @@ static char *add_fault(const char *body, size_t len, unsigned *status)
     get_u64(j, "stall_after", &f->stall_after, &bad);
     get_u64(j, "stall_ms", &f->stall_ms, &bad);
     get_u64(j, "max_active", &f->max_active, &bad);
+    get_u64(j, "from_offset", &f->from_offset, &bad);
     uint64_t shared = 0;
     if (get_u64(j, "shared_rate_bps", &shared, &bad) && shared) {
         if (!(f->shared = bucket_new(shared)) && !err)
