@@ -58,6 +58,16 @@ Test(fs, mkdir_p_and_read_cap)
     free(d);
 }
 
+/* d holds one entry: the file written, no temp left behind */
+static void only_one_entry(const char *d)
+{
+    char cmd[4200], *out = NULL;
+    snprintf(cmd, sizeof cmd, "ls -A '%s' | wc -l", d);
+    iwt_run(cmd, &out, NULL);
+    cr_assert_eq(atoi(out), 1, "temp files left behind: %s", out);
+    free(out);
+}
+
 Test(fs, atomic_write_replaces_and_leaves_no_temp)
 {
     char *d = iwt_tmpdir("fs");
@@ -69,11 +79,7 @@ Test(fs, atomic_write_replaces_and_leaves_no_temp)
     char *s = iwt_slurp(path, &n);
     cr_assert_str_eq(s, "[1,2]");
     free(s);
-    char cmd[4200], *out = NULL;
-    snprintf(cmd, sizeof cmd, "ls -A '%s' | wc -l", d);
-    iwt_run(cmd, &out, NULL);
-    cr_assert_eq(atoi(out), 1, "temp files left behind: %s", out);
-    free(out);
+    only_one_entry(d);
     iwt_rm_rf(d);
     free(d);
 }
@@ -93,11 +99,7 @@ Test(fs, replace_without_sync_is_whole_and_leaves_no_temp)
     snprintf(gone, sizeof gone, "%s/no/such/dir/state.json", d);
     cr_assert_lt(iw_write_replace(gone, "x", 1), 0);
     cr_assert(strstr(iw_error_last(), "state.json") != NULL, "%s", iw_error_last());
-    char cmd[4200], *out = NULL;
-    snprintf(cmd, sizeof cmd, "ls -A '%s' | wc -l", d);
-    iwt_run(cmd, &out, NULL);
-    cr_assert_eq(atoi(out), 1, "temp files left behind: %s", out);
-    free(out);
+    only_one_entry(d);
     iwt_rm_rf(d);
     free(d);
 }

@@ -131,8 +131,9 @@ Test(adaptive, connections_do_not_grow_on_a_shared_link)
               IW_ADAPT_START, c.max, 100 * c.back_done);
 }
 
-/* Ranged CDN requests in fakehub's log. */
-static int cdn_ranged(void)
+/* Logged CDN answers: with the given status (0: any), and only those to a
+ * Range request when `ranged`. */
+static int cdn_count(long status, bool ranged)
 {
     cJSON *log = iwt_hub_log_json(&g_hub);
     cr_assert_not_null(log);
@@ -140,8 +141,13 @@ static int cdn_ranged(void)
     const cJSON *it;
     cJSON_ArrayForEach(it, log) {
         const char *host = cJSON_GetStringValue(cJSON_GetObjectItem(it, "host"));
-        if (host && !strcmp(host, "cdn") && cJSON_IsString(cJSON_GetObjectItem(it, "range")))
-            n++;
+        if (!host || strcmp(host, "cdn"))
+            continue;
+        if (status && cJSON_GetNumberValue(cJSON_GetObjectItem(it, "status")) != (double)status)
+            continue;
+        if (ranged && !cJSON_IsString(cJSON_GetObjectItem(it, "range")))
+            continue;
+        n++;
     }
     cJSON_Delete(log);
     return n;
@@ -158,7 +164,7 @@ Test(adaptive, added_connections_take_ranges_without_cutting_fresh_ones)
     conns c = { .t_late = 1e9 };
     cr_assert_eq(fetch("big.safetensors", faults, "nocut", &c, NULL), 0, "%s", iw_error_last());
     usleep(300000);   /* let fakehub log the answers the engine cut */
-    int n = cdn_ranged();
+    int n = cdn_count(0, true);
     /* each connection asks for its range once, and ranges near the end may
      * be halved once more each (the rule cutting fresh ranges made 86 for
      * 32 connections here) */
@@ -166,21 +172,6 @@ Test(adaptive, added_connections_take_ranges_without_cutting_fresh_ones)
     cr_expect_leq(n, 2 * c.max, "%d ranged requests for %d connections: ranges just handed out were cut again", n, c.max);
 }
 
-/* Count logged CDN answers with the given status. */
-static int cdn_status_count(long status)
-{
-    cJSON *log = iwt_hub_log_json(&g_hub);
-    cr_assert_not_null(log);
-    int n = 0;
-    const cJSON *it;
-    cJSON_ArrayForEach(it, log) {
-        const char *host = cJSON_GetStringValue(cJSON_GetObjectItem(it, "host"));
-        if (host && !strcmp(host, "cdn") && cJSON_GetNumberValue(cJSON_GetObjectItem(it, "status")) == (double)status)
-            n++;
-    }
-    cJSON_Delete(log);
-    return n;
-}
 
 static void refused_beyond_two(long status)
 {
@@ -195,7 +186,7 @@ static void refused_beyond_two(long status)
     double secs = 0;
     int rc = fetch("small.safetensors", faults, "cap2", &c, &secs);
     cr_assert_eq(rc, 0, "HTTP %ld beyond 2 connections: %s", status, iw_error_last());
-    int refused = cdn_status_count(status);
+    int refused = cdn_count(status, false);
     cr_expect_geq(refused, 1, "the cap was never reached (no %ld)", status);
     cr_expect_leq(refused, IW_ADAPT_START + 2, "%d answers %ld in %.1f s: the engine kept asking for more", refused, status, secs);
     cr_expect_leq(iwt_hub_stat(&g_hub, "peak_active", "cdn"), 2);
@@ -223,19 +214,7 @@ Test(adaptive, a_server_refusing_range_completes_with_one_connection)
     conns c = { .t_late = 1e9 };
     cr_assert_eq(fetch("small.safetensors", faults, "norange", &c, NULL), 0, "%s", iw_error_last());
     usleep(300000);   /* let fakehub log the aborted first answer */
-    cJSON *log = iwt_hub_log_json(&g_hub);
-    int ranged = 0, plain = 0;
-    const cJSON *it;
-    cJSON_ArrayForEach(it, log) {
-        const char *host = cJSON_GetStringValue(cJSON_GetObjectItem(it, "host"));
-        if (!host || strcmp(host, "cdn"))
-            continue;
-        if (cJSON_IsString(cJSON_GetObjectItem(it, "range")))
-            ranged++;
-        else
-            plain++;
-    }
-    cJSON_Delete(log);
+    int ranged = cdn_count(0, true), plain = cdn_count(0, false) - ranged;
     cr_expect_eq(ranged, 1, "%d ranged CDN requests to a server that ignores Range", ranged);
     cr_expect_eq(plain, 0, "%d plain CDN requests: the first answer, the whole file, was asked for again", plain);
     cr_expect_leq(c.max, 1, "%d connections reported for a file without ranges", c.max);
