@@ -46,6 +46,44 @@ int iw_catalog_inspect(const char *target, const char *revision, const iw_inspec
  * its download_path exists.  Entries without a path are not installed. */
 bool iw_catalog_entry_installed(const struct cJSON *e);
 
+/* Has registry entry e been validated (metadata.architecture.validated true,
+ * see iw_catalog_validate)? */
+bool iw_catalog_entry_validated(const struct cJSON *e);
+
+
+/* ---- the registry as rows (list --json, serve's GET /models) ---------- */
+
+/* `list --json`: one row per merged entry (docs/registry.md): name,
+ * display_name, backend, format, quantization, location, installed,
+ * validated, size_bytes, roles, family, logical_only, served_model_id,
+ * deprecated, capabilities, producer.  NULL when out of memory. */
+struct cJSON *iw_catalog_list_rows(const iw_registry *reg);
+
+/* Filters of the models listing: each NULL or "" lets every row through,
+ * else the row's value must equal it (ASCII case ignored). */
+typedef struct iw_models_filter {
+    const char *format, *quantization, *backend;
+} iw_models_filter;
+
+/* GET /models (docs/api.md): {"models": [{name, display_name, backend,
+ * format, quantization, parameters, context_length, size_bytes, installed,
+ * validated, has_architecture}], "count"} for the entries f lets through
+ * (f may be NULL).  NULL when out of memory. */
+struct cJSON *iw_catalog_models(const iw_registry *reg, const iw_models_filter *f);
+
+/* The same answer kept between calls, for a server: rebuilt when a file of
+ * the registry changes (inode, size, mtime) and at least every
+ * IW_MODELS_CACHE_TTL_MS, so `installed` follows installs that appear or
+ * vanish; when only the time ran out one caller rebuilds while the others
+ * answer from the rows they have.  Safe to call from many threads. */
+#define IW_MODELS_CACHE_TTL_MS 2000
+typedef struct iw_models_cache iw_models_cache;
+int  iw_catalog_models_cache_new(iw_models_cache **out, const char *registry_dir);   /* opens the registry once */
+void iw_catalog_models_cache_free(iw_models_cache *c);
+const char *iw_catalog_models_cache_dir(const iw_models_cache *c);   /* the registry folder */
+/* The answer as JSON text (malloc'd, the caller frees) in *json. */
+int  iw_catalog_models_cached(iw_models_cache *c, const iw_models_filter *f, char **json);
+
 
 /* ---- scan: register the installs found under a folder ---------------- */
 
@@ -154,6 +192,30 @@ typedef struct iw_estimate_request {
 } iw_estimate_request;
 
 void iw_catalog_estimate_request_init(iw_estimate_request *r);
+
+/* One field of a request by its JSON key (docs/api.md), checked as every
+ * front end checks it; 0, or IW_EINVAL with a one-line message naming the
+ * field.  Strings are borrowed (they must outlive the request).
+ *   _int:  context, batch, tp, max_model_len, port, max_num_batched_tokens,
+ *          max_num_seqs, ngl, ubatch, n_batch ("'K' must be an integer in LO..HI")
+ *   _num:  gpu_util (0, 1], params_b (positive billions)
+ *   _str:  model, engine (vllm[@VERSION] | llama.cpp | ollama), kv_dtype, vram
+ *          (a size: 24GiB), gpu, profile, dtype, quantization, emit, llama_app,
+ *          mxfp4_backend (the message of a name that does not parse is the parser's) */
+int iw_catalog_estimate_request_set_int(iw_estimate_request *rq, const char *key, int64_t v);
+int iw_catalog_estimate_request_set_num(iw_estimate_request *rq, const char *key, double v);
+int iw_catalog_estimate_request_set_str(iw_estimate_request *rq, const char *key, const char *s);
+
+/* A request from a JSON object (serve's POST /estimate body): every key must
+ * be a field above (or trust_remote_code, enforce_eager, calibrate,
+ * flash_attn: booleans), null reads as absent, and "model" is required when
+ * need_model.  The first wrong field is the message.  Strings borrow from o. */
+int iw_catalog_estimate_request_from_json(const struct cJSON *o, bool need_model, iw_estimate_request *rq);
+/* The same from JSON text (len bytes, refused when a string holds \u0000);
+ * *tree gets the parsed body, which the request borrows from: free it with
+ * cJSON_Delete after the request (NULL on failure). */
+int iw_catalog_estimate_request_parse(const char *text, size_t len, bool need_model, iw_estimate_request *rq,
+                                      struct cJSON **tree);
 
 typedef struct iw_estimate_answer {
     int    status;      /* 0 ok, 1 failure (does not fit, model unreadable), 2 a request that cannot be answered as asked */

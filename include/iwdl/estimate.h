@@ -317,6 +317,10 @@ size_t iw_est_profiles_count(const iw_est_profiles *p);
 const iw_est_profile *iw_est_profiles_at(const iw_est_profiles *p, size_t i);
 size_t iw_est_profiles_gpu_count(const iw_est_profiles *p);
 const iw_est_gpu_spec *iw_est_profiles_gpu_at(const iw_est_profiles *p, size_t i);
+/* The set as JSON (serve's GET /profiles, docs/api.md): {origin, default,
+ * profiles: [{name, description}], gpus: [{name, memory_gib, profile?}]};
+ * NULL when out of memory. */
+struct cJSON *iw_est_profiles_to_json(const iw_est_profiles *p);
 
 /* ====================================================================
  * Overrides (src/estimate/override.c): what the user says about a model

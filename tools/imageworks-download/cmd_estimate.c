@@ -82,15 +82,33 @@ static void help(FILE *f)
         "  --json            machine-readable output\n");
 }
 
-static int parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out)
+enum { O_MBT = 1000, O_EAGER, O_NGL, O_UBATCH, O_FA, O_PROFILE, O_PROFILES, O_PARAMS, O_DTYPE, O_QUANT,
+       O_MML, O_TRC, O_EMIT, O_PORT, O_NBATCH, O_LAPP, O_SEQS, O_MXFP4, O_CALIBRATE };
+
+/* The integer flags: the request's field (its range is the library's) and
+ * what the usage line says when the value is not one. */
+typedef struct int_flag { int code; const char *flag, *key, *why; } int_flag;
+static const int_flag int_flags[] = {
+    {'c', "context", "context", ": expected tokens 1..2147483648"}, {'b', "batch", "batch", ": expected 1..1048576"},
+    {'t', "tp", "tp", ": expected 1..1024"}, {O_MBT, "max-num-batched-tokens", "max_num_batched_tokens", " invalid"},
+    {O_SEQS, "max-num-seqs", "max_num_seqs", ": expected 1..1048576"}, {O_NGL, "ngl", "ngl", " invalid"},
+    {O_UBATCH, "ubatch", "ubatch", " invalid"}, {O_NBATCH, "n-batch", "n_batch", " invalid"},
+    {O_MML, "max-model-len", "max_model_len", ": expected tokens 1..2147483648"},
+    {O_PORT, "port", "port", ": expected 1..65535"}, {0, NULL, NULL, NULL},
+};
+
+static int set_int(iw_estimate_request *rq, const char *key, const char *s)
 {
     char *end = NULL;
     errno = 0;
     long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi)
+    if (errno || end == s || *end)
         return -1;
-    *out = v;
-    return 0;
+    if (v == -1 && !strcmp(key, "ngl")) {   /* --ngl -1: every layer, as llama.cpp reads it */
+        rq->opts.n_gpu_layers = IW_UNKNOWN;
+        return 0;
+    }
+    return iw_catalog_estimate_request_set_int(rq, key, v);
 }
 
 static int list_profiles(const char *file, bool gpus)
@@ -118,8 +136,6 @@ static int list_profiles(const char *file, bool gpus)
 
 int cmd_estimate(int argc, char **argv)
 {
-    enum { O_MBT = 1000, O_EAGER, O_NGL, O_UBATCH, O_FA, O_PROFILE, O_PROFILES, O_PARAMS, O_DTYPE, O_QUANT,
-           O_MML, O_TRC, O_EMIT, O_PORT, O_NBATCH, O_LAPP, O_SEQS, O_MXFP4, O_CALIBRATE };
     static const struct option opts[] = {
         {"engine", required_argument, NULL, 'e'}, {"context", required_argument, NULL, 'c'},
         {"batch", required_argument, NULL, 'b'}, {"kv-dtype", required_argument, NULL, 'k'},
@@ -143,44 +159,35 @@ int cmd_estimate(int argc, char **argv)
     iw_est_opts *o = &rq.opts;
     bool json = false, list_gpus = false, list_profs = false;
     int c;
-    int64_t v;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        const int_flag *f = int_flags;
+        while (f->key && f->code != c)
+            f++;
+        if (f->key) {
+            if (set_int(&rq, f->key, optarg) < 0)
+                return cli_usage("estimate", "estimate: --%s '%s'%s", f->flag, optarg, f->why);
+            continue;
+        }
         switch (c) {
-        case 'e':
-            if (iw_engine_parse_spec(optarg, &o->engine, &o->vllm_version) < 0)
-                return cli_usage("estimate", "estimate: %s", iw_error_last());
-            rq.engine_set = true;
+        case 'e': case 'k': case O_DTYPE: case O_EMIT:   /* the library's message names the value */
+            if (iw_catalog_estimate_request_set_str(&rq, c == 'e' ? "engine" : c == 'k' ? "kv_dtype" : c == O_DTYPE ?
+                                                    "dtype" : "emit", optarg) < 0)
+                return cli_usage("estimate", c == O_DTYPE ? "estimate: --%s" : "estimate: %s", iw_error_last());
             break;
-        case 'c':
-            if (parse_i64(optarg, 1, (int64_t)1 << 31, &o->context))
-                return cli_usage("estimate", "estimate: --context '%s': expected tokens 1..2147483648", optarg);
-            rq.ctx_set = true;
-            break;
-        case 'b':
-            if (parse_i64(optarg, 1, 1 << 20, &o->batch))
-                return cli_usage("estimate", "estimate: --batch '%s': expected 1..1048576", optarg);
-            rq.batch_set = true;
-            break;
-        case 'k':
-            if (iw_kv_dtype_parse(optarg, &o->kv_dtype) < 0)
-                return cli_usage("estimate", "estimate: %s", iw_error_last());
-            break;
-        case 't':
-            if (parse_i64(optarg, 1, 1024, &v))
-                return cli_usage("estimate", "estimate: --tp '%s': expected 1..1024", optarg);
-            o->tp = (int)v;
-            break;
-        case 'u': {
+        case 'u': case O_PARAMS: {
             char *end = NULL;
-            o->gpu_util = strtod(optarg, &end);
-            if (end == optarg || *end || !(o->gpu_util > 0 && o->gpu_util <= 1))
-                return cli_usage("estimate", "estimate: --gpu-util '%s': expected a fraction in (0, 1]", optarg);
+            errno = 0;
+            double d = strtod(optarg, &end);
+            if ((errno && c == O_PARAMS) || end == optarg || *end ||
+                iw_catalog_estimate_request_set_num(&rq, c == 'u' ? "gpu_util" : "params_b", d) < 0)
+                return cli_usage("estimate", c == 'u' ? "estimate: --gpu-util '%s': expected a fraction in (0, 1]"
+                                 : "estimate: --params-b '%s': expected billions of parameters, e.g. 7 or 0.5", optarg);
             break;
         }
         case 'v':
-            if (iw_parse_mem_size(optarg, &o->vram_bytes) < 0)
+            if (iw_catalog_estimate_request_set_str(&rq, "vram", optarg) < 0)
                 return cli_usage("estimate", "estimate: --vram: %s", iw_error_last());
             rq.gpu = NULL;
             break;
@@ -193,39 +200,12 @@ int cmd_estimate(int argc, char **argv)
         case 'a': rq.apply = true; break;
         case O_CALIBRATE: rq.calibrate = true; break;
         case 'j': json = true; break;
-        case O_MBT:
-            if (parse_i64(optarg, 1, (int64_t)1 << 31, &o->max_num_batched_tokens))
-                return cli_usage("estimate", "estimate: --max-num-batched-tokens '%s' invalid", optarg);
-            break;
         case O_EAGER: o->enforce_eager = true; break;
-        case O_SEQS:
-            if (parse_i64(optarg, 1, 1 << 20, &o->max_num_seqs))
-                return cli_usage("estimate", "estimate: --max-num-seqs '%s': expected 1..1048576", optarg);
-            break;
         case O_MXFP4:
-            if (strcmp(optarg, "marlin") && strcmp(optarg, "triton") && strcmp(optarg, "flashinfer") &&
-                strcmp(optarg, "cutlass"))
-                return cli_usage("estimate", "estimate: --mxfp4-backend '%s': expected marlin, triton, flashinfer "
-                                 "or cutlass", optarg);
-            o->mxfp4_backend = optarg;
-            break;
-        case O_NGL:
-            if (parse_i64(optarg, -1, 100000, &o->n_gpu_layers))
-                return cli_usage("estimate", "estimate: --ngl '%s' invalid", optarg);
-            if (o->n_gpu_layers < 0)
-                o->n_gpu_layers = IW_UNKNOWN;
-            break;
-        case O_UBATCH:
-            if (parse_i64(optarg, 1, 1 << 20, &o->n_ubatch))
-                return cli_usage("estimate", "estimate: --ubatch '%s' invalid", optarg);
-            break;
-        case O_NBATCH:
-            if (parse_i64(optarg, 1, 1 << 20, &o->n_batch))
-                return cli_usage("estimate", "estimate: --n-batch '%s' invalid", optarg);
-            break;
         case O_LAPP:
-            if (iw_llama_app_parse(optarg, &o->llama_app) < 0)
-                return cli_usage("estimate", "estimate: --llama-app '%s': expected server or cli", optarg);
+            if (iw_catalog_estimate_request_set_str(&rq, c == O_MXFP4 ? "mxfp4_backend" : "llama_app", optarg) < 0)
+                return cli_usage("estimate", c == O_MXFP4 ? "estimate: --mxfp4-backend '%s': expected marlin, triton, "
+                                 "flashinfer or cutlass" : "estimate: --llama-app '%s': expected server or cli", optarg);
             break;
         case O_FA:
             if (!strcmp(optarg, "on") || !strcmp(optarg, "1")) o->flash_attn = 1;
@@ -239,36 +219,8 @@ int cmd_estimate(int argc, char **argv)
                 rq.profile = optarg;
             break;
         case O_PROFILES: rq.profiles_file = optarg; break;
-        case O_PARAMS: {
-            char *end = NULL;
-            errno = 0;
-            double b = strtod(optarg, &end);
-            if (errno || end == optarg || *end || !(b > 0) || !isfinite(b))
-                return cli_usage("estimate", "estimate: --params-b '%s': expected billions of parameters, e.g. 7 or 0.5",
-                                 optarg);
-            rq.ov.params_b = b;
-            break;
-        }
-        case O_DTYPE:
-            if (iw_dtype_parse(optarg, &rq.ov.dtype) < 0)
-                return cli_usage("estimate", "estimate: --%s", iw_error_last());
-            break;
         case O_QUANT: rq.ov.quantization = optarg; break;
-        case O_MML:
-            if (parse_i64(optarg, 1, (int64_t)1 << 31, &rq.ov.max_model_len))
-                return cli_usage("estimate", "estimate: --max-model-len '%s': expected tokens 1..2147483648", optarg);
-            break;
         case O_TRC: rq.ov.trust_remote_code = true; break;
-        case O_EMIT:
-            if (iw_emit_kind_parse(optarg, &rq.emit) < 0)
-                return cli_usage("estimate", "estimate: %s", iw_error_last());
-            rq.emit_set = true;
-            break;
-        case O_PORT:
-            if (parse_i64(optarg, 1, 65535, &v))
-                return cli_usage("estimate", "estimate: --port '%s': expected 1..65535", optarg);
-            rq.port = (int)v;
-            break;
         case 'h': help(stdout); return IW_EXIT_OK;
         default: return cli_usage("estimate", "estimate: unknown option '%s'", argv[optind - 1]);
         }

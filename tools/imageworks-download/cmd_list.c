@@ -26,47 +26,6 @@ static void help(FILE *f)
         "  -h, --help  this help\n");
 }
 
-static bool validated(const cJSON *e)
-{
-    const cJSON *md = cJSON_GetObjectItemCaseSensitive(e, "metadata");
-    const cJSON *a = md ? cJSON_GetObjectItemCaseSensitive(md, "architecture") : NULL;
-    bool v = false;
-    return a && iw_json_get_bool(a, "validated", &v) && v;
-}
-
-static cJSON *dup_or_null(const cJSON *v)
-{
-    return v ? cJSON_Duplicate(v, 1) : cJSON_CreateNull();
-}
-
-static cJSON *row_of(const cJSON *e)
-{
-    const char *path = iw_json_get_str(e, "download_path");
-    const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(e, "download_format");
-    cJSON *r = cJSON_CreateObject();
-    if (!r)
-        return NULL;
-    cJSON_AddItemToObject(r, "name", dup_or_null(cJSON_GetObjectItemCaseSensitive(e, "name")));
-    cJSON_AddItemToObject(r, "display_name", dup_or_null(cJSON_GetObjectItemCaseSensitive(e, "display_name")));
-    cJSON_AddItemToObject(r, "backend", dup_or_null(cJSON_GetObjectItemCaseSensitive(e, "backend")));
-    cJSON_AddItemToObject(r, "format", dup_or_null(fmt));
-    cJSON_AddItemToObject(r, "quantization", dup_or_null(cJSON_GetObjectItemCaseSensitive(e, "quantization")));
-    cJSON_AddItemToObject(r, "location", dup_or_null(cJSON_GetObjectItemCaseSensitive(e, "download_location")));
-    cJSON_AddBoolToObject(r, "installed", iw_catalog_entry_installed(e));
-    cJSON_AddBoolToObject(r, "validated", validated(e));
-    cJSON_AddItemToObject(r, "size_bytes", dup_or_null(cJSON_GetObjectItemCaseSensitive(e, "download_size_bytes")));
-    const cJSON *roles = cJSON_GetObjectItemCaseSensitive(e, "roles");
-    cJSON_AddItemToObject(r, "roles", roles ? cJSON_Duplicate(roles, 1) : cJSON_CreateArray());
-    cJSON_AddItemToObject(r, "family", dup_or_null(cJSON_GetObjectItemCaseSensitive(e, "family")));
-    cJSON_AddBoolToObject(r, "logical_only", !path || !*path);
-    cJSON_AddItemToObject(r, "served_model_id", dup_or_null(cJSON_GetObjectItemCaseSensitive(e, "served_model_id")));
-    cJSON_AddItemToObject(r, "deprecated", dup_or_null(cJSON_GetObjectItemCaseSensitive(e, "deprecated")));
-    const cJSON *caps = cJSON_GetObjectItemCaseSensitive(e, "capabilities");
-    cJSON_AddItemToObject(r, "capabilities", caps ? cJSON_Duplicate(caps, 1) : cJSON_CreateObject());
-    cJSON_AddItemToObject(r, "producer", dup_or_null(cJSON_GetObjectItemCaseSensitive(e, "source_provider")));
-    return r;
-}
-
 static void human_size(double b, char *out, size_t n)
 {
     const char *u[] = { "B", "KiB", "MiB", "GiB", "TiB" };
@@ -107,13 +66,8 @@ int cmd_list(int argc, char **argv)
         return cli_fail("list");
     const cJSON *arr = iw_registry_entries(r, IW_REG_MERGED), *e;
     if (json) {
-        cJSON *out = cJSON_CreateArray();
-        cJSON_ArrayForEach(e, arr) {
-            cJSON *row = row_of(e);
-            if (row)
-                cJSON_AddItemToArray(out, row);
-        }
-        char *s = iw_json_print(out);
+        cJSON *out = iw_catalog_list_rows(r);
+        char *s = out ? iw_json_print(out) : NULL;
         if (s)
             fputs(s, stdout);
         free(s);
@@ -128,7 +82,7 @@ int cmd_list(int argc, char **argv)
                 human_size(b->valuedouble, sz, sizeof sz);
             printf("%-48s %-10s %-12s %-10s %10s %-9s %s\n", s_or(e, "name", "?"), s_or(e, "backend", "-"),
                    s_or(e, "download_format", "-"), s_or(e, "quantization", "-"), sz,
-                   iw_catalog_entry_installed(e) ? "yes" : "no", validated(e) ? "yes" : "");
+                   iw_catalog_entry_installed(e) ? "yes" : "no", iw_catalog_entry_validated(e) ? "yes" : "");
         }
         if (!cJSON_GetArraySize(arr))
             printf("(registry in %s is empty)\n", iw_registry_dir(r));

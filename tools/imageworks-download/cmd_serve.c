@@ -56,8 +56,8 @@
 #define TOKEN_MAX  256
 
 typedef struct serve_cfg {
-    char    *registry_dir;   /* NULL: the default */
-    char    *registry_files[3];  /* the layers' files (iw_registry_path), watched for changes */
+    const char *registry_dir;
+    iw_models_cache *models;     /* GET /models, kept between registry changes */
     char     token[TOKEN_MAX];
     bool     loopback;
     unsigned port;
@@ -204,197 +204,18 @@ static int open_registry(const serve_cfg *cfg, iw_registry **reg)
     return iw_registry_open(reg, cfg->registry_dir);
 }
 
-static const cJSON *arch_of(const cJSON *ent)
-{
-    const cJSON *md = cJSON_GetObjectItemCaseSensitive(ent, "metadata");
-    return md ? cJSON_GetObjectItemCaseSensitive(md, "architecture") : NULL;
-}
-
-static bool matches(const char *have, const char *want)
-{
-    return !want || !*want || (have && !strcasecmp(have, want));
-}
-
-/* One row of GET /models for a registry entry. */
-static cJSON *model_row(const cJSON *ent)
-{
-    cJSON *m = cJSON_CreateObject();
-    if (!m)
-        return NULL;
-    const cJSON *a = arch_of(ent);
-    const cJSON *p = a ? cJSON_GetObjectItemCaseSensitive(a, "parameters") : NULL;
-    const char *fmt = iw_json_get_str(ent, "download_format");
-    const char *q = iw_json_get_str(ent, "quantization");
-    const char *be = iw_json_get_str(ent, "backend");
-    int64_t v;
-    cJSON_AddStringToObject(m, "name", iw_json_get_str(ent, "name") ? iw_json_get_str(ent, "name") : "");
-    const char *dn = iw_json_get_str(ent, "display_name");
-    cJSON_AddItemToObject(m, "display_name", dn ? cJSON_CreateString(dn) : cJSON_CreateNull());
-    cJSON_AddItemToObject(m, "backend", be ? cJSON_CreateString(be) : cJSON_CreateNull());
-    cJSON_AddItemToObject(m, "format", fmt ? cJSON_CreateString(fmt) : cJSON_CreateNull());
-    cJSON_AddItemToObject(m, "quantization", q ? cJSON_CreateString(q) : cJSON_CreateNull());
-    cJSON_AddItemToObject(m, "parameters", p && iw_json_get_i64(p, "total", &v) ? cJSON_CreateNumber((double)v)
-                                                                               : cJSON_CreateNull());
-    cJSON_AddItemToObject(m, "context_length", a && iw_json_get_i64(a, "context_length", &v)
-                                                  ? cJSON_CreateNumber((double)v) : cJSON_CreateNull());
-    cJSON_AddItemToObject(m, "size_bytes", iw_json_get_i64(ent, "download_size_bytes", &v)
-                                              ? cJSON_CreateNumber((double)v) : cJSON_CreateNull());
-    cJSON_AddBoolToObject(m, "installed", iw_catalog_entry_installed(ent));
-    bool val = false;
-    cJSON_AddBoolToObject(m, "validated", a && iw_json_get_bool(a, "validated", &val) && val);
-    cJSON_AddBoolToObject(m, "has_architecture", cJSON_IsObject(a) && a->child);
-    return m;
-}
-
-/* GET /models answers from a cache of its rows, rebuilt when a registry
- * file's (inode, size, mtime) changes, and at least every CACHE_TTL_MS
- * (so `installed` follows files that appear or vanish).  A listing parses
- * every entry, so without it each request would re-read the whole registry. */
-#define CACHE_TTL_MS 2000
-
-typedef struct file_sig { ino_t ino; off_t size; struct timespec mtim; bool exists; } file_sig;
-
-static struct {
-    pthread_mutex_t lock;
-    bool      valid;
-    bool      refreshing;  /* one thread re-checks an expired (unchanged) cache */
-    file_sig  sig[3];
-    uint64_t  built_ms;
-    cJSON    *rows;        /* array of rows, unfiltered */
-    char     *body;        /* the unfiltered answer */
-} g_models = { PTHREAD_MUTEX_INITIALIZER, false, false, {{0}}, 0, NULL, NULL };
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void registry_sigs(const serve_cfg *cfg, file_sig out[3])
-{
-    for (int i = 0; i < 3; i++) {
-        struct stat st;
-        memset(&out[i], 0, sizeof out[i]);
-        if (stat(cfg->registry_files[i], &st) == 0)
-            out[i] = (file_sig){ st.st_ino, st.st_size, st.st_mtim, true };
-    }
-}
-
-static bool sigs_equal(const file_sig *a, const file_sig *b)
-{
-    for (int i = 0; i < 3; i++)
-        if (a[i].exists != b[i].exists || a[i].ino != b[i].ino || a[i].size != b[i].size ||
-            a[i].mtim.tv_sec != b[i].mtim.tv_sec || a[i].mtim.tv_nsec != b[i].mtim.tv_nsec)
-            return false;
-    return true;
-}
-
-static cJSON *answer_of(const cJSON *rows, const char *f_fmt, const char *f_q, const char *f_be)
-{
-    cJSON *out = cJSON_CreateObject();
-    cJSON *arr = out ? cJSON_AddArrayToObject(out, "models") : NULL;
-    int n = 0;
-    const cJSON *m;
-    cJSON_ArrayForEach(m, rows) {
-        if (!arr)
-            break;
-        if (!matches(iw_json_get_str(m, "format"), f_fmt) || !matches(iw_json_get_str(m, "quantization"), f_q) ||
-            !matches(iw_json_get_str(m, "backend"), f_be))
-            continue;
-        cJSON_AddItemToArray(arr, cJSON_Duplicate(m, 1));
-        n++;
-    }
-    if (out)
-        cJSON_AddNumberToObject(out, "count", n);
-    return out;
-}
-
 static enum MHD_Result h_models(struct MHD_Connection *c, const serve_cfg *cfg)
 {
-    const char *f_fmt = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format");
-    const char *f_q = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "quantization");
-    const char *f_be = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "backend");
-    bool filtered = (f_fmt && *f_fmt) || (f_q && *f_q) || (f_be && *f_be);
-    file_sig now[3];
-    registry_sigs(cfg, now);
-    pthread_mutex_lock(&g_models.lock);
-    bool same = g_models.valid && sigs_equal(now, g_models.sig);
-    bool fresh = same && now_ms() - g_models.built_ms < CACHE_TTL_MS;
-    /* files unchanged but the TTL ran out: one thread rebuilds, the others
-     * keep answering from the rows they have (no stampede); files changed:
-     * every request that saw the change rebuilds, so none sees older data */
-    bool mine = false;
-    if (same && !fresh) {
-        if (g_models.refreshing)
-            fresh = true;
-        else
-            mine = g_models.refreshing = true;
-    }
-    if (fresh) {
-        enum MHD_Result r;
-        if (!filtered) {
-            r = send_text(c, 200, "application/json", g_models.body, strlen(g_models.body), true);
-        } else {
-            cJSON *out = answer_of(g_models.rows, f_fmt, f_q, f_be);
-            r = send_json(c, 200, out);
-            cJSON_Delete(out);
-        }
-        pthread_mutex_unlock(&g_models.lock);
-        return r;
-    }
-    pthread_mutex_unlock(&g_models.lock);
-
-    iw_registry *reg = NULL;
-    if (open_registry(cfg, &reg) < 0) {
-        if (mine) {
-            pthread_mutex_lock(&g_models.lock);
-            g_models.refreshing = false;
-            pthread_mutex_unlock(&g_models.lock);
-        }
-        return send_error(c, 500, "registry: %s", iw_error_last());
-    }
-    cJSON *rows = cJSON_CreateArray();
-    const cJSON *ent;
-    cJSON_ArrayForEach(ent, iw_registry_entries(reg, IW_REG_MERGED)) {
-        cJSON *m = rows ? model_row(ent) : NULL;
-        if (!m)
-            break;
-        cJSON_AddItemToArray(rows, m);
-    }
-    iw_registry_close(reg);
-    cJSON *all = answer_of(rows, NULL, NULL, NULL);
-    char *body = all ? cJSON_PrintUnformatted(all) : NULL;
-    cJSON_Delete(all);
-    if (!rows || !body) {
-        cJSON_Delete(rows);
-        free(body);
-        if (mine) {
-            pthread_mutex_lock(&g_models.lock);
-            g_models.refreshing = false;
-            pthread_mutex_unlock(&g_models.lock);
-        }
-        return send_error(c, 500, "out of memory");
-    }
-    enum MHD_Result r;
-    if (filtered) {
-        cJSON *out = answer_of(rows, f_fmt, f_q, f_be);
-        r = send_json(c, 200, out);
-        cJSON_Delete(out);
-    } else {
-        r = send_text(c, 200, "application/json", body, strlen(body), true);
-    }
-    pthread_mutex_lock(&g_models.lock);
-    cJSON_Delete(g_models.rows);
-    free(g_models.body);
-    g_models.rows = rows;
-    g_models.body = body;
-    memcpy(g_models.sig, now, sizeof now);
-    g_models.built_ms = now_ms();
-    g_models.valid = true;
-    if (mine)
-        g_models.refreshing = false;
-    pthread_mutex_unlock(&g_models.lock);
+    iw_models_filter f = {
+        MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format"),
+        MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "quantization"),
+        MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "backend"),
+    };
+    char *body = NULL;
+    if (iw_catalog_models_cached(cfg->models, &f, &body) < 0)
+        return send_error(c, 500, "%s", iw_error_last());
+    enum MHD_Result r = send_text(c, 200, "application/json", body, strlen(body), true);
+    free(body);
     return r;
 }
 
@@ -414,223 +235,22 @@ static enum MHD_Result h_profiles(struct MHD_Connection *c)
     iw_est_profiles *ps = NULL;
     if (iw_est_profiles_load(&ps, NULL) < 0)
         return send_error(c, 500, "profiles: %s", iw_error_last());
-    cJSON *out = cJSON_CreateObject();
-    if (out) {
-        cJSON_AddStringToObject(out, "origin", iw_est_profiles_origin(ps));
-        cJSON_AddStringToObject(out, "default", iw_est_profiles_get(ps, NULL)->name);
-        cJSON *pa = cJSON_AddArrayToObject(out, "profiles");
-        for (size_t i = 0; pa && i < iw_est_profiles_count(ps); i++) {
-            const iw_est_profile *p = iw_est_profiles_at(ps, i);
-            cJSON *o = cJSON_CreateObject();
-            if (!o)
-                break;
-            cJSON_AddStringToObject(o, "name", p->name);
-            cJSON_AddStringToObject(o, "description", p->description);
-            cJSON_AddItemToArray(pa, o);
-        }
-        cJSON *ga = cJSON_AddArrayToObject(out, "gpus");
-        for (size_t i = 0; ga && i < iw_est_profiles_gpu_count(ps); i++) {
-            const iw_est_gpu_spec *g = iw_est_profiles_gpu_at(ps, i);
-            cJSON *o = cJSON_CreateObject();
-            if (!o)
-                break;
-            cJSON_AddStringToObject(o, "name", g->name);
-            cJSON_AddNumberToObject(o, "memory_gib", round((double)g->bytes / 1073741824.0 * 100) / 100);
-            if (g->profile[0])
-                cJSON_AddStringToObject(o, "profile", g->profile);
-            cJSON_AddItemToArray(ga, o);
-        }
-    }
+    cJSON *out = iw_est_profiles_to_json(ps);
     enum MHD_Result r = send_json(c, 200, out);
     cJSON_Delete(out);
     iw_est_profiles_free(ps);
     return r;
 }
 
-/* ---- POST bodies -> iw_estimate_request ---------------------------------------- */
-
-static int body_i64(const cJSON *o, const char *k, int64_t lo, int64_t hi, int64_t *out, char *err, size_t en)
-{
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, k);
-    if (!it || cJSON_IsNull(it))
-        return 0;
-    int64_t v;
-    if (!iw_json_item_i64(it, &v) || v < lo || v > hi) {
-        snprintf(err, en, "'%s' must be an integer in %" PRId64 "..%" PRId64, k, lo, hi);
-        return -1;
-    }
-    *out = v;
-    return 1;
-}
-
-static const char *body_str(const cJSON *o, const char *k, char *err, size_t en, int *bad)
-{
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, k);
-    if (!it || cJSON_IsNull(it))
-        return NULL;
-    if (!cJSON_IsString(it) || strlen(it->valuestring) > 256) {
-        snprintf(err, en, "'%s' must be a string (at most 256 characters)", k);
-        *bad = 1;
-        return NULL;
-    }
-    return it->valuestring;
-}
-
-/* Fill rq from a JSON object; returns 0, or -1 with err set (a 400). */
-static int body_to_request(const cJSON *o, bool need_model, iw_estimate_request *rq, char *err, size_t en)
-{
-    static const char *const keys[] = {
-        "model", "engine", "context", "batch", "kv_dtype", "tp", "gpu_util", "vram", "gpu", "profile",
-        "params_b", "dtype", "quantization", "max_model_len", "trust_remote_code", "emit", "port",
-        "max_num_batched_tokens", "enforce_eager", "ngl", "ubatch", "n_batch", "llama_app", "flash_attn", "max_num_seqs", "calibrate", NULL};
-    if (!cJSON_IsObject(o)) {
-        snprintf(err, en, "the body must be a JSON object");
-        return -1;
-    }
-    for (const cJSON *it = o->child; it; it = it->next) {
-        bool ok = false;
-        for (const char *const *k = keys; *k; k++)
-            if (it->string && !strcmp(it->string, *k))
-                ok = true;
-        if (!ok) {
-            snprintf(err, en, "unknown field '%s'", it->string ? it->string : "?");
-            return -1;
-        }
-    }
-    int bad = 0;
-    int64_t v;
-    const char *s;
-    iw_est_opts *op = &rq->opts;
-    if (need_model) {
-        rq->target = body_str(o, "model", err, en, &bad);
-        if (bad)
-            return -1;
-        if (!rq->target || !*rq->target) {
-            snprintf(err, en, "'model' (a registry name) is required");
-            return -1;
-        }
-    }
-    if ((s = body_str(o, "engine", err, en, &bad))) {
-        if (iw_engine_parse_spec(s, &op->engine, &op->vllm_version) < 0) {
-            snprintf(err, en, "%s", iw_error_last());
-            return -1;
-        }
-        rq->engine_set = true;
-    }
-    if (bad)
-        return -1;
-    int r;
-    if ((r = body_i64(o, "context", 1, (int64_t)1 << 31, &op->context, err, en)) < 0)
-        return -1;
-    rq->ctx_set = r > 0;
-    if ((r = body_i64(o, "batch", 1, 1 << 20, &op->batch, err, en)) < 0)
-        return -1;
-    rq->batch_set = r > 0;
-    if ((s = body_str(o, "kv_dtype", err, en, &bad)) && iw_kv_dtype_parse(s, &op->kv_dtype) < 0) {
-        snprintf(err, en, "%s", iw_error_last());
-        return -1;
-    }
-    if (bad)
-        return -1;
-    if ((r = body_i64(o, "tp", 1, 1024, &v, err, en)) < 0)
-        return -1;
-    if (r)
-        op->tp = (int)v;
-    const cJSON *gu = cJSON_GetObjectItemCaseSensitive(o, "gpu_util");
-    if (gu && !cJSON_IsNull(gu)) {
-        if (!cJSON_IsNumber(gu) || !(gu->valuedouble > 0 && gu->valuedouble <= 1)) {
-            snprintf(err, en, "'gpu_util' must be a fraction in (0, 1]");
-            return -1;
-        }
-        op->gpu_util = gu->valuedouble;
-    }
-    const cJSON *vr = cJSON_GetObjectItemCaseSensitive(o, "vram");
-    if (vr && !cJSON_IsNull(vr)) {
-        if (cJSON_IsString(vr)) {
-            if (iw_parse_mem_size(vr->valuestring, &op->vram_bytes) < 0) {
-                snprintf(err, en, "'vram': %s", iw_error_last());
-                return -1;
-            }
-        } else if (!iw_json_item_i64(vr, &op->vram_bytes) || op->vram_bytes <= 0) {
-            snprintf(err, en, "'vram' must be a size (\"24GiB\") or a positive number of bytes");
-            return -1;
-        }
-    }
-    rq->gpu = body_str(o, "gpu", err, en, &bad);
-    rq->profile = body_str(o, "profile", err, en, &bad);
-    if (bad)
-        return -1;
-    const cJSON *pb = cJSON_GetObjectItemCaseSensitive(o, "params_b");
-    if (pb && !cJSON_IsNull(pb)) {
-        if (!cJSON_IsNumber(pb) || !(pb->valuedouble > 0) || !isfinite(pb->valuedouble)) {
-            snprintf(err, en, "'params_b' must be a positive number of billions");
-            return -1;
-        }
-        rq->ov.params_b = pb->valuedouble;
-    }
-    if ((s = body_str(o, "dtype", err, en, &bad)) && iw_dtype_parse(s, &rq->ov.dtype) < 0) {
-        snprintf(err, en, "%s", iw_error_last());
-        return -1;
-    }
-    rq->ov.quantization = body_str(o, "quantization", err, en, &bad);
-    if (bad)
-        return -1;
-    if (body_i64(o, "max_model_len", 1, (int64_t)1 << 31, &rq->ov.max_model_len, err, en) < 0)
-        return -1;
-    bool bv;
-    if (iw_json_get_bool(o, "trust_remote_code", &bv))
-        rq->ov.trust_remote_code = bv;
-    if (iw_json_get_bool(o, "enforce_eager", &bv))
-        op->enforce_eager = bv;
-    if (iw_json_get_bool(o, "calibrate", &bv))
-        rq->calibrate = bv;
-    if ((s = body_str(o, "emit", err, en, &bad))) {
-        if (iw_emit_kind_parse(s, &rq->emit) < 0) {
-            snprintf(err, en, "%s", iw_error_last());
-            return -1;
-        }
-        rq->emit_set = true;
-    }
-    if (bad)
-        return -1;
-    if ((r = body_i64(o, "port", 1, 65535, &v, err, en)) < 0)
-        return -1;
-    if (r)
-        rq->port = (int)v;
-    if (body_i64(o, "max_num_batched_tokens", 1, (int64_t)1 << 31, &op->max_num_batched_tokens, err, en) < 0 ||
-        body_i64(o, "max_num_seqs", 1, 1 << 20, &op->max_num_seqs, err, en) < 0 ||
-        body_i64(o, "ngl", 0, 100000, &op->n_gpu_layers, err, en) < 0 ||
-        body_i64(o, "ubatch", 1, 1 << 20, &op->n_ubatch, err, en) < 0 ||
-        body_i64(o, "n_batch", 1, 1 << 20, &op->n_batch, err, en) < 0)
-        return -1;
-    if ((s = body_str(o, "llama_app", err, en, &bad)) && iw_llama_app_parse(s, &op->llama_app) < 0) {
-        snprintf(err, en, "%s", iw_error_last());
-        return -1;
-    }
-    if (bad)
-        return -1;
-    if (iw_json_get_bool(o, "flash_attn", &bv))
-        op->flash_attn = bv ? 1 : 0;
-    return 0;
-}
-
 static enum MHD_Result h_estimate(struct MHD_Connection *c, const serve_cfg *cfg, const iw_buf *body,
                                   const char *apply_name)
 {
     cJSON *j = NULL;
-    if (iw_json_has_nul_escape(body->data ? body->data : "", body->len))
-        return send_error(c, 400, "request body: a string holds \\u0000 (a NUL would cut a name into another)");
-    if (iw_json_parse(body->data ? body->data : "", body->len, "request body", &j, NULL) < 0)
-        return send_error(c, 400, "%s", iw_error_last());
     iw_estimate_request rq;
     iw_catalog_estimate_request_init(&rq);
     rq.names_only = true;   /* never a path or a network fetch from a request */
-    rq.profiles_file = NULL;
-    char err[512] = "";
-    if (body_to_request(j, apply_name == NULL, &rq, err, sizeof err) < 0) {
-        cJSON_Delete(j);
-        return send_error(c, 400, "%s", err);
-    }
+    if (iw_catalog_estimate_request_parse(body->data, body->len, apply_name == NULL, &rq, &j) < 0)
+        return send_error(c, 400, "%s", iw_error_last());
     if (apply_name) {
         rq.target = apply_name;
         rq.apply = true;
@@ -768,6 +388,13 @@ static enum MHD_Result route(struct MHD_Connection *c, const serve_cfg *cfg, con
 #define SERVE_PER_CLIENT  32
 #define SERVE_IDLE_S      10
 #define SERVE_REQUEST_S   30
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
 
 typedef struct conn_watch {
     struct conn_watch *next, *prev;
@@ -1018,15 +645,9 @@ int cmd_serve(int argc, char **argv)
     if (!cfg.loopback && !cfg.token[0])
         return cli_usage("serve", "serve: listening on %s (beyond loopback) needs --token or --token-file", listen);
     /* the registry must be readable now, not at the first request */
-    iw_registry *reg = NULL;
-    if (iw_registry_open(&reg, NULL) < 0)
+    if (iw_catalog_models_cache_new(&cfg.models, NULL) < 0)
         return cli_fail("serve: registry");
-    cfg.registry_dir = strdup(iw_registry_dir(reg));
-    for (int l = IW_REG_CURATED; l <= IW_REG_MERGED; l++)
-        cfg.registry_files[l] = strdup(iw_registry_path(reg, (iw_reg_layer)l));
-    iw_registry_close(reg);
-    if (!cfg.registry_dir || !cfg.registry_files[0] || !cfg.registry_files[1] || !cfg.registry_files[2])
-        return cli_fail("serve");
+    cfg.registry_dir = iw_catalog_models_cache_dir(cfg.models);
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -1053,9 +674,7 @@ int cmd_serve(int argc, char **argv)
         MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "imageworks-download: serve: cannot listen on %s: %s\n", listen, strerror(errno));
-        free(cfg.registry_dir);
-        for (int l = 0; l < 3; l++)
-            free(cfg.registry_files[l]);
+        iw_catalog_models_cache_free(cfg.models);
         return IW_EXIT_FAIL;
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
@@ -1081,11 +700,7 @@ int cmd_serve(int argc, char **argv)
     if (wd_on)
         pthread_join(wd, NULL);
     MHD_stop_daemon(d);
-    cJSON_Delete(g_models.rows);
-    free(g_models.body);
-    free(cfg.registry_dir);
-    for (int l = 0; l < 3; l++)
-        free(cfg.registry_files[l]);
+    iw_catalog_models_cache_free(cfg.models);
     fprintf(stderr, "imageworks-download: serve: stopped\n");
     return IW_EXIT_OK;
 }
