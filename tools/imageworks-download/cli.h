@@ -5,6 +5,8 @@
 #define IW_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #define IW_EXIT_OK    0
@@ -34,5 +36,10 @@ void cli_guard_stdout(void);
 int cli_fail(const char *what);
 /* Print "imageworks-download: <msg>" + usage hint; returns IW_EXIT_USAGE. */
 int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* b bytes in binary units: "512 B", "1.5 GiB" (decimals digits after a unit above B). */
+void cli_human_bytes(char *out, size_t n, double b, int decimals);
+/* v with a comma every three digits: "7,241,732,096". */
+void cli_grouped(char *out, size_t n, int64_t v);
 
 #endif

@@ -81,14 +81,6 @@ typedef struct ui {
     double last_plain;
 } ui;
 
-static void human(char *out, size_t n, double b)
-{
-    const char *u[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-    int i = 0;
-    while (b >= 1024 && i < 4) { b /= 1024; i++; }
-    snprintf(out, n, i ? "%.1f %s" : "%.0f %s", b, u[i]);
-}
-
 static void json_str(FILE *o, const char *s)
 {
     fputc('"', o);
@@ -178,9 +170,9 @@ static void on_event(const iw_dl_event *ev, void *ud)
         return;
     u->last_plain = ev->elapsed;
     char a[32], b[32], r[32];
-    human(a, sizeof a, (double)ev->total_done);
-    human(b, sizeof b, (double)ev->total_size);
-    human(r, sizeof r, ev->rate);
+    cli_human_bytes(a, sizeof a, (double)ev->total_done, 1);
+    cli_human_bytes(b, sizeof b, (double)ev->total_size, 1);
+    cli_human_bytes(r, sizeof r, ev->rate, 1);
     fprintf(stderr, "progress: %s / %s, %s/s, %zu active\n", a, b, r, ev->n_active);
 }
 
@@ -502,9 +494,9 @@ int cmd_download(int argc, char **argv)
         fputs("}\n", stdout);
     } else if (!u.quiet) {
         char b[32], f[32], rr[32];
-        human(b, sizeof b, (double)r.bytes);
-        human(f, sizeof f, (double)r.bytes_fetched);
-        human(rr, sizeof rr, rate);
+        cli_human_bytes(b, sizeof b, (double)r.bytes, 1);
+        cli_human_bytes(f, sizeof f, (double)r.bytes_fetched, 1);
+        cli_human_bytes(rr, sizeof rr, rate, 1);
         printf("%s@%.12s: %zu files (%zu fetched, %zu already present), %s total, %s fetched in %.1f s (%s/s)\n",
                a.repo, r.commit, r.files, r.files_fetched, r.files_skipped, b, f, r.seconds, rr);
         printf("dest: %s\n", r.dest);

@@ -38,29 +38,6 @@ static void help(FILE *f)
         "  -h, --help           this help\n");
 }
 
-static void human_int(char *out, size_t n, int64_t v)
-{
-    char raw[32], tmp[48];
-    snprintf(raw, sizeof raw, "%" PRId64, v);
-    size_t len = strlen(raw), o = 0;
-    for (size_t i = 0; i < len && o + 2 < sizeof tmp; i++) {
-        tmp[o++] = raw[i];
-        size_t left = len - i - 1;
-        if (left && left % 3 == 0 && raw[i] != '-')
-            tmp[o++] = ',';
-    }
-    tmp[o] = 0;
-    snprintf(out, n, "%s", tmp);
-}
-
-static void human_bytes(char *out, size_t n, double b)
-{
-    const char *u[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-    int i = 0;
-    while (b >= 1024 && i < 4) { b /= 1024; i++; }
-    snprintf(out, n, i ? "%.2f %s" : "%.0f %s", b, u[i]);
-}
-
 static void opt_int(FILE *f, const char *label, int64_t v)
 {
     if (v >= 0)
@@ -183,25 +160,25 @@ static void print_table(FILE *f, const iw_arch *a)
     if (dtype || quant)
         fprintf(f, "\n");
     if (a->parameters.total >= 0) {
-        human_int(b1, sizeof b1, a->parameters.total);
+        cli_grouped(b1, sizeof b1, a->parameters.total);
         fprintf(f, "params     %s (%s)", b1, a->parameters.source ? a->parameters.source : "?");
         if (a->parameters.active >= 0 && a->parameters.active != a->parameters.total) {
-            human_int(b2, sizeof b2, a->parameters.active);
+            cli_grouped(b2, sizeof b2, a->parameters.active);
             fprintf(f, "  active %s", b2);
         }
         if (a->parameters.embedding >= 0) {
-            human_int(b2, sizeof b2, a->parameters.embedding);
+            cli_grouped(b2, sizeof b2, a->parameters.embedding);
             fprintf(f, "  embedding %s", b2);
         }
         fprintf(f, "\n");
     }
     if (a->weights_bytes >= 0) {
-        human_bytes(b1, sizeof b1, (double)a->weights_bytes);
-        human_int(b2, sizeof b2, a->weights_bytes);
+        cli_human_bytes(b1, sizeof b1, (double)a->weights_bytes, 2);
+        cli_grouped(b2, sizeof b2, a->weights_bytes);
         fprintf(f, "weights    %s (%s bytes)\n", b1, b2);
     }
     if (a->kv_bytes_per_token >= 0) {
-        human_int(b1, sizeof b1, a->kv_bytes_per_token);
+        cli_grouped(b1, sizeof b1, a->kv_bytes_per_token);
         fprintf(f, "kv cache   %s bytes/token", b1);
         if (a->kv_bytes_per_token_swa > 0)
             fprintf(f, " (full %" PRId64 " + sliding %" PRId64 ")", a->kv_bytes_per_token_full, a->kv_bytes_per_token_swa);

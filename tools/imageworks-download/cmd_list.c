@@ -26,17 +26,6 @@ static void help(FILE *f)
         "  -h, --help  this help\n");
 }
 
-static void human_size(double b, char *out, size_t n)
-{
-    const char *u[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-    int i = 0;
-    while (b >= 1024 && i < 4) {
-        b /= 1024;
-        i++;
-    }
-    snprintf(out, n, i ? "%.1f %s" : "%.0f %s", b, u[i]);
-}
-
 static const char *s_or(const cJSON *e, const char *key, const char *dflt)
 {
     const char *s = iw_json_get_str(e, key);
@@ -79,7 +68,7 @@ int cmd_list(int argc, char **argv)
             char sz[32] = "-";
             const cJSON *b = cJSON_GetObjectItemCaseSensitive(e, "download_size_bytes");
             if (cJSON_IsNumber(b))
-                human_size(b->valuedouble, sz, sizeof sz);
+                cli_human_bytes(sz, sizeof sz, b->valuedouble, 1);
             printf("%-48s %-10s %-12s %-10s %10s %-9s %s\n", s_or(e, "name", "?"), s_or(e, "backend", "-"),
                    s_or(e, "download_format", "-"), s_or(e, "quantization", "-"), sz,
                    iw_catalog_entry_installed(e) ? "yes" : "no", iw_catalog_entry_validated(e) ? "yes" : "");

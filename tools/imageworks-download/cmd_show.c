@@ -40,15 +40,8 @@ static void line_params(const cJSON *a)
     const cJSON *p = cJSON_GetObjectItemCaseSensitive(a, "parameters");
     int64_t total = 0;
     if (iw_json_get_i64(p, "total", &total) && total > 0) {
-        char digits[32], grouped[48];
-        snprintf(digits, sizeof digits, "%lld", (long long)total);
-        size_t len = strlen(digits), o = 0;
-        for (size_t i = 0; i < len; i++) {
-            grouped[o++] = digits[i];
-            if ((len - i - 1) % 3 == 0 && i + 1 < len)
-                grouped[o++] = ',';
-        }
-        grouped[o] = 0;
+        char grouped[48];
+        cli_grouped(grouped, sizeof grouped, total);
         printf("%-22s %s (%.4g B)\n", "  parameters", grouped, (double)total / 1e9);
         return;
     }
