@@ -15,6 +15,7 @@
 #include "arch.h"
 #include "download.h"
 #include "estimate.h"
+#include "hub.h"
 #include "inspect.h"
 
 #ifdef __cplusplus
@@ -172,6 +173,117 @@ void iw_dl_registration_free(iw_dl_registration *g);
  * registry entry (iw_registry_register_download).  g must be initialised;
  * it is filled also on failure (failed_at names the step). */
 int iw_catalog_register_download(const iw_dl_result *r, const iw_dl_register_opts *o, iw_dl_registration *g);
+
+/* ---- a download's support repo -------------------------------------- *
+ * The config and tokenizer files (never weights) of another repo, in the HF
+ * cache, for the architecture of a download that lacks them (a GGUF or an
+ * adapter repo).  With support_repo that repo; without, when the download
+ * has no top-level config.json, its base model: the model card's
+ * base_model, then the _name_or_path / base_model_name_or_path of its
+ * top-level *config.json files, the first that can be fetched. */
+
+#define IW_SUPPORT_OPTS_VERSION 1
+typedef struct iw_support_opts {
+    unsigned       version;        /* IW_SUPPORT_OPTS_VERSION */
+    const char    *support_repo;   /* the repo to fetch; NULL: look for the base model */
+    iw_dl_event_fn on_event;       /* the support download's progress (as iw_dl_options) */
+    void          *ud;             /* for the three callbacks */
+    /* a warning about the search, as it happens (one line; may be NULL) */
+    void (*on_note)(const char *msg, void *ud);
+    /* a support repo arrived (r->dest its folder, r->files its count; may be NULL) */
+    void (*on_fetched)(const char *id, const iw_dl_result *r, void *ud);
+} iw_support_opts;
+#define IW_SUPPORT_OPTS_INIT { IW_SUPPORT_OPTS_VERSION, NULL, NULL, NULL, NULL, NULL }
+
+/* What was fetched (all NULL when nothing was): for iw_dl_register_opts's
+ * support_id, support_dir and support_note. */
+typedef struct iw_support { char *id, *dir, *note; } iw_support;
+void iw_support_free(iw_support *s);
+
+/* After iw_download_repo of repo (r): the support repo, if any.  Fails only
+ * when the named support_repo cannot be fetched; a base model that cannot be
+ * found or fetched is a note, and out stays empty. */
+int iw_catalog_support(iw_hub *hub, const char *repo, const iw_dl_result *r, const iw_support_opts *o,
+                       iw_support *out);
+
+/* ---- remove: an entry's install deleted ------------------------------- */
+
+/* Why the install of registry entry e must not be deleted, one phrase
+ * ("download_path is a top-level folder", "another entry uses the same
+ * download_path", ...), or NULL when it may be: refused for no path,
+ * ollama: references, relative paths, '/' and top-level folders, '.' or '..'
+ * components, the home folder, and a path another entry of reg uses. */
+const char *iw_catalog_delete_refusal(const iw_registry *reg, const struct cJSON *e);
+
+typedef struct iw_install_deleted {
+    bool           gone_already;  /* nothing was there */
+    bool           snapshot;      /* a Hugging Face cache snapshot: cache says what went */
+    iw_cache_freed cache;
+    uint64_t       bytes;         /* a folder: bytes of the files deleted */
+} iw_install_deleted;
+
+/* A file or folder that could not be deleted (why: strerror's text). */
+typedef void (*iw_undeleted_fn)(const char *path, const char *why, void *ud);
+
+/* Delete the install at path (after iw_catalog_delete_refusal said it may
+ * be): a Hugging Face cache snapshot as huggingface-cli delete-cache removes
+ * a revision (its refs, the blobs no other revision uses), anything else
+ * file by file, fn (may be NULL) told of each that stays.  Fails when
+ * something is left. */
+int iw_catalog_delete_install(const char *path, iw_undeleted_fn fn, void *ud, iw_install_deleted *out);
+
+/* ---- verify: installed files against the registry --------------------- */
+
+typedef enum iw_verify_status {
+    IW_VERIFY_OK = 0,
+    IW_VERIFY_MISSING,   /* not there, or unreadable */
+    IW_VERIFY_SIZE,      /* another size than recorded */
+    IW_VERIFY_CHANGED,   /* another sha256 (or directory checksum, or blob hash) than recorded */
+    IW_VERIFY_UNSAFE     /* a recorded path that leaves the install, a blob outside the store */
+} iw_verify_status;
+
+typedef struct iw_verify_stats { size_t entries, files, ok, missing, changed; } iw_verify_stats;
+
+/* One problem, as found: name the entry's, message one line naming the file. */
+typedef void (*iw_verify_fn)(iw_verify_status status, const char *name, const char *message, void *ud);
+
+/* Check registry entry e's install: every artifacts.files[] entry must exist
+ * under download_path with the recorded size and sha256 (when recorded);
+ * files with neither are checked through download_directory_checksum; an
+ * Ollama model's manifest and every blob it names must resolve in the store
+ * and hash to the sha256 in the blob's name.  fn (may be NULL) gets each
+ * problem; st (zeroed by the caller, added to) the counts (SIZE, CHANGED and
+ * UNSAFE count as changed).  False when e records nothing to verify. */
+bool iw_catalog_verify_entry(const struct cJSON *e, iw_verify_fn fn, void *ud, iw_verify_stats *st);
+
+/* ---- validate: an entry against published values ---------------------- */
+
+#define IW_VALIDATE_PARAMS_TOLERANCE 0.01   /* parameters within 1% */
+
+#define IW_VALIDATE_OPTS_VERSION 1
+typedef struct iw_validate_opts {
+    unsigned    version;          /* IW_VALIDATE_OPTS_VERSION */
+    int64_t     expected_params;  /* -1: not checked */
+    int64_t     expected_layers;  /* -1: not checked */
+    const char *notes;            /* where the expectation comes from, or NULL */
+} iw_validate_opts;
+#define IW_VALIDATE_OPTS_INIT { IW_VALIDATE_OPTS_VERSION, -1, -1, NULL }
+
+typedef struct iw_validation {
+    bool          ok;             /* every expectation holds */
+    int64_t       params, layers; /* what the architecture says (-1 unknown) */
+    struct cJSON *record;         /* what was recorded: {validated, validation_notes,
+                                     validation_discrepancies [{field, expected, actual, error_pct?}],
+                                     validation_expected, validated_at} */
+    const char   *failed_at;      /* on failure: "validate" or the entry's name; NULL: no such entry */
+} iw_validation;
+void iw_validation_free(iw_validation *v);
+
+/* Compare entry name's architecture (metadata.architecture, else read from
+ * its download_path and recorded too) with o's expectations and record the
+ * outcome in its metadata.architecture (docs/registry.md, "Validation").  A
+ * discrepancy is a result (v->ok false), not a failure. */
+int iw_catalog_validate(iw_registry *reg, const char *name, const iw_validate_opts *o, iw_validation *v);
 
 /* ---- the estimate pipeline (the estimate command, serve's POST /estimate) */
 

@@ -246,123 +246,19 @@ static int parse_args(int argc, char **argv, dl_args *a)
     return 0;
 }
 
-/* Config and tokenizer files of a support repo; never weights. */
-static const char *const support_include[] = {
-    "*.json", "tokenizer*", "*.model", "*.tiktoken", "merges.txt", "vocab.txt",
-};
-static const char *const support_exclude[] = {
-    "*.safetensors", "*.gguf", "*.bin", "*.pt", "*.pth", "*.ckpt", "*.onnx", "*.h5", "*.msgpack",
-};
-
-/* Fetch a support repo's config and tokenizer files into the HF cache
- * (HF_HUB_CACHE, else $HF_HOME/hub): outside the model folder, which the
- * original imageworks walks whole, and where transformers finds them too.
- * dir gets the snapshot folder.  Returns 0 or the library error; prints
- * nothing on failure. */
-static int fetch_support(iw_hub *hub, const char *id, ui *u, char *dir, size_t dirn)
+static void on_support_note(const char *msg, void *ud)
 {
-    int rc = iw_hub_check_repo_id(id);
-    if (rc < 0)
-        return rc;
-    iw_dl_options o;
-    iw_dl_options_init(&o);
-    o.layout = IW_DL_LAYOUT_HF_CACHE;
-    o.include = support_include;
-    o.n_include = sizeof support_include / sizeof *support_include;
-    o.exclude = support_exclude;
-    o.n_exclude = sizeof support_exclude / sizeof *support_exclude;
-    o.on_event = on_event;
-    o.ud = u;
-    iw_dl_result r;
-    rc = iw_download_repo(hub, id, &o, &r);
+    ui *u = ud;
     dl_progress_clear(u->prog);
-    if (rc == 0) {
-        snprintf(dir, dirn, "%s", r.dest);
-        if (!u->quiet && !u->json)
-            printf("support repo %s: %zu files in %s\n", id, r.files, dir);
-    }
-    iw_dl_result_free(&r);
-    return rc;
+    ui_warn(u, "%s", msg);
 }
 
-/* True when the download holds a config.json at its top. */
-static bool has_root_config(const iw_dl_result *r)
+static void on_support_fetched(const char *id, const iw_dl_result *r, void *ud)
 {
-    for (size_t i = 0; i < r->n_paths; i++)
-        if (!strcmp(r->paths[i], "config.json"))
-            return true;
-    return false;
-}
-
-/* Repo ids named by "_name_or_path" / "base_model_name_or_path" in the
- * top-level *config.json files that arrived (adapter_config.json, ...). */
-static void config_name_candidates(const iw_dl_result *r, iw_strlist *out)
-{
-    static const char *const keys[] = { "_name_or_path", "base_model_name_or_path" };
-    for (size_t i = 0; i < r->n_paths; i++) {
-        const char *p = r->paths[i];
-        size_t n = strlen(p);
-        if (strchr(p, '/') || n < 11 || strcmp(p + n - 11, "config.json"))
-            continue;
-        char full[8192];
-        snprintf(full, sizeof full, "%s/%s", r->dest, p);
-        cJSON *j = NULL;
-        if (iw_json_parse_file(full, 1u << 20, &j, NULL) == 0) {
-            for (size_t k = 0; k < sizeof keys / sizeof *keys; k++) {
-                const char *v = iw_json_get_str(j, keys[k]);
-                if (v && strchr(v, '/') && iw_hub_check_repo_id(v) == 0)
-                    iw_strlist_push_unique(out, v);
-            }
-        }
-        cJSON_Delete(j);
-        iw_error_clear();
-    }
-}
-
-/* No config.json and no --support-repo: try the model card's base_model,
- * then the configs' _name_or_path, and fetch the first that works as the
- * support repo.  Never fails the download: every outcome is a warning.
- * On success *id_out is the chosen repo (malloc'd) and dir its folder. */
-static void auto_support(iw_hub *hub, const char *repo, const iw_dl_result *r, ui *u,
-                         char *dir, size_t dirn, char **id_out, char *note, size_t noten)
-{
-    *id_out = NULL;
-    if (iw_hub_is_offline(hub)) {
-        ui_warn(u, "%s has no config.json; HF_HUB_OFFLINE is set, so its base model is not looked up "
-                   "(the architecture comes from the weight headers only)", repo);
-        return;
-    }
-    iw_strlist cand = { 0 };
-    if (iw_hub_card_base_models(hub, repo, r->commit, &cand) < 0) {
-        ui_warn(u, "%s has no config.json and its model card could not be read: %s", repo, iw_error_last());
-        iw_error_clear();
-    }
-    size_t n_card = cand.n;
-    config_name_candidates(r, &cand);
-    bool any = false;
-    for (size_t i = 0; i < cand.n; i++) {
-        const char *id = cand.v[i];
-        if (!strcmp(id, repo))
-            continue;
-        any = true;
-        const char *why = i < n_card ? "model card base_model" : "config _name_or_path";
-        if (fetch_support(hub, id, u, dir, dirn) == 0) {
-            snprintf(note, noten, "%s has no config.json: architecture config taken from its base model %s (%s)",
-                     repo, id, why);
-            ui_warn(u, "%s", note);
-            *id_out = strdup(id);
-            break;
-        }
-        ui_warn(u, "%s has no config.json; its base model %s (%s) could not be fetched: %s", repo, id, why,
-                iw_error_last());
-        iw_error_clear();
-    }
-    if (!any)
-        ui_warn(u, "%s has no config.json and names no base model (model card base_model, config _name_or_path): "
-                   "the architecture comes from the weight headers only; use --support-repo REPO to name one", repo);
-    else if (!*id_out)
-        ui_warn(u, "%s: continuing without a support repo; the architecture comes from the weight headers only", repo);
-    iw_strlist_free(&cand);
+    ui *u = ud;
+    dl_progress_clear(u->prog);
+    if (!u->quiet && !u->json)
+        printf("support repo %s: %zu files in %s\n", id, r->files, r->dest);
 }
 
 static void on_unpacked(const char *archive, const char *dir, bool already, void *ud)
@@ -504,34 +400,26 @@ int cmd_download(int argc, char **argv)
     if (a.unpack && !a.hf_cache && (rc = unpack_archives(&r, &u)) != 0)
         goto out;
     /* support repo: --support-repo, else (no config.json) the base model */
-    char sup[8192], note[2048] = "";
-    char *auto_id = NULL;
-    const char *support_id = NULL, *support_dir = NULL;
-    bool want_auto = !a.support_repo && !a.no_arch && !has_root_config(&r);
-    if (a.support_repo) {
-        if (fetch_support(hub, a.support_repo, &u, sup, sizeof sup) < 0) {
+    iw_support sup = { 0 };
+    if (a.support_repo || !a.no_arch) {
+        iw_support_opts so = { IW_SUPPORT_OPTS_VERSION, a.support_repo, on_event, &u, on_support_note,
+                               on_support_fetched };
+        rc = iw_catalog_support(hub, a.repo, &r, &so, &sup);
+        dl_progress_clear(u.prog);
+        if (rc < 0) {
             rc = cli_fail(a.support_repo);
             goto out;
-        }
-        support_id = a.support_repo;
-        support_dir = sup;
-    } else if (want_auto) {
-        auto_support(hub, a.repo, &r, &u, sup, sizeof sup, &auto_id, note, sizeof note);
-        if (auto_id) {
-            support_id = auto_id;
-            support_dir = sup;
         }
     }
     if (!a.no_arch) {
         /* extract the architecture of what arrived and register the entry */
         iw_dl_register_opts ro = {
             .version = IW_DL_REGISTER_OPTS_VERSION, .repo = a.repo, .revision = a.revision, .name = a.name,
-            .backend = a.backend, .support_dir = support_dir, .support_id = support_id,
-            .support_note = note[0] ? note : NULL,
+            .backend = a.backend, .support_dir = sup.dir, .support_id = sup.id, .support_note = sup.note,
         };
         rc = register_arrival(&r, &ro, a.quiet, a.json);
     }
-    free(auto_id);
+    iw_support_free(&sup);
     if (rc)
         goto out;
     rc = IW_EXIT_OK;

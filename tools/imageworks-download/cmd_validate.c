@@ -20,15 +20,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "iwdl/arch.h"
+#include "iwdl/catalog.h"
 #include "iwdl/error.h"
-#include "iwdl/extract.h"
-#include "iwdl/fs.h"
 #include "iwdl/json.h"
 #include "iwdl/registry.h"
-#include "iwdl/schema.h"
 
-#define PARAMS_TOLERANCE 0.01
 #define NOTES_MAX 2000
 
 static void help(FILE *f)
@@ -81,47 +77,6 @@ static int parse_count(const char *s, int64_t *out)
     return 0;
 }
 
-typedef struct vctx {
-    cJSON *record;   /* the validation keys to merge into metadata.architecture */
-    const cJSON *arch_seed;  /* an architecture to write when the entry has none */
-} vctx;
-
-static int validate_fn(cJSON *entry, bool is_new, void *ctx)
-{
-    vctx *v = ctx;
-    (void)is_new;
-    cJSON *md = cJSON_GetObjectItemCaseSensitive(entry, "metadata");
-    if (!md || cJSON_IsNull(md)) {
-        if (md)
-            cJSON_DeleteItemFromObjectCaseSensitive(entry, "metadata");
-        if (!(md = cJSON_AddObjectToObject(entry, "metadata")))
-            return IW_ENOMEM;
-    }
-    if (!cJSON_IsObject(md))
-        return iw_error_set(IW_EFORMAT, "metadata of the entry is not an object; not changed");
-    cJSON *a = cJSON_GetObjectItemCaseSensitive(md, "architecture");
-    if (!a || cJSON_IsNull(a) || (cJSON_IsObject(a) && !a->child && v->arch_seed)) {
-        if (a)
-            cJSON_DeleteItemFromObjectCaseSensitive(md, "architecture");
-        a = v->arch_seed ? cJSON_Duplicate(v->arch_seed, 1) : cJSON_CreateObject();
-        if (!a)
-            return IW_ENOMEM;
-        cJSON_AddItemToObject(md, "architecture", a);
-    }
-    if (!cJSON_IsObject(a))
-        return iw_error_set(IW_EFORMAT, "metadata.architecture of the entry is not an object; not changed");
-    for (const cJSON *it = v->record->child; it; it = it->next) {
-        cJSON *dup = cJSON_Duplicate(it, 1);
-        if (!dup)
-            return IW_ENOMEM;
-        if (cJSON_GetObjectItemCaseSensitive(a, it->string))
-            cJSON_ReplaceItemInObjectCaseSensitive(a, it->string, dup);
-        else
-            cJSON_AddItemToObject(a, it->string, dup);
-    }
-    return 1;
-}
-
 int cmd_validate(int argc, char **argv)
 {
     enum { O_PARAMS = 1000, O_LAYERS, O_NOTES };
@@ -168,94 +123,18 @@ int cmd_validate(int argc, char **argv)
         return cli_usage("validate", "validate: give --expected-params and/or --expected-layers");
     const char *name = argv[optind];
 
-    int ret = IW_EXIT_FAIL;
     iw_registry *reg = NULL;
-    iw_arch a;
-    iw_arch_init(&a);
-    cJSON *rec = NULL, *seed = NULL;
-    if (iw_registry_open(&reg, NULL) < 0) {
-        ret = cli_fail("validate");
+    if (iw_registry_open(&reg, NULL) < 0)
+        return cli_fail("validate");
+    iw_validate_opts vo = { IW_VALIDATE_OPTS_VERSION, want_p, want_l, notes };
+    iw_validation v;
+    int ret = IW_EXIT_FAIL;
+    if (iw_catalog_validate(reg, name, &vo, &v) < 0) {
+        ret = v.failed_at ? cli_fail(v.failed_at) : vfail("%s (see 'imageworks-download list')", iw_error_last());
         goto done;
     }
-    const cJSON *ent = iw_registry_get(reg, name);
-    if (!ent) {
-        ret = vfail("no registry entry named '%s' (see 'imageworks-download list')", name);
-        goto done;
-    }
-    /* the recorded architecture, else what the files say now */
-    const cJSON *md = cJSON_GetObjectItemCaseSensitive(ent, "metadata");
-    const cJSON *aj = md ? cJSON_GetObjectItemCaseSensitive(md, "architecture") : NULL;
-    if (cJSON_IsObject(aj) && aj->child) {
-        if (iw_arch_from_json(aj, &a) < 0) {
-            ret = cli_fail(name);
-            goto done;
-        }
-    } else {
-        const char *dp = iw_json_get_str(ent, "download_path");
-        iw_extract_opts eo = {0};
-        if (!dp || iw_extract_path(dp, &eo, &a) < 0) {
-            ret = vfail("%s: no metadata.architecture and %s; run migrate-architecture", name,
-                               dp ? iw_error_last() : "no download_path");
-            goto done;
-        }
-        seed = iw_arch_to_json(&a);
-    }
-
-    rec = cJSON_CreateObject();
-    cJSON *disc = cJSON_CreateArray();
-    cJSON *exp = cJSON_CreateObject();
-    if (!rec || !disc || !exp) {
-        cJSON_Delete(disc);
-        cJSON_Delete(exp);
-        ret = vfail("out of memory");
-        goto done;
-    }
-    bool ok = true;
-    if (want_p >= 0) {
-        cJSON_AddNumberToObject(exp, "parameters", (double)want_p);
-        int64_t have = a.parameters.total;
-        double err = have > 0 ? ((double)have - (double)want_p) / (double)want_p : NAN;
-        if (!(have > 0) || fabs(err) > PARAMS_TOLERANCE) {
-            ok = false;
-            cJSON *d = cJSON_CreateObject();
-            cJSON_AddStringToObject(d, "field", "parameters");
-            cJSON_AddNumberToObject(d, "expected", (double)want_p);
-            if (have > 0) {
-                cJSON_AddNumberToObject(d, "actual", (double)have);
-                cJSON_AddNumberToObject(d, "error_pct", round(err * 10000) / 100);
-            } else {
-                cJSON_AddNullToObject(d, "actual");
-            }
-            cJSON_AddItemToArray(disc, d);
-        }
-    }
-    if (want_l >= 0) {
-        cJSON_AddNumberToObject(exp, "num_layers", (double)want_l);
-        if (a.num_layers != want_l) {
-            ok = false;
-            cJSON *d = cJSON_CreateObject();
-            cJSON_AddStringToObject(d, "field", "num_layers");
-            cJSON_AddNumberToObject(d, "expected", (double)want_l);
-            if (a.num_layers > 0)
-                cJSON_AddNumberToObject(d, "actual", (double)a.num_layers);
-            else
-                cJSON_AddNullToObject(d, "actual");
-            cJSON_AddItemToArray(disc, d);
-        }
-    }
-    char now[40];
-    iw_registry_now_iso(now);
-    cJSON_AddBoolToObject(rec, "validated", ok);
-    cJSON_AddItemToObject(rec, "validation_notes", notes ? cJSON_CreateString(notes) : cJSON_CreateNull());
-    cJSON_AddItemToObject(rec, "validation_discrepancies", disc);
-    cJSON_AddItemToObject(rec, "validation_expected", exp);
-    cJSON_AddStringToObject(rec, "validated_at", now);
-
-    vctx vc = {rec, seed};
-    if (iw_registry_upsert(reg, name, validate_fn, &vc) < 0) {
-        ret = cli_fail("validate");
-        goto done;
-    }
+    const cJSON *rec = v.record, *disc = cJSON_GetObjectItemCaseSensitive(rec, "validation_discrepancies");
+    bool ok = v.ok;
     if (json) {
         char *s = iw_json_print(rec);
         if (s)
@@ -264,9 +143,9 @@ int cmd_validate(int argc, char **argv)
     } else if (ok) {
         printf("%s: validated", name);
         if (want_p >= 0)
-            printf(" (parameters %lld, expected %lld, within 1%%)", (long long)a.parameters.total, (long long)want_p);
+            printf(" (parameters %lld, expected %lld, within 1%%)", (long long)v.params, (long long)want_p);
         if (want_l >= 0)
-            printf(" (layers %lld)", (long long)a.num_layers);
+            printf(" (layers %lld)", (long long)v.layers);
         printf("\n");
     } else {
         printf("%s: NOT validated\n", name);
@@ -285,10 +164,7 @@ int cmd_validate(int argc, char **argv)
     }
     ret = ok ? IW_EXIT_OK : IW_EXIT_FAIL;
 done:
-    cJSON_Delete(rec);
-    cJSON_Delete(seed);
-    iw_arch_free(&a);
-    if (reg)
-        iw_registry_close(reg);
+    iw_validation_free(&v);
+    iw_registry_close(reg);
     return ret;
 }
