@@ -42,11 +42,11 @@ libs=$(pkg-config --libs iwdl) || fail "pkg-config --libs iwdl"
 # shared: the consumer records the soname and runs against the installed library
 # shellcheck disable=SC2086
 "$CC" -std=c11 -Wall -Wextra -Werror $EXTRA "$SRC/docs/examples/inspect_model.c" $cflags $libs -o "$T/consumer"
-readelf -d "$T/consumer" | grep -q 'NEEDED.*\[libiwdl.so.0\]' || fail "consumer does not need libiwdl.so.0"
+readelf -d "$T/consumer" | grep 'NEEDED.*\[libiwdl.so.0\]' >/dev/null || fail "consumer does not need libiwdl.so.0"
 out=$(LD_LIBRARY_PATH=$L "$T/consumer" "$SRC/tests/fixtures/models/tiny-llama") || fail "consumer failed: $out"
 echo "$out" | grep -q '^model_type     llama$' || fail "unexpected consumer output: $out"
 echo "$out" | grep -q '^num_layers     4$' || fail "unexpected consumer output: $out"
-LD_LIBRARY_PATH=$L ldd "$T/consumer" | grep -q "libiwdl.so.0 => $L/" || fail "consumer does not load the installed library"
+LD_LIBRARY_PATH=$L ldd "$T/consumer" | grep "libiwdl.so.0 => $L/" >/dev/null || fail "consumer does not load the installed library"
 # the second example: inspect, then estimate against a budget
 # shellcheck disable=SC2086
 "$CC" -std=c11 -Wall -Wextra -Werror $EXTRA "$SRC/docs/examples/estimate_vram.c" $cflags $libs -o "$T/estimator"
@@ -63,7 +63,7 @@ reqs=$(pkg-config --print-requires --print-requires-private iwdl | awk '{print $
 slibs="$(pkg-config --libs $reqs) $(pkg-config --static --libs-only-other iwdl) -lm"
 # shellcheck disable=SC2086
 "$CC" -std=c11 $EXTRA "$SRC/docs/examples/inspect_model.c" $cflags "$L/libiwdl.a" $slibs -o "$T/consumer-static"
-readelf -d "$T/consumer-static" | grep -q 'libiwdl' && fail "static consumer still needs libiwdl.so"
+readelf -d "$T/consumer-static" | grep 'libiwdl' >/dev/null && fail "static consumer still needs libiwdl.so"
 out2=$("$T/consumer-static" "$SRC/tests/fixtures/models/tiny-llama") || fail "static consumer failed"
 [ "$out" = "$out2" ] || fail "static and shared consumers disagree"
 
