@@ -160,7 +160,11 @@ static int json_field(const cJSON *it, const struct json_field *f, iw_estimate_r
         }
         return 0;
     case K_BOOL:
-        return cJSON_IsBool(it) ? set_bool(rq, f->key, cJSON_IsTrue(it)) : 0;   /* not a bool: ignored */
+        /* "true", 1 or "on" is refused rather than read as absent: the
+         * answer would leave the flag out without a word */
+        if (!cJSON_IsBool(it))
+            return iw_error_set(IW_EINVAL, "'%s' must be true or false", f->key);
+        return set_bool(rq, f->key, cJSON_IsTrue(it));
     }
     return 0;
 }

@@ -110,13 +110,29 @@ Test(catalog_request, the_first_wrong_field_in_check_order_is_named)
     cr_assert(strstr(iw_error_last(), "'context'") != NULL, "%s", iw_error_last());
 }
 
-Test(catalog_request, a_bool_field_that_is_not_a_bool_is_ignored)
+Test(catalog_request, a_bool_field_that_is_not_a_bool_is_refused)
 {
+    /* it used to be read as absent: {"enforce_eager": "true"} answered
+     * for CUDA graphs without a word */
+    const char *bodies[][2] = {
+        { "{\"enforce_eager\":\"true\"}", "'enforce_eager' must be true or false" },
+        { "{\"flash_attn\":\"on\"}", "'flash_attn' must be true or false" },
+        { "{\"trust_remote_code\":1}", "'trust_remote_code' must be true or false" },
+        { "{\"calibrate\":[]}", "'calibrate' must be true or false" },
+    };
+    for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+        iw_estimate_request rq;
+        cJSON *t = NULL;
+        cr_assert_lt(parse(bodies[i][0], false, &rq, &t), 0, "%s accepted", bodies[i][0]);
+        cr_expect_str_eq(iw_error_last(), bodies[i][1]);
+        cr_assert_null(t);
+    }
     iw_estimate_request rq;
     cJSON *t = NULL;
-    cr_assert_eq(parse("{\"enforce_eager\":1,\"flash_attn\":\"on\"}", false, &rq, &t), 0, "%s", iw_error_last());
-    cr_assert(!rq.opts.enforce_eager);
-    cr_assert_eq(rq.opts.flash_attn, -1);
+    cr_assert_eq(parse("{\"enforce_eager\":true,\"flash_attn\":false,\"calibrate\":null}", false, &rq, &t), 0,
+                 "%s", iw_error_last());
+    cr_assert(rq.opts.enforce_eager);
+    cr_assert_eq(rq.opts.flash_attn, 0);
     cJSON_Delete(t);
 }
 
