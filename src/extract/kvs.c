@@ -196,7 +196,7 @@ static int array_elem(const iw_kvs *s, const char *key, uint64_t j, size_t *idx,
 int iw_kvs_array_int(const iw_kvs *s, const char *key, uint64_t j, int64_t *out)
 {
     iw_kv_item it;
-    size_t k;
+    size_t k = 0;
     iw_kv_scalar v;
     int rc = array_elem(s, key, j, &k, &it);
     if (rc)
@@ -212,7 +212,7 @@ int iw_kvs_array_int(const iw_kvs *s, const char *key, uint64_t j, int64_t *out)
 int iw_kvs_array_float(const iw_kvs *s, const char *key, uint64_t j, double *out)
 {
     iw_kv_item it;
-    size_t k;
+    size_t k = 0;
     iw_kv_scalar v;
     int rc = array_elem(s, key, j, &k, &it);
     if (rc)
@@ -228,7 +228,7 @@ int iw_kvs_array_float(const iw_kvs *s, const char *key, uint64_t j, double *out
 int iw_kvs_array_str(const iw_kvs *s, const char *key, uint64_t j, const char **out, size_t *len)
 {
     iw_kv_item it;
-    size_t k;
+    size_t k = 0;
     int rc = array_elem(s, key, j, &k, &it);
     if (rc)
         return rc;

@@ -385,7 +385,9 @@ static int reconcile_txn(cJSON *disc, cJSON *cur, void *p)
     cJSON *merged = cJSON_GetArraySize(cur) ? iw_registry_merge(disc, cur) : NULL;
     if (cJSON_GetArraySize(cur) && !merged)
         return iw_error_set(IW_ENOMEM, "reconcile: out of memory");
-    iw_name_index mix, dix, cix = { NULL, 0 };
+    /* all three empty first: a failed build stops the others, and every
+     * one is freed */
+    iw_name_index mix = { NULL, 0 }, dix = { NULL, 0 }, cix = { NULL, 0 };
     if (!iw_name_index_build(&mix, merged ? merged : disc) || !iw_name_index_build(&dix, disc) ||
         !iw_name_index_build(&cix, cur)) {
         iw_name_index_free(&mix);
