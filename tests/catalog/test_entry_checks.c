@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "iwtest.h"
+#include "entry_fill.h"
 #include "iwdl/catalog.h"
 #include "iwdl/error.h"
 #include "iwdl/json.h"
@@ -118,22 +119,12 @@ Test(catalog_remove, a_folder_is_deleted_and_its_bytes_counted)
     free(dir);
 }
 
-static int fill(cJSON *e, bool is_new, void *ctx)
-{
-    (void)is_new;
-    cJSON *src = cJSON_Parse(ctx);
-    for (cJSON *it = src ? src->child : NULL; it; it = it->next)
-        cJSON_AddItemToObject(e, it->string, cJSON_Duplicate(it, 1));
-    cJSON_Delete(src);
-    return 1;
-}
-
 Test(catalog_validate, expectations_are_compared_and_recorded)
 {
     char *dir = iwt_tmpdir("cat-validate");
     iw_registry *r = NULL;
     cr_assert_eq(iw_registry_open(&r, dir), 0);
-    cr_assert_geq(iw_registry_upsert(r, "m", fill, "{\"metadata\":{\"architecture\":{\"num_layers\":4,"
+    cr_assert_geq(iw_registry_upsert(r, "m", iwt_fill_entry, "{\"metadata\":{\"architecture\":{\"num_layers\":4,"
                                      "\"parameters\":{\"total\":1000000}}}}"), 0, "%s", iw_error_last());
     iw_validate_opts o = IW_VALIDATE_OPTS_INIT;
     o.expected_params = 1005000;   /* within 1% */

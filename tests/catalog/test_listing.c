@@ -8,20 +8,11 @@
 #include <unistd.h>
 
 #include "iwtest.h"
+#include "entry_fill.h"
 #include "iwdl/catalog.h"
 #include "iwdl/error.h"
 #include "iwdl/json.h"
 #include "iwdl/registry.h"
-
-static int fill(cJSON *e, bool is_new, void *ctx)
-{
-    (void)is_new;
-    cJSON *src = cJSON_Parse(ctx);
-    for (cJSON *it = src ? src->child : NULL; it; it = it->next)
-        cJSON_AddItemToObject(e, it->string, cJSON_Duplicate(it, 1));
-    cJSON_Delete(src);
-    return 1;
-}
 
 /* Two entries: an installed, validated GGUF (its path is the registry
  * folder itself) and a logical safetensors one. */
@@ -35,8 +26,8 @@ static char *make_registry(void)
              "\"quantization\":\"Q4_K_M\",\"download_path\":\"%s\",\"download_size_bytes\":1234,"
              "\"metadata\":{\"architecture\":{\"validated\":true,\"context_length\":4096,"
              "\"parameters\":{\"total\":7000000}}}}", dir);
-    cr_assert_geq(iw_registry_upsert(r, "a-gguf", fill, a), 0, "%s", iw_error_last());
-    cr_assert_geq(iw_registry_upsert(r, "b-st", fill,
+    cr_assert_geq(iw_registry_upsert(r, "a-gguf", iwt_fill_entry, a), 0, "%s", iw_error_last());
+    cr_assert_geq(iw_registry_upsert(r, "b-st", iwt_fill_entry,
                                      "{\"backend\":\"vllm\",\"download_format\":\"safetensors\",\"roles\":[\"chat\"]}"),
                   0, "%s", iw_error_last());
     iw_registry_close(r);
@@ -126,7 +117,7 @@ Test(catalog_listing, the_cache_follows_registry_changes)
     /* a third entry, written by another process: the next answer has it */
     iw_registry *r = NULL;
     cr_assert_eq(iw_registry_open(&r, dir), 0);
-    cr_assert_geq(iw_registry_upsert(r, "c-new", fill, "{\"backend\":\"ollama\"}"), 0);
+    cr_assert_geq(iw_registry_upsert(r, "c-new", iwt_fill_entry, "{\"backend\":\"ollama\"}"), 0);
     iw_registry_close(r);
     cr_assert_eq(iw_catalog_models_cached(c, NULL, &s), 0);
     cr_assert(strstr(s, "\"count\":3") != NULL, "the cache kept an old answer: %s", s);
