@@ -255,9 +255,13 @@ bool iw_adapt_tick(iw_adapt *a, uint64_t now, int active, int warming)
     uint64_t el = now - a->stage_t;
     if (!a->measuring) {
         /* settled: every transfer has its first byte, or enough of them
-         * to use the limit (with ranges handed out one after another, a
-         * transfer is almost always starting somewhere) */
-        bool flowing = warming == 0 || (double)(active - warming) >= IW_ADAPT_USED * a->limit;
+         * to use the limit and, after a step up, half of the added ones
+         * (with ranges handed out one after another, a transfer is almost
+         * always starting somewhere) */
+        double need = IW_ADAPT_USED * a->limit;
+        if (a->limit > a->prev && need < a->prev + (a->limit - a->prev + 1) / 2)
+            need = a->prev + (a->limit - a->prev + 1) / 2;
+        bool flowing = warming == 0 || (double)(active - warming) >= need;
         if (el >= iw_adapt_settle_ms(a) && (flowing || el >= IW_ADAPT_SETTLE_MAX_MS)) {
             a->measuring = true;
             window_reset(a, now);

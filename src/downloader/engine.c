@@ -707,11 +707,14 @@ static size_t x_write(char *p, size_t sz, size_t n, void *ud)
         x->checked = true;
         if (x->status == 206 || x->status == 200) {
             seg *s = &f->segs[x->seg];
-            if (x->status == 200 && x->ranged && s->pos == 0 && f->done == 0 && f->active == 1) {
-                /* the server ignores Range, and this answer -- the file's only
-                 * transfer, nothing received yet -- is the whole file from its
-                 * first byte: keep it as the file's one plain GET rather than
-                 * asking again */
+            if (x->status == 200 && x->ranged && s->pos == 0 && f->done == 0 && f->active == 1 &&
+                (f->nseg > 1 || s->end < f->spec->size)) {
+                /* the server ignores Range, and this answer to a split file's
+                 * first range -- its only transfer, nothing received yet -- is
+                 * the whole file from its first byte: keep it as the file's
+                 * one plain GET rather than asking again.  (A file asked for
+                 * whole, bytes=0-(size-1), takes a 200 as it is and keeps
+                 * resuming by Range.) */
                 int xs = s->xfer;
                 uint64_t t = s->t_start;
                 f->nseg = 0;
@@ -722,6 +725,7 @@ static size_t x_write(char *p, size_t sz, size_t n, void *ud)
                 s->t_start = t;
                 f->no_range = true;
                 x->ranged = false;
+                x->host = -1;   /* no longer one of the host's split transfers */
             }
             if (x->status == 200 && (x->ranged && (s->pos > 0 || f->nseg > 1))) {
                 x->restart200 = true;
@@ -1157,12 +1161,16 @@ static void compact_segs(xfer_engine *E, dfile *f)
 }
 
 /* The rate of a segment's transfer, in bytes/s, or -1 while it has none
- * yet (no byte, or less than 50 ms of them). */
-static double seg_rate(const seg *s, uint64_t now)
+ * yet: less than 50 ms old, or without a byte for less than `young` ms
+ * (after that, no byte is a rate of 0: a transfer stuck before its answer
+ * is the first to be split). */
+static double seg_rate(const seg *s, uint64_t now, uint64_t young)
 {
     double el = (double)(now - s->t_start) / 1000.0;
-    if (!s->xfer || s->pos <= s->b_start || el <= 0.05)
+    if (!s->xfer || el <= 0.05)
         return -1;
+    if (s->pos <= s->b_start)
+        return now - s->t_start < young ? -1 : 0;
     return (double)(s->pos - s->b_start) / el;
 }
 
@@ -1177,10 +1185,13 @@ static bool try_split(xfer_engine *E, dfile *f, uint64_t now)
         compact_segs(E, f);
     if (f->nseg >= MAX_SEGS || f->no_range)
         return false;
+    /* young: the host's settle time after a change (8 x RTT, 50 ms..1 s),
+     * what a new transfer is given to bring its first byte */
+    uint64_t young = f->host >= 0 ? iw_adapt_settle_ms(&E->hosts[f->host].ctl) : 1000;
     double sum = 0;
     int known = 0;
     for (size_t i = 0; i < f->nseg; i++) {
-        double r = seg_rate(&f->segs[i], now);
+        double r = seg_rate(&f->segs[i], now, young);
         if (r >= 0) { sum += r; known++; }
     }
     size_t best = SIZE_MAX;
@@ -1190,7 +1201,7 @@ static bool try_split(xfer_engine *E, dfile *f, uint64_t now)
         uint64_t rem = s->end - s->pos;
         if (!s->xfer || rem < 2 * IW_DL_MIN_SPLIT)
             continue;
-        double rate = seg_rate(s, now);
+        double rate = seg_rate(s, now, young);
         if (rate < 0)
             rate = known ? sum / known : 0;
         double eta = rate > 0 ? (double)rem / rate : 1e9 + (double)rem;

@@ -393,6 +393,29 @@ Test(engine, cdn_404_is_not_a_missing_entry)
     free(cache);
 }
 
+Test(engine, a_whole_file_answered_200_still_resumes_with_range)
+{
+    /* a file asked for whole (below split_min: bytes=0-(size-1)) that the
+     * CDN answers 200 and then cuts: the 200 was the whole file as asked,
+     * not a server that ignores Range, so the retry resumes where the cut
+     * left it (a rule that kept a first 200 as "no Range" for every file
+     * restarted it from byte 0) */
+    char *dest = iwt_tmpdir("whole200");
+    iw_hub *hub = dl_hub(&g_hub, NULL);
+    cr_assert_gt(iwt_hub_fault(&g_hub, "{\"path\":\"model.safetensors\",\"host\":\"cdn\",\"ignore_range\":true,"
+                                        "\"cut_after\":1000000,\"times\":1}"), 0);
+    iw_dl_options o;
+    dl_opts(&o, dest);
+    iw_dl_result r;
+    cr_assert_eq(iw_download_repo(hub, "t/r", &o, &r), 0, "%s", iw_error_last());
+    check_big(dest);
+    cr_expect_geq(count_ranges_not_from_zero(&g_hub), 1, "the retry after the cut did not resume with a Range");
+    iw_dl_result_free(&r);
+    iw_hub_free(hub);
+    iwt_rm_rf(dest);
+    free(dest);
+}
+
 Test(engine, ignored_range_restarts_the_file_cleanly)
 {
     /* the CDN answers one ranged request after the first (which, from
