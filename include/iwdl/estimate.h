@@ -69,6 +69,8 @@ const char *iw_kv_dtype_name(iw_kv_dtype t);             /* "auto","f32","fp16",
 int         iw_kv_dtype_parse(const char *s, iw_kv_dtype *out);
 
 #define IW_EST_DEFAULT_GPU_UTIL      0.9
+#define IW_EST_BYTES_CAP             4611686018427387904.0   /* 2^62: a size from here on is refused */
+#define IW_EST_PARAMS_B_CAP          100000.0                /* 100T parameters: an override above is refused */
 #define IW_EST_VLLM_BLOCK            16
 #define IW_EST_VLLM_MBT_DEFAULT      8192
 #define IW_EST_VLLM_MAX_SEQS_DEFAULT 256    /* vLLM's default max_num_seqs */

@@ -63,8 +63,9 @@ int iw_catalog_estimate_request_set_num(iw_estimate_request *rq, const char *key
             return iw_error_set(IW_EINVAL, "'gpu_util' must be a fraction in (0, 1]");
         rq->opts.gpu_util = v;
     } else if (!strcmp(key, "params_b")) {
-        if (!(v > 0) || !isfinite(v))
-            return iw_error_set(IW_EINVAL, "'params_b' must be a positive number of billions");
+        if (!(v > 0 && v <= IW_EST_PARAMS_B_CAP))
+            return iw_error_set(IW_EINVAL, "'params_b' must be a positive number of billions, at most %.0f",
+                                IW_EST_PARAMS_B_CAP);
         rq->ov.params_b = v;
     } else {
         return iw_error_set(IW_EINVAL, "'%s' is not a numeric field of an estimate request", key);
@@ -144,7 +145,9 @@ static int json_field(const cJSON *it, const struct json_field *f, iw_estimate_r
     case K_STR:
         if (!cJSON_IsString(it) || strlen(it->valuestring) > STR_MAX)
             return iw_error_set(IW_EINVAL, "'%s' must be a string (at most %d characters)", f->key, STR_MAX);
-        return iw_catalog_estimate_request_set_str(rq, f->key, it->valuestring);
+        if (iw_catalog_estimate_request_set_str(rq, f->key, it->valuestring) < 0)
+            return iw_error_prefix("'%s'", f->key);
+        return 0;
     case K_INT:
         if (!iw_json_item_i64(it, &v))
             v = INT64_MIN;   /* out of every range: the range is the message */
@@ -155,8 +158,10 @@ static int json_field(const cJSON *it, const struct json_field *f, iw_estimate_r
         if (cJSON_IsString(it)) {
             if (iw_catalog_estimate_request_set_str(rq, f->key, it->valuestring) < 0)
                 return iw_error_prefix("'%s'", f->key);
-        } else if (!iw_json_item_i64(it, &rq->opts.vram_bytes) || rq->opts.vram_bytes <= 0) {
-            return iw_error_set(IW_EINVAL, "'%s' must be a size (\"24GiB\") or a positive number of bytes", f->key);
+        } else if (!iw_json_item_i64(it, &rq->opts.vram_bytes) || rq->opts.vram_bytes <= 0 ||
+                   (double)rq->opts.vram_bytes >= IW_EST_BYTES_CAP) {
+            return iw_error_set(IW_EINVAL, "'%s' must be a size (\"24GiB\") or a positive number of bytes below 2^62",
+                                f->key);
         }
         return 0;
     case K_BOOL:

@@ -123,6 +123,8 @@ int iw_catalog_validate(iw_registry *reg, const char *name, const iw_validate_op
         return rc;
     if (o->expected_params < 0 && o->expected_layers < 0)
         return iw_error_set(IW_EINVAL, "give an expected parameter count and/or layer count");
+    if (o->expected_params == 0 || o->expected_layers == 0)
+        return iw_error_set(IW_EINVAL, "an expected parameter or layer count must be positive");
     const cJSON *ent = iw_registry_get(reg, name);
     if (!ent) {
         out->failed_at = NULL;

@@ -24,7 +24,7 @@
 #define CAP_CTX      ((int64_t)1 << 31)
 #define CAP_BATCH    ((int64_t)1 << 20)
 #define CAP_TP       1024
-#define CAP_BYTES    4611686018427387904.0   /* 2^62 */
+#define CAP_BYTES    IW_EST_BYTES_CAP
 #define MiB          1048576.0
 #define GiB          1073741824.0
 

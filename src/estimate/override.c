@@ -19,7 +19,7 @@
 #include "iwdl/error.h"
 #include "iwdl/estimate.h"
 
-#define CAP_PARAMS_B 100000.0        /* 100T parameters */
+#define CAP_PARAMS_B IW_EST_PARAMS_B_CAP
 #define CAP_CTX      ((int64_t)1 << 31)
 
 static const char *const dtype_names[] = {"auto", "fp32", "fp16", "bf16", "fp8", "int8"};

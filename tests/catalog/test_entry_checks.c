@@ -154,6 +154,11 @@ Test(catalog_validate, expectations_are_compared_and_recorded)
     cr_assert_lt(iw_catalog_validate(r, "nope", &o, &v), 0);
     cr_assert_null(v.failed_at);
     cr_assert(strstr(iw_error_last(), "no registry entry named 'nope'"), "%s", iw_error_last());
+    /* an expectation of 0 would be a division by zero in the error */
+    iw_validate_opts zero = IW_VALIDATE_OPTS_INIT;
+    zero.expected_params = 0;
+    cr_assert_lt(iw_catalog_validate(r, "m", &zero, &v), 0);
+    cr_expect(strstr(iw_error_last(), "must be positive") != NULL, "%s", iw_error_last());
     iw_registry_close(r);
     iwt_rm_rf(dir);
     free(dir);

@@ -157,3 +157,25 @@ Test(catalog_request, setters_share_the_ranges)
     cr_assert_gt(rq.opts.vram_bytes, 0);
     cr_assert_lt(iw_catalog_estimate_request_set_str(&rq, "colour", "red"), 0);
 }
+
+Test(catalog_request, a_bad_text_or_size_names_its_field)
+{
+    /* the parsers' own messages say "kv dtype 'x'" or "--emit"; the body's
+     * error names the JSON key first */
+    const char *bodies[][2] = {
+        { "{\"kv_dtype\":\"fp7\"}", "'kv_dtype'" },
+        { "{\"emit\":\"docker\"}", "'emit'" },
+        { "{\"llama_app\":\"gui\"}", "'llama_app'" },
+        { "{\"dtype\":\"float7\"}", "'dtype'" },
+        { "{\"engine\":\"tgi\"}", "'engine'" },
+        { "{\"params_b\":1e9}", "'params_b'" },
+        { "{\"vram\":9000000000000000000}", "'vram'" },
+    };
+    for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+        iw_estimate_request rq;
+        cJSON *t = NULL;
+        cr_assert_lt(parse(bodies[i][0], false, &rq, &t), 0, "%s accepted", bodies[i][0]);
+        cr_expect(!strncmp(iw_error_last(), bodies[i][1], strlen(bodies[i][1])), "%s: %s", bodies[i][0], iw_error_last());
+        cr_expect(!strchr(iw_error_last(), '\n'));
+    }
+}

@@ -424,6 +424,8 @@ static char *add_fault(const char *body, size_t len, unsigned *status)
         err = "numeric fields must be non-negative integers";
     bool has_body = f->cut_after != UINT64_MAX || f->corrupt_offset >= 0 || f->rate_bps ||
                     f->ignore_range || f->stall_after != UINT64_MAX || f->no_length || f->shared;
+    if (!err && f->from_offset && !has_body)
+        err = "from_offset applies to body faults only";
     if (!err && f->max_active) {
         /* a connection cap: its status (503 unless given) answers the
          * bodies beyond max_active */
