@@ -38,6 +38,20 @@ typedef struct srv {
     char name[128];    /* the registered model */
 } srv;
 
+/* `estimate NAME ARGS --json` with serve's registry and profiles prints
+ * exactly the answer j that serve gave. */
+static void expect_cli_agrees(const srv *s, const cJSON *j, const char *args)
+{
+    char cmd[8192], *out = NULL;
+    snprintf(cmd, sizeof cmd, "XDG_CONFIG_HOME='%s/xdg' IMAGEWORKS_ESTIMATE_PROFILES= IMAGEWORKS_REGISTRY_DIR='%s' '%s' "
+             "estimate '%s' %s --json", s->tmp, s->reg, iwt_cli(), s->name, args);
+    cr_assert_eq(iwt_run(cmd, &out, NULL), 0, "%s", out);
+    cJSON *cli = cJSON_Parse(out);
+    free(out);
+    cr_assert(cJSON_Compare(j, cli, true), "serve and the CLI disagree (%s)", args);
+    cJSON_Delete(cli);
+}
+
 static pid_t spawn(char *const argv[], char *const envp[], int *out_fd)
 {
     int p[2];
@@ -230,15 +244,8 @@ Test(serve, api_answers_like_the_cli)
     snprintf(body, sizeof body, "{\"model\":\"%s\",\"gpu\":\"rtx4090\",\"context\":2048,\"kv_dtype\":\"fp8\"}", s.name);
     j = req_json(&s, "POST", "/estimate", body, NULL, &st);
     cr_assert_eq(st, 200, "%s", jstr(j, "error"));
-    char cmd[8192], *out = NULL;
-    snprintf(cmd, sizeof cmd, "XDG_CONFIG_HOME='%s/xdg' IMAGEWORKS_ESTIMATE_PROFILES= IMAGEWORKS_REGISTRY_DIR='%s' '%s' "
-             "estimate '%s' --gpu rtx4090 --context 2048 --kv-dtype fp8 --json", s.tmp, s.reg, iwt_cli(), s.name);
-    cr_assert_eq(iwt_run(cmd, &out, NULL), 0);
-    cJSON *cli = cJSON_Parse(out);
-    free(out);
-    cr_assert(cJSON_Compare(j, cli, true), "serve and the CLI disagree");
+    expect_cli_agrees(&s, j, "--gpu rtx4090 --context 2048 --kv-dtype fp8");
     cr_assert_str_eq(jstr(cJSON_GetObjectItem(j, "verdict"), "fit"), "fits");
-    cJSON_Delete(cli);
     cJSON_Delete(j);
 
     /* apply writes the recommendation into the entry */
@@ -284,15 +291,7 @@ Test(serve, llama_app_and_n_batch_like_the_cli)
     const cJSON *in = cJSON_GetObjectItem(j, "inputs");
     cr_expect_str_eq(jstr(in, "llama_app"), "cli");
     cr_expect_eq(cJSON_GetNumberValue(cJSON_GetObjectItem(in, "n_batch")), 512);
-    char cmd[8192], *out = NULL;
-    snprintf(cmd, sizeof cmd, "XDG_CONFIG_HOME='%s/xdg' IMAGEWORKS_ESTIMATE_PROFILES= IMAGEWORKS_REGISTRY_DIR='%s' '%s' "
-             "estimate '%s' --engine llama.cpp --vram 24GiB --context 4096 --llama-app cli --n-batch 512 --json",
-             s.tmp, s.reg, iwt_cli(), s.name);
-    cr_assert_eq(iwt_run(cmd, &out, NULL), 0);
-    cJSON *cli = cJSON_Parse(out);
-    free(out);
-    cr_assert(cJSON_Compare(j, cli, true), "serve and the CLI disagree");
-    cJSON_Delete(cli);
+    expect_cli_agrees(&s, j, "--engine llama.cpp --vram 24GiB --context 4096 --llama-app cli --n-batch 512");
     cJSON_Delete(j);
     snprintf(body, sizeof body, "{\"model\":\"%s\",\"engine\":\"llama.cpp\",\"llama_app\":\"gui\"}", s.name);
     j = req_json(&s, "POST", "/estimate", body, NULL, &st);
@@ -325,14 +324,7 @@ Test(serve, estimate_with_calibration)
     const cJSON *c = cJSON_GetObjectItem(j, "calibration");
     cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(c, "applied")), "%s", jstr(c, "note"));
     cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(c, "starts")), 1);
-    snprintf(cmd, sizeof cmd, "XDG_CONFIG_HOME='%s/xdg' IMAGEWORKS_ESTIMATE_PROFILES= IMAGEWORKS_REGISTRY_DIR='%s' '%s' "
-             "estimate '%s' --engine vllm@0.19 --vram 79.19GiB --gpu-util 0.95 --context 2048 --calibrate --json",
-             s.tmp, s.reg, iwt_cli(), s.name);
-    cr_assert_eq(iwt_run(cmd, &out, NULL), 0);
-    cJSON *cli = cJSON_Parse(out);
-    free(out);
-    cr_assert(cJSON_Compare(j, cli, true), "serve and the CLI disagree");
-    cJSON_Delete(cli);
+    expect_cli_agrees(&s, j, "--engine vllm@0.19 --vram 79.19GiB --gpu-util 0.95 --context 2048 --calibrate");
     cJSON_Delete(j);
     cr_assert_eq(stop_serve(&s), 0);
 }
