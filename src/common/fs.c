@@ -280,48 +280,49 @@ void iw_staged_abort(iw_staged *s)
     s->fd = -1;
 }
 
-int iw_write_atomic(const char *path, const void *data, size_t len)
+/* The whole of data replaces path through one staged temp; durable: the
+ * temp is fsynced before and the folder after the rename (iw_write_atomic),
+ * else the temp is only closed (iw_write_replace). */
+static int replace_whole(const char *path, const void *data, size_t len, bool durable)
 {
-    char dir[PATH_MAX];
     iw_staged s = IW_STAGED_INIT;
     struct iovec v = { (void *)data, len };
     int rc;
     if ((rc = iw_staged_open(&s, path)) < 0)
         return rc;
-    if ((rc = iw_staged_writev(&s, &v, 1)) < 0 || (rc = iw_staged_sync(&s)) < 0) {
+    if ((rc = iw_staged_writev(&s, &v, 1)) == 0) {
+        if (durable) {
+            rc = iw_staged_sync(&s);
+        } else {
+            int fd = s.fd;
+            s.fd = -1;
+            if (close(fd) != 0)
+                rc = iw_error_set_os(iw_error_from_errno(errno), errno, "cannot close '%s'", s.path);
+        }
+    }
+    if (rc == 0 && durable)
+        iw_test_pause_before_rename();
+    if (rc == 0)
+        rc = iw_staged_rename(&s);
+    if (rc < 0) {
         iw_staged_abort(&s);
         return rc;
     }
-    iw_test_pause_before_rename();
-    if ((rc = iw_staged_rename(&s)) < 0) {
-        iw_staged_abort(&s);
-        return rc;
-    }
+    if (!durable)
+        return 0;
+    char dir[PATH_MAX];
     dir_of(path, dir, sizeof dir);
     return iw_fsync_dir(dir);
 }
 
+int iw_write_atomic(const char *path, const void *data, size_t len)
+{
+    return replace_whole(path, data, len, true);
+}
+
 int iw_write_replace(const char *path, const void *data, size_t len)
 {
-    iw_staged s = IW_STAGED_INIT;
-    struct iovec v = { (void *)data, len };
-    int rc;
-    if ((rc = iw_staged_open(&s, path)) < 0)
-        return rc;
-    if ((rc = iw_staged_writev(&s, &v, 1)) < 0) {
-        iw_staged_abort(&s);
-        return rc;
-    }
-    int fd = s.fd;
-    s.fd = -1;
-    if (close(fd) != 0) {
-        rc = iw_error_set_os(iw_error_from_errno(errno), errno, "cannot close '%s'", s.tmp);
-        iw_staged_abort(&s);
-        return rc;
-    }
-    if ((rc = iw_staged_rename(&s)) < 0)
-        iw_staged_abort(&s);
-    return rc;
+    return replace_whole(path, data, len, false);
 }
 
 /* Open-file-description locks (F_OFD_*) belong to the open file, not to the
