@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "../../tools/imageworks-download/progress.c"
+#include "../../tools/imageworks-download/cli_text.c"
 
 /* A broken property: say which, then crash. */
 #define FAIL(what) (fprintf(stderr, "fuzz_progress: %s\n", what), abort())

@@ -6,6 +6,7 @@
 #include <criterion/criterion.h>
 
 #include "../../tools/imageworks-download/progress.c"
+#include "../../tools/imageworks-download/cli_text.c"
 
 Test(progress, no_rate_before_the_first_bytes)
 {

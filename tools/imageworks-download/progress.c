@@ -11,6 +11,7 @@
  * (VT100/xterm behaviour; terminals that reflow may keep a stale line then).
  */
 #include "progress.h"
+#include "cli.h"
 
 #include <signal.h>
 #include <stdbool.h>
@@ -204,13 +205,7 @@ size_t dl_fit_middle(const char *s, size_t cols, char *out, size_t n)
 
 static void human(char *out, size_t n, double b)
 {
-    const char *u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    int i = 0;
-    while (b >= 1024 && i < 4) {
-        b /= 1024;
-        i++;
-    }
-    snprintf(out, n, i ? "%.1f %s" : "%.0f %s", b, u[i]);
+    cli_human_bytes(out, n, b, 1);
 }
 
 static void eta_text(char *out, size_t n, double s)
