@@ -7,7 +7,8 @@
 #       curl URL | tee FILE | openssl dgst -sha256; sync -d FILE     goal >= 1.0x
 #       (and the ratio to the disk's durable rate, reported)
 #   (b) nginx limit_rate per connection (RATES, MB/s), THR_MB file,
-#       vs aria2c -x8 -s8 -k1M   goal >= 1.3x,  vs aria2c -x16 -s16 -k1M   goal >= 1.0x
+#       vs aria2c -x8 -s8 -k1M   goal >= 1.3x,  vs aria2c -x16 -s16 -k1M   goal >= 1.0x,
+#       and (reported) aria2c -x16 doing our work: --checksum=sha-256=..., then sync -d
 #   (r) restricted servers (limit_rate RESTRICT_RATE per connection, THR_MB):
 #       one that refuses Range (nginx max_ranges 0: 200 + whole file) and one
 #       that allows 2 connections at once (limit_conn: 503 beyond), vs our own
